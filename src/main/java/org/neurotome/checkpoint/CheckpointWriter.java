@@ -1,0 +1,255 @@
+package org.neurotome.checkpoint;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.neurotome.Json;
+import org.neurotome.NeurotomeException;
+
+import java.io.BufferedOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.security.DigestOutputStream;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+
+/**
+ * Writes a Hugging Face checkpoint directory atomically: tensors go into
+ * {@code model.safetensors}, or into {@code model-0000i-of-0000n.safetensors} shards with
+ * a {@code model.safetensors.index.json} when they exceed the maximum shard size (the
+ * layout of {@code transformers}' {@code save_pretrained}). Headers are padded with spaces
+ * to an 8-byte boundary and carry {@code __metadata__}. Everything is written into a
+ * temporary sibling directory, re-opened to verify, and only then renamed into place, so a
+ * failed run leaves nothing that looks like a finished checkpoint.
+ */
+public final class CheckpointWriter {
+    private final long maxShardBytes;
+    private final Map<String, String> metadata;
+    private final boolean force;
+
+    /**
+     * @param maxShardBytes shard size limit (a tensor larger than it gets a shard of its own)
+     * @param metadata      written into every shard's {@code __metadata__}
+     * @param force         replace an existing output directory
+     */
+    public CheckpointWriter(long maxShardBytes, Map<String, String> metadata, boolean force) {
+        if (maxShardBytes <= 0) {
+            throw NeurotomeException.badInput("max shard size must be positive, got " + maxShardBytes);
+        }
+        this.maxShardBytes = maxShardBytes;
+        this.metadata = new LinkedHashMap<>(metadata);
+        this.force = force;
+    }
+
+    /** What was written: each file's SHA-256 by file name. */
+    public record Written(Path dir, Map<String, String> sha256) {
+    }
+
+    /**
+     * Writes {@code tensors} (in the given order) and {@code files} (name → content, e.g.
+     * config.json and tokenizer files) to {@code out}.
+     */
+    public Written write(Path out, List<OutputTensor> tensors, Map<String, byte[]> files) {
+        out = out.toAbsolutePath().normalize();
+        if (Files.exists(out) && !force) {
+            throw new NeurotomeException(org.neurotome.ExitCode.OUTPUT_FAILED,
+                    out + ": already exists; pass --force to replace it");
+        }
+        Path parent = out.getParent();
+        Path tmp = parent.resolve("." + out.getFileName() + ".partial-" + ProcessHandle.current().pid());
+        try {
+            Files.createDirectories(parent);
+            deleteTree(tmp);
+            Files.createDirectory(tmp);
+            Map<String, String> sha = new LinkedHashMap<>();
+            List<List<OutputTensor>> shards = planShards(tensors);
+            if (shards.size() == 1) {
+                sha.put(Checkpoint.SINGLE, writeShard(tmp.resolve(Checkpoint.SINGLE), shards.getFirst()));
+            } else {
+                ObjectNode index = Json.MAPPER.createObjectNode();
+                long total = tensors.stream().mapToLong(OutputTensor::byteLength).sum();
+                index.putObject("metadata").put("total_size", total);
+                ObjectNode weightMap = index.putObject("weight_map");
+                for (int i = 0; i < shards.size(); i++) {
+                    String name = String.format("model-%05d-of-%05d.safetensors", i + 1, shards.size());
+                    sha.put(name, writeShard(tmp.resolve(name), shards.get(i)));
+                    for (OutputTensor t : shards.get(i)) {
+                        weightMap.put(t.name(), name);
+                    }
+                }
+                byte[] indexBytes = (Json.pretty().writeValueAsString(index) + "\n").getBytes(StandardCharsets.UTF_8);
+                sha.put(Checkpoint.INDEX, writeFile(tmp.resolve(Checkpoint.INDEX), indexBytes));
+            }
+            for (Map.Entry<String, byte[]> f : files.entrySet()) {
+                sha.put(f.getKey(), writeFile(tmp.resolve(f.getKey()), f.getValue()));
+            }
+            verify(tmp, tensors);
+            moveIntoPlace(tmp, out);
+            return new Written(out, sha);
+        } catch (IOException e) {
+            deleteQuietly(tmp);
+            throw NeurotomeException.outputFailed(out + ": cannot write: " + e.getMessage(), e);
+        } catch (RuntimeException | Error e) {
+            deleteQuietly(tmp);
+            throw e;
+        }
+    }
+
+    private List<List<OutputTensor>> planShards(List<OutputTensor> tensors) {
+        List<List<OutputTensor>> shards = new ArrayList<>();
+        List<OutputTensor> current = new ArrayList<>();
+        long size = 0;
+        for (OutputTensor t : tensors) {
+            long n = t.byteLength();
+            if (!current.isEmpty() && size + n > maxShardBytes) {
+                shards.add(current);
+                current = new ArrayList<>();
+                size = 0;
+            }
+            current.add(t);
+            size += n;
+        }
+        shards.add(current);
+        return shards;
+    }
+
+    private String writeShard(Path file, List<OutputTensor> tensors) throws IOException {
+        byte[] header = header(tensors);
+        MessageDigest digest = sha256();
+        try (OutputStream os = new DigestOutputStream(new BufferedOutputStream(Files.newOutputStream(file), 1 << 20), digest)) {
+            ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(header.length);
+            os.write(len.array());
+            os.write(header);
+            for (OutputTensor t : tensors) {
+                CountingStream counter = new CountingStream(os);
+                t.body().writeTo(counter);
+                if (counter.count != t.byteLength()) {
+                    throw new IllegalStateException("tensor '" + t.name() + "' produced " + counter.count
+                            + " bytes, expected " + t.byteLength());
+                }
+            }
+        }
+        return HexFormat.of().formatHex(digest.digest());
+    }
+
+    /** The JSON header, padded with spaces so the data section starts 8-byte aligned. */
+    private byte[] header(List<OutputTensor> tensors) {
+        ObjectNode h = Json.MAPPER.createObjectNode();
+        if (!metadata.isEmpty()) {
+            ObjectNode m = h.putObject("__metadata__");
+            metadata.forEach(m::put);
+        }
+        long offset = 0;
+        for (OutputTensor t : tensors) {
+            ObjectNode e = h.putObject(t.name());
+            e.put("dtype", t.dtype().name());
+            var shape = e.putArray("shape");
+            for (long d : t.shape()) {
+                shape.add(d);
+            }
+            long end = offset + t.byteLength();
+            e.putArray("data_offsets").add(offset).add(end);
+            offset = end;
+        }
+        StringBuilder text;
+        try {
+            text = new StringBuilder(Json.MAPPER.writeValueAsString(h));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        while ((text.length() + 8) % 8 != 0) {
+            text.append(' ');
+        }
+        return text.toString().getBytes(StandardCharsets.UTF_8);
+    }
+
+    private static String writeFile(Path file, byte[] content) throws IOException {
+        Files.write(file, content);
+        return HexFormat.of().formatHex(sha256().digest(content));
+    }
+
+    private static void verify(Path dir, List<OutputTensor> tensors) {
+        try (Checkpoint written = Checkpoint.openTensorsOnly(dir)) {
+            if (written.tensors().size() != tensors.size()) {
+                throw new IllegalStateException("wrote " + written.tensors().size() + " tensors, expected " + tensors.size());
+            }
+        }
+    }
+
+    private static void moveIntoPlace(Path tmp, Path out) throws IOException {
+        Path old = null;
+        if (Files.exists(out)) {
+            old = out.resolveSibling("." + out.getFileName() + ".replaced-" + ProcessHandle.current().pid());
+            deleteTree(old);
+            Files.move(out, old);
+        }
+        try {
+            Files.move(tmp, out, StandardCopyOption.ATOMIC_MOVE);
+        } catch (AtomicMoveNotSupportedException e) {
+            Files.move(tmp, out);
+        }
+        if (old != null) {
+            deleteTree(old);
+        }
+    }
+
+    static MessageDigest sha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static void deleteQuietly(Path dir) {
+        try {
+            deleteTree(dir);
+        } catch (IOException ignored) {
+            // best effort: the directory is a hidden partial, never mistaken for output
+        }
+    }
+
+    static void deleteTree(Path dir) throws IOException {
+        if (!Files.exists(dir)) {
+            return;
+        }
+        try (Stream<Path> walk = Files.walk(dir)) {
+            for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.delete(p);
+            }
+        }
+    }
+
+    private static final class CountingStream extends OutputStream {
+        private final OutputStream out;
+        private long count;
+
+        CountingStream(OutputStream out) {
+            this.out = out;
+        }
+
+        @Override
+        public void write(int b) throws IOException {
+            out.write(b);
+            count++;
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) throws IOException {
+            out.write(b, off, len);
+            count += len;
+        }
+    }
+}

@@ -1,0 +1,93 @@
+package org.neurotome.checkpoint;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+/**
+ * Conversions between the stored floating dtypes (little-endian F32, F16, BF16, F64) and
+ * float32. BF16 is done here in Java because any BF16 NDArray aborts the JVM in DJL 0.36:
+ * widening is {@code bits << 16}; narrowing rounds to nearest, ties to even, and keeps NaN
+ * a quiet NaN. F16 uses the JDK's IEEE binary16 conversions (round-to-nearest-even).
+ */
+public final class FloatCodec {
+    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfDouble F64 = ValueLayout.JAVA_DOUBLE_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    private FloatCodec() {
+    }
+
+    public static float bf16ToFloat(short bits) {
+        return Float.intBitsToFloat((bits & 0xffff) << 16);
+    }
+
+    public static short floatToBf16(float f) {
+        int bits = Float.floatToRawIntBits(f);
+        if (Float.isNaN(f)) {
+            return (short) ((bits >>> 16) | 0x0040); // keep sign and payload top, force quiet
+        }
+        int lsb = (bits >>> 16) & 1;
+        int rounded = bits + 0x7fff + lsb;
+        return (short) (rounded >>> 16);
+    }
+
+    public static float f16ToFloat(short bits) {
+        return Float.float16ToFloat(bits);
+    }
+
+    public static short floatToF16(float f) {
+        return Float.floatToFloat16(f);
+    }
+
+    /** Decodes {@code n} elements of {@code dtype} starting at {@code src} into a new float array. */
+    public static float[] decode(MemorySegment src, DType dtype, int n) {
+        float[] out = new float[n];
+        switch (dtype) {
+            case F32 -> MemorySegment.copy(src, F32, 0, out, 0, n);
+            case F16 -> {
+                for (int i = 0; i < n; i++) {
+                    out[i] = Float.float16ToFloat(src.getAtIndex(I16, i));
+                }
+            }
+            case BF16 -> {
+                for (int i = 0; i < n; i++) {
+                    out[i] = Float.intBitsToFloat((src.getAtIndex(I16, i) & 0xffff) << 16);
+                }
+            }
+            case F64 -> {
+                for (int i = 0; i < n; i++) {
+                    out[i] = (float) src.getAtIndex(F64, i);
+                }
+            }
+            default -> throw new IllegalArgumentException("not a floating dtype: " + dtype);
+        }
+        return out;
+    }
+
+    /** Encodes floats as {@code dtype} little-endian bytes. */
+    public static byte[] encode(float[] values, DType dtype) {
+        byte[] out = new byte[Math.multiplyExact(values.length, dtype.size())];
+        MemorySegment dst = MemorySegment.ofArray(out);
+        switch (dtype) {
+            case F32 -> MemorySegment.copy(values, 0, dst, F32, 0, values.length);
+            case F16 -> {
+                for (int i = 0; i < values.length; i++) {
+                    dst.setAtIndex(I16, i, Float.floatToFloat16(values[i]));
+                }
+            }
+            case BF16 -> {
+                for (int i = 0; i < values.length; i++) {
+                    dst.setAtIndex(I16, i, floatToBf16(values[i]));
+                }
+            }
+            case F64 -> {
+                for (int i = 0; i < values.length; i++) {
+                    dst.setAtIndex(F64, i, values[i]);
+                }
+            }
+            default -> throw new IllegalArgumentException("not a floating dtype: " + dtype);
+        }
+        return out;
+    }
+}
