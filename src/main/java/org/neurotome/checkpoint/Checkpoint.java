@@ -193,6 +193,12 @@ public final class Checkpoint implements AutoCloseable {
         return byFile.get(t.file()).bytes(t);
     }
 
+    /** Copies the tensor's stored bytes into {@code sink} without mapping them into memory. */
+    public void copyTo(String name, ShardSink sink) throws IOException {
+        TensorInfo t = info(name);
+        byFile.get(t.file()).copyTo(t, sink);
+    }
+
     /** The tensor widened to float32 (F32, F16, BF16, F64 only). */
     public float[] floats(String name) {
         TensorInfo t = info(name);

@@ -4,10 +4,15 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.neurotome.Json;
 import org.neurotome.NeurotomeException;
 
-import java.io.BufferedOutputStream;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.io.UncheckedIOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.StandardOpenOption;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -15,7 +20,6 @@ import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.security.DigestOutputStream;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
@@ -69,14 +73,21 @@ public final class CheckpointWriter {
         }
         Path parent = out.getParent();
         Path tmp = parent.resolve("." + out.getFileName() + ".partial-" + ProcessHandle.current().pid());
+        // shards are hashed on a second thread while the next one is written
+        ExecutorService hasher = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "sha256");
+            t.setDaemon(true);
+            return t;
+        });
         try {
             Files.createDirectories(parent);
             deleteTree(tmp);
             Files.createDirectory(tmp);
-            Map<String, String> sha = new LinkedHashMap<>();
+            Map<String, Future<String>> hashes = new LinkedHashMap<>();
             List<List<OutputTensor>> shards = planShards(tensors);
             if (shards.size() == 1) {
-                sha.put(Checkpoint.SINGLE, writeShard(tmp.resolve(Checkpoint.SINGLE), shards.getFirst()));
+                writeShard(tmp.resolve(Checkpoint.SINGLE), shards.getFirst());
+                hashes.put(Checkpoint.SINGLE, hasher.submit(() -> sha256(tmp.resolve(Checkpoint.SINGLE))));
             } else {
                 ObjectNode index = Json.MAPPER.createObjectNode();
                 long total = tensors.stream().mapToLong(OutputTensor::byteLength).sum();
@@ -84,26 +95,47 @@ public final class CheckpointWriter {
                 ObjectNode weightMap = index.putObject("weight_map");
                 for (int i = 0; i < shards.size(); i++) {
                     String name = String.format("model-%05d-of-%05d.safetensors", i + 1, shards.size());
-                    sha.put(name, writeShard(tmp.resolve(name), shards.get(i)));
+                    writeShard(tmp.resolve(name), shards.get(i));
+                    Path shard = tmp.resolve(name);
+                    hashes.put(name, hasher.submit(() -> sha256(shard)));
                     for (OutputTensor t : shards.get(i)) {
                         weightMap.put(t.name(), name);
                     }
                 }
                 byte[] indexBytes = (Json.pretty().writeValueAsString(index) + "\n").getBytes(StandardCharsets.UTF_8);
-                sha.put(Checkpoint.INDEX, writeFile(tmp.resolve(Checkpoint.INDEX), indexBytes));
+                hashes.put(Checkpoint.INDEX, CompletableFuture.completedFuture(writeFile(tmp.resolve(Checkpoint.INDEX), indexBytes)));
             }
             for (Map.Entry<String, byte[]> f : files.entrySet()) {
-                sha.put(f.getKey(), writeFile(tmp.resolve(f.getKey()), f.getValue()));
+                hashes.put(f.getKey(), CompletableFuture.completedFuture(writeFile(tmp.resolve(f.getKey()), f.getValue())));
+            }
+            Map<String, String> sha = new LinkedHashMap<>();
+            for (Map.Entry<String, Future<String>> h : hashes.entrySet()) {
+                sha.put(h.getKey(), await(h.getValue()));
             }
             verify(tmp, tensors);
             moveIntoPlace(tmp, out);
             return new Written(out, sha);
         } catch (IOException e) {
+            hasher.shutdownNow();
             deleteQuietly(tmp);
             throw NeurotomeException.outputFailed(out + ": cannot write: " + e.getMessage(), e);
         } catch (RuntimeException | Error e) {
+            hasher.shutdownNow();
             deleteQuietly(tmp);
             throw e;
+        } finally {
+            hasher.shutdown();
+        }
+    }
+
+    private static String await(Future<String> hash) throws IOException {
+        try {
+            return hash.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while hashing", e);
+        } catch (ExecutionException e) {
+            throw e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
         }
     }
 
@@ -125,20 +157,32 @@ public final class CheckpointWriter {
         return shards;
     }
 
-    private String writeShard(Path file, List<OutputTensor> tensors) throws IOException {
+    private void writeShard(Path file, List<OutputTensor> tensors) throws IOException {
         byte[] header = header(tensors);
-        MessageDigest digest = sha256();
-        try (OutputStream os = new DigestOutputStream(new BufferedOutputStream(Files.newOutputStream(file), 1 << 20), digest)) {
-            ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(header.length);
-            os.write(len.array());
-            os.write(header);
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+            ShardSink sink = new ShardSink(ch);
+            sink.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(header.length).array());
+            sink.write(header);
             for (OutputTensor t : tensors) {
-                CountingStream counter = new CountingStream(os);
-                t.body().writeTo(counter);
-                if (counter.count != t.byteLength()) {
-                    throw new IllegalStateException("tensor '" + t.name() + "' produced " + counter.count
+                long before = sink.count();
+                t.body().writeTo(sink);
+                if (sink.count() - before != t.byteLength()) {
+                    throw new IllegalStateException("tensor '" + t.name() + "' produced " + (sink.count() - before)
                             + " bytes, expected " + t.byteLength());
                 }
+            }
+        }
+    }
+
+    /** SHA-256 of a written file, read through the page cache it was just written to. */
+    static String sha256(Path file) throws IOException {
+        MessageDigest digest = sha256();
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            ByteBuffer buf = ByteBuffer.allocateDirect(1 << 22);
+            while (ch.read(buf) >= 0) {
+                buf.flip();
+                digest.update(buf);
+                buf.clear();
             }
         }
         return HexFormat.of().formatHex(digest.digest());
@@ -229,27 +273,6 @@ public final class CheckpointWriter {
             for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
                 Files.delete(p);
             }
-        }
-    }
-
-    private static final class CountingStream extends OutputStream {
-        private final OutputStream out;
-        private long count;
-
-        CountingStream(OutputStream out) {
-            this.out = out;
-        }
-
-        @Override
-        public void write(int b) throws IOException {
-            out.write(b);
-            count++;
-        }
-
-        @Override
-        public void write(byte[] b, int off, int len) throws IOException {
-            out.write(b, off, len);
-            count += len;
         }
     }
 }

@@ -15,6 +15,15 @@ public final class FloatCodec {
     private static final ValueLayout.OfDouble F64 = ValueLayout.JAVA_DOUBLE_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
+    /** Every F16 bit pattern widened once: decoding is then a table lookup per element. */
+    private static final float[] F16_TABLE = new float[1 << 16];
+
+    static {
+        for (int i = 0; i < F16_TABLE.length; i++) {
+            F16_TABLE[i] = Float.float16ToFloat((short) i);
+        }
+    }
+
     private FloatCodec() {
     }
 
@@ -47,7 +56,7 @@ public final class FloatCodec {
             case F32 -> MemorySegment.copy(src, F32, 0, out, 0, n);
             case F16 -> {
                 for (int i = 0; i < n; i++) {
-                    out[i] = Float.float16ToFloat(src.getAtIndex(I16, i));
+                    out[i] = F16_TABLE[src.getAtIndex(I16, i) & 0xffff];
                 }
             }
             case BF16 -> {

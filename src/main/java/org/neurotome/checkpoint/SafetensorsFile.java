@@ -40,10 +40,12 @@ public final class SafetensorsFile implements AutoCloseable {
     private final MemorySegment data;
     private final Map<String, TensorInfo> tensors;
     private final Map<String, String> metadata;
+    private final long dataStart;
 
-    private SafetensorsFile(Path path, Arena arena, MemorySegment data,
+    private SafetensorsFile(Path path, Arena arena, MemorySegment data, long dataStart,
                             Map<String, TensorInfo> tensors, Map<String, String> metadata) {
         this.path = path;
+        this.dataStart = dataStart;
         this.arena = arena;
         this.data = data;
         this.tensors = tensors;
@@ -72,7 +74,7 @@ public final class SafetensorsFile implements AutoCloseable {
             MemorySegment data = all.asSlice(8 + n);
             Map<String, String> metadata = new LinkedHashMap<>();
             Map<String, TensorInfo> tensors = parseHeader(path, headerText, data.byteSize(), metadata);
-            return new SafetensorsFile(path, arena, data, tensors, metadata);
+            return new SafetensorsFile(path, arena, data, 8 + n, tensors, metadata);
         } catch (IOException e) {
             arena.close();
             throw NeurotomeException.badCheckpoint(path + ": cannot read: " + e.getMessage());
@@ -206,6 +208,13 @@ public final class SafetensorsFile implements AutoCloseable {
     /** The tensor's bytes, valid until this file is closed. */
     public MemorySegment bytes(TensorInfo info) {
         return data.asSlice(info.begin(), info.byteLength());
+    }
+
+    /** Copies the tensor's stored bytes into {@code sink} file-to-file, without mapping them. */
+    public void copyTo(TensorInfo info, ShardSink sink) throws IOException {
+        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
+            sink.transferFrom(ch, dataStart + info.begin(), info.byteLength());
+        }
     }
 
     @Override

@@ -138,7 +138,7 @@ class CheckpointRoundTripTest {
         assertEquals(ExitCode.OUTPUT_FAILED, e.exitCode());
         assertTrue(Files.exists(out.resolve("keep.txt")), "existing output untouched");
 
-        OutputTensor failing = new OutputTensor("b", DType.F32, new long[] {4}, os -> {
+        OutputTensor failing = new OutputTensor("b", DType.F32, new long[] {4}, sink -> {
             throw new IOException("disk full");
         });
         assertThrows(NeurotomeException.class,
