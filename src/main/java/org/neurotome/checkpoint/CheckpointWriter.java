@@ -57,6 +57,10 @@ public final class CheckpointWriter {
         this.force = force;
     }
 
+    /** A file written last, whose content depends on the hashes of all the others. */
+    public record LastFile(String name, java.util.function.Function<Map<String, String>, byte[]> content) {
+    }
+
     /** What was written: each file's SHA-256 by file name. */
     public record Written(Path dir, Map<String, String> sha256) {
     }
@@ -66,6 +70,15 @@ public final class CheckpointWriter {
      * config.json and tokenizer files) to {@code out}.
      */
     public Written write(Path out, List<OutputTensor> tensors, Map<String, byte[]> files) {
+        return write(out, tensors, files, null);
+    }
+
+    /**
+     * As {@link #write(Path, List, Map)}, then {@code lastFile} (e.g. a manifest) is computed
+     * from the SHA-256 of everything written so far and added before the directory is renamed
+     * into place; its own hash is not part of the result.
+     */
+    public Written write(Path out, List<OutputTensor> tensors, Map<String, byte[]> files, LastFile lastFile) {
         out = out.toAbsolutePath().normalize();
         if (Files.exists(out) && !force) {
             throw new NeurotomeException(org.neurotome.ExitCode.OUTPUT_FAILED,
@@ -111,6 +124,9 @@ public final class CheckpointWriter {
             Map<String, String> sha = new LinkedHashMap<>();
             for (Map.Entry<String, Future<String>> h : hashes.entrySet()) {
                 sha.put(h.getKey(), await(h.getValue()));
+            }
+            if (lastFile != null) {
+                Files.write(tmp.resolve(lastFile.name()), lastFile.content().apply(Map.copyOf(sha)));
             }
             verify(tmp, tensors);
             moveIntoPlace(tmp, out);
@@ -175,7 +191,7 @@ public final class CheckpointWriter {
     }
 
     /** SHA-256 of a written file, read through the page cache it was just written to. */
-    static String sha256(Path file) throws IOException {
+    public static String sha256(Path file) throws IOException {
         MessageDigest digest = sha256();
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             ByteBuffer buf = ByteBuffer.allocateDirect(1 << 22);

@@ -1,0 +1,109 @@
+package org.neurotome.checkpoint;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.neurotome.Json;
+import org.neurotome.NeurotomeException;
+import org.neurotome.Tool;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.HexFormat;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.stream.Stream;
+
+/**
+ * {@code manifest.json}: the provenance of a checkpoint neurotome wrote — every output
+ * file's SHA-256, the input checkpoint's fingerprint, the recipe's hash, the edits with the
+ * tensors and indices they touched, and timings — and the check {@code neurotome verify}
+ * runs against it.
+ */
+public final class Manifest {
+    public static final String FILE = "manifest.json";
+    public static final String FORMAT = "neurotome-manifest/1";
+
+    private Manifest() {
+    }
+
+    /** The manifest document: {@code sections} (input, recipe, edits, timings, ...) plus the file hashes. */
+    public static byte[] render(Map<String, String> fileHashes, Map<String, JsonNode> sections) {
+        ObjectNode root = Json.MAPPER.createObjectNode();
+        root.put("format", FORMAT);
+        root.putObject("tool").put("name", "neurotome").put("version", Tool.version());
+        sections.forEach(root::set);
+        ObjectNode files = root.putObject("files");
+        new TreeMap<>(fileHashes).forEach(files::put);
+        try {
+            return (Json.pretty().writeValueAsString(root) + "\n").getBytes(StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /**
+     * A checkpoint's identity: SHA-256 over the sorted lines {@code "<sha256>  <file>"} of its
+     * config, tokenizer, index and safetensors files (what {@code sha256sum} would print).
+     */
+    public static String fingerprint(Path dir) {
+        try (Stream<Path> files = Files.list(dir)) {
+            MessageDigest digest = CheckpointWriter.sha256();
+            for (Path f : files.filter(Files::isRegularFile).sorted().toList()) {
+                String name = f.getFileName().toString();
+                if (name.endsWith(".safetensors") || name.endsWith(".json") && !name.equals(FILE)) {
+                    digest.update((CheckpointWriter.sha256(f) + "  " + name + "\n").getBytes(StandardCharsets.UTF_8));
+                }
+            }
+            return HexFormat.of().formatHex(digest.digest());
+        } catch (IOException e) {
+            throw NeurotomeException.badCheckpoint(dir + ": cannot hash: " + e.getMessage());
+        }
+    }
+
+    /** One line of a verification: the file, what the manifest says, what is there now. */
+    public record Check(String file, String expected, String actual) {
+        public boolean ok() {
+            return expected.equals(actual);
+        }
+    }
+
+    /**
+     * Re-hashes every file the manifest of {@code dir} lists and looks for safetensors files it
+     * does not list. A missing or malformed manifest is a BAD_CHECKPOINT error.
+     */
+    public static List<Check> verify(Path dir) {
+        Path file = dir.resolve(FILE);
+        ObjectNode manifest = Checkpoint.readJsonObject(file);
+        if (!FORMAT.equals(manifest.path("format").asText()) || !manifest.path("files").isObject()) {
+            throw NeurotomeException.badCheckpoint(file + ": not a " + FORMAT + " manifest (needs \"format\": \""
+                    + FORMAT + "\" and a \"files\" object)");
+        }
+        Map<String, String> listed = new LinkedHashMap<>();
+        for (Iterator<Map.Entry<String, JsonNode>> it = manifest.get("files").fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> e = it.next();
+            listed.put(e.getKey(), e.getValue().asText());
+        }
+        try (Stream<Path> files = Files.list(dir)) {
+            List<Check> checks = new java.util.ArrayList<>();
+            for (Map.Entry<String, String> e : listed.entrySet()) {
+                Path f = dir.resolve(e.getKey());
+                checks.add(new Check(e.getKey(), e.getValue(), Files.isRegularFile(f) ? CheckpointWriter.sha256(f) : "missing"));
+            }
+            for (Path f : files.sorted().toList()) {
+                String name = f.getFileName().toString();
+                if (name.endsWith(".safetensors") && !listed.containsKey(name)) {
+                    checks.add(new Check(name, "not listed", CheckpointWriter.sha256(f)));
+                }
+            }
+            return checks;
+        } catch (IOException e) {
+            throw NeurotomeException.badCheckpoint(dir + ": cannot read: " + e.getMessage());
+        }
+    }
+}

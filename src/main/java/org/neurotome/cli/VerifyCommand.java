@@ -1,0 +1,39 @@
+package org.neurotome.cli;
+
+import org.neurotome.ExitCode;
+import org.neurotome.NeurotomeException;
+import org.neurotome.checkpoint.Checkpoint;
+import org.neurotome.checkpoint.Manifest;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Parameters;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+
+/** {@code neurotome verify DIR}: re-hashes a written checkpoint against its manifest.json. */
+@Command(name = "verify", mixinStandardHelpOptions = true,
+        description = "Check a checkpoint neurotome wrote against its manifest.json (exit 3 on any mismatch).")
+public final class VerifyCommand implements Callable<Integer> {
+    @Parameters(index = "0", paramLabel = "DIR", description = "Checkpoint directory with a manifest.json.")
+    Path dir;
+
+    @Override
+    public Integer call() {
+        List<Manifest.Check> checks = Manifest.verify(dir);
+        try (Checkpoint ignored = Checkpoint.open(dir)) {
+            // opening validates every safetensors header and the index
+        }
+        long bad = 0;
+        for (Manifest.Check c : checks) {
+            System.out.printf("%-40s %s%n", c.file(), c.ok() ? "ok" : "MISMATCH (manifest " + c.expected() + ", found " + c.actual() + ")");
+            bad += c.ok() ? 0 : 1;
+        }
+        if (bad > 0) {
+            throw new NeurotomeException(ExitCode.BAD_CHECKPOINT, dir + ": " + bad + " of " + checks.size()
+                    + " files do not match " + Manifest.FILE);
+        }
+        System.out.println(dir + ": " + checks.size() + " files match " + Manifest.FILE);
+        return 0;
+    }
+}
