@@ -1,0 +1,91 @@
+package org.neurotome.surgery;
+
+import java.util.Arrays;
+
+/**
+ * One change to one stored tensor, the unit every edit operation is lowered to: scale the
+ * given slices along an axis (factor 0 zeroes them), or keep only the given slices (a
+ * compacting edit that changes the shape). For a 2-D tensor, axis 0 selects rows and axis
+ * 1 columns; a 1-D tensor (a bias or norm weight) has only axis 0.
+ */
+public record TensorEdit(String tensor, Kind kind, int axis, int[] indices, float factor) {
+
+    public enum Kind { SCALE, KEEP }
+
+    public TensorEdit {
+        indices = Arrays.stream(indices).distinct().sorted().toArray();
+        if (axis < 0 || axis > 1) {
+            throw new IllegalArgumentException("axis must be 0 or 1, got " + axis);
+        }
+    }
+
+    public static TensorEdit scale(String tensor, int axis, int[] indices, float factor) {
+        return new TensorEdit(tensor, Kind.SCALE, axis, indices, factor);
+    }
+
+    public static TensorEdit zero(String tensor, int axis, int[] indices) {
+        return new TensorEdit(tensor, Kind.SCALE, axis, indices, 0f);
+    }
+
+    public static TensorEdit keep(String tensor, int axis, int[] indices) {
+        return new TensorEdit(tensor, Kind.KEEP, axis, indices, 1f);
+    }
+
+    /** The shape after this edit. */
+    public long[] apply(long[] shape) {
+        if (kind == Kind.SCALE) {
+            return shape;
+        }
+        long[] out = shape.clone();
+        out[axis] = indices.length;
+        return out;
+    }
+
+    /**
+     * Applies the edit to row-major {@code values} of {@code shape}; returns the input array
+     * (edited in place) for SCALE, a new array for KEEP.
+     */
+    public float[] apply(float[] values, long[] shape) {
+        int rank = shape.length;
+        if (rank < 1 || rank > 2 || axis >= rank) {
+            throw new IllegalArgumentException(tensor + ": axis " + axis + " of a tensor of shape " + Arrays.toString(shape));
+        }
+        int rows = (int) shape[0];
+        int cols = rank == 2 ? (int) shape[1] : 1;
+        int extent = axis == 0 ? rows : cols;
+        for (int i : indices) {
+            if (i < 0 || i >= extent) {
+                throw new IllegalArgumentException(tensor + ": index " + i + " outside axis " + axis + " of shape "
+                        + Arrays.toString(shape));
+            }
+        }
+        if (kind == Kind.SCALE) {
+            for (int i : indices) {
+                if (axis == 0) {
+                    for (int c = 0; c < cols; c++) {
+                        values[i * cols + c] *= factor;
+                    }
+                } else {
+                    for (int r = 0; r < rows; r++) {
+                        values[r * cols + i] *= factor;
+                    }
+                }
+            }
+            return values;
+        }
+        if (axis == 0) {
+            float[] out = new float[indices.length * cols];
+            for (int k = 0; k < indices.length; k++) {
+                System.arraycopy(values, indices[k] * cols, out, k * cols, cols);
+            }
+            return out;
+        }
+        float[] out = new float[rows * indices.length];
+        for (int r = 0; r < rows; r++) {
+            for (int k = 0; k < indices.length; k++) {
+                out[r * indices.length + k] = values[r * cols + indices[k]];
+            }
+        }
+        return out;
+    }
+}
