@@ -20,6 +20,7 @@ import java.io.PrintWriter;
         description = "Model surgery for transformer language models: locate, edit, write, evaluate.",
         subcommands = {
                 CommandLine.HelpCommand.class,
+                DatasetsCommand.class,
         })
 public final class Main implements Runnable {
 
