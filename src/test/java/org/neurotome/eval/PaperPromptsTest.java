@@ -33,6 +33,7 @@ class PaperPromptsTest {
         assertEquals("The product of 4 and 6 is", ArithmeticTemplate.NOUN_PHRASE.prompt(Operation.MULTIPLY, 4, 6));
         assertEquals("The ratio of 8 and 2 is", ArithmeticTemplate.NOUN_PHRASE.prompt(Operation.DIVIDE, 8, 2));
         assertEquals("9-4=", ArithmeticTemplate.SYMBOLS.prompt(Operation.SUBTRACT, 9, 4));
+        assertEquals(ArithmeticTemplate.SYMBOLS, ArithmeticTemplate.ofIndex(3));
     }
 
     @Test
@@ -44,6 +45,9 @@ class PaperPromptsTest {
         assertEquals(" nurse", OccupationTemplate.target(Profession.NURSE));
         assertEquals(" she", PaperPrompts.pronounTarget(Gender.WOMAN));
         assertEquals(" he", PaperPrompts.pronounTarget(Gender.MAN));
+        assertEquals(Gender.WOMAN, Gender.ofWord("woman"));
+        assertEquals(Gender.WOMAN, Gender.MAN.other());
+        assertThrows(IllegalArgumentException.class, () -> Gender.ofWord("female"));
     }
 
     @Test
