@@ -21,6 +21,7 @@ import java.io.PrintWriter;
         subcommands = {
                 CommandLine.HelpCommand.class,
                 VerifyCommand.class,
+                DatasetsCommand.class,
         })
 public final class Main implements Runnable {
 

@@ -1,0 +1,139 @@
+package org.neurotome.eval;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.neurotome.NeurotomeException;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The JSONL form of evaluation cases: one object per line,
+ * {@code {"prompt": "...", "target": "...", "labels": {...}}}, UTF-8, each line ending in
+ * {@code \n}; label values are strings or integers. Reading rejects anything else with the
+ * file and line in the message.
+ */
+public final class EvalCaseFile {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final Set<String> FIELDS = Set.of("prompt", "target", "labels");
+
+    private EvalCaseFile() {
+    }
+
+    /** Writes the cases to {@code file} through a sibling temporary file, so a failure leaves no partial file. */
+    public static void write(Path file, List<EvalCase> cases) {
+        StringBuilder out = new StringBuilder();
+        for (EvalCase c : cases) {
+            out.append(toLine(c)).append('\n');
+        }
+        Path dir = file.toAbsolutePath().getParent();
+        try {
+            Files.createDirectories(dir);
+            Path tmp = Files.createTempFile(dir, file.getFileName().toString(), ".tmp");
+            try {
+                Files.writeString(tmp, out, StandardCharsets.UTF_8);
+                Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            } finally {
+                Files.deleteIfExists(tmp);
+            }
+        } catch (IOException e) {
+            throw NeurotomeException.outputFailed("cannot write " + file + ": " + e.getClass().getSimpleName()
+                    + " (" + e.getMessage() + ")", e);
+        }
+    }
+
+    /** Reads every case of {@code file}; blank lines are skipped. */
+    public static List<EvalCase> read(Path file) {
+        List<String> lines;
+        try {
+            lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw NeurotomeException.badInput("cannot read data set " + file + ": " + e.getMessage());
+        }
+        List<EvalCase> cases = new ArrayList<>();
+        for (int i = 0; i < lines.size(); i++) {
+            if (!lines.get(i).isBlank()) {
+                cases.add(parse(lines.get(i), file + ":" + (i + 1)));
+            }
+        }
+        return cases;
+    }
+
+    private static String toLine(EvalCase c) {
+        ObjectNode node = JSON.createObjectNode();
+        node.put("prompt", c.prompt());
+        node.put("target", c.target());
+        ObjectNode labels = node.putObject("labels");
+        for (Map.Entry<String, Object> e : c.labels().entrySet()) {
+            switch (e.getValue()) {
+                case Integer i -> labels.put(e.getKey(), i);
+                case String s -> labels.put(e.getKey(), s);
+                default -> throw new IllegalStateException("label value " + e.getValue());
+            }
+        }
+        try {
+            return JSON.writeValueAsString(node);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("cannot serialise the case of '" + c.prompt() + "'", e);
+        }
+    }
+
+    private static EvalCase parse(String line, String where) {
+        JsonNode node;
+        try {
+            node = JSON.readTree(line);
+        } catch (JsonProcessingException e) {
+            throw NeurotomeException.badInput(where + ": not valid JSON: " + e.getOriginalMessage());
+        }
+        if (node == null || !node.isObject()) {
+            throw NeurotomeException.badInput(where + ": expected a JSON object {\"prompt\", \"target\", \"labels\"}");
+        }
+        for (Iterator<String> names = node.fieldNames(); names.hasNext(); ) {
+            String name = names.next();
+            if (!FIELDS.contains(name)) {
+                throw NeurotomeException.badInput(where + ": unknown field '" + name + "'; allowed: prompt, target, labels");
+            }
+        }
+        String prompt = text(node, "prompt", where);
+        String target = text(node, "target", where);
+        JsonNode labelsNode = node.get("labels");
+        if (labelsNode == null || !labelsNode.isObject()) {
+            throw NeurotomeException.badInput(where + ": field 'labels' must be an object");
+        }
+        EvalCase.Labels labels = new EvalCase.Labels();
+        for (Map.Entry<String, JsonNode> e : labelsNode.properties()) {
+            JsonNode v = e.getValue();
+            if (v.isTextual()) {
+                labels.put(e.getKey(), v.textValue());
+            } else if (v.isInt()) {
+                labels.put(e.getKey(), v.intValue());
+            } else {
+                throw NeurotomeException.badInput(where + ": label '" + e.getKey() + "' is " + v
+                        + "; allowed: a string or an integer");
+            }
+        }
+        try {
+            return new EvalCase(prompt, target, labels.build());
+        } catch (IllegalArgumentException e) {
+            throw NeurotomeException.badInput(where + ": " + e.getMessage());
+        }
+    }
+
+    private static String text(JsonNode node, String field, String where) {
+        JsonNode v = node.get(field);
+        if (v == null || !v.isTextual()) {
+            throw NeurotomeException.badInput(where + ": field '" + field + "' must be a string");
+        }
+        return v.textValue();
+    }
+}
