@@ -20,6 +20,8 @@ import java.io.PrintWriter;
         description = "Model surgery for transformer language models: locate, edit, write, evaluate.",
         subcommands = {
                 CommandLine.HelpCommand.class,
+                PredictCommand.class,
+                GenerateCommand.class,
                 VerifyCommand.class,
                 DatasetsCommand.class,
         })

@@ -1,0 +1,49 @@
+package org.neurotome.arch;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Where FFN neuron k of a layer lives in the weights: its input rows (of the up/gate
+ * projections and their biases) and its value vector, the column k of the down projection
+ * (row k of GPT-2's Conv1D {@code c_proj.weight}) that its coefficient m_k multiplies
+ * (Geva et al. 2021, "Transformer Feed-Forward Layers Are Key-Value Memories"; METHOD.md A1).
+ */
+public final class NeuronLayout {
+    private final Architecture arch;
+    private final ModelConfig config;
+    private final HeadLayout axes;
+
+    public NeuronLayout(Architecture arch, ModelConfig config) {
+        this.arch = arch;
+        this.config = config;
+        this.axes = new HeadLayout(arch, config);
+    }
+
+    /** The slices computing neuron {@code k}'s activation: up (and gate) rows and bias entries. */
+    public List<TensorSlice> inputSlices(int layer, int k) {
+        check(k);
+        List<TensorSlice> s = new ArrayList<>();
+        for (Role[] wb : new Role[][] {{Role.UP, Role.UP_BIAS}, {Role.GATE, Role.GATE_BIAS}}) {
+            if (arch.has(wb[0], config)) {
+                s.add(new TensorSlice(arch.tensorName(wb[0], layer), axes.outAxis(), k, 1));
+            }
+            if (arch.has(wb[1], config)) {
+                s.add(new TensorSlice(arch.tensorName(wb[1], layer), 0, k, 1));
+            }
+        }
+        return s;
+    }
+
+    /** Neuron {@code k}'s value vector in the down projection. */
+    public TensorSlice valueSlice(int layer, int k) {
+        check(k);
+        return new TensorSlice(arch.tensorName(Role.DOWN, layer), axes.inAxis(), k, 1);
+    }
+
+    private void check(int k) {
+        if (k < 0 || k >= config.ffnSize()) {
+            throw new IllegalArgumentException("neuron " + k + " out of range 0.." + (config.ffnSize() - 1));
+        }
+    }
+}

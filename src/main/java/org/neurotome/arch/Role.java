@@ -1,0 +1,53 @@
+package org.neurotome.arch;
+
+import java.util.Arrays;
+import java.util.stream.Collectors;
+
+/**
+ * The canonical weight roles of a decoder-only transformer, independent of how one family
+ * names its tensors. An architecture table ({@code arch/<model_type>.yaml}) maps each role
+ * it uses to a tensor-name template. The FFN input projection is {@link #UP} whatever the
+ * family calls it ({@code up_proj}, GPT-2's {@code c_fc}, GPT-J's {@code fc_in}), and the
+ * output projection is {@link #DOWN} ({@code down_proj}, {@code c_proj}, {@code fc_out}).
+ */
+public enum Role {
+    EMBED(false), POS_EMBED(false),
+    LN1(true), LN1_BIAS(true),
+    Q(true), Q_BIAS(true), K(true), K_BIAS(true), V(true), V_BIAS(true),
+    QKV(true), QKV_BIAS(true),
+    O(true), O_BIAS(true),
+    LN2(true), LN2_BIAS(true),
+    GATE(true), GATE_BIAS(true), UP(true), UP_BIAS(true), DOWN(true), DOWN_BIAS(true),
+    LN_F(false), LN_F_BIAS(false),
+    LM_HEAD(false), LM_HEAD_BIAS(false);
+
+    private final boolean perLayer;
+
+    Role(boolean perLayer) {
+        this.perLayer = perLayer;
+    }
+
+    /** Whether the role exists once per layer (its template contains {@code {l}}). */
+    public boolean perLayer() {
+        return perLayer;
+    }
+
+    /** The key of this role in an architecture table, e.g. {@code qkv_bias}. */
+    public String key() {
+        return name().toLowerCase(java.util.Locale.ROOT);
+    }
+
+    /** The role whose table key is {@code key}, or null. */
+    public static Role ofKey(String key) {
+        for (Role r : values()) {
+            if (r.key().equals(key)) {
+                return r;
+            }
+        }
+        return null;
+    }
+
+    public static String allowedKeys() {
+        return Arrays.stream(values()).map(Role::key).collect(Collectors.joining(", "));
+    }
+}

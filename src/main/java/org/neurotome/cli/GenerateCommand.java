@@ -1,0 +1,84 @@
+package org.neurotome.cli;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.neurotome.Json;
+import org.neurotome.NeurotomeException;
+import org.neurotome.model.GreedyDecoder;
+import org.neurotome.model.LanguageModel;
+import org.neurotome.model.TextTokenizer;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.Set;
+import java.util.stream.Collectors;
+
+/** {@code neurotome generate}: greedy continuation of a prompt. */
+@Command(name = "generate", mixinStandardHelpOptions = true,
+        description = "Continue a prompt greedily (argmax at every step).")
+public final class GenerateCommand implements java.util.concurrent.Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(index = "0", paramLabel = "MODEL", description = "Checkpoint directory (config.json + safetensors).")
+    Path model;
+
+    @ArgGroup(exclusive = true, multiplicity = "1")
+    PromptInput input;
+
+    @Option(names = "--max-new", paramLabel = "N", required = true, description = "Tokens to generate at most.")
+    int maxNew;
+
+    @Option(names = "--ignore-eos", description = "Keep going past the end-of-sequence id of config.json.")
+    boolean ignoreEos;
+
+    @Option(names = "--json", description = "Print JSON: prompt_ids, generated_ids, text (with a tokenizer).")
+    boolean json;
+
+    @Mixin
+    DeviceOption device;
+
+    @Override
+    public Integer call() throws Exception {
+        if (maxNew < 1) {
+            throw NeurotomeException.badInput("--max-new must be at least 1, got " + maxNew);
+        }
+        try (LanguageModel lm = LanguageModel.open(model, device.resolve())) {
+            int[] prompt = input.resolve(lm);
+            if (lm.weights().posEmbed() != null && prompt.length + maxNew > lm.config().maxPositions()) {
+                throw NeurotomeException.badInput("prompt (" + prompt.length + " ids) plus --max-new " + maxNew
+                        + " exceeds the model's " + lm.config().maxPositions() + " positions");
+            }
+            Set<Integer> stop = ignoreEos ? Set.of() : new HashSet<>(lm.config().eosTokenIds());
+            int[] generated = GreedyDecoder.generate(lm.transformer(), prompt, maxNew, stop);
+            TextTokenizer tok = lm.tokenizer().orElse(null);
+            PrintWriter out = spec.commandLine().getOut();
+            if (json) {
+                ObjectNode root = Json.MAPPER.createObjectNode();
+                ArrayNode p = root.putArray("prompt_ids");
+                Arrays.stream(prompt).forEach(p::add);
+                ArrayNode g = root.putArray("generated_ids");
+                Arrays.stream(generated).forEach(g::add);
+                if (tok != null) {
+                    root.put("text", tok.decode(generated));
+                }
+                out.println(Json.pretty().writeValueAsString(root));
+            } else if (tok != null) {
+                out.println(tok.decode(prompt) + tok.decode(generated));
+            } else {
+                out.println(Arrays.stream(generated).mapToObj(Integer::toString).collect(Collectors.joining(",")));
+            }
+            out.flush();
+        }
+        return 0;
+    }
+}

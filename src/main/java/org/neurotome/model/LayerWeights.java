@@ -1,0 +1,23 @@
+package org.neurotome.model;
+
+import ai.djl.ndarray.NDArray;
+
+/**
+ * One transformer block's weights in the runtime's orientation. Matrices that read the
+ * residual stream are stored like {@code nn.Linear}, [out, in]; matrices that write into it
+ * are stored [in, out], so that row r is the vector input feature r adds to the residual
+ * (row k of {@link #ffnOut} is FFN neuron k's value vector, rows {@code h·hd … (h+1)·hd − 1}
+ * of {@link #o} are head h's slice of the output projection). Optional tensors are null.
+ *
+ * @param qkv      [(H + 2·KV)·hd, D]: q heads, then k heads, then v heads ({@code (n h)} order);
+ *                 for interleaved rotary (GPT-J) the rotated dims of each q/k head are reordered
+ *                 evens-then-odds, so one rotate-half rule serves every family (q·k is unchanged)
+ * @param o        [H·hd, D]
+ * @param ln2      null for a parallel block
+ * @param ffnIn    [I, D], or [2I, D] for a gated MLP: gate rows first, then up rows
+ * @param ffnOut   [I, D]
+ */
+public record LayerWeights(NDArray ln1, NDArray ln1Bias, NDArray qkv, NDArray qkvBias, NDArray o, NDArray oBias,
+                           NDArray ln2, NDArray ln2Bias, NDArray ffnIn, NDArray ffnInBias, NDArray ffnOut,
+                           NDArray ffnOutBias) {
+}

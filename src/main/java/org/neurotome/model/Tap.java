@@ -1,0 +1,107 @@
+package org.neurotome.model;
+
+import org.neurotome.NeurotomeException;
+import org.neurotome.arch.ModelConfig;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Names of the internals a forward pass can record, as TransformerLens names its hook
+ * points ({@code transformer_lens/hook_points.py}, {@code components/abstract_attention.py}).
+ * Shapes are given at the last position, [B, …]; recorded at all positions they are
+ * [B, S, …] (a pattern at all positions is [B, H, S, S]).
+ */
+public final class Tap {
+    /** sqrt(var + eps) of the final norm [B]; var is mean(x²) for RMSNorm, the biased variance for LayerNorm. */
+    public static final String FINAL_SCALE = "ln_final.hook_scale";
+
+    private static final Pattern LAYER = Pattern.compile("blocks\\.(\\d+)\\.(.+)");
+    private static final List<String> LAYER_POINTS = List.of("hook_resid_pre", "attn.hook_z", "attn.hook_pattern",
+            "attn.hook_result", "hook_attn_out", "hook_resid_mid", "mlp.hook_post", "hook_mlp_out", "hook_resid_post");
+
+    private Tap() {
+    }
+
+    /** Residual stream entering layer l [B, D]. */
+    public static String residPre(int l) {
+        return "blocks." + l + ".hook_resid_pre";
+    }
+
+    /** Each head's attention-weighted values, before the output projection [B, H, hd]. */
+    public static String attnZ(int l) {
+        return "blocks." + l + ".attn.hook_z";
+    }
+
+    /** Attention probabilities [B, H, S] (keys of the row's last query; zero on padding). */
+    public static String attnPattern(int l) {
+        return "blocks." + l + ".attn.hook_pattern";
+    }
+
+    /** Each head's output through its own slice of the output projection, no bias [B, H, D]. */
+    public static String attnResult(int l) {
+        return "blocks." + l + ".attn.hook_result";
+    }
+
+    /** Attention block output, including the output-projection bias [B, D]. */
+    public static String attnOut(int l) {
+        return "blocks." + l + ".hook_attn_out";
+    }
+
+    /** resid_pre + attn_out [B, D]: the base of FFN neuron attribution (for GPT-J a point of its parallel sum). */
+    public static String residMid(int l) {
+        return "blocks." + l + ".hook_resid_mid";
+    }
+
+    /** FFN coefficients m_k, the signed activations multiplying the value vectors [B, I]. */
+    public static String mlpPost(int l) {
+        return "blocks." + l + ".mlp.hook_post";
+    }
+
+    /** FFN output, Σ_k m_k·value_k + bias [B, D]. */
+    public static String mlpOut(int l) {
+        return "blocks." + l + ".hook_mlp_out";
+    }
+
+    /** Residual stream leaving layer l [B, D]; of the last layer, the final residual before the norm. */
+    public static String residPost(int l) {
+        return "blocks." + l + ".hook_resid_post";
+    }
+
+    /** Every tap name a model with {@code config} offers. */
+    public static List<String> all(ModelConfig config) {
+        List<String> names = new ArrayList<>();
+        for (int l = 0; l < config.numLayers(); l++) {
+            for (String p : LAYER_POINTS) {
+                names.add("blocks." + l + "." + p);
+            }
+        }
+        names.add(FINAL_SCALE);
+        return names;
+    }
+
+    /** The layer a layer tap belongs to, or -1 for {@link #FINAL_SCALE}; unknown names are BAD_INPUT errors. */
+    static int layerOf(String name, ModelConfig config) {
+        if (name.equals(FINAL_SCALE)) {
+            return -1;
+        }
+        Matcher m = LAYER.matcher(name);
+        if (m.matches() && LAYER_POINTS.contains(m.group(2))) {
+            int l = Integer.parseInt(m.group(1));
+            if (l < config.numLayers()) {
+                return l;
+            }
+        }
+        throw NeurotomeException.badInput("unknown tap '" + name + "'; taps are blocks.{l}.<point> for l in 0.."
+                + (config.numLayers() - 1) + " with point one of " + String.join(", ", LAYER_POINTS) + ", and "
+                + FINAL_SCALE);
+    }
+
+    /** The point of a layer tap name (the part after {@code blocks.{l}.}). */
+    static String pointOf(String name) {
+        Matcher m = LAYER.matcher(name);
+        return m.matches() ? m.group(2) : name;
+    }
+}

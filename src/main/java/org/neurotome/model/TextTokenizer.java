@@ -1,0 +1,131 @@
+package org.neurotome.model;
+
+import ai.djl.huggingface.tokenizers.Encoding;
+import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import com.fasterxml.jackson.databind.JsonNode;
+import org.neurotome.Json;
+import org.neurotome.NeurotomeException;
+import org.neurotome.arch.ModelConfig;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * A checkpoint's {@code tokenizer.json} through DJL's Hugging Face tokenizers binding. Text
+ * is encoded without the post-processor's special tokens; a BOS id is prepended when
+ * {@code tokenizer_config.json} says {@code add_bos_token: true}, or, without that key, when
+ * the tokenizer's own post-processor would add it (as transformers' fast tokenizers do).
+ * Nothing is ever padded: batches carry explicit lengths.
+ */
+public final class TextTokenizer implements AutoCloseable {
+    public static final String FILE = "tokenizer.json";
+    public static final String CONFIG_FILE = "tokenizer_config.json";
+
+    private final HuggingFaceTokenizer tokenizer;
+    private final Integer bosId;
+    private final Boolean addBos;
+
+    private TextTokenizer(HuggingFaceTokenizer tokenizer, Integer bosId, Boolean addBos) {
+        this.tokenizer = tokenizer;
+        this.bosId = bosId;
+        this.addBos = addBos;
+    }
+
+    /** The tokenizer of checkpoint directory {@code dir}, or empty when it has no {@code tokenizer.json}. */
+    public static Optional<TextTokenizer> open(Path dir, ModelConfig config) {
+        Path file = dir.resolve(FILE);
+        if (!Files.isRegularFile(file)) {
+            return Optional.empty();
+        }
+        checkUnknownToken(file);
+        Boolean addBos = null;
+        Integer bosId = config.bosTokenId();
+        Path cfg = dir.resolve(CONFIG_FILE);
+        if (Files.isRegularFile(cfg)) {
+            JsonNode tc = readJson(cfg);
+            JsonNode add = tc.get("add_bos_token");
+            if (add != null && add.isBoolean()) {
+                addBos = add.asBoolean();
+            }
+        }
+        try {
+            HuggingFaceTokenizer tok = HuggingFaceTokenizer.newInstance(file, Map.of("addSpecialTokens", "false",
+                    "padding", "false", "truncation", "false"));
+            if (addBos == null) {
+                Encoding plain = tok.encode("a", false, false);
+                Encoding special = tok.encode("a", true, false);
+                addBos = bosId != null && special.getIds().length > plain.getIds().length
+                        && special.getIds()[0] == bosId;
+            }
+            if (addBos && bosId == null) {
+                throw NeurotomeException.badCheckpoint(cfg + ": add_bos_token is true but config.json gives no bos_token_id");
+            }
+            return Optional.of(new TextTokenizer(tok, bosId, addBos));
+        } catch (IOException | RuntimeException e) {
+            if (e instanceof NeurotomeException ne) {
+                throw ne;
+            }
+            throw NeurotomeException.badCheckpoint(file + ": cannot load the tokenizer: " + e.getMessage());
+        }
+    }
+
+    /**
+     * A word-level or word-piece vocabulary without an unknown token makes the native
+     * tokenizer abort the process on an unseen word; refuse such a file up front.
+     */
+    private static void checkUnknownToken(Path file) {
+        JsonNode model = readJson(file).path("model");
+        String type = model.path("type").asText("");
+        if ((type.equals("WordLevel") || type.equals("WordPiece"))
+                && (model.path("unk_token").isNull() || model.path("unk_token").asText("").isEmpty())) {
+            throw NeurotomeException.badCheckpoint(file + ": a " + type + " model needs an \"unk_token\" to encode"
+                    + " words outside its vocabulary");
+        }
+    }
+
+    private static JsonNode readJson(Path file) {
+        try {
+            return Json.MAPPER.readTree(file.toFile());
+        } catch (IOException e) {
+            throw NeurotomeException.badCheckpoint(file + ": cannot read: " + e.getMessage());
+        }
+    }
+
+    /** The ids of {@code text}, with BOS first when the model expects one. */
+    public int[] encode(String text) {
+        long[] ids = tokenizer.encode(text, false, false).getIds();
+        int offset = addBos ? 1 : 0;
+        int[] out = new int[ids.length + offset];
+        if (addBos) {
+            out[0] = bosId;
+        }
+        for (int i = 0; i < ids.length; i++) {
+            out[i + offset] = Math.toIntExact(ids[i]);
+        }
+        return out;
+    }
+
+    /** The text of {@code ids}, special tokens included. */
+    public String decode(int[] ids) {
+        return tokenizer.decode(Arrays.stream(ids).asLongStream().toArray(), false);
+    }
+
+    /** The text of one token, as it reads inside a decoded string. */
+    public String token(int id) {
+        return decode(new int[] {id});
+    }
+
+    /** Whether encoding prepends the BOS id. */
+    public boolean addsBos() {
+        return addBos;
+    }
+
+    @Override
+    public void close() {
+        tokenizer.close();
+    }
+}

@@ -1,0 +1,458 @@
+package org.neurotome.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.ndarray.types.SparseFormat;
+import ai.djl.nn.core.Linear;
+import ai.djl.nn.norm.LayerNorm;
+import org.neurotome.NeurotomeException;
+import org.neurotome.arch.Architecture;
+import org.neurotome.arch.ModelConfig;
+import org.neurotome.arch.NormKind;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The functional forward pass of a decoder-only transformer over {@link Weights}, for every
+ * family of {@code arch/}: embeddings (+ learned positions), then per layer
+ * {@code x + attn(norm1(x))} and {@code + ffn(norm2(·))} (or GPT-J's parallel
+ * {@code x + attn(ln1(x)) + ffn(ln1(x))}), final norm and unembedding; causal softmax
+ * attention scaled by 1/sqrt(hd) with grouped-query heads and rotary positions where the
+ * family has them. It mirrors transformers' modeling_gpt2.py, modeling_gptj.py,
+ * modeling_llama.py, modeling_mistral.py and modeling_qwen2.py in float32, and records
+ * TransformerLens-style taps ({@link Tap}) and applies per-row head and neuron scales
+ * ({@link HeadScale}, {@link NeuronScale}) on request. Temporaries live in one
+ * {@code NDScope} per layer, so memory stays flat over any number of calls.
+ */
+public final class Transformer implements AutoCloseable {
+    private final Weights w;
+    private final ModelConfig c;
+    private final Architecture arch;
+    private final NDManager constants;
+    private final NDArray half;
+    private final NDArray one;
+    private final NDArray geluCubic;
+    private final NDArray geluScale;
+    private final NDArray eps;
+    private final NDArray queryScale;
+    private final Rotary rotary;
+
+    public Transformer(Weights weights) {
+        this.w = weights;
+        this.c = weights.config();
+        this.arch = weights.architecture();
+        this.constants = weights.manager().newSubManager();
+        this.half = scalar(0.5);
+        this.one = scalar(1.0);
+        this.geluCubic = scalar(0.044715);
+        this.geluScale = scalar(Math.sqrt(2.0 / Math.PI));
+        this.eps = scalar(c.normEps());
+        this.queryScale = scalar(1.0 / Math.sqrt(c.headDim()));
+        this.rotary = c.rotaryDim() > 0 ? new Rotary(c.rotaryDim(), c.ropeTheta(), constants) : null;
+    }
+
+    private NDArray scalar(double v) {
+        NDArray a = constants.full(new Shape(), (float) v);
+        NDScope.unregister(a);
+        return a;
+    }
+
+    public Weights weights() {
+        return w;
+    }
+
+    public ModelConfig config() {
+        return c;
+    }
+
+    /** Runs {@code request}; the result owns its arrays and must be closed. */
+    public ForwardResult forward(ForwardRequest request) {
+        Batch batch = Batch.of(request, c, w.posEmbed() != null);
+        checkInterventions(request, batch);
+        for (String t : request.taps()) {
+            int l = Tap.layerOf(t, c);
+            if (l >= 0 && l < request.startLayer()) {
+                throw NeurotomeException.badInput("tap '" + t + "' lies before the start layer " + request.startLayer());
+            }
+        }
+        NDManager out = w.manager().newSubManager();
+        try {
+            return run(out, request, batch);
+        } catch (RuntimeException | Error e) {
+            out.close();
+            throw e;
+        }
+    }
+
+    /** Shapes of one batch: rows, padded length, each row's length. */
+    private record Batch(int rows, int seq, int[] lengths) {
+        static Batch of(ForwardRequest r, ModelConfig c, boolean learnedPositions) {
+            int[] lengths;
+            int seq;
+            if (r.ids() != null) {
+                if (r.ids().isEmpty()) {
+                    throw NeurotomeException.badInput("a forward pass needs at least one sequence");
+                }
+                lengths = new int[r.ids().size()];
+                for (int b = 0; b < lengths.length; b++) {
+                    int[] row = r.ids().get(b);
+                    if (row.length == 0) {
+                        throw NeurotomeException.badInput("sequence " + b + " is empty; every row needs at least one token");
+                    }
+                    for (int i = 0; i < row.length; i++) {
+                        if (row[i] < 0 || row[i] >= c.vocabSize()) {
+                            throw NeurotomeException.badInput("token id " + row[i] + " (sequence " + b + ", position " + i
+                                    + ") is outside the vocabulary of size " + c.vocabSize() + " (ids 0.."
+                                    + (c.vocabSize() - 1) + ")");
+                        }
+                    }
+                    lengths[b] = row.length;
+                }
+                seq = Arrays.stream(lengths).max().orElseThrow();
+            } else {
+                Shape s = r.residual().getShape();
+                lengths = r.lengths().clone();
+                if (s.dimension() != 3 || s.get(0) != lengths.length || s.get(2) != c.hiddenSize()) {
+                    throw new IllegalArgumentException("residual must be [" + lengths.length + ", S, " + c.hiddenSize()
+                            + "], got " + s);
+                }
+                seq = (int) s.get(1);
+                for (int len : lengths) {
+                    if (len < 1 || len > seq) {
+                        throw new IllegalArgumentException("row length " + len + " outside 1.." + seq);
+                    }
+                }
+                if (r.startLayer() < 0 || r.startLayer() >= c.numLayers()) {
+                    throw new IllegalArgumentException("start layer " + r.startLayer() + " outside 0.."
+                            + (c.numLayers() - 1));
+                }
+            }
+            if (learnedPositions && seq > c.maxPositions()) {
+                throw NeurotomeException.badInput("a sequence of " + seq + " tokens is longer than the model's "
+                        + c.maxPositions() + " learned positions");
+            }
+            return new Batch(lengths.length, seq, lengths);
+        }
+    }
+
+    private void checkInterventions(ForwardRequest r, Batch b) {
+        for (HeadScale h : r.headScales()) {
+            check(h.row(), b.rows(), "head scale " + h, "row");
+            check(h.layer() - r.startLayer(), c.numLayers() - r.startLayer(), "head scale " + h, "layer");
+            check(h.head(), c.numHeads(), "head scale " + h, "head");
+        }
+        for (NeuronScale n : r.neuronScales()) {
+            check(n.row(), b.rows(), "neuron scale " + n, "row");
+            check(n.layer() - r.startLayer(), c.numLayers() - r.startLayer(), "neuron scale " + n, "layer");
+            check(n.neuron(), c.ffnSize(), "neuron scale " + n, "neuron");
+        }
+    }
+
+    private static void check(int v, int n, String what, String field) {
+        if (v < 0 || v >= n) {
+            throw NeurotomeException.badInput(what + ": " + field + " out of range");
+        }
+    }
+
+    /** Per-call state shared by the layers. */
+    private final class Pass {
+        final ForwardRequest req;
+        final Batch b;
+        final NDManager out;
+        final NDArray lastIndex;
+        final NDArray mask;
+        final NDArray[] angles;
+        final Map<Integer, float[]> headScales = new HashMap<>();
+        final Map<Integer, float[]> neuronScales = new HashMap<>();
+        final Map<String, NDArray> taps = new LinkedHashMap<>();
+        final List<NDArray> layerKeep = new ArrayList<>();
+
+        Pass(ForwardRequest req, Batch b, NDManager out, NDArray positionIds) {
+            this.req = req;
+            this.b = b;
+            this.out = out;
+            long[] last = new long[b.rows()];
+            for (int r = 0; r < b.rows(); r++) {
+                last[r] = (long) r * b.seq() + b.lengths()[r] - 1;
+            }
+            this.lastIndex = owned(out.create(last));
+            this.mask = owned(out.create(causalMask(b.seq()), new Shape(b.seq(), b.seq())));
+            this.angles = rotary == null ? null : rotary.angles(positionIds, b.seq() - 1);
+            for (HeadScale h : req.headScales()) {
+                ones(headScales, h.layer(), c.numHeads())[h.row() * c.numHeads() + h.head()] *= h.factor();
+            }
+            for (NeuronScale n : req.neuronScales()) {
+                ones(neuronScales, n.layer(), c.ffnSize())[n.row() * c.ffnSize() + n.neuron()] *= n.factor();
+            }
+        }
+
+        private float[] ones(Map<Integer, float[]> byLayer, int layer, int width) {
+            return byLayer.computeIfAbsent(layer, k -> {
+                float[] f = new float[b.rows() * width];
+                Arrays.fill(f, 1f);
+                return f;
+            });
+        }
+
+        /** Layer {@code layer}'s head factors [B, 1, H, 1], or null when none applies. */
+        NDArray headScale(int layer) {
+            float[] f = headScales.get(layer);
+            return f == null ? null : owned(out.create(f, new Shape(b.rows(), 1, c.numHeads(), 1)));
+        }
+
+        /** Layer {@code layer}'s neuron factors [B, 1, I], or null when none applies. */
+        NDArray neuronScale(int layer) {
+            float[] f = neuronScales.get(layer);
+            return f == null ? null : owned(out.create(f, new Shape(b.rows(), 1, c.ffnSize())));
+        }
+
+        boolean wants(String tap) {
+            return req.taps().contains(tap);
+        }
+
+        /** Records {@code value} [B, S, …] under {@code tap}, at the last position unless all are asked. */
+        void record(String tap, NDArray value) {
+            if (!wants(tap)) {
+                return;
+            }
+            NDArray v = req.tapAllPositions() ? value : last(value);
+            if (v == req.residual()) {
+                v = v.duplicate();
+            }
+            taps.put(tap, v);
+            layerKeep.add(v);
+        }
+
+        /** Each row's last position of {@code x} [B, S, …] → [B, …]. */
+        NDArray last(NDArray x) {
+            Shape s = x.getShape();
+            long[] flat = new long[s.dimension() - 1];
+            flat[0] = s.get(0) * s.get(1);
+            for (int i = 2; i < s.dimension(); i++) {
+                flat[i - 1] = s.get(i);
+            }
+            return x.reshape(new Shape(flat)).get(new NDIndex("{}", lastIndex));
+        }
+    }
+
+    /** 0 where query i may read key j (j ≤ i, within Mistral's sliding window), −∞ elsewhere. */
+    private float[] causalMask(int s) {
+        float[] m = new float[s * s];
+        int window = c.slidingWindow();
+        for (int i = 0; i < s; i++) {
+            for (int j = 0; j < s; j++) {
+                boolean visible = j <= i && (window == 0 || i - j < window);
+                m[i * s + j] = visible ? 0f : Float.NEGATIVE_INFINITY;
+            }
+        }
+        return m;
+    }
+
+    /**
+     * A copy that libtorch owns: arrays created from Java memory alias a direct buffer that
+     * dies with the array, which autograd may still read after this call returns.
+     */
+    private static NDArray owned(NDArray javaBacked) {
+        NDArray copy = javaBacked.duplicate();
+        javaBacked.close();
+        return copy;
+    }
+
+    private ForwardResult run(NDManager out, ForwardRequest req, Batch b) {
+        NDArray logits;
+        Pass p;
+        try (NDScope scope = req.training() ? null : new NDScope()) {
+            long[] pos = new long[b.rows() * b.seq()];
+            for (int i = 0; i < pos.length; i++) {
+                pos[i] = i % b.seq();
+            }
+            NDArray positionIds = owned(out.create(pos, new Shape(b.rows(), b.seq())));
+            p = new Pass(req, b, out, positionIds);
+            NDArray x;
+            if (req.ids() != null) {
+                long[] ids = new long[b.rows() * b.seq()];
+                for (int r = 0; r < b.rows(); r++) {
+                    int[] row = req.ids().get(r);
+                    for (int i = 0; i < row.length; i++) {
+                        ids[r * b.seq() + i] = row[i];
+                    }
+                }
+                NDArray idArray = owned(out.create(ids, new Shape(b.rows(), b.seq())));
+                x = embedding(idArray, w.embed());
+                if (w.posEmbed() != null) {
+                    x = x.add(embedding(positionIds, w.posEmbed()));
+                }
+            } else {
+                x = req.residual();
+            }
+            for (int l = req.startLayer(); l < c.numLayers(); l++) {
+                x = layer(l, x, p);
+            }
+            NDArray h = req.allLogits() ? x : p.last(x);
+            if (p.wants(Tap.FINAL_SCALE)) {
+                NDArray s = normScale(req.tapAllPositions() ? x : p.last(x)).squeeze(-1);
+                p.taps.put(Tap.FINAL_SCALE, s);
+            }
+            NDArray normed = norm(h, w.finalNormWeight(), w.finalNormBias());
+            logits = Linear.linear(normed, w.unembed(), w.unembedBias()).singletonOrThrow();
+            keep(logits, out);
+            for (NDArray t : p.taps.values()) {
+                keep(t, out);
+            }
+        }
+        if (!req.training()) {
+            NDScope.register(logits);
+            p.taps.values().forEach(NDScope::register);
+        }
+        return new ForwardResult(out, logits, p.taps, b.lengths());
+    }
+
+    /** Takes {@code a} out of the closing scope and gives it to the result's manager. */
+    private static void keep(NDArray a, NDManager out) {
+        NDScope.unregister(a);
+        a.attach(out);
+    }
+
+    private static NDArray embedding(NDArray ids, NDArray table) {
+        return ids.getNDArrayInternal().embedding(ids, table, SparseFormat.DENSE).singletonOrThrow();
+    }
+
+    /** One block; its temporaries are closed before the next block starts. */
+    private NDArray layer(int l, NDArray x, Pass p) {
+        NDArray next;
+        p.layerKeep.clear();
+        try (NDScope scope = p.req.training() ? null : new NDScope()) {
+            LayerWeights lw = w.layer(l);
+            p.record(Tap.residPre(l), x);
+            NDArray h = norm(x, lw.ln1(), lw.ln1Bias());
+            NDArray attnOut = attention(l, h, lw, p);
+            p.record(Tap.attnOut(l), attnOut);
+            NDArray mid = arch.parallelBlock() && !p.wants(Tap.residMid(l)) ? null : x.add(attnOut);
+            if (mid != null) {
+                p.record(Tap.residMid(l), mid);
+            }
+            NDArray ffnIn = arch.parallelBlock() ? h : norm(mid, lw.ln2(), lw.ln2Bias());
+            NDArray mlpOut = mlp(l, ffnIn, lw, p);
+            p.record(Tap.mlpOut(l), mlpOut);
+            next = arch.parallelBlock() ? x.add(attnOut).add(mlpOut) : mid.add(mlpOut);
+            p.record(Tap.residPost(l), next);
+            NDScope.unregister(next);
+            p.layerKeep.forEach(NDScope::unregister);
+        }
+        if (!p.req.training()) {
+            NDScope.register(next);
+            p.layerKeep.forEach(NDScope::register);
+        }
+        return next;
+    }
+
+    private NDArray attention(int l, NDArray h, LayerWeights lw, Pass p) {
+        int bs = p.b.rows();
+        int s = p.b.seq();
+        int nh = c.numHeads();
+        int kvh = c.numKvHeads();
+        int g = c.groupSize();
+        int hd = c.headDim();
+        NDArray qkv = Linear.linear(h, lw.qkv(), lw.qkvBias()).singletonOrThrow();   // [B, S, (H + 2KV)·hd]
+        NDList parts = qkv.split(new long[] {(long) nh * hd, (long) (nh + kvh) * hd}, 2);
+        NDArray q = parts.get(0).reshape(bs, s, nh, hd);
+        NDArray k = parts.get(1).reshape(bs, s, kvh, hd);
+        NDArray v = parts.get(2).reshape(bs, s, kvh, hd);
+        if (rotary != null) {
+            q = rotary.apply(q, p.angles);
+            k = rotary.apply(k, p.angles);
+        }
+        q = q.mul(queryScale);
+        // group the query heads that share a kv head: [B, KV, G·S, hd]
+        NDArray qg = q.reshape(bs, s, kvh, g, hd).transpose(0, 2, 3, 1, 4).reshape(bs, kvh, (long) g * s, hd);
+        NDArray scores = qg.matMul(k.transpose(0, 2, 3, 1))                           // [B, KV, G·S, S]
+                .reshape(bs, nh, s, s).add(p.mask);                                   // [B, H, S, S]
+        NDArray pattern = scores.softmax(-1);
+        NDArray z = pattern.reshape(bs, kvh, (long) g * s, s).matMul(v.transpose(0, 2, 1, 3))  // [B, KV, G·S, hd]
+                .reshape(bs, nh, s, hd).transpose(0, 2, 1, 3);                        // [B, S, H, hd]
+        NDArray scale = p.headScale(l);
+        if (scale != null) {
+            z = z.mul(scale);
+        }
+        if (p.wants(Tap.attnPattern(l))) {
+            NDArray pat = p.req.tapAllPositions() ? pattern : p.last(pattern.transpose(0, 2, 1, 3));
+            p.taps.put(Tap.attnPattern(l), pat);
+            p.layerKeep.add(pat);
+        }
+        p.record(Tap.attnZ(l), z);
+        if (p.wants(Tap.attnResult(l))) {
+            NDArray zs = p.req.tapAllPositions() ? z.reshape(-1, nh, hd) : p.last(z);  // [N, H, hd]
+            NDArray result;
+            try (NDArray perHead = lw.o().reshape(nh, hd, c.hiddenSize())) {            // [H, hd, D]
+                result = zs.transpose(1, 0, 2).matMul(perHead).transpose(1, 0, 2);     // [N, H, D]
+            }
+            if (p.req.tapAllPositions()) {
+                result = result.reshape(bs, s, nh, c.hiddenSize());
+            }
+            p.taps.put(Tap.attnResult(l), result);
+            p.layerKeep.add(result);
+        }
+        NDArray out = z.reshape(bs, s, (long) nh * hd).matMul(lw.o());               // [B, S, D]
+        return lw.oBias() == null ? out : out.add(lw.oBias());
+    }
+
+    private NDArray mlp(int l, NDArray x, LayerWeights lw, Pass p) {
+        NDArray a = Linear.linear(x, lw.ffnIn(), lw.ffnInBias()).singletonOrThrow();   // [B, S, I] or [B, S, 2I]
+        NDArray m;
+        if (arch.gatedMlp()) {
+            NDList gu = a.split(2, 2);
+            m = activation(gu.get(0)).mul(gu.get(1));
+        } else {
+            m = activation(a);
+        }
+        NDArray scale = p.neuronScale(l);
+        if (scale != null) {
+            m = m.mul(scale);
+        }
+        p.record(Tap.mlpPost(l), m);
+        NDArray out = m.matMul(lw.ffnOut());                                           // [B, S, D]
+        return lw.ffnOutBias() == null ? out : out.add(lw.ffnOutBias());
+    }
+
+    private NDArray activation(NDArray x) {
+        return switch (c.activation()) {
+            case SILU -> x.mul(ai.djl.nn.Activation.sigmoid(x));
+            case GELU -> ai.djl.nn.Activation.gelu(x);
+            case RELU -> ai.djl.nn.Activation.relu(x);
+            case GELU_NEW -> {
+                NDArray inner = x.add(x.mul(x).mul(x).mul(geluCubic)).mul(geluScale);
+                yield x.mul(half).mul(inner.tanh().add(one));
+            }
+        };
+    }
+
+    private NDArray norm(NDArray x, NDArray weight, NDArray bias) {
+        if (arch.norm() == NormKind.LAYERNORM) {
+            return LayerNorm.layerNorm(x, new Shape(c.hiddenSize()), weight, bias, (float) c.normEps())
+                    .singletonOrThrow();
+        }
+        NDArray rms = x.square().mean(new int[] {-1}, true).add(eps).sqrt();
+        return x.div(rms).mul(weight);
+    }
+
+    /** sqrt(var + eps) over the last axis, keeping it: the divisor of the final norm. */
+    private NDArray normScale(NDArray x) {
+        NDArray centred = arch.norm() == NormKind.LAYERNORM ? x.sub(x.mean(new int[] {-1}, true)) : x;
+        return centred.square().mean(new int[] {-1}, true).add(eps).sqrt();
+    }
+
+    @Override
+    public void close() {
+        constants.close();
+    }
+}
