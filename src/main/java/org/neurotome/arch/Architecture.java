@@ -315,6 +315,14 @@ public final class Architecture {
         }
     }
 
+    /**
+     * The config.json key that holds a table field such as {@code ffn_size} or
+     * {@code head_dim}, or null when the family's configs have none (the value is derived).
+     */
+    public String configKey(String field) {
+        return configField(field).key();
+    }
+
     ConfigField configField(String field) {
         ConfigField f = configFields.get(field);
         if (f == null) {

@@ -20,8 +20,10 @@ import java.io.PrintWriter;
         description = "Model surgery for transformer language models: locate, edit, write, evaluate.",
         subcommands = {
                 CommandLine.HelpCommand.class,
+                InspectCommand.class,
                 PredictCommand.class,
                 GenerateCommand.class,
+                DiffCommand.class,
                 VerifyCommand.class,
                 DatasetsCommand.class,
         })

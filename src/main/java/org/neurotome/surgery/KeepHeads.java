@@ -1,0 +1,54 @@
+package org.neurotome.surgery;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.neurotome.Json;
+import org.neurotome.arch.Head;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+
+/** {@code keep-heads}: zeroes every head in a layer range except the listed ones (METHOD.md A5). */
+public final class KeepHeads implements Edit {
+    private final List<Head> keep;
+    private final LayerRange layers;
+
+    public KeepHeads(List<Head> keep, LayerRange layers) {
+        this.keep = List.copyOf(new TreeSet<>(keep));
+        this.layers = layers;
+    }
+
+    @Override
+    public String op() {
+        return "keep-heads";
+    }
+
+    @Override
+    public List<TensorEdit> lower(EditContext ctx) {
+        LayerRange range = layers != null ? layers.check(ctx.config()) : LayerRange.all(ctx.config());
+        Set<Head> kept = new TreeSet<>();
+        for (Head h : keep) {
+            kept.add(h.check(ctx.config()));
+        }
+        List<Head> zero = new ArrayList<>();
+        for (int l = range.from(); l <= range.to(); l++) {
+            for (int h = 0; h < ctx.config().numHeads(); h++) {
+                if (!kept.contains(new Head(l, h))) {
+                    zero.add(new Head(l, h));
+                }
+            }
+        }
+        return new ZeroHeads(zero).lower(ctx);
+    }
+
+    @Override
+    public ObjectNode describe() {
+        ObjectNode n = Json.MAPPER.createObjectNode().put("op", op());
+        keep.forEach(h -> n.withArray("heads").add(h.toString()));
+        if (layers != null) {
+            n.put("layers", layers.toString());
+        }
+        return n;
+    }
+}

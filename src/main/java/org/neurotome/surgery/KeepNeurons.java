@@ -1,0 +1,57 @@
+package org.neurotome.surgery;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.neurotome.Json;
+import org.neurotome.arch.Neuron;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * {@code keep-neurons}: the paper's §6.1 pruning — keep only the listed FFN neurons in a
+ * layer range (17–31 for Llama-7B) and zero the rest (METHOD.md A5, part B §4.2).
+ */
+public final class KeepNeurons implements Edit {
+    private final List<Neuron> keep;
+    private final LayerRange layers;
+
+    public KeepNeurons(List<Neuron> keep, LayerRange layers) {
+        this.keep = List.copyOf(new TreeSet<>(keep));
+        this.layers = layers;
+    }
+
+    @Override
+    public String op() {
+        return "keep-neurons";
+    }
+
+    @Override
+    public List<TensorEdit> lower(EditContext ctx) {
+        LayerRange range = layers != null ? layers.check(ctx.config()) : LayerRange.all(ctx.config());
+        Set<Neuron> kept = new TreeSet<>();
+        for (Neuron n : keep) {
+            kept.add(n.check(ctx.config()));
+        }
+        List<Neuron> zero = new ArrayList<>();
+        for (int l = range.from(); l <= range.to(); l++) {
+            for (int k = 0; k < ctx.config().ffnSize(); k++) {
+                if (!kept.contains(new Neuron(l, k))) {
+                    zero.add(new Neuron(l, k));
+                }
+            }
+        }
+        return new ZeroNeurons(zero).lower(ctx);
+    }
+
+    @Override
+    public ObjectNode describe() {
+        ObjectNode n = Json.MAPPER.createObjectNode().put("op", op()).put("kept", keep.size());
+        keep.forEach(x -> n.withArray("neurons").add(x.toString()));
+        if (layers != null) {
+            n.put("layers", layers.toString());
+        }
+        return n;
+    }
+}

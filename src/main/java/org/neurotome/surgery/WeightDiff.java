@@ -1,0 +1,135 @@
+package org.neurotome.surgery;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.neurotome.Json;
+import org.neurotome.NeurotomeException;
+import org.neurotome.arch.Architecture;
+import org.neurotome.arch.HeadLayout;
+import org.neurotome.arch.ModelConfig;
+import org.neurotome.arch.NeuronLayout;
+import org.neurotome.arch.TensorSlice;
+import org.neurotome.checkpoint.Checkpoint;
+import org.neurotome.checkpoint.TensorInfo;
+
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.TreeSet;
+
+/**
+ * What changed between two checkpoints of one family: tensors added, removed, reshaped or
+ * changed, and — read through the head and neuron layouts — which heads' output
+ * projections and which neurons' value vectors are now zero or uniformly scaled.
+ */
+public final class WeightDiff {
+    private WeightDiff() {
+    }
+
+    public static ObjectNode diff(Checkpoint a, Checkpoint b) {
+        ObjectNode out = Json.MAPPER.createObjectNode();
+        out.put("a", a.dir().toString());
+        out.put("b", b.dir().toString());
+        TreeSet<String> names = new TreeSet<>(a.tensors().keySet());
+        names.addAll(b.tensors().keySet());
+        ArrayNode tensors = out.putArray("tensors");
+        TreeSet<String> changed = new TreeSet<>();
+        for (String n : names) {
+            String status;
+            if (!b.has(n)) {
+                status = "removed";
+            } else if (!a.has(n)) {
+                status = "added";
+            } else if (!Arrays.equals(a.info(n).shape(), b.info(n).shape())) {
+                status = "reshaped " + a.info(n).shapeString() + " -> " + b.info(n).shapeString();
+            } else if (a.info(n).dtype() != b.info(n).dtype()) {
+                status = "dtype " + a.info(n).dtype() + " -> " + b.info(n).dtype();
+                changed.add(n);
+            } else if (a.bytes(n).mismatch(b.bytes(n)) == -1) {
+                continue;
+            } else {
+                status = "changed";
+                changed.add(n);
+            }
+            tensors.addObject().put("name", n).put("status", status);
+        }
+        ModelConfig ca = ModelConfig.from(a.config());
+        ModelConfig cb = ModelConfig.from(b.config());
+        if (!ca.modelType().equals(cb.modelType())) {
+            throw NeurotomeException.badInput("diff compares checkpoints of one family; got " + ca.modelType()
+                    + " and " + cb.modelType());
+        }
+        if (ca.equals(cb)) {
+            Architecture arch = ca.architecture();
+            HeadLayout heads = new HeadLayout(arch, ca);
+            NeuronLayout neurons = new NeuronLayout(arch, ca);
+            Map<String, float[][]> cache = new HashMap<>();
+            ArrayNode h = out.putArray("heads");
+            for (int l = 0; l < ca.numLayers(); l++) {
+                for (int k = 0; k < ca.numHeads(); k++) {
+                    for (TensorSlice s : heads.outputSlices(l, k)) {
+                        report(h, "head", l + "." + k, s, a, b, changed, cache);
+                    }
+                }
+            }
+            ArrayNode m = out.putArray("neurons");
+            for (int l = 0; l < ca.numLayers(); l++) {
+                for (int k = 0; k < ca.ffnSize(); k++) {
+                    report(m, "neuron", l + "." + k, neurons.valueSlice(l, k), a, b, changed, cache);
+                }
+            }
+        } else {
+            out.put("note", "the configs differ (e.g. a compacted checkpoint); heads and neurons are not matched");
+        }
+        return out;
+    }
+
+    private static void report(ArrayNode list, String key, String id, TensorSlice s, Checkpoint a, Checkpoint b,
+                               TreeSet<String> changed, Map<String, float[][]> cache) {
+        if (!changed.contains(s.tensor())) {
+            return;
+        }
+        float[][] ab = cache.computeIfAbsent(s.tensor(), t -> new float[][] {a.floats(t), b.floats(t)});
+        TensorInfo info = a.info(s.tensor());
+        long cols = info.shape().length == 2 ? info.shape()[1] : 1;
+        long rows = info.shape()[0];
+        long outer = s.axis() == 0 ? cols : rows;
+        int n = (int) (s.length() * outer);
+        float[] x = new float[n];
+        float[] y = new float[n];
+        int p = 0;
+        for (long i = s.start(); i < s.end(); i++) {
+            for (long j = 0; j < outer; j++, p++) {
+                int idx = (int) (s.axis() == 0 ? i * cols + j : j * cols + i);
+                x[p] = ab[0][idx];
+                y[p] = ab[1][idx];
+            }
+        }
+        if (Arrays.equals(x, y)) {
+            return;
+        }
+        double dot = 0;
+        double xx = 0;
+        double yy = 0;
+        for (int i = 0; i < n; i++) {
+            dot += (double) x[i] * y[i];
+            xx += (double) x[i] * x[i];
+            yy += (double) y[i] * y[i];
+        }
+        ObjectNode e = list.addObject().put(key, id);
+        double factor = xx == 0 ? Double.NaN : dot / xx;
+        double residual = 0;
+        for (int i = 0; i < n; i++) {
+            double r = y[i] - factor * x[i];
+            residual += r * r;
+        }
+        if (yy == 0) {
+            e.put("change", "zeroed");
+        } else if (xx > 0 && residual <= 1e-6 * yy) {
+            e.put("change", "scaled").put("factor", Math.round(factor * 1e4) / 1e4);
+        } else {
+            e.put("change", "changed");
+        }
+    }
+
+}

@@ -1,0 +1,72 @@
+package org.neurotome.surgery;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.neurotome.Json;
+import org.neurotome.arch.Head;
+import org.neurotome.arch.HeadLayout;
+import org.neurotome.arch.TensorSlice;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.TreeSet;
+
+/**
+ * {@code zero-heads}: silences attention heads (METHOD.md A5; the paper's §3.2 zeroes
+ * {@code o_proj.weight[:, h·hd:(h+1)·hd]}). Zeroes each head's output-projection inputs and
+ * its query rows, and a key/value head's rows only once every query head that reads it is
+ * zeroed, so no GQA group another head still uses is broken.
+ */
+public final class ZeroHeads implements Edit {
+    private final List<Head> heads;
+
+    public ZeroHeads(List<Head> heads) {
+        this.heads = List.copyOf(new TreeSet<>(heads));
+    }
+
+    public List<Head> heads() {
+        return heads;
+    }
+
+    @Override
+    public String op() {
+        return "zero-heads";
+    }
+
+    @Override
+    public List<TensorEdit> lower(EditContext ctx) {
+        HeadLayout layout = ctx.heads();
+        List<TensorSlice> slices = new ArrayList<>();
+        for (Head h : heads) {
+            h.check(ctx.config());
+            slices.addAll(layout.outputSlices(h.layer(), h.head()));
+            slices.addAll(layout.querySlices(h.layer(), h.head()));
+        }
+        ctx.zeroedHeads().addAll(heads);
+        TreeSet<Head> kvDone = new TreeSet<>();
+        for (Head h : heads) {
+            int kv = layout.kvHead(h.head());
+            Head group = new Head(h.layer(), kv);
+            if (kvDone.add(group) && allZeroed(ctx, h.layer(), layout.queryHeads(kv))) {
+                slices.addAll(layout.keySlices(h.layer(), kv));
+                slices.addAll(layout.valueSlices(h.layer(), kv));
+            }
+        }
+        return EditContext.scale(slices, 0f);
+    }
+
+    private static boolean allZeroed(EditContext ctx, int layer, int[] queryHeads) {
+        for (int q : queryHeads) {
+            if (!ctx.zeroedHeads().contains(new Head(layer, q))) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    @Override
+    public ObjectNode describe() {
+        ObjectNode n = Json.MAPPER.createObjectNode().put("op", op());
+        heads.forEach(h -> n.withArray("heads").add(h.toString()));
+        return n;
+    }
+}
