@@ -1,0 +1,171 @@
+package org.neurotome.surgery;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.neurotome.Json;
+import org.neurotome.NeurotomeException;
+import org.neurotome.arch.Architecture;
+import org.neurotome.arch.ModelConfig;
+import org.neurotome.checkpoint.Checkpoint;
+import org.neurotome.checkpoint.CheckpointWriter;
+import org.neurotome.checkpoint.DType;
+import org.neurotome.checkpoint.Manifest;
+import org.neurotome.checkpoint.OutputTensor;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.stream.Stream;
+
+/**
+ * Applies a list of {@link Edit}s to a checkpoint and writes the result: edits are lowered
+ * to tensor edits and streamed tensor by tensor into a new checkpoint of the same format
+ * (dtype kept unless asked, shards, index); the tokenizer and other files are copied;
+ * {@code config.json} is rewritten only by a compacting edit. The output carries its
+ * provenance: safetensors {@code __metadata__} (tool version, input fingerprint, recipe
+ * hash, edit summary) and a {@code manifest.json} listing every file's SHA-256 and every
+ * edit with the tensors and indices it touched.
+ */
+public final class Surgeon {
+    /** Files of an earlier neurotome output that describe that run, not the model: never copied. */
+    private static final Set<String> RUN_FILES = Set.of(Manifest.FILE, "recipe.yaml", "findings.json",
+            "report.json", "report.html");
+
+    private Surgeon() {
+    }
+
+    /**
+     * Where and how to write.
+     *
+     * @param dtype         output dtype of floating tensors, or null to keep each tensor's own
+     * @param maxShardBytes shard size limit
+     * @param extraFiles    more files for the output directory (recipe.yaml, findings.json, ...)
+     * @param provenance    more manifest sections (recipe hash, timings, ...) and metadata entries
+     */
+    public record Options(Path out, DType dtype, long maxShardBytes, boolean force,
+                          Map<String, byte[]> extraFiles, Map<String, JsonNode> provenance,
+                          Map<String, String> metadata) {
+    }
+
+    /** What was written. */
+    public record Result(Path out, Map<String, String> sha256, ArrayNode edits, ObjectNode config) {
+    }
+
+    /** Lowers {@code edits} against {@code input} without writing anything (for --dry-run and tests). */
+    public static Lowered lower(Checkpoint input, List<Edit> edits) {
+        ModelConfig config = ModelConfig.from(input.config());
+        Architecture arch = config.architecture();
+        EditContext ctx = new EditContext(arch, config, input.config());
+        List<TensorEdit> all = new ArrayList<>();
+        ArrayNode described = Json.MAPPER.createArrayNode();
+        for (Edit e : edits) {
+            List<TensorEdit> lowered = e.lower(ctx);
+            all.addAll(lowered);
+            ObjectNode d = e.describe();
+            ArrayNode touched = d.putArray("touched");
+            for (TensorEdit t : lowered) {
+                touched.addObject().put("tensor", t.tensor()).put("kind", t.kind().name().toLowerCase())
+                        .put("axis", t.axis()).put("count", t.indices().length).put("indices", ranges(t.indices()))
+                        .put("factor", t.factor());
+            }
+            described.add(d);
+        }
+        return new Lowered(all, described, ctx.configJson());
+    }
+
+    /** The tensor edits of a recipe, their description, and the config.json to write. */
+    public record Lowered(List<TensorEdit> tensorEdits, ArrayNode described, ObjectNode config) {
+    }
+
+    /** Applies {@code edits} to {@code input} and writes the result atomically. */
+    public static Result apply(Checkpoint input, List<Edit> edits, Options options) {
+        Lowered lowered = lower(input, edits);
+        List<OutputTensor> tensors = WeightRewriter.rewrite(input, lowered.tensorEdits(), options.dtype());
+        Map<String, byte[]> files = new TreeMap<>(copiedFiles(input.dir()));
+        try {
+            files.put(Checkpoint.CONFIG, lowered.config() == input.config()
+                    ? Files.readAllBytes(input.dir().resolve(Checkpoint.CONFIG))
+                    : (Json.pretty().writeValueAsString(lowered.config()) + "\n").getBytes(StandardCharsets.UTF_8));
+        } catch (IOException e) {
+            throw NeurotomeException.badCheckpoint(input.dir() + ": cannot read config.json: " + e.getMessage());
+        }
+        files.putAll(options.extraFiles());
+        String inputFingerprint = Manifest.fingerprint(input.dir());
+        Map<String, String> metadata = new LinkedHashMap<>(input.metadata());
+        metadata.putIfAbsent("format", "pt");
+        metadata.put("neurotome.version", org.neurotome.Tool.version());
+        metadata.put("neurotome.input_sha256", inputFingerprint);
+        metadata.put("neurotome.edits", summary(lowered.described()));
+        metadata.putAll(options.metadata());
+        Map<String, JsonNode> sections = new LinkedHashMap<>();
+        sections.put("input", Json.MAPPER.createObjectNode().put("dir", input.dir().toAbsolutePath().toString())
+                .put("sha256", inputFingerprint));
+        sections.put("edits", lowered.described());
+        sections.putAll(options.provenance());
+        CheckpointWriter.Written w = new CheckpointWriter(options.maxShardBytes(), metadata, options.force())
+                .write(options.out(), tensors, files,
+                        new CheckpointWriter.LastFile(Manifest.FILE, hashes -> Manifest.render(hashes, sections)));
+        return new Result(w.dir(), w.sha256(), lowered.described(), lowered.config());
+    }
+
+    /** A one-line summary of the edits, e.g. {@code zero-heads 2 heads; compact}. */
+    static String summary(ArrayNode described) {
+        List<String> parts = new ArrayList<>();
+        for (JsonNode d : described) {
+            String s = d.get("op").asText();
+            if (d.has("heads")) {
+                s += " " + d.get("heads").size() + " heads";
+            }
+            if (d.has("neurons")) {
+                s += " " + d.get("neurons").size() + " neurons";
+            }
+            parts.add(s);
+        }
+        return parts.isEmpty() ? "none" : String.join("; ", parts);
+    }
+
+    /** Sorted indices as compact ranges: {@code 0-17,19,21-40}. */
+    static String ranges(int[] sorted) {
+        StringBuilder b = new StringBuilder();
+        for (int i = 0; i < sorted.length; ) {
+            int j = i;
+            while (j + 1 < sorted.length && sorted[j + 1] == sorted[j] + 1) {
+                j++;
+            }
+            if (b.length() > 0) {
+                b.append(',');
+            }
+            b.append(sorted[i]);
+            if (j > i) {
+                b.append('-').append(sorted[j]);
+            }
+            i = j + 1;
+        }
+        return b.toString();
+    }
+
+    /** Every file of the input other than its tensors, its index, config.json and earlier run records. */
+    private static Map<String, byte[]> copiedFiles(Path dir) {
+        Map<String, byte[]> files = new TreeMap<>();
+        try (Stream<Path> list = Files.list(dir)) {
+            for (Path f : list.filter(Files::isRegularFile).toList()) {
+                String name = f.getFileName().toString();
+                if (!name.endsWith(".safetensors") && !name.equals(Checkpoint.INDEX) && !name.equals(Checkpoint.CONFIG)
+                        && !RUN_FILES.contains(name) && !name.startsWith(".")) {
+                    files.put(name, Files.readAllBytes(f));
+                }
+            }
+        } catch (IOException e) {
+            throw NeurotomeException.badCheckpoint(dir + ": cannot read: " + e.getMessage());
+        }
+        return files;
+    }
+}
