@@ -15,7 +15,7 @@ import java.util.concurrent.Callable;
  * {@code neurotome datasets}: writes the evaluation data sets of METHOD.md A6 as JSONL
  * ({@link EvalDatasets}); the same seed always writes the same bytes.
  */
-@Command(name = "datasets",
+@Command(name = "datasets", mixinStandardHelpOptions = true,
         description = "Write the evaluation data sets (arithmetic, gender, pronoun, factual, language) as JSONL.")
 public final class DatasetsCommand implements Callable<Integer> {
 
