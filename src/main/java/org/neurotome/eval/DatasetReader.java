@@ -32,7 +32,7 @@ import java.util.stream.Collectors;
  * Reads the JSONL data set of a task strictly: one object per line,
  * {@code {"prompt": "...", "target": "...", "labels": {...}}}, UTF-8, no other field, no
  * duplicate key, label values strings or integers, and every label the task's kind needs
- * (see {@link TaskKind}) present with the right type and an allowed value. Paired kinds must
+ * (see {@link LabelSchema}) present with the right type and an allowed value. Paired kinds must
  * hold exactly one woman and one man case per {@code pair} label. Every error is BAD_INPUT and
  * starts with {@code file:line:} and names the bad field. Blank lines are skipped.
  */
@@ -52,7 +52,7 @@ public final class DatasetReader {
         try {
             bytes = Files.readAllBytes(file);
         } catch (IOException e) {
-            throw NeurotomeException.badInput("cannot read data set " + file + " of task '" + spec.name() + "': " + e);
+            throw NeurotomeException.badInput("cannot read data set " + file + " of task '" + spec.id() + "': " + e);
         }
         String[] lines = decode(bytes, file).split("\n", -1);
         List<EvalCase> cases = new ArrayList<>();
@@ -69,11 +69,11 @@ public final class DatasetReader {
             lineNumbers.add(i + 1);
         }
         if (cases.isEmpty()) {
-            throw NeurotomeException.badInput(file + ": data set of task '" + spec.name() + "' holds no case");
+            throw NeurotomeException.badInput(file + ": data set of task '" + spec.id() + "' holds no case");
         }
         TaskDataset all = new TaskDataset(file, sha256(bytes), cases, lineNumbers);
         TaskDataset kept = filter(all, spec);
-        if (spec.kind().paired()) {
+        if (LabelSchema.of(spec.kind()).paired()) {
             checkPairs(kept, spec.kind());
         }
         return spec.limit().isPresent() ? limit(kept, spec) : kept;
@@ -160,17 +160,17 @@ public final class DatasetReader {
     }
 
     private static void checkLabels(EvalCase c, TaskKind kind, String where) {
+        LabelSchema schema = LabelSchema.of(kind);
         Object kindLabel = c.labels().get("kind");
-        if (kindLabel != null && !kind.kindLabel().equals(kindLabel)) {
+        if (kindLabel != null && !schema.kindLabel().equals(kindLabel)) {
             throw NeurotomeException.badInput(where + ": label 'kind' is '" + kindLabel + "' but the task is of kind "
-                    + kind.id() + ", whose cases have kind '" + kind.kindLabel() + "'");
+                    + kind.yamlName() + ", whose cases have kind '" + schema.kindLabel() + "'");
         }
-        for (TaskKind.LabelRule rule : kind.requiredLabels()) {
+        for (LabelSchema.Rule rule : schema.required()) {
             Object v = c.labels().get(rule.name());
             if (v == null) {
                 throw NeurotomeException.badInput(where + ": missing label '" + rule.name() + "'; task kind "
-                        + kind.id() + " needs labels " + kind.requiredLabels().stream()
-                        .map(TaskKind.LabelRule::name).collect(Collectors.joining(", ")));
+                        + kind.yamlName() + " needs labels " + schema.requiredNames());
             }
             if (rule.integer() && !(v instanceof Integer)) {
                 throw NeurotomeException.badInput(where + ": label '" + rule.name() + "' must be an integer, was \"" + v + "\"");
@@ -195,12 +195,12 @@ public final class DatasetReader {
                 }
             }
             if (present.isEmpty()) {
-                throw NeurotomeException.badInput(all.file() + ": task '" + spec.name() + "' filters on label '"
+                throw NeurotomeException.badInput(all.file() + ": task '" + spec.id() + "' filters on label '"
                         + f.getKey() + "', which no case carries");
             }
             for (String wanted : f.getValue()) {
                 if (!present.contains(wanted)) {
-                    throw NeurotomeException.badInput(all.file() + ": task '" + spec.name() + "' filters on "
+                    throw NeurotomeException.badInput(all.file() + ": task '" + spec.id() + "' filters on "
                             + f.getKey() + "=" + wanted + ", which no case has; values present: " + String.join(", ", present));
                 }
             }
@@ -217,7 +217,7 @@ public final class DatasetReader {
             }
         }
         if (cases.isEmpty()) {
-            throw NeurotomeException.badInput(all.file() + ": the filters of task '" + spec.name() + "' "
+            throw NeurotomeException.badInput(all.file() + ": the filters of task '" + spec.id() + "' "
                     + spec.filters() + " together match no case");
         }
         return new TaskDataset(all.file(), all.sha256(), cases, lines);
@@ -275,7 +275,7 @@ public final class DatasetReader {
     private static TaskDataset limit(TaskDataset d, TaskSpec spec) {
         int n = spec.limit().getAsInt();
         List<Integer> keep = new ArrayList<>();
-        if (spec.kind().paired()) {
+        if (LabelSchema.of(spec.kind()).paired()) {
             for (List<Integer> pair : pairs(d.cases()).values()) {
                 if (keep.size() + pair.size() > n) {
                     break;
@@ -283,7 +283,7 @@ public final class DatasetReader {
                 keep.addAll(pair);
             }
             if (keep.isEmpty()) {
-                throw NeurotomeException.badInput("task '" + spec.name() + "': limit " + n
+                throw NeurotomeException.badInput("task '" + spec.id() + "': limit " + n
                         + " keeps no whole pair; a paired task needs a limit of at least 2");
             }
             keep.sort(null);

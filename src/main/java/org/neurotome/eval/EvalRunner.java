@@ -58,8 +58,8 @@ public final class EvalRunner {
         }
         Set<String> names = new HashSet<>();
         for (TaskSpec t : tasks) {
-            if (!names.add(t.name())) {
-                throw NeurotomeException.badInput("two tasks are named '" + t.name() + "'; task names prefix metric names and must differ");
+            if (!names.add(t.id())) {
+                throw NeurotomeException.badInput("two tasks have the id '" + t.id() + "'; task ids prefix metric names and must differ");
             }
         }
         List<TaskDataset> datasets = tasks.stream().map(DatasetReader::read).toList();
@@ -85,8 +85,10 @@ public final class EvalRunner {
         }
         SequencedMap<String, Double> comparison = baseline.isPresent()
                 ? MetricDeltas.deltas(metrics, baselineMetrics) : new LinkedHashMap<>();
+        SequencedMap<String, DiscordantPairs> discordant = new LinkedHashMap<>();
+        paired.forEach((name, p) -> discordant.put(name, p.discordant()));
         List<GateResult> verdicts = gates.evaluate(Collections.unmodifiableSequencedMap(metrics),
-                Collections.unmodifiableSequencedMap(baselineMetrics), Collections.unmodifiableSequencedMap(paired));
+                Collections.unmodifiableSequencedMap(baselineMetrics), Collections.unmodifiableSequencedMap(discordant));
         return new EvalReport(Tool.version(), seed, candidate.info(), baseline.map(EvaluatedModel::info),
                 results, metrics, baselineMetrics, comparison, paired, verdicts, timings);
     }
@@ -96,20 +98,20 @@ public final class EvalRunner {
         List<CaseScore> scores = new ArrayList<>(cases.size());
         long start = nanoClock.getAsLong();
         int batches = 0;
-        progress.update(spec.name(), model, 0, cases.size());
+        progress.update(spec.id(), model, 0, cases.size());
         for (int from = 0; from < cases.size(); from += batchSize) {
             List<EvalCase> batch = cases.subList(from, Math.min(cases.size(), from + batchSize));
             List<CaseScore> got = scorer.score(batch);
             if (got.size() != batch.size() || got.stream().anyMatch(Objects::isNull)) {
                 throw new IllegalStateException("the " + model + " scorer returned " + got.size()
-                        + " scores (or a null) for a batch of " + batch.size() + " cases of task '" + spec.name() + "'");
+                        + " scores (or a null) for a batch of " + batch.size() + " cases of task '" + spec.id() + "'");
             }
             scores.addAll(got);
             batches++;
-            progress.update(spec.name(), model, scores.size(), cases.size());
+            progress.update(spec.id(), model, scores.size(), cases.size());
         }
         double seconds = (nanoClock.getAsLong() - start) / 1e9;
-        timings.add(new TaskTiming(spec.name(), model, cases.size(), batches, seconds));
-        return new TaskScores(scores, MetricCalculator.compute(spec.name(), spec.kind(), cases, scores));
+        timings.add(new TaskTiming(spec.id(), model, cases.size(), batches, seconds));
+        return new TaskScores(scores, MetricCalculator.compute(spec.id(), spec.kind(), cases, scores));
     }
 }

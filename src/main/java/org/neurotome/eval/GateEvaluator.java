@@ -5,7 +5,8 @@ import java.util.SequencedMap;
 
 /**
  * Decides the release gates of a run from its metrics (METHOD.md A6: absolute bounds, bounds on
- * the change from a baseline, and paired significance for accuracy changes).
+ * the change from a baseline, and a paired significance test for accuracy changes). A suite's
+ * gates plug in as {@code (m, b, p) -> gates.stream().map(g -> g.evaluate(m, b, p)).toList()}.
  */
 @FunctionalInterface
 public interface GateEvaluator {
@@ -15,9 +16,11 @@ public interface GateEvaluator {
      *
      * @param metrics         the candidate's metrics (flat dotted names)
      * @param baselineMetrics the baseline's metrics under the same names; empty without a baseline
-     * @param paired          for every case-level accuracy metric, the paired 2×2 table of
-     *                        baseline and candidate correctness; empty without a baseline
+     * @param paired          for every case-level accuracy metric (e.g. {@code arithmetic.accuracy},
+     *                        {@code arithmetic.accuracy.op=+}, {@code factual.accuracy}), the
+     *                        discordant counts of baseline and candidate on the same cases;
+     *                        empty without a baseline
      */
     List<GateResult> evaluate(SequencedMap<String, Double> metrics, SequencedMap<String, Double> baselineMetrics,
-                              SequencedMap<String, PairedCounts> paired);
+                              SequencedMap<String, DiscordantPairs> paired);
 }

@@ -60,6 +60,14 @@ final class Markup {
         return name.endsWith(".cases") || name.endsWith(".tokens");
     }
 
+    /** The value a gate compared: a p-value for {@code not_worse}, otherwise the metric's format; null as a dash. */
+    static String gateValue(GateResult g) {
+        if (g.value() == null) {
+            return "—";
+        }
+        return g.relation().equals("not_worse") ? String.format(Locale.ROOT, "p=%.3g", g.value()) : metric(g.metric(), g.value());
+    }
+
     /** A relative change in percent to one decimal; null as a dash. */
     static String percent(Double v) {
         return v == null ? "—" : String.format(Locale.ROOT, "%+.1f%%", 100 * v);

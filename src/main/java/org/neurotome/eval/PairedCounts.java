@@ -37,6 +37,11 @@ public record PairedCounts(int bothCorrect, int b, int c, int bothWrong) {
         return new PairedCounts(both, b, c, neither);
     }
 
+    /** The discordant cells, which are all McNemar's test reads. */
+    public DiscordantPairs discordant() {
+        return new DiscordantPairs(b, c);
+    }
+
     /** The number of paired cases. */
     public int n() {
         return bothCorrect + b + c + bothWrong;

@@ -80,7 +80,7 @@ public final class ReportHtml {
         row(out, "seed", Long.toString(r.seed()), "");
         out.append("</table>\n<table>\n<tr><th>task</th><th>kind</th><th>data set</th><th>SHA-256</th><th>cases</th></tr>\n");
         for (TaskResult t : r.tasks()) {
-            out.append("<tr><td>").append(e(t.spec().name())).append("</td><td>").append(e(t.spec().kind().id()))
+            out.append("<tr><td>").append(e(t.spec().id())).append("</td><td>").append(e(t.spec().kind().yamlName()))
                     .append("</td><td><code>").append(e(t.dataset().file().toString())).append("</code></td><td><code>")
                     .append(e(t.dataset().sha256())).append("</code></td><td class=\"num\">")
                     .append(t.dataset().cases().size()).append("</td></tr>\n");
@@ -99,12 +99,12 @@ public final class ReportHtml {
             out.append("<p>No gate was set.</p>\n");
             return;
         }
-        out.append("<table class=\"gates\">\n<tr><th>metric</th><th>bound</th><th>value</th><th>result</th></tr>\n");
+        out.append("<table class=\"gates\">\n<tr><th>gate</th><th>value</th><th>result</th><th>note</th></tr>\n");
         for (GateResult g : r.gates()) {
             out.append("<tr class=\"").append(g.passed() ? "pass" : "fail").append("\"><td><code>").append(e(g.name()))
-                    .append("</code></td><td><code>").append(e(g.bound())).append("</code></td><td class=\"num\">")
-                    .append(e(Markup.metric(g.name(), g.value()))).append("</td><td class=\"result\">")
-                    .append(g.passed() ? "PASS" : "FAIL").append("</td></tr>\n");
+                    .append("</code></td><td class=\"num\">").append(e(Markup.gateValue(g)))
+                    .append("</td><td class=\"result\">").append(g.passed() ? "PASS" : "FAIL").append("</td><td>")
+                    .append(e(g.reason() == null ? "" : g.reason())).append("</td></tr>\n");
         }
         out.append("</table>\n");
     }
@@ -135,9 +135,9 @@ public final class ReportHtml {
     }
 
     private static void task(StringBuilder out, EvalReport r, TaskResult t) {
-        String name = t.spec().name();
+        String name = t.spec().id();
         out.append("<h2 id=\"task-").append(e(name)).append("\">").append(e(name)).append(" <small>(")
-                .append(e(t.spec().kind().id())).append(")</small></h2>\n<div class=\"charts\">\n");
+                .append(e(t.spec().kind().yamlName())).append(")</small></h2>\n<div class=\"charts\">\n");
         List<Breakdown> breakdowns = t.candidate().metrics().breakdowns();
         for (String quantity : headlineCharts(t.spec().kind())) {
             out.append(chart(r, name + ": " + quantity, List.of(quantity), List.of(name + "." + quantity),

@@ -13,8 +13,8 @@ import java.util.Map;
  * {@code seed}, {@code model} and {@code baseline} (name, sha256; baseline null when absent),
  * {@code passed}, {@code metrics}, {@code baseline_metrics}, {@code comparison} (the
  * {@code .delta}/{@code .rel_change} of every shared metric), {@code paired} (per case-level
- * accuracy metric: n, both_correct, b, c, both_wrong), {@code gates} (name, bound, value,
- * passed), {@code tasks} (name, kind, dataset path and sha256, filters, limit, cases),
+ * accuracy metric: n, both_correct, b, c, both_wrong), {@code gates} (name, metric, relation,
+ * bound, value, passed, reason), {@code tasks} (name, kind, dataset path and sha256, filters, limit, cases),
  * {@code breakdowns} (per task: dimension, quantity, rows of key, metric, n, value, baseline),
  * {@code cases} (per task, per case: line, prompt, target, labels and each model's token ids,
  * log-probs, predicted ids, target log-prob, correctness) and {@code timings}. Map keys are
@@ -53,9 +53,12 @@ public final class ReportJson {
         for (GateResult g : r.gates()) {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("name", g.name());
+            m.put("metric", g.metric());
+            m.put("relation", g.relation());
             m.put("bound", g.bound());
             m.put("value", g.value());
             m.put("passed", g.passed());
+            m.put("reason", g.reason());
             gates.add(m);
         }
         root.put("gates", gates);
@@ -64,8 +67,8 @@ public final class ReportJson {
         Map<String, Object> cases = new LinkedHashMap<>();
         for (TaskResult t : r.tasks()) {
             tasks.add(task(t));
-            breakdowns.put(t.spec().name(), breakdowns(t, r));
-            cases.put(t.spec().name(), cases(t));
+            breakdowns.put(t.spec().id(), breakdowns(t, r));
+            cases.put(t.spec().id(), cases(t));
         }
         root.put("tasks", tasks);
         root.put("breakdowns", breakdowns);
@@ -80,8 +83,8 @@ public final class ReportJson {
 
     private static Map<String, Object> task(TaskResult t) {
         Map<String, Object> m = new LinkedHashMap<>();
-        m.put("name", t.spec().name());
-        m.put("kind", t.spec().kind().id());
+        m.put("name", t.spec().id());
+        m.put("kind", t.spec().kind().yamlName());
         m.put("dataset", Map.of("path", t.dataset().file().toString(), "sha256", t.dataset().sha256()));
         m.put("filters", t.spec().filters());
         m.put("limit", t.spec().limit().isPresent() ? t.spec().limit().getAsInt() : null);

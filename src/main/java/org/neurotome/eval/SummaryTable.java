@@ -34,9 +34,9 @@ public final class SummaryTable {
         if (!r.gates().isEmpty()) {
             out.append('\n');
             List<String[]> gates = new ArrayList<>();
-            gates.add(new String[] {"gate", "bound", "value", "result"});
+            gates.add(new String[] {"gate", "value", "result"});
             for (GateResult g : r.gates()) {
-                gates.add(new String[] {g.name(), g.bound(), Markup.metric(g.name(), g.value()), g.passed() ? "PASS" : "FAIL"});
+                gates.add(new String[] {g.name(), Markup.gateValue(g), g.passed() ? "PASS" : "FAIL"});
             }
             columns(out, gates);
         }
@@ -44,7 +44,8 @@ public final class SummaryTable {
         out.append('\n').append(failed == 0 ? "PASSED" : "FAILED").append(": ")
                 .append(r.gates().size() - failed).append(" of ").append(r.gates().size()).append(" gates passed");
         if (failed > 0) {
-            out.append("; failed: ").append(String.join(", ", r.failedGates().stream().map(g -> g.name() + " " + g.bound()).toList()));
+            out.append("; failed: ").append(String.join(", ", r.failedGates().stream()
+                    .map(g -> g.reason() == null ? g.name() : g.name() + " (" + g.reason() + ")").toList()));
         }
         return out.append('\n').toString();
     }

@@ -6,12 +6,14 @@ import org.neurotome.ExitCode;
 import org.neurotome.NeurotomeException;
 
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.OptionalInt;
 import java.util.SequencedMap;
 
@@ -63,7 +65,7 @@ class DatasetReaderTest {
     @Test
     void sha256MatchesThePublishedTestVector() {
         assertEquals("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
-                DatasetReader.sha256("abc".getBytes(java.nio.charset.StandardCharsets.US_ASCII)));
+                DatasetReader.sha256("abc".getBytes(StandardCharsets.US_ASCII)));
     }
 
     @Test
@@ -204,19 +206,20 @@ class DatasetReaderTest {
     }
 
     @Test
-    void taskSpecAndKindValidation() {
+    void taskSpecValidation() {
         NeurotomeException name = assertThrows(NeurotomeException.class, () -> new TaskSpec("arith.metic", TaskKind.ARITHMETIC,
                 dir.resolve("a.jsonl"), new LinkedHashMap<>(), OptionalInt.empty()));
-        assertTrue(name.getMessage().contains("task name 'arith.metic' is not allowed"));
+        assertTrue(name.getMessage().contains("task id 'arith.metic' is not allowed"));
         NeurotomeException limit = assertThrows(NeurotomeException.class, () -> new TaskSpec("a", TaskKind.ARITHMETIC,
                 dir.resolve("a.jsonl"), new LinkedHashMap<>(), OptionalInt.of(0)));
         assertTrue(limit.getMessage().contains("limit must be at least 1, got 0"));
         NeurotomeException empty = assertThrows(NeurotomeException.class, () -> new TaskSpec("a", TaskKind.ARITHMETIC,
                 dir.resolve("a.jsonl"), filters("operation"), OptionalInt.empty()));
         assertTrue(empty.getMessage().contains("filter on label 'operation' lists no value"));
-        assertEquals(TaskKind.PRONOUN, TaskKind.fromId("pronoun"));
-        NeurotomeException kind = assertThrows(NeurotomeException.class, () -> TaskKind.fromId("bias"));
-        assertEquals(ExitCode.BAD_INPUT, kind.exitCode());
-        assertEquals("unknown task kind 'bias'; allowed: arithmetic, gender, pronoun, factual, language", kind.getMessage());
+        TaskSpec fromSuite = TaskSpec.of("add", TaskKind.ARITHMETIC, dir.resolve("a.jsonl"),
+                Map.of("operation", List.of("+")), 5);
+        assertEquals(List.of("+"), fromSuite.filters().get("operation"));
+        assertEquals(OptionalInt.of(5), fromSuite.limit());
+        assertEquals(OptionalInt.empty(), TaskSpec.of("add", TaskKind.ARITHMETIC, dir.resolve("a.jsonl"), Map.of(), null).limit());
     }
 }

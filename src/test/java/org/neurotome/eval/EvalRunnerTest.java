@@ -79,21 +79,21 @@ class EvalRunnerTest {
         // candidate:  ✓ . . ✓ ✓ . . . . .
         TableScorer baseline = rightOn(0, 1, 2, 3, 9);
         TableScorer candidate = rightOn(0, 3, 4);
-        List<SequencedMap<String, PairedCounts>> seen = new ArrayList<>();
+        List<SequencedMap<String, DiscordantPairs>> seen = new ArrayList<>();
         EvalReport r = new EvalRunner(3, (t, m, d, n) -> { })
                 .run(model("cand", candidate), Optional.of(model("base", baseline)), List.of(additions()), (m, b, p) -> {
                     seen.add(p);
-                    return List.of(new GateResult("arithmetic.accuracy.delta", ">= -0.01",
-                            m.get("arithmetic.accuracy") - b.get("arithmetic.accuracy"), false));
+                    return List.of(new GateResult("arithmetic.accuracy.delta >= -0.01", "arithmetic.accuracy", ">=", -0.01,
+                            m.get("arithmetic.accuracy") - b.get("arithmetic.accuracy"), false, null));
                 }, 1);
         // both right {0, 3}; baseline only {1, 2, 9}; candidate only {4}; neither {5, 6, 7, 8}
         PairedCounts expected = new PairedCounts(2, 3, 1, 4);
         assertEquals(expected, r.paired().get("arithmetic.accuracy"));
-        assertEquals(expected, seen.getFirst().get("arithmetic.accuracy"));
+        assertEquals(new DiscordantPairs(3, 1), seen.getFirst().get("arithmetic.accuracy"));
         assertEquals(expected, r.paired().get("arithmetic.accuracy.op=+"));
         assertEquals(expected, r.paired().get("arithmetic.accuracy.op=+.digits=1"));
         assertFalse(r.passed());
-        assertEquals(List.of("arithmetic.accuracy.delta"), r.failedGates().stream().map(GateResult::name).toList());
+        assertEquals(List.of("arithmetic.accuracy.delta >= -0.01"), r.failedGates().stream().map(GateResult::name).toList());
     }
 
     @Test
@@ -101,7 +101,8 @@ class EvalRunnerTest {
         EvalReport r = new EvalRunner(8, (t, m, d, n) -> { })
                 .run(model("cand", rightOn(1)), Optional.empty(), List.of(additions()), (m, b, p) -> {
                     assertTrue(b.isEmpty() && p.isEmpty());
-                    return List.of(new GateResult("arithmetic.accuracy", ">= 0.1", m.get("arithmetic.accuracy"), true));
+                    return List.of(new GateResult("arithmetic.accuracy >= 0.1", "arithmetic.accuracy", ">=", 0.1,
+                            m.get("arithmetic.accuracy"), true, null));
                 }, 1);
         assertTrue(r.baselineMetrics().isEmpty());
         assertTrue(r.comparison().isEmpty());
@@ -127,7 +128,7 @@ class EvalRunnerTest {
         EvalRunner runner = new EvalRunner(4, (t, m, d, n) -> { });
         NeurotomeException dup = assertThrows(NeurotomeException.class, () -> runner.run(model("c", rightOn()),
                 Optional.empty(), List.of(additions(), additions()), (m, b, p) -> List.of(), 1));
-        assertTrue(dup.getMessage().contains("two tasks are named 'arithmetic'"));
+        assertTrue(dup.getMessage().contains("two tasks have the id 'arithmetic'"));
         assertThrows(NeurotomeException.class, () -> runner.run(model("c", rightOn()), Optional.empty(), List.of(),
                 (m, b, p) -> List.of(), 1));
         assertThrows(NeurotomeException.class, () -> new EvalRunner(0, (t, m, d, n) -> { }));

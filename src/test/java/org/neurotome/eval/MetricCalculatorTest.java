@@ -18,7 +18,7 @@ class MetricCalculatorTest {
     private static final double TOL = 1e-12;
 
     private static TaskMetrics compute(TaskKind kind, TableScorer model, List<EvalCase> cases) {
-        return MetricCalculator.compute(kind.id(), kind, cases, model.score(cases));
+        return MetricCalculator.compute(kind.yamlName(), kind, cases, model.score(cases));
     }
 
     private static void assertMetric(double expected, TaskMetrics m, String name) {

@@ -19,8 +19,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Locale;
 import java.util.Optional;
 import java.util.function.LongSupplier;
 
@@ -101,10 +103,13 @@ class ReportTest {
         assertEquals(SampleRun.GATES.size(), gates.size());
         for (int i = 0; i < gates.size(); i++) {
             GateResult g = r.gates().get(i);
-            assertEquals(g.name(), gates.get(i).get("name").asText());
-            assertEquals(g.bound(), gates.get(i).get("bound").asText());
+            assertEquals(SampleRun.GATES.get(i), gates.get(i).get("name").asText());
+            assertEquals(g.metric(), gates.get(i).get("metric").asText());
+            assertEquals(g.relation(), gates.get(i).get("relation").asText());
+            assertEquals(g.bound(), gates.get(i).get("bound").doubleValue(), 0.0);
             assertEquals(g.value(), gates.get(i).get("value").doubleValue(), 0.0);
             assertEquals(g.passed(), gates.get(i).get("passed").asBoolean());
+            assertTrue(gates.get(i).get("reason").isNull());
         }
 
         JsonNode tasks = root.get("tasks");
@@ -195,10 +200,11 @@ class ReportTest {
         for (int i = 0; i < rows.size(); i++) {
             GateResult g = r.gates().get(i);
             assertEquals(g.passed() ? "pass" : "fail", rows.get(i).getAttribute("class"));
-            assertTrue(rows.get(i).getTextContent().startsWith(g.name() + g.bound()), rows.get(i).getTextContent());
+            assertTrue(rows.get(i).getTextContent().startsWith(g.name() + Markup.metric(g.metric(), g.value())),
+                    rows.get(i).getTextContent());
             assertTrue(rows.get(i).getTextContent().endsWith(g.passed() ? "PASS" : "FAIL"));
         }
-        assertEquals(List.of("arithmetic.accuracy.delta"), r.failedGates().stream().map(GateResult::name).toList());
+        assertEquals(List.of("arithmetic.accuracy.delta >= -0.01"), r.failedGates().stream().map(GateResult::name).toList());
         Element verdict = elements(d, XHTML, "p").getFirst();
         assertEquals("verdict fail", verdict.getAttribute("class"));
         assertEquals("FAILED: 4 of 5 gates passed", verdict.getTextContent());
@@ -213,7 +219,7 @@ class ReportTest {
         Element byProfession = elements(d, SVG, "svg").get(4);
         // 14 professions × (baseline, candidate) bars plus the 2 legend swatches
         assertEquals(14 * 2 + 2, byProfession.getElementsByTagNameNS(SVG, "rect").getLength());
-        String domesticHelper = "candidate domestic helper: " + String.format(java.util.Locale.ROOT, "%.3f",
+        String domesticHelper = "candidate domestic helper: " + String.format(Locale.ROOT, "%.3f",
                 r.metrics().get("gender.bias_gap.prof=domestic helper"));
         List<String> tooltips = new ArrayList<>();
         NodeList rects = byProfession.getElementsByTagNameNS(SVG, "rect");
@@ -259,12 +265,12 @@ class ReportTest {
         for (int i = 1; i <= headline; i++) {
             assertEquals(lines[0].length(), lines[i].length(), "right-aligned: " + lines[i]);
         }
-        String accuracy = java.util.Arrays.stream(lines).filter(l -> l.startsWith("arithmetic.accuracy ")).findFirst().orElseThrow();
+        String accuracy = Arrays.stream(lines).filter(l -> l.startsWith("arithmetic.accuracy ")).findFirst().orElseThrow();
         assertTrue(accuracy.contains(Markup.metric("arithmetic.accuracy", r.metrics().get("arithmetic.accuracy"))));
         assertTrue(accuracy.contains(Markup.delta("arithmetic.accuracy", r.comparison().get("arithmetic.accuracy.delta"))));
         assertEquals("", lines[headline + 1]);
-        assertTrue(lines[headline + 2].matches("gate +bound +value +result"), lines[headline + 2]);
-        assertTrue(lines[headline + 4].startsWith("arithmetic.accuracy.delta") && lines[headline + 4].endsWith("FAIL"));
+        assertTrue(lines[headline + 2].matches("gate +value +result"), lines[headline + 2]);
+        assertTrue(lines[headline + 4].startsWith("arithmetic.accuracy.delta >= -0.01") && lines[headline + 4].endsWith("FAIL"));
         assertEquals("FAILED: 4 of 5 gates passed; failed: arithmetic.accuracy.delta >= -0.01", lines[lines.length - 1]);
     }
 }
