@@ -4,7 +4,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.neurotome.ExitCode;
 import org.neurotome.Json;
+import org.neurotome.NeurotomeException;
 import org.neurotome.Tool;
 import org.w3c.dom.Document;
 import org.w3c.dom.Element;
@@ -28,6 +30,7 @@ import java.util.function.LongSupplier;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** report.json (content, determinism), report.html (well-formed, self-contained, escaped) and the text summary. */
@@ -253,6 +256,16 @@ class ReportTest {
         assertTrue(categories.contains(shown), categories.toString());
         assertEquals(shown, Markup.escape(nasty).replace("&amp;", "&").replace("&quot;", "\"").replace("&#39;", "'")
                 .replace("&lt;", "<").replace("&gt;", ">"));
+    }
+
+    @Test
+    void anUnwritableReportDirectoryIsAnOutputError() throws Exception {
+        Files.createDirectories(dir.resolve("data"));
+        EvalReport r = SampleRun.run(dir.resolve("data"), steppingClock());
+        Path blocker = Files.writeString(dir.resolve("not-a-directory"), "x");
+        NeurotomeException e = assertThrows(NeurotomeException.class, () -> ReportWriter.write(r, blocker.resolve("out")));
+        assertEquals(ExitCode.OUTPUT_FAILED, e.exitCode());
+        assertTrue(e.getMessage().startsWith("cannot create report directory " + blocker.resolve("out")), e.getMessage());
     }
 
     @Test
