@@ -1,0 +1,49 @@
+package org.neurotome.eval;
+
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Optional;
+import java.util.SequencedMap;
+
+/**
+ * Everything one evaluation run produced, from which {@link ReportWriter} writes
+ * {@code report.json} and {@code report.html} and {@link SummaryTable} prints the summary.
+ *
+ * @param toolVersion     the neurotome version that ran
+ * @param seed            the seed of the suite (recorded for provenance)
+ * @param model           the candidate
+ * @param baseline        the baseline, if one was given
+ * @param tasks           every task, in suite order
+ * @param metrics         the candidate's metrics of all tasks
+ * @param baselineMetrics the baseline's metrics (empty without a baseline)
+ * @param comparison      {@link MetricDeltas#deltas} of the two (empty without a baseline)
+ * @param paired          paired correctness tables per case-level accuracy metric (empty without a baseline)
+ * @param gates           the gate verdicts, in suite order
+ * @param timings         scoring times; the only part that differs between two identical runs
+ */
+public record EvalReport(String toolVersion, long seed, ModelInfo model, Optional<ModelInfo> baseline,
+                         List<TaskResult> tasks, SequencedMap<String, Double> metrics,
+                         SequencedMap<String, Double> baselineMetrics, SequencedMap<String, Double> comparison,
+                         SequencedMap<String, PairedCounts> paired, List<GateResult> gates, List<TaskTiming> timings) {
+
+    public EvalReport {
+        tasks = List.copyOf(tasks);
+        metrics = Collections.unmodifiableSequencedMap(new LinkedHashMap<>(metrics));
+        baselineMetrics = Collections.unmodifiableSequencedMap(new LinkedHashMap<>(baselineMetrics));
+        comparison = Collections.unmodifiableSequencedMap(new LinkedHashMap<>(comparison));
+        paired = Collections.unmodifiableSequencedMap(new LinkedHashMap<>(paired));
+        gates = List.copyOf(gates);
+        timings = List.copyOf(timings);
+    }
+
+    /** Whether every gate passed (true when there is no gate). */
+    public boolean passed() {
+        return gates.stream().allMatch(GateResult::passed);
+    }
+
+    /** The gates that failed, in suite order. */
+    public List<GateResult> failedGates() {
+        return gates.stream().filter(g -> !g.passed()).toList();
+    }
+}
