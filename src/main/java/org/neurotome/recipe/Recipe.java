@@ -39,7 +39,7 @@ public record Recipe(String description, ModelInput model, List<Locate> locate, 
         edit = items(edit, "edit");
         select = List.copyOf(References.check(locate, select, edit));
         if (output.dir().toAbsolutePath().normalize().startsWith(model.path().toAbsolutePath().normalize())) {
-            throw SchemaViolation.of("the output directory is the input checkpoint or inside it")
+            throw SchemaViolation.of("output directory inside the input checkpoint")
                     .at("output", "dir").got(output.dir().toString()).allowed("a directory outside " + model.path());
         }
     }

@@ -79,11 +79,11 @@ public class DiscriminatedDeserializer<T> extends StdDeserializer<T> {
             if (e.getPath().size() != 1) {
                 throw e;
             }
-            List<String> allowed = new ArrayList<>();
+            List<String> allowed = new ArrayList<>(StrictYaml.keysOf(member));
             if (name != null && !name.isNull()) {
-                allowed.add(key);
+                // list the discriminator after the id, where a reader looks for it
+                allowed.add(allowed.contains("id") ? 1 : 0, key);
             }
-            allowed.addAll(StrictYaml.keysOf(member));
             throw SchemaViolation.of("unknown key").atKey().at(e.getPropertyName()).got(e.getPropertyName())
                     .allowedWords(e.getPropertyName(), allowed);
         }

@@ -20,6 +20,7 @@ import com.fasterxml.jackson.databind.node.TextNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLParser;
 import org.neurotome.NeurotomeException;
+import org.yaml.snakeyaml.error.MarkedYAMLException;
 
 import java.io.IOException;
 import java.math.BigDecimal;
@@ -45,21 +46,32 @@ public final class SourceTree {
             .build();
 
     private final String file;
+    /** When set, the position of everything in this tree: it is the value of a {@code --set}. */
+    private final Position fixed;
     private JsonNode root;
     private final Map<String, Position> values = new HashMap<>();
     private final Map<String, Position> keys = new HashMap<>();
 
-    private SourceTree(String file) {
+    private SourceTree(String file, Position fixed) {
         this.file = file;
+        this.fixed = fixed;
     }
 
     /** Reads {@code text} (the content of {@code file}); a syntax error or duplicate key is BAD_INPUT. */
     public static SourceTree parse(String file, String text) {
-        SourceTree tree = new SourceTree(file);
+        return read(new SourceTree(file, null), text);
+    }
+
+    /** Reads a {@code --set} value; every position, errors included, is the override's. */
+    private static SourceTree parseValue(Position override, String text) {
+        return read(new SourceTree(override.file(), override), text);
+    }
+
+    private static SourceTree read(SourceTree tree, String text) {
         try (JsonParser p = YAML.createParser(text)) {
             if (p.nextToken() == null) {
                 tree.root = NullNode.getInstance();
-                tree.values.put("", Position.inFile(file, 1, 1));
+                tree.values.put("", tree.position(null));
                 return tree;
             }
             tree.root = tree.read(p, JsonPointer.empty());
@@ -68,11 +80,9 @@ public final class SourceTree {
                         "a second YAML document in one file; allowed: one document (remove the '---' line)");
             }
         } catch (JsonProcessingException e) {
-            JsonLocation at = e.getLocation();
-            Position pos = at == null ? Position.inFile(file, 1, 1) : tree.position(at);
-            throw tree.error(pos, "YAML syntax error: " + firstLine(e.getOriginalMessage()));
+            throw tree.error(tree.position(e.getLocation()), "YAML syntax error: " + syntaxProblem(e));
         } catch (IOException e) {
-            throw NeurotomeException.badInput(file + ": cannot read: " + e.getMessage());
+            throw NeurotomeException.badInput(tree.file + ": cannot read: " + e.getMessage());
         }
         return tree;
     }
@@ -151,7 +161,7 @@ public final class SourceTree {
                         + "'; allowed: dotted keys such as output.dir or edit.1.factor");
             }
         }
-        JsonNode replacement = parse("--set " + key, value).root;
+        JsonNode replacement = parseValue(at, value).root;
         JsonNode current = root;
         JsonPointer pointer = JsonPointer.empty();
         for (int i = 0; i < segments.length; i++) {
@@ -333,13 +343,26 @@ public final class SourceTree {
     }
 
     private Position position(JsonLocation location) {
+        if (fixed != null) {
+            return fixed;
+        }
+        if (location == null) {
+            return Position.inFile(file, 1, 1);
+        }
         return Position.inFile(file, Math.max(1, location.getLineNr()), Math.max(1, location.getColumnNr()));
     }
 
-    private static String firstLine(String message) {
-        if (message == null) {
-            return "unreadable document";
+    /** SnakeYAML's problem ("expected ',' or ']'"), with its context ("while parsing a flow sequence"). */
+    private static String syntaxProblem(JsonProcessingException e) {
+        if (e.getCause() instanceof MarkedYAMLException m && m.getProblem() != null) {
+            String problem = m.getProblem();
+            if (m.getContext() != null && m.getContextMark() != null) {
+                problem += " (" + m.getContext() + " at line " + (m.getContextMark().getLine() + 1)
+                        + ", column " + (m.getContextMark().getColumn() + 1) + ")";
+            }
+            return problem;
         }
+        String message = e.getOriginalMessage() == null ? "unreadable document" : e.getOriginalMessage();
         int nl = message.indexOf('\n');
         return (nl < 0 ? message : message.substring(0, nl)).trim();
     }
