@@ -39,7 +39,7 @@ public sealed interface AnalysisInput {
             given.add("dataset");
         }
         if (given.isEmpty()) {
-            throw SchemaViolation.of("missing input: one of 'prompts', 'token_ids' or 'dataset'");
+            throw SchemaViolation.of("missing input: one of 'prompts', 'token_ids' or 'dataset'").aboutMapping();
         }
         if (given.size() > 1) {
             throw SchemaViolation.of("conflicting inputs").at(given.get(1)).gotText(String.join(" and ", given))

@@ -140,7 +140,7 @@ public sealed interface Locate permits Locate.Analysis, Locate.FindingsFile {
             }
             if (given.isEmpty()) {
                 throw SchemaViolation.of("missing comparison: one of 'ablate' (heads), 'against' (a checkpoint) "
-                        + "or 'contrast' (prompts)");
+                        + "or 'contrast' (prompts)").aboutMapping();
             }
             if (given.size() > 1) {
                 throw SchemaViolation.of("conflicting comparisons").at(given.get(1)).gotText(String.join(" and ", given))
@@ -206,7 +206,7 @@ public sealed interface Locate permits Locate.Analysis, Locate.FindingsFile {
                 return FindingsFile.class;
             }
             throw SchemaViolation.of("missing required key 'method' (the analysis to run) or 'from' "
-                    + "(a findings JSON file)").allowedWords(null, names());
+                    + "(a findings JSON file)").aboutMapping().allowedWords(null, names());
         }
     }
 

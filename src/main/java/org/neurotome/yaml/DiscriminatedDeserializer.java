@@ -4,7 +4,7 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.databind.DeserializationContext;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.deser.std.StdDeserializer;
-import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
+import com.fasterxml.jackson.databind.exc.ValueInstantiationException;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import java.io.IOException;
@@ -73,19 +73,24 @@ public class DiscriminatedDeserializer<T> extends StdDeserializer<T> {
         }
         ObjectNode body = obj.deepCopy();
         body.remove(key);
+        List<String> allowed = new ArrayList<>(StrictYaml.keysOf(member));
+        if (name != null && !name.isNull()) {
+            // list the discriminator after the id, where a reader looks for it
+            allowed.add(allowed.contains("id") ? 1 : 0, key);
+        }
+        // unknown keys first: a misspelt required key is reported as the unknown key it is
+        String unknown = StrictYaml.unknownKey(body, member);
+        if (unknown != null) {
+            throw StrictYaml.unknownKeyViolation(unknown, allowed).at(unknown);
+        }
         try {
             return ctxt.readTreeAsValue(body, member);
-        } catch (UnrecognizedPropertyException e) {
-            if (e.getPath().size() != 1) {
-                throw e;
+        } catch (ValueInstantiationException e) {
+            // the member's own constructor refused it: report that, relative to this mapping
+            if (e.getPath().isEmpty() && e.getCause() instanceof SchemaViolation v) {
+                throw v;
             }
-            List<String> allowed = new ArrayList<>(StrictYaml.keysOf(member));
-            if (name != null && !name.isNull()) {
-                // list the discriminator after the id, where a reader looks for it
-                allowed.add(allowed.contains("id") ? 1 : 0, key);
-            }
-            throw SchemaViolation.of("unknown key").atKey().at(e.getPropertyName()).got(e.getPropertyName())
-                    .allowedWords(e.getPropertyName(), allowed);
+            throw e;
         }
     }
 }

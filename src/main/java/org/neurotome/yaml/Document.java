@@ -18,7 +18,7 @@ public record Document<T>(T value, SourceTree tree) {
     /** A BAD_INPUT error about the value at a dotted key path such as {@code locate.0.dataset}. */
     public NeurotomeException error(String dottedKey, SchemaViolation violation) {
         JsonPointer pointer = SourceTree.pointer(dottedKey);
-        return tree.error(tree.valuePosition(pointer), violation.describe(tree.place(pointer)));
+        return tree.error(tree.valuePosition(pointer), violation.describe(tree.place(pointer, false)));
     }
 
     /** Throws a positioned BAD_INPUT error for the first referenced file that does not exist. */

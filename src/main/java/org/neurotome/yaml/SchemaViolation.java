@@ -21,6 +21,7 @@ public final class SchemaViolation extends IllegalArgumentException {
     private String allowed;
     private String suggestion;
     private boolean atKey;
+    private boolean aboutMapping;
 
     private SchemaViolation(String problem) {
         super(problem);
@@ -34,7 +35,7 @@ public final class SchemaViolation extends IllegalArgumentException {
 
     /** A required key absent from the mapping that throws this; {@code meaning} says what it holds. */
     public static SchemaViolation missingKey(String key, String meaning) {
-        return new SchemaViolation("missing required key '" + key + "' (" + meaning + ")");
+        return new SchemaViolation("missing required key '" + key + "' (" + meaning + ")").aboutMapping();
     }
 
     /** Appends keys (strings) or list indices (integers) to the path below the thrower. */
@@ -76,6 +77,15 @@ public final class SchemaViolation extends IllegalArgumentException {
         return this;
     }
 
+    /**
+     * Marks the violation as being about the mapping at its path as a whole (a key missing from
+     * it, keys that conflict), so messages say "in edit.1" rather than "at edit.1".
+     */
+    public SchemaViolation aboutMapping() {
+        this.aboutMapping = true;
+        return this;
+    }
+
     public String problem() {
         return problem;
     }
@@ -85,7 +95,7 @@ public final class SchemaViolation extends IllegalArgumentException {
         return List.copyOf(path);
     }
 
-    /** Formats the violation after {@code place}, e.g. "at edit.1.factor" or "in output". */
+    /** Formats the violation with {@code place}, e.g. "at edit.1.factor" or "in output". */
     public String describe(String place) {
         StringBuilder sb = new StringBuilder(problem);
         if (place != null && !place.isEmpty()) {
@@ -105,6 +115,10 @@ public final class SchemaViolation extends IllegalArgumentException {
 
     boolean isAtKey() {
         return atKey;
+    }
+
+    boolean isAboutMapping() {
+        return aboutMapping;
     }
 
     @Override

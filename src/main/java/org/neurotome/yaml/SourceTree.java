@@ -119,22 +119,21 @@ public final class SourceTree {
     }
 
     /**
-     * Says where {@code pointer} is, for messages: "in edit.1 (op: scale-neurons)" for a mapping
-     * (labelled by its id or op when it is a list item), "at output.dtype" for a value, and
-     * "at the top level" for the document itself.
+     * Says where {@code pointer} is, for messages: "in edit.1 (op: scale-neurons)" for a problem
+     * with a mapping's keys (labelled by its id or op when it is a list item), "at output.dtype"
+     * for a problem with a value, "at the top level" for the document itself.
      */
-    public String place(JsonPointer pointer) {
+    public String place(JsonPointer pointer, boolean mapping) {
         if (pointer.matches()) {
             return "at the top level";
         }
-        JsonNode n = node(pointer);
-        String dotted = dotted(pointer);
-        if (n instanceof ObjectNode obj) {
-            JsonNode parent = node(pointer.head());
-            String label = parent != null && parent.isArray() ? label(obj) : "";
-            return "in " + dotted + label;
+        if (!mapping) {
+            return "at " + dotted(pointer);
         }
-        return "at " + dotted;
+        JsonNode n = node(pointer);
+        JsonNode parent = node(pointer.head());
+        String label = n instanceof ObjectNode obj && parent != null && parent.isArray() ? label(obj) : "";
+        return "in " + dotted(pointer) + label;
     }
 
     /** A BAD_INPUT error positioned at {@code position}. */
@@ -241,7 +240,7 @@ public final class SourceTree {
                     Position keyAt = position(p.currentTokenLocation());
                     if (obj.has(key)) {
                         Position first = keys.get(child.toString());
-                        throw error(keyAt, "duplicate key " + place(at, obj) + "; got '" + key
+                        throw error(keyAt, "duplicate key " + place(at, true) + "; got '" + key
                                 + "' again (first at line " + first.line() + ")");
                     }
                     keys.put(child.toString(), keyAt);
@@ -276,7 +275,7 @@ public final class SourceTree {
             case VALUE_NULL -> {
                 return NullNode.getInstance();
             }
-            default -> throw error(values.get(at.toString()), "unsupported YAML value " + place(at, null)
+            default -> throw error(values.get(at.toString()), "unsupported YAML value " + place(at, false)
                     + "; got " + token + "; allowed: mappings, lists, text, numbers, true/false");
         }
     }
@@ -289,10 +288,6 @@ public final class SourceTree {
             // .inf, -.inf, .nan
             return DoubleNode.valueOf(p.getDoubleValue());
         }
-    }
-
-    private String place(JsonPointer at, ObjectNode obj) {
-        return at.matches() ? "at the top level" : (obj != null ? "in " : "at ") + dotted(at);
     }
 
     private void replacePositions(JsonPointer pointer, Position at) {

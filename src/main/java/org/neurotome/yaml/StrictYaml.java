@@ -18,8 +18,10 @@ import com.fasterxml.jackson.databind.deser.std.StdDeserializer;
 import com.fasterxml.jackson.databind.exc.InvalidFormatException;
 import com.fasterxml.jackson.databind.exc.MismatchedInputException;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
+import com.fasterxml.jackson.databind.exc.ValueInstantiationException;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.module.SimpleModule;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.type.LogicalType;
 import org.neurotome.NeurotomeException;
 
@@ -145,31 +147,44 @@ public final class StrictYaml {
 
     private NeurotomeException translate(JsonMappingException e, SourceTree tree) {
         JsonPointer pointer = pointerOf(e.getPath());
-        for (Throwable t = e; t != null; t = t.getCause()) {
+        SchemaViolation violation = null;
+        for (Throwable t = e; t != null && violation == null; t = t.getCause()) {
             if (t instanceof NeurotomeException ne) {
                 return ne;
             }
             if (t instanceof SchemaViolation v) {
-                JsonPointer at = pointer;
-                for (String segment : v.path()) {
-                    at = at.appendProperty(segment);
-                }
-                if (v.isAtKey()) {
-                    return tree.error(tree.keyPosition(at), v.describe(tree.place(at.head())));
-                }
-                return tree.error(tree.valuePosition(at), v.describe(tree.place(at)));
+                violation = v;
             }
         }
+        if (e instanceof ValueInstantiationException vie) {
+            // Jackson builds a record before it reports the unknown keys it buffered; a misspelt
+            // required key is better reported as the unknown key it is
+            JsonNode node = tree.node(pointer);
+            Class<?> type = vie.getType().getRawClass();
+            String unknown = node instanceof ObjectNode obj ? unknownKey(obj, type) : null;
+            if (unknown != null) {
+                violation = unknownKeyViolation(unknown, keysOf(type)).at(unknown);
+            }
+        }
+        if (violation != null) {
+            JsonPointer at = pointer;
+            for (String segment : violation.path()) {
+                at = at.appendProperty(segment);
+            }
+            if (violation.isAtKey()) {
+                return tree.error(tree.keyPosition(at), violation.describe(tree.place(at.head(), true)));
+            }
+            return tree.error(tree.valuePosition(at), violation.describe(tree.place(at, violation.isAboutMapping())));
+        }
         JsonNode node = tree.node(pointer);
-        String place = tree.place(pointer);
+        String place = tree.place(pointer, false);
         if (e instanceof UnrecognizedPropertyException u) {
             List<String> known = keysOf(u.getReferringClass());
             if (known.isEmpty()) {
                 known = u.getKnownPropertyIds().stream().map(String::valueOf).sorted().toList();
             }
-            SchemaViolation v = SchemaViolation.of("unknown key").got(u.getPropertyName())
-                    .allowedWords(u.getPropertyName(), known);
-            return tree.error(tree.keyPosition(pointer), v.describe(tree.place(pointer.head())));
+            return tree.error(tree.keyPosition(pointer),
+                    unknownKeyViolation(u.getPropertyName(), known).describe(tree.place(pointer.head(), true)));
         }
         if (e instanceof InvalidFormatException f && f.getTargetType() != null && f.getTargetType().isEnum()) {
             List<String> names = enumNames(f.getTargetType());
@@ -183,6 +198,25 @@ public final class StrictYaml {
                     .gotText(SourceTree.describe(node)).allowed(describeType(m.getTargetType())).describe(place));
         }
         return tree.error(tree.valuePosition(pointer), "invalid value " + place + ": " + e.getOriginalMessage());
+    }
+
+    /** The "unknown key" violation for {@code key} in a mapping allowing {@code allowed}. */
+    static SchemaViolation unknownKeyViolation(String key, List<String> allowed) {
+        return SchemaViolation.of("unknown key").atKey().got(key).allowedWords(key, allowed);
+    }
+
+    /** The first key of {@code node}, in document order, that record {@code type} does not declare. */
+    static String unknownKey(ObjectNode node, Class<?> type) {
+        List<String> keys = keysOf(type);
+        if (keys.isEmpty()) {
+            return null;
+        }
+        for (Map.Entry<String, JsonNode> property : node.properties()) {
+            if (!keys.contains(property.getKey())) {
+                return property.getKey();
+            }
+        }
+        return null;
     }
 
     private static JsonPointer pointerOf(List<JsonMappingException.Reference> path) {

@@ -65,6 +65,26 @@ class RecipeErrorsTest {
     }
 
     @Test
+    void misspeltRequiredKeyIsReportedAsUnknownNotMissing() {
+        assertEquals(INVALID.resolve("misspelt-required-key.yaml") + ":6:5: unknown key in edit.0 "
+                + "(op: scale-neurons); got 'factr'; allowed: op, neurons, factor; did you mean 'factor'?",
+                loadError("misspelt-required-key.yaml"));
+    }
+
+    @Test
+    void analysisWithoutAnInput() {
+        assertEquals(INVALID.resolve("missing-input.yaml") + ":4:5: missing input: one of 'prompts', 'token_ids' "
+                + "or 'dataset' in locate.0 (id: bias)", loadError("missing-input.yaml"));
+    }
+
+    @Test
+    void locateStepWithoutMethodOrFrom() {
+        assertEquals(INVALID.resolve("missing-method.yaml") + ":4:5: missing required key 'method' (the analysis "
+                + "to run) or 'from' (a findings JSON file) in locate.0 (id: scan); "
+                + "allowed: head-scan, attribution, cna", loadError("missing-method.yaml"));
+    }
+
+    @Test
     void missingFindingsFileNamesTheResolvedPath() {
         assertEquals(INVALID.resolve("missing-findings-file.yaml") + ":5:11: missing file at locate.0.from; "
                 + "got 'src/test/resources/findings/no-such-findings.json'", loadError("missing-findings-file.yaml"));
