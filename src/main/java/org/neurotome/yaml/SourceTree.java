@@ -240,7 +240,9 @@ public final class SourceTree {
                     Position keyAt = position(p.currentTokenLocation());
                     if (obj.has(key)) {
                         Position first = keys.get(child.toString());
-                        throw error(keyAt, "duplicate key " + place(at, true) + "; got '" + key
+                        // the tree is still being built: name the mapping by its path alone
+                        String where = at.matches() ? "at the top level" : "in " + dotted(at);
+                        throw error(keyAt, "duplicate key " + where + "; got '" + key
                                 + "' again (first at line " + first.line() + ")");
                     }
                     keys.put(child.toString(), keyAt);
