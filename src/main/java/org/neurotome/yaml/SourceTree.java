@@ -284,11 +284,17 @@ public final class SourceTree {
 
     /** Keeps the written digits: 17.20 and 17.2 are different head ids. */
     private static JsonNode decimal(JsonParser p) throws IOException {
+        String text = p.getText();
         try {
-            return DecimalNode.valueOf(new BigDecimal(p.getText()));
+            return DecimalNode.valueOf(new BigDecimal(text));
         } catch (NumberFormatException e) {
-            // .inf, -.inf, .nan
-            return DoubleNode.valueOf(p.getDoubleValue());
+            // YAML's special floats, which have no decimal form
+            return switch (text.toLowerCase(java.util.Locale.ROOT)) {
+                case ".nan" -> DoubleNode.valueOf(Double.NaN);
+                case ".inf", "+.inf" -> DoubleNode.valueOf(Double.POSITIVE_INFINITY);
+                case "-.inf" -> DoubleNode.valueOf(Double.NEGATIVE_INFINITY);
+                default -> DoubleNode.valueOf(p.getDoubleValue());
+            };
         }
     }
 
