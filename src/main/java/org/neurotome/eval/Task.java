@@ -3,6 +3,8 @@ package org.neurotome.eval;
 import org.neurotome.yaml.SchemaViolation;
 
 import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
 import java.util.regex.Pattern;
 
 /**
@@ -39,7 +41,7 @@ public record Task(String id, TaskKind kind, Path dataset, LabelFilter where, In
         }
     }
 
-    private static java.util.List<String> kindNames() {
-        return java.util.Arrays.stream(TaskKind.values()).map(TaskKind::yamlName).toList();
+    private static List<String> kindNames() {
+        return Arrays.stream(TaskKind.values()).map(TaskKind::yamlName).toList();
     }
 }

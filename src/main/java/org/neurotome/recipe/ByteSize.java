@@ -10,6 +10,7 @@ import org.neurotome.yaml.SourceTree;
 
 import java.io.IOException;
 import java.math.BigDecimal;
+import java.math.RoundingMode;
 import java.util.Locale;
 import java.util.Map;
 import java.util.regex.Matcher;
@@ -43,7 +44,7 @@ public record ByteSize(long bytes) {
         String unit = m.group(2) == null ? "B" : m.group(2).toUpperCase(Locale.ROOT);
         BigDecimal bytes = new BigDecimal(m.group(1)).multiply(BigDecimal.valueOf(UNITS.get(unit)));
         try {
-            return new ByteSize(bytes.setScale(0, java.math.RoundingMode.FLOOR).longValueExact());
+            return new ByteSize(bytes.setScale(0, RoundingMode.FLOOR).longValueExact());
         } catch (ArithmeticException e) {
             throw SchemaViolation.of("invalid size").got(written).allowed(SYNTAX + ", below 8 EiB");
         }

@@ -27,6 +27,7 @@ import java.math.BigDecimal;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -289,7 +290,7 @@ public final class SourceTree {
             return DecimalNode.valueOf(new BigDecimal(text));
         } catch (NumberFormatException e) {
             // YAML's special floats, which have no decimal form
-            return switch (text.toLowerCase(java.util.Locale.ROOT)) {
+            return switch (text.toLowerCase(Locale.ROOT)) {
                 case ".nan" -> DoubleNode.valueOf(Double.NaN);
                 case ".inf", "+.inf" -> DoubleNode.valueOf(Double.POSITIVE_INFINITY);
                 case "-.inf" -> DoubleNode.valueOf(Double.NEGATIVE_INFINITY);

@@ -2,10 +2,10 @@ package org.neurotome.recipe;
 
 import org.junit.jupiter.api.Test;
 import org.neurotome.eval.Gate;
-import org.neurotome.eval.LabelFilter;
 import org.neurotome.eval.TaskKind;
 
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -120,7 +120,7 @@ class RecipeLoaderTest {
 
     @Test
     void overridesSetExistingAndDefaultedKeysByIndexOrId() {
-        Map<String, String> set = new java.util.LinkedHashMap<>();
+        Map<String, String> set = new LinkedHashMap<>();
         set.put("output.dir", "../out/other");
         set.put("output.dtype", "BF16");
         set.put("locate.0.top", "5");
