@@ -86,10 +86,6 @@ public final class SchemaViolation extends IllegalArgumentException {
         return this;
     }
 
-    public String problem() {
-        return problem;
-    }
-
     /** The path below the object or value that threw, as keys and list indices. */
     public List<String> path() {
         return List.copyOf(path);

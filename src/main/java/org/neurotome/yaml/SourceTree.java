@@ -170,9 +170,12 @@ public final class SourceTree {
             if (current instanceof ObjectNode obj) {
                 pointer = pointer.appendProperty(segment);
                 JsonNode next = obj.get(segment);
-                if (last || next == null || next.isNull()) {
-                    next = last ? replacement : obj.putObject(segment);
+                if (last) {
+                    next = replacement;
                     obj.set(segment, next);
+                    replacePositions(pointer, at);
+                } else if (next == null || next.isNull()) {
+                    next = obj.putObject(segment);
                     replacePositions(pointer, at);
                 }
                 current = next;
