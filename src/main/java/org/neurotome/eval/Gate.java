@@ -47,8 +47,9 @@ public sealed interface Gate {
      * Judges a candidate.
      *
      * @param metrics  the candidate's metrics by dotted name
-     * @param baseline the baseline's metrics (empty when there is no baseline run)
-     * @param paired   discordant counts per metric, for {@code not_worse} gates
+     * @param baseline the baseline's metrics (empty or null when there is no baseline run)
+     * @param paired   discordant counts per metric, for {@code not_worse} gates (empty or null
+     *                 when there is no baseline run)
      */
     GateResult evaluate(Map<String, Double> metrics, Map<String, Double> baseline,
                         Map<String, DiscordantPairs> paired);
@@ -132,7 +133,7 @@ public sealed interface Gate {
             }
             double value = candidate;
             if (change != Change.VALUE) {
-                Double base = baseline.get(metric);
+                Double base = baseline == null ? null : baseline.get(metric);
                 if (base == null) {
                     return failed(null, "metric '" + metric + "' is missing from the baseline's results"
                             + " (a " + change.suffix.substring(1) + " gate needs a baseline run)");
@@ -167,7 +168,7 @@ public sealed interface Gate {
         @Override
         public GateResult evaluate(Map<String, Double> metrics, Map<String, Double> baseline,
                                    Map<String, DiscordantPairs> paired) {
-            DiscordantPairs pairs = paired.get(metric);
+            DiscordantPairs pairs = paired == null ? null : paired.get(metric);
             if (pairs == null) {
                 return new GateResult(toString(), metric, NOT_WORSE, alpha, null, false,
                         "no paired per-case results for '" + metric + "' (a not_worse gate needs a baseline run)");

@@ -23,8 +23,11 @@ public record Suite(String name, String description, List<Task> tasks, List<Gate
         if (name == null || name.isBlank()) {
             throw SchemaViolation.missingKey("name", "a short name for reports");
         }
-        if (tasks == null || tasks.isEmpty()) {
+        if (tasks == null) {
             throw SchemaViolation.missingKey("tasks", "one or more tasks");
+        }
+        if (tasks.isEmpty()) {
+            throw SchemaViolation.of("empty list").at("tasks").allowed("one or more tasks");
         }
         Map<String, Integer> ids = new HashMap<>();
         for (int i = 0; i < tasks.size(); i++) {

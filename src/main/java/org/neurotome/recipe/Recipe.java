@@ -27,8 +27,11 @@ public record Recipe(String description, ModelInput model, List<Locate> locate, 
         if (model == null) {
             throw SchemaViolation.missingKey("model", "the input checkpoint: path, device");
         }
-        if (edit == null || edit.isEmpty()) {
+        if (edit == null) {
             throw SchemaViolation.missingKey("edit", "a list of one or more edits");
+        }
+        if (edit.isEmpty()) {
+            throw SchemaViolation.of("empty list").at("edit").allowed("one or more edits");
         }
         if (output == null) {
             throw SchemaViolation.missingKey("output", "where the edited checkpoint is written: dir, dtype, "

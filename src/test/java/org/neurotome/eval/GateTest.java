@@ -104,7 +104,7 @@ class GateTest {
         assertNull(noMetric.value());
         assertEquals("metric 'arithmetic.accuracy' is missing from the candidate's results", noMetric.reason());
 
-        GateResult noBaseline = g.evaluate(Map.of("arithmetic.accuracy", 0.7), Map.of());
+        GateResult noBaseline = g.evaluate(Map.of("arithmetic.accuracy", 0.7), null, null);
         assertFalse(noBaseline.passed());
         assertEquals("metric 'arithmetic.accuracy' is missing from the baseline's results (a delta gate needs "
                 + "a baseline run)", noBaseline.reason());
