@@ -47,7 +47,7 @@ public class DiscriminatedDeserializer<T> extends StdDeserializer<T> {
      * with a second form (a locate step that reads findings {@code from} a file) overrides this.
      */
     protected Class<? extends T> withoutDiscriminator(ObjectNode node) {
-        throw SchemaViolation.missingKey(key, what).allowedWords(null, names());
+        throw SchemaViolation.missingKey(key, "the " + what + " to use").allowedWords(null, names());
     }
 
     @Override
