@@ -2,6 +2,8 @@ package org.neurotome.eval;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
 
+import java.util.Locale;
+
 /** What an eval task measures, which decides the metrics it reports (METHOD A6). */
 public enum TaskKind {
     /** Top-1 accuracy on arithmetic prompts, per operation, template and digit count. */
@@ -17,6 +19,6 @@ public enum TaskKind {
 
     /** The name as written in a suite (and the default task id). */
     public String yamlName() {
-        return name().toLowerCase(java.util.Locale.ROOT);
+        return name().toLowerCase(Locale.ROOT);
     }
 }

@@ -1,0 +1,18 @@
+package org.neurotome.recipe;
+
+import com.fasterxml.jackson.annotation.JsonProperty;
+
+import java.util.Locale;
+
+/** The two kinds of model components neurotome locates and edits (METHOD notation l_h, l_k). */
+public enum ComponentKind {
+    /** Attention heads, written {@code layer.head}: 17.22. */
+    @JsonProperty("heads") HEADS,
+    /** FFN neurons (columns of the down projection), written {@code layer.neuron}: 22.2651. */
+    @JsonProperty("neurons") NEURONS;
+
+    /** The name as written in a recipe. */
+    public String yamlName() {
+        return name().toLowerCase(Locale.ROOT);
+    }
+}

@@ -1,0 +1,128 @@
+package org.neurotome.recipe;
+
+import org.neurotome.yaml.DiscriminatedDeserializer;
+import org.neurotome.yaml.SchemaViolation;
+
+import java.util.Collections;
+import java.util.EnumSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * One weight edit of a recipe's {@code edit} list (METHOD A5), chosen by {@code op}; each op
+ * declares exactly its own parameters. Edits apply in list order. Heads and neurons are given
+ * literally or as {@code ${id}} of an earlier locate/select step.
+ */
+public sealed interface Edit {
+
+    /** The ops by name, in the order messages list them. */
+    static Map<String, Class<? extends Edit>> ops() {
+        Map<String, Class<? extends Edit>> m = new LinkedHashMap<>();
+        m.put("zero-heads", ZeroHeads.class);
+        m.put("keep-heads", KeepHeads.class);
+        m.put("zero-neurons", ZeroNeurons.class);
+        m.put("scale-neurons", ScaleNeurons.class);
+        m.put("keep-neurons", KeepNeurons.class);
+        m.put("compact", Compact.class);
+        return Collections.unmodifiableMap(m);
+    }
+
+    /** The op name as written in a recipe. */
+    default String op() {
+        return ops().entrySet().stream().filter(e -> e.getValue() == getClass()).findFirst().orElseThrow().getKey();
+    }
+
+    /** {@code zero-heads}: silence these heads (their output-projection columns; q/k/v rows where unshared). */
+    record ZeroHeads(HeadSet heads) implements Edit {
+        public ZeroHeads {
+            requireHeads(heads);
+        }
+    }
+
+    /** {@code keep-heads}: in {@code layers}, silence every head except these. */
+    record KeepHeads(HeadSet heads, LayerRange layers) implements Edit {
+        public KeepHeads {
+            requireHeads(heads);
+            requireLayers(layers, "the layers in which every other head is zeroed");
+        }
+    }
+
+    /** {@code zero-neurons}: silence these FFN neurons (down column, matching up/gate rows and bias). */
+    record ZeroNeurons(NeuronSet neurons) implements Edit {
+        public ZeroNeurons {
+            requireNeurons(neurons);
+        }
+    }
+
+    /** {@code scale-neurons}: multiply these neurons' outputs by {@code factor}. */
+    record ScaleNeurons(NeuronSet neurons, Double factor) implements Edit {
+        public ScaleNeurons {
+            requireNeurons(neurons);
+            if (factor == null) {
+                throw SchemaViolation.missingKey("factor", "the number each neuron's output is multiplied by");
+            }
+            if (!Double.isFinite(factor)) {
+                throw SchemaViolation.of("invalid value").at("factor").got(factor).allowed("a finite number");
+            }
+        }
+    }
+
+    /** {@code keep-neurons}: in {@code layers}, silence every FFN neuron except these (P1 §6.1 pruning). */
+    record KeepNeurons(NeuronSet neurons, LayerRange layers) implements Edit {
+        public KeepNeurons {
+            requireNeurons(neurons);
+            requireLayers(layers, "the layers in which every other neuron is zeroed");
+        }
+    }
+
+    /**
+     * {@code compact}: physically remove zeroed components when the result is a valid uniform
+     * config, rewriting config.json; otherwise the edit is refused with a reason.
+     *
+     * @param remove which kinds to remove (default both)
+     * @param pad    pad every layer's FFN to the largest kept count when layers keep different counts
+     */
+    record Compact(List<ComponentKind> remove, Boolean pad) implements Edit {
+        public Compact {
+            if (remove == null) {
+                remove = List.of(ComponentKind.HEADS, ComponentKind.NEURONS);
+            }
+            if (remove.isEmpty() || remove.stream().anyMatch(Objects::isNull)
+                    || EnumSet.copyOf(remove).size() != remove.size()) {
+                throw SchemaViolation.of("invalid value").at("remove").gotText(String.valueOf(remove))
+                        .allowed("a list of distinct kinds: heads, neurons");
+            }
+            remove = List.copyOf(remove);
+            if (pad == null) {
+                pad = false;
+            }
+        }
+    }
+
+    /** Binds an edit by its {@code op}. */
+    final class Deserializer extends DiscriminatedDeserializer<Edit> {
+        Deserializer() {
+            super(Edit.class, "op", ops(), "edit op");
+        }
+    }
+
+    private static void requireHeads(HeadSet heads) {
+        if (heads == null) {
+            throw SchemaViolation.missingKey("heads", "heads as 17.22, a list of them, or ${id}");
+        }
+    }
+
+    private static void requireNeurons(NeuronSet neurons) {
+        if (neurons == null) {
+            throw SchemaViolation.missingKey("neurons", "neurons as 22.2651, a list of them, or ${id}");
+        }
+    }
+
+    private static void requireLayers(LayerRange layers, String meaning) {
+        if (layers == null) {
+            throw SchemaViolation.missingKey("layers", meaning);
+        }
+    }
+}

@@ -1,0 +1,46 @@
+package org.neurotome.recipe;
+
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.databind.DeserializationContext;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.annotation.JsonDeserialize;
+import com.fasterxml.jackson.databind.deser.std.StdDeserializer;
+
+import java.io.IOException;
+import java.util.List;
+import java.util.stream.Collectors;
+
+/**
+ * The attention heads an edit or comparison acts on: listed in the recipe
+ * ({@code heads: [17.22, 14.19]}) or found by an earlier step ({@code heads: ${arith_heads}}).
+ */
+@JsonDeserialize(using = HeadSet.Deserializer.class)
+public sealed interface HeadSet permits HeadSet.Listed, Reference {
+
+    /** Heads written out in the recipe, in the order written, without duplicates. */
+    record Listed(List<HeadId> heads) implements HeadSet {
+        public Listed {
+            heads = List.copyOf(heads);
+        }
+
+        @Override
+        public String toString() {
+            return heads.stream().map(HeadId::toString).collect(Collectors.joining(", ", "[", "]"));
+        }
+    }
+
+    final class Deserializer extends StdDeserializer<HeadSet> {
+        Deserializer() {
+            super(HeadSet.class);
+        }
+
+        @Override
+        public HeadSet deserialize(JsonParser p, DeserializationContext ctxt) throws IOException {
+            JsonNode n = ctxt.readTree(p);
+            if (n.isTextual() && Reference.looksLikeOne(n.asText())) {
+                return Reference.parse(n.asText());
+            }
+            return new Listed(ComponentIds.read(n, "head", "17.22", HeadId::new));
+        }
+    }
+}

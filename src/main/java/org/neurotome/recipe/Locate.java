@@ -1,0 +1,244 @@
+package org.neurotome.recipe;
+
+import com.fasterxml.jackson.annotation.JsonFormat;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.neurotome.eval.LabelFilter;
+import org.neurotome.yaml.DiscriminatedDeserializer;
+import org.neurotome.yaml.SchemaViolation;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.EnumSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * A {@code locate} step: produces named findings — ranked heads and/or neurons — either by
+ * running an analysis (METHOD A2–A4, chosen by {@code method}) or by reading a findings JSON
+ * file written by an earlier run ({@code from}). Later steps refer to it by {@link #id()}.
+ */
+public sealed interface Locate permits Locate.Analysis, Locate.FindingsFile {
+    /** How many ranked entries an analysis keeps when {@code top} is not given; 0 keeps all. */
+    int DEFAULT_TOP = 100;
+
+    /** The name later steps use: {@code from: <id>} in a select, {@code ${id}} in an edit. */
+    String id();
+
+    /** The kinds of findings this step can yield. */
+    Set<ComponentKind> yields();
+
+    /** The analyses by {@code method} name, in the order messages list them. */
+    static Map<String, Class<? extends Locate>> methods() {
+        Map<String, Class<? extends Locate>> m = new LinkedHashMap<>();
+        m.put("head-scan", HeadScan.class);
+        m.put("attribution", Attribution.class);
+        m.put("cna", Cna.class);
+        return Collections.unmodifiableMap(m);
+    }
+
+    /** An analysis run on the recipe's model; its inputs, target, layers and top are common. */
+    sealed interface Analysis extends Locate permits HeadScan, Attribution, Cna {
+        List<String> prompts();
+
+        List<List<Integer>> tokenIds();
+
+        Path dataset();
+
+        LabelFilter where();
+
+        Integer limit();
+
+        /** Target token texts, each scored on every prompt; empty = the model's own top-1 prediction. */
+        List<String> target();
+
+        /** The layers analysed; null = all. */
+        LayerRange layers();
+
+        /** How many ranked entries the findings keep (per case when a select asks for per_case); 0 = all. */
+        Integer top();
+
+        /** The one input form given: prompts, token ids or dataset cases. */
+        default AnalysisInput input() {
+            return AnalysisInput.of(prompts(), tokenIds(), dataset(), where(), limit());
+        }
+
+        /** The method name as written in a recipe. */
+        default String method() {
+            return methods().entrySet().stream().filter(e -> e.getValue() == getClass())
+                    .findFirst().orElseThrow().getKey();
+        }
+    }
+
+    /**
+     * {@code method: head-scan} (METHOD A3): ablate each head in turn and rank heads by the drop in
+     * target probability (prompts) or accuracy (dataset). Yields heads.
+     */
+    record HeadScan(String id, List<String> prompts, List<List<Integer>> tokenIds, Path dataset, LabelFilter where,
+                    Integer limit, @JsonFormat(with = JsonFormat.Feature.ACCEPT_SINGLE_VALUE_AS_ARRAY) List<String> target,
+                    LayerRange layers, Integer top) implements Analysis {
+        public HeadScan {
+            requireId(id);
+            AnalysisInput.of(prompts, tokenIds, dataset, where, limit);
+            target = checkTarget(target, dataset);
+            top = checkTop(top);
+        }
+
+        @Override
+        public Set<ComponentKind> yields() {
+            return EnumSet.of(ComponentKind.HEADS);
+        }
+    }
+
+    /**
+     * {@code method: attribution} (METHOD A2): the log-probability increase of every FFN neuron and
+     * every head for the target. Yields heads and neurons (a select picks one with {@code kind}).
+     */
+    record Attribution(String id, List<String> prompts, List<List<Integer>> tokenIds, Path dataset, LabelFilter where,
+                       Integer limit,
+                       @JsonFormat(with = JsonFormat.Feature.ACCEPT_SINGLE_VALUE_AS_ARRAY) List<String> target,
+                       LayerRange layers, Integer top) implements Analysis {
+        public Attribution {
+            requireId(id);
+            AnalysisInput.of(prompts, tokenIds, dataset, where, limit);
+            target = checkTarget(target, dataset);
+            top = checkTop(top);
+        }
+
+        @Override
+        public Set<ComponentKind> yields() {
+            return EnumSet.of(ComponentKind.HEADS, ComponentKind.NEURONS);
+        }
+    }
+
+    /**
+     * {@code method: cna} (METHOD A4): Imp_A − Imp_B for every FFN neuron, B being exactly one of:
+     * the model with heads ablated ({@code ablate}), another checkpoint ({@code against}), or the
+     * model on contrast prompts ({@code contrast}, one per prompt). Yields neurons.
+     */
+    record Cna(String id, List<String> prompts, List<List<Integer>> tokenIds, Path dataset, LabelFilter where,
+               Integer limit, @JsonFormat(with = JsonFormat.Feature.ACCEPT_SINGLE_VALUE_AS_ARRAY) List<String> target,
+               LayerRange layers, Integer top, HeadSet ablate, Path against,
+               @JsonFormat(with = JsonFormat.Feature.ACCEPT_SINGLE_VALUE_AS_ARRAY) List<String> contrast)
+            implements Analysis {
+        public Cna {
+            requireId(id);
+            AnalysisInput input = AnalysisInput.of(prompts, tokenIds, dataset, where, limit);
+            target = checkTarget(target, dataset);
+            top = checkTop(top);
+            List<String> given = new ArrayList<>();
+            if (ablate != null) {
+                given.add("ablate");
+            }
+            if (against != null) {
+                given.add("against");
+            }
+            if (contrast != null) {
+                given.add("contrast");
+            }
+            if (given.isEmpty()) {
+                throw SchemaViolation.of("missing comparison: one of 'ablate' (heads), 'against' (a checkpoint) "
+                        + "or 'contrast' (prompts)").aboutMapping();
+            }
+            if (given.size() > 1) {
+                throw SchemaViolation.of("conflicting comparisons").at(given.get(1)).gotText(String.join(" and ", given))
+                        .allowed("one of ablate, against, contrast");
+            }
+            if (contrast != null) {
+                if (!(input instanceof AnalysisInput.Prompts p)) {
+                    throw SchemaViolation.of("'contrast' pairs each prompt with another; this step has no prompts")
+                            .at("contrast").allowed("contrast together with prompts");
+                }
+                AnalysisInput.requireItems(contrast, "contrast");
+                if (contrast.size() != p.prompts().size()) {
+                    throw SchemaViolation.of("contrast prompts do not pair with prompts").at("contrast")
+                            .gotText(contrast.size() + " contrast prompts for " + p.prompts().size() + " prompts")
+                            .allowed("one contrast prompt per prompt");
+                }
+                contrast = List.copyOf(contrast);
+            }
+        }
+
+        /** Run B of the comparison. */
+        public CnaComparison comparison() {
+            if (ablate != null) {
+                return new CnaComparison.AblatedHeads(ablate);
+            }
+            return against != null ? new CnaComparison.OtherCheckpoint(against)
+                    : new CnaComparison.ContrastPrompts(contrast);
+        }
+
+        @Override
+        public Set<ComponentKind> yields() {
+            return EnumSet.of(ComponentKind.NEURONS);
+        }
+    }
+
+    /**
+     * {@code from: findings.json}: findings an earlier {@code neurotome locate --json} run wrote,
+     * so one analysis can drive several recipes. Which kinds it holds is known only when read.
+     */
+    record FindingsFile(String id, Path from) implements Locate {
+        public FindingsFile {
+            requireId(id);
+            if (from == null) {
+                throw SchemaViolation.missingKey("from", "the findings JSON file");
+            }
+        }
+
+        @Override
+        public Set<ComponentKind> yields() {
+            return EnumSet.of(ComponentKind.HEADS, ComponentKind.NEURONS);
+        }
+    }
+
+    /** Binds a locate step by its {@code method}, or as a {@link FindingsFile} when it has only {@code from}. */
+    final class Deserializer extends DiscriminatedDeserializer<Locate> {
+        Deserializer() {
+            super(Locate.class, "method", methods(), "method");
+        }
+
+        @Override
+        protected Class<? extends Locate> withoutDiscriminator(ObjectNode node) {
+            if (node.has("from")) {
+                return FindingsFile.class;
+            }
+            throw SchemaViolation.of("missing required key 'method' (the analysis to run) or 'from' "
+                    + "(a findings JSON file)").aboutMapping().allowedWords(null, names());
+        }
+    }
+
+    private static void requireId(String id) {
+        if (id == null) {
+            throw SchemaViolation.missingKey("id", "the name later steps refer to");
+        }
+        if (!Reference.ID.matcher(id).matches()) {
+            throw SchemaViolation.of("invalid id").at("id").got(id)
+                    .allowed("a letter or '_', then letters, digits, '_' or '-'");
+        }
+    }
+
+    private static List<String> checkTarget(List<String> target, Path dataset) {
+        if (target == null) {
+            return List.of();
+        }
+        if (dataset != null) {
+            throw SchemaViolation.of("'target' is not used with a dataset; each case carries its own target")
+                    .at("target").allowed("target together with prompts or token_ids");
+        }
+        AnalysisInput.requireItems(target, "target");
+        return List.copyOf(target);
+    }
+
+    private static Integer checkTop(Integer top) {
+        if (top == null) {
+            return DEFAULT_TOP;
+        }
+        if (top < 0) {
+            throw SchemaViolation.of("invalid value").at("top").got(top).allowed("a whole number >= 0 (0 keeps all)");
+        }
+        return top;
+    }
+}

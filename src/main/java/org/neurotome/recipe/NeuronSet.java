@@ -1,0 +1,47 @@
+package org.neurotome.recipe;
+
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.databind.DeserializationContext;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.annotation.JsonDeserialize;
+import com.fasterxml.jackson.databind.deser.std.StdDeserializer;
+
+import java.io.IOException;
+import java.util.List;
+import java.util.stream.Collectors;
+
+/**
+ * The FFN neurons an edit acts on: listed in the recipe
+ * ({@code neurons: [22.2651, [19, 8436]]}) or found by an earlier step
+ * ({@code neurons: ${gender_neurons}}).
+ */
+@JsonDeserialize(using = NeuronSet.Deserializer.class)
+public sealed interface NeuronSet permits NeuronSet.Listed, Reference {
+
+    /** Neurons written out in the recipe, in the order written, without duplicates. */
+    record Listed(List<NeuronId> neurons) implements NeuronSet {
+        public Listed {
+            neurons = List.copyOf(neurons);
+        }
+
+        @Override
+        public String toString() {
+            return neurons.stream().map(NeuronId::toString).collect(Collectors.joining(", ", "[", "]"));
+        }
+    }
+
+    final class Deserializer extends StdDeserializer<NeuronSet> {
+        Deserializer() {
+            super(NeuronSet.class);
+        }
+
+        @Override
+        public NeuronSet deserialize(JsonParser p, DeserializationContext ctxt) throws IOException {
+            JsonNode n = ctxt.readTree(p);
+            if (n.isTextual() && Reference.looksLikeOne(n.asText())) {
+                return Reference.parse(n.asText());
+            }
+            return new Listed(ComponentIds.read(n, "neuron", "22.2651", NeuronId::new));
+        }
+    }
+}
