@@ -1,5 +1,7 @@
 package org.neurotome.recipe;
 
+import org.neurotome.arch.LayerRange;
+
 import org.neurotome.yaml.DiscriminatedDeserializer;
 import org.neurotome.yaml.SchemaViolation;
 

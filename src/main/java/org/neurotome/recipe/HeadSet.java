@@ -1,5 +1,7 @@
 package org.neurotome.recipe;
 
+import org.neurotome.arch.Head;
+
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.databind.DeserializationContext;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -18,14 +20,14 @@ import java.util.stream.Collectors;
 public sealed interface HeadSet permits HeadSet.Listed, Reference {
 
     /** Heads written out in the recipe, in the order written, without duplicates. */
-    record Listed(List<HeadId> heads) implements HeadSet {
+    record Listed(List<Head> heads) implements HeadSet {
         public Listed {
             heads = List.copyOf(heads);
         }
 
         @Override
         public String toString() {
-            return heads.stream().map(HeadId::toString).collect(Collectors.joining(", ", "[", "]"));
+            return heads.stream().map(Head::toString).collect(Collectors.joining(", ", "[", "]"));
         }
     }
 
@@ -40,7 +42,7 @@ public sealed interface HeadSet permits HeadSet.Listed, Reference {
             if (n.isTextual() && Reference.looksLikeOne(n.asText())) {
                 return Reference.parse(n.asText());
             }
-            return new Listed(ComponentIds.read(n, "head", "17.22", HeadId::new));
+            return new Listed(ComponentIds.read(n, "head", "17.22", Head::new));
         }
     }
 }

@@ -1,5 +1,7 @@
 package org.neurotome.recipe;
 
+import org.neurotome.arch.LayerRange;
+
 import com.fasterxml.jackson.annotation.JsonFormat;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.neurotome.eval.LabelFilter;

@@ -1,5 +1,7 @@
 package org.neurotome.recipe;
 
+import org.neurotome.arch.Neuron;
+
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.databind.DeserializationContext;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -19,14 +21,14 @@ import java.util.stream.Collectors;
 public sealed interface NeuronSet permits NeuronSet.Listed, Reference {
 
     /** Neurons written out in the recipe, in the order written, without duplicates. */
-    record Listed(List<NeuronId> neurons) implements NeuronSet {
+    record Listed(List<Neuron> neurons) implements NeuronSet {
         public Listed {
             neurons = List.copyOf(neurons);
         }
 
         @Override
         public String toString() {
-            return neurons.stream().map(NeuronId::toString).collect(Collectors.joining(", ", "[", "]"));
+            return neurons.stream().map(Neuron::toString).collect(Collectors.joining(", ", "[", "]"));
         }
     }
 
@@ -41,7 +43,7 @@ public sealed interface NeuronSet permits NeuronSet.Listed, Reference {
             if (n.isTextual() && Reference.looksLikeOne(n.asText())) {
                 return Reference.parse(n.asText());
             }
-            return new Listed(ComponentIds.read(n, "neuron", "22.2651", NeuronId::new));
+            return new Listed(ComponentIds.read(n, "neuron", "22.2651", Neuron::new));
         }
     }
 }

@@ -1,5 +1,7 @@
 package org.neurotome.recipe;
 
+import org.neurotome.arch.LayerRange;
+
 import com.fasterxml.jackson.databind.module.SimpleModule;
 import org.neurotome.yaml.Document;
 import org.neurotome.yaml.StrictYaml;
@@ -20,7 +22,8 @@ public final class RecipeLoader {
 
     private static final StrictYaml YAML = new StrictYaml(new SimpleModule("recipe")
             .addDeserializer(Locate.class, new Locate.Deserializer())
-            .addDeserializer(Edit.class, new Edit.Deserializer()));
+            .addDeserializer(Edit.class, new Edit.Deserializer())
+            .addDeserializer(LayerRange.class, new LayerRangeDeserializer()));
 
     private RecipeLoader() {
     }

@@ -1,5 +1,7 @@
 package org.neurotome.surgery;
 
+import org.neurotome.arch.LayerRange;
+
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.neurotome.Json;
 import org.neurotome.arch.Head;
@@ -27,12 +29,13 @@ public final class KeepHeads implements Edit {
     @Override
     public List<TensorEdit> lower(EditContext ctx) {
         LayerRange range = layers != null ? layers.check(ctx.config()) : LayerRange.all(ctx.config());
+        int last = range.lastFor(ctx.config().numLayers());
         Set<Head> kept = new TreeSet<>();
         for (Head h : keep) {
             kept.add(h.check(ctx.config()));
         }
         List<Head> zero = new ArrayList<>();
-        for (int l = range.from(); l <= range.to(); l++) {
+        for (int l = range.first(); l <= last; l++) {
             for (int h = 0; h < ctx.config().numHeads(); h++) {
                 if (!kept.contains(new Head(l, h))) {
                     zero.add(new Head(l, h));

@@ -1,5 +1,7 @@
 package org.neurotome.surgery;
 
+import org.neurotome.arch.LayerRange;
+
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.neurotome.Json;
 import org.neurotome.arch.Neuron;
@@ -30,12 +32,13 @@ public final class KeepNeurons implements Edit {
     @Override
     public List<TensorEdit> lower(EditContext ctx) {
         LayerRange range = layers != null ? layers.check(ctx.config()) : LayerRange.all(ctx.config());
+        int last = range.lastFor(ctx.config().numLayers());
         Set<Neuron> kept = new TreeSet<>();
         for (Neuron n : keep) {
             kept.add(n.check(ctx.config()));
         }
         List<Neuron> zero = new ArrayList<>();
-        for (int l = range.from(); l <= range.to(); l++) {
+        for (int l = range.first(); l <= last; l++) {
             for (int k = 0; k < ctx.config().ffnSize(); k++) {
                 if (!kept.contains(new Neuron(l, k))) {
                     zero.add(new Neuron(l, k));

@@ -1,5 +1,9 @@
 package org.neurotome.recipe;
 
+import org.neurotome.arch.Head;
+import org.neurotome.arch.Neuron;
+import org.neurotome.arch.LayerRange;
+
 import org.junit.jupiter.api.Test;
 import org.neurotome.eval.Gate;
 import org.neurotome.eval.TaskKind;
@@ -86,11 +90,11 @@ class RecipeLoaderTest {
                 edit.stream().map(Edit::op).toList());
         assertEquals(new Edit.ZeroHeads(new Reference("arith_heads")), edit.get(0));
         // 17.20 is head 20: the written digits count, not the float value
-        assertEquals(new Edit.KeepHeads(new HeadSet.Listed(List.of(new HeadId(17, 20), new HeadId(14, 19))),
+        assertEquals(new Edit.KeepHeads(new HeadSet.Listed(List.of(new Head(17, 20), new Head(14, 19))),
                 new LayerRange(10, 20)), edit.get(1));
         assertEquals(new Edit.ZeroNeurons(new Reference("gender_neurons")), edit.get(2));
-        assertEquals(new Edit.ScaleNeurons(new NeuronSet.Listed(List.of(new NeuronId(22, 2651),
-                new NeuronId(19, 8436))), 0.5), edit.get(3));
+        assertEquals(new Edit.ScaleNeurons(new NeuronSet.Listed(List.of(new Neuron(22, 2651),
+                new Neuron(19, 8436))), 0.5), edit.get(3));
         assertEquals(new Edit.KeepNeurons(new Reference("deep_neurons"), new LayerRange(17, null)), edit.get(4));
         assertEquals(new Edit.Compact(List.of(ComponentKind.NEURONS), true), edit.get(5));
     }
@@ -115,7 +119,7 @@ class RecipeLoaderTest {
         assertNull(r.output().maxShardSize());
         assertNull(r.eval());
         assertNull(r.description());
-        assertEquals(new Edit.ZeroHeads(new HeadSet.Listed(List.of(new HeadId(0, 1)))), r.edit().getFirst());
+        assertEquals(new Edit.ZeroHeads(new HeadSet.Listed(List.of(new Head(0, 1)))), r.edit().getFirst());
     }
 
     @Test
@@ -134,7 +138,7 @@ class RecipeLoaderTest {
         assertEquals(5, ((Locate.HeadScan) r.locate().get(0)).top());
         assertEquals(12, ((Locate.Cna) r.locate().get(3)).top());
         assertEquals(0.25, ((Edit.ScaleNeurons) r.edit().get(3)).factor());
-        assertEquals(new HeadSet.Listed(List.of(new HeadId(3, 1), new HeadId(2, 10))),
+        assertEquals(new HeadSet.Listed(List.of(new Head(3, 1), new Head(2, 10))),
                 ((Edit.KeepHeads) r.edit().get(1)).heads());
         assertEquals(Device.GPU, r.model().device());
     }

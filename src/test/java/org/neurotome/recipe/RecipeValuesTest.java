@@ -1,5 +1,9 @@
 package org.neurotome.recipe;
 
+import org.neurotome.arch.Head;
+import org.neurotome.arch.Neuron;
+import org.neurotome.arch.LayerRange;
+
 import org.junit.jupiter.api.Test;
 import org.neurotome.NeurotomeException;
 import org.neurotome.yaml.SchemaViolation;
@@ -27,10 +31,10 @@ class RecipeValuesTest {
 
     @Test
     void headsAsDecimalsTextPairsOrASingleValue() {
-        assertEquals(new Edit.ZeroHeads(new HeadSet.Listed(List.of(new HeadId(17, 22), new HeadId(14, 19),
-                        new HeadId(3, 10)))),
+        assertEquals(new Edit.ZeroHeads(new HeadSet.Listed(List.of(new Head(17, 22), new Head(14, 19),
+                        new Head(3, 10)))),
                 firstEdit(Map.of("edit.0.heads", "[17.22, \"14.19\", [3, 10]]")));
-        assertEquals(new Edit.ZeroHeads(new HeadSet.Listed(List.of(new HeadId(5, 0)))),
+        assertEquals(new Edit.ZeroHeads(new HeadSet.Listed(List.of(new Head(5, 0)))),
                 firstEdit(Map.of("edit.0.heads", "5.0")));
         assertEquals(new Reference("x_1"), Reference.parse("${ x_1 }"));
     }
@@ -38,8 +42,8 @@ class RecipeValuesTest {
     @Test
     void neuronsAsDecimalsOrPairs() {
         Edit e = firstEdit(Map.of("edit.0", "{op: zero-neurons, neurons: [[22, 2651], 19.8436]}"));
-        assertEquals(new Edit.ZeroNeurons(new NeuronSet.Listed(List.of(new NeuronId(22, 2651),
-                new NeuronId(19, 8436)))), e);
+        assertEquals(new Edit.ZeroNeurons(new NeuronSet.Listed(List.of(new Neuron(22, 2651),
+                new Neuron(19, 8436)))), e);
     }
 
     @Test

@@ -1,5 +1,7 @@
 package org.neurotome.recipe;
 
+import org.neurotome.arch.LayerRange;
+
 import org.junit.jupiter.api.Test;
 import org.neurotome.eval.Gate;
 

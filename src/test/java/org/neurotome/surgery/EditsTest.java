@@ -1,5 +1,7 @@
 package org.neurotome.surgery;
 
+import org.neurotome.arch.LayerRange;
+
 import ai.djl.Device;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
