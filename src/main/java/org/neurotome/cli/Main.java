@@ -23,6 +23,7 @@ import java.io.PrintWriter;
                 InspectCommand.class,
                 PredictCommand.class,
                 GenerateCommand.class,
+                EvalCommand.class,
                 DiffCommand.class,
                 VerifyCommand.class,
                 DatasetsCommand.class,

@@ -1,0 +1,63 @@
+package org.neurotome.cli;
+
+import org.neurotome.ExitCode;
+import org.neurotome.eval.EvalReport;
+import org.neurotome.eval.GateResult;
+import org.neurotome.eval.ReportWriter;
+import org.neurotome.eval.SuiteEvaluation;
+import org.neurotome.eval.SuiteLoader;
+import org.neurotome.eval.SummaryTable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code neurotome eval MODEL --suite FILE}: scores a checkpoint on an eval suite, optionally
+ * against a baseline, writes report.json and report.html, and exits 1 when a gate fails.
+ */
+@Command(name = "eval", mixinStandardHelpOptions = true,
+        description = "Evaluate a checkpoint on a suite; exit 1 when a gate fails (for release pipelines).")
+public final class EvalCommand implements Callable<Integer> {
+    @Parameters(index = "0", paramLabel = "MODEL", description = "Candidate checkpoint directory.")
+    Path model;
+
+    @Option(names = "--suite", required = true, paramLabel = "FILE", description = "Suite YAML (tasks and gates).")
+    Path suite;
+
+    @Option(names = "--baseline", paramLabel = "MODEL", description = "Baseline checkpoint for .delta, .rel_change and not_worse gates.")
+    Path baseline;
+
+    @Option(names = "--out", paramLabel = "DIR", description = "Where report.json and report.html go. Default: eval-report.")
+    Path out = Path.of("eval-report");
+
+    @Option(names = "--limit", paramLabel = "N", description = "At most N cases per task (a quick look; gates still apply).")
+    Integer limit;
+
+    @Mixin
+    DeviceOption device;
+
+    @Override
+    public Integer call() {
+        if (limit != null && limit < 1) {
+            throw org.neurotome.NeurotomeException.badInput("--limit must be at least 1, got " + limit);
+        }
+        ProgressBar bar = new ProgressBar();
+        EvalReport report = SuiteEvaluation.run(SuiteLoader.load(suite), List.of(), model, baseline, device.resolve(), limit,
+                (task, which, done, total) -> bar.update(task + " (" + which + ")", done, total));
+        ReportWriter.write(report, out);
+        System.out.print(SummaryTable.render(report));
+        System.out.println("report: " + out.resolve(ReportWriter.JSON_FILE) + ", " + out.resolve(ReportWriter.HTML_FILE));
+        if (!report.passed()) {
+            for (GateResult g : report.failedGates()) {
+                System.err.println("gate failed: " + g.name() + (g.reason() == null ? "" : " (" + g.reason() + ")"));
+            }
+            return ExitCode.GATE_FAILED.code();
+        }
+        return ExitCode.OK.code();
+    }
+}
