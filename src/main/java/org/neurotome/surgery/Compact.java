@@ -20,19 +20,21 @@ import java.util.stream.IntStream;
 /**
  * {@code compact}: physically removes what the earlier edits of the recipe zeroed
  * (METHOD.md A5) and rewrites {@code config.json}. FFN neurons: every layer must end with
- * the same width, so a layer that lost fewer neurons keeps some zeroed ones (the
- * lowest-indexed) as padding; the removed neurons contribute exactly 0, so the model's
- * function is unchanged. Heads: only when every layer lost the same number of whole
+ * the same width; when layers lost different numbers, {@code pad} keeps some zeroed ones
+ * (the lowest-indexed) in the layers that lost more, and without it the edit refuses. The
+ * removed neurons contribute exactly 0, so the model's function is unchanged. Heads: only when every layer lost the same number of whole
  * key/value groups and the family's config can state {@code head_dim} explicitly;
  * otherwise the edit refuses with the reason.
  */
 public final class Compact implements Edit {
     private final boolean neurons;
     private final boolean heads;
+    private final boolean pad;
 
-    public Compact(boolean neurons, boolean heads) {
+    public Compact(boolean neurons, boolean heads, boolean pad) {
         this.neurons = neurons;
         this.heads = heads;
+        this.pad = pad;
     }
 
     @Override
@@ -76,6 +78,11 @@ public final class Compact implements Edit {
             int layer = l;
             int[] kept = IntStream.range(0, c.ffnSize())
                     .filter(k -> !ctx.zeroedNeurons().contains(new Neuron(layer, k))).toArray();
+            if (!pad && l > 0 && kept.length != keep.getFirst().length) {
+                throw NeurotomeException.badInput("compact: layer 0 keeps " + keep.getFirst().length + " FFN neurons but layer "
+                        + l + " keeps " + kept.length + "; a config has one FFN width for every layer (set pad: true to keep "
+                        + "zeroed neurons as padding up to the widest layer)");
+            }
             keep.add(kept);
             width = Math.max(width, kept.length);
         }
@@ -178,6 +185,6 @@ public final class Compact implements Edit {
 
     @Override
     public ObjectNode describe() {
-        return Json.MAPPER.createObjectNode().put("op", op()).put("neurons", neurons).put("heads", heads);
+        return Json.MAPPER.createObjectNode().put("op", op()).put("neurons", neurons).put("heads", heads).put("pad", pad);
     }
 }

@@ -163,7 +163,7 @@ class EditsTest {
                 new ZeroHeads(List.of(new Head(0, 1), new Head(1, 3))));
         Path edited = write("llama_sharded_f16", zero);
         List<Edit> compacting = new ArrayList<>(zero);
-        compacting.add(new Compact(true, true));
+        compacting.add(new Compact(true, true, true));
         Path compacted = write("llama_sharded_f16", compacting);
         try (Checkpoint c = Checkpoint.open(compacted)) {
             ModelConfig mc = ModelConfig.from(c.config());
@@ -176,16 +176,27 @@ class EditsTest {
     }
 
     @Test
+    void compactWithoutPaddingRefusesUnequalLayers() {
+        try (Checkpoint ck = Checkpoint.open(REFERENCE.resolve("llama_sharded_f16"))) {
+            NeurotomeException e = assertThrows(NeurotomeException.class, () -> Surgeon.lower(ck,
+                    List.of(new ZeroNeurons(List.of(new Neuron(0, 3))), new Compact(true, false, false))));
+            assertTrue(e.getMessage().contains("layer 0 keeps 55 FFN neurons but layer 1 keeps 56"), e.getMessage());
+            assertEquals(55, ModelConfig.from(Surgeon.lower(ck, List.of(new ZeroNeurons(List.of(new Neuron(0, 3), new Neuron(1, 4))),
+                    new Compact(true, false, false))).config()).ffnSize());
+        }
+    }
+
+    @Test
     void compactRefusesHeadsItCannotRemoveWithAReason() {
         try (Checkpoint ck = Checkpoint.open(REFERENCE.resolve("gpt2_tied"))) {
             NeurotomeException e = assertThrows(NeurotomeException.class,
-                    () -> Surgeon.lower(ck, List.of(new ZeroHeads(List.of(new Head(0, 1))), new Compact(true, true))));
+                    () -> Surgeon.lower(ck, List.of(new ZeroHeads(List.of(new Head(0, 1))), new Compact(true, true, true))));
             assertEquals(ExitCode.BAD_INPUT, e.exitCode());
             assertTrue(e.getMessage().contains("fused matrix"), e.getMessage());
         }
         try (Checkpoint ck = Checkpoint.open(REFERENCE.resolve("llama_sharded_f16"))) {
             NeurotomeException e = assertThrows(NeurotomeException.class,
-                    () -> Surgeon.lower(ck, List.of(new ZeroHeads(List.of(new Head(0, 1))), new Compact(false, true))));
+                    () -> Surgeon.lower(ck, List.of(new ZeroHeads(List.of(new Head(0, 1))), new Compact(false, true, false))));
             assertTrue(e.getMessage().contains("different numbers of head groups"), e.getMessage());
         }
     }
