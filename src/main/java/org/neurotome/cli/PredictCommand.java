@@ -96,11 +96,11 @@ public final class PredictCommand implements java.util.concurrent.Callable<Integ
             } else {
                 out.printf("%s (%s, %d layers): next token after %d ids%n", model, lm.config().modelType(),
                         lm.config().numLayers(), ids.length);
-                out.printf("%4s  %8s  %9s  %9s  %s%n", "rank", "id", "prob", "logprob", tok == null ? "" : "token");
+                out.printf("%4s  %8s  %9s  %9s%s%n", "rank", "id", "prob", "logprob", tok == null ? "" : "  token");
                 for (int i = 0; i < best.length; i++) {
                     int id = best[i];
-                    out.printf("%4d  %8d  %9.6f  %9.4f  %s%n", i + 1, id, Math.exp(z[id] - lse), z[id] - lse,
-                            tok == null ? "" : Json.MAPPER.writeValueAsString(tok.token(id)));
+                    out.printf("%4d  %8d  %9.6f  %9.4f%s%n", i + 1, id, Math.exp(z[id] - lse), z[id] - lse,
+                            tok == null ? "" : "  " + Json.MAPPER.writeValueAsString(tok.token(id)));
                 }
             }
             out.flush();

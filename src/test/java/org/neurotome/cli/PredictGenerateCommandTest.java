@@ -1,0 +1,113 @@
+package org.neurotome.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.neurotome.Json;
+import org.neurotome.model.TinyTokenizer;
+
+import java.net.URISyntaxException;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** {@code neurotome predict} and {@code generate} end to end, against the reference numbers. */
+class PredictGenerateCommandTest {
+    private static Path reference(String name) {
+        try {
+            return Path.of(PredictGenerateCommandTest.class.getResource("/reference/" + name + "/config.json").toURI())
+                    .getParent();
+        } catch (URISyntaxException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static JsonNode json(String text) throws Exception {
+        return Json.MAPPER.readTree(text);
+    }
+
+    @Test
+    void predictJsonMatchesTheReferenceLogits() throws Exception {
+        Path stories = reference("stories260K");
+        JsonNode prompt = json(java.nio.file.Files.readString(stories.resolve("expected.json"))).path("prompts").get(1);
+        String ids = prompt.path("ids").toString().replaceAll("[\\[\\] ]", "");
+        CliRun run = CliRun.of("predict", stories.toString(), "--ids", ids, "--top", "5", "--json", "--logits",
+                "--device", "cpu");
+        assertEquals(0, run.code(), run.err());
+        JsonNode out = json(run.out());
+        assertEquals(prompt.path("ids"), out.path("ids"));
+        assertFalse(out.has("tokens"), "no tokenizer, no token strings");
+        assertEquals(5, out.path("top").size());
+        JsonNode top = out.path("top").get(0);
+        assertEquals(prompt.path("target").asInt(), top.path("id").asInt());
+        assertEquals(Math.log(top.path("prob").asDouble()), top.path("logprob").asDouble(), 1e-9);
+        JsonNode expectedLogits = prompt.path("logits");
+        assertEquals(expectedLogits.size(), out.path("logits").size());
+        for (int i = 0; i < expectedLogits.size(); i++) {
+            assertEquals(expectedLogits.get(i).asDouble(), out.path("logits").get(i).asDouble(), 1e-4, "logit " + i);
+        }
+        double last = Double.POSITIVE_INFINITY;
+        for (JsonNode t : out.path("top")) {
+            assertTrue(t.path("prob").asDouble() <= last);
+            last = t.path("prob").asDouble();
+        }
+    }
+
+    @Test
+    void predictTextListsRanks() {
+        CliRun run = CliRun.of("predict", reference("gpt2_tied").toString(), "--ids", "4,8,15", "--top", "3");
+        assertEquals(0, run.code(), run.err());
+        assertEquals(5, run.out().strip().lines().count(), run.out());
+        assertTrue(run.out().lines().skip(2).findFirst().orElseThrow().strip().startsWith("1 "), run.out());
+    }
+
+    @Test
+    void generateReproducesTheGreedyReference() throws Exception {
+        Path stories = reference("stories260K");
+        JsonNode greedy = json(java.nio.file.Files.readString(stories.resolve("greedy.json")));
+        CliRun run = CliRun.of("generate", stories.toString(), "--ids", "1", "--max-new", "40", "--json");
+        assertEquals(0, run.code(), run.err());
+        JsonNode out = json(run.out());
+        assertEquals(1, out.path("prompt_ids").get(0).asInt());
+        assertEquals(40, out.path("generated_ids").size());
+        for (int i = 0; i < 40; i++) {
+            assertEquals(greedy.path("generated_ids").get(i).asInt(), out.path("generated_ids").get(i).asInt(), "id " + i);
+        }
+        assertFalse(out.has("text"));
+    }
+
+    @Test
+    void promptsGoThroughTheTokenizer(@TempDir Path tmp) throws Exception {
+        Path dir = TinyTokenizer.copyReference("stories260K", tmp.resolve("m"));
+        TinyTokenizer.write(dir, true);
+        CliRun gen = CliRun.of("generate", dir.toString(), "--prompt", "once upon a time", "--max-new", "3", "--json");
+        assertEquals(0, gen.code(), gen.err());
+        JsonNode out = json(gen.out());
+        assertEquals("[1,3,4,5,6]", out.path("prompt_ids").toString());
+        assertTrue(out.has("text"));
+        CliRun pred = CliRun.of("predict", dir.toString(), "--prompt", "once upon", "--json");
+        assertEquals(0, pred.code(), pred.err());
+        JsonNode p = json(pred.out());
+        assertEquals("[\"<s>\",\"once\",\"upon\"]", p.path("tokens").toString());
+        assertTrue(p.path("top").get(0).has("token"));
+        assertFalse(p.has("logits"));
+    }
+
+    @Test
+    void badInputsExitWithCode2() {
+        String model = reference("stories260K").toString();
+        CliRun badId = CliRun.of("predict", model, "--ids", "1,9999");
+        assertEquals(2, badId.code());
+        assertTrue(badId.err().contains("9999") && badId.err().contains("512"), badId.err());
+        CliRun noTokenizer = CliRun.of("predict", model, "--prompt", "hello");
+        assertEquals(2, noTokenizer.code());
+        assertTrue(noTokenizer.err().contains("tokenizer.json"), noTokenizer.err());
+        assertEquals(2, CliRun.of("predict", model, "--ids", "1", "--prompt", "x").code());
+        assertEquals(2, CliRun.of("predict", model).code());
+        assertEquals(2, CliRun.of("predict", model, "--ids", "1", "--device", "tpu").code());
+        assertEquals(2, CliRun.of("generate", model, "--ids", "1", "--max-new", "0").code());
+        assertEquals(3, CliRun.of("predict", reference("stories260K").resolve("missing").toString(), "--ids", "1").code());
+    }
+}

@@ -1,0 +1,58 @@
+package org.neurotome.model;
+
+import ai.djl.Device;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.neurotome.ExitCode;
+import org.neurotome.NeurotomeException;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Tokenizer loading, BOS handling from the post-processor and tokenizer_config.json, and decoding. */
+class TextTokenizerTest {
+    @Test
+    void bosFollowsThePostProcessorUnlessTheConfigSaysOtherwise(@TempDir Path tmp) throws Exception {
+        Path dir = TinyTokenizer.copyReference("stories260K", tmp.resolve("m"));
+        TinyTokenizer.write(dir, true);
+        try (LanguageModel lm = LanguageModel.open(dir, Device.cpu())) {
+            TextTokenizer tok = lm.tokenizer().orElseThrow();
+            assertTrue(tok.addsBos());
+            assertArrayEquals(new int[] {1, 3, 4, 5, 6}, tok.encode("once upon a time"));
+            assertArrayEquals(new int[] {1, 3, 0}, tok.encode("once dragon"), "unknown words map to <unk>");
+            assertEquals("there was", tok.decode(new int[] {7, 8}));
+            assertEquals("girl", tok.token(10));
+        }
+        Files.writeString(dir.resolve(TextTokenizer.CONFIG_FILE), "{\"add_bos_token\": false}");
+        try (LanguageModel lm = LanguageModel.open(dir, Device.cpu())) {
+            assertFalse(lm.tokenizer().orElseThrow().addsBos());
+            assertArrayEquals(new int[] {3, 4}, lm.encode("once upon"));
+        }
+    }
+
+    @Test
+    void modelsWithoutTokenizerTakeIdsOnly(@TempDir Path tmp) throws Exception {
+        Path dir = TinyTokenizer.copyReference("gpt2_tied", tmp.resolve("m"));
+        try (LanguageModel lm = LanguageModel.open(dir, Device.cpu())) {
+            assertTrue(lm.tokenizer().isEmpty());
+            NeurotomeException e = assertThrows(NeurotomeException.class, () -> lm.encode("hello"));
+            assertEquals(ExitCode.BAD_INPUT, e.exitCode());
+            assertTrue(e.getMessage().contains("tokenizer.json"), e.getMessage());
+        }
+    }
+
+    @Test
+    void aWordLevelVocabularyWithoutUnknownTokenIsRefused(@TempDir Path tmp) throws Exception {
+        Path dir = TinyTokenizer.copyReference("stories260K", tmp.resolve("m"));
+        TinyTokenizer.write(dir, false);
+        NeurotomeException e = assertThrows(NeurotomeException.class, () -> LanguageModel.open(dir, Device.cpu()).close());
+        assertEquals(ExitCode.BAD_CHECKPOINT, e.exitCode());
+        assertTrue(e.getMessage().contains("unk_token"), e.getMessage());
+    }
+}
