@@ -1,0 +1,63 @@
+package org.neurotome.cna;
+
+import ai.djl.Device;
+import com.fasterxml.jackson.databind.JsonNode;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.neurotome.model.LanguageModel;
+import org.neurotome.model.ReferenceData;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/**
+ * Every reference case and prompt (test resources {@code reference/}, README "Conventions"):
+ * the target is the model's top-1, the frozen {@code final_var} matches, and the
+ * log-probability increase of every FFN neuron and every head, with the base log-probabilities,
+ * equals the reference within 1e-4 on both neuron paths; the value-projection path equals the
+ * one-projection-per-neuron path within 1e-5.
+ */
+class AttributionReferenceTest {
+    static List<String> cases() {
+        return ReferenceData.caseNames();
+    }
+
+    @ParameterizedTest
+    @MethodSource("cases")
+    void increasesMatchTheReferenceOnBothNeuronPaths(String name) {
+        JsonNode prompts = ReferenceData.expected(name).path("prompts");
+        List<int[]> contexts = new ArrayList<>();
+        prompts.forEach(p -> contexts.add(ReferenceData.ints(p.path("ids"))));
+        int[] topOne = new int[contexts.size()];
+        java.util.Arrays.fill(topOne, -1);
+        try (LanguageModel model = LanguageModel.open(ReferenceData.caseDir(name), Device.cpu());
+             VocabularyProjection projection = new VocabularyProjection(model.weights(), VocabularyProjection.DEFAULT_CACHE_BYTES)) {
+            Attribution.Options o = Attribution.Options.defaults();
+            List<StepScores> fast = new Attribution(model, projection, o).score(contexts, List.of(), topOne, null);
+            List<StepScores> direct = new Attribution(model, projection, o.withNeuronPath(Attribution.NeuronPath.PER_NEURON))
+                    .score(contexts, List.of(), topOne, null);
+            for (int i = 0; i < contexts.size(); i++) {
+                JsonNode e = prompts.get(i);
+                String at = name + " prompt " + i;
+                StepScores f = fast.get(i);
+                assertEquals(e.path("target").asInt(), f.target(), at + " target");
+                double finalVar = e.path("frozen_norm").path("final_var").asDouble();
+                Close.assertAbs(at + " final_var", finalVar, f.norm().finalVar(), 1e-4 * Math.max(1, finalVar));
+                float[] expectedNeurons = ReferenceData.floats(e.path("neuron_increase").path("increase"));
+                Close.assertAbs(at + " neuron increase (value projections)", expectedNeurons, Close.flat(f.scores().neuron()), 1e-4);
+                Close.assertAbs(at + " neuron increase (one projection per neuron)", expectedNeurons,
+                        Close.flat(direct.get(i).scores().neuron()), 1e-4);
+                Close.assertAbs(at + " value projections vs one projection per neuron", Close.flat(direct.get(i).scores().neuron()),
+                        Close.flat(f.scores().neuron()), 1e-5);
+                Close.assertAbs(at + " neuron logprob_before", ReferenceData.floats(e.path("neuron_increase").path("logprob_before")),
+                        Close.floats(f.scores().neuronBase()), 1e-4);
+                Close.assertAbs(at + " head increase", ReferenceData.floats(e.path("head_increase").path("increase")),
+                        Close.flat(f.scores().head()), 1e-4);
+                Close.assertAbs(at + " head logprob_before", ReferenceData.floats(e.path("head_increase").path("logprob_before")),
+                        Close.floats(f.scores().headBase()), 1e-4);
+            }
+        }
+    }
+}
