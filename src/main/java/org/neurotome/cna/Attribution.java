@@ -93,6 +93,10 @@ public final class Attribution {
         return projection;
     }
 
+    public Options options() {
+        return options;
+    }
+
     /**
      * Scores every step of {@code prompts} and averages over them; {@code keepSteps} also
      * keeps each step's own scores.

@@ -84,6 +84,11 @@ public final class PromptSet {
         return new PromptSet(List.of(new Case(null, ids, target, new LinkedHashMap<>())));
     }
 
+    /** Several prompts of raw ids, each scored against the model's own top-1. */
+    public static PromptSet ofIds(List<int[]> prompts) {
+        return new PromptSet(prompts.stream().map(p -> new Case(null, p, new int[0], new LinkedHashMap<>())).toList());
+    }
+
     /**
      * Text through the model's tokenizer; {@code target}, when not null, is the continuation
      * text whose tokens are scored (tokenized together with the prompt, as data sets are).

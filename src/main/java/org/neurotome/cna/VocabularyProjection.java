@@ -1,13 +1,18 @@
 package org.neurotome.cna;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.core.Linear;
+import org.neurotome.arch.Neuron;
 import org.neurotome.arch.NormKind;
 import org.neurotome.model.Weights;
+
+import java.util.List;
 
 /**
  * The before-softmax projection {@code bs(z)} of METHOD.md A2 (the notebooks'
@@ -27,6 +32,7 @@ import org.neurotome.model.Weights;
 public final class VocabularyProjection implements AutoCloseable {
     /** Default cache budget for value directions: 1 GiB. */
     public static final long DEFAULT_CACHE_BYTES = 1L << 30;
+    private static final int TOP_TOKEN_BATCH = 256;
 
     private final Weights w;
     private final NDManager cache;
@@ -100,6 +106,28 @@ public final class VocabularyProjection implements AutoCloseable {
         for (int r = 0; r < n; r++) {
             for (int j = 0; j < kk; j++) {
                 out[r][j] = Math.toIntExact(ids[r * kk + j]);
+            }
+        }
+        return out;
+    }
+
+    /**
+     * The {@code k} top tokens of each neuron's value vector {@code m·value} (METHOD.md A4),
+     * where only the sign of {@code coefs[i]} matters (0 counts as positive).
+     */
+    public int[][] valueTopTokens(List<Neuron> neurons, double[] coefs, int k) {
+        int[][] out = new int[neurons.size()][];
+        for (int from = 0; from < neurons.size(); from += TOP_TOKEN_BATCH) {
+            int to = Math.min(neurons.size(), from + TOP_TOKEN_BATCH);
+            try (NDScope scope = new NDScope()) {
+                NDList rows = new NDList();
+                for (int i = from; i < to; i++) {
+                    Neuron n = neurons.get(i);
+                    NDArray value = w.ffnValues(n.layer()).get(n.neuron());                   // [D]
+                    rows.add(coefs[i] < 0 ? value.neg() : value);
+                }
+                int[][] top = topTokens(NDArrays.stack(rows), k);
+                System.arraycopy(top, 0, out, from, to - from);
             }
         }
         return out;
