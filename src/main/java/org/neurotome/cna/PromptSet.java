@@ -79,6 +79,11 @@ public final class PromptSet {
         this.steps = List.copyOf(s);
     }
 
+    /** The given cases. */
+    public static PromptSet of(List<Case> cases) {
+        return new PromptSet(cases);
+    }
+
     /** Raw ids, scored against {@code target} ids (empty: the model's top-1). */
     public static PromptSet ofIds(int[] ids, int[] target) {
         return new PromptSet(List.of(new Case(null, ids, target, new LinkedHashMap<>())));
