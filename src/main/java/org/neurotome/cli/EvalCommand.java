@@ -8,6 +8,8 @@ import org.neurotome.eval.SuiteEvaluation;
 import org.neurotome.eval.SuiteLoader;
 import org.neurotome.eval.SummaryTable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -41,14 +43,18 @@ public final class EvalCommand implements Callable<Integer> {
     @Mixin
     DeviceOption device;
 
+    @Spec
+    CommandSpec spec;
+
     @Override
     public Integer call() {
         if (limit != null && limit < 1) {
             throw org.neurotome.NeurotomeException.badInput("--limit must be at least 1, got " + limit);
         }
-        ProgressBar bar = new ProgressBar();
+        ProgressBar bar = new ProgressBar(spec.commandLine().getErr());
         EvalReport report = SuiteEvaluation.run(SuiteLoader.load(suite), List.of(), model, baseline, device.resolve(), limit,
                 (task, which, done, total) -> bar.update(task + " (" + which + ")", done, total));
+        bar.finish();
         ReportWriter.write(report, out);
         System.out.print(SummaryTable.render(report));
         System.out.println("report: " + out.resolve(ReportWriter.JSON_FILE) + ", " + out.resolve(ReportWriter.HTML_FILE));

@@ -27,6 +27,7 @@ import java.io.PrintWriter;
                 DiffCommand.class,
                 VerifyCommand.class,
                 DatasetsCommand.class,
+                LocateCommand.class,
         })
 public final class Main implements Runnable {
 

@@ -1,33 +1,51 @@
 package org.neurotome.cli;
 
-import java.io.PrintStream;
+import org.neurotome.cna.Progress;
+
+import java.io.PrintWriter;
+import java.util.Locale;
 
 /**
- * A one-line progress bar on stderr, redrawn in place ({@code \r}) when stderr is a
- * terminal and printed at most every 10 % otherwise, so logs stay short.
+ * A progress line on stderr for long analyses: silent until a second after the first report
+ * (short runs print nothing), then redrawn in place at most five times a second; {@link #finish()} ends the line.
  */
-final class ProgressBar {
+final class ProgressBar implements Progress {
+    private static final long QUIET_NANOS = 1_000_000_000L;
+    private static final long REDRAW_NANOS = 200_000_000L;
     private static final int WIDTH = 30;
-    private final PrintStream err = System.err;
-    private final boolean terminal = System.console() != null;
-    private String lastLabel;
-    private int lastDecile = -1;
 
-    /** Shows {@code label}: {@code done} of {@code total}. */
-    synchronized void update(String label, long done, long total) {
-        int decile = total == 0 ? 10 : (int) (10 * done / total);
-        if (!terminal && label.equals(lastLabel) && decile == lastDecile && done != total) {
+    private final PrintWriter err;
+    private long start = -1;
+    private long lastDraw;
+    private boolean drawn;
+
+    ProgressBar(PrintWriter err) {
+        this.err = err;
+    }
+
+    @Override
+    public void update(String phase, long done, long total) {
+        long now = System.nanoTime();
+        if (start < 0) {
+            start = now;
+        }
+        if (now - start < QUIET_NANOS || now - lastDraw < REDRAW_NANOS && done < total) {
             return;
         }
+        lastDraw = now;
+        drawn = true;
         int filled = total == 0 ? WIDTH : (int) (WIDTH * done / total);
-        String line = String.format("%-28s [%s%s] %d/%d", label, "#".repeat(filled), ".".repeat(WIDTH - filled), done, total);
-        if (terminal) {
-            err.print("\r" + line + (done == total ? "\n" : ""));
-        } else {
-            err.println(line);
-        }
+        double seconds = (now - start) / 1e9;
+        err.printf(Locale.ROOT, "\r[%s%s] %d/%d %s, %.0f s", "#".repeat(filled), " ".repeat(WIDTH - filled), done, total,
+                phase, seconds);
         err.flush();
-        lastLabel = label;
-        lastDecile = decile;
+    }
+
+    /** Ends the progress line, if one was drawn. */
+    void finish() {
+        if (drawn) {
+            err.println();
+            err.flush();
+        }
     }
 }

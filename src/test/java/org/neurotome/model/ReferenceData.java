@@ -11,11 +11,11 @@ import java.util.ArrayList;
 import java.util.List;
 
 /** The independent reference numbers under test resources {@code reference/} (see its README). */
-final class ReferenceData {
+public final class ReferenceData {
     private ReferenceData() {
     }
 
-    static Path root() {
+    public static Path root() {
         try {
             return Path.of(ReferenceData.class.getResource("/reference/cases.json").toURI()).getParent();
         } catch (URISyntaxException e) {
@@ -23,21 +23,21 @@ final class ReferenceData {
         }
     }
 
-    static Path caseDir(String name) {
+    public static Path caseDir(String name) {
         return root().resolve(name);
     }
 
-    static List<String> caseNames() {
+    public static List<String> caseNames() {
         List<String> names = new ArrayList<>();
         read(root().resolve("cases.json")).path("cases").forEach(c -> names.add(c.path("name").asText()));
         return names;
     }
 
-    static JsonNode expected(String name) {
+    public static JsonNode expected(String name) {
         return read(caseDir(name).resolve("expected.json"));
     }
 
-    static JsonNode read(Path file) {
+    public static JsonNode read(Path file) {
         try {
             return Json.MAPPER.readTree(file.toFile());
         } catch (IOException e) {
@@ -45,7 +45,7 @@ final class ReferenceData {
         }
     }
 
-    static int[] ints(JsonNode array) {
+    public static int[] ints(JsonNode array) {
         int[] v = new int[array.size()];
         for (int i = 0; i < v.length; i++) {
             v[i] = array.get(i).asInt();
@@ -54,7 +54,7 @@ final class ReferenceData {
     }
 
     /** A nested JSON array flattened row-major. */
-    static float[] floats(JsonNode array) {
+    public static float[] floats(JsonNode array) {
         List<Float> out = new ArrayList<>();
         flatten(array, out);
         float[] v = new float[out.size()];

@@ -1,0 +1,411 @@
+package org.neurotome.cli;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.neurotome.Json;
+import org.neurotome.NeurotomeException;
+import org.neurotome.arch.Head;
+import org.neurotome.cna.Attribution;
+import org.neurotome.cna.AttributionResult;
+import org.neurotome.cna.Comparison;
+import org.neurotome.cna.ComparisonResult;
+import org.neurotome.cna.ComponentScores;
+import org.neurotome.cna.Findings;
+import org.neurotome.cna.FindingsChart;
+import org.neurotome.cna.HeadScan;
+import org.neurotome.cna.HeadScanResult;
+import org.neurotome.cna.PromptSet;
+import org.neurotome.cna.Provenance;
+import org.neurotome.cna.VocabularyProjection;
+import org.neurotome.eval.EvalCase;
+import org.neurotome.eval.EvalCaseFile;
+import org.neurotome.model.LanguageModel;
+import org.neurotome.model.TextTokenizer;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code neurotome locate}: the analyses of METHOD.md A2–A4 on one prompt or a data set —
+ * a head scan, log-probability-increase attribution, or Comparative Neuron Analysis against
+ * ablated heads, a second checkpoint or a second prompt — as a ranked table on stdout, a
+ * findings JSON ({@code docs/findings.md}) and an SVG chart.
+ */
+@Command(name = "locate", mixinStandardHelpOptions = true,
+        description = "Rank the attention heads and FFN neurons behind a prediction: head scan, "
+                + "log-probability-increase attribution, or Comparative Neuron Analysis (CNA).")
+public final class LocateCommand implements Callable<Integer> {
+    static final List<String> METHODS = Findings.METHODS;
+
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(index = "0", paramLabel = "MODEL", description = "Checkpoint directory (config.json + safetensors).")
+    Path model;
+
+    @Option(names = "--method", required = true, paramLabel = "METHOD",
+            description = "head-scan, attribution or cna.")
+    String method;
+
+    @ArgGroup(exclusive = true, multiplicity = "1")
+    Input input;
+
+    static final class Input {
+        @Option(names = "--prompt", paramLabel = "TEXT", required = true,
+                description = "Text to encode with the model's tokenizer.json.")
+        String prompt;
+
+        @Option(names = "--ids", paramLabel = "ID", split = ",", required = true,
+                description = "Token ids, comma-separated, used as they are.")
+        int[] ids;
+
+        @Option(names = "--dataset", paramLabel = "FILE", required = true,
+                description = "JSONL cases {\"prompt\",\"target\",\"labels\"}; each target token is scored teacher-forced.")
+        Path dataset;
+    }
+
+    @Option(names = "--limit", paramLabel = "N", description = "With --dataset: only the first N cases (after --where).")
+    Integer limit;
+
+    @Option(names = "--where", paramLabel = "KEY=VALUE",
+            description = "With --dataset: keep the cases whose label KEY is VALUE (repeatable; all must hold).")
+    Map<String, String> where = new LinkedHashMap<>();
+
+    @Option(names = "--target", paramLabel = "TOKEN",
+            description = "The token to score instead of the model's top-1: text that continues the prompt, or id:N "
+                    + "(with --ids a bare number is an id).")
+    String target;
+
+    @Option(names = "--ablate", paramLabel = "HEADS", split = ",",
+            description = "cna: compare with these heads ablated, e.g. 17.22,14.19.")
+    List<String> ablate = new ArrayList<>();
+
+    @Option(names = "--against", paramLabel = "MODEL2", description = "cna: compare with a second checkpoint of the same shape.")
+    Path against;
+
+    @Option(names = "--contrast", paramLabel = "TEXT2", description = "cna with --prompt: compare with this second prompt.")
+    String contrast;
+
+    @Option(names = "--swap", paramLabel = "WORD=WORD2",
+            description = "cna: compare with every prompt's word WORD replaced by WORD2 (e.g. woman=man).")
+    String swap;
+
+    @Option(names = "--by", paramLabel = "KEY", split = ",",
+            description = "head-scan over a data set: report accuracy per value of these labels "
+                    + "(default: every label with 2 to 16 values).")
+    List<String> by;
+
+    @Option(names = "--top", paramLabel = "K", defaultValue = "20",
+            description = "Entries to list and write (0: all). Default: ${DEFAULT-VALUE}.")
+    int top;
+
+    @Option(names = "--top-tokens", paramLabel = "N", defaultValue = "10",
+            description = "cna: top tokens listed per neuron value vector. Default: ${DEFAULT-VALUE}.")
+    int topTokens;
+
+    @Option(names = "--per-case", description = "Also write each scored position's own ranking into the JSON.")
+    boolean perCase;
+
+    @Option(names = "--neuron-path", paramLabel = "PATH", defaultValue = "value-projections",
+            description = "How neurons are scored: value-projections (fast) or per-neuron (one vocabulary "
+                    + "projection per neuron, the reference formula). Default: ${DEFAULT-VALUE}.")
+    String neuronPath;
+
+    @Option(names = "--json", paramLabel = "FILE", description = "Write the findings JSON here.")
+    Path json;
+
+    @Option(names = "--svg", paramLabel = "FILE",
+            description = "Write an SVG: layer × head heatmap (head-scan) or per-layer bars (attribution, cna).")
+    Path svg;
+
+    @Mixin
+    DeviceOption device;
+
+    @Override
+    public Integer call() {
+        checkOptions();
+        PrintWriter out = spec.commandLine().getOut();
+        ProgressBar progress = new ProgressBar(spec.commandLine().getErr());
+        try (LanguageModel lm = LanguageModel.open(model, device.resolve())) {
+            Loaded in = load(lm);
+            Provenance prov = new Provenance(Provenance.model(lm), null, in.description, parameters());
+            TextTokenizer tok = lm.tokenizer().orElse(null);
+            Findings findings;
+            String chart;
+            switch (method) {
+                case "head-scan" -> {
+                    HeadScanResult r = HeadScan.run(lm, in.prompts, HeadScan.Options.defaults().withGroupBy(by)
+                            .withProgress(progress));
+                    progress.finish();
+                    findings = Findings.headScan(r, prov, top, tok, perCase);
+                    LocateTables.headScan(out, r, top, tok);
+                    chart = FindingsChart.heatmap("head scan: " + r.rankedBy() + " when the head is ablated",
+                            r.rankedBy(), r.rankingTable());
+                }
+                case "attribution" -> {
+                    try (VocabularyProjection p = new VocabularyProjection(lm.weights(), VocabularyProjection.DEFAULT_CACHE_BYTES)) {
+                        AttributionResult r = new Attribution(lm, p, options(progress)).run(in.prompts, perCase);
+                        progress.finish();
+                        findings = Findings.attribution(r, prov, top, tok, perCase);
+                        LocateTables.attribution(out, r, top, tok);
+                        ComponentScores m = r.mean();
+                        chart = FindingsChart.layerBars("log-probability increase per layer", "increase",
+                                List.of("attention", "FFN"), new double[][] {m.attention(), m.ffn()});
+                    }
+                }
+                default -> {
+                    ComparisonResult r;
+                    try (VocabularyProjection p = new VocabularyProjection(lm.weights(), VocabularyProjection.DEFAULT_CACHE_BYTES)) {
+                        Attribution a = new Attribution(lm, p, options(progress));
+                        if (against != null) {
+                            try (LanguageModel other = LanguageModel.open(against, device.resolve());
+                                 VocabularyProjection q = new VocabularyProjection(other.weights(), VocabularyProjection.DEFAULT_CACHE_BYTES)) {
+                                prov = new Provenance(prov.model(), Provenance.model(other), prov.input(), prov.parameters());
+                                r = Comparison.checkpoints(a, new Attribution(other, q, options(progress)), in.prompts, perCase);
+                                progress.finish();
+                                findings = Findings.comparison(r, prov, top, topTokens, tok, perCase);
+                            }
+                        } else if (!ablate.isEmpty()) {
+                            List<Head> heads = ablate.stream().map(h -> Head.parse(h).check(lm.config())).toList();
+                            r = Comparison.headsAblated(a, in.prompts, heads, perCase);
+                            progress.finish();
+                            findings = Findings.comparison(r, prov, top, topTokens, tok, perCase);
+                        } else {
+                            r = Comparison.contrast(a, in.prompts, contrastSide(lm, in.prompts), perCase);
+                            progress.finish();
+                            findings = Findings.comparison(r, prov, top, topTokens, tok, perCase);
+                        }
+                    }
+                    LocateTables.comparison(out, findings);
+                    double[][] layers = new double[2][];
+                    layers[0] = findings.document().path("layers").findValues("positive_diff").stream()
+                            .mapToDouble(v -> v.asDouble()).toArray();
+                    layers[1] = findings.document().path("layers").findValues("negative_diff").stream()
+                            .mapToDouble(v -> v.asDouble()).toArray();
+                    chart = FindingsChart.layerBars("CNA: sum of neuron differences per layer (" + r.kind().key() + ")",
+                            "diff", List.of("positive", "negative"), layers);
+                }
+            }
+            out.flush();
+            if (json != null) {
+                findings.write(json);
+            }
+            if (svg != null) {
+                writeText(svg, chart);
+            }
+        }
+        return 0;
+    }
+
+    private Attribution.Options options(ProgressBar progress) {
+        Attribution.NeuronPath path = switch (neuronPath) {
+            case "value-projections" -> Attribution.NeuronPath.VALUE_PROJECTIONS;
+            case "per-neuron" -> Attribution.NeuronPath.PER_NEURON;
+            default -> throw NeurotomeException.badInput("--neuron-path '" + neuronPath
+                    + "' is not known; allowed: value-projections, per-neuron");
+        };
+        return Attribution.Options.defaults().withNeuronPath(path).withProgress(progress);
+    }
+
+    private void checkOptions() {
+        if (!METHODS.contains(method)) {
+            throw NeurotomeException.badInput("--method '" + method + "' is not known; allowed: " + String.join(", ", METHODS));
+        }
+        if (top < 0) {
+            throw NeurotomeException.badInput("--top must be 0 (all) or more, got " + top);
+        }
+        if (topTokens < 0) {
+            throw NeurotomeException.badInput("--top-tokens must be 0 or more, got " + topTokens);
+        }
+        if (input.dataset == null && (limit != null || !where.isEmpty())) {
+            throw NeurotomeException.badInput("--limit and --where select cases of a --dataset");
+        }
+        if (limit != null && limit < 1) {
+            throw NeurotomeException.badInput("--limit must be at least 1, got " + limit);
+        }
+        if (input.dataset != null && target != null) {
+            throw NeurotomeException.badInput("--target cannot be used with --dataset: each case gives its own target");
+        }
+        if (by != null && (!method.equals("head-scan") || input.dataset == null)) {
+            throw NeurotomeException.badInput("--by groups the accuracy of a head-scan over a --dataset");
+        }
+        int comparisons = (ablate.isEmpty() ? 0 : 1) + (against == null ? 0 : 1) + (contrast == null ? 0 : 1)
+                + (swap == null ? 0 : 1);
+        if (method.equals("cna") && comparisons != 1) {
+            throw NeurotomeException.badInput("--method cna needs exactly one of --ablate HEADS, --against MODEL2, "
+                    + "--contrast TEXT2 or --swap WORD=WORD2" + (comparisons > 1 ? " (got " + comparisons + ")" : ""));
+        }
+        if (!method.equals("cna") && comparisons > 0) {
+            throw NeurotomeException.badInput("--ablate, --against, --contrast and --swap choose what --method cna compares"
+                    + " with; --method is " + method);
+        }
+        if (contrast != null && input.prompt == null) {
+            throw NeurotomeException.badInput("--contrast TEXT2 compares with a second text prompt: use it with --prompt"
+                    + " (or --swap WORD=WORD2 with --dataset)");
+        }
+        if (swap != null && !swap.matches("[^=]+=[^=]+")) {
+            throw NeurotomeException.badInput("--swap '" + swap + "': expected WORD=WORD2, e.g. woman=man");
+        }
+    }
+
+    /** The prompts to analyse and how they are described in the findings. */
+    private record Loaded(PromptSet prompts, ObjectNode description) {
+    }
+
+    private Loaded load(LanguageModel lm) {
+        if (input.dataset != null) {
+            List<EvalCase> cases = select(EvalCaseFile.read(input.dataset));
+            return new Loaded(PromptSet.ofCases(lm, cases, input.dataset.toString()),
+                    Provenance.dataset(input.dataset, where, limit, cases.size()));
+        }
+        PromptSet prompts;
+        if (input.prompt != null) {
+            if (target != null && target.startsWith("id:")) {
+                prompts = PromptSet.of(List.of(new PromptSet.Case(input.prompt, lm.encode(input.prompt),
+                        new int[] {targetId(target.substring(3))}, new LinkedHashMap<>())));
+            } else {
+                prompts = PromptSet.ofText(lm, input.prompt, target);
+            }
+        } else {
+            prompts = PromptSet.ofIds(input.ids, target == null ? new int[0] : idsOfTarget(lm, target));
+        }
+        ObjectNode d = Provenance.prompt(input.prompt, prompts.cases().getFirst().prompt());
+        if (contrast != null) {
+            d.put("contrast", contrast);
+        }
+        return new Loaded(prompts, d);
+    }
+
+    private static int targetId(String text) {
+        try {
+            return Integer.parseInt(text.trim());
+        } catch (NumberFormatException e) {
+            throw NeurotomeException.badInput("--target id:" + text + ": expected a token id after 'id:'");
+        }
+    }
+
+    /** With --ids: a bare number or id:N is an id; other text is encoded on its own. */
+    private static int[] idsOfTarget(LanguageModel lm, String t) {
+        if (t.startsWith("id:")) {
+            return new int[] {targetId(t.substring(3))};
+        }
+        if (t.matches("\\d+")) {
+            return new int[] {Integer.parseInt(t)};
+        }
+        int[] ids = lm.encode(t);
+        boolean bos = lm.tokenizer().map(TextTokenizer::addsBos).orElse(false);
+        int[] tokens = bos ? Arrays.copyOfRange(ids, 1, ids.length) : ids;
+        if (tokens.length == 0) {
+            throw NeurotomeException.badInput("--target '" + t + "' encodes to no token");
+        }
+        return tokens;
+    }
+
+    private List<EvalCase> select(List<EvalCase> cases) {
+        for (String key : where.keySet()) {
+            if (cases.stream().noneMatch(c -> c.labels().containsKey(key))) {
+                throw NeurotomeException.badInput("--where " + key + "=…: no case of " + input.dataset
+                        + " has the label '" + key + "'; labels: " + (cases.isEmpty() ? "none" : cases.getFirst().labels().keySet()));
+            }
+        }
+        List<EvalCase> kept = cases.stream().filter(c -> where.entrySet().stream()
+                .allMatch(w -> w.getValue().equals(String.valueOf(c.labels().get(w.getKey()))))).toList();
+        if (limit != null && kept.size() > limit) {
+            kept = kept.subList(0, limit);
+        }
+        if (kept.isEmpty()) {
+            throw NeurotomeException.badInput(input.dataset + ": no case left to analyse" + (where.isEmpty() ? "" : " with --where " + where));
+        }
+        return kept;
+    }
+
+    private PromptSet contrastSide(LanguageModel lm, PromptSet a) {
+        if (contrast != null) {
+            return a.withPrompts(List.of(lm.encode(contrast)), List.of(contrast));
+        }
+        String[] words = swap.split("=", 2);
+        return a.swapWord(lm, words[0], words[1]);
+    }
+
+    private ObjectNode parameters() {
+        ObjectNode p = Json.MAPPER.createObjectNode();
+        p.put("method", method);
+        p.put("top", top);
+        putIfSet(p, "target", target);
+        if (!ablate.isEmpty()) {
+            ArrayNode a = p.putArray("ablate");
+            ablate.forEach(a::add);
+        }
+        putIfSet(p, "against", against == null ? null : against.toString());
+        putIfSet(p, "contrast", contrast);
+        putIfSet(p, "swap", swap);
+        if (method.equals("cna")) {
+            p.put("top_tokens", topTokens);
+        }
+        if (by != null) {
+            ArrayNode a = p.putArray("by");
+            by.forEach(a::add);
+        }
+        p.put("per_case", perCase);
+        if (!method.equals("head-scan")) {
+            p.put("neuron_path", neuronPath);
+        }
+        p.put("device", device.device);
+        return p;
+    }
+
+    private static void putIfSet(ObjectNode o, String key, String value) {
+        if (value != null) {
+            o.put(key, value);
+        }
+    }
+
+    private static void writeText(Path file, String text) {
+        Path dir = file.toAbsolutePath().getParent();
+        try {
+            Files.createDirectories(dir);
+            Path tmp = Files.createTempFile(dir, file.getFileName().toString(), ".tmp");
+            try {
+                Files.writeString(tmp, text, StandardCharsets.UTF_8);
+                Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            } finally {
+                Files.deleteIfExists(tmp);
+            }
+        } catch (IOException e) {
+            throw NeurotomeException.outputFailed("cannot write " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    static String fmt(double v) {
+        return Double.isFinite(v) ? String.format(Locale.ROOT, "%.4f", v) : "n/a";
+    }
+
+    static String quoted(TextTokenizer tok, int id) {
+        if (tok == null) {
+            return "#" + id;
+        }
+        try {
+            return Json.MAPPER.writeValueAsString(tok.token(id));
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

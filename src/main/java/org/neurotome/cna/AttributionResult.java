@@ -1,0 +1,76 @@
+package org.neurotome.cna;
+
+import org.neurotome.arch.Head;
+import org.neurotome.arch.Neuron;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The outcome of {@link Attribution#run}: each scored position's target, probability and
+ * frozen norm (with its own component scores when they were kept), and the component scores
+ * averaged over all positions, ranked on request.
+ */
+public final class AttributionResult {
+    /** An FFN neuron's mean log-probability increase and mean signed coefficient. */
+    public record NeuronScore(Neuron neuron, double score, double coef) {
+    }
+
+    /** A head's mean log-probability increase. */
+    public record HeadScore(Head head, double score) {
+    }
+
+    private final PromptSet prompts;
+    private final List<StepScores> steps;
+    private final ComponentScores mean;
+
+    AttributionResult(PromptSet prompts, List<StepScores> steps, ComponentScores mean) {
+        this.prompts = prompts;
+        this.steps = List.copyOf(steps);
+        this.mean = mean;
+    }
+
+    public PromptSet prompts() {
+        return prompts;
+    }
+
+    /** One entry per step of {@link #prompts()}; {@link StepScores#scores()} is null unless steps were kept. */
+    public List<StepScores> steps() {
+        return steps;
+    }
+
+    /** Scores averaged over every step. */
+    public ComponentScores mean() {
+        return mean;
+    }
+
+    /** The {@code top} neurons by mean score ({@code top} ≤ 0: all), largest first. */
+    public List<NeuronScore> neurons(int top) {
+        return neurons(mean, top);
+    }
+
+    /** The {@code top} heads by mean score ({@code top} ≤ 0: all), largest first. */
+    public List<HeadScore> heads(int top) {
+        return heads(mean, top);
+    }
+
+    static List<NeuronScore> neurons(ComponentScores s, int top) {
+        int width = s.neuron()[0].length;
+        List<NeuronScore> out = new ArrayList<>();
+        for (int i : Ranking.order(s.neuron(), top)) {
+            int l = i / width;
+            int k = i % width;
+            out.add(new NeuronScore(new Neuron(l, k), s.neuron()[l][k], s.coef()[l][k]));
+        }
+        return out;
+    }
+
+    static List<HeadScore> heads(ComponentScores s, int top) {
+        int width = s.head()[0].length;
+        List<HeadScore> out = new ArrayList<>();
+        for (int i : Ranking.order(s.head(), top)) {
+            out.add(new HeadScore(new Head(i / width, i % width), s.head()[i / width][i % width]));
+        }
+        return out;
+    }
+}

@@ -1,0 +1,279 @@
+package org.neurotome.cna;
+
+import org.neurotome.arch.Head;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.SequencedMap;
+import java.util.Set;
+
+/**
+ * The outcome of a {@link HeadScan}: for each step the token scored and its log-probability
+ * and top-1 hit, unablated and with each head ablated, summarised per head over the cases.
+ * A case's probability is the product of its steps' (teacher-forced) probabilities and it is
+ * correct when every step's top-1 is its target. Accuracies are in percent, drops in
+ * percentage points; a relative drop is the drop as a percentage of the original accuracy
+ * (METHOD.md A6: decreases both in points and relative to the original).
+ */
+public final class HeadScanResult {
+    /** Accuracy on the cases with one label value. */
+    public record LabelAccuracy(int cases, double accuracy, double drop, double relativeDrop) {
+    }
+
+    /**
+     * What ablating one head does, averaged over the cases.
+     *
+     * @param prob         mean probability of the target
+     * @param logprob      mean log-probability of the target (summed over its tokens)
+     * @param drop         unablated mean probability minus {@code prob}
+     * @param logprobDrop  unablated mean log-probability minus {@code logprob}
+     * @param accuracy     percent of cases still correct
+     * @param accuracyDrop unablated accuracy minus {@code accuracy}, in points
+     * @param relativeDrop {@code accuracyDrop} in percent of the unablated accuracy (NaN when that is 0)
+     * @param byLabel      label key → value → accuracy on those cases
+     */
+    public record HeadEffect(Head head, double prob, double logprob, double drop, double logprobDrop, double accuracy,
+                             double accuracyDrop, double relativeDrop,
+                             SequencedMap<String, SequencedMap<String, LabelAccuracy>> byLabel) {
+    }
+
+    private final PromptSet prompts;
+    private final int[] target;
+    private final float[] baseLogprob;
+    private final boolean[] baseTop1;
+    private final float[][][] logprob;
+    private final boolean[][][] top1;
+    private final List<String> groupBy;
+    private final int[][] caseSteps;
+
+    HeadScanResult(PromptSet prompts, int[] target, float[] baseLogprob, boolean[] baseTop1, float[][][] logprob,
+                   boolean[][][] top1, List<String> groupBy) {
+        this.prompts = prompts;
+        this.target = target;
+        this.baseLogprob = baseLogprob;
+        this.baseTop1 = baseTop1;
+        this.logprob = logprob;
+        this.top1 = top1;
+        this.groupBy = groupBy != null ? groupBy : labelsWorthGrouping(prompts);
+        int cases = prompts.cases().size();
+        List<List<Integer>> byCase = new ArrayList<>();
+        for (int i = 0; i < cases; i++) {
+            byCase.add(new ArrayList<>());
+        }
+        for (int s = 0; s < prompts.steps().size(); s++) {
+            byCase.get(prompts.steps().get(s).caseIndex()).add(s);
+        }
+        this.caseSteps = byCase.stream().map(l -> l.stream().mapToInt(Integer::intValue).toArray()).toArray(int[][]::new);
+    }
+
+    /** Label keys with between 2 and 16 distinct values over the cases, in the first case's key order. */
+    private static List<String> labelsWorthGrouping(PromptSet prompts) {
+        List<String> keys = new ArrayList<>();
+        for (String key : prompts.cases().getFirst().labels().keySet()) {
+            Set<Object> values = new LinkedHashSet<>();
+            for (PromptSet.Case c : prompts.cases()) {
+                values.add(String.valueOf(c.labels().get(key)));
+            }
+            if (values.size() >= 2 && values.size() <= 16) {
+                keys.add(key);
+            }
+        }
+        return keys;
+    }
+
+    public PromptSet prompts() {
+        return prompts;
+    }
+
+    /** The token scored at each step (the model's top-1 where the case gave no target). */
+    public int[] targets() {
+        return target.clone();
+    }
+
+    /** The label keys accuracies are broken down by. */
+    public List<String> groupBy() {
+        return groupBy;
+    }
+
+    public int layers() {
+        return logprob.length;
+    }
+
+    public int heads() {
+        return logprob[0].length;
+    }
+
+    /** Mean unablated probability of the targets over the cases. */
+    public double baseProb() {
+        return meanProb(baseLogprob);
+    }
+
+    /** Mean unablated log-probability of the targets over the cases. */
+    public double baseLogprob() {
+        return meanLogprob(baseLogprob);
+    }
+
+    /** Unablated accuracy in percent. */
+    public double baseAccuracy() {
+        return accuracy(baseTop1, allCases());
+    }
+
+    /** Unablated accuracy per label value. */
+    public SequencedMap<String, SequencedMap<String, LabelAccuracy>> baseByLabel() {
+        return byLabel(baseTop1, baseTop1);
+    }
+
+    /** The unablated outcome per case: log-probability of its target tokens and whether it is correct. */
+    public List<CaseOutcome> baseCases() {
+        List<CaseOutcome> out = new ArrayList<>();
+        for (int i = 0; i < caseSteps.length; i++) {
+            double lp = 0;
+            for (int s : caseSteps[i]) {
+                lp += baseLogprob[s];
+            }
+            int[] ids = new int[caseSteps[i].length];
+            for (int j = 0; j < ids.length; j++) {
+                ids[j] = target[caseSteps[i][j]];
+            }
+            out.add(new CaseOutcome(i, ids, lp, correct(baseTop1, i)));
+        }
+        return out;
+    }
+
+    /** One case's unablated outcome. */
+    public record CaseOutcome(int caseIndex, int[] targets, double logprob, boolean correct) {
+    }
+
+    /** Log-probability of step {@code step}'s target with {@code head} ablated. */
+    public float stepLogprob(Head head, int step) {
+        return logprob[head.layer()][head.head()][step];
+    }
+
+    /** Whether step {@code step}'s top-1 is still its target with {@code head} ablated. */
+    public boolean stepTop1(Head head, int step) {
+        return top1[head.layer()][head.head()][step];
+    }
+
+    /** The effect of ablating {@code head}. */
+    public HeadEffect effect(Head head) {
+        float[] lp = logprob[head.layer()][head.head()];
+        boolean[] hit = top1[head.layer()][head.head()];
+        double prob = meanProb(lp);
+        double logp = meanLogprob(lp);
+        double acc = accuracy(hit, allCases());
+        double baseAcc = baseAccuracy();
+        return new HeadEffect(head, prob, logp, baseProb() - prob, baseLogprob() - logp, acc, baseAcc - acc,
+                relative(baseAcc, acc), byLabel(hit, baseTop1));
+    }
+
+    /**
+     * Every head, most harmful ablation first: by probability drop for a single case, by
+     * accuracy drop (then probability drop) over several; ties to the lower layer, then head.
+     */
+    public List<HeadEffect> ranked() {
+        List<HeadEffect> all = new ArrayList<>();
+        for (int l = 0; l < layers(); l++) {
+            for (int h = 0; h < heads(); h++) {
+                all.add(effect(new Head(l, h)));
+            }
+        }
+        Comparator<HeadEffect> order = caseSteps.length == 1
+                ? Comparator.comparingDouble(e -> -e.drop())
+                : Comparator.<HeadEffect>comparingDouble(e -> -e.accuracyDrop()).thenComparingDouble(e -> -e.drop());
+        all.sort(order.thenComparing(HeadEffect::head));
+        return all;
+    }
+
+    /** The key {@link #ranked()} orders by: {@code drop} for one case, {@code accuracy_drop} for several. */
+    public String rankedBy() {
+        return caseSteps.length == 1 ? "drop" : "accuracy_drop";
+    }
+
+    /** The ranking value of every head, [layer][head]. */
+    public double[][] rankingTable() {
+        double[][] t = new double[layers()][heads()];
+        for (int l = 0; l < layers(); l++) {
+            for (int h = 0; h < heads(); h++) {
+                HeadEffect e = effect(new Head(l, h));
+                t[l][h] = caseSteps.length == 1 ? e.drop() : e.accuracyDrop();
+            }
+        }
+        return t;
+    }
+
+    private SequencedMap<String, SequencedMap<String, LabelAccuracy>> byLabel(boolean[] hit, boolean[] base) {
+        SequencedMap<String, SequencedMap<String, LabelAccuracy>> out = new LinkedHashMap<>();
+        for (String key : groupBy) {
+            Map<String, List<Integer>> groups = new LinkedHashMap<>();
+            for (int i = 0; i < caseSteps.length; i++) {
+                Object v = prompts.cases().get(i).labels().get(key);
+                if (v != null) {
+                    groups.computeIfAbsent(String.valueOf(v), k -> new ArrayList<>()).add(i);
+                }
+            }
+            SequencedMap<String, LabelAccuracy> values = new LinkedHashMap<>();
+            groups.forEach((value, cases) -> {
+                double acc = accuracy(hit, cases);
+                double baseAcc = accuracy(base, cases);
+                values.put(value, new LabelAccuracy(cases.size(), acc, baseAcc - acc, relative(baseAcc, acc)));
+            });
+            out.put(key, values);
+        }
+        return out;
+    }
+
+    private List<Integer> allCases() {
+        List<Integer> all = new ArrayList<>();
+        for (int i = 0; i < caseSteps.length; i++) {
+            all.add(i);
+        }
+        return all;
+    }
+
+    private boolean correct(boolean[] hit, int caseIndex) {
+        for (int s : caseSteps[caseIndex]) {
+            if (!hit[s]) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private double accuracy(boolean[] hit, List<Integer> cases) {
+        int ok = 0;
+        for (int i : cases) {
+            ok += correct(hit, i) ? 1 : 0;
+        }
+        return 100.0 * ok / cases.size();
+    }
+
+    private double meanLogprob(float[] lp) {
+        double sum = 0;
+        for (int[] steps : caseSteps) {
+            for (int s : steps) {
+                sum += lp[s];
+            }
+        }
+        return sum / caseSteps.length;
+    }
+
+    private double meanProb(float[] lp) {
+        double sum = 0;
+        for (int[] steps : caseSteps) {
+            double caseLp = 0;
+            for (int s : steps) {
+                caseLp += lp[s];
+            }
+            sum += Math.exp(caseLp);
+        }
+        return sum / caseSteps.length;
+    }
+
+    private static double relative(double base, double ablated) {
+        return base == 0 ? Double.NaN : 100.0 * (base - ablated) / base;
+    }
+}

@@ -1,0 +1,75 @@
+package org.neurotome.cna;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.neurotome.Json;
+import org.neurotome.NeurotomeException;
+import org.neurotome.arch.ModelConfig;
+import org.neurotome.checkpoint.CheckpointWriter;
+import org.neurotome.checkpoint.Manifest;
+import org.neurotome.model.LanguageModel;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Map;
+
+/**
+ * What a findings document was computed from (DESIGN.md: outputs list their inputs' hashes):
+ * the model (and the second model of a checkpoint comparison) with its fingerprint, the
+ * input (prompt text and ids, or a data set with its SHA-256 and selection), and the
+ * analysis parameters. Nothing in the analyses is random, so there is no seed.
+ */
+public record Provenance(ObjectNode model, ObjectNode against, ObjectNode input, ObjectNode parameters) {
+
+    /** A model: its directory, {@link Manifest#fingerprint} and shape. */
+    public static ObjectNode model(LanguageModel m) {
+        ModelConfig c = m.config();
+        ObjectNode o = Json.MAPPER.createObjectNode();
+        o.put("path", m.dir().toString());
+        o.put("fingerprint", Manifest.fingerprint(m.dir()));
+        o.put("model_type", c.modelType());
+        o.put("layers", c.numLayers());
+        o.put("heads", c.numHeads());
+        o.put("neurons", c.ffnSize());
+        o.put("vocab_size", c.vocabSize());
+        return o;
+    }
+
+    /** One prompt: its text (null for raw ids) and ids. */
+    public static ObjectNode prompt(String text, int[] ids) {
+        ObjectNode o = Json.MAPPER.createObjectNode();
+        o.put("kind", text == null ? "ids" : "prompt");
+        if (text != null) {
+            o.put("text", text);
+        }
+        ArrayNode a = o.putArray("ids");
+        for (int id : ids) {
+            a.add(id);
+        }
+        return o;
+    }
+
+    /**
+     * A data set file, with its SHA-256, the label filters and limit applied, and the number
+     * of cases analysed.
+     */
+    public static ObjectNode dataset(Path file, Map<String, String> where, Integer limit, int cases) {
+        ObjectNode o = Json.MAPPER.createObjectNode();
+        o.put("kind", "dataset");
+        o.put("path", file.toString());
+        try {
+            o.put("sha256", CheckpointWriter.sha256(file));
+        } catch (IOException e) {
+            throw NeurotomeException.badInput("cannot read data set " + file + ": " + e.getMessage());
+        }
+        ObjectNode w = o.putObject("where");
+        where.forEach(w::put);
+        if (limit == null) {
+            o.putNull("limit");
+        } else {
+            o.put("limit", limit);
+        }
+        o.put("cases", cases);
+        return o;
+    }
+}
