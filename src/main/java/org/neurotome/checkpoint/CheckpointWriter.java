@@ -3,6 +3,7 @@ package org.neurotome.checkpoint;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.neurotome.Json;
 import org.neurotome.NeurotomeException;
+import org.neurotome.Sha256;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -20,10 +21,7 @@ import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -100,7 +98,7 @@ public final class CheckpointWriter {
             List<List<OutputTensor>> shards = planShards(tensors);
             if (shards.size() == 1) {
                 writeShard(tmp.resolve(Checkpoint.SINGLE), shards.getFirst());
-                hashes.put(Checkpoint.SINGLE, hasher.submit(() -> sha256(tmp.resolve(Checkpoint.SINGLE))));
+                hashes.put(Checkpoint.SINGLE, hasher.submit(() -> Sha256.hex(tmp.resolve(Checkpoint.SINGLE))));
             } else {
                 ObjectNode index = Json.MAPPER.createObjectNode();
                 long total = tensors.stream().mapToLong(OutputTensor::byteLength).sum();
@@ -110,7 +108,7 @@ public final class CheckpointWriter {
                     String name = String.format("model-%05d-of-%05d.safetensors", i + 1, shards.size());
                     writeShard(tmp.resolve(name), shards.get(i));
                     Path shard = tmp.resolve(name);
-                    hashes.put(name, hasher.submit(() -> sha256(shard)));
+                    hashes.put(name, hasher.submit(() -> Sha256.hex(shard)));
                     for (OutputTensor t : shards.get(i)) {
                         weightMap.put(t.name(), name);
                     }
@@ -190,20 +188,6 @@ public final class CheckpointWriter {
         }
     }
 
-    /** SHA-256 of a written file, read through the page cache it was just written to. */
-    public static String sha256(Path file) throws IOException {
-        MessageDigest digest = sha256();
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            ByteBuffer buf = ByteBuffer.allocateDirect(1 << 22);
-            while (ch.read(buf) >= 0) {
-                buf.flip();
-                digest.update(buf);
-                buf.clear();
-            }
-        }
-        return HexFormat.of().formatHex(digest.digest());
-    }
-
     /** The JSON header, padded with spaces so the data section starts 8-byte aligned. */
     private byte[] header(List<OutputTensor> tensors) {
         ObjectNode h = Json.MAPPER.createObjectNode();
@@ -223,21 +207,20 @@ public final class CheckpointWriter {
             e.putArray("data_offsets").add(offset).add(end);
             offset = end;
         }
-        StringBuilder text;
+        byte[] json;
         try {
-            text = new StringBuilder(Json.MAPPER.writeValueAsString(h));
+            json = Json.MAPPER.writeValueAsString(h).getBytes(StandardCharsets.UTF_8);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        while ((text.length() + 8) % 8 != 0) {
-            text.append(' ');
-        }
-        return text.toString().getBytes(StandardCharsets.UTF_8);
+        byte[] padded = java.util.Arrays.copyOf(json, (json.length + 7) / 8 * 8);
+        java.util.Arrays.fill(padded, json.length, padded.length, (byte) ' ');
+        return padded;
     }
 
     private static String writeFile(Path file, byte[] content) throws IOException {
         Files.write(file, content);
-        return HexFormat.of().formatHex(sha256().digest(content));
+        return Sha256.hex(content);
     }
 
     private static void verify(Path dir, List<OutputTensor> tensors) {
@@ -262,14 +245,6 @@ public final class CheckpointWriter {
         }
         if (old != null) {
             deleteTree(old);
-        }
-    }
-
-    static MessageDigest sha256() {
-        try {
-            return MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
         }
     }
 

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.neurotome.Json;
 import org.neurotome.NeurotomeException;
+import org.neurotome.Sha256;
 import org.neurotome.Tool;
 
 import java.io.IOException;
@@ -53,11 +54,11 @@ public final class Manifest {
      */
     public static String fingerprint(Path dir) {
         try (Stream<Path> files = Files.list(dir)) {
-            MessageDigest digest = CheckpointWriter.sha256();
+            MessageDigest digest = Sha256.digest();
             for (Path f : files.filter(Files::isRegularFile).sorted().toList()) {
                 String name = f.getFileName().toString();
                 if (name.endsWith(".safetensors") || name.endsWith(".json") && !name.equals(FILE)) {
-                    digest.update((CheckpointWriter.sha256(f) + "  " + name + "\n").getBytes(StandardCharsets.UTF_8));
+                    digest.update((Sha256.hex(f) + "  " + name + "\n").getBytes(StandardCharsets.UTF_8));
                 }
             }
             return HexFormat.of().formatHex(digest.digest());
@@ -93,12 +94,12 @@ public final class Manifest {
             List<Check> checks = new java.util.ArrayList<>();
             for (Map.Entry<String, String> e : listed.entrySet()) {
                 Path f = dir.resolve(e.getKey());
-                checks.add(new Check(e.getKey(), e.getValue(), Files.isRegularFile(f) ? CheckpointWriter.sha256(f) : "missing"));
+                checks.add(new Check(e.getKey(), e.getValue(), Files.isRegularFile(f) ? Sha256.hex(f) : "missing"));
             }
             for (Path f : files.sorted().toList()) {
                 String name = f.getFileName().toString();
                 if (name.endsWith(".safetensors") && !listed.containsKey(name)) {
-                    checks.add(new Check(name, "not listed", CheckpointWriter.sha256(f)));
+                    checks.add(new Check(name, "not listed", Sha256.hex(f)));
                 }
             }
             return checks;

@@ -4,6 +4,7 @@ import org.neurotome.ExitCode;
 import org.neurotome.eval.EvalReport;
 import org.neurotome.eval.GateResult;
 import org.neurotome.eval.ReportWriter;
+import org.neurotome.eval.Suite;
 import org.neurotome.eval.SuiteEvaluation;
 import org.neurotome.eval.SuiteLoader;
 import org.neurotome.eval.SummaryTable;
@@ -15,7 +16,6 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 import java.nio.file.Path;
-import java.util.List;
 import java.util.concurrent.Callable;
 
 /**
@@ -52,7 +52,8 @@ public final class EvalCommand implements Callable<Integer> {
             throw org.neurotome.NeurotomeException.badInput("--limit must be at least 1, got " + limit);
         }
         ProgressBar bar = new ProgressBar(spec.commandLine().getErr());
-        EvalReport report = SuiteEvaluation.run(SuiteLoader.load(suite), List.of(), model, baseline, device.resolve(), limit,
+        Suite loaded = SuiteLoader.load(suite);
+        EvalReport report = SuiteEvaluation.run(loaded, loaded.gates(), model, baseline, device.resolve(), limit,
                 (task, which, done, total) -> bar.update(task + " (" + which + ")", done, total));
         bar.finish();
         ReportWriter.write(report, out);

@@ -21,6 +21,7 @@ import java.io.PrintWriter;
         subcommands = {
                 CommandLine.HelpCommand.class,
                 InspectCommand.class,
+                ApplyCommand.class,
                 PredictCommand.class,
                 GenerateCommand.class,
                 EvalCommand.class,

@@ -7,6 +7,7 @@ import org.neurotome.Json;
 import org.neurotome.NeurotomeException;
 import org.neurotome.Tool;
 import org.neurotome.arch.Head;
+import org.neurotome.arch.LayerRange;
 import org.neurotome.arch.Neuron;
 import org.neurotome.model.TextTokenizer;
 
@@ -69,6 +70,35 @@ public final class Findings {
         for (JsonNode n : list(document, "neurons", where)) {
             neurons.add(new RankedNeuron(new Neuron(index(n, "layer", where), index(n, "neuron", where)),
                     value(n, neuronKey), (ObjectNode) n));
+        }
+    }
+
+    /**
+     * These findings with only the entries in {@code layers} (null: every layer) and the first
+     * {@code top} of each ranked list (0: all), the per-case lists included.
+     */
+    public Findings restrict(int top, LayerRange layers) {
+        ObjectNode d = document.deepCopy();
+        trim(d, top, layers);
+        for (JsonNode c : d.path("cases")) {
+            trim((ObjectNode) c, top, layers);
+        }
+        return new Findings(d, method);
+    }
+
+    private static void trim(ObjectNode o, int top, LayerRange layers) {
+        for (String key : List.of("heads", "neurons")) {
+            JsonNode list = o.get(key);
+            if (list == null || !list.isArray()) {
+                continue;
+            }
+            ArrayNode kept = Json.MAPPER.createArrayNode();
+            for (JsonNode e : list) {
+                if ((layers == null || layers.contains(e.path("layer").asInt())) && (top == 0 || kept.size() < top)) {
+                    kept.add(e);
+                }
+            }
+            o.set(key, kept);
         }
     }
 

@@ -1,5 +1,7 @@
 package org.neurotome.cna;
 
+import org.neurotome.Sha256;
+
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.neurotome.Json;
@@ -58,7 +60,7 @@ public record Provenance(ObjectNode model, ObjectNode against, ObjectNode input,
         o.put("kind", "dataset");
         o.put("path", file.toString());
         try {
-            o.put("sha256", CheckpointWriter.sha256(file));
+            o.put("sha256", Sha256.hex(file));
         } catch (IOException e) {
             throw NeurotomeException.badInput("cannot read data set " + file + ": " + e.getMessage());
         }

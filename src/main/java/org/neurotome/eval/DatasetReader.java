@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectReader;
 import org.neurotome.Json;
 import org.neurotome.NeurotomeException;
+import org.neurotome.Sha256;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -71,7 +72,7 @@ public final class DatasetReader {
         if (cases.isEmpty()) {
             throw NeurotomeException.badInput(file + ": data set of task '" + spec.id() + "' holds no case");
         }
-        TaskDataset all = new TaskDataset(file, sha256(bytes), cases, lineNumbers);
+        TaskDataset all = new TaskDataset(file, Sha256.hex(bytes), cases, lineNumbers);
         TaskDataset kept = filter(all, spec);
         if (LabelSchema.of(spec.kind()).paired()) {
             checkPairs(kept, spec.kind());
@@ -121,15 +122,6 @@ public final class DatasetReader {
             return new EvalCase(prompt, target, labels.build());
         } catch (IllegalArgumentException e) {
             throw NeurotomeException.badInput(where + ": " + e.getMessage());
-        }
-    }
-
-    /** The hex SHA-256 of {@code bytes}. */
-    public static String sha256(byte[] bytes) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("the JDK lacks SHA-256", e);
         }
     }
 

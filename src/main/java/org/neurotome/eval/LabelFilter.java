@@ -37,6 +37,13 @@ public record LabelFilter(Map<String, List<String>> labels) {
     }
 
     /** Whether a case with these labels (label → value as text) passes the filter. */
+    /** Whether the case's labels, written as text, pass the filter. */
+    public boolean matches(EvalCase c) {
+        Map<String, String> text = new java.util.LinkedHashMap<>();
+        c.labels().forEach((k, v) -> text.put(k, String.valueOf(v)));
+        return matches(text);
+    }
+
     public boolean matches(Map<String, String> caseLabels) {
         for (Map.Entry<String, List<String>> e : labels.entrySet()) {
             String value = caseLabels.get(e.getKey());

@@ -11,9 +11,8 @@ import java.util.Optional;
 
 /**
  * Runs a {@link Suite} on a candidate checkpoint, optionally against a baseline checkpoint,
- * and judges its gates (issue: evaluation harness and release gates): the models are loaded,
- * every task is scored in batches through {@link ModelCaseScorer}, and the suite's gates plus
- * any extra ones are evaluated on the metrics and paired counts.
+ * and judges gates on it: the models are loaded, every task is scored in batches through
+ * {@link ModelCaseScorer}, and the gates are evaluated on the metrics and paired counts.
  */
 public final class SuiteEvaluation {
     /** Cases per batched forward. */
@@ -23,18 +22,16 @@ public final class SuiteEvaluation {
     }
 
     /**
-     * @param extraGates gates added to the suite's own (e.g. a recipe's {@code eval.gates})
+     * @param gates      the gates to judge: the suite's own, or a recipe's {@code eval.gates} in their place
      * @param limit      at most this many cases per task, or null for the suite's own limits
      */
-    public static EvalReport run(Suite suite, List<Gate> extraGates, Path candidate, Path baseline, Device device,
+    public static EvalReport run(Suite suite, List<Gate> gates, Path candidate, Path baseline, Device device,
                                  Integer limit, ProgressListener progress) {
         List<TaskSpec> tasks = new ArrayList<>();
         for (Task t : suite.tasks()) {
             TaskSpec spec = TaskSpec.of(t.id(), t.kind(), t.dataset(), t.where().labels(), t.limit());
             tasks.add(limit == null ? spec : spec.withLimit(limit));
         }
-        List<Gate> gates = new ArrayList<>(suite.gates());
-        gates.addAll(extraGates);
         Suite.requireTasks(gates, suite.taskIds(), "gates");
         GateEvaluator evaluator = (m, b, p) -> gates.stream().map(g -> g.evaluate(m, b, p)).toList();
         try (LanguageModel cand = LanguageModel.open(candidate, device);

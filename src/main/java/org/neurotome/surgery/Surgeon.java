@@ -133,7 +133,7 @@ public final class Surgeon {
     }
 
     /** Sorted indices as compact ranges: {@code 0-17,19,21-40}. */
-    static String ranges(int[] sorted) {
+    public static String ranges(int[] sorted) {
         StringBuilder b = new StringBuilder();
         for (int i = 0; i < sorted.length; ) {
             int j = i;

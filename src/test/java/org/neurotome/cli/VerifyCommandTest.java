@@ -1,5 +1,7 @@
 package org.neurotome.cli;
 
+import org.neurotome.Sha256;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -32,7 +34,7 @@ class VerifyCommandTest {
                 Map.of(Checkpoint.CONFIG, "{\"model_type\":\"llama\"}".getBytes()),
                 new CheckpointWriter.LastFile(Manifest.FILE, hashes -> Manifest.render(hashes, Map.of())));
         JsonNode manifest = Json.MAPPER.readTree(out.resolve(Manifest.FILE).toFile());
-        assertEquals(CheckpointWriter.sha256(out.resolve(Checkpoint.SINGLE)), manifest.get("files").get(Checkpoint.SINGLE).asText());
+        assertEquals(Sha256.hex(out.resolve(Checkpoint.SINGLE)), manifest.get("files").get(Checkpoint.SINGLE).asText());
         assertEquals(0, Main.execute("verify", out.toString()));
 
         try (RandomAccessFile f = new RandomAccessFile(out.resolve(Checkpoint.SINGLE).toFile(), "rw")) {

@@ -1,5 +1,7 @@
 package org.neurotome.eval;
 
+import org.neurotome.Sha256;
+
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.neurotome.ExitCode;
@@ -65,7 +67,7 @@ class DatasetReaderTest {
     @Test
     void sha256MatchesThePublishedTestVector() {
         assertEquals("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
-                DatasetReader.sha256("abc".getBytes(StandardCharsets.US_ASCII)));
+                Sha256.hex("abc".getBytes(StandardCharsets.US_ASCII)));
     }
 
     @Test

@@ -1,0 +1,95 @@
+package org.neurotome.cli;
+
+import org.neurotome.ExitCode;
+import org.neurotome.NeurotomeException;
+import org.neurotome.eval.GateResult;
+import org.neurotome.eval.ReportWriter;
+import org.neurotome.eval.SummaryTable;
+import org.neurotome.recipe.Planner;
+import org.neurotome.recipe.Recipe;
+import org.neurotome.recipe.RecipeLoader;
+import org.neurotome.recipe.RecipeRunner;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code neurotome apply RECIPE}: runs a surgery recipe end to end (locate, select, edit,
+ * write, eval), or with {@code --dry-run} prints its plan and changes nothing.
+ */
+@Command(name = "apply", mixinStandardHelpOptions = true,
+        description = "Run a surgery recipe: locate, select, edit, write the checkpoint, evaluate (exit 1 when a gate fails).")
+public final class ApplyCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(index = "0", paramLabel = "RECIPE", description = "Recipe YAML (schema: docs/recipes.md).")
+    Path recipe;
+
+    @Option(names = "--dry-run", description = "Print the plan (stages, tensors touched, estimates) and write nothing.")
+    boolean dryRun;
+
+    @Option(names = "--out", paramLabel = "DIR", description = "Output directory, instead of the recipe's output.dir.")
+    Path out;
+
+    @Option(names = "--force", description = "Replace an existing output directory.")
+    boolean force;
+
+    @Option(names = "--set", paramLabel = "KEY=VALUE",
+            description = "Override a recipe value before it is read, e.g. --set locate.0.top=5 (repeatable).")
+    Map<String, String> overrides = new LinkedHashMap<>();
+
+    @Override
+    public Integer call() {
+        Map<String, String> set = new LinkedHashMap<>(overrides);
+        if (out != null) {
+            if (set.containsKey("output.dir")) {
+                throw NeurotomeException.badInput("--out and --set output.dir both choose the output; give one");
+            }
+            set.put("output.dir", out.toAbsolutePath().normalize().toString());
+        }
+        Recipe r = RecipeLoader.load(recipe, set);
+        PrintWriter stdout = spec.commandLine().getOut();
+        if (dryRun) {
+            stdout.print(Planner.plan(r));
+            stdout.println("dry run: nothing was written");
+            stdout.flush();
+            return ExitCode.OK.code();
+        }
+        PrintWriter err = spec.commandLine().getErr();
+        ProgressBar analysis = new ProgressBar(err);
+        ProgressBar eval = new ProgressBar(err);
+        RecipeRunner.Outcome outcome = RecipeRunner.run(recipe, r, new RecipeRunner.Options(force,
+                line -> {
+                    analysis.finish();
+                    err.println(line);
+                    err.flush();
+                },
+                analysis, (task, which, done, total) -> eval.update(task + " (" + which + ")", done, total)));
+        eval.finish();
+        stdout.println("wrote " + outcome.out());
+        if (outcome.report() == null) {
+            stdout.flush();
+            return ExitCode.OK.code();
+        }
+        stdout.print(SummaryTable.render(outcome.report()));
+        stdout.println("report: " + outcome.out().resolve(RecipeRunner.EVAL_DIR).resolve(ReportWriter.HTML_FILE));
+        stdout.flush();
+        if (!outcome.report().passed()) {
+            for (GateResult g : outcome.report().failedGates()) {
+                err.println("gate failed: " + g.name() + (g.reason() == null ? "" : " (" + g.reason() + ")"));
+            }
+            err.flush();
+            return ExitCode.GATE_FAILED.code();
+        }
+        return ExitCode.OK.code();
+    }
+}

@@ -1,0 +1,169 @@
+package org.neurotome.recipe;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.neurotome.Json;
+import org.neurotome.NeurotomeException;
+import org.neurotome.arch.Head;
+import org.neurotome.cna.Attribution;
+import org.neurotome.cna.Comparison;
+import org.neurotome.cna.ComparisonResult;
+import org.neurotome.cna.Findings;
+import org.neurotome.cna.HeadScan;
+import org.neurotome.cna.Progress;
+import org.neurotome.cna.PromptSet;
+import org.neurotome.cna.Provenance;
+import org.neurotome.cna.VocabularyProjection;
+import org.neurotome.eval.EvalCase;
+import org.neurotome.eval.EvalCaseFile;
+import org.neurotome.model.LanguageModel;
+import org.neurotome.model.TextTokenizer;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Runs one {@code locate} analysis of a recipe on the loaded model through the CNA engine
+ * (METHOD.md A2–A4) and returns its findings: the prompts (each prompt × each given target,
+ * or the model's own prediction), token ids or dataset cases become a {@link PromptSet};
+ * CNA's side B is the same prompts with heads ablated, another checkpoint, or the contrast
+ * prompts.
+ */
+final class AnalysisRunner {
+    private final LanguageModel model;
+    private final ai.djl.Device device;
+    private final Progress progress;
+
+    AnalysisRunner(LanguageModel model, ai.djl.Device device, Progress progress) {
+        this.model = model;
+        this.device = device;
+        this.progress = progress;
+    }
+
+    /**
+     * @param selections what earlier steps' {@code ${id}}s stand for (CNA's {@code ablate})
+     * @param perCase    keep each case's own ranking (a select asks for {@code per_case})
+     */
+    Findings run(Locate.Analysis a, Map<String, Selection> selections, boolean perCase) {
+        PromptSet prompts = prompts(a, a.prompts());
+        ObjectNode input = describe(a, prompts);
+        ObjectNode parameters = Json.MAPPER.createObjectNode().put("method", a.method()).put("top", a.top())
+                .put("per_case", perCase);
+        TextTokenizer tok = model.tokenizer().orElse(null);
+        Provenance prov = new Provenance(Provenance.model(model), null, input, parameters);
+        return switch (a) {
+            case Locate.HeadScan h -> Findings.headScan(HeadScan.run(model, prompts, HeadScan.Options.defaults()
+                    .withProgress(progress)), prov, 0, tok, perCase);
+            case Locate.Attribution at -> {
+                try (VocabularyProjection p = projection(model)) {
+                    yield Findings.attribution(attribution(model, p).run(prompts, perCase), prov, 0, tok, perCase);
+                }
+            }
+            case Locate.Cna c -> cna(c, prompts, selections, perCase, prov, tok);
+        };
+    }
+
+    private Findings cna(Locate.Cna c, PromptSet prompts, Map<String, Selection> selections, boolean perCase,
+                         Provenance prov, TextTokenizer tok) {
+        try (VocabularyProjection p = projection(model)) {
+            Attribution a = attribution(model, p);
+            ComparisonResult r;
+            switch (c.comparison()) {
+                case CnaComparison.AblatedHeads ab -> {
+                    List<Head> heads = Selection.heads(ab.heads(), selections);
+                    prov.parameters().put("ablate", heads.toString());
+                    r = Comparison.headsAblated(a, prompts, heads, perCase);
+                }
+                case CnaComparison.OtherCheckpoint oc -> {
+                    try (LanguageModel other = LanguageModel.open(oc.checkpoint(), device);
+                         VocabularyProjection q = projection(other)) {
+                        prov = new Provenance(prov.model(), Provenance.model(other), prov.input(), prov.parameters());
+                        r = Comparison.checkpoints(a, attribution(other, q), prompts, perCase);
+                    }
+                }
+                case CnaComparison.ContrastPrompts cp -> {
+                    if (c.prompts() == null || cp.prompts().size() != c.prompts().size()) {
+                        throw NeurotomeException.badInput("locate '" + c.id() + "': contrast has " + cp.prompts().size()
+                                + " prompts for " + (c.prompts() == null ? "no text" : c.prompts().size()) + " prompts; give one contrast prompt per text prompt");
+                    }
+                    prov.parameters().putPOJO("contrast", cp.prompts());
+                    r = Comparison.contrast(a, prompts, contrast(c, prompts, cp.prompts()), perCase);
+                }
+            }
+            return Findings.comparison(r, prov, 0, 10, tok, perCase);
+        }
+    }
+
+    /** Side B of a contrast: each case's prompt replaced by its prompt's contrast, targets kept (A's). */
+    private PromptSet contrast(Locate.Cna c, PromptSet a, List<String> contrast) {
+        int perPrompt = Math.max(1, c.target().size());
+        List<int[]> ids = new ArrayList<>();
+        List<String> texts = new ArrayList<>();
+        for (int i = 0; i < a.cases().size(); i++) {
+            String text = contrast.get(i / perPrompt);
+            ids.add(model.encode(text));
+            texts.add(text);
+        }
+        return a.withPrompts(ids, texts);
+    }
+
+    private static VocabularyProjection projection(LanguageModel m) {
+        return new VocabularyProjection(m.weights(), VocabularyProjection.DEFAULT_CACHE_BYTES);
+    }
+
+    private Attribution attribution(LanguageModel m, VocabularyProjection p) {
+        return new Attribution(m, p, Attribution.Options.defaults().withProgress(progress));
+    }
+
+    /** The step's cases, with {@code texts} standing for its prompts (its own, or CNA's contrast prompts). */
+    private PromptSet prompts(Locate.Analysis a, List<String> texts) {
+        return switch (a.input()) {
+            case AnalysisInput.Prompts p -> {
+                List<PromptSet.Case> cases = new ArrayList<>();
+                for (String text : texts) {
+                    if (a.target().isEmpty()) {
+                        cases.addAll(PromptSet.ofText(model, text, null).cases());
+                    }
+                    for (String t : a.target()) {
+                        cases.addAll(PromptSet.ofText(model, text, t).cases());
+                    }
+                }
+                yield PromptSet.of(cases);
+            }
+            case AnalysisInput.TokenIds ids -> {
+                if (!a.target().isEmpty()) {
+                    throw NeurotomeException.badInput("locate '" + a.id() + "': token_ids are scored on the model's own "
+                            + "prediction; a text target needs text prompts");
+                }
+                yield PromptSet.ofIds(ids.sequences().stream()
+                        .map(s -> s.stream().mapToInt(Integer::intValue).toArray()).toList());
+            }
+            case AnalysisInput.DatasetCases d -> {
+                List<EvalCase> kept = new ArrayList<>();
+                for (EvalCase c : EvalCaseFile.read(d.dataset())) {
+                    if (d.where().matches(c) && (d.limit() == null || kept.size() < d.limit())) {
+                        kept.add(c);
+                    }
+                }
+                if (kept.isEmpty()) {
+                    throw NeurotomeException.badInput("locate '" + a.id() + "': no case of " + d.dataset()
+                            + " matches where " + d.where().labels());
+                }
+                yield PromptSet.ofCases(model, kept, d.dataset().toString());
+            }
+        };
+    }
+
+    private static ObjectNode describe(Locate.Analysis a, PromptSet prompts) {
+        if (a.input() instanceof AnalysisInput.DatasetCases d) {
+            Map<String, String> where = new LinkedHashMap<>();
+            d.where().labels().forEach((k, v) -> where.put(k, String.join("|", v)));
+            return Provenance.dataset(d.dataset(), where, d.limit(), prompts.cases().size());
+        }
+        ObjectNode o = Json.MAPPER.createObjectNode().put("kind", "prompts").put("cases", prompts.cases().size());
+        var list = o.putArray("prompts");
+        prompts.cases().forEach(c -> list.add(c.describe()));
+        return o;
+    }
+}

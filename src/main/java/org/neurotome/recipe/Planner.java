@@ -1,0 +1,169 @@
+package org.neurotome.recipe;
+
+import org.neurotome.arch.ModelConfig;
+import org.neurotome.checkpoint.Checkpoint;
+import org.neurotome.checkpoint.TensorInfo;
+import org.neurotome.cna.VocabularyProjection;
+import org.neurotome.eval.EvalCaseFile;
+import org.neurotome.eval.Task;
+import org.neurotome.surgery.Surgeon;
+import org.neurotome.surgery.TensorEdit;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * The plan {@code neurotome apply --dry-run} prints: the stages in order, each analysis with
+ * its inputs and forward passes, the tensors each edit touches (exact for listed heads and
+ * neurons; by role for ones chosen at run time), the output, and rough memory and time
+ * estimates. Only checkpoint headers and datasets are read; nothing is written.
+ */
+public final class Planner {
+    /** A conservative float32 throughput for the estimate (2 CPU cores), in FLOP/s. */
+    private static final double FLOPS = 10e9;
+    /** Measured write throughput of the checkpoint writer on a virtual disk (BENCHMARKS.md), in bytes/s. */
+    private static final double WRITE_BYTES_PER_S = 0.35e9;
+
+    private Planner() {
+    }
+
+    public static String plan(Recipe recipe) {
+        StringBuilder b = new StringBuilder();
+        try (Checkpoint input = Checkpoint.open(recipe.model().path())) {
+            ModelConfig c = ModelConfig.from(input.config());
+            long params = input.tensors().values().stream().mapToLong(TensorInfo::numel).sum();
+            long bytes = input.tensors().values().stream().mapToLong(TensorInfo::byteLength).sum();
+            line(b, "model    %s: %s, %d layers, %d heads (%d kv), %d FFN neurons/layer, %,d parameters, %s",
+                    recipe.model().path(), c.modelType(), c.numLayers(), c.numHeads(), c.numKvHeads(), c.ffnSize(), params,
+                    mib(bytes));
+            double flops = 0;
+            Map<String, Integer> kept = new LinkedHashMap<>();
+            for (Locate step : recipe.locate()) {
+                switch (step) {
+                    case Locate.FindingsFile f -> line(b, "locate   %s: findings from %s", f.id(), f.from());
+                    case Locate.Analysis a -> {
+                        int cases = cases(a);
+                        int tokens = 16;
+                        long forwards = switch (a) {
+                            case Locate.HeadScan h -> (long) cases * (1 + (long) c.numLayers() * c.numHeads());
+                            case Locate.Attribution at -> cases;
+                            case Locate.Cna cn -> 2L * cases;
+                        };
+                        flops += 2.0 * params * tokens * forwards;
+                        line(b, "locate   %s: %s on %d case%s, about %,d forward passes; keeps the top %s",
+                                a.id(), a.method(), cases, cases == 1 ? "" : "s", forwards, a.top() == 0 ? "all" : a.top());
+                    }
+                }
+                kept.put(step.id(), step instanceof Locate.Analysis a ? a.top() : 0);
+            }
+            for (Select s : recipe.select()) {
+                line(b, "select   %s: from %s, %s%s%s%s", s.id(), s.from(), s.kind().name().toLowerCase(Locale.ROOT),
+                        s.top() == null ? "" : ", top " + s.top(), s.threshold() == null ? "" : ", value >= " + s.threshold(),
+                        (s.layers() == null ? "" : ", layers " + s.layers()) + (s.perCase() ? ", union of per-case tops" : ""));
+            }
+            List<org.neurotome.surgery.Edit> literal = new ArrayList<>();
+            boolean allLiteral = true;
+            for (Edit e : recipe.edit()) {
+                if (references(e)) {
+                    allLiteral = false;
+                    line(b, "edit     %s on %s chosen at run time: touches their %s", e.op(), referenced(e), touched(e));
+                } else {
+                    literal.add(EditBuilder.build(e, Map.of()));
+                }
+            }
+            if (allLiteral) {
+                Surgeon.Lowered lowered = Surgeon.lower(input, literal);
+                for (TensorEdit t : lowered.tensorEdits()) {
+                    line(b, "edit     %s %s %s of %s (%d)", t.kind().name().toLowerCase(Locale.ROOT),
+                            t.axis() == 0 ? "rows" : "columns", Surgeon.ranges(t.indices()), t.tensor(), t.indices().length);
+                }
+                if (lowered.config() != input.config()) {
+                    line(b, "config   rewritten: %s", lowered.config());
+                }
+            } else if (!literal.isEmpty()) {
+                line(b, "edit     %d listed edit(s) lowered after the run-time ones are known", literal.size());
+            }
+            line(b, "output   %s (dtype %s, %s), with recipe.yaml, findings.json, manifest.json",
+                    recipe.output().dir(), recipe.output().dtype().name().toLowerCase(Locale.ROOT),
+                    recipe.output().maxShardSize() == null ? "one file" : "shards of at most " + recipe.output().maxShardSize());
+            if (recipe.eval() != null) {
+                int evalCases = 0;
+                for (Task t : recipe.eval().suite().tasks()) {
+                    evalCases += t.limit() != null ? t.limit() : EvalCaseFile.read(t.dataset()).size();
+                }
+                flops += 2.0 * params * 24 * evalCases * 2;
+                line(b, "eval     suite %s: %d tasks, up to %d cases, candidate and baseline; %d gates",
+                        recipe.eval().suite().name(), recipe.eval().suite().tasks().size(), evalCases, recipe.eval().gates().size());
+            }
+            boolean runsModel = flops > 0;
+            long memory = runsModel ? params * 4 + Math.min(VocabularyProjection.DEFAULT_CACHE_BYTES,
+                    4L * c.numLayers() * c.ffnSize() * c.vocabSize()) + (256L << 20) : 128L << 20;
+            line(b, "estimate memory ~%s; time ~%s (rough: %.0f GFLOP/s, %.2f GB/s writes)", mib(memory),
+                    duration(flops / FLOPS + bytes / WRITE_BYTES_PER_S), FLOPS / 1e9, WRITE_BYTES_PER_S / 1e9);
+        }
+        return b.toString();
+    }
+
+    private static int cases(Locate.Analysis a) {
+        return switch (a.input()) {
+            case AnalysisInput.Prompts p -> p.prompts().size() * Math.max(1, a.target().size());
+            case AnalysisInput.TokenIds t -> t.sequences().size();
+            case AnalysisInput.DatasetCases d -> {
+                long n = EvalCaseFile.read(d.dataset()).stream().filter(d.where()::matches).count();
+                yield (int) (d.limit() == null ? n : Math.min(n, d.limit()));
+            }
+        };
+    }
+
+    private static boolean references(Edit e) {
+        return switch (e) {
+            case Edit.ZeroHeads z -> z.heads() instanceof Reference;
+            case Edit.KeepHeads k -> k.heads() instanceof Reference;
+            case Edit.ZeroNeurons z -> z.neurons() instanceof Reference;
+            case Edit.ScaleNeurons s -> s.neurons() instanceof Reference;
+            case Edit.KeepNeurons k -> k.neurons() instanceof Reference;
+            case Edit.Compact c -> false;
+        };
+    }
+
+    private static String referenced(Edit e) {
+        Object set = switch (e) {
+            case Edit.ZeroHeads z -> z.heads();
+            case Edit.KeepHeads k -> k.heads();
+            case Edit.ZeroNeurons z -> z.neurons();
+            case Edit.ScaleNeurons s -> s.neurons();
+            case Edit.KeepNeurons k -> k.neurons();
+            case Edit.Compact c -> "";
+        };
+        return set instanceof Reference r ? "${" + r.id() + "}" : String.valueOf(set);
+    }
+
+    private static String touched(Edit e) {
+        return switch (e) {
+            case Edit.ZeroHeads z -> "output-projection inputs and query rows (key/value rows where a whole group goes)";
+            case Edit.KeepHeads k -> "complement in layers " + (k.layers() == null ? "all" : k.layers())
+                    + ": output-projection inputs and query rows";
+            case Edit.ZeroNeurons z -> "down-projection columns and up/gate rows";
+            case Edit.ScaleNeurons s -> "down-projection columns, scaled by " + s.factor();
+            case Edit.KeepNeurons k -> "complement in layers " + (k.layers() == null ? "all" : k.layers())
+                    + ": down-projection columns and up/gate rows";
+            case Edit.Compact c -> "zeroed slices, removed";
+        };
+    }
+
+    private static String mib(long bytes) {
+        return String.format(Locale.ROOT, "%.1f MiB", bytes / (double) (1 << 20));
+    }
+
+    private static String duration(double seconds) {
+        return seconds < 120 ? String.format(Locale.ROOT, "%.0f s", Math.max(1, seconds))
+                : String.format(Locale.ROOT, "%.0f min", seconds / 60);
+    }
+
+    private static void line(StringBuilder b, String format, Object... args) {
+        b.append(String.format(Locale.ROOT, format, args)).append('\n');
+    }
+}

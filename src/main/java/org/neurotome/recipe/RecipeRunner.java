@@ -1,0 +1,173 @@
+package org.neurotome.recipe;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.neurotome.Json;
+import org.neurotome.NeurotomeException;
+import org.neurotome.Sha256;
+import org.neurotome.checkpoint.Checkpoint;
+import org.neurotome.checkpoint.DType;
+import org.neurotome.cna.Findings;
+import org.neurotome.cna.Progress;
+import org.neurotome.eval.EvalReport;
+import org.neurotome.eval.ProgressListener;
+import org.neurotome.eval.ReportWriter;
+import org.neurotome.eval.SuiteEvaluation;
+import org.neurotome.model.Devices;
+import org.neurotome.model.LanguageModel;
+import org.neurotome.surgery.Edit;
+import org.neurotome.surgery.Surgeon;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.function.Consumer;
+
+/**
+ * Runs a recipe end to end — locate, select, edit, write, eval — the product's main job.
+ * Analyses run on the input model; their findings are selected and resolved into the edits;
+ * the edited checkpoint is written atomically with its provenance ({@code recipe.yaml}
+ * verbatim, {@code findings.json}, {@code manifest.json}); the eval stage then judges the
+ * output against the input as baseline and writes its report under {@code eval/} in the
+ * output directory.
+ */
+public final class RecipeRunner {
+    /** Where the eval stage's report goes, inside the output directory. */
+    public static final String EVAL_DIR = "eval";
+    public static final String FINDINGS_FILE = "findings.json";
+    public static final String RECIPE_FILE = "recipe.yaml";
+
+    /**
+     * @param log      one line per stage
+     * @param analysis progress of long analyses
+     * @param eval     progress of the eval stage
+     */
+    public record Options(boolean force, Consumer<String> log, Progress analysis, ProgressListener eval) {
+    }
+
+    /** What a run produced; {@code report} is null without an eval stage. */
+    public record Outcome(Path out, Map<String, Selection> selections, EvalReport report) {
+    }
+
+    private RecipeRunner() {
+    }
+
+    public static Outcome run(Path recipeFile, Recipe recipe, Options options) {
+        byte[] recipeBytes = read(recipeFile);
+        ai.djl.Device device = Devices.parse(recipe.model().device().name().toLowerCase(Locale.ROOT));
+        Map<String, JsonNode> timings = new LinkedHashMap<>();
+        Map<String, Findings> findings = new LinkedHashMap<>();
+        Map<String, Selection> selections = new LinkedHashMap<>();
+
+        boolean analyses = recipe.locate().stream().anyMatch(l -> l instanceof Locate.Analysis);
+        try (LanguageModel model = analyses ? LanguageModel.open(recipe.model().path(), device) : null) {
+            AnalysisRunner runner = model == null ? null : new AnalysisRunner(model, device, options.analysis());
+            for (Locate step : recipe.locate()) {
+                long t0 = System.nanoTime();
+                Findings f = switch (step) {
+                    case Locate.FindingsFile file -> Findings.read(file.from());
+                    case Locate.Analysis a -> {
+                        options.log().accept("locate " + a.id() + ": " + a.method());
+                        Findings full = runner.run(a, selections, perCase(recipe, a.id()));
+                        yield full.restrict(a.top(), a.layers());
+                    }
+                };
+                findings.put(step.id(), f);
+                if (step.yields().size() == 1) {
+                    selections.put(step.id(), Selector.all(f, step.yields().iterator().next()));
+                }
+                timings.put("locate." + step.id(), seconds(t0));
+            }
+        }
+        for (Select s : recipe.select()) {
+            Selection chosen = Selector.select(findings.get(s.from()), s);
+            if (chosen.size() == 0) {
+                throw NeurotomeException.badInput("select '" + s.id() + "' chose nothing from '" + s.from()
+                        + "'; loosen its top, threshold or layers");
+            }
+            options.log().accept("select " + s.id() + ": " + chosen.size() + " " + s.kind().name().toLowerCase(Locale.ROOT));
+            selections.put(s.id(), chosen);
+        }
+        List<Edit> edits = new ArrayList<>();
+        for (org.neurotome.recipe.Edit e : recipe.edit()) {
+            edits.add(EditBuilder.build(e, selections));
+        }
+
+        long t0 = System.nanoTime();
+        Path out = recipe.output().dir();
+        options.log().accept("write " + out);
+        try (Checkpoint input = Checkpoint.open(recipe.model().path())) {
+            Map<String, byte[]> extra = new LinkedHashMap<>();
+            extra.put(RECIPE_FILE, recipeBytes);
+            extra.put(FINDINGS_FILE, findingsDocument(findings, selections));
+            String recipeSha = Sha256.hex(recipeBytes);
+            Map<String, JsonNode> provenance = new LinkedHashMap<>();
+            provenance.put("recipe", Json.MAPPER.createObjectNode().put("path", recipeFile.toAbsolutePath().normalize().toString())
+                    .put("sha256", recipeSha));
+            provenance.put("timings", Json.MAPPER.valueToTree(timings));
+            DType dtype = switch (recipe.output().dtype()) {
+                case KEEP -> null;
+                case F32 -> DType.F32;
+                case F16 -> DType.F16;
+                case BF16 -> DType.BF16;
+            };
+            long shard = recipe.output().maxShardSize() == null ? Long.MAX_VALUE : recipe.output().maxShardSize().bytes();
+            Surgeon.apply(input, edits, new Surgeon.Options(out, dtype, shard, options.force(), extra, provenance,
+                    Map.of("neurotome.recipe_sha256", recipeSha)));
+        }
+        options.log().accept("wrote " + out + " in " + seconds(t0).asText() + " s");
+
+        EvalReport report = null;
+        if (recipe.eval() != null) {
+            options.log().accept("eval " + recipe.eval().suite().name() + " (baseline: the input checkpoint)");
+            report = SuiteEvaluation.run(recipe.eval().suite(), recipe.eval().gates(), out, recipe.model().path(), device,
+                    null, options.eval());
+            ReportWriter.write(report, out.resolve(EVAL_DIR));
+        }
+        return new Outcome(out, selections, report);
+    }
+
+    /** Whether a select of the recipe asks for per-case rankings of step {@code id}. */
+    private static boolean perCase(Recipe recipe, String id) {
+        return recipe.select().stream().anyMatch(s -> s.from().equals(id) && s.perCase());
+    }
+
+    /** {@code findings.json}: every step's findings and what every id resolved to. */
+    private static byte[] findingsDocument(Map<String, Findings> findings, Map<String, Selection> selections) {
+        ObjectNode root = Json.MAPPER.createObjectNode().put("format", "neurotome-recipe-findings/1");
+        ObjectNode steps = root.putObject("steps");
+        findings.forEach((id, f) -> steps.set(id, f.document()));
+        ObjectNode chosen = root.putObject("selections");
+        selections.forEach((id, s) -> {
+            ArrayNode a = chosen.putArray(id);
+            switch (s) {
+                case Selection.Heads h -> h.heads().forEach(x -> a.add(x.toString()));
+                case Selection.Neurons n -> n.neurons().forEach(x -> a.add(x.toString()));
+            }
+        });
+        try {
+            return (Json.pretty().writeValueAsString(root) + "\n").getBytes(StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static byte[] read(Path file) {
+        try {
+            return Files.readAllBytes(file);
+        } catch (IOException e) {
+            throw NeurotomeException.badInput(file + ": cannot read: " + e.getMessage());
+        }
+    }
+
+    private static JsonNode seconds(long t0) {
+        return Json.MAPPER.getNodeFactory().numberNode(Math.round((System.nanoTime() - t0) / 1e7) / 100.0);
+    }
+}

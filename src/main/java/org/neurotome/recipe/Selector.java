@@ -1,0 +1,87 @@
+package org.neurotome.recipe;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import org.neurotome.NeurotomeException;
+import org.neurotome.arch.Head;
+import org.neurotome.arch.LayerRange;
+import org.neurotome.arch.Neuron;
+import org.neurotome.cna.Findings;
+
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Applies a recipe's {@code select} step to findings: keep the entries of one kind within a
+ * layer range whose ranking value reaches the threshold, then the first {@code top} of them
+ * — or, with {@code per_case}, the union of each case's own top entries (the paper's §6.1
+ * "top-500 FFN neurons per case, union").
+ */
+final class Selector {
+    private Selector() {
+    }
+
+    /** Everything a locate step kept, for a {@code ${id}} that names the step itself. */
+    static Selection all(Findings f, ComponentKind kind) {
+        return kind == ComponentKind.HEADS
+                ? new Selection.Heads(f.heads().stream().map(Findings.RankedHead::head).toList())
+                : new Selection.Neurons(f.neurons().stream().map(Findings.RankedNeuron::neuron).toList());
+    }
+
+    static Selection select(Findings f, Select s) {
+        if (s.perCase()) {
+            JsonNode cases = f.document().get("cases");
+            if (cases == null || !cases.isArray()) {
+                throw NeurotomeException.badInput("select '" + s.id() + "': per_case needs per-case rankings, and the findings of '"
+                        + s.from() + "' have none (a findings file must be written with per-case rankings)");
+            }
+            String key = s.kind() == ComponentKind.HEADS ? "heads" : "neurons";
+            Set<Head> heads = new LinkedHashSet<>();
+            Set<Neuron> neurons = new LinkedHashSet<>();
+            for (JsonNode c : cases) {
+                int taken = 0;
+                for (JsonNode e : c.path(key)) {
+                    int layer = e.path("layer").asInt();
+                    double value = e.path(valueKey(f, s.kind())).asDouble(Double.NaN);
+                    if (!keeps(s, layer, value) || (s.top() != null && taken >= s.top())) {
+                        continue;
+                    }
+                    taken++;
+                    if (s.kind() == ComponentKind.HEADS) {
+                        heads.add(new Head(layer, e.path("head").asInt()));
+                    } else {
+                        neurons.add(new Neuron(layer, e.path("neuron").asInt()));
+                    }
+                }
+            }
+            return s.kind() == ComponentKind.HEADS ? new Selection.Heads(new ArrayList<>(heads))
+                    : new Selection.Neurons(new ArrayList<>(neurons));
+        }
+        if (s.kind() == ComponentKind.HEADS) {
+            List<Head> out = new ArrayList<>();
+            for (Findings.RankedHead h : f.heads()) {
+                if (keeps(s, h.head().layer(), h.value()) && (s.top() == null || out.size() < s.top())) {
+                    out.add(h.head());
+                }
+            }
+            return new Selection.Heads(out);
+        }
+        List<Neuron> out = new ArrayList<>();
+        for (Findings.RankedNeuron n : f.neurons()) {
+            if (keeps(s, n.neuron().layer(), n.value()) && (s.top() == null || out.size() < s.top())) {
+                out.add(n.neuron());
+            }
+        }
+        return new Selection.Neurons(out);
+    }
+
+    private static String valueKey(Findings f, ComponentKind kind) {
+        return f.document().path("rank").path(kind == ComponentKind.HEADS ? "heads" : "neurons").asText("score");
+    }
+
+    private static boolean keeps(Select s, int layer, double value) {
+        LayerRange layers = s.layers();
+        return (layers == null || layers.contains(layer)) && (s.threshold() == null || value >= s.threshold());
+    }
+}

@@ -1,0 +1,167 @@
+package org.neurotome.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.neurotome.Json;
+import org.neurotome.checkpoint.Manifest;
+import org.neurotome.fixtures.FixtureTokenizerBuilder;
+import org.neurotome.fixtures.FixtureVocabulary;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * {@code neurotome apply} end to end on a small real model (stories260K with the fixture
+ * tokenizer): dry run, the written checkpoint and its provenance, determinism, the input
+ * left untouched, gates deciding the exit code, and recipe errors exiting 2.
+ */
+class ApplyCommandTest {
+    @TempDir
+    Path tmp;
+
+    private Path model() throws IOException {
+        Path dir = tmp.resolve("model");
+        Files.createDirectories(dir);
+        for (String f : List.of("config.json", "model.safetensors")) {
+            Files.copy(Path.of("src/test/resources/reference/stories260K").resolve(f), dir.resolve(f));
+        }
+        new FixtureTokenizerBuilder(FixtureVocabulary.standard()).writeTo(dir);
+        return dir;
+    }
+
+    private Path recipe(String gate) throws IOException {
+        Path datasets = Path.of("eval/datasets").toAbsolutePath();
+        Files.writeString(tmp.resolve("suite.yaml"), """
+                name: quick
+                tasks:
+                  - kind: arithmetic
+                    dataset: %s/arithmetic.jsonl
+                    where: {template: 3, digits: 1}
+                    limit: 6
+                  - kind: language
+                    dataset: %s/language.jsonl
+                    limit: 6
+                gates:
+                  - %s
+                """.formatted(datasets, datasets, gate));
+        Path file = tmp.resolve("recipe.yaml");
+        Files.writeString(file, """
+                description: zero the two heads that matter most for one prompt
+                model:
+                  path: model
+                  device: cpu
+                locate:
+                  - id: scan
+                    method: head-scan
+                    prompts: ["3+5="]
+                    top: 5
+                select:
+                  - id: top_heads
+                    from: scan
+                    top: 2
+                edit:
+                  - op: zero-heads
+                    heads: ${top_heads}
+                output:
+                  dir: out
+                eval:
+                  suite: suite.yaml
+                """);
+        return file;
+    }
+
+    private static String stdout(int expectedExit, String... args) {
+        PrintStream old = System.out;
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(buf, true));
+        try {
+            assertEquals(expectedExit, Main.execute(args), String.join(" ", args));
+        } finally {
+            System.setOut(old);
+        }
+        return buf.toString();
+    }
+
+    private static String fingerprint(Path dir) {
+        return Manifest.fingerprint(dir);
+    }
+
+    @Test
+    void appliesARecipeWithProvenanceDeterministicallyAndLeavesTheInputAlone() throws Exception {
+        Path model = model();
+        String before = fingerprint(model);
+        Path recipe = recipe("language.perplexity.rel_change <= 10");
+
+        String plan = stdout(0, "apply", recipe.toString(), "--dry-run");
+        assertTrue(plan.contains("locate   scan: head-scan on 1 case"), plan);
+        assertTrue(plan.contains("edit     zero-heads on ${top_heads} chosen at run time"), plan);
+        assertFalse(Files.exists(tmp.resolve("out")), "a dry run writes nothing");
+
+        stdout(0, "apply", recipe.toString());
+        Path out = tmp.resolve("out");
+        for (String f : List.of("model.safetensors", "config.json", "tokenizer.json", "recipe.yaml", "findings.json",
+                Manifest.FILE, "eval/report.json", "eval/report.html")) {
+            assertTrue(Files.exists(out.resolve(f)), f);
+        }
+        assertArrayEquals(Files.readAllBytes(recipe), Files.readAllBytes(out.resolve("recipe.yaml")), "recipe copied verbatim");
+        JsonNode findings = Json.MAPPER.readTree(out.resolve("findings.json").toFile());
+        JsonNode chosen = findings.get("selections").get("top_heads");
+        assertEquals(2, chosen.size());
+        JsonNode ranked = findings.get("steps").get("scan").get("heads");
+        assertEquals(ranked.get(0).get("layer").asInt() + "." + ranked.get(0).get("head").asInt(), chosen.get(0).asText());
+
+        JsonNode diff = Json.MAPPER.readTree(stdout(0, "diff", model.toString(), out.toString(), "--json"));
+        java.util.Set<String> changed = new java.util.TreeSet<>();
+        diff.get("heads").forEach(h -> changed.add(h.get("head").asText()));
+        java.util.Set<String> selected = new java.util.TreeSet<>();
+        chosen.forEach(h -> selected.add(h.asText()));
+        assertEquals(selected, changed, "exactly the two selected heads are zeroed");
+        stdout(0, "verify", out.toString());
+
+        JsonNode manifest = Json.MAPPER.readTree(out.resolve(Manifest.FILE).toFile());
+        assertEquals(before, manifest.get("input").get("sha256").asText());
+        assertEquals(64, manifest.get("recipe").get("sha256").asText().length());
+        assertTrue(manifest.get("edits").get(0).get("touched").size() >= 2, "o and q projections at least");
+
+        Path again = tmp.resolve("again");
+        stdout(0, "apply", recipe.toString(), "--out", again.toString());
+        for (String f : List.of("model.safetensors", "config.json", "tokenizer.json", "recipe.yaml", "findings.json")) {
+            assertArrayEquals(Files.readAllBytes(out.resolve(f)), Files.readAllBytes(again.resolve(f)), f + " is deterministic");
+        }
+        ObjectNode m1 = (ObjectNode) Json.MAPPER.readTree(out.resolve(Manifest.FILE).toFile());
+        ObjectNode m2 = (ObjectNode) Json.MAPPER.readTree(again.resolve(Manifest.FILE).toFile());
+        m1.remove("timings");
+        m2.remove("timings");
+        assertEquals(m1, m2, "the manifest differs only in its timings");
+        assertEquals(before, fingerprint(model), "the input checkpoint is unchanged");
+
+        assertEquals(4, Main.execute("apply", recipe.toString()), "an existing output is refused without --force");
+        stdout(0, "apply", recipe.toString(), "--force");
+    }
+
+    @Test
+    void aFailingGateExitsOneAndRecipeErrorsExitTwo() throws Exception {
+        model();
+        Path recipe = recipe("arithmetic.accuracy >= 0.99");
+        stdout(1, "apply", recipe.toString());
+        assertTrue(Files.exists(tmp.resolve("out").resolve("eval/report.json")), "the report says why");
+
+        Files.writeString(recipe, Files.readString(recipe).replace("op: zero-heads", "op: zero-head"));
+        assertEquals(2, Main.execute("apply", recipe.toString(), "--force"));
+        try (Stream<Path> s = Files.list(tmp)) {
+            assertTrue(s.noneMatch(p -> p.getFileName().toString().startsWith(".out")), "no partial output left");
+        }
+    }
+}
