@@ -4,7 +4,7 @@
 # GPT-2-small-shaped and GQA-Llama-shaped checkpoints, with the same number of threads.
 # Checkpoints are generated on first use under bench-data/ (git-ignored).
 #
-# usage: scripts/bench-forward.sh [THREADS] [BATCH] [SEQ] [ITERS] [ROUNDS]
+# usage: [PYTHON=python-with-torch] scripts/bench-forward.sh [THREADS] [BATCH] [SEQ] [ITERS] [ROUNDS]
 # needs: JAVA_HOME (Java 25), mvn, /usr/bin/python3 with torch (apt-get install python3-torch
 # libopenblas0-pthread: without an optimised BLAS, Debian's torch multiplies with the reference one)
 set -euo pipefail
@@ -15,6 +15,7 @@ SEQ=${3:-128}
 ITERS=${4:-5}
 ROUNDS=${5:-2}
 DIR=bench-data
+PYTHON=${PYTHON:-/usr/bin/python3}
 
 mvn -B -q test-compile
 mvn -B -q dependency:build-classpath -Dmdep.outputFile=target/bench.classpath >/dev/null
@@ -27,14 +28,15 @@ for round in $(seq 1 "$ROUNDS"); do
         --enable-native-access=ALL-UNNAMED -cp "$CP" org.neurotome.bench.ForwardBenchmark "$DIR" "$BATCH" "$SEQ" "$ITERS"
     for model in gpt2-bench llama-bench; do
         cp "$DIR/$model/java.json" "$DIR/$model/java-$round.json"
-        /usr/bin/python3 scripts/torch_forward.py "$DIR/$model" --batch "$BATCH" --seq "$SEQ" --iters "$ITERS" \
+        "$PYTHON" scripts/torch_forward.py "$DIR/$model" --batch "$BATCH" --seq "$SEQ" --iters "$ITERS" \
             --threads "$THREADS" > "$DIR/$model/torch-$round.json"
     done
 done
 /usr/bin/python3 - "$DIR" "$ROUNDS" <<'PY'
 import json, sys
 d, rounds = sys.argv[1], int(sys.argv[2])
-print("| model | params | threads | batch x seq | neurotome tokens/s | PyTorch eager tokens/s | ratio | max abs logit diff |")
+torch_version = json.load(open(f"{d}/gpt2-bench/torch-1.json"))["torch"]
+print(f"| model | params | threads | batch x seq | neurotome tokens/s | PyTorch {torch_version} eager tokens/s | ratio | max abs logit diff |")
 print("|---|---|---|---|---|---|---|---|")
 for m in ["gpt2-bench", "llama-bench"]:
     js = [json.load(open(f"{d}/{m}/java-{r}.json")) for r in range(1, rounds + 1)]

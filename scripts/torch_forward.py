@@ -132,7 +132,8 @@ def main():
             forward(cfg, w, ids)
             times.append(time.perf_counter() - t0)
     median = statistics.median(times)
-    result = {"model": os.path.basename(os.path.normpath(a.model)), "threads": torch.get_num_threads(),
+    result = {"model": os.path.basename(os.path.normpath(a.model)), "torch": torch.__version__,
+              "threads": torch.get_num_threads(),
               "median_s": median, "best_s": min(times), "tokens_per_s": a.batch * a.seq / median, "seconds": times}
     java = os.path.join(a.model, "java.json")
     if os.path.exists(java):
