@@ -159,6 +159,32 @@ class ForwardInvariantsTest {
         }
     }
 
+    /**
+     * Mistral's sliding window: with a window of 2, each layer reaches one position further
+     * back, so after 2 layers the last of 8 positions depends on positions 5–7 only; without
+     * a window it depends on all of them.
+     */
+    @org.junit.jupiter.api.Test
+    void slidingWindowLimitsHowFarBackEachLayerReads() {
+        try (Checkpoint ckpt = open("mistral"); NDManager m = NDManager.newBaseManager(Device.cpu())) {
+            ModelConfig full = ModelConfig.from(ckpt.config());
+            ModelConfig c = new ModelConfig(full.modelType(), full.numLayers(), full.numHeads(), full.numKvHeads(),
+                    full.headDim(), full.hiddenSize(), full.ffnSize(), full.vocabSize(), full.maxPositions(),
+                    full.normEps(), full.ropeTheta(), full.rotaryDim(), 2, full.activation(), full.tied(),
+                    full.attentionBias(), full.mlpBias(), full.bosTokenId(), full.eosTokenIds());
+            int[] a = {3, 17, 5, 9, 2, 11, 4, 7};
+            int[] b = {40, 41, 42, 43, 44, 11, 4, 7};
+            try (Weights windowed = Weights.fromTensors(m, c, Architecture.forCheckpoint(ckpt), ckpt::floats);
+                 Transformer tw = new Transformer(windowed);
+                 Weights unlimited = Weights.load(ckpt, Device.cpu()); Transformer tu = new Transformer(unlimited);
+                 ForwardResult wr = tw.forward(ForwardRequest.tokens(a, b));
+                 ForwardResult ur = tu.forward(ForwardRequest.tokens(a, b))) {
+                assertAbs("windowed: positions 0-4 are out of reach", wr.lastLogits(0), wr.lastLogits(1), 1e-5);
+                assertDiffer("unlimited: position 0-4 matter", ur.lastLogits(0), ur.lastLogits(1));
+            }
+        }
+    }
+
     /** Logits of {@code prompt} with the given checkpoint slices set to zero, loaded as new weights. */
     private static float[] logitsWithZeroed(Checkpoint ckpt, Weights w, List<TensorSlice> slices, int[] prompt) {
         Map<String, float[]> edited = new HashMap<>();
