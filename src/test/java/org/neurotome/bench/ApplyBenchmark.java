@@ -73,11 +73,12 @@ public final class ApplyBenchmark {
                 "-cp", System.getProperty("java.class.path"), ApplyBenchmark.class.getName(), mode, arg)
                 .redirectError(ProcessBuilder.Redirect.INHERIT).start();
         String out = new String(p.getInputStream().readAllBytes()).trim();
-        if (p.waitFor() != 0 || !out.startsWith("0 ")) {
+        String[] lines = out.split("\n");
+        String last = lines[lines.length - 1];
+        if (p.waitFor() != 0 || !last.startsWith("0 ")) {
             throw new IllegalStateException(mode + " failed: " + out);
         }
-        String[] lines = out.split("\n");
-        return lines[lines.length - 1].split(" ");
+        return last.split(" ");
     }
 
     private static void generate(Path dir) {
