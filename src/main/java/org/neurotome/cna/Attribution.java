@@ -250,7 +250,8 @@ public final class Attribution {
 
     /**
      * All neurons of layer {@code l}: {@code log_softmax(bs(base) + (m_k/s)·direction_k)[target]}
-     * minus the base log-probability, in blocks of rows × neurons × V.
+     * minus the base log-probability, in blocks of neurons × V (each block's directions read
+     * or projected once) and, within a block, of rows × neurons × V.
      */
     private float[][] neuronsByValueProjections(int l, NDArray baseN, NDArray post, float[] s, int[] target,
                                                 float[] base) {
@@ -260,29 +261,30 @@ public final class Attribution {
         float[][] out = new float[rows][neurons];
         NDManager m = baseN.getManager();
         NDArray a = post.div(m.create(s, new Shape(rows, 1)));                                // [R, I]: m_k / s
-        int rowBlock = (int) Math.clamp(BLOCK_ELEMENTS / (neurons * vocab), 1, rows);
-        for (int r0 = 0; r0 < rows; r0 += rowBlock) {
-            int r1 = Math.min(rows, r0 + rowBlock);
-            int n = r1 - r0;
-            int block = (int) Math.clamp(BLOCK_ELEMENTS / (n * vocab), 1, neurons);
-            for (int k0 = 0; k0 < neurons; k0 += block) {
-                int k1 = Math.min(neurons, k0 + block);
-                int width = k1 - k0;
-                try (NDScope scope = new NDScope()) {
-                    NDArray dirs = projection.valueDirections(l, k0, k1);                     // [c, V]
-                    NDArray x = a.get(new NDIndex(r0 + ":" + r1 + ", " + k0 + ":" + k1)).expandDims(2)
-                            .mul(dirs.expandDims(0))
-                            .add(baseN.get(new NDIndex(r0 + ":" + r1)).expandDims(1));        // [n, c, V]
-                    NDArray max = x.max(new int[] {2}, true);
-                    NDArray lse = x.sub(max).exp().sum(new int[] {2}, true).log().add(max);  // [n, c, 1]
-                    long[] t = new long[n * width];
-                    for (int i = 0; i < t.length; i++) {
-                        t[i] = target[r0 + i / width];
-                    }
-                    float[] lp = x.gather(m.create(t, new Shape(n, width, 1)), 2).sub(lse).toFloatArray();
-                    for (int i = 0; i < n; i++) {
-                        for (int j = 0; j < width; j++) {
-                            out[r0 + i][k0 + j] = lp[i * width + j] - base[r0 + i];
+        int block = (int) Math.clamp(BLOCK_ELEMENTS / vocab, 1, neurons);
+        for (int k0 = 0; k0 < neurons; k0 += block) {
+            int k1 = Math.min(neurons, k0 + block);
+            int width = k1 - k0;
+            int rowBlock = (int) Math.clamp(BLOCK_ELEMENTS / (width * vocab), 1, rows);
+            try (NDScope blockScope = new NDScope()) {
+                NDArray dirs = projection.valueDirections(l, k0, k1).expandDims(0);           // [1, c, V]
+                for (int r0 = 0; r0 < rows; r0 += rowBlock) {
+                    int r1 = Math.min(rows, r0 + rowBlock);
+                    int n = r1 - r0;
+                    try (NDScope scope = new NDScope()) {
+                        NDArray x = a.get(new NDIndex(r0 + ":" + r1 + ", " + k0 + ":" + k1)).expandDims(2).mul(dirs)
+                                .add(baseN.get(new NDIndex(r0 + ":" + r1)).expandDims(1));    // [n, c, V]
+                        NDArray max = x.max(new int[] {2}, true);
+                        NDArray lse = x.sub(max).exp().sum(new int[] {2}, true).log().add(max);  // [n, c, 1]
+                        long[] t = new long[n * width];
+                        for (int i = 0; i < t.length; i++) {
+                            t[i] = target[r0 + i / width];
+                        }
+                        float[] lp = x.gather(m.create(t, new Shape(n, width, 1)), 2).sub(lse).toFloatArray();
+                        for (int i = 0; i < n; i++) {
+                            for (int j = 0; j < width; j++) {
+                                out[r0 + i][k0 + j] = lp[i * width + j] - base[r0 + i];
+                            }
                         }
                     }
                 }
