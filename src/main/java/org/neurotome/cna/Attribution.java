@@ -47,7 +47,7 @@ public final class Attribution {
      * @param progress      told after each batch of positions
      */
     public record Options(NeuronPath neuronPath, long batchElements, Progress progress) {
-        public static final long DEFAULT_BATCH_ELEMENTS = 1L << 25;
+        public static final long DEFAULT_BATCH_ELEMENTS = 1L << 22;
 
         public Options {
             if (batchElements < 1) {
@@ -68,8 +68,12 @@ public final class Attribution {
         }
     }
 
-    /** Elements of one [rows, neurons, V] block in the value-projection path. */
-    private static final long BLOCK_ELEMENTS = 1L << 24;
+    /**
+     * Elements of one [rows, neurons, V] block in the value-projection path: 4 MiB of floats,
+     * small enough to stay in cache (measured here: blocks of 2^20 run the same scores about
+     * three times faster than blocks of 2^24).
+     */
+    private static final long BLOCK_ELEMENTS = 1L << 20;
 
     private final LanguageModel model;
     private final VocabularyProjection projection;
@@ -274,13 +278,11 @@ public final class Attribution {
                     try (NDScope scope = new NDScope()) {
                         NDArray x = a.get(new NDIndex(r0 + ":" + r1 + ", " + k0 + ":" + k1)).expandDims(2).mul(dirs)
                                 .add(baseN.get(new NDIndex(r0 + ":" + r1)).expandDims(1));    // [n, c, V]
-                        NDArray max = x.max(new int[] {2}, true);
-                        NDArray lse = x.sub(max).exp().sum(new int[] {2}, true).log().add(max);  // [n, c, 1]
                         long[] t = new long[n * width];
                         for (int i = 0; i < t.length; i++) {
                             t[i] = target[r0 + i / width];
                         }
-                        float[] lp = x.gather(m.create(t, new Shape(n, width, 1)), 2).sub(lse).toFloatArray();
+                        float[] lp = x.logSoftmax(2).gather(m.create(t, new Shape(n, width, 1)), 2).toFloatArray();
                         for (int i = 0; i < n; i++) {
                             for (int j = 0; j < width; j++) {
                                 out[r0 + i][k0 + j] = lp[i * width + j] - base[r0 + i];

@@ -35,7 +35,7 @@ public final class HeadScan {
      * @param progress      told after each batch of ablations
      */
     public record Options(long batchElements, List<String> groupBy, Progress progress) {
-        public static final long DEFAULT_BATCH_ELEMENTS = 1L << 25;
+        public static final long DEFAULT_BATCH_ELEMENTS = 1L << 21;
 
         public Options {
             if (batchElements < 1) {
