@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
+import org.neurotome.NeurotomeException;
 import org.neurotome.arch.ModelConfig;
 import org.neurotome.model.ForwardRequest;
 import org.neurotome.model.ForwardResult;
@@ -93,6 +94,12 @@ public final class HeadScan {
         int layers = c.numLayers();
         int heads = c.numHeads();
         int n = prompts.steps().size();
+        for (PromptSet.Step s : prompts.steps()) {
+            if (s.target() >= c.vocabSize()) {
+                throw NeurotomeException.badInput("target id " + s.target() + " is outside the vocabulary of size "
+                        + c.vocabSize());
+            }
+        }
         List<Row> rows = new ArrayList<>();
         for (int i = 0, step = 0; i < prompts.cases().size(); i++) {
             Row row = Row.of(prompts, i, step);

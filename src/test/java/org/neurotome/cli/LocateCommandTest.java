@@ -169,6 +169,8 @@ class LocateCommandTest {
                 {"--method attribution --neuron-path fast", "allowed: value-projections, per-neuron"},
                 {"--method cna --swap woman", "expected WORD=WORD2"},
                 {"--method head-scan --by operation", "--by groups"},
+                {"--method head-scan --target id:512", "outside the vocabulary of size 512"},
+                {"--method attribution --target 9999", "outside the vocabulary of size 512"},
         };
         for (String[] c : cases) {
             List<String> args = new ArrayList<>(List.of(STORIES, "--ids", IDS));
