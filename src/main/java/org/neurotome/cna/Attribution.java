@@ -47,7 +47,7 @@ public final class Attribution {
      * @param progress      told after each batch of positions
      */
     public record Options(NeuronPath neuronPath, long batchElements, Progress progress) {
-        public static final long DEFAULT_BATCH_ELEMENTS = 1L << 25;
+        public static final long DEFAULT_BATCH_ELEMENTS = 1L << 22;
 
         public Options {
             if (batchElements < 1) {
@@ -68,8 +68,12 @@ public final class Attribution {
         }
     }
 
-    /** Elements of one [rows, neurons, V] block in the value-projection path. */
-    private static final long BLOCK_ELEMENTS = 1L << 24;
+    /**
+     * Elements of one [rows, neurons, V] block in the value-projection path: 4 MiB of floats,
+     * small enough to stay in cache (measured here: blocks of 2^20 run the same scores about
+     * three times faster than blocks of 2^24).
+     */
+    private static final long BLOCK_ELEMENTS = 1L << 20;
 
     private final LanguageModel model;
     private final VocabularyProjection projection;
@@ -250,7 +254,8 @@ public final class Attribution {
 
     /**
      * All neurons of layer {@code l}: {@code log_softmax(bs(base) + (m_k/s)·direction_k)[target]}
-     * minus the base log-probability, in blocks of rows × neurons × V.
+     * minus the base log-probability, in blocks of neurons × V (each block's directions read
+     * or projected once) and, within a block, of rows × neurons × V.
      */
     private float[][] neuronsByValueProjections(int l, NDArray baseN, NDArray post, float[] s, int[] target,
                                                 float[] base) {
@@ -260,29 +265,28 @@ public final class Attribution {
         float[][] out = new float[rows][neurons];
         NDManager m = baseN.getManager();
         NDArray a = post.div(m.create(s, new Shape(rows, 1)));                                // [R, I]: m_k / s
-        int rowBlock = (int) Math.clamp(BLOCK_ELEMENTS / (neurons * vocab), 1, rows);
-        for (int r0 = 0; r0 < rows; r0 += rowBlock) {
-            int r1 = Math.min(rows, r0 + rowBlock);
-            int n = r1 - r0;
-            int block = (int) Math.clamp(BLOCK_ELEMENTS / (n * vocab), 1, neurons);
-            for (int k0 = 0; k0 < neurons; k0 += block) {
-                int k1 = Math.min(neurons, k0 + block);
-                int width = k1 - k0;
-                try (NDScope scope = new NDScope()) {
-                    NDArray dirs = projection.valueDirections(l, k0, k1);                     // [c, V]
-                    NDArray x = a.get(new NDIndex(r0 + ":" + r1 + ", " + k0 + ":" + k1)).expandDims(2)
-                            .mul(dirs.expandDims(0))
-                            .add(baseN.get(new NDIndex(r0 + ":" + r1)).expandDims(1));        // [n, c, V]
-                    NDArray max = x.max(new int[] {2}, true);
-                    NDArray lse = x.sub(max).exp().sum(new int[] {2}, true).log().add(max);  // [n, c, 1]
-                    long[] t = new long[n * width];
-                    for (int i = 0; i < t.length; i++) {
-                        t[i] = target[r0 + i / width];
-                    }
-                    float[] lp = x.gather(m.create(t, new Shape(n, width, 1)), 2).sub(lse).toFloatArray();
-                    for (int i = 0; i < n; i++) {
-                        for (int j = 0; j < width; j++) {
-                            out[r0 + i][k0 + j] = lp[i * width + j] - base[r0 + i];
+        int block = (int) Math.clamp(BLOCK_ELEMENTS / vocab, 1, neurons);
+        for (int k0 = 0; k0 < neurons; k0 += block) {
+            int k1 = Math.min(neurons, k0 + block);
+            int width = k1 - k0;
+            int rowBlock = (int) Math.clamp(BLOCK_ELEMENTS / (width * vocab), 1, rows);
+            try (NDScope blockScope = new NDScope()) {
+                NDArray dirs = projection.valueDirections(l, k0, k1).expandDims(0);           // [1, c, V]
+                for (int r0 = 0; r0 < rows; r0 += rowBlock) {
+                    int r1 = Math.min(rows, r0 + rowBlock);
+                    int n = r1 - r0;
+                    try (NDScope scope = new NDScope()) {
+                        NDArray x = a.get(new NDIndex(r0 + ":" + r1 + ", " + k0 + ":" + k1)).expandDims(2).mul(dirs)
+                                .add(baseN.get(new NDIndex(r0 + ":" + r1)).expandDims(1));    // [n, c, V]
+                        long[] t = new long[n * width];
+                        for (int i = 0; i < t.length; i++) {
+                            t[i] = target[r0 + i / width];
+                        }
+                        float[] lp = x.logSoftmax(2).gather(m.create(t, new Shape(n, width, 1)), 2).toFloatArray();
+                        for (int i = 0; i < n; i++) {
+                            for (int j = 0; j < width; j++) {
+                                out[r0 + i][k0 + j] = lp[i * width + j] - base[r0 + i];
+                            }
                         }
                     }
                 }

@@ -1,8 +1,11 @@
 package org.neurotome.cna;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
+import org.neurotome.NeurotomeException;
 import org.neurotome.arch.ModelConfig;
 import org.neurotome.model.ForwardRequest;
 import org.neurotome.model.ForwardResult;
@@ -11,15 +14,17 @@ import org.neurotome.model.LanguageModel;
 import org.neurotome.model.Tap;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
  * The head scan of METHOD.md A3 (Yu &amp; Ananiadou, EMNLP 2024, §3.2 and
  * {@code Llama_view_arithmetic-head.ipynb}): every attention head is ablated in turn (its
  * output zeroed at every position, as zeroing its columns of the output projection) and the
- * target tokens are scored again. Instead of one edited copy of the model per head, a
- * batch of positions is run once with the residual stream recorded at every layer; then, for
- * each layer l, all its head ablations run as batch rows that resume from the recorded
+ * target tokens are scored again. Instead of one edited copy of the model per head, a batch
+ * of cases (each one row, prompt plus all but the last target token, scored at every target
+ * position) is run once with the residual stream recorded at every layer; then, for each
+ * layer l, all its head ablations run as batch rows that resume from the recorded
  * {@code resid_pre} of layer l, so the layers before l are never recomputed.
  */
 public final class HeadScan {
@@ -31,7 +36,7 @@ public final class HeadScan {
      * @param progress      told after each batch of ablations
      */
     public record Options(long batchElements, List<String> groupBy, Progress progress) {
-        public static final long DEFAULT_BATCH_ELEMENTS = 1L << 25;
+        public static final long DEFAULT_BATCH_ELEMENTS = 1L << 21;
 
         public Options {
             if (batchElements < 1) {
@@ -56,9 +61,31 @@ public final class HeadScan {
     private HeadScan() {
     }
 
-    /** The widest activation of one batch row of {@code maxLen} positions: [S, max(D, 2I, H·S)]. */
+    /** The widest activation of one batch row of {@code maxLen} positions: [S, max(D, 2I, H·S, V)]. */
     static long elementsPerRow(ModelConfig c, int maxLen) {
-        return maxLen * Math.max(Math.max(c.hiddenSize(), 2L * c.ffnSize()), (long) c.numHeads() * maxLen);
+        long width = Math.max(Math.max(c.hiddenSize(), 2L * c.ffnSize()), Math.max((long) c.numHeads() * maxLen,
+                c.vocabSize()));
+        return maxLen * width;
+    }
+
+    /** One case as one batch row: what it reads, and where its steps are scored. */
+    private record Row(int[] context, int firstStep, int[] positions, int[] targets) {
+        static Row of(PromptSet prompts, int caseIndex, int firstStep) {
+            PromptSet.Case c = prompts.cases().get(caseIndex);
+            int t = c.target().length;
+            int[] context = Arrays.copyOf(c.prompt(), c.prompt().length + Math.max(0, t - 1));
+            if (t > 1) {
+                System.arraycopy(c.target(), 0, context, c.prompt().length, t - 1);
+            }
+            int steps = Math.max(1, t);
+            int[] positions = new int[steps];
+            int[] targets = new int[steps];
+            for (int j = 0; j < steps; j++) {
+                positions[j] = c.prompt().length - 1 + j;
+                targets[j] = t == 0 ? -1 : c.target()[j];
+            }
+            return new Row(context, firstStep, positions, targets);
+        }
     }
 
     /** Ablates every head of {@code model} on every step of {@code prompts}. */
@@ -66,11 +93,23 @@ public final class HeadScan {
         ModelConfig c = model.config();
         int layers = c.numLayers();
         int heads = c.numHeads();
-        List<PromptSet.Step> steps = prompts.steps();
-        int n = steps.size();
-        long rowsPerForward = Math.max(1, options.batchElements() / elementsPerRow(c, prompts.maxContext()));
-        int stepRows = (int) Math.clamp(rowsPerForward / heads, 1, n);
-        int group = (int) Math.clamp(rowsPerForward / stepRows, 1, heads);
+        int n = prompts.steps().size();
+        for (PromptSet.Step s : prompts.steps()) {
+            if (s.target() >= c.vocabSize()) {
+                throw NeurotomeException.badInput("target id " + s.target() + " is outside the vocabulary of size "
+                        + c.vocabSize());
+            }
+        }
+        List<Row> rows = new ArrayList<>();
+        for (int i = 0, step = 0; i < prompts.cases().size(); i++) {
+            Row row = Row.of(prompts, i, step);
+            rows.add(row);
+            step += row.positions().length;
+        }
+        int maxLen = rows.stream().mapToInt(r -> r.context().length).max().orElseThrow();
+        long rowsPerForward = Math.max(1, options.batchElements() / elementsPerRow(c, maxLen));
+        int caseRows = (int) Math.clamp(rowsPerForward / heads, 1, rows.size());
+        int group = (int) Math.clamp(rowsPerForward / caseRows, 1, heads);
 
         int[] target = new int[n];
         float[] baseLogprob = new float[n];
@@ -81,60 +120,108 @@ public final class HeadScan {
         for (int l = 0; l < layers; l++) {
             taps.add(Tap.residPre(l));
         }
-        long total = (long) layers * heads * n;
+        long total = (long) layers * heads * rows.size();
         long done = 0;
-        for (int from = 0; from < n; from += stepRows) {
-            int rows = Math.min(n, from + stepRows) - from;
-            List<PromptSet.Step> part = steps.subList(from, from + rows);
-            int[] lengths = part.stream().mapToInt(s -> s.context().length).toArray();
+        for (int from = 0; from < rows.size(); from += caseRows) {
+            List<Row> part = rows.subList(from, Math.min(rows.size(), from + caseRows));
+            int r = part.size();
+            int[] lengths = part.stream().mapToInt(x -> x.context().length).toArray();
             try (NDScope scope = new NDScope();
-                 ForwardResult base = model.transformer().forward(ForwardRequest.tokens(Attribution.contexts(part))
-                         .withTaps(taps).tapAtAllPositions())) {
-                NDArray logits = base.logits();                                               // [R, V]
-                long[] argmax = logits.argMax(1).toLongArray();
-                int[] t = new int[rows];
-                for (int r = 0; r < rows; r++) {
-                    int given = part.get(r).target();
-                    t[r] = given >= 0 ? given : Math.toIntExact(argmax[r]);
-                    target[from + r] = t[r];
-                    baseTop1[from + r] = argmax[r] == t[r];
+                 ForwardResult base = model.transformer().forward(ForwardRequest.tokens(
+                         part.stream().map(Row::context).toList()).withTaps(taps).tapAtAllPositions().withAllLogits())) {
+                Scored b = score(base.logits(), part, 1, null);
+                int[] t = b.targets();
+                for (int i = 0; i < t.length; i++) {
+                    int step = stepOf(part, i);
+                    target[step] = t[i];
+                    baseLogprob[step] = b.logprob()[i];
+                    baseTop1[step] = b.argmax()[i] == t[i];
                 }
-                float[] lp = Attribution.pick(logits, logits.getManager().create(Attribution.longs(t, 1), new Shape(rows, 1)));
-                System.arraycopy(lp, 0, baseLogprob, from, rows);
                 for (int l = 0; l < layers; l++) {
                     NDArray resid = base.tap(Tap.residPre(l));                                // [R, S, D]
                     for (int g0 = 0; g0 < heads; g0 += group) {
                         int g = Math.min(heads, g0 + group) - g0;
-                        int[] rowLengths = new int[rows * g];
+                        int[] rowLengths = new int[r * g];
                         List<HeadScale> ablate = new ArrayList<>();
-                        for (int r = 0; r < rows; r++) {
+                        for (int i = 0; i < r; i++) {
                             for (int j = 0; j < g; j++) {
-                                rowLengths[r * g + j] = lengths[r];
-                                ablate.add(new HeadScale(r * g + j, l, g0 + j, 0f));
+                                rowLengths[i * g + j] = lengths[i];
+                                ablate.add(new HeadScale(i * g + j, l, g0 + j, 0f));
                             }
                         }
                         try (NDScope batchScope = new NDScope()) {
-                            NDArray repeated = resid.repeat(0, g);                           // [R·G, S, D], row r·G + j
-                            try (ForwardResult ab = model.transformer().forward(
-                                    ForwardRequest.fromResidual(l, repeated, rowLengths).withHeadScales(ablate))) {
-                                NDArray al = ab.logits();                                    // [R·G, V]
-                                float[] alp = Attribution.pick(al, al.getManager().create(Attribution.longs(t, g),
-                                        new Shape((long) rows * g, 1)));
-                                long[] am = al.argMax(1).toLongArray();
-                                for (int r = 0; r < rows; r++) {
+                            NDArray repeated = resid.repeat(0, g);                           // [R·G, S, D], row i·G + j
+                            try (ForwardResult ab = model.transformer().forward(ForwardRequest.fromResidual(l, repeated,
+                                    rowLengths).withHeadScales(ablate).withAllLogits())) {
+                                Scored s = score(ab.logits(), part, g, t);                   // row-major (case, head, step)
+                                int k = 0;
+                                for (int i = 0; i < r; i++) {
+                                    Row row = part.get(i);
                                     for (int j = 0; j < g; j++) {
-                                        logprob[l][g0 + j][from + r] = alp[r * g + j];
-                                        top1[l][g0 + j][from + r] = am[r * g + j] == t[r];
+                                        for (int p = 0; p < row.positions().length; p++, k++) {
+                                            int step = row.firstStep() + p;
+                                            logprob[l][g0 + j][step] = s.logprob()[k];
+                                            top1[l][g0 + j][step] = s.argmax()[k] == target[step];
+                                        }
                                     }
                                 }
                             }
                         }
-                        done += (long) rows * g;
+                        done += (long) r * g;
                         options.progress().update("head ablations", done, total);
                     }
                 }
             }
         }
         return new HeadScanResult(prompts, target, baseLogprob, baseTop1, logprob, top1, options.groupBy());
+    }
+
+    /** The step of the i-th scored position of {@code part}, counting positions row by row. */
+    private static int stepOf(List<Row> part, int i) {
+        for (Row row : part) {
+            if (i < row.positions().length) {
+                return row.firstStep() + i;
+            }
+            i -= row.positions().length;
+        }
+        throw new IndexOutOfBoundsException(i);
+    }
+
+    /** Log-probabilities and argmaxes at the scored positions, and the targets they were taken of. */
+    private record Scored(float[] logprob, long[] argmax, int[] targets) {
+    }
+
+    /**
+     * Reads logits [B, S, V] of rows {@code (case i, copy j)} at row {@code i·copies + j}, at
+     * every scored position, in (case, copy, position) order. {@code resolved} gives the
+     * targets per (case, position) in that order without copies; null takes them from the
+     * rows, a missing one (−1) being the argmax there.
+     */
+    private static Scored score(NDArray logits, List<Row> part, int copies, int[] resolved) {
+        long seq = logits.getShape().get(1);
+        long vocab = logits.getShape().get(2);
+        List<Long> flat = new ArrayList<>();
+        List<Integer> targets = new ArrayList<>();
+        int k = 0;
+        for (int i = 0; i < part.size(); i++) {
+            Row row = part.get(i);
+            for (int j = 0; j < copies; j++) {
+                for (int p = 0; p < row.positions().length; p++) {
+                    flat.add(((long) i * copies + j) * seq + row.positions()[p]);
+                    targets.add(resolved != null ? resolved[k + p] : row.targets()[p]);
+                }
+            }
+            k += row.positions().length;
+        }
+        NDManager m = logits.getManager();
+        NDArray at = logits.reshape(-1, vocab).get(new NDIndex("{}", m.create(flat.stream().mapToLong(Long::longValue)
+                .toArray())));                                                                   // [N, V]
+        long[] argmax = at.argMax(1).toLongArray();
+        int[] t = new int[targets.size()];
+        for (int i = 0; i < t.length; i++) {
+            t[i] = targets.get(i) >= 0 ? targets.get(i) : Math.toIntExact(argmax[i]);
+        }
+        float[] lp = Attribution.pick(at, m.create(Attribution.longs(t, 1), new Shape(t.length, 1)));
+        return new Scored(lp, argmax, t);
     }
 }

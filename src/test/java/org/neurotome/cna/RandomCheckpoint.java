@@ -28,10 +28,13 @@ public final class RandomCheckpoint {
 
     /** A Llama of the given shape over the fixture vocabulary (BOS 1, EOS 2), GQA with half the heads as kv heads. */
     public static ModelConfig llama(int layers, int heads, int headDim, int ffn) {
-        int d = heads * headDim;
-        return new ModelConfig("llama", layers, heads, Math.max(1, heads / 2), headDim, d, ffn,
-                FixtureVocabulary.standard().size(), 256, 1e-5, 10000, headDim, 0, Activation.SILU, false, false, false,
-                1, List.of(2));
+        return llama(layers, heads, headDim, ffn, FixtureVocabulary.standard().size());
+    }
+
+    /** A Llama of the given shape and vocabulary size. */
+    public static ModelConfig llama(int layers, int heads, int headDim, int ffn, int vocab) {
+        return new ModelConfig("llama", layers, heads, Math.max(1, heads / 2), headDim, heads * headDim, ffn, vocab,
+                256, 1e-5, 10000, headDim, 0, Activation.SILU, false, false, false, 1, List.of(2));
     }
 
     /** A GPT-2 (LayerNorm, tied embeddings) of the given shape over the fixture vocabulary. */
@@ -43,12 +46,18 @@ public final class RandomCheckpoint {
 
     /** Writes {@code config} with random weights (seed, std) and the fixture tokenizer into {@code dir}. */
     public static Path write(Path dir, ModelConfig config, long seed, double std) {
+        writeWeights(dir, config, seed, std);
+        new FixtureTokenizerBuilder(FixtureVocabulary.standard()).writeTo(dir);
+        return dir;
+    }
+
+    /** Writes {@code config} with random weights (seed, std) and no tokenizer into {@code dir}. */
+    public static Path writeWeights(Path dir, ModelConfig config, long seed, double std) {
         try (NDManager m = NDManager.newBaseManager(Device.cpu());
              Weights w = Weights.initialize(m, config, new Random(seed), std)) {
-            new CheckpointWriter(1L << 30, Map.of("format", "pt"), false).write(dir, w.toOutputTensors(DType.F32),
+            new CheckpointWriter(1L << 31, Map.of("format", "pt"), false).write(dir, w.toOutputTensors(DType.F32),
                     Map.of(Checkpoint.CONFIG, config.toConfigJson().toString().getBytes(StandardCharsets.UTF_8)));
         }
-        new FixtureTokenizerBuilder(FixtureVocabulary.standard()).writeTo(dir);
         return dir;
     }
 }
