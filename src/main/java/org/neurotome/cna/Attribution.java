@@ -265,11 +265,11 @@ public final class Attribution {
         float[][] out = new float[rows][neurons];
         NDManager m = baseN.getManager();
         NDArray a = post.div(m.create(s, new Shape(rows, 1)));                                // [R, I]: m_k / s
-        int block = (int) Math.clamp(BLOCK_ELEMENTS / vocab, 1, neurons);
+        int block = Math.clamp(BLOCK_ELEMENTS / vocab, 1, neurons);
         for (int k0 = 0; k0 < neurons; k0 += block) {
             int k1 = Math.min(neurons, k0 + block);
             int width = k1 - k0;
-            int rowBlock = (int) Math.clamp(BLOCK_ELEMENTS / (width * vocab), 1, rows);
+            int rowBlock = Math.clamp(BLOCK_ELEMENTS / (width * vocab), 1, rows);
             try (NDScope blockScope = new NDScope()) {
                 NDArray dirs = projection.valueDirections(l, k0, k1).expandDims(0);           // [1, c, V]
                 for (int r0 = 0; r0 < rows; r0 += rowBlock) {

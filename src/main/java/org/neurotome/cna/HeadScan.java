@@ -108,8 +108,8 @@ public final class HeadScan {
         }
         int maxLen = rows.stream().mapToInt(r -> r.context().length).max().orElseThrow();
         long rowsPerForward = Math.max(1, options.batchElements() / elementsPerRow(c, maxLen));
-        int caseRows = (int) Math.clamp(rowsPerForward / heads, 1, rows.size());
-        int group = (int) Math.clamp(rowsPerForward / caseRows, 1, heads);
+        int caseRows = Math.clamp(rowsPerForward / heads, 1, rows.size());
+        int group = Math.clamp(rowsPerForward / caseRows, 1, heads);
 
         int[] target = new int[n];
         float[] baseLogprob = new float[n];
