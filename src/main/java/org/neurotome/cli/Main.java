@@ -26,6 +26,7 @@ import java.io.PrintWriter;
                 DiffCommand.class,
                 VerifyCommand.class,
                 DatasetsCommand.class,
+                FixturesCommand.class,
         })
 public final class Main implements Runnable {
 
