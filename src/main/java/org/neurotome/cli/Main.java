@@ -20,15 +20,16 @@ import java.io.PrintWriter;
         description = "Model surgery for transformer language models: locate, edit, write, evaluate.",
         subcommands = {
                 CommandLine.HelpCommand.class,
-                InspectCommand.class,
                 ApplyCommand.class,
+                LocateCommand.class,
+                EvalCommand.class,
+                InspectCommand.class,
                 PredictCommand.class,
                 GenerateCommand.class,
-                EvalCommand.class,
                 DiffCommand.class,
                 VerifyCommand.class,
                 DatasetsCommand.class,
-                LocateCommand.class,
+                FixturesCommand.class,
         })
 public final class Main implements Runnable {
 
