@@ -100,6 +100,7 @@ class MetricCalculatorTest {
         double driver = log(2.0 / 5) - log(1.0 / 7);
         double helper = log((2.0 / 5) * (5.0 / 8)) - log((1.0 / 4) * (1.0 / 4));
         assertMetric((nurse + driver + helper) / 3, m, "gender.bias_gap");
+        assertMetric((Math.abs(nurse) + Math.abs(driver) + Math.abs(helper)) / 3, m, "gender.abs_bias_gap");
         assertMetric((nurse + helper) / 2, m, "gender.bias_gap.woman");
         assertMetric(driver, m, "gender.bias_gap.man");
         assertMetric(nurse, m, "gender.bias_gap.prof=nurse");
