@@ -1,7 +1,6 @@
 package org.neurotome.eval;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.neurotome.NeurotomeException;
@@ -12,10 +11,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 
 /**
  * The JSONL form of evaluation cases: one object per line,
@@ -25,7 +22,6 @@ import java.util.Set;
  */
 public final class EvalCaseFile {
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final Set<String> FIELDS = Set.of("prompt", "target", "labels");
 
     private EvalCaseFile() {
     }
@@ -63,7 +59,7 @@ public final class EvalCaseFile {
         List<EvalCase> cases = new ArrayList<>();
         for (int i = 0; i < lines.size(); i++) {
             if (!lines.get(i).isBlank()) {
-                cases.add(parse(lines.get(i), file + ":" + (i + 1)));
+                cases.add(DatasetReader.parseLine(lines.get(i), file + ":" + (i + 1)));
             }
         }
         return cases;
@@ -86,54 +82,5 @@ public final class EvalCaseFile {
         } catch (JsonProcessingException e) {
             throw new IllegalStateException("cannot serialise the case of '" + c.prompt() + "'", e);
         }
-    }
-
-    private static EvalCase parse(String line, String where) {
-        JsonNode node;
-        try {
-            node = JSON.readTree(line);
-        } catch (JsonProcessingException e) {
-            throw NeurotomeException.badInput(where + ": not valid JSON: " + e.getOriginalMessage());
-        }
-        if (node == null || !node.isObject()) {
-            throw NeurotomeException.badInput(where + ": expected a JSON object {\"prompt\", \"target\", \"labels\"}");
-        }
-        for (Iterator<String> names = node.fieldNames(); names.hasNext(); ) {
-            String name = names.next();
-            if (!FIELDS.contains(name)) {
-                throw NeurotomeException.badInput(where + ": unknown field '" + name + "'; allowed: prompt, target, labels");
-            }
-        }
-        String prompt = text(node, "prompt", where);
-        String target = text(node, "target", where);
-        JsonNode labelsNode = node.get("labels");
-        if (labelsNode == null || !labelsNode.isObject()) {
-            throw NeurotomeException.badInput(where + ": field 'labels' must be an object");
-        }
-        EvalCase.Labels labels = new EvalCase.Labels();
-        for (Map.Entry<String, JsonNode> e : labelsNode.properties()) {
-            JsonNode v = e.getValue();
-            if (v.isTextual()) {
-                labels.put(e.getKey(), v.textValue());
-            } else if (v.isInt()) {
-                labels.put(e.getKey(), v.intValue());
-            } else {
-                throw NeurotomeException.badInput(where + ": label '" + e.getKey() + "' is " + v
-                        + "; allowed: a string or an integer");
-            }
-        }
-        try {
-            return new EvalCase(prompt, target, labels.build());
-        } catch (IllegalArgumentException e) {
-            throw NeurotomeException.badInput(where + ": " + e.getMessage());
-        }
-    }
-
-    private static String text(JsonNode node, String field, String where) {
-        JsonNode v = node.get(field);
-        if (v == null || !v.isTextual()) {
-            throw NeurotomeException.badInput(where + ": field '" + field + "' must be a string");
-        }
-        return v.textValue();
     }
 }

@@ -1,13 +1,12 @@
 package org.neurotome.cli;
 
+import org.neurotome.testing.TestModels;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.neurotome.Json;
 import org.neurotome.checkpoint.Manifest;
-import org.neurotome.fixtures.FixtureTokenizerBuilder;
-import org.neurotome.fixtures.FixtureVocabulary;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -31,14 +30,9 @@ class ApplyCommandTest {
     @TempDir
     Path tmp;
 
+
     private Path model() throws IOException {
-        Path dir = tmp.resolve("model");
-        Files.createDirectories(dir);
-        for (String f : List.of("config.json", "model.safetensors")) {
-            Files.copy(Path.of("src/test/resources/reference/stories260K").resolve(f), dir.resolve(f));
-        }
-        new FixtureTokenizerBuilder(FixtureVocabulary.standard()).writeTo(dir);
-        return dir;
+        return TestModels.storiesWithFixtureTokenizer(tmp);
     }
 
     private Path recipe(String gate) throws IOException {

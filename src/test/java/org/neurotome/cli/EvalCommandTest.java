@@ -1,11 +1,10 @@
 package org.neurotome.cli;
 
+import org.neurotome.testing.TestModels;
 import com.fasterxml.jackson.databind.JsonNode;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.neurotome.Json;
-import org.neurotome.fixtures.FixtureTokenizerBuilder;
-import org.neurotome.fixtures.FixtureVocabulary;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -24,14 +23,9 @@ class EvalCommandTest {
     @TempDir
     Path tmp;
 
+
     private Path model() throws IOException {
-        Path dir = tmp.resolve("model");
-        Files.createDirectories(dir);
-        for (String f : List.of("config.json", "model.safetensors")) {
-            Files.copy(Path.of("src/test/resources/reference/stories260K").resolve(f), dir.resolve(f));
-        }
-        new FixtureTokenizerBuilder(FixtureVocabulary.standard()).writeTo(dir);
-        return dir;
+        return TestModels.storiesWithFixtureTokenizer(tmp);
     }
 
     private Path suite(String gates) throws IOException {

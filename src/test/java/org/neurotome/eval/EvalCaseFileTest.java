@@ -34,7 +34,7 @@ class EvalCaseFileTest {
         assertBad(tmp, good + "\n\n{\"prompt\":\"a\",\"target\":\"b\",\"labels\":{},\"x\":1}",
                 ":3: unknown field 'x'; allowed: prompt, target, labels");
         assertBad(tmp, "{\"prompt\":\"a\",\"target\":\"b\",\"labels\":{\"n1\":1.5}}",
-                ":1: label 'n1' is 1.5; allowed: a string or an integer");
+                ":1: label 'n1' is 1.5; allowed: a string or a 32-bit integer");
         assertBad(tmp, "{\"prompt\":\"a \",\"target\":\"b\",\"labels\":{}}",
                 ":1: prompt must be non-empty and not end in whitespace: 'a '");
         assertBad(tmp, "[1]", ":1: expected a JSON object");

@@ -1,10 +1,9 @@
 package org.neurotome.eval;
 
+import org.neurotome.testing.TestModels;
 import ai.djl.Device;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.neurotome.fixtures.FixtureTokenizerBuilder;
-import org.neurotome.fixtures.FixtureVocabulary;
 import org.neurotome.model.ForwardRequest;
 import org.neurotome.model.ForwardResult;
 import org.neurotome.model.LanguageModel;
@@ -27,15 +26,8 @@ class ModelCaseScorerTest {
     @TempDir
     Path tmp;
 
-    /** stories260K (vocabulary 512) with the fixture tokenizer (208 ids), so text prompts work. */
     private Path modelWithTokenizer() throws IOException {
-        Path dir = tmp.resolve("model");
-        Files.createDirectories(dir);
-        for (String f : List.of("config.json", "model.safetensors")) {
-            Files.copy(Path.of("src/test/resources/reference/stories260K").resolve(f), dir.resolve(f));
-        }
-        new FixtureTokenizerBuilder(FixtureVocabulary.standard()).writeTo(dir);
-        return dir;
+        return TestModels.storiesWithFixtureTokenizer(tmp);
     }
 
     @Test
