@@ -1,9 +1,7 @@
 package org.neurotome.cli;
 
 import ai.djl.Device;
-import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDManager;
-import ai.djl.pytorch.jni.JniUtils;
 import org.neurotome.ExitCode;
 import org.neurotome.Json;
 import org.neurotome.NeurotomeException;
@@ -12,6 +10,7 @@ import org.neurotome.fixtures.FixtureEvaluation;
 import org.neurotome.fixtures.FixtureReport;
 import org.neurotome.fixtures.FixtureSpec;
 import org.neurotome.fixtures.FixtureTrainer;
+import org.neurotome.fixtures.TorchThreads;
 import org.neurotome.model.LanguageModel;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -40,17 +39,6 @@ public final class FixturesCommand implements Runnable {
     @Override
     public void run() {
         spec.commandLine().usage(spec.commandLine().getOut());
-    }
-
-    /** Sets libtorch's intra-op thread count until closed, when the previous count comes back. */
-    static AutoCloseable useThreads(int threads) {
-        if (threads < 1) {
-            throw NeurotomeException.badInput("--threads must be at least 1, got " + threads);
-        }
-        Engine.getInstance();
-        int previous = JniUtils.getNumThreads();
-        JniUtils.setNumThreads(threads);
-        return () -> JniUtils.setNumThreads(previous);
     }
 
     /** {@code neurotome fixtures build}. */
@@ -106,7 +94,7 @@ public final class FixturesCommand implements Runnable {
             PrintWriter err = spec.commandLine().getErr();
             FixtureEvaluation evaluation = FixtureEvaluation.forFixtureVocabulary();
             for (FixtureSpec s : specs) {
-                try (AutoCloseable t = useThreads(threads);
+                try (TorchThreads t = TorchThreads.use(threads);
                      NDManager root = NDManager.newBaseManager(Device.cpu());
                      FixtureTrainer.TrainingRun run = new FixtureTrainer(s, evaluation, err).train(root)) {
                     FixtureReport report = FixtureReport.measure(s.name(), run.model(), evaluation);
@@ -145,7 +133,7 @@ public final class FixturesCommand implements Runnable {
 
         @Override
         public Integer call() throws Exception {
-            try (AutoCloseable t = useThreads(threads);
+            try (TorchThreads t = TorchThreads.use(threads);
                  LanguageModel lm = LanguageModel.open(model, Device.cpu())) {
                 FixtureEvaluation evaluation = new FixtureEvaluation(lm::encode);
                 FixtureReport report = FixtureReport.measure(model.getFileName().toString(), lm.transformer(), evaluation);
