@@ -12,7 +12,7 @@ import java.util.List;
 /**
  * Eval throughput: cases per second of the arithmetic dataset scored on a fixture model,
  * batched (the harness's batch of 32, one padded forward per batch) against one case per
- * forward, in the same run and JVM.
+ * forward, and batches of 128, in the same run and JVM.
  * Usage: {@code scripts/bench EvalBenchmark [model] [dataset]}
  * (defaults {@code checkpoints/fixture-llama}, {@code eval/datasets/arithmetic.jsonl}).
  */
@@ -26,9 +26,11 @@ public final class EvalBenchmark {
             ModelCaseScorer scorer = new ModelCaseScorer(lm);
             scorer.score(cases.subList(0, 64)); // warm up
             double one = time(scorer, cases, 1);
-            double batched = time(scorer, cases, 32);
             table.row("one case per forward", cases.size(), one, cases.size() / one, "1.00");
-            table.row("batches of 32", cases.size(), batched, cases.size() / batched, String.format("%.1f×", one / batched));
+            for (int batch : new int[] {32, 128}) {
+                double t = time(scorer, cases, batch);
+                table.row("batches of " + batch, cases.size(), t, cases.size() / t, String.format("%.1f×", one / t));
+            }
         }
         table.print();
     }
