@@ -2,6 +2,7 @@ package org.neurotome.cli;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.neurotome.AtomicFile;
 import org.neurotome.Json;
 import org.neurotome.NeurotomeException;
 import org.neurotome.arch.Head;
@@ -31,10 +32,7 @@ import picocli.CommandLine.Spec;
 
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -209,7 +207,7 @@ public final class LocateCommand implements Callable<Integer> {
                 findings.write(json);
             }
             if (svg != null) {
-                writeText(svg, chart);
+                AtomicFile.write(svg, chart);
             }
         }
         return 0;
@@ -375,22 +373,6 @@ public final class LocateCommand implements Callable<Integer> {
     private static void putIfSet(ObjectNode o, String key, String value) {
         if (value != null) {
             o.put(key, value);
-        }
-    }
-
-    private static void writeText(Path file, String text) {
-        Path dir = file.toAbsolutePath().getParent();
-        try {
-            Files.createDirectories(dir);
-            Path tmp = Files.createTempFile(dir, file.getFileName().toString(), ".tmp");
-            try {
-                Files.writeString(tmp, text, StandardCharsets.UTF_8);
-                Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-            } finally {
-                Files.deleteIfExists(tmp);
-            }
-        } catch (IOException e) {
-            throw NeurotomeException.outputFailed("cannot write " + file + ": " + e.getMessage(), e);
         }
     }
 

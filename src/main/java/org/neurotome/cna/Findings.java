@@ -3,6 +3,7 @@ package org.neurotome.cna;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.neurotome.AtomicFile;
 import org.neurotome.Json;
 import org.neurotome.NeurotomeException;
 import org.neurotome.Tool;
@@ -12,10 +13,7 @@ import org.neurotome.arch.Neuron;
 import org.neurotome.model.TextTokenizer;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -232,18 +230,10 @@ public final class Findings {
 
     /** Writes the document to {@code file} through a temporary sibling, so a failure leaves no partial file. */
     public void write(Path file) {
-        Path dir = file.toAbsolutePath().getParent();
         try {
-            Files.createDirectories(dir);
-            Path tmp = Files.createTempFile(dir, file.getFileName().toString(), ".tmp");
-            try {
-                Files.writeString(tmp, Json.pretty().writeValueAsString(document) + "\n", StandardCharsets.UTF_8);
-                Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-            } finally {
-                Files.deleteIfExists(tmp);
-            }
+            AtomicFile.write(file, Json.pretty().writeValueAsString(document) + "\n");
         } catch (IOException e) {
-            throw NeurotomeException.outputFailed("cannot write findings " + file + ": " + e.getMessage(), e);
+            throw new IllegalStateException(e);
         }
     }
 

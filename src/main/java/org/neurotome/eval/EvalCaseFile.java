@@ -3,13 +3,13 @@ package org.neurotome.eval;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.neurotome.AtomicFile;
 import org.neurotome.NeurotomeException;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -32,20 +32,7 @@ public final class EvalCaseFile {
         for (EvalCase c : cases) {
             out.append(toLine(c)).append('\n');
         }
-        Path dir = file.toAbsolutePath().getParent();
-        try {
-            Files.createDirectories(dir);
-            Path tmp = Files.createTempFile(dir, file.getFileName().toString(), ".tmp");
-            try {
-                Files.writeString(tmp, out, StandardCharsets.UTF_8);
-                Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-            } finally {
-                Files.deleteIfExists(tmp);
-            }
-        } catch (IOException e) {
-            throw NeurotomeException.outputFailed("cannot write " + file + ": " + e.getClass().getSimpleName()
-                    + " (" + e.getMessage() + ")", e);
-        }
+        AtomicFile.write(file, out.toString());
     }
 
     /** Reads every case of {@code file}; blank lines are skipped. */

@@ -1,12 +1,11 @@
 package org.neurotome.eval;
 
+import org.neurotome.AtomicFile;
 import org.neurotome.NeurotomeException;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.List;
 
 /**
@@ -30,23 +29,8 @@ public final class ReportWriter {
         }
         Path json = dir.resolve(JSON_FILE);
         Path html = dir.resolve(HTML_FILE);
-        write(json, ReportJson.render(report));
-        write(html, ReportHtml.render(report));
+        AtomicFile.write(json, ReportJson.render(report));
+        AtomicFile.write(html, ReportHtml.render(report));
         return List.of(json, html);
-    }
-
-    private static void write(Path file, String text) {
-        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-        try {
-            Files.writeString(tmp, text, StandardCharsets.UTF_8);
-            Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        } catch (IOException e) {
-            try {
-                Files.deleteIfExists(tmp);
-            } catch (IOException suppressed) {
-                e.addSuppressed(suppressed);
-            }
-            throw NeurotomeException.outputFailed("cannot write " + file + ": " + e, e);
-        }
     }
 }
