@@ -8,9 +8,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.neurotome.Json;
 import org.neurotome.checkpoint.Manifest;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -76,18 +74,6 @@ class ApplyCommandTest {
         return file;
     }
 
-    private static String stdout(int expectedExit, String... args) {
-        PrintStream old = System.out;
-        ByteArrayOutputStream buf = new ByteArrayOutputStream();
-        System.setOut(new PrintStream(buf, true));
-        try {
-            assertEquals(expectedExit, Main.execute(args), String.join(" ", args));
-        } finally {
-            System.setOut(old);
-        }
-        return buf.toString();
-    }
-
     private static String fingerprint(Path dir) {
         return Manifest.fingerprint(dir);
     }
@@ -98,12 +84,12 @@ class ApplyCommandTest {
         String before = fingerprint(model);
         Path recipe = recipe("language.perplexity.rel_change <= 10");
 
-        String plan = stdout(0, "apply", recipe.toString(), "--dry-run");
+        String plan = CliRun.stdout(0, "apply", recipe.toString(), "--dry-run");
         assertTrue(plan.contains("locate   scan: head-scan on 1 case"), plan);
         assertTrue(plan.contains("edit     zero-heads on ${top_heads} chosen at run time"), plan);
         assertFalse(Files.exists(tmp.resolve("out")), "a dry run writes nothing");
 
-        stdout(0, "apply", recipe.toString());
+        CliRun.stdout(0, "apply", recipe.toString());
         Path out = tmp.resolve("out");
         for (String f : List.of("model.safetensors", "config.json", "tokenizer.json", "recipe.yaml", "findings.json",
                 Manifest.FILE, "eval/report.json", "eval/report.html")) {
@@ -116,13 +102,13 @@ class ApplyCommandTest {
         JsonNode ranked = findings.get("steps").get("scan").get("heads");
         assertEquals(ranked.get(0).get("layer").asInt() + "." + ranked.get(0).get("head").asInt(), chosen.get(0).asText());
 
-        JsonNode diff = Json.MAPPER.readTree(stdout(0, "diff", model.toString(), out.toString(), "--json"));
+        JsonNode diff = Json.MAPPER.readTree(CliRun.stdout(0, "diff", model.toString(), out.toString(), "--json"));
         java.util.Set<String> changed = new java.util.TreeSet<>();
         diff.get("heads").forEach(h -> changed.add(h.get("head").asText()));
         java.util.Set<String> selected = new java.util.TreeSet<>();
         chosen.forEach(h -> selected.add(h.asText()));
         assertEquals(selected, changed, "exactly the two selected heads are zeroed");
-        stdout(0, "verify", out.toString());
+        CliRun.stdout(0, "verify", out.toString());
 
         JsonNode manifest = Json.MAPPER.readTree(out.resolve(Manifest.FILE).toFile());
         assertEquals(before, manifest.get("input").get("sha256").asText());
@@ -130,7 +116,7 @@ class ApplyCommandTest {
         assertTrue(manifest.get("edits").get(0).get("touched").size() >= 2, "o and q projections at least");
 
         Path again = tmp.resolve("again");
-        stdout(0, "apply", recipe.toString(), "--out", again.toString());
+        CliRun.stdout(0, "apply", recipe.toString(), "--out", again.toString());
         for (String f : List.of("model.safetensors", "config.json", "tokenizer.json", "recipe.yaml", "findings.json")) {
             assertArrayEquals(Files.readAllBytes(out.resolve(f)), Files.readAllBytes(again.resolve(f)), f + " is deterministic");
         }
@@ -142,14 +128,14 @@ class ApplyCommandTest {
         assertEquals(before, fingerprint(model), "the input checkpoint is unchanged");
 
         assertEquals(4, Main.execute("apply", recipe.toString()), "an existing output is refused without --force");
-        stdout(0, "apply", recipe.toString(), "--force");
+        CliRun.stdout(0, "apply", recipe.toString(), "--force");
     }
 
     @Test
     void aFailingGateExitsOneAndRecipeErrorsExitTwo() throws Exception {
         model();
         Path recipe = recipe("arithmetic.accuracy >= 0.99");
-        stdout(1, "apply", recipe.toString());
+        CliRun.stdout(1, "apply", recipe.toString());
         assertTrue(Files.exists(tmp.resolve("out").resolve("eval/report.json")), "the report says why");
 
         Files.writeString(recipe, Files.readString(recipe).replace("op: zero-heads", "op: zero-head"));

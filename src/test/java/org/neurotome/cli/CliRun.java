@@ -21,4 +21,11 @@ record CliRun(int code, String out, String err) {
             System.setErr(oldErr);
         }
     }
+
+    /** Runs {@code args}, checks the exit code (stderr in the failure message) and returns stdout. */
+    static String stdout(int expectedExit, String... args) {
+        CliRun run = of(args);
+        org.junit.jupiter.api.Assertions.assertEquals(expectedExit, run.code(), String.join(" ", args) + ": " + run.err());
+        return run.out();
+    }
 }

@@ -11,8 +11,6 @@ import org.neurotome.surgery.ScaleNeurons;
 import org.neurotome.surgery.Surgeon;
 import org.neurotome.surgery.ZeroHeads;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -28,21 +26,9 @@ class InspectAndDiffCommandTest {
     @TempDir
     Path tmp;
 
-    private static String run(int expectedExit, String... args) {
-        PrintStream old = System.out;
-        ByteArrayOutputStream buf = new ByteArrayOutputStream();
-        System.setOut(new PrintStream(buf, true));
-        try {
-            assertEquals(expectedExit, Main.execute(args), String.join(" ", args));
-        } finally {
-            System.setOut(old);
-        }
-        return buf.toString();
-    }
-
     @Test
     void inspectJsonDescribesAShardedGqaCheckpoint() throws Exception {
-        JsonNode j = Json.MAPPER.readTree(run(0, "inspect", REFERENCE.resolve("llama_sharded_f16").toString(), "--json", "--tensors"));
+        JsonNode j = Json.MAPPER.readTree(CliRun.stdout(0, "inspect", REFERENCE.resolve("llama_sharded_f16").toString(), "--json", "--tensors"));
         assertEquals("llama", j.get("model_type").asText());
         assertEquals(2, j.get("num_layers").asInt());
         assertEquals(4, j.get("num_heads").asInt());
@@ -66,8 +52,8 @@ class InspectAndDiffCommandTest {
         Files.createDirectories(bad);
         Files.writeString(bad.resolve("config.json"), "{\"model_type\": \"llama\"}");
         Files.write(bad.resolve("model.safetensors"), new byte[] {1, 2, 3});
-        run(3, "inspect", bad.toString());
-        run(3, "inspect", tmp.resolve("missing").toString());
+        CliRun.stdout(3, "inspect", bad.toString());
+        CliRun.stdout(3, "inspect", tmp.resolve("missing").toString());
     }
 
     @Test
@@ -77,7 +63,7 @@ class InspectAndDiffCommandTest {
             Surgeon.apply(ck, List.of(new ZeroHeads(List.of(new Head(3, 5))), new ScaleNeurons(List.of(new Neuron(1, 7)), 0.25f)),
                     new Surgeon.Options(out, null, Long.MAX_VALUE, false, Map.of(), Map.of(), Map.of()));
         }
-        JsonNode d = Json.MAPPER.readTree(run(0, "diff", REFERENCE.resolve("stories260K").toString(), out.toString(), "--json"));
+        JsonNode d = Json.MAPPER.readTree(CliRun.stdout(0, "diff", REFERENCE.resolve("stories260K").toString(), out.toString(), "--json"));
         assertEquals(1, d.get("heads").size());
         assertEquals("3.5", d.get("heads").get(0).get("head").asText());
         assertEquals("zeroed", d.get("heads").get(0).get("change").asText());
