@@ -1,0 +1,112 @@
+package org.neurotome.cli;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.neurotome.checkpoint.Checkpoint;
+import org.neurotome.checkpoint.CheckpointWriter;
+import org.neurotome.checkpoint.DType;
+import org.neurotome.checkpoint.Manifest;
+import org.neurotome.checkpoint.OutputTensor;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * An {@code apply} killed (SIGKILL) while it writes leaves nothing that looks like a finished
+ * checkpoint: only a hidden partial directory, never the output directory; the input is
+ * unchanged, and the next run writes the output normally.
+ */
+class InterruptedApplyTest {
+    @TempDir
+    Path tmp;
+
+    @Test
+    void aKilledRunLeavesNoFinishedLookingOutput() throws Exception {
+        Path model = tmp.resolve("model");
+        generate(model);
+        String before = Manifest.fingerprint(model);
+        Path recipe = tmp.resolve("recipe.yaml");
+        Files.writeString(recipe, """
+                model:
+                  path: model
+                edit:
+                  - op: zero-heads
+                    heads: [0.1]
+                output:
+                  dir: out
+                """);
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        Process p = new ProcessBuilder(java, "-Dai.djl.offline=true", "--enable-native-access=ALL-UNNAMED",
+                "-cp", System.getProperty("java.class.path"), Main.class.getName(), "apply", recipe.toString())
+                .redirectErrorStream(true).redirectOutput(tmp.resolve("log.txt").toFile()).start();
+        Path partial = null;
+        long deadline = System.nanoTime() + 60_000_000_000L;
+        while (partial == null && p.isAlive() && System.nanoTime() < deadline) {
+            try (Stream<Path> s = Files.list(tmp)) {
+                partial = s.filter(x -> x.getFileName().toString().startsWith(".out.partial-")).findFirst().orElse(null);
+            }
+            Thread.sleep(5);
+        }
+        assertTrue(partial != null, "the run was seen writing its partial directory");
+        p.destroyForcibly().waitFor();
+        assertFalse(Files.exists(tmp.resolve("out")), "no output directory after the kill");
+        assertTrue(partial.getFileName().toString().startsWith("."), "what is left is hidden");
+        assertEquals(before, Manifest.fingerprint(model), "the input is unchanged");
+
+        assertEquals(0, Main.execute("apply", recipe.toString()), "the next run writes the output");
+        assertEquals(0, Main.execute("verify", tmp.resolve("out").toString()));
+    }
+
+    /** A 4-layer Llama of about 300 MB, so that writing it takes a while. */
+    private static void generate(Path dir) {
+        int d = 1024;
+        int ffn = 4096;
+        int vocab = 8000;
+        List<OutputTensor> ts = new ArrayList<>();
+        ts.add(filled("model.embed_tokens.weight", vocab, d));
+        for (int l = 0; l < 4; l++) {
+            String p = "model.layers." + l + ".";
+            ts.add(filled(p + "input_layernorm.weight", 1, d));
+            for (String m : List.of("q", "k", "v", "o")) {
+                ts.add(filled(p + "self_attn." + m + "_proj.weight", d, d));
+            }
+            ts.add(filled(p + "post_attention_layernorm.weight", 1, d));
+            ts.add(filled(p + "mlp.gate_proj.weight", ffn, d));
+            ts.add(filled(p + "mlp.up_proj.weight", ffn, d));
+            ts.add(filled(p + "mlp.down_proj.weight", d, ffn));
+        }
+        ts.add(filled("model.norm.weight", 1, d));
+        ts.add(filled("lm_head.weight", vocab, d));
+        String config = """
+                {"model_type": "llama", "hidden_size": %d, "intermediate_size": %d, "num_hidden_layers": 4,
+                 "num_attention_heads": 8, "num_key_value_heads": 8, "vocab_size": %d,
+                 "max_position_embeddings": 256, "rms_norm_eps": 1e-5, "tie_word_embeddings": false}
+                """.formatted(d, ffn, vocab);
+        new CheckpointWriter(Long.MAX_VALUE, Map.of(), false).write(dir, ts, Map.of(Checkpoint.CONFIG, config.getBytes()));
+    }
+
+    private static OutputTensor filled(String name, int rows, int cols) {
+        long[] shape = rows == 1 ? new long[] {cols} : new long[] {rows, cols};
+        return new OutputTensor(name, DType.F32, shape, out -> {
+            byte[] row = new byte[cols * 4];
+            for (int i = 0; i < cols; i++) {
+                int bits = Float.floatToIntBits(0.01f * ((i % 7) - 3));
+                row[4 * i] = (byte) bits;
+                row[4 * i + 1] = (byte) (bits >> 8);
+                row[4 * i + 2] = (byte) (bits >> 16);
+                row[4 * i + 3] = (byte) (bits >> 24);
+            }
+            for (int r = 0; r < rows; r++) {
+                out.write(row);
+            }
+        });
+    }
+}
