@@ -92,6 +92,7 @@ public final class CheckpointWriter {
         });
         try {
             Files.createDirectories(parent);
+            deleteStalePartials(parent, out.getFileName().toString());
             deleteTree(tmp);
             Files.createDirectory(tmp);
             Map<String, Future<String>> hashes = new LinkedHashMap<>();
@@ -245,6 +246,19 @@ public final class CheckpointWriter {
         }
         if (old != null) {
             deleteTree(old);
+        }
+    }
+
+    /** Removes partial directories for {@code name} left by processes that died mid-write (e.g. killed). */
+    private static void deleteStalePartials(Path parent, String name) throws IOException {
+        String prefix = "." + name + ".partial-";
+        try (Stream<Path> list = Files.list(parent)) {
+            for (Path p : list.filter(x -> x.getFileName().toString().startsWith(prefix)).toList()) {
+                String pid = p.getFileName().toString().substring(prefix.length());
+                if (pid.matches("\\d+") && ProcessHandle.of(Long.parseLong(pid)).isEmpty()) {
+                    deleteTree(p);
+                }
+            }
         }
     }
 

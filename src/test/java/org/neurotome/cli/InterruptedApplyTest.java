@@ -22,7 +22,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * An {@code apply} killed (SIGKILL) while it writes leaves nothing that looks like a finished
  * checkpoint: only a hidden partial directory, never the output directory; the input is
- * unchanged, and the next run writes the output normally.
+ * unchanged, and the next run writes the output normally and removes the dead run's partial.
  */
 class InterruptedApplyTest {
     @TempDir
@@ -63,6 +63,7 @@ class InterruptedApplyTest {
 
         assertEquals(0, Main.execute("apply", recipe.toString()), "the next run writes the output");
         assertEquals(0, Main.execute("verify", tmp.resolve("out").toString()));
+        assertFalse(Files.exists(partial), "and removes the dead run's partial directory");
     }
 
     /** A 4-layer Llama of about 300 MB, so that writing it takes a while. */
