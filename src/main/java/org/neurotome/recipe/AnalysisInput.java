@@ -1,5 +1,7 @@
 package org.neurotome.recipe;
 
+import org.neurotome.eval.EvalCase;
+import org.neurotome.eval.EvalCaseFile;
 import org.neurotome.eval.LabelFilter;
 import org.neurotome.yaml.SchemaViolation;
 
@@ -23,6 +25,16 @@ public sealed interface AnalysisInput {
 
     /** The cases of a dataset (METHOD A6 format), filtered by label and capped at {@code limit}. */
     record DatasetCases(Path dataset, LabelFilter where, Integer limit) implements AnalysisInput {
+        /** The dataset's cases that pass {@code where}, the first {@code limit} of them. */
+        public List<EvalCase> cases() {
+            List<EvalCase> kept = new ArrayList<>();
+            for (EvalCase c : EvalCaseFile.read(dataset)) {
+                if (where.matches(c) && (limit == null || kept.size() < limit)) {
+                    kept.add(c);
+                }
+            }
+            return kept;
+        }
     }
 
     /** Validates the input keys of an analysis step and returns the one form given. */

@@ -14,7 +14,6 @@ import org.neurotome.cna.PromptSet;
 import org.neurotome.cna.Provenance;
 import org.neurotome.cna.VocabularyProjection;
 import org.neurotome.eval.EvalCase;
-import org.neurotome.eval.EvalCaseFile;
 import org.neurotome.model.LanguageModel;
 import org.neurotome.model.TextTokenizer;
 
@@ -140,12 +139,7 @@ final class AnalysisRunner {
                         .map(s -> s.stream().mapToInt(Integer::intValue).toArray()).toList());
             }
             case AnalysisInput.DatasetCases d -> {
-                List<EvalCase> kept = new ArrayList<>();
-                for (EvalCase c : EvalCaseFile.read(d.dataset())) {
-                    if (d.where().matches(c) && (d.limit() == null || kept.size() < d.limit())) {
-                        kept.add(c);
-                    }
-                }
+                List<EvalCase> kept = d.cases();
                 if (kept.isEmpty()) {
                     throw NeurotomeException.badInput("locate '" + a.id() + "': no case of " + d.dataset()
                             + " matches where " + d.where().labels());

@@ -111,10 +111,7 @@ public final class Planner {
         return switch (a.input()) {
             case AnalysisInput.Prompts p -> p.prompts().size() * Math.max(1, a.target().size());
             case AnalysisInput.TokenIds t -> t.sequences().size();
-            case AnalysisInput.DatasetCases d -> {
-                long n = EvalCaseFile.read(d.dataset()).stream().filter(d.where()::matches).count();
-                yield (int) (d.limit() == null ? n : Math.min(n, d.limit()));
-            }
+            case AnalysisInput.DatasetCases d -> d.cases().size();
         };
     }
 
