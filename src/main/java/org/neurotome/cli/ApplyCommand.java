@@ -2,9 +2,7 @@ package org.neurotome.cli;
 
 import org.neurotome.ExitCode;
 import org.neurotome.NeurotomeException;
-import org.neurotome.eval.GateResult;
 import org.neurotome.eval.ReportWriter;
-import org.neurotome.eval.SummaryTable;
 import org.neurotome.recipe.Planner;
 import org.neurotome.recipe.Recipe;
 import org.neurotome.recipe.RecipeLoader;
@@ -80,16 +78,7 @@ public final class ApplyCommand implements Callable<Integer> {
             stdout.flush();
             return ExitCode.OK.code();
         }
-        stdout.print(SummaryTable.render(outcome.report()));
-        stdout.println("report: " + outcome.out().resolve(RecipeRunner.EVAL_DIR).resolve(ReportWriter.HTML_FILE));
-        stdout.flush();
-        if (!outcome.report().passed()) {
-            for (GateResult g : outcome.report().failedGates()) {
-                err.println("gate failed: " + g.name() + (g.reason() == null ? "" : " (" + g.reason() + ")"));
-            }
-            err.flush();
-            return ExitCode.GATE_FAILED.code();
-        }
-        return ExitCode.OK.code();
+        return EvalCommand.verdict(outcome.report(),
+                outcome.out().resolve(RecipeRunner.EVAL_DIR).resolve(ReportWriter.HTML_FILE), stdout, err);
     }
 }

@@ -15,6 +15,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
+import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
@@ -57,14 +58,24 @@ public final class EvalCommand implements Callable<Integer> {
                 (task, which, done, total) -> bar.update(task + " (" + which + ")", done, total));
         bar.finish();
         ReportWriter.write(report, out);
-        System.out.print(SummaryTable.render(report));
-        System.out.println("report: " + out.resolve(ReportWriter.JSON_FILE) + ", " + out.resolve(ReportWriter.HTML_FILE));
-        if (!report.passed()) {
-            for (GateResult g : report.failedGates()) {
-                System.err.println("gate failed: " + g.name() + (g.reason() == null ? "" : " (" + g.reason() + ")"));
-            }
-            return ExitCode.GATE_FAILED.code();
+        return verdict(report, out.resolve(ReportWriter.HTML_FILE), spec.commandLine().getOut(), spec.commandLine().getErr());
+    }
+
+    /**
+     * Prints the summary table and where the report is, lists the failed gates on stderr, and
+     * returns the exit code: 0 when every gate passed, 1 otherwise ({@code eval} and {@code apply}).
+     */
+    static int verdict(EvalReport report, Path html, PrintWriter out, PrintWriter err) {
+        out.print(SummaryTable.render(report));
+        out.println("report: " + html);
+        out.flush();
+        if (report.passed()) {
+            return ExitCode.OK.code();
         }
-        return ExitCode.OK.code();
+        for (GateResult g : report.failedGates()) {
+            err.println("gate failed: " + g.name() + (g.reason() == null ? "" : " (" + g.reason() + ")"));
+        }
+        err.flush();
+        return ExitCode.GATE_FAILED.code();
     }
 }
