@@ -30,6 +30,13 @@ public final class Manifest {
     public static final String FILE = "manifest.json";
     public static final String FORMAT = "neurotome-manifest/1";
 
+    /**
+     * Fingerprints already computed in this process, by directory, with the names, sizes and
+     * modification times they were computed from: one {@code apply} hashes its input once, not
+     * once for the output's provenance, once per analysis and once more as the eval baseline.
+     */
+    private static final Map<Path, String[]> FINGERPRINTS = new java.util.concurrent.ConcurrentHashMap<>();
+
     private Manifest() {
     }
 
@@ -54,14 +61,28 @@ public final class Manifest {
      */
     public static String fingerprint(Path dir) {
         try (Stream<Path> files = Files.list(dir)) {
-            MessageDigest digest = Sha256.digest();
+            List<Path> hashed = new java.util.ArrayList<>();
+            StringBuilder stamp = new StringBuilder();
             for (Path f : files.filter(Files::isRegularFile).sorted().toList()) {
                 String name = f.getFileName().toString();
                 if (name.endsWith(".safetensors") || name.endsWith(".json") && !name.equals(FILE)) {
-                    digest.update((Sha256.hex(f) + "  " + name + "\n").getBytes(StandardCharsets.UTF_8));
+                    hashed.add(f);
+                    stamp.append(name).append(' ').append(Files.size(f)).append(' ')
+                            .append(Files.getLastModifiedTime(f).toMillis()).append('\n');
                 }
             }
-            return HexFormat.of().formatHex(digest.digest());
+            Path key = dir.toAbsolutePath().normalize();
+            String[] known = FINGERPRINTS.get(key);
+            if (known != null && known[0].contentEquals(stamp)) {
+                return known[1];
+            }
+            MessageDigest digest = Sha256.digest();
+            for (Path f : hashed) {
+                digest.update((Sha256.hex(f) + "  " + f.getFileName() + "\n").getBytes(StandardCharsets.UTF_8));
+            }
+            String fingerprint = HexFormat.of().formatHex(digest.digest());
+            FINGERPRINTS.put(key, new String[] {stamp.toString(), fingerprint});
+            return fingerprint;
         } catch (IOException e) {
             throw NeurotomeException.badCheckpoint(dir + ": cannot hash: " + e.getMessage());
         }

@@ -5,7 +5,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.neurotome.checkpoint.Checkpoint;
 import org.neurotome.checkpoint.CheckpointWriter;
 import org.neurotome.checkpoint.DType;
-import org.neurotome.checkpoint.Manifest;
+import org.neurotome.testing.TestModels;
 import org.neurotome.checkpoint.OutputTensor;
 
 import java.nio.file.Files;
@@ -32,7 +32,7 @@ class InterruptedApplyTest {
     void aKilledRunLeavesNoFinishedLookingOutput() throws Exception {
         Path model = tmp.resolve("model");
         generate(model);
-        String before = Manifest.fingerprint(model);
+        var before = TestModels.contentHashes(model);
         Path recipe = tmp.resolve("recipe.yaml");
         Files.writeString(recipe, """
                 model:
@@ -59,7 +59,7 @@ class InterruptedApplyTest {
         p.destroyForcibly().waitFor();
         assertFalse(Files.exists(tmp.resolve("out")), "no output directory after the kill");
         assertTrue(partial.getFileName().toString().startsWith("."), "what is left is hidden");
-        assertEquals(before, Manifest.fingerprint(model), "the input is unchanged");
+        assertEquals(before, TestModels.contentHashes(model), "the input is unchanged");
 
         assertEquals(0, Main.execute("apply", recipe.toString()), "the next run writes the output");
         assertEquals(0, Main.execute("verify", tmp.resolve("out").toString()));

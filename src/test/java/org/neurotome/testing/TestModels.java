@@ -27,4 +27,18 @@ public final class TestModels {
         new FixtureTokenizerBuilder(FixtureVocabulary.standard()).writeTo(model);
         return model;
     }
+
+    /**
+     * Every file of {@code dir} with its SHA-256, read afresh (no cached fingerprint), so a test
+     * can show that a directory was left byte for byte unchanged.
+     */
+    public static java.util.Map<String, String> contentHashes(Path dir) throws IOException {
+        java.util.Map<String, String> hashes = new java.util.TreeMap<>();
+        try (java.util.stream.Stream<Path> files = Files.list(dir)) {
+            for (Path f : files.filter(Files::isRegularFile).toList()) {
+                hashes.put(f.getFileName().toString(), org.neurotome.Sha256.hex(f));
+            }
+        }
+        return hashes;
+    }
 }
