@@ -28,7 +28,7 @@ class DocumentedExamplesTest {
         Files.writeString(file, firstYamlBlock(Path.of("docs/recipes.md")));
         Recipe r = RecipeLoader.parse(file, Map.of("eval.suite",
                 Path.of("eval/suites/gender.yaml").toAbsolutePath().toString()));
-        assertEquals(dir.resolve("../checkpoints/fixture-llama").normalize(), r.model().path());
+        assertEquals(dir.resolve("../checkpoints/fixture-gpt2").normalize(), r.model().path());
         assertEquals("zero-neurons", r.edit().getFirst().op());
     }
 
