@@ -7,12 +7,15 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.nn.core.Linear;
 import org.neurotome.arch.Neuron;
 import org.neurotome.arch.NormKind;
+import org.neurotome.model.MemoryBudget;
 import org.neurotome.model.Weights;
 
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * The before-softmax projection {@code bs(z)} of METHOD.md A2 (the notebooks'
@@ -26,8 +29,10 @@ import java.util.List;
  * {@code lm_head.bias} (GPT-J) is kept. The map is affine in z, so
  * {@code bs(base + v) = bs(base) + direction(v) / s} with {@code direction(v) = W_U·(C(v) ⊙ g)},
  * which has no bias term. The directions of every FFN neuron's value vector are cached per
- * layer (a [I, V] matrix, independent of the prompt) while they fit in the cache budget;
- * layers beyond it are projected again on each call, in chunks.
+ * layer (a [I, V] matrix, independent of the prompt) while they fit in the cache budget, which
+ * is taken from what the weights' memory budget has left; layers beyond it are projected
+ * again on each call, in chunks. Value vectors are passed in by the caller, who holds the
+ * layer's {@link Weights#ffnValues} lease (streamed weights widen them only then).
  */
 public final class VocabularyProjection implements AutoCloseable {
     /** Default cache budget for value directions: 1 GiB. */
@@ -39,15 +44,19 @@ public final class VocabularyProjection implements AutoCloseable {
     private final long budget;
     private final NDArray[] valueDirections;
     private final boolean[] uncached;
+    private final List<MemoryBudget.Reservation> reserved = new ArrayList<>();
     private long used;
 
-    /** A projection over {@code weights}, caching value directions up to {@code cacheBytes}. */
+    /**
+     * A projection over {@code weights}, caching value directions up to {@code cacheBytes} or
+     * half of what their memory budget has left, whichever is less.
+     */
     public VocabularyProjection(Weights weights, long cacheBytes) {
         if (cacheBytes < 0) {
             throw new IllegalArgumentException("cache budget must be ≥ 0, got " + cacheBytes);
         }
         this.w = weights;
-        this.budget = cacheBytes;
+        this.budget = Math.min(cacheBytes, weights.budget().available() / 2);
         this.cache = weights.manager().newSubManager();
         this.valueDirections = new NDArray[weights.config().numLayers()];
         this.uncached = new boolean[weights.config().numLayers()];
@@ -69,25 +78,26 @@ public final class VocabularyProjection implements AutoCloseable {
         }
         NDArray s = z.getManager().create(scales, new Shape(n, 1));
         NDArray normed = centre(z).div(s).mul(w.finalNormWeight());                       // [N, D]
-        return Linear.linear(normed, w.unembed(), w.unembedBias()).singletonOrThrow();     // [N, V]
+        return w.unembed(normed, true);                                                    // [N, V]
     }
 
     /** {@code W_U·(C(v) ⊙ g)} of rows {@code v} [N, D]: the bias-free projection at unit scale [N, V]. */
     public NDArray directions(NDArray v) {
-        return Linear.linear(centre(v).mul(w.finalNormWeight()), w.unembed(), null).singletonOrThrow();
+        return w.unembed(centre(v).mul(w.finalNormWeight()), false);
     }
 
     /**
-     * Directions of the value vectors of FFN neurons {@code from … to−1} of {@code layer} [to−from, V].
-     * Call inside an {@code NDScope}: the returned array is a temporary of that scope.
+     * Directions of the value vectors of FFN neurons {@code from … to−1} of {@code layer}
+     * [to−from, V], from its value vectors {@code values} [I, D]. Call inside an
+     * {@code NDScope}: the returned array is a temporary of that scope.
      */
-    public NDArray valueDirections(int layer, int from, int to) {
-        NDArray all = cached(layer);
+    public NDArray valueDirections(int layer, NDArray values, int from, int to) {
+        NDArray all = cached(layer, values);
         NDIndex rows = new NDIndex(from + ":" + to);
         if (all != null) {
             return all.get(rows);
         }
-        return directions(w.ffnValues(layer).get(rows));
+        return directions(values.get(rows));
     }
 
     /**
@@ -117,24 +127,35 @@ public final class VocabularyProjection implements AutoCloseable {
      */
     public int[][] valueTopTokens(List<Neuron> neurons, double[] coefs, int k) {
         int[][] out = new int[neurons.size()][];
-        for (int from = 0; from < neurons.size(); from += TOP_TOKEN_BATCH) {
-            int to = Math.min(neurons.size(), from + TOP_TOKEN_BATCH);
-            try (NDScope scope = new NDScope()) {
-                NDList rows = new NDList();
-                for (int i = from; i < to; i++) {
-                    Neuron n = neurons.get(i);
-                    NDArray value = w.ffnValues(n.layer()).get(n.neuron());                   // [D]
-                    rows.add(coefs[i] < 0 ? value.neg() : value);
+        Map<Integer, List<Integer>> byLayer = new TreeMap<>();
+        for (int i = 0; i < neurons.size(); i++) {
+            byLayer.computeIfAbsent(neurons.get(i).layer(), l -> new ArrayList<>()).add(i);
+        }
+        for (Map.Entry<Integer, List<Integer>> layer : byLayer.entrySet()) {
+            List<Integer> at = layer.getValue();
+            try (Weights.Lease<NDArray> values = w.ffnValues(layer.getKey())) {
+                for (int from = 0; from < at.size(); from += TOP_TOKEN_BATCH) {
+                    int to = Math.min(at.size(), from + TOP_TOKEN_BATCH);
+                    try (NDScope scope = new NDScope()) {
+                        NDList rows = new NDList();
+                        for (int j = from; j < to; j++) {
+                            int i = at.get(j);
+                            NDArray value = values.get().get(neurons.get(i).neuron());        // [D]
+                            rows.add(coefs[i] < 0 ? value.neg() : value);
+                        }
+                        int[][] top = topTokens(NDArrays.stack(rows), k);
+                        for (int j = from; j < to; j++) {
+                            out[at.get(j)] = top[j - from];
+                        }
+                    }
                 }
-                int[][] top = topTokens(NDArrays.stack(rows), k);
-                System.arraycopy(top, 0, out, from, to - from);
             }
         }
         return out;
     }
 
     /** Layer {@code layer}'s value directions when they are (or now fit) in the cache, else null. */
-    private NDArray cached(int layer) {
+    private NDArray cached(int layer, NDArray values) {
         if (valueDirections[layer] != null || uncached[layer]) {
             return valueDirections[layer];
         }
@@ -145,12 +166,13 @@ public final class VocabularyProjection implements AutoCloseable {
         }
         NDArray d;
         try (NDScope scope = new NDScope()) {
-            d = directions(w.ffnValues(layer));                                              // [I, V]
+            d = directions(values);                                                         // [I, V]
             NDScope.unregister(d);
         }
         d.attach(cache);
         valueDirections[layer] = d;
         used += bytes;
+        reserved.add(w.budget().reserve(bytes));
         return d;
     }
 
@@ -161,5 +183,6 @@ public final class VocabularyProjection implements AutoCloseable {
     @Override
     public void close() {
         cache.close();
+        reserved.forEach(MemoryBudget.Reservation::close);
     }
 }

@@ -32,7 +32,10 @@ import java.util.Set;
  * modeling_llama.py, modeling_mistral.py and modeling_qwen2.py in float32, and records
  * TransformerLens-style taps ({@link Tap}) and applies per-row head and neuron scales
  * ({@link HeadScale}, {@link NeuronScale}) on request. Temporaries live in one
- * {@code NDScope} per layer, so memory stays flat over any number of calls.
+ * {@code NDScope} per layer, so memory stays flat over any number of calls. Each layer's
+ * weights are leased from {@link Weights} for the span of the layer (widened then, when they
+ * are streamed); many requests can share one lease per layer ({@link #forwardEach}), and a
+ * {@link KvCache} lets generation run one new token at a time.
  */
 public final class Transformer implements AutoCloseable {
     private final Weights w;
@@ -46,6 +49,7 @@ public final class Transformer implements AutoCloseable {
     private final NDArray eps;
     private final NDArray queryScale;
     private final Rotary rotary;
+    private PassProgress progress = PassProgress.NONE;
 
     public Transformer(Weights weights) {
         this.w = weights;
@@ -75,8 +79,114 @@ public final class Transformer implements AutoCloseable {
         return c;
     }
 
+    /** Told after each layer of a streamed pass; {@link PassProgress#NONE} by default. */
+    public void setProgress(PassProgress progress) {
+        this.progress = progress;
+    }
+
     /** Runs {@code request}; the result owns its arrays and must be closed. */
     public ForwardResult forward(ForwardRequest request) {
+        Run run = start(request);
+        try {
+            for (int l = request.startLayer(); l < c.numLayers(); l++) {
+                try (Weights.Lease<LayerWeights> lease = w.layer(l)) {
+                    run.step(l, lease.get());
+                }
+                if (w.streaming()) {
+                    progress.layers(l + 1, c.numLayers());
+                }
+            }
+            return run.finish();
+        } catch (RuntimeException | Error e) {
+            run.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Runs every request and hands each result, in order, to {@code consumer}, closing it
+     * afterwards. The results equal {@link #forward}'s one by one. When the weights are
+     * streamed the requests run <em>layer-major</em> — every request through layer l before
+     * layer l + 1 is widened — in groups whose activations fit the memory budget, so each layer
+     * is read once per group rather than once per request.
+     */
+    public void forwardEach(List<ForwardRequest> requests, ResultConsumer consumer) {
+        if (!w.streaming()) {
+            for (int i = 0; i < requests.size(); i++) {
+                try (ForwardResult r = forward(requests.get(i))) {
+                    consumer.accept(i, r);
+                }
+            }
+            return;
+        }
+        long room = Math.max(w.budget().available(), 1);
+        int from = 0;
+        while (from < requests.size()) {
+            int to = from + 1;
+            long bytes = activationBytes(requests.get(from));
+            while (to < requests.size() && bytes + activationBytes(requests.get(to)) <= room) {
+                bytes += activationBytes(requests.get(to++));
+            }
+            layerMajor(requests.subList(from, to), from, consumer);
+            from = to;
+        }
+    }
+
+    /** Receives the i-th result of {@link #forwardEach}; the result is closed after the call. */
+    @FunctionalInterface
+    public interface ResultConsumer {
+        void accept(int index, ForwardResult result);
+    }
+
+    /** Runs {@code group} layer-major: one lease per layer for all of them; results in order. */
+    private void layerMajor(List<ForwardRequest> group, int offset, ResultConsumer consumer) {
+        List<Run> runs = new ArrayList<>();
+        try {
+            int first = c.numLayers();
+            for (ForwardRequest r : group) {
+                runs.add(start(r));
+                first = Math.min(first, r.startLayer());
+            }
+            for (int l = first; l < c.numLayers(); l++) {
+                try (Weights.Lease<LayerWeights> lease = w.layer(l)) {
+                    for (Run run : runs) {
+                        if (run.req.startLayer() <= l) {
+                            run.step(l, lease.get());
+                        }
+                    }
+                }
+                progress.layers(l + 1, c.numLayers());
+            }
+            for (int i = 0; i < runs.size(); i++) {
+                Run run = runs.set(i, null);
+                try (ForwardResult r = run.finish()) {
+                    consumer.accept(offset + i, r);
+                }
+            }
+        } finally {
+            runs.stream().filter(java.util.Objects::nonNull).forEach(Run::close);
+        }
+    }
+
+    /**
+     * A rough upper bound on what {@code r} holds between layers and at its widest: the
+     * residual stream, its taps, the widest activation of a layer and its logits.
+     */
+    long activationBytes(ForwardRequest r) {
+        long rows = r.batchSize();
+        long seq = r.ids() != null ? r.ids().stream().mapToInt(a -> a.length).max().orElse(1)
+                : r.residual().getShape().get(1);
+        long keys = seq + (r.cache() == null ? 0 : r.cache().length());
+        long d = c.hiddenSize();
+        long widest = Math.max(Math.max(3 * d, 3L * c.ffnSize()), (long) c.numHeads() * (keys + 2L * c.headDim()));
+        long tapWidth = (long) Math.max(d, (long) c.numHeads() * d) + c.ffnSize();
+        long taps = r.taps().size() * (r.tapAllPositions() ? seq : 1) * tapWidth;
+        long logits = (r.allLogits() ? seq : 1) * c.vocabSize();
+        return 4 * rows * (seq * (2 * d + widest) + taps + 2 * logits);
+    }
+
+    /** Checks {@code request} and prepares its embeddings (or its residual input). */
+    private Run start(ForwardRequest request) {
         Batch batch = Batch.of(request, c, w.posEmbed() != null);
         checkInterventions(request, batch);
         for (String t : request.taps()) {
@@ -87,15 +197,15 @@ public final class Transformer implements AutoCloseable {
         }
         NDManager out = w.manager().newSubManager();
         try {
-            return run(out, request, batch);
+            return new Run(out, request, batch);
         } catch (RuntimeException | Error e) {
             out.close();
             throw e;
         }
     }
 
-    /** Shapes of one batch: rows, padded length, each row's length. */
-    private record Batch(int rows, int seq, int[] lengths) {
+    /** Shapes of one batch: rows, padded length, each row's length, and the positions cached before it. */
+    private record Batch(int rows, int seq, int[] lengths, int offset) {
         static Batch of(ForwardRequest r, ModelConfig c, boolean learnedPositions) {
             int[] lengths;
             int seq;
@@ -137,11 +247,16 @@ public final class Transformer implements AutoCloseable {
                             + (c.numLayers() - 1));
                 }
             }
-            if (learnedPositions && seq > c.maxPositions()) {
-                throw NeurotomeException.badInput("a sequence of " + seq + " tokens is longer than the model's "
+            int offset = r.cache() == null ? 0 : r.cache().length();
+            if (r.cache() != null && Arrays.stream(lengths).anyMatch(len -> len != lengths[0])) {
+                throw new IllegalArgumentException("rows continuing a key/value cache must have equal lengths, got "
+                        + Arrays.toString(lengths));
+            }
+            if (learnedPositions && offset + seq > c.maxPositions()) {
+                throw NeurotomeException.badInput("a sequence of " + (offset + seq) + " tokens is longer than the model's "
                         + c.maxPositions() + " learned positions");
             }
-            return new Batch(lengths.length, seq, lengths);
+            return new Batch(lengths.length, seq, lengths, offset);
         }
     }
 
@@ -186,8 +301,9 @@ public final class Transformer implements AutoCloseable {
                 last[r] = (long) r * b.seq() + b.lengths()[r] - 1;
             }
             this.lastIndex = owned(out.create(last));
-            this.mask = owned(out.create(causalMask(b.seq()), new Shape(b.seq(), b.seq())));
-            this.angles = rotary == null ? null : rotary.angles(positionIds, b.seq() - 1);
+            int keys = b.offset() + b.seq();
+            this.mask = owned(out.create(causalMask(b.offset(), b.seq()), new Shape(b.seq(), keys)));
+            this.angles = rotary == null ? null : rotary.angles(positionIds, keys - 1);
             for (HeadScale h : req.headScales()) {
                 ones(headScales, h.layer(), c.numHeads())[h.row() * c.numHeads() + h.head()] *= h.factor();
             }
@@ -245,14 +361,19 @@ public final class Transformer implements AutoCloseable {
         }
     }
 
-    /** 0 where query i may read key j (j ≤ i, within Mistral's sliding window), −∞ elsewhere. */
-    private float[] causalMask(int s) {
-        float[] m = new float[s * s];
+    /**
+     * [S, offset + S]: 0 where query i (at position offset + i) may read key j (j ≤ offset + i,
+     * within Mistral's sliding window), −∞ elsewhere.
+     */
+    private float[] causalMask(int offset, int s) {
+        int keys = offset + s;
+        float[] m = new float[s * keys];
         int window = c.slidingWindow();
         for (int i = 0; i < s; i++) {
-            for (int j = 0; j < s; j++) {
-                boolean visible = j <= i && (window == 0 || i - j < window);
-                m[i * s + j] = visible ? 0f : Float.NEGATIVE_INFINITY;
+            int q = offset + i;
+            for (int j = 0; j < keys; j++) {
+                boolean visible = j <= q && (window == 0 || q - j < window);
+                m[i * keys + j] = visible ? 0f : Float.NEGATIVE_INFINITY;
             }
         }
         return m;
@@ -268,91 +389,136 @@ public final class Transformer implements AutoCloseable {
         return copy;
     }
 
-    private ForwardResult run(NDManager out, ForwardRequest req, Batch b) {
-        NDArray logits;
-        Pass p;
-        try (NDScope scope = req.training() ? null : new NDScope()) {
-            long[] pos = new long[b.rows() * b.seq()];
-            for (int i = 0; i < pos.length; i++) {
-                pos[i] = i % b.seq();
-            }
-            NDArray positionIds = owned(out.create(pos, new Shape(b.rows(), b.seq())));
-            p = new Pass(req, b, out, positionIds);
-            NDArray x;
-            if (req.ids() != null) {
-                long[] ids = new long[b.rows() * b.seq()];
-                for (int r = 0; r < b.rows(); r++) {
-                    int[] row = req.ids().get(r);
-                    for (int i = 0; i < row.length; i++) {
-                        ids[r * b.seq() + i] = row[i];
+    /**
+     * One request on its way through the layers: its per-call state, the residual stream
+     * between layers and the recorded taps, all owned by the result's manager. Outside
+     * training each step's temporaries live in a scope of their own, and a residual no longer
+     * needed is freed at once, so memory does not grow with depth or with the number of
+     * requests run side by side.
+     */
+    private final class Run implements AutoCloseable {
+        final ForwardRequest req;
+        final Batch b;
+        final NDManager out;
+        final Pass p;
+        NDArray x;
+
+        Run(NDManager out, ForwardRequest req, Batch b) {
+            this.req = req;
+            this.b = b;
+            this.out = out;
+            try (NDScope scope = req.training() ? null : new NDScope()) {
+                long[] pos = new long[b.rows() * b.seq()];
+                for (int i = 0; i < pos.length; i++) {
+                    pos[i] = b.offset() + i % b.seq();
+                }
+                NDArray positionIds = owned(out.create(pos, new Shape(b.rows(), b.seq())));
+                p = new Pass(req, b, out, positionIds);
+                if (req.ids() != null) {
+                    long[] ids = new long[b.rows() * b.seq()];
+                    for (int r = 0; r < b.rows(); r++) {
+                        int[] row = req.ids().get(r);
+                        for (int i = 0; i < row.length; i++) {
+                            ids[r * b.seq() + i] = row[i];
+                        }
                     }
+                    x = w.embed(owned(out.create(ids, new Shape(b.rows(), b.seq()))));
+                    if (w.posEmbed() != null) {
+                        x = x.add(positionIds.getNDArrayInternal().embedding(positionIds, w.posEmbed(),
+                                SparseFormat.DENSE).singletonOrThrow());
+                    }
+                } else {
+                    x = req.residual();
                 }
-                NDArray idArray = owned(out.create(ids, new Shape(b.rows(), b.seq())));
-                x = embedding(idArray, w.embed());
-                if (w.posEmbed() != null) {
-                    x = x.add(embedding(positionIds, w.posEmbed()));
+                keep(p.lastIndex, p.mask);
+                if (p.angles != null) {
+                    keep(p.angles);
                 }
-            } else {
-                x = req.residual();
-            }
-            for (int l = req.startLayer(); l < c.numLayers(); l++) {
-                x = layer(l, x, p);
-            }
-            NDArray h = req.allLogits() ? x : p.last(x);
-            if (p.wants(Tap.FINAL_SCALE)) {
-                NDArray s = normScale(req.tapAllPositions() ? x : p.last(x)).squeeze(-1);
-                p.taps.put(Tap.FINAL_SCALE, s);
-            }
-            NDArray normed = norm(h, w.finalNormWeight(), w.finalNormBias());
-            logits = Linear.linear(normed, w.unembed(), w.unembedBias()).singletonOrThrow();
-            keep(logits, out);
-            for (NDArray t : p.taps.values()) {
-                keep(t, out);
+                if (x != req.residual()) {
+                    keep(x);
+                }
             }
         }
-        if (!req.training()) {
-            NDScope.register(logits);
-            p.taps.values().forEach(NDScope::register);
+
+        /** Outside training: takes arrays out of the closing scope and gives them to the result's manager. */
+        private void keep(NDArray... arrays) {
+            if (!req.training()) {
+                for (NDArray a : arrays) {
+                    NDScope.unregister(a);
+                    a.attach(out);
+                }
+            }
         }
-        return new ForwardResult(out, logits, p.taps, b.lengths());
+
+        /** Runs layer {@code l} with its weights {@code lw}. */
+        void step(int l, LayerWeights lw) {
+            NDArray prev = x;
+            p.layerKeep.clear();
+            try (NDScope scope = req.training() ? null : new NDScope()) {
+                x = layer(l, prev, p, lw);
+                keep(x);
+                p.layerKeep.forEach(this::keep);
+            }
+            release(prev);
+        }
+
+        /** Closes a residual that is neither the caller's input nor a recorded tap. */
+        private void release(NDArray a) {
+            if (!req.training() && a != req.residual() && p.taps.values().stream().noneMatch(t -> t == a)) {
+                a.close();
+            }
+        }
+
+        /** The final norm and the unembedding: the result, which now owns every array of the run. */
+        ForwardResult finish() {
+            NDArray logits;
+            try (NDScope scope = req.training() ? null : new NDScope()) {
+                NDArray h = req.allLogits() ? x : p.last(x);
+                if (p.wants(Tap.FINAL_SCALE)) {
+                    NDArray s = normScale(req.tapAllPositions() ? x : p.last(x)).squeeze(-1);
+                    p.taps.put(Tap.FINAL_SCALE, s);
+                }
+                NDArray normed = norm(h, w.finalNormWeight(), w.finalNormBias());
+                logits = w.unembed(normed, true);
+                keep(logits);
+                p.taps.values().forEach(this::keep);
+                if (req.training()) {
+                    logits.attach(out);
+                    p.taps.values().forEach(t -> t.attach(out));
+                }
+            }
+            release(x);
+            if (req.cache() != null) {
+                req.cache().advance(b.seq());
+            }
+            if (!req.training()) {
+                NDScope.register(logits);
+                p.taps.values().forEach(NDScope::register);
+            }
+            return new ForwardResult(out, logits, p.taps, b.lengths());
+        }
+
+        @Override
+        public void close() {
+            out.close();
+        }
     }
 
-    /** Takes {@code a} out of the closing scope and gives it to the result's manager. */
-    private static void keep(NDArray a, NDManager out) {
-        NDScope.unregister(a);
-        a.attach(out);
-    }
-
-    private static NDArray embedding(NDArray ids, NDArray table) {
-        return ids.getNDArrayInternal().embedding(ids, table, SparseFormat.DENSE).singletonOrThrow();
-    }
-
-    /** One block; its temporaries are closed before the next block starts. */
-    private NDArray layer(int l, NDArray x, Pass p) {
-        NDArray next;
-        p.layerKeep.clear();
-        try (NDScope scope = p.req.training() ? null : new NDScope()) {
-            LayerWeights lw = w.layer(l);
-            p.record(Tap.residPre(l), x);
-            NDArray h = norm(x, lw.ln1(), lw.ln1Bias());
-            NDArray attnOut = attention(l, h, lw, p);
-            p.record(Tap.attnOut(l), attnOut);
-            NDArray mid = arch.parallelBlock() && !p.wants(Tap.residMid(l)) ? null : x.add(attnOut);
-            if (mid != null) {
-                p.record(Tap.residMid(l), mid);
-            }
-            NDArray ffnIn = arch.parallelBlock() ? h : norm(mid, lw.ln2(), lw.ln2Bias());
-            NDArray mlpOut = mlp(l, ffnIn, lw, p);
-            p.record(Tap.mlpOut(l), mlpOut);
-            next = arch.parallelBlock() ? x.add(attnOut).add(mlpOut) : mid.add(mlpOut);
-            p.record(Tap.residPost(l), next);
-            NDScope.unregister(next);
-            p.layerKeep.forEach(NDScope::unregister);
+    /** One block over the residual stream {@code x}. */
+    private NDArray layer(int l, NDArray x, Pass p, LayerWeights lw) {
+        p.record(Tap.residPre(l), x);
+        NDArray h = norm(x, lw.ln1(), lw.ln1Bias());
+        NDArray attnOut = attention(l, h, lw, p);
+        p.record(Tap.attnOut(l), attnOut);
+        NDArray mid = arch.parallelBlock() && !p.wants(Tap.residMid(l)) ? null : x.add(attnOut);
+        if (mid != null) {
+            p.record(Tap.residMid(l), mid);
         }
-        if (!p.req.training()) {
-            NDScope.register(next);
-            p.layerKeep.forEach(NDScope::register);
-        }
+        NDArray ffnIn = arch.parallelBlock() ? h : norm(mid, lw.ln2(), lw.ln2Bias());
+        NDArray mlpOut = mlp(l, ffnIn, lw, p);
+        p.record(Tap.mlpOut(l), mlpOut);
+        NDArray next = arch.parallelBlock() ? x.add(attnOut).add(mlpOut) : mid.add(mlpOut);
+        p.record(Tap.residPost(l), next);
         return next;
     }
 
@@ -372,13 +538,19 @@ public final class Transformer implements AutoCloseable {
             q = rotary.apply(q, p.angles);
             k = rotary.apply(k, p.angles);
         }
+        if (p.req.cache() != null) {
+            NDArray[] kv = p.req.cache().append(l, k, v);                              // [B, offset + S, KV, hd]
+            k = kv[0];
+            v = kv[1];
+        }
+        long sk = k.getShape().get(1);
         q = q.mul(queryScale);
         // group the query heads that share a kv head: [B, KV, G·S, hd]
         NDArray qg = q.reshape(bs, s, kvh, g, hd).transpose(0, 2, 3, 1, 4).reshape(bs, kvh, (long) g * s, hd);
-        NDArray scores = qg.matMul(k.transpose(0, 2, 3, 1))                           // [B, KV, G·S, S]
-                .reshape(bs, nh, s, s).add(p.mask);                                   // [B, H, S, S]
+        NDArray scores = qg.matMul(k.transpose(0, 2, 3, 1))                           // [B, KV, G·S, Sk]
+                .reshape(bs, nh, s, sk).add(p.mask);                                  // [B, H, S, Sk]
         NDArray pattern = scores.softmax(-1);
-        NDArray z = pattern.reshape(bs, kvh, (long) g * s, s).matMul(v.transpose(0, 2, 1, 3))  // [B, KV, G·S, hd]
+        NDArray z = pattern.reshape(bs, kvh, (long) g * s, sk).matMul(v.transpose(0, 2, 1, 3))  // [B, KV, G·S, hd]
                 .reshape(bs, nh, s, hd).transpose(0, 2, 1, 3);                        // [B, S, H, hd]
         NDArray scale = p.headScale(l);
         if (scale != null) {

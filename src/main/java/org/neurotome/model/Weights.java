@@ -2,9 +2,15 @@ package org.neurotome.model;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.ndarray.types.SparseFormat;
+import ai.djl.nn.core.Linear;
+import org.neurotome.NeurotomeException;
 import org.neurotome.arch.Architecture;
 import org.neurotome.arch.HeadLayout;
 import org.neurotome.arch.ModelConfig;
@@ -16,6 +22,10 @@ import org.neurotome.checkpoint.Checkpoint;
 import org.neurotome.checkpoint.DType;
 import org.neurotome.checkpoint.OutputTensor;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -25,64 +35,134 @@ import java.util.Random;
 import java.util.function.Function;
 
 /**
- * A model's weights as float32 NDArrays, created once and normalised to one orientation
- * (see {@link LayerWeights}) from a checkpoint in any supported family's layout. Weights
- * can also be built from freshly initialised values and written back in the family's own
- * Hugging Face layout ({@link #toOutputTensors(DType)}), which is how models are trained and
- * saved. F16/BF16/F64 tensors are widened in Java; no array aliases mapped file memory.
+ * A model's weights as the forward pass sees them: float32 NDArrays in one orientation (see
+ * {@link LayerWeights}), read from a checkpoint of any supported family through a
+ * {@link TensorSource}. They are a view: a layer is reached through a {@link Lease}, which is
+ * either the layer kept in memory since loading (<em>resident</em>) or the layer widened from
+ * the mapped file now and freed when the lease closes (<em>streaming</em>). A
+ * {@link MemoryBudget} chooses: the weights are resident when their float32 size fits it,
+ * streamed otherwise, and no caller needs to know which. Embedding rows are always gathered
+ * from the source (the table is never widened whole); the unembedding is kept when it fits
+ * and read in vocabulary blocks otherwise. Widened tensors live in native memory that
+ * libtorch reads directly: matrices stored transposed to the runtime orientation become
+ * transposed views, never copies.
+ *
+ * <p>Weights built for training ({@link #fromTensors}, {@link #initialize}) are resident,
+ * contiguous and hold the whole embedding table as a parameter, and can be written back in
+ * the family's Hugging Face layout ({@link #toOutputTensors}).
  */
 public final class Weights implements AutoCloseable {
+    /** The largest single array libtorch can alias from one buffer is 2 GiB; the unembedding is cut below it. */
+    private static final long UNEMBED_BLOCK_BYTES = 1L << 30;
+
     private final ModelConfig config;
     private final Architecture arch;
     private final NDManager manager;
-    private final NDArray embed;
+    private final Arena arena;
+    private final TensorSource source;
+    private final boolean streaming;
+    private final MemoryBudget budget;
+    private final MemoryBudget.Reservation reservation;
+    private final NDArray embedTable;
     private final NDArray posEmbed;
     private final NDArray lnF;
     private final NDArray lnFBias;
-    private final NDArray unembed;
+    private final List<NDArray> unembedBlocks;
+    private final long unembedBlockRows;
     private final NDArray unembedBias;
     private final List<LayerWeights> layers;
 
-    private Weights(ModelConfig config, Architecture arch, NDManager manager, NDArray embed, NDArray posEmbed,
-                    NDArray lnF, NDArray lnFBias, NDArray unembed, NDArray unembedBias, List<LayerWeights> layers) {
-        this.config = config;
-        this.arch = arch;
-        this.manager = manager;
-        this.embed = embed;
-        this.posEmbed = posEmbed;
-        this.lnF = lnF;
-        this.lnFBias = lnFBias;
-        this.unembed = unembed;
-        this.unembedBias = unembedBias;
-        this.layers = layers;
+    private Weights(Builder b) {
+        this.config = b.config;
+        this.arch = b.arch;
+        this.manager = b.manager;
+        this.arena = b.arena;
+        this.source = b.source;
+        this.streaming = b.streaming;
+        this.budget = b.budget;
+        this.reservation = b.reservation;
+        this.embedTable = b.embedTable;
+        this.posEmbed = b.posEmbed;
+        this.lnF = b.lnF;
+        this.lnFBias = b.lnFBias;
+        this.unembedBlocks = b.unembedBlocks;
+        this.unembedBlockRows = b.unembedBlockRows;
+        this.unembedBias = b.unembedBias;
+        this.layers = b.layers;
     }
 
-    /** Validates {@code checkpoint} against its family table and loads every weight onto {@code device}. */
+    /** Validates {@code checkpoint} against its family table and keeps every weight on {@code device}. */
     public static Weights load(Checkpoint checkpoint, Device device) {
+        return load(checkpoint, device, MemoryBudget.unlimited());
+    }
+
+    /**
+     * Validates {@code checkpoint} and makes its weights resident on {@code device} when their
+     * float32 size fits {@code budget}, or streams them otherwise; streamed weights read the
+     * checkpoint, which must stay open until they are closed. A budget too small for even one
+     * layer is a BAD_INPUT error naming the layer and the smallest budget that works.
+     */
+    public static Weights load(Checkpoint checkpoint, Device device, MemoryBudget budget) {
         ModelConfig config = ModelConfig.from(checkpoint.config());
         Architecture arch = Architecture.forCheckpoint(checkpoint);
         arch.validate(checkpoint, config);
-        NDManager manager = NDManager.newBaseManager(device, "PyTorch");
+        Sizes sizes = Sizes.of(arch, config);
+        long available = budget.available();
+        boolean resident = sizes.resident() + MemoryBudget.ACTIVATION_FLOOR <= available;
+        long reserve;
+        boolean cacheUnembed;
+        if (resident) {
+            reserve = sizes.resident();
+            cacheUnembed = true;
+        } else {
+            long need = sizes.streaming();
+            if (need > available) {
+                throw NeurotomeException.badInput(budget.origin() + " leaves " + MemoryBudget.format(available)
+                        + " for " + checkpoint.dir() + ", less than streaming it needs: layer " + sizes.largestLayerIndex()
+                        + " widens to " + MemoryBudget.format(sizes.largestLayer()) + " in float32, plus "
+                        + MemoryBudget.format(sizes.small() + MemoryBudget.ACTIVATION_FLOOR)
+                        + " for the norms and activations; the smallest --max-memory that works is "
+                        + MemoryBudget.smallestFor(budget.limit() - MemoryBudget.RUNTIME_OVERHEAD - available + need));
+            }
+            cacheUnembed = sizes.unembed() <= (available - need) / 2;
+            reserve = sizes.largestLayer() + sizes.small() + (cacheUnembed ? sizes.unembed() : 0);
+        }
+        Builder b = new Builder(config, arch, NDManager.newBaseManager(device, "PyTorch"), TensorSource.of(checkpoint));
+        b.streaming = !resident;
+        b.budget = budget;
         try {
-            return build(manager, config, arch, checkpoint::floats);
-        } catch (RuntimeException e) {
-            manager.close();
+            b.reservation = budget.reserve(reserve);
+            b.unembedBlockRows = unembedBlockRows(config, sizes.largestLayer());
+            return b.build(false, cacheUnembed);
+        } catch (RuntimeException | Error e) {
+            b.close();
             throw e;
         }
     }
 
     /**
+     * The smallest budget under which {@code checkpoint}'s weights can be streamed: one layer
+     * in float32, the norms, the least room for activations and the runtime's own allowance.
+     */
+    public static long streamingFloor(Checkpoint checkpoint) {
+        ModelConfig config = ModelConfig.from(checkpoint.config());
+        return Sizes.of(Architecture.forCheckpoint(checkpoint), config).streaming() + MemoryBudget.RUNTIME_OVERHEAD;
+    }
+
+    /**
      * Weights from float values named and shaped as a checkpoint of {@code arch} stores them
-     * ({@link Architecture#tensorName}, {@link Architecture#shape}). The arrays live in a
-     * sub-manager of {@code parent}, closed by {@link #close()}.
+     * ({@link Architecture#tensorName}, {@link Architecture#shape}), resident and contiguous,
+     * for training. The arrays live in a sub-manager of {@code parent}, closed by {@link #close()}.
      */
     public static Weights fromTensors(NDManager parent, ModelConfig config, Architecture arch,
                                       Function<String, float[]> tensors) {
-        NDManager manager = parent.newSubManager();
+        Builder b = new Builder(config, arch, parent.newSubManager(), TensorSource.of(tensors));
+        b.budget = MemoryBudget.unlimited();
+        b.unembedBlockRows = config.vocabSize();
         try {
-            return build(manager, config, arch, tensors);
-        } catch (RuntimeException e) {
-            manager.close();
+            return b.build(true, true);
+        } catch (RuntimeException | Error e) {
+            b.close();
             throw e;
         }
     }
@@ -114,20 +194,13 @@ public final class Weights implements AutoCloseable {
         return values::get;
     }
 
-    private static Weights build(NDManager m, ModelConfig c, Architecture arch, Function<String, float[]> src) {
-        Loader ld = new Loader(m, c, arch, src);
-        NDArray embed = ld.plain(Role.EMBED, -1);
-        NDArray posEmbed = arch.has(Role.POS_EMBED, c) ? ld.plain(Role.POS_EMBED, -1) : null;
-        NDArray lnF = ld.plain(Role.LN_F, -1);
-        NDArray lnFBias = ld.optional(Role.LN_F_BIAS, -1);
-        NDArray unembed = c.tied() ? embed : ld.plain(Role.LM_HEAD, -1);
-        NDArray unembedBias = ld.optional(Role.LM_HEAD_BIAS, -1);
-        List<LayerWeights> layers = new ArrayList<>();
-        for (int l = 0; l < c.numLayers(); l++) {
-            layers.add(ld.layer(l));
-        }
-        return new Weights(c, arch, m, embed, posEmbed, lnF, lnFBias, unembed, unembedBias,
-                Collections.unmodifiableList(layers));
+    /**
+     * Rows of one block of the unembedding: no more than a layer holds (so streaming it needs
+     * no more room than a layer) and below libtorch's 2 GiB per array. The blocks depend on the
+     * model alone, so kept and streamed weights compute every logit the same way.
+     */
+    private static long unembedBlockRows(ModelConfig c, long largestLayer) {
+        return Math.clamp(Math.min(largestLayer, UNEMBED_BLOCK_BYTES) / (4L * c.hiddenSize()), 1, c.vocabSize());
     }
 
     public ModelConfig config() {
@@ -152,9 +225,80 @@ public final class Weights implements AutoCloseable {
         return manager.getDevice();
     }
 
-    /** Token embeddings [V, D]. */
-    public NDArray embed() {
-        return embed;
+    /** Whether layers are widened from the checkpoint on each lease rather than kept. */
+    public boolean streaming() {
+        return streaming;
+    }
+
+    /** The budget these weights were sized against; analyses take their caches from what it has left. */
+    public MemoryBudget budget() {
+        return budget;
+    }
+
+    /**
+     * Layer {@code l}'s weights until the lease is closed: the kept layer, or (streaming) the
+     * layer widened now. Arrays of a lease must not be used after it is closed.
+     */
+    public Lease<LayerWeights> layer(int l) {
+        if (l < 0 || l >= config.numLayers()) {
+            throw new IndexOutOfBoundsException("layer " + l + " outside 0.." + (config.numLayers() - 1));
+        }
+        if (!streaming) {
+            return Lease.kept(layers.get(l));
+        }
+        Widening wd = new Widening(manager.newSubManager(), Arena.ofShared());
+        try {
+            LayerWeights lw = widener(wd).layer(l);
+            return Lease.closing(lw, wd);
+        } catch (RuntimeException | Error e) {
+            wd.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Layer {@code l}'s FFN value vectors [I, D] until the lease is closed: row k is neuron k's
+     * column of the down projection (streaming widens only that matrix).
+     */
+    public Lease<NDArray> ffnValues(int l) {
+        if (!streaming) {
+            return Lease.kept(layers.get(l).ffnOut());
+        }
+        Widening wd = new Widening(manager.newSubManager(), Arena.ofShared());
+        try {
+            return Lease.closing(widener(wd).inOut(Role.DOWN, l), wd);
+        } catch (RuntimeException | Error e) {
+            wd.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Token embeddings of {@code ids} [B, S] as [B, S, D], in the caller's scope: gathered row
+     * by row from the source, or looked up in the kept table of weights built for training
+     * (so that gradients reach it).
+     */
+    public NDArray embed(NDArray ids) {
+        if (embedTable != null) {
+            return ids.getNDArrayInternal().embedding(ids, embedTable, SparseFormat.DENSE).singletonOrThrow();
+        }
+        long[] flat = ids.toLongArray();
+        Shape s = ids.getShape();
+        long d = config.hiddenSize();
+        String name = arch.tensorName(Role.EMBED);
+        try (Arena rows = Arena.ofConfined()) {
+            MemorySegment seg = rows.allocate(4L * d * flat.length, 64);
+            for (int i = 0; i < flat.length; i++) {
+                source.read(name, flat[i] * d, d, seg.asSlice(4L * d * i, 4L * d));
+            }
+            try (NDManager tmp = NDManager.newBaseManager(Device.cpu(), "PyTorch")) {
+                NDArray aliased = tmp.create(buffer(seg), new Shape(s.get(0), s.get(1), d), DataType.FLOAT32);
+                NDArray out = ids.getDevice().equals(Device.cpu()) ? aliased.duplicate()
+                        : aliased.toDevice(ids.getDevice(), true);
+                out.attach(ids.getManager());
+                return out;
+            }
+        }
     }
 
     /** Learned position embeddings [P, D] (GPT-2), or null. */
@@ -162,18 +306,40 @@ public final class Weights implements AutoCloseable {
         return posEmbed;
     }
 
-    public LayerWeights layer(int l) {
-        return layers.get(l);
+    /**
+     * {@code x} [..., D] through the unembedding W_U ({@code lm_head.weight}, or the token
+     * embeddings when tied), plus {@code lm_head.bias} (GPT-J) when {@code bias}: [..., V], in
+     * the caller's scope. A streamed unembedding is widened block by block for this call.
+     */
+    public NDArray unembed(NDArray x, boolean bias) {
+        NDList parts = new NDList();
+        long vocab = config.vocabSize();
+        for (int b = 0; b * unembedBlockRows < vocab; b++) {
+            long from = b * unembedBlockRows;
+            long to = Math.min(vocab, from + unembedBlockRows);
+            NDArray blockBias = bias && unembedBias != null
+                    ? (to - from == vocab ? unembedBias : unembedBias.get(from + ":" + to)) : null;
+            if (unembedBlocks != null) {
+                parts.add(Linear.linear(x, unembedBlocks.get(b), blockBias).singletonOrThrow());
+            } else {
+                try (Widening wd = new Widening(manager.newSubManager(), Arena.ofConfined())) {
+                    NDArray w = widener(wd).unembedRows(from, to);
+                    NDArray part = Linear.linear(x, w, blockBias).singletonOrThrow();
+                    part.attach(x.getManager());
+                    parts.add(part);
+                }
+            }
+        }
+        return parts.size() == 1 ? parts.singletonOrThrow() : NDArrays.concat(parts, -1);
     }
 
-    /** Layer {@code l}'s FFN value vectors [I, D]: row k is neuron k's column of the down projection. */
-    public NDArray ffnValues(int l) {
-        return layers.get(l).ffnOut();
-    }
-
-    /** The unembedding W_U [V, D] ({@code lm_head.weight}, or the token embeddings when tied). */
+    /** The unembedding W_U [V, D] of weights built for training (resident in one block). */
     public NDArray unembed() {
-        return unembed;
+        if (unembedBlocks == null || unembedBlocks.size() != 1) {
+            throw new IllegalStateException("the unembedding is not kept in one block (streamed or larger than "
+                    + MemoryBudget.format(UNEMBED_BLOCK_BYTES) + ")");
+        }
+        return unembedBlocks.getFirst();
     }
 
     /** {@code lm_head.bias} [V] (GPT-J), or null. */
@@ -201,11 +367,12 @@ public final class Weights implements AutoCloseable {
 
     /**
      * Every trainable array by a stable name ({@code embed}, {@code layers.3.qkv}, …); a tied
-     * unembedding is the embedding and appears once.
+     * unembedding is the embedding and appears once. Weights built for training only.
      */
     public Map<String, NDArray> parameters() {
+        requireTraining();
         Map<String, NDArray> p = new LinkedHashMap<>();
-        p.put("embed", embed);
+        p.put("embed", embedTable);
         putIfPresent(p, "pos_embed", posEmbed);
         for (int l = 0; l < layers.size(); l++) {
             LayerWeights w = layers.get(l);
@@ -226,10 +393,16 @@ public final class Weights implements AutoCloseable {
         p.put("ln_f", lnF);
         putIfPresent(p, "ln_f_bias", lnFBias);
         if (!config.tied()) {
-            p.put("unembed", unembed);
+            p.put("unembed", unembed());
         }
         putIfPresent(p, "unembed_bias", unembedBias);
         return p;
+    }
+
+    private void requireTraining() {
+        if (embedTable == null) {
+            throw new IllegalStateException("only weights built for training (fromTensors, initialize) have parameters");
+        }
     }
 
     private static void putIfPresent(Map<String, NDArray> p, String name, NDArray a) {
@@ -240,10 +413,14 @@ public final class Weights implements AutoCloseable {
 
     /**
      * The weights as checkpoint tensors of {@link #architecture()}, in the family's own names,
-     * shapes and orientation, stored as {@code dtype}; values are read from the arrays when the
-     * writer reaches each tensor.
+     * shapes and orientation, stored as {@code dtype}; values are read from the arrays (the
+     * embeddings from the source when no table is kept) when the writer reaches each tensor.
+     * Resident weights only.
      */
     public List<OutputTensor> toOutputTensors(DType dtype) {
+        if (streaming) {
+            throw new IllegalStateException("streamed weights keep no layer to write back");
+        }
         Saver sv = new Saver();
         List<OutputTensor> out = new ArrayList<>();
         for (String name : arch.tensorNames(config)) {
@@ -256,6 +433,338 @@ public final class Weights implements AutoCloseable {
     @Override
     public void close() {
         manager.close();
+        if (arena != null) {
+            arena.close();
+        }
+        if (reservation != null) {
+            reservation.close();
+        }
+    }
+
+    /**
+     * Arrays for the span of a use: {@link #get()} them, then close the lease. A kept array's
+     * lease closes nothing; a widened one's frees its memory.
+     */
+    public interface Lease<T> extends AutoCloseable {
+        T get();
+
+        @Override
+        void close();
+
+        private static <T> Lease<T> kept(T value) {
+            return new Lease<>() {
+                @Override
+                public T get() {
+                    return value;
+                }
+
+                @Override
+                public void close() {
+                }
+            };
+        }
+
+        private static <T> Lease<T> closing(T value, AutoCloseable memory) {
+            return new Lease<>() {
+                @Override
+                public T get() {
+                    return value;
+                }
+
+                @Override
+                public void close() {
+                    try {
+                        memory.close();
+                    } catch (Exception e) {
+                        throw new IllegalStateException(e);
+                    }
+                }
+            };
+        }
+    }
+
+    /** The float32 sizes that decide between resident and streamed weights. */
+    private record Sizes(long resident, long largestLayer, int largestLayerIndex, long small, long unembed) {
+        /** What streaming holds at least: one layer, the small model-level tensors, the activation floor. */
+        long streaming() {
+            return largestLayer + small + MemoryBudget.ACTIVATION_FLOOR;
+        }
+
+        static Sizes of(Architecture arch, ModelConfig c) {
+            long[] layer = new long[c.numLayers()];
+            long small = 0;
+            for (Role r : arch.roles(c)) {
+                long bytes = 4 * numel(arch.shape(r, c));
+                if (r.perLayer()) {
+                    for (int l = 0; l < layer.length; l++) {
+                        layer[l] += bytes;
+                    }
+                } else if (r != Role.EMBED && r != Role.LM_HEAD) {
+                    small += bytes;
+                }
+            }
+            int largest = 0;
+            long layers = 0;
+            for (int l = 0; l < layer.length; l++) {
+                layers += layer[l];
+                if (layer[l] > layer[largest]) {
+                    largest = l;
+                }
+            }
+            long unembed = 4L * c.vocabSize() * c.hiddenSize();
+            return new Sizes(layers + small + unembed, layer[largest], largest, small, unembed);
+        }
+    }
+
+    /** Collects what the constructor needs; closes what it made on failure. */
+    private static final class Builder {
+        final ModelConfig config;
+        final Architecture arch;
+        final NDManager manager;
+        final TensorSource source;
+        Arena arena = Arena.ofShared();
+        boolean streaming;
+        MemoryBudget budget;
+        MemoryBudget.Reservation reservation;
+        NDArray embedTable;
+        NDArray posEmbed;
+        NDArray lnF;
+        NDArray lnFBias;
+        List<NDArray> unembedBlocks;
+        long unembedBlockRows;
+        NDArray unembedBias;
+        List<LayerWeights> layers;
+
+        Builder(ModelConfig config, Architecture arch, NDManager manager, TensorSource source) {
+            this.config = config;
+            this.arch = arch;
+            this.manager = manager;
+            this.source = source;
+        }
+
+        Weights build(boolean training, boolean keepUnembed) {
+            Widening wd = new Widening(manager, arena);
+            Widener w = new Widener(wd, training, config, arch, source);
+            posEmbed = arch.has(Role.POS_EMBED, config) ? w.plain(Role.POS_EMBED, -1) : null;
+            lnF = w.plain(Role.LN_F, -1);
+            lnFBias = w.optional(Role.LN_F_BIAS, -1);
+            unembedBias = w.optional(Role.LM_HEAD_BIAS, -1);
+            if (training) {
+                embedTable = w.plain(Role.EMBED, -1);
+                unembedBlocks = List.of(config.tied() ? embedTable : w.plain(Role.LM_HEAD, -1));
+            } else if (keepUnembed) {
+                List<NDArray> blocks = new ArrayList<>();
+                for (long from = 0; from < config.vocabSize(); from += unembedBlockRows) {
+                    blocks.add(w.unembedRows(from, Math.min(config.vocabSize(), from + unembedBlockRows)));
+                }
+                unembedBlocks = List.copyOf(blocks);
+            }
+            if (!streaming) {
+                List<LayerWeights> ls = new ArrayList<>();
+                for (int l = 0; l < config.numLayers(); l++) {
+                    ls.add(w.layer(l));
+                }
+                layers = Collections.unmodifiableList(ls);
+            }
+            return new Weights(this);
+        }
+
+        void close() {
+            manager.close();
+            arena.close();
+            if (reservation != null) {
+                reservation.close();
+            }
+        }
+    }
+
+    /** Where widened arrays live: NDArrays in {@code manager} over native memory of {@code arena}. */
+    private record Widening(NDManager manager, Arena arena) implements AutoCloseable {
+        @Override
+        public void close() {
+            manager.close();
+            arena.close();
+        }
+    }
+
+    private Widener widener(Widening wd) {
+        return new Widener(wd, false, config, arch, source);
+    }
+
+
+    /**
+     * Reads checkpoint-layout tensors into runtime arrays: decoded into native memory that
+     * libtorch aliases (copied to the device when it is not the CPU). Matrices stored in the
+     * other orientation become transposed views; weights for training are made contiguous, so
+     * that the optimiser updates plain tensors.
+     */
+    private static final class Widener {
+        private final Widening wd;
+        private final boolean training;
+        private final ModelConfig c;
+        private final Architecture arch;
+        private final TensorSource src;
+
+        Widener(Widening wd, boolean training, ModelConfig c, Architecture arch, TensorSource src) {
+            this.wd = wd;
+            this.training = training;
+            this.c = c;
+            this.arch = arch;
+            this.src = src;
+        }
+
+        private String name(Role r, int l) {
+            return r.perLayer() ? arch.tensorName(r, l) : arch.tensorName(r);
+        }
+
+        /** An array over {@code seg}, registered with no scope: it lives as long as the widening. */
+        private NDArray alias(MemorySegment seg, long... shape) {
+            NDArray a;
+            if (wd.manager().getDevice().equals(Device.cpu())) {
+                a = wd.manager().create(buffer(seg), new Shape(shape), DataType.FLOAT32);
+            } else {
+                try (NDManager host = NDManager.newBaseManager(Device.cpu(), "PyTorch")) {
+                    a = host.create(buffer(seg), new Shape(shape), DataType.FLOAT32).toDevice(wd.manager().getDevice(), true);
+                    a.attach(wd.manager());
+                }
+            }
+            NDScope.unregister(a);
+            return a;
+        }
+
+        /** {@code a} as returned to callers: unregistered from any scope, contiguous for training. */
+        private NDArray finish(NDArray a) {
+            NDArray out = training && a.getShape().dimension() == 2 ? a.reshape(-1).reshape(a.getShape()) : a;
+            NDScope.unregister(out);
+            return out;
+        }
+
+        /** The tensor of {@code r} in its stored shape. */
+        NDArray plain(Role r, int l) {
+            long[] shape = arch.shape(r, c);
+            long n = numel(shape);
+            MemorySegment seg = wd.arena().allocate(4 * n, 64);
+            src.read(name(r, l), 0, n, seg);
+            return alias(seg, shape);
+        }
+
+        NDArray optional(Role r, int l) {
+            return arch.has(r, c) ? plain(r, l) : null;
+        }
+
+        /** A layer matrix as [out, in]. */
+        NDArray outIn(Role r, int l) {
+            NDArray a = plain(r, l);
+            return finish(arch.weightLayout() == WeightLayout.LINEAR ? a : a.transpose());
+        }
+
+        /** A layer matrix as [in, out]. */
+        NDArray inOut(Role r, int l) {
+            NDArray a = plain(r, l);
+            return finish(arch.weightLayout() == WeightLayout.CONV1D ? a : a.transpose());
+        }
+
+        /** Rows [from, to) of the unembedding W_U [V, D] (the token embeddings when tied). */
+        NDArray unembedRows(long from, long to) {
+            long d = c.hiddenSize();
+            MemorySegment seg = wd.arena().allocate(4 * (to - from) * d, 64);
+            src.read(name(c.tied() ? Role.EMBED : Role.LM_HEAD, -1), from * d, (to - from) * d, seg);
+            return finish(alias(seg, to - from, d));
+        }
+
+        /**
+         * The matrices (or biases) of {@code roles}, stacked along their output axis as
+         * [Σ out, in] (or [Σ out]), rows reordered so that row j is stacked row {@code perm[j]}
+         * (null: as stacked); {@code rows[i]} is role i's output size, and an absent bias role is
+         * zeros.
+         */
+        NDArray stacked(int l, int[] perm, long[] rows, Role... roles) {
+            boolean bias = arch.shape(roles[0], c).length == 1;
+            long width = bias ? 1 : c.hiddenSize();
+            long total = 0;
+            for (long r : rows) {
+                total += r;
+            }
+            if (!bias && arch.weightLayout() == WeightLayout.CONV1D) {
+                NDList parts = new NDList();
+                for (Role r : roles) {
+                    parts.add(plain(r, l).transpose());
+                }
+                NDArray all = parts.size() == 1 ? parts.singletonOrThrow() : NDArrays.concat(parts, 0);
+                if (perm != null) {
+                    long[] idx = new long[perm.length];
+                    for (int j = 0; j < perm.length; j++) {
+                        idx[j] = perm[j];
+                    }
+                    all = all.get(wd.manager().create(idx));
+                }
+                return finish(all);
+            }
+            MemorySegment dst = wd.arena().allocate(4 * total * width, 64);
+            try (Arena scratch = Arena.ofConfined()) {
+                MemorySegment stack = perm == null ? dst : scratch.allocate(4 * total * width, 64);
+                long off = 0;
+                for (int i = 0; i < roles.length; i++) {
+                    long n = rows[i] * width;
+                    if (arch.has(roles[i], c)) {
+                        src.read(name(roles[i], l), 0, n, stack.asSlice(4 * off, 4 * n));
+                    }
+                    off += n;
+                }
+                if (perm != null) {
+                    long rowBytes = 4 * width;
+                    for (int j = 0; j < perm.length; j++) {
+                        MemorySegment.copy(stack, perm[j] * rowBytes, dst, j * rowBytes, rowBytes);
+                    }
+                }
+            }
+            return finish(bias ? alias(dst, total) : alias(dst, total, width));
+        }
+
+        LayerWeights layer(int l) {
+            int hd = c.headDim();
+            long qRows = (long) c.numHeads() * hd;
+            long kvRows = (long) c.numKvHeads() * hd;
+            int rows = (int) (qRows + 2 * kvRows);
+            int[] perm = arch.rotary() == RotaryStyle.INTERLEAVED
+                    ? interleavedToHalf(c.numHeads() + c.numKvHeads(), hd, c.rotaryDim(), rows) : null;
+            NDArray qkv;
+            NDArray qkvBias = null;
+            if (arch.fusedQkv()) {
+                qkv = perm == null ? outIn(Role.QKV, l) : stacked(l, perm, new long[] {rows}, Role.QKV);
+                if (arch.has(Role.QKV_BIAS, c)) {
+                    qkvBias = stacked(l, perm, new long[] {rows}, Role.QKV_BIAS);
+                }
+            } else {
+                long[] parts = {qRows, kvRows, kvRows};
+                qkv = stacked(l, perm, parts, Role.Q, Role.K, Role.V);
+                if (arch.has(Role.Q_BIAS, c) || arch.has(Role.K_BIAS, c) || arch.has(Role.V_BIAS, c)) {
+                    qkvBias = stacked(l, perm, parts, Role.Q_BIAS, Role.K_BIAS, Role.V_BIAS);
+                }
+            }
+            long ffn = c.ffnSize();
+            NDArray ffnIn;
+            NDArray ffnInBias = null;
+            if (arch.gatedMlp()) {
+                ffnIn = stacked(l, null, new long[] {ffn, ffn}, Role.GATE, Role.UP);
+                if (arch.has(Role.GATE_BIAS, c) || arch.has(Role.UP_BIAS, c)) {
+                    ffnInBias = stacked(l, null, new long[] {ffn, ffn}, Role.GATE_BIAS, Role.UP_BIAS);
+                }
+            } else {
+                ffnIn = outIn(Role.UP, l);
+                ffnInBias = optional(Role.UP_BIAS, l);
+            }
+            boolean sequential = !arch.parallelBlock();
+            return new LayerWeights(plain(Role.LN1, l), optional(Role.LN1_BIAS, l), qkv, qkvBias,
+                    inOut(Role.O, l), optional(Role.O_BIAS, l),
+                    sequential ? plain(Role.LN2, l) : null, sequential ? optional(Role.LN2_BIAS, l) : null,
+                    ffnIn, ffnInBias, inOut(Role.DOWN, l), optional(Role.DOWN_BIAS, l));
+        }
+    }
+
+    /** A direct buffer over {@code seg}, which libtorch aliases rather than copies. */
+    private static java.nio.ByteBuffer buffer(MemorySegment seg) {
+        return seg.asByteBuffer().order(ByteOrder.nativeOrder());
     }
 
     private record Target(Role role, int layer) {
@@ -311,127 +820,6 @@ public final class Weights implements AutoCloseable {
         return out;
     }
 
-    /** Reads checkpoint-layout values into runtime arrays. */
-    private static final class Loader {
-        private final NDManager m;
-        private final ModelConfig c;
-        private final Architecture arch;
-        private final Function<String, float[]> src;
-
-        Loader(NDManager m, ModelConfig c, Architecture arch, Function<String, float[]> src) {
-            this.m = m;
-            this.c = c;
-            this.arch = arch;
-            this.src = src;
-        }
-
-        private float[] raw(Role r, int l) {
-            String name = r.perLayer() ? arch.tensorName(r, l) : arch.tensorName(r);
-            float[] v = src.apply(name);
-            long want = numel(arch.shape(r, c));
-            if (v == null || v.length != want) {
-                throw new IllegalArgumentException("tensor '" + name + "' needs " + want + " values, got "
-                        + (v == null ? "none" : v.length));
-            }
-            return v;
-        }
-
-        private NDArray array(float[] v, long... shape) {
-            NDArray a = m.create(v, new Shape(shape));
-            NDScope.unregister(a);
-            return a;
-        }
-
-        NDArray plain(Role r, int l) {
-            return array(raw(r, l), arch.shape(r, c));
-        }
-
-        NDArray optional(Role r, int l) {
-            return arch.has(r, c) ? plain(r, l) : null;
-        }
-
-        /** A layer matrix as [out, in]. */
-        private float[] reader(Role r, int l) {
-            float[] v = raw(r, l);
-            long[] s = arch.shape(r, c);
-            return arch.weightLayout() == WeightLayout.LINEAR ? v : transpose(v, (int) s[0], (int) s[1]);
-        }
-
-        /** A layer matrix as [in, out]. */
-        private float[] writer(Role r, int l) {
-            float[] v = raw(r, l);
-            long[] s = arch.shape(r, c);
-            return arch.weightLayout() == WeightLayout.CONV1D ? v : transpose(v, (int) s[0], (int) s[1]);
-        }
-
-        /** Bias values, or zeros of {@code n} when the role is absent. */
-        private float[] biasOrZeros(Role r, int l, int n) {
-            return arch.has(r, c) ? raw(r, l) : new float[n];
-        }
-
-        LayerWeights layer(int l) {
-            int d = c.hiddenSize();
-            int hd = c.headDim();
-            int qRows = c.numHeads() * hd;
-            int kvRows = c.numKvHeads() * hd;
-            int rows = qRows + 2 * kvRows;
-            float[] qkv;
-            float[] qkvBias = null;
-            if (arch.fusedQkv()) {
-                qkv = reader(Role.QKV, l);
-                if (arch.has(Role.QKV_BIAS, c)) {
-                    qkvBias = raw(Role.QKV_BIAS, l);
-                }
-            } else {
-                qkv = concat(reader(Role.Q, l), reader(Role.K, l), reader(Role.V, l));
-                if (arch.has(Role.Q_BIAS, c) || arch.has(Role.K_BIAS, c) || arch.has(Role.V_BIAS, c)) {
-                    qkvBias = concat(biasOrZeros(Role.Q_BIAS, l, qRows), biasOrZeros(Role.K_BIAS, l, kvRows),
-                            biasOrZeros(Role.V_BIAS, l, kvRows));
-                }
-            }
-            if (arch.rotary() == RotaryStyle.INTERLEAVED) {
-                int[] perm = interleavedToHalf(c.numHeads() + c.numKvHeads(), hd, c.rotaryDim(), rows);
-                qkv = permuteRows(qkv, d, perm, false);
-                if (qkvBias != null) {
-                    qkvBias = permuteRows(qkvBias, 1, perm, false);
-                }
-            }
-            int ffn = c.ffnSize();
-            NDArray ffnIn;
-            NDArray ffnInBias = null;
-            if (arch.gatedMlp()) {
-                ffnIn = array(concat(reader(Role.GATE, l), reader(Role.UP, l)), 2L * ffn, d);
-                if (arch.has(Role.GATE_BIAS, c) || arch.has(Role.UP_BIAS, c)) {
-                    ffnInBias = array(concat(biasOrZeros(Role.GATE_BIAS, l, ffn), biasOrZeros(Role.UP_BIAS, l, ffn)),
-                            2L * ffn);
-                }
-            } else {
-                ffnIn = array(reader(Role.UP, l), ffn, d);
-                ffnInBias = optional(Role.UP_BIAS, l);
-            }
-            boolean sequential = !arch.parallelBlock();
-            return new LayerWeights(plain(Role.LN1, l), optional(Role.LN1_BIAS, l),
-                    array(qkv, rows, d), qkvBias == null ? null : array(qkvBias, rows),
-                    array(writer(Role.O, l), qRows, d), optional(Role.O_BIAS, l),
-                    sequential ? plain(Role.LN2, l) : null, sequential ? optional(Role.LN2_BIAS, l) : null,
-                    ffnIn, ffnInBias, array(writer(Role.DOWN, l), ffn, d), optional(Role.DOWN_BIAS, l));
-        }
-    }
-
-    static float[] concat(float[]... parts) {
-        int n = 0;
-        for (float[] p : parts) {
-            n += p.length;
-        }
-        float[] out = new float[n];
-        int off = 0;
-        for (float[] p : parts) {
-            System.arraycopy(p, 0, out, off, p.length);
-            off += p.length;
-        }
-        return out;
-    }
-
     static float[] slice(float[] a, int from, int length) {
         float[] out = new float[length];
         System.arraycopy(a, from, out, 0, length);
@@ -452,6 +840,18 @@ public final class Weights implements AutoCloseable {
 
         Target target(String name) {
             return byName.get(name);
+        }
+
+        /** A model-level tensor read from the source as it is stored. */
+        private float[] fromSource(Role r) {
+            int n = Math.toIntExact(numel(arch.shape(r, config)));
+            float[] v = new float[n];
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment seg = a.allocate(4L * n, 64);
+                source.read(arch.tensorName(r), 0, n, seg);
+                MemorySegment.copy(seg, ValueLayout.JAVA_FLOAT_UNALIGNED, 0, v, 0, n);
+            }
+            return v;
         }
 
         /** A [out, in] runtime matrix in the checkpoint's orientation. */
@@ -484,11 +884,11 @@ public final class Weights implements AutoCloseable {
             int ffn = config.ffnSize();
             LayerWeights w = r.perLayer() ? layers.get(l) : null;
             return switch (r) {
-                case EMBED -> embed.toFloatArray();
+                case EMBED -> embedTable != null ? embedTable.toFloatArray() : fromSource(r);
                 case POS_EMBED -> posEmbed.toFloatArray();
                 case LN_F -> lnF.toFloatArray();
                 case LN_F_BIAS -> lnFBias.toFloatArray();
-                case LM_HEAD -> unembed.toFloatArray();
+                case LM_HEAD -> embedTable != null ? unembed().toFloatArray() : fromSource(r);
                 case LM_HEAD_BIAS -> unembedBias.toFloatArray();
                 case LN1 -> w.ln1().toFloatArray();
                 case LN1_BIAS -> w.ln1Bias().toFloatArray();

@@ -114,7 +114,10 @@ class ComparisonInvariantsTest {
             int[][] top = p.valueTopTokens(neurons, coefs, 10);
             for (int i = 0; i < neurons.size(); i++) {
                 Neuron n = neurons.get(i);
-                float[] value = m.weights().ffnValues(n.layer()).get(n.neuron()).toFloatArray();
+                float[] value;
+                try (var values = m.weights().ffnValues(n.layer())) {
+                    value = values.get().get(n.neuron()).toFloatArray();
+                }
                 double mean = 0;
                 if (m.weights().normKind() == NormKind.LAYERNORM) {
                     for (float v : value) {

@@ -47,7 +47,10 @@ class ForwardInvariantsTest {
             try (ForwardResult r = t.forward(ForwardRequest.tokens(PROMPTS).withTaps(taps).tapAtAllPositions())) {
                 for (int l = 0; l < layers; l++) {
                     NDArray sum = r.tap(Tap.attnResult(l)).sum(new int[] {2});                 // [B, S, D]
-                    NDArray bias = w.layer(l).oBias();
+                    NDArray bias;
+                    try (var layer = w.layer(l)) {
+                        bias = layer.get().oBias();
+                    }
                     if (bias != null) {
                         sum = sum.add(bias);
                     }
