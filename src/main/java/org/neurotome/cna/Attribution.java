@@ -8,6 +8,7 @@ import ai.djl.ndarray.types.Shape;
 import org.neurotome.NeurotomeException;
 import org.neurotome.arch.Head;
 import org.neurotome.arch.ModelConfig;
+import org.neurotome.arch.Role;
 import org.neurotome.model.ForwardRequest;
 import org.neurotome.model.ForwardResult;
 import org.neurotome.model.HeadScale;
@@ -25,11 +26,17 @@ import java.util.List;
  * FFN neuron, every head and every attention/FFN layer, at the last position of each context.
  *
  * <p>Neurons are scored in one of two ways that agree to float32 rounding:
- * {@link NeuronPath#VALUE_PROJECTIONS} uses {@code bs(base + m·value) = bs(base) + (m/s)·
- * direction(value)}, so a layer costs one projection of its base plus a scaled add and a
- * log-sum-exp per neuron over the (cached) value directions; {@link NeuronPath#PER_NEURON}
- * projects {@code base + m·value} into the vocabulary once per neuron, as the reference code
- * does.
+ * {@link NeuronPath#VALUE_PROJECTIONS} uses {@code u(base + m·value) = u(base) + (m/s)·
+ * direction(value)} (u: the frozen projection before the final soft-cap), so a layer costs
+ * one projection of its base plus a scaled add and a log-sum-exp per neuron over the (cached)
+ * value directions; {@link NeuronPath#PER_NEURON} projects {@code base + m·value} into the
+ * vocabulary once per neuron, as the reference code does.
+ *
+ * <p>Gemma 2's post-norms make a block's output non-additive in its parts; as the reference
+ * does, each post-norm's scale is frozen at its value for the whole block output at that
+ * position in that run: a head's vector is its frozen-gain share ({@link Tap#attnResult}), and
+ * neuron k's is {@code m_k·value_k ⊙ (1 + w) / scale} with the scale of the run's own FFN
+ * output ({@link Tap#ln2PostScale}).
  */
 public final class Attribution {
     /** How FFN neurons are scored. */
@@ -165,6 +172,12 @@ public final class Attribution {
             taps.addAll(List.of(Tap.residPre(l), Tap.residMid(l), Tap.attnResult(l), Tap.attnOut(l), Tap.mlpPost(l),
                     Tap.mlpOut(l)));
         }
+        boolean postNorms = model.weights().architecture().declares(Role.LN2_POST);
+        if (postNorms) {
+            for (int l = 0; l < layers; l++) {
+                taps.add(Tap.ln2PostScale(l));
+            }
+        }
         taps.add(Tap.residPost(layers - 1));
         List<HeadScale> scales = new ArrayList<>();
         for (int r = 0; r < rows; r++) {
@@ -216,8 +229,14 @@ public final class Attribution {
                     NDArray pre = fr.tap(Tap.residPre(l));                                    // [R, D]
                     NDArray mid = fr.tap(Tap.residMid(l));                                    // [R, D]
                     NDArray post = fr.tap(Tap.mlpPost(l));                                    // [R, I]
-                    NDArray baseN = projection.logits(mid, s);                                // [R, V]
-                    float[] nb = pick(baseN, idx);
+                    NDArray baseU = projection.uncapped(mid, s);                              // [R, V]
+                    float[] nb = pick(projection.cap(baseU), idx);
+                    // a neuron's value reaches the residual divided by the post-FFN norm's scale, if any
+                    float[] postScale = postNorms ? fr.tap(Tap.ln2PostScale(l)).toFloatArray() : null;
+                    float[] valueScale = s.clone();
+                    for (int r = 0; postScale != null && r < rows; r++) {
+                        valueScale[r] *= postScale[r];
+                    }
                     float[] hb = pick(projection.logits(pre, s), idx);
                     float[] att = pick(projection.logits(pre.add(fr.tap(Tap.attnOut(l))), s), idx);
                     float[] ff = pick(projection.logits(mid.add(fr.tap(Tap.mlpOut(l))), s), idx);
@@ -225,8 +244,8 @@ public final class Attribution {
                             .reshape((long) rows * heads, d);
                     float[] hd = pick(projection.logits(perHead, sHeads), idxHeads);
                     float[][] nl = options.neuronPath() == NeuronPath.VALUE_PROJECTIONS
-                            ? neuronsByValueProjections(l, baseN, post, s, target, nb)
-                            : neuronsOneByOne(l, mid, post, s, target, nb);
+                            ? neuronsByValueProjections(l, baseU, post, valueScale, target, nb)
+                            : neuronsOneByOne(l, mid, post, s, postScale, target, nb);
                     float[] cf = post.toFloatArray();
                     int ffnSize = c.ffnSize();
                     for (int r = 0; r < rows; r++) {
@@ -253,17 +272,18 @@ public final class Attribution {
     }
 
     /**
-     * All neurons of layer {@code l}: {@code log_softmax(bs(base) + (m_k/s)·direction_k)[target]}
+     * All neurons of layer {@code l}: {@code log_softmax(cap(u(base) + (m_k/s)·direction_k))[target]}
      * minus the base log-probability, in blocks of neurons × V (each block's directions read
-     * or projected once) and, within a block, of rows × neurons × V.
+     * or projected once) and, within a block, of rows × neurons × V. {@code s} is each row's
+     * divisor of {@code m_k}: the frozen final-norm scale (times the post-FFN norm's scale).
      */
-    private float[][] neuronsByValueProjections(int l, NDArray baseN, NDArray post, float[] s, int[] target,
+    private float[][] neuronsByValueProjections(int l, NDArray baseU, NDArray post, float[] s, int[] target,
                                                 float[] base) {
         int rows = s.length;
         int neurons = model.config().ffnSize();
         long vocab = projection.vocabSize();
         float[][] out = new float[rows][neurons];
-        NDManager m = baseN.getManager();
+        NDManager m = baseU.getManager();
         NDArray a = post.div(m.create(s, new Shape(rows, 1)));                                // [R, I]: m_k / s
         int block = Math.clamp(BLOCK_ELEMENTS / vocab, 1, neurons);
         for (int k0 = 0; k0 < neurons; k0 += block) {
@@ -276,8 +296,9 @@ public final class Attribution {
                     int r1 = Math.min(rows, r0 + rowBlock);
                     int n = r1 - r0;
                     try (NDScope scope = new NDScope()) {
-                        NDArray x = a.get(new NDIndex(r0 + ":" + r1 + ", " + k0 + ":" + k1)).expandDims(2).mul(dirs)
-                                .add(baseN.get(new NDIndex(r0 + ":" + r1)).expandDims(1));    // [n, c, V]
+                        NDArray x = projection.cap(a.get(new NDIndex(r0 + ":" + r1 + ", " + k0 + ":" + k1))
+                                .expandDims(2).mul(dirs)
+                                .add(baseU.get(new NDIndex(r0 + ":" + r1)).expandDims(1)));  // [n, c, V]
                         long[] t = new long[n * width];
                         for (int i = 0; i < t.length; i++) {
                             t[i] = target[r0 + i / width];
@@ -295,17 +316,25 @@ public final class Attribution {
         return out;
     }
 
-    /** The reference formula: {@code base + m_k·value_k} projected into the vocabulary once per neuron. */
-    private float[][] neuronsOneByOne(int l, NDArray mid, NDArray post, float[] s, int[] target, float[] base) {
+    /**
+     * The reference formula: {@code base + m_k·value_k} projected into the vocabulary once per
+     * neuron; {@code postScale}, when not null, is each row's post-FFN norm scale dividing the value.
+     */
+    private float[][] neuronsOneByOne(int l, NDArray mid, NDArray post, float[] s, float[] postScale, int[] target,
+                                      float[] base) {
         int rows = s.length;
         int neurons = model.config().ffnSize();
         int d = model.config().hiddenSize();
-        NDArray values = model.weights().ffnValues(l);                                          // [I, D]
         float[][] out = new float[rows][neurons];
         for (int r = 0; r < rows; r++) {
             for (int k = 0; k < neurons; k++) {
                 try (NDScope scope = new NDScope()) {
-                    NDArray z = mid.get(r).add(values.get(k).mul(post.get(r, k))).reshape(1, d);
+                    NDArray value = projection.values(l, new NDIndex(k + ":" + (k + 1))).reshape(d);   // [D]
+                    NDArray m = post.get(r, k);
+                    if (postScale != null) {
+                        m = m.div(m.getManager().full(new Shape(), postScale[r]));
+                    }
+                    NDArray z = mid.get(r).add(value.mul(m)).reshape(1, d);
                     float lp = projection.logits(z, new float[] {s[r]}).logSoftmax(1).get(0, target[r]).getFloat();
                     out[r][k] = lp - base[r];
                 }

@@ -42,6 +42,9 @@ public final class Weights implements AutoCloseable {
     private final NDArray unembed;
     private final NDArray unembedBias;
     private final List<LayerWeights> layers;
+    /** The norm weights (gains) among the roles. */
+    private static final java.util.Set<Role> NORMS = java.util.EnumSet.of(Role.LN1, Role.LN2, Role.LN_F, Role.Q_NORM,
+            Role.K_NORM, Role.LN1_POST, Role.LN2_POST);
 
     private Weights(ModelConfig config, Architecture arch, NDManager manager, NDArray embed, NDArray posEmbed,
                     NDArray lnF, NDArray lnFBias, NDArray unembed, NDArray unembedBias, List<LayerWeights> layers) {
@@ -89,7 +92,8 @@ public final class Weights implements AutoCloseable {
 
     /**
      * Freshly initialised weights as transformers' {@code _init_weights} does for these
-     * families: matrices and embeddings drawn from N(0, std²), norm weights 1, biases 0.
+     * families: matrices and embeddings drawn from N(0, std²), norm weights 1 (0 where the
+     * family scales by {@code 1 + w}), biases 0.
      */
     public static Weights initialize(NDManager parent, ModelConfig config, Random random, double std) {
         return fromTensors(parent, config, config.architecture(), initialTensors(config, random, std));
@@ -103,10 +107,11 @@ public final class Weights implements AutoCloseable {
             for (int l = 0; l < (r.perLayer() ? config.numLayers() : 1); l++) {
                 long[] shape = arch.shape(r, config);
                 float[] v = new float[Math.toIntExact(numel(shape))];
-                boolean norm = r == Role.LN1 || r == Role.LN2 || r == Role.LN_F;
+                boolean norm = NORMS.contains(r);
                 boolean bias = r.key().endsWith("_bias");
+                float unit = arch.normPlusOne() ? 0f : 1f;
                 for (int i = 0; i < v.length; i++) {
-                    v[i] = norm ? 1f : bias ? 0f : (float) (random.nextGaussian() * std);
+                    v[i] = norm ? unit : bias ? 0f : (float) (random.nextGaussian() * std);
                 }
                 values.put(r.perLayer() ? arch.tensorName(r, l) : arch.tensorName(r), v);
             }
@@ -222,6 +227,10 @@ public final class Weights implements AutoCloseable {
             putIfPresent(p, n + "ffn_in_bias", w.ffnInBias());
             putIfPresent(p, n + "ffn_out", w.ffnOut());
             putIfPresent(p, n + "ffn_out_bias", w.ffnOutBias());
+            putIfPresent(p, n + "q_norm", w.qNorm());
+            putIfPresent(p, n + "k_norm", w.kNorm());
+            putIfPresent(p, n + "ln1_post", w.ln1Post());
+            putIfPresent(p, n + "ln2_post", w.ln2Post());
         }
         p.put("ln_f", lnF);
         putIfPresent(p, "ln_f_bias", lnFBias);
@@ -295,6 +304,23 @@ public final class Weights implements AutoCloseable {
             for (int k = 0; k < rotaryDim / 2; k++) {
                 perm[base + k] = base + 2 * k;
                 perm[base + rotaryDim / 2 + k] = base + 2 * k + 1;
+            }
+        }
+        return perm;
+    }
+
+    /**
+     * For a qkv fused per head (GPT-NeoX: head h's q, k and v rows at {@code 3·hd·h}, {@code +hd},
+     * {@code +2hd}), the row order that groups all q heads, then all k heads, then all v heads.
+     * Row j of the result is row {@code perm[j]} of the source.
+     */
+    static int[] perHeadToBlocks(int nHeads, int hd) {
+        int[] perm = new int[3 * nHeads * hd];
+        for (int part = 0; part < 3; part++) {
+            for (int h = 0; h < nHeads; h++) {
+                for (int i = 0; i < hd; i++) {
+                    perm[(part * nHeads + h) * hd + i] = 3 * hd * h + part * hd + i;
+                }
             }
         }
         return perm;
@@ -382,6 +408,13 @@ public final class Weights implements AutoCloseable {
                 if (arch.has(Role.QKV_BIAS, c)) {
                     qkvBias = raw(Role.QKV_BIAS, l);
                 }
+                if (arch.fusedQkvPerHead()) {
+                    int[] perm = perHeadToBlocks(c.numHeads(), hd);
+                    qkv = permuteRows(qkv, d, perm, false);
+                    if (qkvBias != null) {
+                        qkvBias = permuteRows(qkvBias, 1, perm, false);
+                    }
+                }
             } else {
                 qkv = concat(reader(Role.Q, l), reader(Role.K, l), reader(Role.V, l));
                 if (arch.has(Role.Q_BIAS, c) || arch.has(Role.K_BIAS, c) || arch.has(Role.V_BIAS, c)) {
@@ -399,7 +432,9 @@ public final class Weights implements AutoCloseable {
             int ffn = c.ffnSize();
             NDArray ffnIn;
             NDArray ffnInBias = null;
-            if (arch.gatedMlp()) {
+            if (arch.fusedGateUp()) {
+                ffnIn = array(reader(Role.GATE_UP, l), 2L * ffn, d);
+            } else if (arch.gatedMlp()) {
                 ffnIn = array(concat(reader(Role.GATE, l), reader(Role.UP, l)), 2L * ffn, d);
                 if (arch.has(Role.GATE_BIAS, c) || arch.has(Role.UP_BIAS, c)) {
                     ffnInBias = array(concat(biasOrZeros(Role.GATE_BIAS, l, ffn), biasOrZeros(Role.UP_BIAS, l, ffn)),
@@ -409,12 +444,13 @@ public final class Weights implements AutoCloseable {
                 ffnIn = array(reader(Role.UP, l), ffn, d);
                 ffnInBias = optional(Role.UP_BIAS, l);
             }
-            boolean sequential = !arch.parallelBlock();
             return new LayerWeights(plain(Role.LN1, l), optional(Role.LN1_BIAS, l),
                     array(qkv, rows, d), qkvBias == null ? null : array(qkvBias, rows),
                     array(writer(Role.O, l), qRows, d), optional(Role.O_BIAS, l),
-                    sequential ? plain(Role.LN2, l) : null, sequential ? optional(Role.LN2_BIAS, l) : null,
-                    ffnIn, ffnInBias, array(writer(Role.DOWN, l), ffn, d), optional(Role.DOWN_BIAS, l));
+                    optional(Role.LN2, l), optional(Role.LN2_BIAS, l),
+                    ffnIn, ffnInBias, array(writer(Role.DOWN, l), ffn, d), optional(Role.DOWN_BIAS, l),
+                    optional(Role.Q_NORM, l), optional(Role.K_NORM, l), optional(Role.LN1_POST, l),
+                    optional(Role.LN2_POST, l));
         }
     }
 
@@ -467,11 +503,14 @@ public final class Weights implements AutoCloseable {
         private float[] qkvRows(int l, boolean bias) {
             LayerWeights w = layers.get(l);
             float[] v = (bias ? w.qkvBias() : w.qkv()).toFloatArray();
+            int hd = config.headDim();
             if (arch.rotary() == RotaryStyle.INTERLEAVED) {
-                int hd = config.headDim();
                 int rows = (config.numHeads() + 2 * config.numKvHeads()) * hd;
                 int[] perm = interleavedToHalf(config.numHeads() + config.numKvHeads(), hd, config.rotaryDim(), rows);
                 v = permuteRows(v, bias ? 1 : config.hiddenSize(), perm, true);
+            }
+            if (arch.fusedQkvPerHead()) {
+                v = permuteRows(v, bias ? 1 : config.hiddenSize(), perHeadToBlocks(config.numHeads(), hd), true);
             }
             return v;
         }
@@ -514,6 +553,11 @@ public final class Weights implements AutoCloseable {
                         : w.ffnInBias().toFloatArray();
                 case DOWN -> fromWriter(w.ffnOut().toFloatArray(), ffn, d);
                 case DOWN_BIAS -> w.ffnOutBias().toFloatArray();
+                case GATE_UP -> fromReader(w.ffnIn().toFloatArray(), 2 * ffn, d);
+                case Q_NORM -> w.qNorm().toFloatArray();
+                case K_NORM -> w.kNorm().toFloatArray();
+                case LN1_POST -> w.ln1Post().toFloatArray();
+                case LN2_POST -> w.ln2Post().toFloatArray();
             };
         }
     }
