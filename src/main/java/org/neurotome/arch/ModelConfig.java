@@ -188,6 +188,9 @@ public record ModelConfig(String modelType, int numLayers, int numHeads, int num
         Architecture.ConfigField spec = arch.configField(field);
         JsonNode value = spec.key() == null ? null : config.get(spec.key());
         String source = spec.key() == null ? field : spec.key();
+        if (value != null && value.isNull() && (field.equals("attn_softcap") || field.equals("final_softcap"))) {
+            return 0.0; // transformers: an explicit null cap means no soft-capping
+        }
         if (value == null || value.isNull()) {
             if (spec.defaultValue() == null) {
                 throw NeurotomeException.badCheckpoint(Checkpoint.CONFIG + ": missing key '" + spec.key() + "' ("
@@ -195,9 +198,6 @@ public record ModelConfig(String modelType, int numLayers, int numHeads, int num
             }
             value = spec.defaultValue();
             source = arch.table() + " default for " + field;
-        }
-        if (value.isNull() && (field.equals("attn_softcap") || field.equals("final_softcap"))) {
-            return 0.0; // transformers: an explicit null cap means no soft-capping
         }
         return switch (field) {
             case "activation" -> {
