@@ -142,6 +142,7 @@ public record ModelConfig(String modelType, int numLayers, int numHeads, int num
             v.put(field, read(config, arch, field, v));
         }
         checkRotaryDim(arch, v);
+        checkLayerTypes(config, arch, (int) v.get("num_layers"), (int) v.get("sliding_window"));
         int hidden = (int) v.get("hidden_size");
         Activation act = Activation.ofConfigName((String) v.get("activation"));
         if (act == null) {
@@ -157,6 +158,29 @@ public record ModelConfig(String modelType, int numLayers, int numHeads, int num
                 new Features(RopeScaling.read(config, arch), (double) v.get("query_pre_attn_scalar"),
                         (double) v.get("attn_softcap"), (double) v.get("final_softcap"),
                         (boolean) v.get("parallel_residual")));
+    }
+
+    /**
+     * Newer transformers write each layer's attention kind ({@code layer_types}); it must be what
+     * the family's table implies: a sliding window on the layers the table windows (when there
+     * is a window), full attention elsewhere.
+     */
+    private static void checkLayerTypes(ObjectNode config, Architecture arch, int layers, int window) {
+        JsonNode types = config.get("layer_types");
+        if (types == null || types.isNull()) {
+            return;
+        }
+        List<String> expected = new ArrayList<>();
+        for (int l = 0; l < layers; l++) {
+            expected.add(window > 0 && arch.windowed(l) ? "sliding_attention" : "full_attention");
+        }
+        List<String> got = new ArrayList<>();
+        types.forEach(t -> got.add(t.asText()));
+        if (!types.isArray() || !got.equals(expected)) {
+            throw NeurotomeException.badCheckpoint(Checkpoint.CONFIG + ": layer_types is " + types + "; neurotome runs "
+                    + arch.modelType() + " with sliding_window " + window + " only as " + expected + " ("
+                    + arch.table() + ")");
+        }
     }
 
     /**

@@ -109,5 +109,11 @@ class FamilyConfigTest {
         ObjectNode windowed = config("qwen3_qk_norm");
         windowed.put("use_sliding_window", true);
         assertTrue(refused(windowed).contains("use_sliding_window"));
+
+        ObjectNode gemmaTypes = config("gemma2_softcap_window");
+        gemmaTypes.putArray("layer_types").add("sliding_attention").add("full_attention").add("sliding_attention");
+        assertEquals(4, ModelConfig.from(gemmaTypes).slidingWindow(), "the alternation transformers writes is accepted");
+        gemmaTypes.putArray("layer_types").add("full_attention").add("sliding_attention").add("sliding_attention");
+        assertTrue(refused(gemmaTypes).contains("layer_types is [\"full_attention\",\"sliding_attention\",\"sliding_attention\"]"));
     }
 }
