@@ -22,6 +22,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.regex.Pattern;
+import java.util.stream.Collectors;
 
 /**
  * One model family as data: the table {@code arch/<model_type>.yaml} maps canonical
@@ -470,7 +471,7 @@ public final class Architecture {
             if (t == null || t == RopeScaling.Type.NONE) {
                 throw NeurotomeException.badCheckpoint(table + ": rope_scaling lists '" + n.asText() + "'; allowed: "
                         + Arrays.stream(RopeScaling.Type.values()).filter(x -> x != RopeScaling.Type.NONE)
-                        .map(RopeScaling.Type::key).collect(java.util.stream.Collectors.joining(", ")));
+                        .map(RopeScaling.Type::key).collect(Collectors.joining(", ")));
             }
             ropeTypes.add(t);
         }
