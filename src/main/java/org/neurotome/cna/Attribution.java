@@ -10,6 +10,7 @@ import ai.djl.ndarray.types.Shape;
 import org.neurotome.NeurotomeException;
 import org.neurotome.arch.Head;
 import org.neurotome.arch.ModelConfig;
+import org.neurotome.arch.Role;
 import org.neurotome.model.ForwardRequest;
 import org.neurotome.model.HeadScale;
 import org.neurotome.model.LanguageModel;
@@ -27,11 +28,17 @@ import java.util.List;
  * FFN neuron, every head and every attention/FFN layer, at the last position of each context.
  *
  * <p>Neurons are scored in one of two ways that agree to float32 rounding:
- * {@link NeuronPath#VALUE_PROJECTIONS} uses {@code bs(base + m·value) = bs(base) + (m/s)·
- * direction(value)}, so a layer costs one projection of its base plus a scaled add and a
- * log-sum-exp per neuron over the (cached) value directions; {@link NeuronPath#PER_NEURON}
- * projects {@code base + m·value} into the vocabulary once per neuron, as the reference code
- * does.
+ * {@link NeuronPath#VALUE_PROJECTIONS} uses {@code u(base + m·value) = u(base) + (m/s)·
+ * direction(value)} (u: the frozen projection before the final soft-cap), so a layer costs
+ * one projection of its base plus a scaled add and a log-sum-exp per neuron over the (cached)
+ * value directions; {@link NeuronPath#PER_NEURON} projects {@code base + m·value} into the
+ * vocabulary once per neuron, as the reference code does.
+ *
+ * <p>Gemma 2's post-norms make a block's output non-additive in its parts; as the reference
+ * does, each post-norm's scale is frozen at its value for the whole block output at that
+ * position in that run: a head's vector is its frozen-gain share ({@link Tap#attnResult}), and
+ * neuron k's is {@code m_k·value_k ⊙ (1 + w) / scale} with the scale of the run's own FFN
+ * output ({@link Tap#ln2PostScale}).
  */
 public final class Attribution {
     /** How FFN neurons are scored. */
@@ -180,8 +187,10 @@ public final class Attribution {
         final NDArray[] attnOut;
         final NDArray[] post;
         final NDArray[] mlpOut;
+        /** Per layer, each row's post-FFN norm scale (Gemma 2), or null without post-norms. */
+        final float[][] postScale;
 
-        Recorded(NDManager manager, int rows, int layers) {
+        Recorded(NDManager manager, int rows, int layers, boolean postNorms) {
             this.manager = manager;
             this.target = new int[rows];
             this.logprob = new float[rows];
@@ -192,6 +201,7 @@ public final class Attribution {
             this.attnOut = new NDArray[layers];
             this.post = new NDArray[layers];
             this.mlpOut = new NDArray[layers];
+            this.postScale = postNorms ? new float[layers][rows] : null;
         }
 
         int rows() {
@@ -232,6 +242,12 @@ public final class Attribution {
             taps.addAll(List.of(Tap.residPre(l), Tap.residMid(l), Tap.attnResult(l), Tap.attnOut(l), Tap.mlpPost(l),
                     Tap.mlpOut(l)));
         }
+        boolean postNorms = model.weights().architecture().declares(Role.LN2_POST);
+        if (postNorms) {
+            for (int l = 0; l < layers; l++) {
+                taps.add(Tap.ln2PostScale(l));
+            }
+        }
         taps.add(Tap.residPost(layers - 1));
         int maxLen = contexts.stream().mapToInt(a -> a.length).max().orElse(1);
         int chunk = rowsPerBatch(maxLen);
@@ -246,7 +262,7 @@ public final class Attribution {
             }
             requests.add(ForwardRequest.tokens(part).withTaps(taps).withHeadScales(scales));
         }
-        Recorded rec = new Recorded(model.weights().manager().newSubManager(), contexts.size(), layers);
+        Recorded rec = new Recorded(model.weights().manager().newSubManager(), contexts.size(), layers, postNorms);
         List<List<NDArray>> parts = new ArrayList<>();
         for (int i = 0; i < 6 * layers; i++) {
             parts.add(new ArrayList<>());
@@ -270,6 +286,9 @@ public final class Attribution {
                             model.weights().normEps());
                 }
                 for (int l = 0; l < layers; l++) {
+                    if (postNorms) {
+                        System.arraycopy(fr.tap(Tap.ln2PostScale(l)).toFloatArray(), 0, rec.postScale[l], first, rows);
+                    }
                     String[] names = {Tap.residPre(l), Tap.residMid(l), Tap.attnResult(l), Tap.attnOut(l),
                             Tap.mlpPost(l), Tap.mlpOut(l)};
                     for (int k = 0; k < names.length; k++) {
@@ -337,8 +356,14 @@ public final class Attribution {
                 NDArray perHeadOut = joined(records, l, r -> r.heads);                            // [R, H, D]
                 NDManager m = pre.getManager();
                 NDArray idx = m.create(longs(target, 1), new Shape(rows, 1));
-                NDArray baseN = projection.logits(mid, s);                                        // [R, V]
-                float[] nb = pick(baseN, idx);
+                NDArray baseU = projection.uncapped(mid, s);                                      // [R, V]
+                float[] nb = pick(projection.cap(baseU), idx);
+                // a neuron's value reaches the residual divided by the post-FFN norm's scale, if any
+                float[] postScale = postScales(records, l, rows);
+                float[] valueScale = s.clone();
+                for (int r = 0; postScale != null && r < rows; r++) {
+                    valueScale[r] *= postScale[r];
+                }
                 float[] hb = new float[rows];
                 float[] att = new float[rows];
                 float[] ff = new float[rows];
@@ -367,8 +392,8 @@ public final class Attribution {
                     }
                 }
                 float[][] nl = options.neuronPath() == NeuronPath.VALUE_PROJECTIONS
-                        ? neuronsByValueProjections(l, values.get(), baseN, post, s, target, nb)
-                        : neuronsOneByOne(values.get(), mid, post, s, target, nb);
+                        ? neuronsByValueProjections(l, values.get(), baseU, post, valueScale, target, nb)
+                        : neuronsOneByOne(l, values.get(), mid, post, s, postScale, target, nb);
                 float[] cf = post.toFloatArray();
                 for (int r = 0; r < rows; r++) {
                     neuron[r][l] = nl[r];
@@ -398,6 +423,20 @@ public final class Attribution {
         return out;
     }
 
+    /** Layer {@code l}'s post-FFN norm scales of every record's rows, joined, or null without post-norms. */
+    private static float[] postScales(List<Recorded> records, int l, int rows) {
+        if (records.getFirst().postScale == null) {
+            return null;
+        }
+        float[] out = new float[rows];
+        int at = 0;
+        for (Recorded r : records) {
+            System.arraycopy(r.postScale[l], 0, out, at, r.rows());
+            at += r.rows();
+        }
+        return out;
+    }
+
     /** Layer {@code l}'s array of every record, rows joined in record order (a temporary of the caller's scope). */
     private static NDArray joined(List<Recorded> records, int l, java.util.function.Function<Recorded, NDArray[]> field) {
         if (records.size() == 1) {
@@ -409,17 +448,18 @@ public final class Attribution {
     }
 
     /**
-     * All neurons of layer {@code l}: {@code log_softmax(bs(base) + (m_k/s)·direction_k)[target]}
+     * All neurons of layer {@code l}: {@code log_softmax(cap(u(base) + (m_k/s)·direction_k))[target]}
      * minus the base log-probability, in blocks of neurons × V (each block's directions read
-     * or projected once) and, within a block, of rows × neurons × V.
+     * or projected once) and, within a block, of rows × neurons × V. {@code s} is each row's
+     * divisor of {@code m_k}: the frozen final-norm scale (times the post-FFN norm's scale).
      */
-    private float[][] neuronsByValueProjections(int l, NDArray values, NDArray baseN, NDArray post, float[] s,
+    private float[][] neuronsByValueProjections(int l, NDArray values, NDArray baseU, NDArray post, float[] s,
                                                 int[] target, float[] base) {
         int rows = s.length;
         int neurons = model.config().ffnSize();
         long vocab = projection.vocabSize();
         float[][] out = new float[rows][neurons];
-        NDManager m = baseN.getManager();
+        NDManager m = baseU.getManager();
         NDArray a = post.div(m.create(s, new Shape(rows, 1)));                                // [R, I]: m_k / s
         int block = Math.clamp(BLOCK_ELEMENTS / vocab, 1, neurons);
         for (int k0 = 0; k0 < neurons; k0 += block) {
@@ -427,13 +467,14 @@ public final class Attribution {
             int width = k1 - k0;
             int rowBlock = Math.clamp(BLOCK_ELEMENTS / (width * vocab), 1, rows);
             try (NDScope blockScope = new NDScope()) {
-                NDArray dirs = projection.valueDirections(l, values, k0, k1).expandDims(0);           // [1, c, V]
+                NDArray dirs = projection.valueDirections(l, values, k0, k1).expandDims(0);     // [1, c, V]
                 for (int r0 = 0; r0 < rows; r0 += rowBlock) {
                     int r1 = Math.min(rows, r0 + rowBlock);
                     int n = r1 - r0;
                     try (NDScope scope = new NDScope()) {
-                        NDArray x = a.get(new NDIndex(r0 + ":" + r1 + ", " + k0 + ":" + k1)).expandDims(2).mul(dirs)
-                                .add(baseN.get(new NDIndex(r0 + ":" + r1)).expandDims(1));    // [n, c, V]
+                        NDArray x = projection.cap(a.get(new NDIndex(r0 + ":" + r1 + ", " + k0 + ":" + k1))
+                                .expandDims(2).mul(dirs)
+                                .add(baseU.get(new NDIndex(r0 + ":" + r1)).expandDims(1)));  // [n, c, V]
                         long[] t = new long[n * width];
                         for (int i = 0; i < t.length; i++) {
                             t[i] = target[r0 + i / width];
@@ -451,9 +492,13 @@ public final class Attribution {
         return out;
     }
 
-    /** The reference formula: {@code base + m_k·value_k} projected into the vocabulary once per neuron. */
-    private float[][] neuronsOneByOne(NDArray values, NDArray mid, NDArray post, float[] s, int[] target,
-                                      float[] base) {
+    /**
+     * The reference formula: {@code base + m_k·value_k} projected into the vocabulary once per
+     * neuron, from layer {@code l}'s value vectors {@code values} [I, D]; {@code postScale},
+     * when not null, is each row's post-FFN norm scale dividing the value.
+     */
+    private float[][] neuronsOneByOne(int l, NDArray values, NDArray mid, NDArray post, float[] s, float[] postScale,
+                                      int[] target, float[] base) {
         int rows = s.length;
         int neurons = model.config().ffnSize();
         int d = model.config().hiddenSize();
@@ -461,7 +506,12 @@ public final class Attribution {
         for (int r = 0; r < rows; r++) {
             for (int k = 0; k < neurons; k++) {
                 try (NDScope scope = new NDScope()) {
-                    NDArray z = mid.get(r).add(values.get(k).mul(post.get(r, k))).reshape(1, d);
+                    NDArray value = projection.values(l, values, new NDIndex(k + ":" + (k + 1))).reshape(d);  // [D]
+                    NDArray m = post.get(r, k);
+                    if (postScale != null) {
+                        m = m.div(m.getManager().full(new Shape(), postScale[r]));
+                    }
+                    NDArray z = mid.get(r).add(value.mul(m)).reshape(1, d);
                     float lp = projection.logits(z, new float[] {s[r]}).logSoftmax(1).get(0, target[r]).getFloat();
                     out[r][k] = lp - base[r];
                 }

@@ -24,12 +24,17 @@ import java.util.Set;
 
 /**
  * The functional forward pass of a decoder-only transformer over {@link Weights}, for every
- * family of {@code arch/}: embeddings (+ learned positions), then per layer
- * {@code x + attn(norm1(x))} and {@code + ffn(norm2(·))} (or GPT-J's parallel
- * {@code x + attn(ln1(x)) + ffn(ln1(x))}), final norm and unembedding; causal softmax
- * attention scaled by 1/sqrt(hd) with grouped-query heads and rotary positions where the
- * family has them. It mirrors transformers' modeling_gpt2.py, modeling_gptj.py,
- * modeling_llama.py, modeling_mistral.py and modeling_qwen2.py in float32, and records
+ * family of {@code arch/}: embeddings (+ learned positions, × √hidden where the family scales
+ * them), then per layer {@code x + attn(norm1(x))} and {@code + ffn(norm2(·))} (or the
+ * parallel {@code x + attn(ln1(x)) + ffn(ln(x))} of GPT-J and GPT-NeoX), with post-norms of
+ * the attention and FFN outputs where the family has them; final norm, unembedding and
+ * final soft-cap. Attention is causal softmax (within a sliding window on the layers the
+ * family windows) over scores scaled by 1/sqrt(hd) (Gemma 2: its query_pre_attn_scalar) and
+ * soft-capped where the family caps them, with grouped-query heads, per-head q/k norms, and
+ * rotary positions (partial, scaled) where the family has them. It mirrors transformers'
+ * modeling_gpt2.py, modeling_gptj.py, modeling_gpt_neox.py, modeling_llama.py,
+ * modeling_mistral.py, modeling_qwen2.py, modeling_qwen3.py, modeling_gemma2.py and
+ * modeling_phi3.py in float32, and records
  * TransformerLens-style taps ({@link Tap}) and applies per-row head and neuron scales
  * ({@link HeadScale}, {@link NeuronScale}) on request. Temporaries live in one
  * {@code NDScope} per layer, so memory stays flat over any number of calls. Each layer's
@@ -48,6 +53,9 @@ public final class Transformer implements AutoCloseable {
     private final NDArray geluScale;
     private final NDArray eps;
     private final NDArray queryScale;
+    private final NDArray embedScale;
+    private final NDArray attnSoftcap;
+    private final NDArray finalSoftcap;
     private final Rotary rotary;
     private PassProgress progress = PassProgress.NONE;
 
@@ -61,8 +69,14 @@ public final class Transformer implements AutoCloseable {
         this.geluCubic = scalar(0.044715);
         this.geluScale = scalar(Math.sqrt(2.0 / Math.PI));
         this.eps = scalar(c.normEps());
-        this.queryScale = scalar(1.0 / Math.sqrt(c.headDim()));
-        this.rotary = c.rotaryDim() > 0 ? new Rotary(c.rotaryDim(), c.ropeTheta(), constants) : null;
+        ModelConfig.Features f = c.features();
+        this.queryScale = scalar(1.0 / Math.sqrt(f.queryPreAttnScalar()));
+        // Gemma 2 multiplies by √hidden rounded to the compute dtype (float32 here)
+        this.embedScale = arch.embedScaled() ? scalar(Math.sqrt(c.hiddenSize())) : null;
+        this.attnSoftcap = f.attnSoftcap() > 0 ? scalar(f.attnSoftcap()) : null;
+        this.finalSoftcap = f.finalSoftcap() > 0 ? scalar(f.finalSoftcap()) : null;
+        this.rotary = c.rotaryDim() > 0
+                ? new Rotary(c.rotaryDim(), c.ropeTheta(), f.ropeScaling(), c.maxPositions(), constants) : null;
     }
 
     private NDArray scalar(double v) {
@@ -285,7 +299,8 @@ public final class Transformer implements AutoCloseable {
         final Batch b;
         final NDManager out;
         final NDArray lastIndex;
-        final NDArray mask;
+        final NDArray causal;
+        final NDArray windowed;
         final NDArray[] angles;
         final Map<Integer, float[]> headScales = new HashMap<>();
         final Map<Integer, float[]> neuronScales = new HashMap<>();
@@ -302,14 +317,21 @@ public final class Transformer implements AutoCloseable {
             }
             this.lastIndex = owned(out.create(last));
             int keys = b.offset() + b.seq();
-            this.mask = owned(out.create(causalMask(b.offset(), b.seq()), new Shape(b.seq(), keys)));
-            this.angles = rotary == null ? null : rotary.angles(positionIds, keys - 1);
+            this.causal = owned(out.create(causalMask(b.offset(), b.seq(), 0), new Shape(b.seq(), keys)));
+            this.windowed = c.slidingWindow() == 0 ? causal
+                    : owned(out.create(causalMask(b.offset(), b.seq(), c.slidingWindow()), new Shape(b.seq(), keys)));
+            this.angles = rotary == null ? null : rotary.angles(positionIds, b.offset(), b.lengths());
             for (HeadScale h : req.headScales()) {
                 ones(headScales, h.layer(), c.numHeads())[h.row() * c.numHeads() + h.head()] *= h.factor();
             }
             for (NeuronScale n : req.neuronScales()) {
                 ones(neuronScales, n.layer(), c.ffnSize())[n.row() * c.ffnSize() + n.neuron()] *= n.factor();
             }
+        }
+
+        /** The attention mask of layer {@code layer} [S, offset + S]: windowed where the family windows it. */
+        NDArray mask(int layer) {
+            return arch.windowed(layer) ? windowed : causal;
         }
 
         private float[] ones(Map<Integer, float[]> byLayer, int layer, int width) {
@@ -363,12 +385,11 @@ public final class Transformer implements AutoCloseable {
 
     /**
      * [S, offset + S]: 0 where query i (at position offset + i) may read key j (j ≤ offset + i,
-     * within Mistral's sliding window), −∞ elsewhere.
+     * and offset + i − window < j unless window is 0), −∞ elsewhere.
      */
-    private float[] causalMask(int offset, int s) {
+    private static float[] causalMask(int offset, int s, int window) {
         int keys = offset + s;
         float[] m = new float[s * keys];
-        int window = c.slidingWindow();
         for (int i = 0; i < s; i++) {
             int q = offset + i;
             for (int j = 0; j < keys; j++) {
@@ -383,7 +404,7 @@ public final class Transformer implements AutoCloseable {
      * A copy that libtorch owns: arrays created from Java memory alias a direct buffer that
      * dies with the array, which autograd may still read after this call returns.
      */
-    private static NDArray owned(NDArray javaBacked) {
+    static NDArray owned(NDArray javaBacked) {
         NDArray copy = javaBacked.duplicate();
         javaBacked.close();
         return copy;
@@ -423,6 +444,9 @@ public final class Transformer implements AutoCloseable {
                         }
                     }
                     x = w.embed(owned(out.create(ids, new Shape(b.rows(), b.seq()))));
+                    if (embedScale != null) {
+                        x = x.mul(embedScale);
+                    }
                     if (w.posEmbed() != null) {
                         x = x.add(positionIds.getNDArrayInternal().embedding(positionIds, w.posEmbed(),
                                 SparseFormat.DENSE).singletonOrThrow());
@@ -430,7 +454,7 @@ public final class Transformer implements AutoCloseable {
                 } else {
                     x = req.residual();
                 }
-                keep(p.lastIndex, p.mask);
+                keep(p.lastIndex, p.causal, p.windowed);
                 if (p.angles != null) {
                     keep(p.angles);
                 }
@@ -479,7 +503,7 @@ public final class Transformer implements AutoCloseable {
                     p.taps.put(Tap.FINAL_SCALE, s);
                 }
                 NDArray normed = norm(h, w.finalNormWeight(), w.finalNormBias());
-                logits = w.unembed(normed, true);
+                logits = softcap(w.unembed(normed, true), finalSoftcap);
                 keep(logits);
                 p.taps.values().forEach(this::keep);
                 if (req.training()) {
@@ -510,14 +534,17 @@ public final class Transformer implements AutoCloseable {
         NDArray h = norm(x, lw.ln1(), lw.ln1Bias());
         NDArray attnOut = attention(l, h, lw, p);
         p.record(Tap.attnOut(l), attnOut);
-        NDArray mid = arch.parallelBlock() && !p.wants(Tap.residMid(l)) ? null : x.add(attnOut);
+        boolean parallel = c.features().parallelResidual();
+        NDArray mid = parallel && !p.wants(Tap.residMid(l)) ? null : x.add(attnOut);
         if (mid != null) {
             p.record(Tap.residMid(l), mid);
         }
-        NDArray ffnIn = arch.parallelBlock() ? h : norm(mid, lw.ln2(), lw.ln2Bias());
+        // parallel: the FFN reads x through its own norm (GPT-NeoX) or the attention's (GPT-J)
+        NDArray ffnIn = !parallel ? norm(mid, lw.ln2(), lw.ln2Bias())
+                : lw.ln2() == null ? h : norm(x, lw.ln2(), lw.ln2Bias());
         NDArray mlpOut = mlp(l, ffnIn, lw, p);
         p.record(Tap.mlpOut(l), mlpOut);
-        NDArray next = arch.parallelBlock() ? x.add(attnOut).add(mlpOut) : mid.add(mlpOut);
+        NDArray next = parallel ? x.add(attnOut).add(mlpOut) : mid.add(mlpOut);
         p.record(Tap.residPost(l), next);
         return next;
     }
@@ -534,6 +561,11 @@ public final class Transformer implements AutoCloseable {
         NDArray q = parts.get(0).reshape(bs, s, nh, hd);
         NDArray k = parts.get(1).reshape(bs, s, kvh, hd);
         NDArray v = parts.get(2).reshape(bs, s, kvh, hd);
+        if (lw.qNorm() != null) {
+            // Qwen3: RMSNorm over each head's hd entries, before rotary
+            q = rmsNorm(q, lw.qNorm());
+            k = rmsNorm(k, lw.kNorm());
+        }
         if (rotary != null) {
             q = rotary.apply(q, p.angles);
             k = rotary.apply(k, p.angles);
@@ -547,8 +579,8 @@ public final class Transformer implements AutoCloseable {
         q = q.mul(queryScale);
         // group the query heads that share a kv head: [B, KV, G·S, hd]
         NDArray qg = q.reshape(bs, s, kvh, g, hd).transpose(0, 2, 3, 1, 4).reshape(bs, kvh, (long) g * s, hd);
-        NDArray scores = qg.matMul(k.transpose(0, 2, 3, 1))                           // [B, KV, G·S, Sk]
-                .reshape(bs, nh, s, sk).add(p.mask);                                  // [B, H, S, Sk]
+        NDArray scores = softcap(qg.matMul(k.transpose(0, 2, 3, 1))                   // [B, KV, G·S, Sk]
+                .reshape(bs, nh, s, sk), attnSoftcap).add(p.mask(l));                 // [B, H, S, Sk]
         NDArray pattern = scores.softmax(-1);
         NDArray z = pattern.reshape(bs, kvh, (long) g * s, sk).matMul(v.transpose(0, 2, 1, 3))  // [B, KV, G·S, hd]
                 .reshape(bs, nh, s, hd).transpose(0, 2, 1, 3);                        // [B, S, H, hd]
@@ -562,11 +594,27 @@ public final class Transformer implements AutoCloseable {
             p.layerKeep.add(pat);
         }
         p.record(Tap.attnZ(l), z);
+        NDArray out = z.reshape(bs, s, (long) nh * hd).matMul(lw.o());               // [B, S, D]
+        if (lw.oBias() != null) {
+            out = out.add(lw.oBias());
+        }
+        NDArray gain = null;                                                           // [B, S, D]
+        if (lw.ln1Post() != null) {
+            // Gemma 2: the residual receives post_attention_layernorm(out)
+            NDArray rms = rmsScale(out);                                               // [B, S, 1]
+            p.record(Tap.ln1PostScale(l), rms.squeeze(-1));
+            gain = normWeight(lw.ln1Post()).div(rms);
+            out = out.mul(gain);
+        }
         if (p.wants(Tap.attnResult(l))) {
             NDArray zs = p.req.tapAllPositions() ? z.reshape(-1, nh, hd) : p.last(z);  // [N, H, hd]
             NDArray result;
             try (NDArray perHead = lw.o().reshape(nh, hd, c.hiddenSize())) {            // [H, hd, D]
                 result = zs.transpose(1, 0, 2).matMul(perHead).transpose(1, 0, 2);     // [N, H, D]
+            }
+            if (gain != null) {
+                NDArray gs = p.req.tapAllPositions() ? gain.reshape(-1, c.hiddenSize()) : p.last(gain);  // [N, D]
+                result = result.mul(gs.expandDims(1));
             }
             if (p.req.tapAllPositions()) {
                 result = result.reshape(bs, s, nh, c.hiddenSize());
@@ -574,8 +622,7 @@ public final class Transformer implements AutoCloseable {
             p.taps.put(Tap.attnResult(l), result);
             p.layerKeep.add(result);
         }
-        NDArray out = z.reshape(bs, s, (long) nh * hd).matMul(lw.o());               // [B, S, D]
-        return lw.oBias() == null ? out : out.add(lw.oBias());
+        return out;
     }
 
     private NDArray mlp(int l, NDArray x, LayerWeights lw, Pass p) {
@@ -593,7 +640,16 @@ public final class Transformer implements AutoCloseable {
         }
         p.record(Tap.mlpPost(l), m);
         NDArray out = m.matMul(lw.ffnOut());                                           // [B, S, D]
-        return lw.ffnOutBias() == null ? out : out.add(lw.ffnOutBias());
+        if (lw.ffnOutBias() != null) {
+            out = out.add(lw.ffnOutBias());
+        }
+        if (lw.ln2Post() != null) {
+            // Gemma 2: the residual receives post_feedforward_layernorm(out)
+            NDArray rms = rmsScale(out);                                               // [B, S, 1]
+            p.record(Tap.ln2PostScale(l), rms.squeeze(-1));
+            out = out.div(rms).mul(normWeight(lw.ln2Post()));
+        }
+        return out;
     }
 
     private NDArray activation(NDArray x) {
@@ -613,8 +669,27 @@ public final class Transformer implements AutoCloseable {
             return LayerNorm.layerNorm(x, new Shape(c.hiddenSize()), weight, bias, (float) c.normEps())
                     .singletonOrThrow();
         }
-        NDArray rms = x.square().mean(new int[] {-1}, true).add(eps).sqrt();
-        return x.div(rms).mul(weight);
+        return rmsNorm(x, weight);
+    }
+
+    /** RMSNorm over the last axis: {@code x / sqrt(mean(x²) + eps) ⊙ w} (or {@code ⊙ (1 + w)}). */
+    private NDArray rmsNorm(NDArray x, NDArray weight) {
+        return x.div(rmsScale(x)).mul(normWeight(weight));
+    }
+
+    /** sqrt(mean(x²) + eps) over the last axis, kept. */
+    private NDArray rmsScale(NDArray x) {
+        return x.square().mean(new int[] {-1}, true).add(eps).sqrt();
+    }
+
+    /** The factor a norm applies: its weight w, or {@code 1 + w} where the family says so (Gemma 2). */
+    private NDArray normWeight(NDArray weight) {
+        return arch.normPlusOne() ? weight.add(one) : weight;
+    }
+
+    /** {@code cap · tanh(x / cap)}, or x when {@code cap} is null (Gemma 2's soft-capping). */
+    private static NDArray softcap(NDArray x, NDArray cap) {
+        return cap == null ? x : x.div(cap).tanh().mul(cap);
     }
 
     /** sqrt(var + eps) over the last axis, keeping it: the divisor of the final norm. */

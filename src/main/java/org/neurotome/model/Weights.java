@@ -71,6 +71,9 @@ public final class Weights implements AutoCloseable {
     private final long unembedBlockRows;
     private final NDArray unembedBias;
     private final List<LayerWeights> layers;
+    /** The norm weights (gains) among the roles. */
+    private static final java.util.Set<Role> NORMS = java.util.EnumSet.of(Role.LN1, Role.LN2, Role.LN_F, Role.Q_NORM,
+            Role.K_NORM, Role.LN1_POST, Role.LN2_POST);
 
     private Weights(Builder b) {
         this.config = b.config;
@@ -169,7 +172,8 @@ public final class Weights implements AutoCloseable {
 
     /**
      * Freshly initialised weights as transformers' {@code _init_weights} does for these
-     * families: matrices and embeddings drawn from N(0, std²), norm weights 1, biases 0.
+     * families: matrices and embeddings drawn from N(0, std²), norm weights 1 (0 where the
+     * family scales by {@code 1 + w}), biases 0.
      */
     public static Weights initialize(NDManager parent, ModelConfig config, Random random, double std) {
         return fromTensors(parent, config, config.architecture(), initialTensors(config, random, std));
@@ -183,10 +187,11 @@ public final class Weights implements AutoCloseable {
             for (int l = 0; l < (r.perLayer() ? config.numLayers() : 1); l++) {
                 long[] shape = arch.shape(r, config);
                 float[] v = new float[Math.toIntExact(numel(shape))];
-                boolean norm = r == Role.LN1 || r == Role.LN2 || r == Role.LN_F;
+                boolean norm = NORMS.contains(r);
                 boolean bias = r.key().endsWith("_bias");
+                float unit = arch.normPlusOne() ? 0f : 1f;
                 for (int i = 0; i < v.length; i++) {
-                    v[i] = norm ? 1f : bias ? 0f : (float) (random.nextGaussian() * std);
+                    v[i] = norm ? unit : bias ? 0f : (float) (random.nextGaussian() * std);
                 }
                 values.put(r.perLayer() ? arch.tensorName(r, l) : arch.tensorName(r), v);
             }
@@ -267,6 +272,26 @@ public final class Weights implements AutoCloseable {
         Widening wd = new Widening(manager.newSubManager(), Arena.ofShared());
         try {
             return Lease.closing(widener(wd).inOut(Role.DOWN, l), wd);
+        } catch (RuntimeException | Error e) {
+            wd.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Layer {@code l}'s post-FFN norm weight w [D] (Gemma 2) until the lease is closed, or null
+     * when the family has none (streaming widens only that vector).
+     */
+    public Lease<NDArray> postFfnNorm(int l) {
+        if (!arch.has(Role.LN2_POST, config)) {
+            return null;
+        }
+        if (!streaming) {
+            return Lease.kept(layers.get(l).ln2Post());
+        }
+        Widening wd = new Widening(manager.newSubManager(), Arena.ofShared());
+        try {
+            return Lease.closing(widener(wd).plain(Role.LN2_POST, l), wd);
         } catch (RuntimeException | Error e) {
             wd.close();
             throw e;
@@ -389,6 +414,10 @@ public final class Weights implements AutoCloseable {
             putIfPresent(p, n + "ffn_in_bias", w.ffnInBias());
             putIfPresent(p, n + "ffn_out", w.ffnOut());
             putIfPresent(p, n + "ffn_out_bias", w.ffnOutBias());
+            putIfPresent(p, n + "q_norm", w.qNorm());
+            putIfPresent(p, n + "k_norm", w.kNorm());
+            putIfPresent(p, n + "ln1_post", w.ln1Post());
+            putIfPresent(p, n + "ln2_post", w.ln2Post());
         }
         p.put("ln_f", lnF);
         putIfPresent(p, "ln_f_bias", lnFBias);
@@ -730,6 +759,9 @@ public final class Weights implements AutoCloseable {
                     ? interleavedToHalf(c.numHeads() + c.numKvHeads(), hd, c.rotaryDim(), rows) : null;
             NDArray qkv;
             NDArray qkvBias = null;
+            if (arch.fusedQkvPerHead()) {
+                perm = compose(perm, perHeadToBlocks(c.numHeads(), hd));
+            }
             if (arch.fusedQkv()) {
                 qkv = perm == null ? outIn(Role.QKV, l) : stacked(l, perm, new long[] {rows}, Role.QKV);
                 if (arch.has(Role.QKV_BIAS, c)) {
@@ -745,7 +777,9 @@ public final class Weights implements AutoCloseable {
             long ffn = c.ffnSize();
             NDArray ffnIn;
             NDArray ffnInBias = null;
-            if (arch.gatedMlp()) {
+            if (arch.fusedGateUp()) {
+                ffnIn = outIn(Role.GATE_UP, l);
+            } else if (arch.gatedMlp()) {
                 ffnIn = stacked(l, null, new long[] {ffn, ffn}, Role.GATE, Role.UP);
                 if (arch.has(Role.GATE_BIAS, c) || arch.has(Role.UP_BIAS, c)) {
                     ffnInBias = stacked(l, null, new long[] {ffn, ffn}, Role.GATE_BIAS, Role.UP_BIAS);
@@ -754,11 +788,11 @@ public final class Weights implements AutoCloseable {
                 ffnIn = outIn(Role.UP, l);
                 ffnInBias = optional(Role.UP_BIAS, l);
             }
-            boolean sequential = !arch.parallelBlock();
             return new LayerWeights(plain(Role.LN1, l), optional(Role.LN1_BIAS, l), qkv, qkvBias,
-                    inOut(Role.O, l), optional(Role.O_BIAS, l),
-                    sequential ? plain(Role.LN2, l) : null, sequential ? optional(Role.LN2_BIAS, l) : null,
-                    ffnIn, ffnInBias, inOut(Role.DOWN, l), optional(Role.DOWN_BIAS, l));
+                    inOut(Role.O, l), optional(Role.O_BIAS, l), optional(Role.LN2, l), optional(Role.LN2_BIAS, l),
+                    ffnIn, ffnInBias, inOut(Role.DOWN, l), optional(Role.DOWN_BIAS, l),
+                    optional(Role.Q_NORM, l), optional(Role.K_NORM, l), optional(Role.LN1_POST, l),
+                    optional(Role.LN2_POST, l));
         }
     }
 
@@ -805,6 +839,38 @@ public final class Weights implements AutoCloseable {
                 perm[base + k] = base + 2 * k;
                 perm[base + rotaryDim / 2 + k] = base + 2 * k + 1;
             }
+        }
+        return perm;
+    }
+
+    /**
+     * For a qkv fused per head (GPT-NeoX: head h's q, k and v rows at {@code 3·hd·h}, {@code +hd},
+     * {@code +2hd}), the row order that groups all q heads, then all k heads, then all v heads.
+     * Row j of the result is row {@code perm[j]} of the source.
+     */
+    static int[] perHeadToBlocks(int nHeads, int hd) {
+        int[] perm = new int[3 * nHeads * hd];
+        for (int part = 0; part < 3; part++) {
+            for (int h = 0; h < nHeads; h++) {
+                for (int i = 0; i < hd; i++) {
+                    perm[(part * nHeads + h) * hd + i] = 3 * hd * h + part * hd + i;
+                }
+            }
+        }
+        return perm;
+    }
+
+    /**
+     * The row order of applying {@code outer} to rows already reordered by {@code inner}: row j
+     * of the result is row {@code inner[outer[j]]} of the source (null means as they are).
+     */
+    static int[] compose(int[] outer, int[] inner) {
+        if (outer == null) {
+            return inner;
+        }
+        int[] perm = new int[outer.length];
+        for (int j = 0; j < perm.length; j++) {
+            perm[j] = inner[outer[j]];
         }
         return perm;
     }
@@ -867,11 +933,14 @@ public final class Weights implements AutoCloseable {
         private float[] qkvRows(int l, boolean bias) {
             LayerWeights w = layers.get(l);
             float[] v = (bias ? w.qkvBias() : w.qkv()).toFloatArray();
+            int hd = config.headDim();
             if (arch.rotary() == RotaryStyle.INTERLEAVED) {
-                int hd = config.headDim();
                 int rows = (config.numHeads() + 2 * config.numKvHeads()) * hd;
                 int[] perm = interleavedToHalf(config.numHeads() + config.numKvHeads(), hd, config.rotaryDim(), rows);
                 v = permuteRows(v, bias ? 1 : config.hiddenSize(), perm, true);
+            }
+            if (arch.fusedQkvPerHead()) {
+                v = permuteRows(v, bias ? 1 : config.hiddenSize(), perHeadToBlocks(config.numHeads(), hd), true);
             }
             return v;
         }
@@ -914,6 +983,11 @@ public final class Weights implements AutoCloseable {
                         : w.ffnInBias().toFloatArray();
                 case DOWN -> fromWriter(w.ffnOut().toFloatArray(), ffn, d);
                 case DOWN_BIAS -> w.ffnOutBias().toFloatArray();
+                case GATE_UP -> fromReader(w.ffnIn().toFloatArray(), 2 * ffn, d);
+                case Q_NORM -> w.qNorm().toFloatArray();
+                case K_NORM -> w.kNorm().toFloatArray();
+                case LN1_POST -> w.ln1Post().toFloatArray();
+                case LN2_POST -> w.ln2Post().toFloatArray();
             };
         }
     }
