@@ -62,7 +62,7 @@ public final class ApplyCommand implements Callable<Integer> {
         Recipe r = RecipeLoader.load(recipe, set);
         PrintWriter stdout = spec.commandLine().getOut();
         if (dryRun) {
-            stdout.print(Planner.plan(r));
+            stdout.print(Planner.plan(r, resources.budget()));
             stdout.println("dry run: nothing was written");
             stdout.flush();
             return ExitCode.OK.code();

@@ -106,41 +106,60 @@ public final class Weights implements AutoCloseable {
      * layer is a BAD_INPUT error naming the layer and the smallest budget that works.
      */
     public static Weights load(Checkpoint checkpoint, Device device, MemoryBudget budget) {
+        Residency plan = residency(checkpoint, budget);
+        ModelConfig config = ModelConfig.from(checkpoint.config());
+        Architecture arch = Architecture.forCheckpoint(checkpoint);
+        Builder b = new Builder(config, arch, NDManager.newBaseManager(device, "PyTorch"), TensorSource.of(checkpoint));
+        b.streaming = plan.streaming();
+        b.budget = budget;
+        try {
+            b.reservation = budget.reserve(plan.bytes());
+            b.unembedBlockRows = unembedBlockRows(config, plan.layerBytes());
+            return b.build(false, plan.unembedKept());
+        } catch (RuntimeException | Error e) {
+            b.close();
+            throw e;
+        }
+    }
+
+    /**
+     * How weights are held under a budget.
+     *
+     * @param streaming   layers are widened per use rather than kept
+     * @param unembedKept the unembedding is kept (else read in blocks per use)
+     * @param bytes       the float32 bytes the weights hold at most at once
+     * @param layerBytes  the float32 size of the largest layer
+     */
+    public record Residency(boolean streaming, boolean unembedKept, long bytes, long layerBytes) {
+    }
+
+    /**
+     * How {@code checkpoint}'s weights would be held under what {@code budget} has left (after
+     * validating the checkpoint against its family): kept when their float32 size fits, else
+     * streamed. A budget too small for even one layer is a BAD_INPUT error naming the layer and
+     * the smallest budget that works.
+     */
+    public static Residency residency(Checkpoint checkpoint, MemoryBudget budget) {
         ModelConfig config = ModelConfig.from(checkpoint.config());
         Architecture arch = Architecture.forCheckpoint(checkpoint);
         arch.validate(checkpoint, config);
         Sizes sizes = Sizes.of(arch, config);
         long available = budget.available();
-        boolean resident = sizes.resident() + MemoryBudget.ACTIVATION_FLOOR <= available;
-        long reserve;
-        boolean cacheUnembed;
-        if (resident) {
-            reserve = sizes.resident();
-            cacheUnembed = true;
-        } else {
-            long need = sizes.streaming();
-            if (need > available) {
-                throw NeurotomeException.badInput(budget.origin() + " leaves " + MemoryBudget.format(available)
-                        + " for " + checkpoint.dir() + ", less than streaming it needs: layer " + sizes.largestLayerIndex()
-                        + " widens to " + MemoryBudget.format(sizes.largestLayer()) + " in float32, plus "
-                        + MemoryBudget.format(sizes.small() + MemoryBudget.ACTIVATION_FLOOR)
-                        + " for the norms and activations; the smallest --max-memory that works is "
-                        + MemoryBudget.smallestFor(budget.limit() - MemoryBudget.RUNTIME_OVERHEAD - available + need));
-            }
-            cacheUnembed = sizes.unembed() <= (available - need) / 2;
-            reserve = sizes.largestLayer() + sizes.small() + (cacheUnembed ? sizes.unembed() : 0);
+        if (sizes.resident() + MemoryBudget.ACTIVATION_FLOOR <= available) {
+            return new Residency(false, true, sizes.resident(), sizes.largestLayer());
         }
-        Builder b = new Builder(config, arch, NDManager.newBaseManager(device, "PyTorch"), TensorSource.of(checkpoint));
-        b.streaming = !resident;
-        b.budget = budget;
-        try {
-            b.reservation = budget.reserve(reserve);
-            b.unembedBlockRows = unembedBlockRows(config, sizes.largestLayer());
-            return b.build(false, cacheUnembed);
-        } catch (RuntimeException | Error e) {
-            b.close();
-            throw e;
+        long need = sizes.streaming();
+        if (need > available) {
+            throw NeurotomeException.badInput(budget.origin() + " leaves " + MemoryBudget.format(available)
+                    + " for " + checkpoint.dir() + ", less than streaming it needs: layer " + sizes.largestLayerIndex()
+                    + " widens to " + MemoryBudget.format(sizes.largestLayer()) + " in float32, plus "
+                    + MemoryBudget.format(sizes.small() + MemoryBudget.ACTIVATION_FLOOR)
+                    + " for the norms and activations; the smallest --max-memory that works is "
+                    + MemoryBudget.smallestFor(budget.limit() - MemoryBudget.RUNTIME_OVERHEAD - available + need));
         }
+        boolean unembedKept = sizes.unembed() <= (available - need) / 2;
+        return new Residency(true, unembedKept,
+                sizes.largestLayer() + sizes.small() + (unembedKept ? sizes.unembed() : 0), sizes.largestLayer());
     }
 
     /**
