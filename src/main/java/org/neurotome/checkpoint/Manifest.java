@@ -88,6 +88,19 @@ public final class Manifest {
         }
     }
 
+    /** Whether {@code dir} holds a {@code manifest.json} that neurotome wrote (an earlier output it may replace). */
+    public static boolean isNeurotomeOutput(Path dir) {
+        Path manifest = dir.resolve(FILE);
+        if (!Files.isRegularFile(manifest)) {
+            return false;
+        }
+        try {
+            return FORMAT.equals(Json.MAPPER.readTree(manifest.toFile()).path("format").asText());
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
     /** One line of a verification: the file, what the manifest says, what is there now. */
     public record Check(String file, String expected, String actual) {
         public boolean ok() {

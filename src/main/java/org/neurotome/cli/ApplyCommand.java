@@ -57,6 +57,8 @@ public final class ApplyCommand implements Callable<Integer> {
         Recipe r = RecipeLoader.load(recipe, set);
         PrintWriter stdout = spec.commandLine().getOut();
         if (dryRun) {
+            // what would refuse the output at once is refused now, not after the analyses
+            RecipeRunner.guard(recipe, r).checkpointDirectory(r.output().dir(), force);
             stdout.print(Planner.plan(r));
             stdout.println("dry run: nothing was written");
             stdout.flush();

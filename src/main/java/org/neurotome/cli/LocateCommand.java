@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.neurotome.AtomicFile;
 import org.neurotome.Json;
 import org.neurotome.NeurotomeException;
+import org.neurotome.OutputGuard;
 import org.neurotome.arch.Head;
 import org.neurotome.cna.Attribution;
 import org.neurotome.cna.AttributionResult;
@@ -140,6 +141,7 @@ public final class LocateCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         checkOptions();
+        checkOutputs();
         PrintWriter out = spec.commandLine().getOut();
         ProgressBar progress = new ProgressBar(spec.commandLine().getErr());
         try (LanguageModel lm = LanguageModel.open(model, device.resolve())) {
@@ -261,6 +263,24 @@ public final class LocateCommand implements Callable<Integer> {
         }
         if (swap != null && !swap.matches("[^=]+=[^=]+")) {
             throw NeurotomeException.badInput("--swap '" + swap + "': expected WORD=WORD2, e.g. woman=man");
+        }
+    }
+
+    /** Refuses, before any analysis, a --json or --svg file that would replace an input or a file not ours. */
+    private void checkOutputs() {
+        Map<String, Path> inputs = new LinkedHashMap<>();
+        inputs.put("the model", model);
+        inputs.put("the checkpoint of --against", against);
+        inputs.put("the data set", input.dataset);
+        OutputGuard guard = OutputGuard.protecting(inputs);
+        if (json != null) {
+            guard.file(json, "a findings JSON", Findings::isFindingsFile);
+        }
+        if (svg != null) {
+            guard.file(svg, "an SVG chart", FindingsChart::isChart);
+        }
+        if (json != null && svg != null && json.toAbsolutePath().normalize().equals(svg.toAbsolutePath().normalize())) {
+            throw NeurotomeException.badInput("--json and --svg name the same file " + json + "; give two files");
         }
     }
 

@@ -114,6 +114,15 @@ public final class Findings {
         return new Findings((ObjectNode) root, file.toString());
     }
 
+    /** Whether {@code file} is a findings document (an earlier output that may be replaced). */
+    public static boolean isFindingsFile(Path file) {
+        try {
+            return FORMAT.equals(Json.MAPPER.readTree(file.toFile()).path("format").asText());
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
     /** The findings of a head scan: heads ranked by {@link HeadScanResult#rankedBy()}. */
     public static Findings headScan(HeadScanResult r, Provenance p, int top, TextTokenizer tok, boolean perCase) {
         ObjectNode d = header("head-scan", p, r.prompts(), r.targets(), tok);

@@ -5,6 +5,8 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.neurotome.Json;
 import org.neurotome.NeurotomeException;
+import org.neurotome.OutputGuard;
+import org.neurotome.OutputLock;
 import org.neurotome.Sha256;
 import org.neurotome.checkpoint.Checkpoint;
 import org.neurotome.checkpoint.DType;
@@ -59,7 +61,28 @@ public final class RecipeRunner {
     private RecipeRunner() {
     }
 
+    /**
+     * The guard of a recipe's output: it may not overlap the recipe, anything the recipe reads
+     * or the working directory, and replaces only an earlier neurotome output, with --force.
+     */
+    public static OutputGuard guard(Path recipeFile, Recipe recipe) {
+        return OutputGuard.protecting(recipe.protectedInputs(recipeFile));
+    }
+
+    /**
+     * Checks that the output may be written (as {@code --dry-run} does too), takes its lock for
+     * the whole run, then runs the recipe: a refused or busy output fails before any analysis.
+     */
     public static Outcome run(Path recipeFile, Recipe recipe, Options options) {
+        OutputGuard guard = guard(recipeFile, recipe);
+        Path out = guard.checkpointDirectory(recipe.output().dir(), options.force());
+        try (OutputLock lock = OutputLock.acquire(out)) {
+            guard.checkpointDirectory(out, options.force());
+            return runLocked(recipeFile, recipe, options, guard);
+        }
+    }
+
+    private static Outcome runLocked(Path recipeFile, Recipe recipe, Options options, OutputGuard guard) {
         byte[] recipeBytes = read(recipeFile);
         ai.djl.Device device = Devices.parse(recipe.model().device().name().toLowerCase(Locale.ROOT));
         Map<String, JsonNode> timings = new LinkedHashMap<>();
@@ -120,7 +143,7 @@ public final class RecipeRunner {
             };
             long shard = recipe.output().maxShardSize() == null ? Long.MAX_VALUE : recipe.output().maxShardSize().bytes();
             Surgeon.apply(input, edits, new Surgeon.Options(out, dtype, shard, options.force(), extra, provenance,
-                    Map.of("neurotome.recipe_sha256", recipeSha)));
+                    Map.of("neurotome.recipe_sha256", recipeSha), guard));
         }
         options.log().accept("wrote " + out + " in " + seconds(t0).asText() + " s");
 

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.neurotome.Json;
 import org.neurotome.NeurotomeException;
+import org.neurotome.OutputGuard;
 import org.neurotome.arch.Architecture;
 import org.neurotome.arch.ModelConfig;
 import org.neurotome.checkpoint.Checkpoint;
@@ -49,10 +50,16 @@ public final class Surgeon {
      * @param maxShardBytes shard size limit
      * @param extraFiles    more files for the output directory (recipe.yaml, findings.json, ...)
      * @param provenance    more manifest sections (recipe hash, timings, ...) and metadata entries
+     * @param guard         what the output may not overlap besides the input checkpoint
      */
     public record Options(Path out, DType dtype, long maxShardBytes, boolean force,
                           Map<String, byte[]> extraFiles, Map<String, JsonNode> provenance,
-                          Map<String, String> metadata) {
+                          Map<String, String> metadata, OutputGuard guard) {
+        /** Options guarding only the input checkpoint and the working directory. */
+        public Options(Path out, DType dtype, long maxShardBytes, boolean force, Map<String, byte[]> extraFiles,
+                       Map<String, JsonNode> provenance, Map<String, String> metadata) {
+            this(out, dtype, maxShardBytes, force, extraFiles, provenance, metadata, OutputGuard.none());
+        }
     }
 
     /** What was written. */
@@ -111,6 +118,7 @@ public final class Surgeon {
         sections.put("edits", lowered.described());
         sections.putAll(options.provenance());
         CheckpointWriter.Written w = new CheckpointWriter(options.maxShardBytes(), metadata, options.force())
+                .protecting(options.guard().and("the input checkpoint", input.dir()))
                 .write(options.out(), tensors, files,
                         new CheckpointWriter.LastFile(Manifest.FILE, hashes -> Manifest.render(hashes, sections)));
         return new Result(w.dir(), w.sha256(), lowered.described(), lowered.config());

@@ -176,14 +176,6 @@ class RecipeErrorsTest {
     }
 
     @Test
-    void outputInsideTheInputCheckpointIsRefused() {
-        assertEquals(INVALID.resolve("output-inside-input.yaml") + ":7:8: output directory inside the input "
-                + "checkpoint at output.dir; got 'src/test/resources/reference/stories260K/edited'; "
-                + "allowed: a directory outside src/test/resources/reference/stories260K",
-                loadError("output-inside-input.yaml"));
-    }
-
-    @Test
     void missingRecipeFile() {
         assertEquals("src/test/resources/recipes/none.yaml: no such file",
                 error(Path.of("src/test/resources/recipes/none.yaml"), Map.of()));
