@@ -41,6 +41,10 @@ public final class ApplyCommand implements Callable<Integer> {
     @Option(names = "--force", description = "Replace an existing output directory.")
     boolean force;
 
+    @Option(names = "--allow-other-model",
+            description = "Use findings files (locate: from) computed on another model than the recipe's.")
+    boolean allowOtherModel;
+
     @Option(names = "--set", paramLabel = "KEY=VALUE",
             description = "Override a recipe value before it is read, e.g. --set locate.0.top=5 (repeatable).")
     Map<String, String> overrides = new LinkedHashMap<>();
@@ -59,7 +63,7 @@ public final class ApplyCommand implements Callable<Integer> {
         if (dryRun) {
             // what would refuse the output at once is refused now, not after the analyses
             RecipeRunner.guard(recipe, r).checkpointDirectory(r.output().dir(), force);
-            stdout.print(Planner.plan(r));
+            stdout.print(Planner.plan(r, allowOtherModel));
             stdout.println("dry run: nothing was written");
             stdout.flush();
             return ExitCode.OK.code();
@@ -67,7 +71,7 @@ public final class ApplyCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         ProgressBar analysis = new ProgressBar(err);
         ProgressBar eval = new ProgressBar(err);
-        RecipeRunner.Outcome outcome = RecipeRunner.run(recipe, r, new RecipeRunner.Options(force,
+        RecipeRunner.Outcome outcome = RecipeRunner.run(recipe, r, new RecipeRunner.Options(force, allowOtherModel,
                 line -> {
                     analysis.finish();
                     err.println(line);

@@ -30,7 +30,13 @@ public final class Planner {
     private Planner() {
     }
 
-    public static String plan(Recipe recipe) {
+    /**
+     * The plan; what would fail at once when the recipe runs fails here too (findings files of
+     * another model or without the kind an edit needs, ...).
+     *
+     * @param allowOtherModel use findings files computed on another model
+     */
+    public static String plan(Recipe recipe, boolean allowOtherModel) {
         StringBuilder b = new StringBuilder();
         try (Checkpoint input = Checkpoint.open(recipe.model().path())) {
             ModelConfig c = ModelConfig.from(input.config());
@@ -41,9 +47,14 @@ public final class Planner {
                     mib(bytes));
             double flops = 0;
             Map<String, Integer> kept = new LinkedHashMap<>();
-            for (Locate step : recipe.locate()) {
+            for (int i = 0; i < recipe.locate().size(); i++) {
+                Locate step = recipe.locate().get(i);
                 switch (step) {
-                    case Locate.FindingsFile f -> line(b, "locate   %s: findings from %s", f.id(), f.from());
+                    case Locate.FindingsFile f -> {
+                        FindingsFileStep.direct(recipe, f, i, FindingsFileStep.read(f, i, recipe.model().path(),
+                                allowOtherModel));
+                        line(b, "locate   %s: findings from %s", f.id(), f.from());
+                    }
                     case Locate.Analysis a -> {
                         int cases = cases(a);
                         int tokens = 16;

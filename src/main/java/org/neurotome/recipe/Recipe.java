@@ -67,6 +67,37 @@ public record Recipe(String description, ModelInput model, List<Locate> locate, 
     }
 
     /**
+     * Where {@code ${id}} is used, by place ({@code edit.0}, {@code locate.2.ablate}), with the
+     * kind each place takes it as.
+     */
+    public Map<String, ComponentKind> usesOf(String id) {
+        Map<String, ComponentKind> uses = new LinkedHashMap<>();
+        for (int i = 0; i < locate.size(); i++) {
+            if (locate.get(i) instanceof Locate.Cna cna && cna.ablate() instanceof Reference r && r.id().equals(id)) {
+                uses.put("locate." + i + ".ablate", ComponentKind.HEADS);
+            }
+        }
+        for (int k = 0; k < edit.size(); k++) {
+            Object set = switch (edit.get(k)) {
+                case Edit.ZeroHeads e -> e.heads();
+                case Edit.KeepHeads e -> e.heads();
+                case Edit.ZeroNeurons e -> e.neurons();
+                case Edit.ScaleNeurons e -> e.neurons();
+                case Edit.KeepNeurons e -> e.neurons();
+                case Edit.Compact e -> null;
+            };
+            if (set instanceof Reference r && r.id().equals(id)) {
+                uses.put("edit." + k, isHeads(edit.get(k)) ? ComponentKind.HEADS : ComponentKind.NEURONS);
+            }
+        }
+        return uses;
+    }
+
+    private static boolean isHeads(Edit e) {
+        return e instanceof Edit.ZeroHeads || e instanceof Edit.KeepHeads;
+    }
+
+    /**
      * What the output may not overlap: the recipe file, every file and directory it reads, and
      * the eval suite's data sets, each described by the key that names it.
      */

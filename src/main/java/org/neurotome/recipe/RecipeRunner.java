@@ -47,11 +47,14 @@ public final class RecipeRunner {
     public static final String RECIPE_FILE = "recipe.yaml";
 
     /**
-     * @param log      one line per stage
+     * @param force           replace an earlier output
+     * @param allowOtherModel use findings files computed on another model
+     * @param log             one line per stage
      * @param analysis progress of long analyses
      * @param eval     progress of the eval stage
      */
-    public record Options(boolean force, Consumer<String> log, Progress analysis, ProgressListener eval) {
+    public record Options(boolean force, boolean allowOtherModel, Consumer<String> log, Progress analysis,
+                          ProgressListener eval) {
     }
 
     /** What a run produced; {@code report} is null without an eval stage. */
@@ -92,19 +95,24 @@ public final class RecipeRunner {
         boolean analyses = recipe.locate().stream().anyMatch(l -> l instanceof Locate.Analysis);
         try (LanguageModel model = analyses ? LanguageModel.open(recipe.model().path(), device) : null) {
             AnalysisRunner runner = model == null ? null : new AnalysisRunner(model, device, options.analysis());
-            for (Locate step : recipe.locate()) {
+            for (int i = 0; i < recipe.locate().size(); i++) {
+                Locate step = recipe.locate().get(i);
                 long t0 = System.nanoTime();
                 Findings f = switch (step) {
-                    case Locate.FindingsFile file -> Findings.read(file.from());
+                    case Locate.FindingsFile file -> FindingsFileStep.read(file, i, recipe.model().path(),
+                            options.allowOtherModel());
                     case Locate.Analysis a -> {
+                        requireRanked(recipe, a, findings, selections);
                         options.log().accept("locate " + a.id() + ": " + a.method());
                         Findings full = runner.run(a, selections, perCase(recipe, a.id()));
                         yield full.restrict(a.top(), a.layers());
                     }
                 };
                 findings.put(step.id(), f);
-                if (step.yields().size() == 1) {
-                    selections.put(step.id(), Selector.all(f, step.yields().iterator().next()));
+                Selection direct = step instanceof Locate.FindingsFile file ? FindingsFileStep.direct(recipe, file, i, f)
+                        : step.yields().size() == 1 ? Selector.all(f, step.yields().iterator().next()) : null;
+                if (direct != null) {
+                    selections.put(step.id(), direct);
                 }
                 timings.put("locate." + step.id(), seconds(t0));
             }
@@ -115,8 +123,14 @@ public final class RecipeRunner {
                 throw NeurotomeException.badInput("select '" + s.id() + "' chose nothing from '" + s.from()
                         + "'; loosen its top, threshold or layers");
             }
+            Selector.requireRanked(findings.get(s.from()), chosen, "select '" + s.id() + "'", s.from());
             options.log().accept("select " + s.id() + ": " + chosen.size() + " " + s.kind().name().toLowerCase(Locale.ROOT));
             selections.put(s.id(), chosen);
+        }
+        for (int k = 0; k < recipe.edit().size(); k++) {
+            for (String id : referencedLocateSteps(recipe, "edit." + k, findings)) {
+                Selector.requireRanked(findings.get(id), selections.get(id), "edit." + k + " (${" + id + "})", id);
+            }
         }
         List<Edit> edits = new ArrayList<>();
         for (org.neurotome.recipe.Edit e : recipe.edit()) {
@@ -155,6 +169,26 @@ public final class RecipeRunner {
             ReportWriter.write(report, out.resolve(EVAL_DIR));
         }
         return new Outcome(out, selections, report);
+    }
+
+    /** Before a CNA ablates the heads of a locate step named directly, checks that step's ranking. */
+    private static void requireRanked(Recipe recipe, Locate.Analysis a, Map<String, Findings> findings,
+                                      Map<String, Selection> selections) {
+        int index = recipe.locate().indexOf(a);
+        for (String id : referencedLocateSteps(recipe, "locate." + index + ".ablate", findings)) {
+            Selector.requireRanked(findings.get(id), selections.get(id), "locate." + index + ".ablate (${" + id + "})", id);
+        }
+    }
+
+    /** The locate steps (not selects) that {@code place} names directly by ${id}. */
+    private static List<String> referencedLocateSteps(Recipe recipe, String place, Map<String, Findings> findings) {
+        List<String> ids = new ArrayList<>();
+        for (Locate l : recipe.locate()) {
+            if (findings.containsKey(l.id()) && recipe.usesOf(l.id()).containsKey(place)) {
+                ids.add(l.id());
+            }
+        }
+        return ids;
     }
 
     /** Whether a select of the recipe asks for per-case rankings of step {@code id}. */
