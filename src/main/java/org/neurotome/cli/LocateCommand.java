@@ -72,9 +72,9 @@ public final class LocateCommand implements Callable<Integer> {
                 description = "Text to encode with the model's tokenizer.json.")
         String prompt;
 
-        @Option(names = "--ids", paramLabel = "ID", split = ",", required = true,
-                description = "Token ids, comma-separated, used as they are.")
-        int[] ids;
+        @Option(names = "--ids", paramLabel = "ID,ID,...", required = true,
+                description = "Token ids, comma-separated, used as they are; give it once.")
+        String ids;
 
         @Option(names = "--dataset", paramLabel = "FILE", required = true,
                 description = "JSONL cases {\"prompt\",\"target\",\"labels\"}; each target token is scored teacher-forced.")
@@ -303,7 +303,9 @@ public final class LocateCommand implements Callable<Integer> {
                 prompts = PromptSet.ofText(lm, input.prompt, target);
             }
         } else {
-            prompts = PromptSet.ofIds(input.ids, target == null ? new int[0] : idsOfTarget(lm, target));
+            int[] ids = PromptInput.parseIds("--ids", input.ids);
+            lm.checkLength(ids.length);
+            prompts = PromptSet.ofIds(ids, target == null ? new int[0] : idsOfTarget(lm, target));
         }
         ObjectNode d = Provenance.prompt(input.prompt, prompts.cases().getFirst().prompt());
         if (contrast != null) {

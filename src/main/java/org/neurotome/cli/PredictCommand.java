@@ -57,6 +57,7 @@ public final class PredictCommand implements java.util.concurrent.Callable<Integ
             try (ForwardResult r = lm.transformer().forward(ForwardRequest.tokens(ids))) {
                 z = r.lastLogits(0);
             }
+            lm.requireFinite(z);
             double lse = logSumExp(z);
             int k = Math.min(top, z.length);
             int[] best = IntStream.range(0, z.length).boxed()

@@ -185,6 +185,7 @@ public final class Attribution {
         double[][] ffn = new double[rows][layers];
         try (NDScope scope = new NDScope(); ForwardResult fr = model.transformer().forward(request)) {
             NDArray logits = fr.logits();                                                  // [R, V]
+            model.requireFinite(logits);
             long[] top = logits.argMax(1).toLongArray();
             for (int r = 0; r < rows; r++) {
                 if (targets[r] >= c.vocabSize()) {

@@ -38,6 +38,7 @@ public final class ModelCaseScorer implements CaseScorer {
         List<CaseScore> out = new ArrayList<>(batch.size());
         try (NDScope scope = new NDScope();
              ForwardResult r = model.transformer().forward(ForwardRequest.tokens(full).withAllLogits())) {
+            model.requireFinite(r.logits());
             NDArray logProbs = r.logits().logSoftmax(-1);          // [B, S, V]
             int seq = (int) logProbs.getShape().get(1);
             int vocab = (int) logProbs.getShape().get(2);
