@@ -68,6 +68,11 @@ public final class Checkpoint implements AutoCloseable {
             Map<String, TensorInfo> tensors = new LinkedHashMap<>();
             if (Files.exists(index)) {
                 Map<String, String> weightMap = readWeightMap(index);
+                if (Files.exists(dir.resolve(SINGLE)) && !weightMap.containsValue(SINGLE)) {
+                    throw NeurotomeException.badCheckpoint(dir + ": has both " + SINGLE + " and " + INDEX
+                            + ", which names other shards; the two may hold different weights, so remove the one"
+                            + " that is not the model");
+                }
                 Map<String, SafetensorsFile> files = new LinkedHashMap<>();
                 for (String file : new java.util.TreeSet<>(weightMap.values())) {
                     Path p = dir.resolve(file);

@@ -33,7 +33,8 @@ import java.util.Map;
 /**
  * A YAML document read once into a Jackson tree, remembering the position of every key and
  * value by JSON pointer, so that errors found later — while binding to records or while checking
- * references — still say {@code file:line:column}. Duplicate keys are rejected while reading.
+ * references — still say {@code file:line:column}. Duplicate keys, anchors and aliases are
+ * rejected while reading.
  * Floating-point scalars keep their written digits ({@code 17.20} stays distinct from
  * {@code 17.2}), which head and neuron ids such as {@code 17.20} rely on.
  *
@@ -235,6 +236,17 @@ public final class SourceTree {
     private JsonNode read(JsonParser p, JsonPointer at) throws IOException {
         values.put(at.toString(), position(p.currentTokenLocation()));
         JsonToken token = p.currentToken();
+        // Jackson reads an alias as the text of its name and drops anchors: both would bind silently wrong
+        if (p instanceof YAMLParser y && y.isCurrentAlias()) {
+            throw error(position(p.currentTokenLocation()), "YAML alias '*" + p.getText() + "' "
+                    + (at.matches() ? "as the document" : "at " + dotted(at)) + "; allowed: the value written out"
+                    + " (anchors and aliases are not supported)");
+        }
+        if (p.getObjectId() != null) {
+            throw error(position(p.currentTokenLocation()), "YAML anchor '&" + p.getObjectId() + "' "
+                    + (at.matches() ? "on the document" : "at " + dotted(at)) + "; allowed: the value written out"
+                    + " (anchors and aliases are not supported)");
+        }
         switch (token) {
             case START_OBJECT -> {
                 ObjectNode obj = JsonNodeFactory.instance.objectNode();

@@ -176,6 +176,14 @@ class RecipeErrorsTest {
     }
 
     @Test
+    void yamlAliasesAndAnchorsAreRefusedWhereTheyStand() {
+        assertEquals(INVALID.resolve("alias.yaml") + ":7:8: YAML alias '*input' at output.dir; allowed: the value"
+                + " written out (anchors and aliases are not supported)", loadError("alias.yaml"));
+        assertEquals(INVALID.resolve("anchor.yaml") + ":5:12: YAML anchor '&h' at edit.0.heads; allowed: the value"
+                + " written out (anchors and aliases are not supported)", loadError("anchor.yaml"));
+    }
+
+    @Test
     void missingRecipeFile() {
         assertEquals("src/test/resources/recipes/none.yaml: no such file",
                 error(Path.of("src/test/resources/recipes/none.yaml"), Map.of()));
