@@ -10,6 +10,7 @@ import org.neurotome.OutputLock;
 import org.neurotome.Sha256;
 import org.neurotome.checkpoint.Checkpoint;
 import org.neurotome.checkpoint.DType;
+import org.neurotome.checkpoint.Manifest;
 import org.neurotome.cna.Findings;
 import org.neurotome.cna.Progress;
 import org.neurotome.eval.EvalReport;
@@ -149,6 +150,10 @@ public final class RecipeRunner {
             provenance.put("recipe", Json.MAPPER.createObjectNode().put("path", recipeFile.toAbsolutePath().normalize().toString())
                     .put("sha256", recipeSha));
             provenance.put("timings", Json.MAPPER.valueToTree(timings));
+            if (recipe.eval() != null) {
+                provenance.put(Manifest.WRITTEN_AFTER, Json.MAPPER.createArrayNode()
+                        .add(EVAL_DIR + "/" + ReportWriter.HTML_FILE).add(EVAL_DIR + "/" + ReportWriter.JSON_FILE));
+            }
             DType dtype = switch (recipe.output().dtype()) {
                 case KEEP -> null;
                 case F32 -> DType.F32;
