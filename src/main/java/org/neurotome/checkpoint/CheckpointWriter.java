@@ -46,6 +46,8 @@ public final class CheckpointWriter {
     private final boolean force;
     /** Null when the caller vouches for the output (tests, benchmarks): then only existence without force is refused. */
     private OutputGuard guard;
+    /** When set, the shard each tensor goes to, by the name of an input shard (the output is sharded like the input). */
+    private Map<String, String> shardOf;
 
     /**
      * @param maxShardBytes shard size limit (a tensor larger than it gets a shard of its own)
@@ -67,6 +69,16 @@ public final class CheckpointWriter {
      */
     public CheckpointWriter protecting(OutputGuard guard) {
         this.guard = guard;
+        return this;
+    }
+
+    /**
+     * This writer, sharding as an input checkpoint is sharded: one output shard per input shard,
+     * holding the same tensors ({@code shardOf}: tensor name → input shard file name); the
+     * size limit is then not used.
+     */
+    public CheckpointWriter shardLike(Map<String, String> shardOf) {
+        this.shardOf = Map.copyOf(shardOf);
         return this;
     }
 
@@ -214,9 +226,14 @@ public final class CheckpointWriter {
         List<List<OutputTensor>> shards = new ArrayList<>();
         List<OutputTensor> current = new ArrayList<>();
         long size = 0;
+        String file = null;
         for (OutputTensor t : tensors) {
             long n = t.byteLength();
-            if (!current.isEmpty() && size + n > maxShardBytes) {
+            String from = shardOf == null ? null : shardOf.get(t.name());
+            boolean next = shardOf != null ? from != null && file != null && !from.equals(file)
+                    : !current.isEmpty() && size + n > maxShardBytes;
+            file = from != null ? from : file;
+            if (next) {
                 shards.add(current);
                 current = new ArrayList<>();
                 size = 0;

@@ -99,7 +99,9 @@ public final class Planner {
             }
             line(b, "output   %s (dtype %s, %s), with recipe.yaml, findings.json, manifest.json",
                     recipe.output().dir(), recipe.output().dtype().name().toLowerCase(Locale.ROOT),
-                    recipe.output().maxShardSize() == null ? "one file" : "shards of at most " + recipe.output().maxShardSize());
+                    recipe.output().maxShardSize() != null ? "shards of at most " + recipe.output().maxShardSize()
+                            : input.shardFiles().size() > 1 ? input.shardFiles().size() + " shards, as the input"
+                            : "one file, as the input");
             if (recipe.eval() != null) {
                 int evalCases = 0;
                 for (Task t : recipe.eval().suite().tasks()) {

@@ -160,7 +160,7 @@ public final class RecipeRunner {
                 case F16 -> DType.F16;
                 case BF16 -> DType.BF16;
             };
-            long shard = recipe.output().maxShardSize() == null ? Long.MAX_VALUE : recipe.output().maxShardSize().bytes();
+            Long shard = recipe.output().maxShardSize() == null ? null : recipe.output().maxShardSize().bytes();
             Surgeon.apply(input, edits, new Surgeon.Options(out, dtype, shard, options.force(), extra, provenance,
                     Map.of("neurotome.recipe_sha256", recipeSha), guard));
         }
