@@ -292,7 +292,7 @@ public final class LocateCommand implements Callable<Integer> {
         if (input.dataset != null) {
             List<EvalCase> cases = select(EvalCaseFile.read(input.dataset));
             return new Loaded(PromptSet.ofCases(lm, cases, input.dataset.toString()),
-                    Provenance.dataset(input.dataset, where, limit, cases.size()));
+                    Provenance.dataset(input.dataset, input.dataset.toString(), where, limit, cases.size()));
         }
         PromptSet prompts;
         if (input.prompt != null) {

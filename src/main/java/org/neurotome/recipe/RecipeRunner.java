@@ -32,6 +32,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.function.Consumer;
+import java.util.function.Function;
 
 /**
  * Runs a recipe end to end — locate, select, edit, write, eval — the product's main job.
@@ -88,6 +89,7 @@ public final class RecipeRunner {
 
     private static Outcome runLocked(Path recipeFile, Recipe recipe, Options options, OutputGuard guard) {
         byte[] recipeBytes = read(recipeFile);
+        Function<Path, String> recorded = recordedRelativeTo(recipeFile);
         ai.djl.Device device = Devices.parse(recipe.model().device().name().toLowerCase(Locale.ROOT));
         Map<String, JsonNode> timings = new LinkedHashMap<>();
         Map<String, Findings> findings = new LinkedHashMap<>();
@@ -95,7 +97,7 @@ public final class RecipeRunner {
 
         boolean analyses = recipe.locate().stream().anyMatch(l -> l instanceof Locate.Analysis);
         try (LanguageModel model = analyses ? LanguageModel.open(recipe.model().path(), device) : null) {
-            AnalysisRunner runner = model == null ? null : new AnalysisRunner(model, device, options.analysis());
+            AnalysisRunner runner = model == null ? null : new AnalysisRunner(model, device, options.analysis(), recorded);
             for (int i = 0; i < recipe.locate().size(); i++) {
                 Locate step = recipe.locate().get(i);
                 long t0 = System.nanoTime();
@@ -147,7 +149,9 @@ public final class RecipeRunner {
             extra.put(FINDINGS_FILE, findingsDocument(findings, selections));
             String recipeSha = Sha256.hex(recipeBytes);
             Map<String, JsonNode> provenance = new LinkedHashMap<>();
-            provenance.put("recipe", Json.MAPPER.createObjectNode().put("path", recipeFile.toAbsolutePath().normalize().toString())
+            provenance.put("input", Json.MAPPER.createObjectNode().put("dir", recorded.apply(input.dir()))
+                    .put("sha256", Manifest.fingerprint(input.dir())));
+            provenance.put("recipe", Json.MAPPER.createObjectNode().put("path", recorded.apply(recipeFile))
                     .put("sha256", recipeSha));
             provenance.put("timings", Json.MAPPER.valueToTree(timings));
             if (recipe.eval() != null) {
@@ -170,10 +174,22 @@ public final class RecipeRunner {
         if (recipe.eval() != null) {
             options.log().accept("eval " + recipe.eval().suite().name() + " (baseline: the input checkpoint)");
             report = SuiteEvaluation.run(recipe.eval().suite(), recipe.eval().gates(), out, recipe.model().path(), device,
-                    null, options.eval());
+                    null, options.eval()).recorded(recorded);
             ReportWriter.write(report, out.resolve(EVAL_DIR));
         }
         return new Outcome(out, selections, report);
+    }
+
+    /**
+     * How the run's outputs record a path: relative to the recipe's folder, '/'-separated, so
+     * the same recipe writes the same bytes from any working directory.
+     */
+    static Function<Path, String> recordedRelativeTo(Path recipeFile) {
+        Path base = recipeFile.toAbsolutePath().normalize().getParent();
+        return p -> {
+            String r = base.relativize(p.toAbsolutePath().normalize()).toString().replace(java.io.File.separatorChar, '/');
+            return r.isEmpty() ? "." : r;
+        };
     }
 
     /** Before a CNA ablates the heads of a locate step named directly, checks that step's ranking. */
