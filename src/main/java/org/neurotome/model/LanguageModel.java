@@ -32,6 +32,7 @@ public final class LanguageModel implements AutoCloseable {
     public static LanguageModel open(Path dir, Device device) {
         Weights weights;
         try (Checkpoint ckpt = Checkpoint.open(dir)) {
+            ModelConfig.from(ckpt); // config errors name the file's full path
             weights = Weights.load(ckpt, device);
         }
         try {

@@ -39,7 +39,7 @@ public final class Planner {
     public static String plan(Recipe recipe, boolean allowOtherModel) {
         StringBuilder b = new StringBuilder();
         try (Checkpoint input = Checkpoint.open(recipe.model().path())) {
-            ModelConfig c = ModelConfig.from(input.config());
+            ModelConfig c = ModelConfig.from(input);
             long params = input.tensors().values().stream().mapToLong(TensorInfo::numel).sum();
             long bytes = input.tensors().values().stream().mapToLong(TensorInfo::byteLength).sum();
             line(b, "model    %s: %s, %d layers, %d heads (%d kv), %d FFN neurons/layer, %,d parameters, %s",
@@ -96,6 +96,7 @@ public final class Planner {
                 }
             } else if (!literal.isEmpty()) {
                 line(b, "edit     %d listed edit(s) lowered after the run-time ones are known", literal.size());
+                compactCheck(input, recipe.edit());
             }
             line(b, "output   %s (dtype %s, %s), with recipe.yaml, findings.json, manifest.json",
                     recipe.output().dir(), recipe.output().dtype().name().toLowerCase(Locale.ROOT),
@@ -118,6 +119,32 @@ public final class Planner {
                     duration(flops / FLOPS + bytes / WRITE_BYTES_PER_S), FLOPS / 1e9, WRITE_BYTES_PER_S / 1e9);
         }
         return b.toString();
+    }
+
+    /**
+     * With edits chosen at run time, a compact can still be judged on the kinds no run-time edit
+     * touches: a listed zero-heads splitting a key/value group fails now as it would in the run.
+     */
+    private static void compactCheck(Checkpoint input, List<Edit> edits) {
+        boolean runTimeHeads = edits.stream().anyMatch(e -> references(e)
+                && (e instanceof Edit.ZeroHeads || e instanceof Edit.KeepHeads));
+        boolean runTimeNeurons = edits.stream().anyMatch(e -> references(e) && !(e instanceof Edit.ZeroHeads
+                || e instanceof Edit.KeepHeads));
+        List<org.neurotome.surgery.Edit> known = new ArrayList<>();
+        for (Edit e : edits) {
+            if (e instanceof Edit.Compact c) {
+                boolean neurons = c.remove().contains(ComponentKind.NEURONS) && !runTimeNeurons;
+                boolean heads = c.remove().contains(ComponentKind.HEADS) && !runTimeHeads;
+                if (neurons || heads) {
+                    known.add(new org.neurotome.surgery.Compact(neurons, heads, c.pad()));
+                }
+            } else if (!references(e)) {
+                known.add(EditBuilder.build(e, Map.of()));
+            }
+        }
+        if (known.stream().anyMatch(e -> e instanceof org.neurotome.surgery.Compact)) {
+            Surgeon.lower(input, known);
+        }
     }
 
     private static int cases(Locate.Analysis a) {

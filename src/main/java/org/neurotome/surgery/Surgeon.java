@@ -69,8 +69,9 @@ public final class Surgeon {
 
     /** Lowers {@code edits} against {@code input} without writing anything (for --dry-run and tests). */
     public static Lowered lower(Checkpoint input, List<Edit> edits) {
-        ModelConfig config = ModelConfig.from(input.config());
+        ModelConfig config = ModelConfig.from(input);
         Architecture arch = config.architecture();
+        Architecture.forCheckpoint(input).validate(input, config);
         EditContext ctx = new EditContext(arch, config, input.config());
         List<TensorEdit> all = new ArrayList<>();
         ArrayNode described = Json.MAPPER.createArrayNode();
@@ -104,7 +105,7 @@ public final class Surgeon {
                     ? Files.readAllBytes(input.dir().resolve(Checkpoint.CONFIG))
                     : (Json.pretty().writeValueAsString(config) + "\n").getBytes(StandardCharsets.UTF_8));
         } catch (IOException e) {
-            throw NeurotomeException.badCheckpoint(input.dir() + ": cannot read config.json: " + e.getMessage());
+            throw NeurotomeException.badCheckpoint(input.dir() + ": cannot read config.json: " + NeurotomeException.reason(e));
         }
         files.putAll(options.extraFiles());
         String inputFingerprint = Manifest.fingerprint(input.dir());
@@ -204,7 +205,7 @@ public final class Surgeon {
                 }
             }
         } catch (IOException e) {
-            throw NeurotomeException.badCheckpoint(dir + ": cannot read: " + e.getMessage());
+            throw NeurotomeException.badCheckpoint(dir + ": cannot read: " + NeurotomeException.reason(e));
         }
         return files;
     }

@@ -69,8 +69,8 @@ public final class WeightDiff {
             out.put("precision", "tensors whose dtype differs are compared after rounding both sides to the coarser"
                     + " dtype (" + String.join(", ", precision) + "), so rounding alone is not a change");
         }
-        ModelConfig ca = ModelConfig.from(a.config());
-        ModelConfig cb = ModelConfig.from(b.config());
+        ModelConfig ca = ModelConfig.from(a);
+        ModelConfig cb = ModelConfig.from(b);
         if (!ca.modelType().equals(cb.modelType())) {
             throw NeurotomeException.badInput("diff compares checkpoints of one family; got " + ca.modelType()
                     + " and " + cb.modelType());
