@@ -32,13 +32,13 @@ import java.util.concurrent.Callable;
 @Command(name = "fixtures", mixinStandardHelpOptions = true,
         description = "Train the fixture models on the synthetic corpus, or measure one.",
         subcommands = {FixturesCommand.Build.class, FixturesCommand.Evaluate.class})
-public final class FixturesCommand implements Runnable {
+public final class FixturesCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
     @Override
-    public void run() {
-        spec.commandLine().usage(spec.commandLine().getOut());
+    public Integer call() {
+        return Main.missingSubcommand(spec);
     }
 
     /** {@code neurotome fixtures build}. */
@@ -135,7 +135,10 @@ public final class FixturesCommand implements Runnable {
             try (TorchThreads t = TorchThreads.use(threads);
                  LanguageModel lm = LanguageModel.open(model, Device.cpu())) {
                 FixtureEvaluation evaluation = new FixtureEvaluation(lm::encode);
-                FixtureReport report = FixtureReport.measure(model.getFileName().toString(), lm.transformer(), evaluation);
+                ProgressBar progress = new ProgressBar(spec.commandLine().getErr());
+                FixtureReport report = FixtureReport.measure(model.getFileName().toString(), lm.transformer(), evaluation,
+                        progress);
+                progress.finish();
                 PrintWriter stdout = spec.commandLine().getOut();
                 stdout.println(json ? Json.pretty().writeValueAsString(report.toJson()) : report.markdown());
                 stdout.flush();

@@ -340,10 +340,16 @@ public final class LocateCommand implements Callable<Integer> {
     }
 
     private List<EvalCase> select(List<EvalCase> cases) {
+        for (String key : by == null ? List.<String>of() : by) {
+            if (cases.stream().noneMatch(c -> c.labels().containsKey(key))) {
+                throw NeurotomeException.badInput("--by " + key + ": no case of " + input.dataset + " has the label '"
+                        + key + "'; labels: " + labels(cases));
+            }
+        }
         for (String key : where.keySet()) {
             if (cases.stream().noneMatch(c -> c.labels().containsKey(key))) {
                 throw NeurotomeException.badInput("--where " + key + "=…: no case of " + input.dataset
-                        + " has the label '" + key + "'; labels: " + (cases.isEmpty() ? "none" : cases.getFirst().labels().keySet()));
+                        + " has the label '" + key + "'; labels: " + labels(cases));
             }
         }
         List<EvalCase> kept = cases.stream().filter(c -> where.entrySet().stream()
@@ -355,6 +361,13 @@ public final class LocateCommand implements Callable<Integer> {
             throw NeurotomeException.badInput(input.dataset + ": no case left to analyse" + (where.isEmpty() ? "" : " with --where " + where));
         }
         return kept;
+    }
+
+    /** Every label any case carries, sorted, for messages. */
+    private static String labels(List<EvalCase> cases) {
+        java.util.Set<String> all = new java.util.TreeSet<>();
+        cases.forEach(c -> all.addAll(c.labels().keySet()));
+        return all.isEmpty() ? "none" : String.join(", ", all);
     }
 
     private PromptSet contrastSide(LanguageModel lm, PromptSet a) {
