@@ -34,11 +34,15 @@ public class NeurotomeException extends RuntimeException {
     }
 
     /**
-     * Why a file operation failed, in words with the file it failed on: the JDK's file-system
-     * exceptions carry only a path as their message ({@code FileAlreadyExistsException: out}).
+     * Why a file operation failed, in words with the file it failed on, on one line: the JDK's
+     * file-system exceptions carry only a path as their message ({@code FileAlreadyExistsException:
+     * out}), and Jackson's add a second line ({@code at [Source: ...]}).
      */
     public static String reason(java.io.IOException e) {
         String why = switch (e) {
+            case com.fasterxml.jackson.core.JsonProcessingException j -> j.getOriginalMessage()
+                    + (j.getLocation() == null ? "" : " at line " + j.getLocation().getLineNr() + ", column "
+                    + j.getLocation().getColumnNr());
             case java.nio.file.NoSuchFileException x -> "no such file or directory";
             case java.nio.file.FileAlreadyExistsException x -> "a file is in the way";
             case java.nio.file.AccessDeniedException x -> "permission denied";
@@ -51,6 +55,7 @@ public class NeurotomeException extends RuntimeException {
             return (why == null ? "failed" : why) + ": " + fs.getFile()
                     + (fs.getOtherFile() == null ? "" : " -> " + fs.getOtherFile());
         }
-        return why == null ? e.getClass().getSimpleName() : why;
+        return why == null ? e.getClass().getSimpleName() : why.lines().map(String::strip)
+                .reduce((a, b) -> a + " " + b).orElse(why);
     }
 }

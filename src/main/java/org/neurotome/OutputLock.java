@@ -80,7 +80,8 @@ public final class OutputLock implements AutoCloseable {
                     }
                 }
             } catch (IOException e) {
-                throw NeurotomeException.outputFailed(abs + ": cannot lock " + file + ": " + e.getMessage(), e);
+                throw NeurotomeException.outputFailed(abs + ": cannot take the lock " + file + ": "
+                        + NeurotomeException.reason(e), e);
             }
         }
     }

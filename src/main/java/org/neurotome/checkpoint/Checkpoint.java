@@ -131,7 +131,7 @@ public final class Checkpoint implements AutoCloseable {
             throw NeurotomeException.badCheckpoint(file + ":" + e.getLocation().getLineNr() + ":"
                     + e.getLocation().getColumnNr() + ": invalid JSON: " + e.getOriginalMessage());
         } catch (IOException e) {
-            throw NeurotomeException.badCheckpoint(file + ": cannot read: " + e.getMessage());
+            throw NeurotomeException.badCheckpoint(file + ": cannot read: " + NeurotomeException.reason(e));
         }
     }
 

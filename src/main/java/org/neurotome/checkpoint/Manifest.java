@@ -84,7 +84,7 @@ public final class Manifest {
             FINGERPRINTS.put(key, new String[] {stamp.toString(), fingerprint});
             return fingerprint;
         } catch (IOException e) {
-            throw NeurotomeException.badCheckpoint(dir + ": cannot hash: " + e.getMessage());
+            throw NeurotomeException.badCheckpoint(dir + ": cannot hash: " + NeurotomeException.reason(e));
         }
     }
 

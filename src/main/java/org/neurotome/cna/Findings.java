@@ -106,7 +106,7 @@ public final class Findings {
         try {
             root = Json.MAPPER.readTree(file.toFile());
         } catch (IOException e) {
-            throw NeurotomeException.badInput("cannot read findings " + file + ": " + e.getMessage());
+            throw NeurotomeException.badInput(file + ": cannot read findings: " + NeurotomeException.reason(e));
         }
         if (root == null || !root.isObject()) {
             throw bad(file.toString(), "expected a JSON object");

@@ -67,7 +67,7 @@ public record Provenance(ObjectNode model, ObjectNode against, ObjectNode input,
         try {
             o.put("sha256", Sha256.hex(file));
         } catch (IOException e) {
-            throw NeurotomeException.badInput("cannot read data set " + file + ": " + e.getMessage());
+            throw NeurotomeException.badInput("cannot read data set " + file + ": " + NeurotomeException.reason(e));
         }
         ObjectNode w = o.putObject("where");
         where.forEach(w::put);

@@ -98,7 +98,7 @@ public final class TextTokenizer implements AutoCloseable {
         try {
             return Json.MAPPER.readTree(file.toFile());
         } catch (IOException e) {
-            throw NeurotomeException.badCheckpoint(file + ": cannot read: " + e.getMessage());
+            throw NeurotomeException.badCheckpoint(file + ": cannot read: " + NeurotomeException.reason(e));
         }
     }
 

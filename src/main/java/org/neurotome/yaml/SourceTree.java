@@ -84,7 +84,7 @@ public final class SourceTree {
         } catch (JsonProcessingException e) {
             throw tree.error(tree.position(e.getLocation()), "YAML syntax error: " + syntaxProblem(e));
         } catch (IOException e) {
-            throw NeurotomeException.badInput(tree.file + ": cannot read: " + e.getMessage());
+            throw NeurotomeException.badInput(tree.file + ": cannot read: " + NeurotomeException.reason(e));
         }
         return tree;
     }
