@@ -58,7 +58,7 @@ public final class ApplyCommand implements Callable<Integer> {
             }
             set.put("output.dir", out.toAbsolutePath().normalize().toString());
         }
-        Recipe r = RecipeLoader.load(recipe, set);
+        Recipe r = RecipeLoader.loadForRun(recipe, set);
         PrintWriter stdout = spec.commandLine().getOut();
         if (dryRun) {
             // what would refuse the output at once is refused now, not after the analyses

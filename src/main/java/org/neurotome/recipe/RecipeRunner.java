@@ -241,7 +241,7 @@ public final class RecipeRunner {
         try {
             return Files.readAllBytes(file);
         } catch (IOException e) {
-            throw NeurotomeException.badInput(file + ": cannot read: " + e.getMessage());
+            throw NeurotomeException.badInput(file + ": cannot read: " + NeurotomeException.reason(e));
         }
     }
 

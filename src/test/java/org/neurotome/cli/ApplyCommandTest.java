@@ -165,6 +165,38 @@ class ApplyCommandTest {
     }
 
     @Test
+    void aDryRunCatchesACompactThatWouldSplitAKeyValueGroup() throws Exception {
+        model();
+        Path recipe = tmp.resolve("compact.yaml");
+        Files.writeString(recipe, """
+                model:
+                  path: model
+                  device: cpu
+                locate:
+                  - id: attr
+                    method: attribution
+                    prompts: ["3+5="]
+                    top: 3
+                select:
+                  - id: neurons
+                    from: attr
+                    kind: neurons
+                edit:
+                  - op: zero-neurons
+                    neurons: ${neurons}
+                  - op: zero-heads
+                    heads: [0.0]
+                  - op: compact
+                output:
+                  dir: out
+                """);
+        CliRun dry = CliRun.of("apply", recipe.toString(), "--dry-run");
+        assertEquals(2, dry.code(), dry.err());
+        assertTrue(dry.err().contains("layer 0 zeroes only part of key/value group 0")
+                && dry.err().contains("(remove: [neurons] compacts the neurons only)"), dry.err());
+    }
+
+    @Test
     void aFailingGateExitsOneAndRecipeErrorsExitTwo() throws Exception {
         model();
         Path recipe = recipe("arithmetic.accuracy >= 0.99");
