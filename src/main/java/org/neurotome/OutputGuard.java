@@ -83,6 +83,7 @@ public final class OutputGuard {
             throw refuse(shown, "contains the working directory; refusing to replace it");
         }
         refuseOverlap(shown, loc, true);
+        refuseUnwritable(shown);
         if (!Files.exists(shown, LinkOption.NOFOLLOW_LINKS)) {
             return shown;
         }
@@ -165,6 +166,24 @@ public final class OutputGuard {
             if (replacesWhole && in.location().inside(out)) {
                 throw refuse(shown, "contains " + what + "; an output must not replace an input");
             }
+        }
+    }
+
+    /** Refuses an output whose folder cannot be created or written: a file in the way, or no permission. */
+    private static void refuseUnwritable(Path shown) {
+        Path parent = shown.getParent();
+        Path existing = parent;
+        while (existing != null && !Files.exists(existing)) {
+            existing = existing.getParent();
+        }
+        if (existing == null) {
+            return;
+        }
+        if (!Files.isDirectory(existing)) {
+            throw refuse(shown, "cannot be created: " + existing + " is a file, not a directory");
+        }
+        if (!Files.isWritable(existing)) {
+            throw refuse(shown, "cannot be created: " + existing + " is not writable");
         }
     }
 

@@ -101,6 +101,9 @@ class OutputSafetyTest {
 
         assertRefused(apply("--out", tmp.resolve("notes.txt").toString(), "--force"), "is not a directory");
         assertTrue(Files.isRegularFile(tmp.resolve("notes.txt")));
+        CliRun inFile = apply("--out", tmp.resolve("notes.txt/out").toString(), "--dry-run");
+        assertRefused(inFile, "cannot be created: " + tmp.resolve("notes.txt") + " is a file, not a directory");
+        assertFalse(inFile.err().contains("--set"), "--out is not shown as an override: " + inFile.err());
 
         assertEquals(0, apply().code(), "a new output is written");
         assertRefused(apply(), "already exists; pass --force");
