@@ -84,6 +84,8 @@ public final class Main implements Callable<Integer> {
         if (message.startsWith("Error: ")) {
             message = message.substring("Error: ".length());
         }
+        // picocli's map-option message says "Value for option option '--set' ..."
+        message = message.replace("option option '", "option '");
         if (ex instanceof CommandLine.MaxValuesExceededException) {
             for (CommandLine.Model.ArgGroupSpec g : ex.getCommandLine().getCommandSpec().argGroups()) {
                 if (g.exclusive()) {

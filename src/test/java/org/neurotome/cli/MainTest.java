@@ -63,6 +63,8 @@ class MainTest {
         }
         assertEquals("error: give one of --prompt, --ids, and only once (see 'neurotome predict --help')\n",
                 CliRun.of("predict", model, "--ids", "1", "--ids", "2").err());
+        assertEquals("error: Value for option '--set' (KEY=VALUE) should be in KEY=VALUE format but was x"
+                + " (see 'neurotome apply --help')\n", CliRun.of("apply", "r.yaml", "--set", "x").err());
     }
 
     @Test
