@@ -47,6 +47,9 @@ public final class SourceTree {
             .enable(YAMLParser.Feature.PARSE_BOOLEAN_LIKE_WORDS_AS_STRINGS)
             .build();
 
+    /** The deepest nesting a document may have: far more than any recipe or suite needs. */
+    static final int MAX_DEPTH = 64;
+
     private final String file;
     /** When set, the position of everything in this tree: it is the value of a {@code --set}. */
     private final Position fixed;
@@ -85,6 +88,9 @@ public final class SourceTree {
             throw tree.error(tree.position(e.getLocation()), "YAML syntax error: " + syntaxProblem(e));
         } catch (IOException e) {
             throw NeurotomeException.badInput(tree.file + ": cannot read: " + NeurotomeException.reason(e));
+        } catch (StackOverflowError e) {
+            // SnakeYAML's scanner recurses on flow collections before our depth check sees them
+            throw tree.error(tree.position(null), "nested too deeply; allowed: at most " + MAX_DEPTH + " levels");
         }
         return tree;
     }
@@ -199,6 +205,14 @@ public final class SourceTree {
         }
     }
 
+    private static int depth(JsonPointer pointer) {
+        int n = 0;
+        for (JsonPointer p = pointer; p != null && !p.matches(); p = p.tail()) {
+            n++;
+        }
+        return n;
+    }
+
     /** A JSON pointer written as the dotted path users write in {@code --set}: edit.1.factor. */
     public static String dotted(JsonPointer pointer) {
         List<String> segments = new ArrayList<>();
@@ -235,6 +249,10 @@ public final class SourceTree {
 
     private JsonNode read(JsonParser p, JsonPointer at) throws IOException {
         values.put(at.toString(), position(p.currentTokenLocation()));
+        if (depth(at) > MAX_DEPTH) {
+            throw error(position(p.currentTokenLocation()), "nested too deeply at " + dotted(at.head())
+                    + "; allowed: at most " + MAX_DEPTH + " levels");
+        }
         JsonToken token = p.currentToken();
         // Jackson reads an alias as the text of its name and drops anchors: both would bind silently wrong
         if (p instanceof YAMLParser y && y.isCurrentAlias()) {
