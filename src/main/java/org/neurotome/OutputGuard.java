@@ -27,7 +27,7 @@ import java.util.stream.Stream;
  * is an OUTPUT_FAILED error saying why, raised before anything is computed or written.
  */
 public final class OutputGuard {
-    /** An input a command reads, with how the user named it (e.g. "the input checkpoint (model.path)"). */
+    /** An input a command reads, with how messages name it (e.g. "the checkpoint named by model.path"). */
     private record Input(String what, Path path, Location location) {
     }
 
