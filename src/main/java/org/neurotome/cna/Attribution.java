@@ -272,6 +272,7 @@ public final class Attribution {
             model.transformer().forwardEach(requests, (i, fr) -> {
                 int first = i * chunk;
                 int rows = fr.batchSize();
+                model.requireFinite(fr.logits());
                 long[] top = fr.logits().argMax(1).toLongArray();
                 for (int r = 0; r < rows; r++) {
                     rec.target[first + r] = targets[first + r] >= 0 ? targets[first + r] : Math.toIntExact(top[r]);
