@@ -102,14 +102,7 @@ public final class Transformer implements AutoCloseable {
     public ForwardResult forward(ForwardRequest request) {
         Run run = start(request);
         try {
-            for (int l = request.startLayer(); l < c.numLayers(); l++) {
-                try (Weights.Lease<LayerWeights> lease = w.layer(l)) {
-                    run.step(l, lease.get());
-                }
-                if (w.streaming()) {
-                    progress.layers(l + 1, c.numLayers());
-                }
-            }
+            runLayers(List.of(run));
             return run.finish();
         } catch (RuntimeException | Error e) {
             run.close();
@@ -156,21 +149,10 @@ public final class Transformer implements AutoCloseable {
     private void layerMajor(List<ForwardRequest> group, int offset, ResultConsumer consumer) {
         List<Run> runs = new ArrayList<>();
         try {
-            int first = c.numLayers();
             for (ForwardRequest r : group) {
                 runs.add(start(r));
-                first = Math.min(first, r.startLayer());
             }
-            for (int l = first; l < c.numLayers(); l++) {
-                try (Weights.Lease<LayerWeights> lease = w.layer(l)) {
-                    for (Run run : runs) {
-                        if (run.req.startLayer() <= l) {
-                            run.step(l, lease.get());
-                        }
-                    }
-                }
-                progress.layers(l + 1, c.numLayers());
-            }
+            runLayers(runs);
             for (int i = 0; i < runs.size(); i++) {
                 Run run = runs.set(i, null);
                 try (ForwardResult r = run.finish()) {
@@ -179,6 +161,26 @@ public final class Transformer implements AutoCloseable {
             }
         } finally {
             runs.stream().filter(java.util.Objects::nonNull).forEach(Run::close);
+        }
+    }
+
+    /**
+     * Takes every run through the layers from the first one a run starts at, leasing each
+     * layer once for all of them (progress is reported for streamed weights).
+     */
+    private void runLayers(List<Run> runs) {
+        int first = runs.stream().mapToInt(r -> r.req.startLayer()).min().orElse(c.numLayers());
+        for (int l = first; l < c.numLayers(); l++) {
+            try (Weights.Lease<LayerWeights> lease = w.layer(l)) {
+                for (Run run : runs) {
+                    if (run.req.startLayer() <= l) {
+                        run.step(l, lease.get());
+                    }
+                }
+            }
+            if (w.streaming()) {
+                progress.layers(l + 1, c.numLayers());
+            }
         }
     }
 

@@ -110,16 +110,20 @@ public final class Weights implements AutoCloseable {
                 : null;
     }
 
-    /** Validates {@code checkpoint} against its family table and keeps every weight on {@code device}. */
+    /**
+     * Validates {@code checkpoint} against its family table and keeps every weight on
+     * {@code device}; the checkpoint must stay open until the weights are closed.
+     */
     public static Weights load(Checkpoint checkpoint, Device device) {
         return load(checkpoint, device, MemoryBudget.unlimited());
     }
 
     /**
      * Validates {@code checkpoint} and makes its weights resident on {@code device} when their
-     * float32 size fits {@code budget}, or streams them otherwise; streamed weights read the
-     * checkpoint, which must stay open until they are closed. A budget too small for even one
-     * layer is a BAD_INPUT error naming the layer and the smallest budget that works.
+     * float32 size fits {@code budget}, or streams them otherwise. The weights keep reading the
+     * checkpoint (embedding rows, streamed layers), which must stay open until they are closed.
+     * A budget too small for even one layer is a BAD_INPUT error naming the layer and the
+     * smallest budget that works.
      */
     public static Weights load(Checkpoint checkpoint, Device device, MemoryBudget budget) {
         Residency plan = residency(checkpoint, budget);
