@@ -2,6 +2,7 @@ package org.neurotome.cli;
 
 import org.neurotome.ExitCode;
 import org.neurotome.NeurotomeException;
+import org.neurotome.archive.ArchiveFormat;
 import org.neurotome.eval.ReportWriter;
 import org.neurotome.recipe.Planner;
 import org.neurotome.recipe.Recipe;
@@ -38,8 +39,12 @@ public final class ApplyCommand implements Callable<Integer> {
     @Option(names = "--out", paramLabel = "DIR", description = "Output directory, instead of the recipe's output.dir.")
     Path out;
 
-    @Option(names = "--force", description = "Replace an existing output directory.")
+    @Option(names = "--force", description = "Replace an existing output directory (and archive).")
     boolean force;
+
+    @Option(names = "--archive", paramLabel = "FORMAT",
+            description = "Also write the output as <dir>.tar, .tar.gz or .tar.zst (tar, tar.gz, tar.zst) when every gate passes.")
+    String archive;
 
     @Option(names = "--set", paramLabel = "KEY=VALUE",
             description = "Override a recipe value before it is read, e.g. --set locate.0.top=5 (repeatable).")
@@ -53,6 +58,12 @@ public final class ApplyCommand implements Callable<Integer> {
                 throw NeurotomeException.badInput("--out and --set output.dir both choose the output; give one");
             }
             set.put("output.dir", out.toAbsolutePath().normalize().toString());
+        }
+        if (archive != null) {
+            if (set.containsKey("output.archive")) {
+                throw NeurotomeException.badInput("--archive and --set output.archive both choose the archive; give one");
+            }
+            set.put("output.archive", ArchiveFormat.parse(archive).id());
         }
         Recipe r = RecipeLoader.load(recipe, set);
         PrintWriter stdout = spec.commandLine().getOut();
@@ -74,6 +85,9 @@ public final class ApplyCommand implements Callable<Integer> {
                 analysis, (task, which, done, total) -> eval.update(task + " (" + which + ")", done, total)));
         eval.finish();
         stdout.println("wrote " + outcome.out());
+        if (outcome.archive() != null) {
+            stdout.println("wrote " + outcome.archive());
+        }
         if (outcome.report() == null) {
             stdout.flush();
             return ExitCode.OK.code();

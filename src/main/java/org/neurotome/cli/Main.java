@@ -28,6 +28,7 @@ import java.io.PrintWriter;
                 GenerateCommand.class,
                 DiffCommand.class,
                 VerifyCommand.class,
+                PackageCommand.class,
                 DatasetsCommand.class,
                 FixturesCommand.class,
         })

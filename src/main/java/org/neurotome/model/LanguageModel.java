@@ -26,14 +26,19 @@ public final class LanguageModel implements AutoCloseable {
         this.tokenizer = tokenizer;
     }
 
-    /** Loads the checkpoint in {@code dir} onto {@code device}. */
+    /**
+     * Loads the checkpoint in {@code dir} (a directory, or an archive of one: see
+     * {@link Checkpoint#open}) onto {@code device}; {@link #dir()} stays {@code dir} as given.
+     */
     public static LanguageModel open(Path dir, Device device) {
         Weights weights;
+        Path files;
         try (Checkpoint ckpt = Checkpoint.open(dir)) {
             weights = Weights.load(ckpt, device);
+            files = ckpt.dir();
         }
         try {
-            return new LanguageModel(dir, weights, TextTokenizer.open(dir, weights.config()).orElse(null));
+            return new LanguageModel(dir, weights, TextTokenizer.open(files, weights.config()).orElse(null));
         } catch (RuntimeException e) {
             weights.close();
             throw e;

@@ -107,7 +107,8 @@ public final class Planner {
         return b.toString();
     }
 
-    private static int cases(Locate.Analysis a) {
+    /** The cases (prompt × target pairs, sequences, or dataset cases) an analysis runs on. */
+    static int cases(Locate.Analysis a) {
         return switch (a.input()) {
             case AnalysisInput.Prompts p -> p.prompts().size() * Math.max(1, a.target().size());
             case AnalysisInput.TokenIds t -> t.sequences().size();
@@ -116,26 +117,11 @@ public final class Planner {
     }
 
     private static boolean references(Edit e) {
-        return switch (e) {
-            case Edit.ZeroHeads z -> z.heads() instanceof Reference;
-            case Edit.KeepHeads k -> k.heads() instanceof Reference;
-            case Edit.ZeroNeurons z -> z.neurons() instanceof Reference;
-            case Edit.ScaleNeurons s -> s.neurons() instanceof Reference;
-            case Edit.KeepNeurons k -> k.neurons() instanceof Reference;
-            case Edit.Compact c -> false;
-        };
+        return e.components() instanceof Reference;
     }
 
     private static String referenced(Edit e) {
-        Object set = switch (e) {
-            case Edit.ZeroHeads z -> z.heads();
-            case Edit.KeepHeads k -> k.heads();
-            case Edit.ZeroNeurons z -> z.neurons();
-            case Edit.ScaleNeurons s -> s.neurons();
-            case Edit.KeepNeurons k -> k.neurons();
-            case Edit.Compact c -> "";
-        };
-        return set instanceof Reference r ? "${" + r.id() + "}" : String.valueOf(set);
+        return String.valueOf(e.components()); // a reference reads ${id}
     }
 
     private static String touched(Edit e) {

@@ -45,6 +45,10 @@ public record Recipe(String description, ModelInput model, List<Locate> locate, 
             throw SchemaViolation.of("output directory inside the input checkpoint")
                     .at("output", "dir").got(output.dir().toString()).allowed("a directory outside " + model.path());
         }
+        if (output.archive() != null && output.archivePath().equals(model.path().toAbsolutePath().normalize())) {
+            throw SchemaViolation.of("the output archive would replace the input archive").at("output", "archive")
+                    .got(output.archive().id()).allowed("an output.dir whose archive is not " + model.path());
+        }
     }
 
     /** The files and directories the recipe reads, keyed by where it names them. */

@@ -6,8 +6,10 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.neurotome.Json;
 import org.neurotome.NeurotomeException;
 import org.neurotome.Sha256;
+import org.neurotome.archive.ArchiveWriter;
 import org.neurotome.checkpoint.Checkpoint;
 import org.neurotome.checkpoint.DType;
+import org.neurotome.checkpoint.Manifest;
 import org.neurotome.cna.Findings;
 import org.neurotome.cna.Progress;
 import org.neurotome.eval.EvalReport;
@@ -16,6 +18,8 @@ import org.neurotome.eval.ReportWriter;
 import org.neurotome.eval.SuiteEvaluation;
 import org.neurotome.model.Devices;
 import org.neurotome.model.LanguageModel;
+import org.neurotome.release.BaseModel;
+import org.neurotome.release.ModelCard;
 import org.neurotome.surgery.Edit;
 import org.neurotome.surgery.Surgeon;
 
@@ -52,17 +56,23 @@ public final class RecipeRunner {
     public record Options(boolean force, Consumer<String> log, Progress analysis, ProgressListener eval) {
     }
 
-    /** What a run produced; {@code report} is null without an eval stage. */
-    public record Outcome(Path out, Map<String, Selection> selections, EvalReport report) {
+    /**
+     * What a run produced; {@code report} is null without an eval stage, {@code archive} null
+     * when none was asked for or a gate failed.
+     */
+    public record Outcome(Path out, Map<String, Selection> selections, EvalReport report, Path archive) {
     }
 
     private RecipeRunner() {
     }
 
     public static Outcome run(Path recipeFile, Recipe recipe, Options options) {
+        Path archive = recipe.output().archivePath();
+        if (archive != null && Files.exists(archive) && !options.force()) {
+            throw new NeurotomeException(org.neurotome.ExitCode.OUTPUT_FAILED, archive + ": already exists; pass --force to replace it");
+        }
         byte[] recipeBytes = read(recipeFile);
         ai.djl.Device device = Devices.parse(recipe.model().device().name().toLowerCase(Locale.ROOT));
-        Map<String, JsonNode> timings = new LinkedHashMap<>();
         Map<String, Findings> findings = new LinkedHashMap<>();
         Map<String, Selection> selections = new LinkedHashMap<>();
 
@@ -83,7 +93,7 @@ public final class RecipeRunner {
                 if (step.yields().size() == 1) {
                     selections.put(step.id(), Selector.all(f, step.yields().iterator().next()));
                 }
-                timings.put("locate." + step.id(), seconds(t0));
+                options.log().accept("located " + step.id() + " in " + seconds(t0).asText() + " s");
             }
         }
         for (Select s : recipe.select()) {
@@ -110,8 +120,9 @@ public final class RecipeRunner {
             String recipeSha = Sha256.hex(recipeBytes);
             Map<String, JsonNode> provenance = new LinkedHashMap<>();
             provenance.put("recipe", Json.MAPPER.createObjectNode().put("path", recipeFile.toAbsolutePath().normalize().toString())
-                    .put("sha256", recipeSha));
-            provenance.put("timings", Json.MAPPER.valueToTree(timings));
+                    .put("sha256", recipeSha).put("description", recipe.description()));
+            provenance.put(BaseModel.SECTION, BaseModel.of(recipe.model().path(), input.dir(), recipe.model().name()).toJson());
+            provenance.put(RecipeSteps.SECTION, RecipeSteps.describe(recipe, selections));
             DType dtype = switch (recipe.output().dtype()) {
                 case KEEP -> null;
                 case F32 -> DType.F32;
@@ -127,11 +138,30 @@ public final class RecipeRunner {
         EvalReport report = null;
         if (recipe.eval() != null) {
             options.log().accept("eval " + recipe.eval().suite().name() + " (baseline: the input checkpoint)");
+            long t1 = System.nanoTime();
             report = SuiteEvaluation.run(recipe.eval().suite(), recipe.eval().gates(), out, recipe.model().path(), device,
                     null, options.eval());
-            ReportWriter.write(report, out.resolve(EVAL_DIR));
+            options.log().accept("evaluated in " + seconds(t1).asText() + " s");
+            // without timings the output is the same bytes on every run, and so is its archive
+            ReportWriter.write(report.withoutTimings(), out.resolve(EVAL_DIR));
         }
-        return new Outcome(out, selections, report);
+        ModelCard.write(out);
+        List<String> later = new ArrayList<>();
+        if (report != null) {
+            later.add(EVAL_DIR + "/" + ReportWriter.JSON_FILE);
+            later.add(EVAL_DIR + "/" + ReportWriter.HTML_FILE);
+        }
+        later.add(ModelCard.FILE);
+        Manifest.addFiles(out, later);
+        if (archive != null && report != null && !report.passed()) {
+            options.log().accept("no archive: a gate failed, so " + out + " must not ship");
+            archive = null;
+        } else if (archive != null) {
+            long t1 = System.nanoTime();
+            ArchiveWriter.write(out, recipe.output().archive(), archive, options.force());
+            options.log().accept("wrote " + archive + " in " + seconds(t1).asText() + " s");
+        }
+        return new Outcome(out, selections, report, archive);
     }
 
     /** Whether a select of the recipe asks for per-case rankings of step {@code id}. */

@@ -35,9 +35,12 @@ import java.util.stream.Stream;
  * edit with the tensors and indices it touched.
  */
 public final class Surgeon {
-    /** Files of an earlier neurotome output that describe that run, not the model: never copied. */
+    /**
+     * Files that describe an earlier run or the input model, not the edited model: never copied
+     * (the output gets its own, and its own model card {@code README.md}).
+     */
     private static final Set<String> RUN_FILES = Set.of(Manifest.FILE, "recipe.yaml", "findings.json",
-            "report.json", "report.html");
+            "report.json", "report.html", "README.md");
 
     private Surgeon() {
     }
@@ -48,7 +51,7 @@ public final class Surgeon {
      * @param dtype         output dtype of floating tensors, or null to keep each tensor's own
      * @param maxShardBytes shard size limit
      * @param extraFiles    more files for the output directory (recipe.yaml, findings.json, ...)
-     * @param provenance    more manifest sections (recipe hash, timings, ...) and metadata entries
+     * @param provenance    more manifest sections (recipe hash, base model, steps, ...) and metadata entries
      */
     public record Options(Path out, DType dtype, long maxShardBytes, boolean force,
                           Map<String, byte[]> extraFiles, Map<String, JsonNode> provenance,
