@@ -29,7 +29,7 @@ import java.util.Map;
  * component, a symbolic or hard link leading outside the archive, a device file or FIFO, a
  * duplicate name, a total size over the limit (a decompression bomb), a corrupt or truncated
  * stream. Each entry is checked before a byte of it is written; nothing is ever written
- * through a link; on any refusal the new directory is removed, so nothing is left behind.
+ * through a link (no entry may sit under a link's name); on any refusal the new directory is removed, so nothing is left behind.
  * Errors are BAD_CHECKPOINT and name the archive and the entry. The tar layout is POSIX.1-2001
  * (pax) with the GNU extensions commons-compress reads; an archive ends with a zero block.
  */
@@ -66,7 +66,9 @@ public final class ArchiveUnpacker {
     private final List<String[]> symlinks = new ArrayList<>();
     private final byte[] buffer = new byte[BUFFER];
     private long total;
+    /** The entry being read (null between entries) and its number, for messages. */
     private String entry;
+    private int count;
 
     private ArchiveUnpacker(Path archive, String shown, ArchiveFormat format, Path target, ArchiveLimits limits) {
         this.archive = archive;
@@ -99,7 +101,6 @@ public final class ArchiveUnpacker {
     private Unpacked run() {
         checkMagic();
         MessageDigest digest = Sha256.digest();
-        int count = 0;
         // the hash sits under the buffer: decompressors mark, reset and skip above it, and it sees every byte once
         try (InputStream file = Files.newInputStream(archive);
              InputStream raw = new BufferedInputStream(new Hashing(file, digest), BUFFER);
@@ -263,7 +264,10 @@ public final class ArchiveUnpacker {
         seen.put(name, kind);
     }
 
-    /** Creates the folder {@code name} and those above it, never through a link. */
+    /**
+     * Creates the folder {@code name} and those above it ({@link #claim} has made sure that
+     * none of them is a file or a link of the archive, so nothing is created through a link).
+     */
     private void directories(String name) {
         if (name.isEmpty()) {
             return;
@@ -274,9 +278,6 @@ public final class ArchiveUnpacker {
             dir = dir.resolve(p);
             path = path.isEmpty() ? p : path + "/" + p;
             seen.putIfAbsent(path, Kind.IMPLIED);
-            if (Files.isSymbolicLink(dir)) {
-                throw refuse("it would be written through the symbolic link '" + path + "'");
-            }
             if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
                 Path create = dir;
                 write(() -> Files.createDirectory(create));
@@ -427,13 +428,16 @@ public final class ArchiveUnpacker {
     }
 
     private NeurotomeException refuse(String why) {
-        String where = entry == null ? "" : ": entry '" + entry + "'";
+        String where = entry == null ? "" : entry.isBlank() ? ": entry " + count : ": entry '" + entry + "'";
         return NeurotomeException.badCheckpoint(shown + where + ": " + why + "; the archive is refused and nothing is unpacked");
     }
 
+    /** A read failure in words: the libraries' own message, or what an early end of input means. */
     private static String describe(IOException e) {
         String m = e.getMessage();
-        return (m == null || m.isBlank() ? e.getClass().getSimpleName() : m) + (e instanceof java.io.EOFException
-                ? " (the stream ends early: a truncated archive)" : "");
+        if (e instanceof java.io.EOFException || m == null || m.isBlank()) {
+            return "the stream ends early: a truncated archive";
+        }
+        return "the stream is damaged or truncated: " + m;
     }
 }
