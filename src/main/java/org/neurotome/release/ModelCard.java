@@ -88,7 +88,7 @@ public final class ModelCard {
             i++;
             int tensors = edit.path("touched").size();
             b.append("| ").append(i).append(" | ").append(cell(edit.path("op").asText())).append(" | ")
-                    .append(cell(components(edit) + (tensors > 0 ? "; " + tensors + " tensors touched" : "")))
+                    .append(cell(components(edit) + (tensors > 0 ? "; " + count(tensors, "tensor") + " touched" : "")))
                     .append(" | ").append(cell(locatedBy(step, steps))).append(" |\n");
         }
         b.append("\nThe tensors, axes and indices of every edit are listed in `manifest.json`; what each analysis")
