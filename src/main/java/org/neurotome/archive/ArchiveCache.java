@@ -26,11 +26,12 @@ import java.util.stream.Stream;
  * {@code neurotome.cache.dir}), else {@code $XDG_CACHE_HOME/neurotome/archives}, else
  * {@code ~/.cache/neurotome/archives}, created with mode 700.
  *
- * <p>An archive unpacks into a hidden sibling {@code .<sha256>.partial-<pid>-<n>} and is renamed
- * to {@code <sha256>} only when complete, so a reader never sees half an archive; when two
- * processes unpack the same archive at once, the first rename wins and the other's copy is
- * dropped. A second use of an unchanged file (same path, size, modification time and inode) is
- * found through {@code stamps/} without hashing it again; {@code verify} always re-hashes.
+ * <p>An archive unpacks, hashed as it streams, into a hidden sibling
+ * {@code .unpack.partial-<pid>-<n>}, renamed to {@code <sha256>} only when complete, so a reader
+ * never sees half an archive; when two processes unpack the same archive at once, the first
+ * rename wins and the other's copy is dropped. A second use of an unchanged file (same path,
+ * size, modification time and inode) is found through {@code stamps/} without reading it
+ * again; {@code verify} always reads the archive afresh.
  * Deleting the cache directory at any time when no neurotome command runs is safe.
  */
 public final class ArchiveCache {
@@ -88,27 +89,29 @@ public final class ArchiveCache {
         createPrivate(root);
         String sha = trustStamp ? readStamp(root, stamp) : null;
         if (sha == null || !Files.isDirectory(root.resolve(sha))) {
-            sha = hash(path);
+            sha = unpack(path, format, root);
         }
         Path unpacked = root.resolve(sha);
-        if (!Files.isDirectory(unpacked)) {
-            unpack(path, format, root, sha);
-        }
         writeStamp(root, stamp, sha);
         Path dir = checkpointDir(unpacked);
         RESOLVED.put(root + "\n" + stamp, dir);
         return dir;
     }
 
-    private static void unpack(Path archive, ArchiveFormat format, Path root, String sha) {
+    /**
+     * Unpacks {@code archive} into a staging directory, hashing it on the way (one pass over its
+     * bytes), and renames the staging directory to the hash; when the hash is already there
+     * (the same bytes under another name, or another process faster) the copy is dropped.
+     * Returns the hash.
+     */
+    private static String unpack(Path archive, ArchiveFormat format, Path root) {
         removeAbandoned(root);
-        Path staging = root.resolve("." + sha + ".partial-" + ProcessHandle.current().pid() + "-" + System.nanoTime());
+        Path staging = root.resolve(".unpack.partial-" + ProcessHandle.current().pid() + "-" + System.nanoTime());
         ArchiveLimits limits = ArchiveLimits.configured(freeSpace(root));
-        ArchiveUnpacker.Unpacked u = ArchiveUnpacker.unpack(archive, archive.toString(), format, staging, limits);
-        if (!u.sha256().equals(sha)) {
+        String sha = ArchiveUnpacker.unpack(archive, archive.toString(), format, staging, limits).sha256();
+        if (Files.isDirectory(root.resolve(sha))) {
             FileTree.deleteQuietly(staging);
-            throw NeurotomeException.badCheckpoint(archive + ": changed while it was being read (SHA-256 " + sha
-                    + " before, " + u.sha256() + " after); try again once it is complete");
+            return sha;
         }
         try {
             Files.move(staging, root.resolve(sha), StandardCopyOption.ATOMIC_MOVE);
@@ -123,6 +126,7 @@ public final class ArchiveCache {
                 throw NeurotomeException.outputFailed("cannot move " + staging + " into place: " + e, e);
             }
         }
+        return sha;
     }
 
     /** The checkpoint inside an unpacked archive: its top, or the one folder everything is in. */
@@ -171,14 +175,6 @@ public final class ArchiveCache {
             Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         } catch (IOException e) {
             // without a stamp the next use hashes the archive again; nothing is wrong
-        }
-    }
-
-    private static String hash(Path archive) {
-        try {
-            return Sha256.hex(archive);
-        } catch (IOException e) {
-            throw NeurotomeException.badCheckpoint(archive + ": cannot read: " + e.getMessage());
         }
     }
 

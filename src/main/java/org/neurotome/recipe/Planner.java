@@ -86,9 +86,12 @@ public final class Planner {
             } else if (!literal.isEmpty()) {
                 line(b, "edit     %d listed edit(s) lowered after the run-time ones are known", literal.size());
             }
-            line(b, "output   %s (dtype %s, %s), with recipe.yaml, findings.json, manifest.json",
+            line(b, "output   %s (dtype %s, %s), with recipe.yaml, findings.json, manifest.json, README.md (model card)",
                     recipe.output().dir(), recipe.output().dtype().name().toLowerCase(Locale.ROOT),
                     recipe.output().maxShardSize() == null ? "one file" : "shards of at most " + recipe.output().maxShardSize());
+            if (recipe.output().archive() != null) {
+                line(b, "archive  %s%s", recipe.output().archivePath(), recipe.eval() == null ? "" : ", when every gate passes");
+            }
             if (recipe.eval() != null) {
                 int evalCases = 0;
                 for (Task t : recipe.eval().suite().tasks()) {

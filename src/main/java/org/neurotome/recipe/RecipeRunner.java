@@ -155,6 +155,7 @@ public final class RecipeRunner {
         Manifest.addFiles(out, later);
         if (archive != null && report != null && !report.passed()) {
             options.log().accept("no archive: a gate failed, so " + out + " must not ship");
+            removeStale(archive);
             archive = null;
         } else if (archive != null) {
             long t1 = System.nanoTime();
@@ -162,6 +163,15 @@ public final class RecipeRunner {
             options.log().accept("wrote " + archive + " in " + seconds(t1).asText() + " s");
         }
         return new Outcome(out, selections, report, archive);
+    }
+
+    /** An archive of an earlier run (replaced under --force) must not stay beside an output that failed its gates. */
+    private static void removeStale(Path archive) {
+        try {
+            Files.deleteIfExists(archive);
+        } catch (IOException e) {
+            throw NeurotomeException.outputFailed(archive + ": cannot remove the earlier archive: " + e.getMessage(), e);
+        }
     }
 
     /** Whether a select of the recipe asks for per-case rankings of step {@code id}. */

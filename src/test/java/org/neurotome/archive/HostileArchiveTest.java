@@ -153,9 +153,17 @@ class HostileArchiveTest {
         byte[] whole = ArchiveFixtures.tar(List.of(CONFIG, Entry.file("model.safetensors", new byte[50_000])));
         for (ArchiveFormat f : List.of(ArchiveFormat.TAR_GZ, ArchiveFormat.TAR_ZST)) {
             byte[] packed = ArchiveFixtures.compress(whole, f);
-            packed[packed.length / 2] ^= 0x55;
+            byte[] middle = packed.clone();
+            for (int i = 0; i < 16; i++) {
+                middle[packed.length / 3 + i] ^= 0x55;
+            }
             Path bad = tmp.resolve("bad" + f.extension());
-            Files.write(bad, packed);
+            Files.write(bad, middle);
+            refused(bad, null, "");
+            // the stream decodes but its check value (gzip's CRC-32, zstd's content checksum) does not match
+            byte[] check = packed.clone();
+            check[f == ArchiveFormat.TAR_GZ ? packed.length - 8 : packed.length - 1] ^= 0x01;
+            Files.write(bad, check);
             refused(bad, null, "");
         }
         byte[] header = whole.clone();

@@ -110,6 +110,8 @@ class ReleaseFlowTest {
         Path model = TestModels.storiesWithFixtureTokenizer(tmp);
         Files.writeString(model.resolve("README.md"), "---\nlicense: mit\n---\n# stories260K\n");
         Path recipe = recipe("language.perplexity.rel_change <= 10");
+        String plan = CliRun.stdout(0, "apply", recipe.toString(), "--dry-run");
+        assertTrue(plan.contains("archive  " + tmp.resolve("out.tar.gz") + ", when every gate passes"), plan);
         String stdout = CliRun.stdout(0, "apply", recipe.toString());
         Path out = tmp.resolve("out");
         Path archive = tmp.resolve("out.tar.gz");
@@ -223,6 +225,11 @@ class ReleaseFlowTest {
                 "--archive", "tar.zst");
         assertEquals(1, failed.code(), failed.err());
         assertTrue(failed.err().contains("no archive: a gate failed"), failed.err());
+        assertFalse(Files.exists(tmp.resolve("out.tar.zst")));
+        // an archive of an earlier, passing run does not stay beside an output that now fails
+        Files.writeString(tmp.resolve("out.tar.zst"), "earlier");
+        assertEquals(1, Main.execute("apply", recipe.toString(), "--set", "model.path=input.tar.gz", "--set", "model.name=null",
+                "--archive", "tar.zst", "--force"));
         assertFalse(Files.exists(tmp.resolve("out.tar.zst")));
         String card = Files.readString(tmp.resolve("out/README.md"));
         assertTrue(card.startsWith("---\nbase_model: input\n"), "the archive's name without its extension: " + card);
