@@ -22,14 +22,19 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.regex.Pattern;
+import java.util.stream.Collectors;
 
 /**
  * One model family as data: the table {@code arch/<model_type>.yaml} maps canonical
  * {@link Role}s to tensor-name templates ({@code {l}} is the layer index) and states the
  * layout facts the forward pass and the weight editors need: how matrices are stored
- * ({@link WeightLayout}), the norm, a gated or plain MLP, a sequential or parallel block,
- * the rotary style, and which {@code config.json} keys give each {@link ModelConfig}
- * field. This class is the only place tensor names are known (the mergekit
+ * ({@link WeightLayout}), the norm (and whether its weight is applied as {@code 1 + w}), a
+ * gated or plain MLP, a sequential or parallel block, the rotary style, a fused qkv laid out
+ * in row blocks or per head, an embedding scale, which layers a sliding window covers, the
+ * {@code rope_scaling} types the family runs, and which {@code config.json} keys give each
+ * {@link ModelConfig} field. Optional roles carry their own layout fact: q/k norms
+ * ({@link Role#Q_NORM}), post-norms ({@link Role#LN1_POST}), a fused gate/up projection
+ * ({@link Role#GATE_UP}). This class is the only place tensor names are known (the mergekit
  * {@code _data/architectures/*.json} idea, made strict: unknown keys in a table and missing
  * or unexpected tensors in a checkpoint are errors naming the table and the tensor).
  */
@@ -37,9 +42,9 @@ public final class Architecture {
     private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
     private static final Map<String, Architecture> TABLES = new ConcurrentHashMap<>();
     private static final List<String> TOP_KEYS = List.of("model_type", "reference", "config", "requires", "layout",
-            "tensors", "ignored");
-    private static final List<String> LAYOUT_KEYS = List.of("weights", "norm", "mlp", "block", "rotary",
-            "optional_prefix");
+            "rope_scaling", "tensors", "ignored");
+    private static final List<String> LAYOUT_KEYS = List.of("weights", "norm", "norm_weight", "mlp", "block", "rotary",
+            "fused_qkv", "embed_scale", "sliding_window_layers", "optional_prefix");
 
     /** How one {@link ModelConfig} field is read: a config.json key, a default, or both. */
     record ConfigField(String key, JsonNode defaultValue) {
@@ -59,15 +64,30 @@ public final class Architecture {
     private final boolean gatedMlp;
     private final boolean parallelBlock;
     private final RotaryStyle rotary;
+    private final Layout layout;
     private final String optionalPrefix;
     private final boolean prefixStripped;
     private final Map<Role, Template> tensors;
     private final List<String> ignored;
 
+    /**
+     * The layout facts only some families have.
+     *
+     * @param qkvPerHead        a fused qkv holds each head's q, k and v rows together (GPT-NeoX's
+     *                          {@code query_key_value}), rather than all q rows, then k, then v
+     * @param normPlusOne       every norm scales by {@code 1 + w} (Gemma 2), not {@code w}
+     * @param embedScaled       token embeddings are multiplied by √hidden_size, rounded to float32 (Gemma 2)
+     * @param windowEvenLayers  the sliding window applies to even layers only (Gemma 2), not to all
+     * @param ropeScaling       the {@code rope_scaling} types the family runs
+     */
+    record Layout(boolean qkvPerHead, boolean normPlusOne, boolean embedScaled, boolean windowEvenLayers,
+                  List<RopeScaling.Type> ropeScaling) {
+    }
+
     private Architecture(String modelType, String table, String reference, Map<String, ConfigField> configFields,
                          Map<String, JsonNode> requires, WeightLayout weightLayout, NormKind norm, boolean gatedMlp,
-                         boolean parallelBlock, RotaryStyle rotary, String optionalPrefix, boolean prefixStripped,
-                         Map<Role, Template> tensors, List<String> ignored) {
+                         boolean parallelBlock, RotaryStyle rotary, Layout layout, String optionalPrefix,
+                         boolean prefixStripped, Map<Role, Template> tensors, List<String> ignored) {
         this.modelType = modelType;
         this.table = table;
         this.reference = reference;
@@ -78,6 +98,7 @@ public final class Architecture {
         this.gatedMlp = gatedMlp;
         this.parallelBlock = parallelBlock;
         this.rotary = rotary;
+        this.layout = layout;
         this.optionalPrefix = optionalPrefix;
         this.prefixStripped = prefixStripped;
         this.tensors = tensors;
@@ -121,7 +142,7 @@ public final class Architecture {
 
     private Architecture withPrefixStripped() {
         return new Architecture(modelType, table, reference, configFields, requires, weightLayout, norm, gatedMlp,
-                parallelBlock, rotary, optionalPrefix, true, tensors, ignored);
+                parallelBlock, rotary, layout, optionalPrefix, true, tensors, ignored);
     }
 
     public String modelType() {
@@ -151,7 +172,12 @@ public final class Architecture {
         return gatedMlp;
     }
 
-    /** GPT-J's parallel block {@code x + attn(ln1(x)) + mlp(ln1(x))}, with no second norm. */
+    /**
+     * The table's block: parallel {@code x + attn(ln1(x)) + mlp(ln(x))} (GPT-J, with no second
+     * norm; GPT-NeoX, whose FFN reads its own {@code ln2(x)}) or sequential. A family whose
+     * configs choose ({@code use_parallel_residual}) states the default here;
+     * {@link ModelConfig#parallelResidual()} is what a model uses.
+     */
     public boolean parallelBlock() {
         return parallelBlock;
     }
@@ -163,6 +189,39 @@ public final class Architecture {
     /** Whether q, k and v are one fused matrix ({@link Role#QKV}, GPT-2's {@code c_attn}). */
     public boolean fusedQkv() {
         return tensors.containsKey(Role.QKV);
+    }
+
+    /**
+     * Whether the fused qkv holds head h's q, k and v rows together, at
+     * {@code 3·hd·h … 3·hd·(h+1) − 1} (GPT-NeoX), rather than in three row blocks.
+     */
+    public boolean fusedQkvPerHead() {
+        return layout.qkvPerHead();
+    }
+
+    /** Whether gate and up are one fused matrix ({@link Role#GATE_UP}, Phi-3's {@code gate_up_proj}). */
+    public boolean fusedGateUp() {
+        return tensors.containsKey(Role.GATE_UP);
+    }
+
+    /** Whether every norm scales by {@code 1 + w} (Gemma 2's {@code Gemma2RMSNorm}). */
+    public boolean normPlusOne() {
+        return layout.normPlusOne();
+    }
+
+    /** Whether token embeddings are multiplied by √hidden_size (Gemma 2's {@code normalizer}). */
+    public boolean embedScaled() {
+        return layout.embedScaled();
+    }
+
+    /** Whether the sliding window covers layer {@code layer}: every layer, or the even ones (Gemma 2). */
+    public boolean windowed(int layer) {
+        return !layout.windowEvenLayers() || layer % 2 == 0;
+    }
+
+    /** The {@code rope_scaling} types this family runs (empty: none; rope_scaling must be null). */
+    public List<RopeScaling.Type> ropeScalingTypes() {
+        return layout.ropeScaling();
     }
 
     /** Whether the table names a tensor for {@code role} at all. */
@@ -226,12 +285,14 @@ public final class Architecture {
         return switch (role) {
             case EMBED -> new long[] {c.vocabSize(), d};
             case POS_EMBED -> new long[] {c.maxPositions(), d};
-            case LN1, LN1_BIAS, LN2, LN2_BIAS, LN_F, LN_F_BIAS, O_BIAS, DOWN_BIAS -> new long[] {d};
+            case LN1, LN1_BIAS, LN2, LN2_BIAS, LN1_POST, LN2_POST, LN_F, LN_F_BIAS, O_BIAS, DOWN_BIAS -> new long[] {d};
+            case Q_NORM, K_NORM -> new long[] {c.headDim()};
             case Q -> matrix(q, d);
             case K, V -> matrix(kv, d);
             case QKV -> matrix(q + 2 * kv, d);
             case O -> matrix(d, q);
             case GATE, UP -> matrix(ffn, d);
+            case GATE_UP -> matrix(2 * ffn, d);
             case DOWN -> matrix(d, ffn);
             case Q_BIAS -> new long[] {q};
             case K_BIAS, V_BIAS -> new long[] {kv};
@@ -345,11 +406,23 @@ public final class Architecture {
         }
         String reference = text(root, "reference", table);
 
+        JsonNode layout = object(root, "layout", table);
+        checkKeys(layout, LAYOUT_KEYS, table, "layout");
+        boolean parallel = choice(layout, "block", table, Map.of("parallel", true, "sequential", false));
+
         JsonNode config = object(root, "config", table);
-        checkKeys(config, ModelConfig.TABLE_FIELDS, table, "config");
+        List<String> allFields = new ArrayList<>(ModelConfig.TABLE_FIELDS);
+        allFields.addAll(ModelConfig.OPTIONAL_FIELDS.keySet());
+        checkKeys(config, allFields, table, "config");
         Map<String, ConfigField> fields = new LinkedHashMap<>();
-        for (String f : ModelConfig.TABLE_FIELDS) {
+        for (String f : allFields) {
             JsonNode spec = config.get(f);
+            if (spec == null && ModelConfig.OPTIONAL_FIELDS.containsKey(f)) {
+                JsonNode builtIn = f.equals("parallel_residual") ? YAML.getNodeFactory().booleanNode(parallel)
+                        : ModelConfig.OPTIONAL_FIELDS.get(f);
+                fields.put(f, new ConfigField(null, builtIn));
+                continue;
+            }
             if (spec == null) {
                 throw NeurotomeException.badCheckpoint(table + ": config lacks '" + f + "'");
             }
@@ -374,17 +447,35 @@ public final class Architecture {
             }
         }
 
-        JsonNode layout = object(root, "layout", table);
-        checkKeys(layout, LAYOUT_KEYS, table, "layout");
         WeightLayout weights = choice(layout, "weights", table, Map.of("linear", WeightLayout.LINEAR,
                 "conv1d", WeightLayout.CONV1D));
         NormKind norm = choice(layout, "norm", table, Map.of("rmsnorm", NormKind.RMSNORM,
                 "layernorm", NormKind.LAYERNORM));
         boolean gated = choice(layout, "mlp", table, Map.of("gated", true, "plain", false));
-        boolean parallel = choice(layout, "block", table, Map.of("parallel", true, "sequential", false));
         RotaryStyle rotary = choice(layout, "rotary", table, Map.of("none", RotaryStyle.NONE,
                 "rotate_half", RotaryStyle.ROTATE_HALF, "interleaved", RotaryStyle.INTERLEAVED));
         String prefix = layout.path("optional_prefix").asText("");
+        boolean perHead = optionalChoice(layout, "fused_qkv", table, Map.of("row_blocks", false, "per_head", true), false);
+        boolean plusOne = optionalChoice(layout, "norm_weight", table, Map.of("w", false, "one_plus_w", true), false);
+        boolean embedScaled = optionalChoice(layout, "embed_scale", table, Map.of("none", false, "sqrt_hidden", true),
+                false);
+        boolean evenLayers = optionalChoice(layout, "sliding_window_layers", table, Map.of("all", false, "even", true),
+                false);
+        List<RopeScaling.Type> ropeTypes = new ArrayList<>();
+        JsonNode rope = root.path("rope_scaling");
+        if (!rope.isMissingNode() && !rope.isArray()) {
+            throw NeurotomeException.badCheckpoint(table + ": rope_scaling must be a list of rope_type names");
+        }
+        for (JsonNode n : rope) {
+            RopeScaling.Type t = RopeScaling.Type.ofKey(n.asText());
+            if (t == null || t == RopeScaling.Type.NONE) {
+                throw NeurotomeException.badCheckpoint(table + ": rope_scaling lists '" + n.asText() + "'; allowed: "
+                        + Arrays.stream(RopeScaling.Type.values()).filter(x -> x != RopeScaling.Type.NONE)
+                        .map(RopeScaling.Type::key).collect(Collectors.joining(", ")));
+            }
+            ropeTypes.add(t);
+        }
+        Layout extra = new Layout(perHead, plusOne, embedScaled, evenLayers, List.copyOf(ropeTypes));
 
         JsonNode tensorsNode = object(root, "tensors", table);
         Map<Role, Template> tensors = new EnumMap<>(Role.class);
@@ -417,24 +508,45 @@ public final class Architecture {
             }
             tensors.put(role, t);
         }
-        checkRoles(tensors, gated, norm, table);
+        checkRoles(tensors, gated, norm, parallel && !config.has("parallel_residual"), perHead, table);
 
         List<String> ignored = new ArrayList<>();
         root.path("ignored").forEach(n -> ignored.add(n.asText()));
         return new Architecture(modelType, table, reference, Collections.unmodifiableMap(fields),
-                Collections.unmodifiableMap(requires), weights, norm, gated, parallel, rotary, prefix, false,
+                Collections.unmodifiableMap(requires), weights, norm, gated, parallel, rotary, extra, prefix, false,
                 Collections.unmodifiableMap(tensors), List.copyOf(ignored));
     }
 
-    /** The roles every table must declare, so a forward pass never meets a missing weight. */
-    private static void checkRoles(Map<Role, Template> tensors, boolean gated, NormKind norm, String table) {
-        List<Role> required = new ArrayList<>(List.of(Role.EMBED, Role.LN1, Role.O, Role.UP, Role.DOWN, Role.LN_F,
+    /**
+     * The roles every table must declare, so a forward pass never meets a missing weight;
+     * {@code sharedNorm} is a block whose FFN reads the attention's norm (GPT-J).
+     */
+    private static void checkRoles(Map<Role, Template> tensors, boolean gated, NormKind norm, boolean sharedNorm,
+                                   boolean qkvPerHead, String table) {
+        boolean gateUp = tensors.containsKey(Role.GATE_UP);
+        List<Role> required = new ArrayList<>(List.of(Role.EMBED, Role.LN1, Role.O, Role.DOWN, Role.LN_F,
                 Role.LM_HEAD));
-        if (gated) {
+        required.add(gateUp ? Role.GATE_UP : Role.UP);
+        if (gated && !gateUp) {
             required.add(Role.GATE);
+        }
+        if (!sharedNorm) {
+            required.add(Role.LN2);
         }
         if (norm == NormKind.LAYERNORM) {
             required.addAll(List.of(Role.LN1_BIAS, Role.LN_F_BIAS));
+        }
+        if (gateUp && (!gated || tensors.containsKey(Role.GATE) || tensors.containsKey(Role.UP))) {
+            throw NeurotomeException.badCheckpoint(table + ": tensors.gate_up needs mlp: gated and neither gate nor up");
+        }
+        if (tensors.containsKey(Role.Q_NORM) != tensors.containsKey(Role.K_NORM)) {
+            throw NeurotomeException.badCheckpoint(table + ": tensors needs both q_norm and k_norm, or neither");
+        }
+        if (tensors.containsKey(Role.LN1_POST) != tensors.containsKey(Role.LN2_POST)) {
+            throw NeurotomeException.badCheckpoint(table + ": tensors needs both ln1_post and ln2_post, or neither");
+        }
+        if (qkvPerHead && !tensors.containsKey(Role.QKV)) {
+            throw NeurotomeException.badCheckpoint(table + ": layout.fused_qkv needs a qkv tensor");
         }
         for (Role r : required) {
             if (!tensors.containsKey(r)) {
@@ -487,6 +599,11 @@ public final class Architecture {
             throw NeurotomeException.badCheckpoint(table + ": needs a '" + key + "' string");
         }
         return v.asText();
+    }
+
+    /** {@link #choice}, or {@code absent} when the table does not state {@code key}. */
+    private static <T> T optionalChoice(JsonNode node, String key, String table, Map<String, T> options, T absent) {
+        return node.has(key) ? choice(node, key, table, options) : absent;
     }
 
     private static <T> T choice(JsonNode node, String key, String table, Map<String, T> options) {

@@ -8,8 +8,10 @@ import java.util.stream.IntStream;
  * Where attention head h lives in the weights, for every family: the one place that knows
  * it. The q/k/v projections' output features are laid out {@code (n h) m} (head-major,
  * {@code head_dim} each, TransformerLens {@code weight_conversions/llama.py}); with a fused
- * qkv matrix the q, k and v parts follow one another (q heads, then kv heads of k, then of
- * v, as GPT-2's {@code c_attn} splits them). Query head h reads key/value head
+ * qkv matrix in row blocks the q, k and v parts follow one another (q heads, then kv heads of
+ * k, then of v, as GPT-2's {@code c_attn} and Phi-3's {@code qkv_proj} split them); fused per
+ * head, head h's q, k and v follow one another from {@code 3·hd·h} (GPT-NeoX's
+ * {@code query_key_value}, viewed as [H, 3·hd]). Query head h reads key/value head
  * {@code h / (H / KV)} (transformers' {@code repeat_kv}). Head h owns input features
  * {@code h·hd … (h+1)·hd − 1} of the output projection: columns of an {@code nn.Linear}
  * weight, rows of GPT-2's Conv1D {@code c_proj.weight}.
@@ -48,22 +50,24 @@ public final class HeadLayout {
         return IntStream.range(kvHead * g, (kvHead + 1) * g).toArray();
     }
 
-    /** First output feature of query head {@code head} in a fused q|k|v projection (or in q alone). */
+    /** First output feature of query head {@code head} in the q (or fused qkv) projection. */
     public int queryOffset(int head) {
         checkHead(head);
-        return head * config.headDim();
+        return arch.fusedQkvPerHead() ? 3 * head * config.headDim() : head * config.headDim();
     }
 
-    /** First output feature of key head {@code kvHead} in a fused q|k|v projection. */
+    /** First output feature of key head {@code kvHead} in a fused qkv projection. */
     public int fusedKeyOffset(int kvHead) {
         checkKvHead(kvHead);
-        return (config.numHeads() + kvHead) * config.headDim();
+        return arch.fusedQkvPerHead() ? (3 * kvHead + 1) * config.headDim()
+                : (config.numHeads() + kvHead) * config.headDim();
     }
 
-    /** First output feature of value head {@code kvHead} in a fused q|k|v projection. */
+    /** First output feature of value head {@code kvHead} in a fused qkv projection. */
     public int fusedValueOffset(int kvHead) {
         checkKvHead(kvHead);
-        return (config.numHeads() + config.numKvHeads() + kvHead) * config.headDim();
+        return arch.fusedQkvPerHead() ? (3 * kvHead + 2) * config.headDim()
+                : (config.numHeads() + config.numKvHeads() + kvHead) * config.headDim();
     }
 
     /** The slices of layer {@code layer}'s output projection that head {@code head} writes through. */

@@ -7,7 +7,9 @@ import org.neurotome.NeurotomeException;
 import org.neurotome.checkpoint.Checkpoint;
 
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -17,25 +19,85 @@ import java.util.Map;
  * transformers' {@code *Config} classes apply when a key is absent or null).
  *
  * @param rotaryDim     dimensions of each head that rotary embeddings rotate (0: none)
- * @param slidingWindow Mistral's attention window (0: unlimited)
+ * @param slidingWindow the attention window (0: unlimited), in the layers the family's table says
  * @param tied          the LM head is the token-embedding matrix
  * @param bosTokenId    null when config.json gives none
  * @param eosTokenIds   empty when config.json gives none
+ * @param features      the settings only some families use
  */
 public record ModelConfig(String modelType, int numLayers, int numHeads, int numKvHeads, int headDim,
                           int hiddenSize, int ffnSize, int vocabSize, int maxPositions, double normEps,
                           double ropeTheta, int rotaryDim, int slidingWindow, Activation activation, boolean tied,
-                          boolean attentionBias, boolean mlpBias, Integer bosTokenId, List<Integer> eosTokenIds) {
+                          boolean attentionBias, boolean mlpBias, Integer bosTokenId, List<Integer> eosTokenIds,
+                          Features features) {
 
-    /** The fields every architecture table's {@code config} section defines, in evaluation order. */
+    /**
+     * The settings only some families use.
+     *
+     * @param ropeScaling        {@code rope_scaling} (Llama 3.1, long-context Qwen, …)
+     * @param queryPreAttnScalar attention scores are scaled by {@code queryPreAttnScalar^(−1/2)};
+     *                           head_dim except in Gemma 2 ({@code query_pre_attn_scalar})
+     * @param attnSoftcap        attention scores become {@code c·tanh(scores / c)} (Gemma 2; 0: none)
+     * @param finalSoftcap       logits become {@code c·tanh(logits / c)} (Gemma 2; 0: none)
+     * @param parallelResidual   {@code x + attn(·) + ffn(·)} both reading x (GPT-J, GPT-NeoX's
+     *                           {@code use_parallel_residual}) instead of one after the other
+     */
+    public record Features(RopeScaling ropeScaling, double queryPreAttnScalar, double attnSoftcap, double finalSoftcap,
+                           boolean parallelResidual) {
+        public Features {
+            check(queryPreAttnScalar > 0, "query_pre_attn_scalar", queryPreAttnScalar);
+            check(attnSoftcap >= 0 && Double.isFinite(attnSoftcap), "attn_logit_softcapping", attnSoftcap);
+            check(finalSoftcap >= 0 && Double.isFinite(finalSoftcap), "final_logit_softcapping", finalSoftcap);
+        }
+
+        /** A family's plain settings: no rope scaling, scores over √head_dim, no soft-capping, the table's block. */
+        public static Features plain(String modelType, int headDim) {
+            return new Features(RopeScaling.NONE, headDim, 0, 0, Architecture.forModelType(modelType).parallelBlock());
+        }
+    }
+
+    /** The fields every architecture table's {@code config} section defines. */
     static final List<String> TABLE_FIELDS = List.of("num_layers", "num_heads", "num_kv_heads", "hidden_size",
             "head_dim", "ffn_size", "vocab_size", "max_positions", "norm_eps", "rope_theta", "rotary_dim",
             "sliding_window", "activation", "tie_word_embeddings", "attention_bias", "mlp_bias");
+    /**
+     * The fields a table may define, with the value they take when it does not:
+     * {@code rotary_fraction} (GPT-NeoX's {@code rotary_pct}, Phi-3's {@code partial_rotary_factor}),
+     * {@code parallel_residual} (the table's {@code layout.block} unless a config key chooses),
+     * Gemma 2's {@code query_pre_attn_scalar} and soft-caps (an explicit null cap means none).
+     */
+    static final Map<String, JsonNode> OPTIONAL_FIELDS = optionalFields();
+    /** Every field in evaluation order: a default may name a field before it. */
+    private static final List<String> FIELD_ORDER = List.of("num_layers", "num_heads", "num_kv_heads", "hidden_size",
+            "head_dim", "ffn_size", "vocab_size", "max_positions", "norm_eps", "rope_theta", "rotary_fraction",
+            "rotary_dim", "sliding_window", "activation", "tie_word_embeddings", "attention_bias", "mlp_bias",
+            "parallel_residual", "query_pre_attn_scalar", "attn_softcap", "final_softcap");
     /** The boolean fields a tensor template may depend on ({@code when:}). */
     static final List<String> FLAG_FIELDS = List.of("attention_bias", "mlp_bias");
 
+    private static Map<String, JsonNode> optionalFields() {
+        Map<String, JsonNode> m = new LinkedHashMap<>();
+        m.put("rotary_fraction", Json.MAPPER.getNodeFactory().numberNode(1.0));
+        m.put("parallel_residual", Json.MAPPER.getNodeFactory().booleanNode(false));
+        m.put("query_pre_attn_scalar", Json.MAPPER.getNodeFactory().textNode("head_dim"));
+        m.put("attn_softcap", Json.MAPPER.getNodeFactory().numberNode(0.0));
+        m.put("final_softcap", Json.MAPPER.getNodeFactory().numberNode(0.0));
+        return Collections.unmodifiableMap(m);
+    }
+
+    /** A config with its family's plain {@link Features}. */
+    public ModelConfig(String modelType, int numLayers, int numHeads, int numKvHeads, int headDim, int hiddenSize,
+                       int ffnSize, int vocabSize, int maxPositions, double normEps, double ropeTheta, int rotaryDim,
+                       int slidingWindow, Activation activation, boolean tied, boolean attentionBias, boolean mlpBias,
+                       Integer bosTokenId, List<Integer> eosTokenIds) {
+        this(modelType, numLayers, numHeads, numKvHeads, headDim, hiddenSize, ffnSize, vocabSize, maxPositions, normEps,
+                ropeTheta, rotaryDim, slidingWindow, activation, tied, attentionBias, mlpBias, bosTokenId, eosTokenIds,
+                Features.plain(modelType, headDim));
+    }
+
     public ModelConfig {
         eosTokenIds = List.copyOf(eosTokenIds);
+        java.util.Objects.requireNonNull(features, "features");
         check(numLayers > 0, "num_layers", numLayers);
         check(numHeads > 0, "num_heads", numHeads);
         check(numKvHeads > 0 && numHeads % numKvHeads == 0, "num_kv_heads (must divide num_heads " + numHeads + ")",
@@ -76,9 +138,11 @@ public record ModelConfig(String modelType, int numLayers, int numHeads, int num
             }
         }
         Map<String, Object> v = new HashMap<>();
-        for (String field : TABLE_FIELDS) {
+        for (String field : FIELD_ORDER) {
             v.put(field, read(config, arch, field, v));
         }
+        checkRotaryDim(arch, v);
+        checkLayerTypes(config, arch, (int) v.get("num_layers"), (int) v.get("sliding_window"));
         int hidden = (int) v.get("hidden_size");
         Activation act = Activation.ofConfigName((String) v.get("activation"));
         if (act == null) {
@@ -90,7 +154,51 @@ public record ModelConfig(String modelType, int numLayers, int numHeads, int num
                 (int) v.get("vocab_size"), (int) v.get("max_positions"), (double) v.get("norm_eps"),
                 (double) v.get("rope_theta"), (int) v.get("rotary_dim"), (int) v.get("sliding_window"), act,
                 (boolean) v.get("tie_word_embeddings"), (boolean) v.get("attention_bias"),
-                (boolean) v.get("mlp_bias"), tokenId(config, "bos_token_id"), tokenIds(config, "eos_token_id"));
+                (boolean) v.get("mlp_bias"), tokenId(config, "bos_token_id"), tokenIds(config, "eos_token_id"),
+                new Features(RopeScaling.read(config, arch), (double) v.get("query_pre_attn_scalar"),
+                        (double) v.get("attn_softcap"), (double) v.get("final_softcap"),
+                        (boolean) v.get("parallel_residual")));
+    }
+
+    /**
+     * Newer transformers write each layer's attention kind ({@code layer_types}); it must be what
+     * the family's table implies: a sliding window on the layers the table windows (when there
+     * is a window), full attention elsewhere.
+     */
+    private static void checkLayerTypes(ObjectNode config, Architecture arch, int layers, int window) {
+        JsonNode types = config.get("layer_types");
+        if (types == null || types.isNull()) {
+            return;
+        }
+        List<String> expected = new ArrayList<>();
+        for (int l = 0; l < layers; l++) {
+            expected.add(window > 0 && arch.windowed(l) ? "sliding_attention" : "full_attention");
+        }
+        List<String> got = new ArrayList<>();
+        types.forEach(t -> got.add(t.asText()));
+        if (!types.isArray() || !got.equals(expected)) {
+            throw NeurotomeException.badCheckpoint(Checkpoint.CONFIG + ": layer_types is " + types + "; neurotome runs "
+                    + arch.modelType() + " with sliding_window " + window + " only as " + expected + " ("
+                    + arch.table() + ")");
+        }
+    }
+
+    /**
+     * Rotary embeddings pair dimension i with i + n/2 of the rotated n, so n must be even and
+     * at most head_dim; a fraction of head_dim is truncated first, as transformers' {@code int()}.
+     */
+    private static void checkRotaryDim(Architecture arch, Map<String, Object> v) {
+        int n = (int) v.get("rotary_dim");
+        int hd = (int) v.get("head_dim");
+        if (n % 2 == 0 && n <= hd) {
+            return;
+        }
+        String fraction = arch.configKey("rotary_fraction");
+        String source = arch.configKey("rotary_dim") != null ? "rotary_dim " + n
+                : fraction != null ? fraction + " " + v.get("rotary_fraction") + " × head_dim " + hd + " gives " + n
+                + " rotary dimensions" : "rotary_dim " + n;
+        throw NeurotomeException.badCheckpoint(Checkpoint.CONFIG + ": " + source + "; rotary embeddings need an even number"
+                + " of dimensions (pairs i, i + n/2), at most head_dim " + hd);
     }
 
     private static boolean sameValue(JsonNode actual, JsonNode required) {
@@ -104,6 +212,9 @@ public record ModelConfig(String modelType, int numLayers, int numHeads, int num
         Architecture.ConfigField spec = arch.configField(field);
         JsonNode value = spec.key() == null ? null : config.get(spec.key());
         String source = spec.key() == null ? field : spec.key();
+        if (value != null && value.isNull() && (field.equals("attn_softcap") || field.equals("final_softcap"))) {
+            return 0.0; // transformers: an explicit null cap means no soft-capping
+        }
         if (value == null || value.isNull()) {
             if (spec.defaultValue() == null) {
                 throw NeurotomeException.badCheckpoint(Checkpoint.CONFIG + ": missing key '" + spec.key() + "' ("
@@ -120,23 +231,37 @@ public record ModelConfig(String modelType, int numLayers, int numHeads, int num
                 }
                 yield value.asText();
             }
-            case "tie_word_embeddings", "attention_bias", "mlp_bias" -> {
+            case "tie_word_embeddings", "attention_bias", "mlp_bias", "parallel_residual" -> {
                 if (!value.isBoolean()) {
                     throw NeurotomeException.badCheckpoint(Checkpoint.CONFIG + ": " + source
                             + " must be true or false, got " + value);
                 }
                 yield value.asBoolean();
             }
-            case "norm_eps", "rope_theta" -> number(value, source, done);
-            default -> {
-                double d = number(value, source, done);
-                if (d != Math.rint(d) || Math.abs(d) > Integer.MAX_VALUE) {
-                    throw NeurotomeException.badCheckpoint(Checkpoint.CONFIG + ": " + source
-                            + " must be a whole number, got " + (value.isTextual() ? value.asText() + " = " + d : value));
+            case "norm_eps", "rope_theta", "rotary_fraction", "query_pre_attn_scalar", "attn_softcap", "final_softcap" ->
+                    number(value, source, done);
+            case "rotary_dim" -> {
+                if (!value.isTextual()) {
+                    yield whole(value, source, done);
                 }
-                yield (int) d;
+                double d = number(value, source, done);
+                if (!(d >= 0) || d > Integer.MAX_VALUE) {
+                    throw NeurotomeException.badCheckpoint(Checkpoint.CONFIG + ": " + source
+                            + " must be a non-negative number of dimensions, got " + value);
+                }
+                yield (int) d; // a fraction of head_dim truncates, as transformers' int(head_dim * pct)
             }
+            default -> whole(value, source, done);
         };
+    }
+
+    private static int whole(JsonNode value, String source, Map<String, Object> done) {
+        double d = number(value, source, done);
+        if (d != Math.rint(d) || Math.abs(d) > Integer.MAX_VALUE) {
+            throw NeurotomeException.badCheckpoint(Checkpoint.CONFIG + ": " + source
+                    + " must be a whole number, got " + (value.isTextual() ? value.asText() + " = " + d : value));
+        }
+        return (int) d;
     }
 
     /** A number, or a table default such as {@code hidden_size / num_heads} or {@code 4 * hidden_size}. */
@@ -244,11 +369,19 @@ public record ModelConfig(String modelType, int numLayers, int numHeads, int num
         values.put("tie_word_embeddings", tied);
         values.put("attention_bias", attentionBias);
         values.put("mlp_bias", mlpBias);
-        for (String field : TABLE_FIELDS) {
+        values.put("rotary_fraction", headDim == 0 ? 0.0 : (double) rotaryDim / headDim);
+        values.put("parallel_residual", features.parallelResidual());
+        values.put("query_pre_attn_scalar", features.queryPreAttnScalar());
+        values.put("attn_softcap", features.attnSoftcap() == 0 ? null : features.attnSoftcap());
+        values.put("final_softcap", features.finalSoftcap() == 0 ? null : features.finalSoftcap());
+        for (String field : FIELD_ORDER) {
             String key = arch.configField(field).key();
             if (key != null) {
                 out.set(key, Json.MAPPER.valueToTree(values.get(field)));
             }
+        }
+        if (features.ropeScaling().type() != RopeScaling.Type.NONE) {
+            out.set("rope_scaling", features.ropeScaling().toJson());
         }
         if (bosTokenId != null) {
             out.put("bos_token_id", bosTokenId);

@@ -5,7 +5,8 @@ import java.util.List;
 
 /**
  * Where FFN neuron k of a layer lives in the weights: its input rows (of the up/gate
- * projections and their biases) and its value vector, the column k of the down projection
+ * projections and their biases; of Phi-3's fused {@code gate_up_proj}, rows k and
+ * I + k) and its value vector, the column k of the down projection
  * (row k of GPT-2's Conv1D {@code c_proj.weight}) that its coefficient m_k multiplies
  * (Geva et al. 2021, "Transformer Feed-Forward Layers Are Key-Value Memories"; METHOD.md A1).
  */
@@ -24,6 +25,12 @@ public final class NeuronLayout {
     public List<TensorSlice> inputSlices(int layer, int k) {
         check(k);
         List<TensorSlice> s = new ArrayList<>();
+        if (arch.fusedGateUp()) {
+            String name = arch.tensorName(Role.GATE_UP, layer);
+            s.add(new TensorSlice(name, axes.outAxis(), k, 1));
+            s.add(new TensorSlice(name, axes.outAxis(), (long) config.ffnSize() + k, 1));
+            return s;
+        }
         for (Role[] wb : new Role[][] {{Role.UP, Role.UP_BIAS}, {Role.GATE, Role.GATE_BIAS}}) {
             if (arch.has(wb[0], config)) {
                 s.add(new TensorSlice(arch.tensorName(wb[0], layer), axes.outAxis(), k, 1));

@@ -9,15 +9,21 @@ import java.util.stream.Collectors;
  * it uses to a tensor-name template. The FFN input projection is {@link #UP} whatever the
  * family calls it ({@code up_proj}, GPT-2's {@code c_fc}, GPT-J's {@code fc_in}), and the
  * output projection is {@link #DOWN} ({@code down_proj}, {@code c_proj}, {@code fc_out}).
+ * {@link #GATE_UP} is Phi-3's fused {@code gate_up_proj} (gate rows, then up rows);
+ * {@link #Q_NORM}/{@link #K_NORM} are Qwen3's per-head RMSNorms of q and k; {@link #LN1_POST}
+ * and {@link #LN2_POST} are Gemma 2's norms of the attention and FFN outputs.
  */
 public enum Role {
     EMBED(false), POS_EMBED(false),
     LN1(true), LN1_BIAS(true),
     Q(true), Q_BIAS(true), K(true), K_BIAS(true), V(true), V_BIAS(true),
     QKV(true), QKV_BIAS(true),
+    Q_NORM(true), K_NORM(true),
     O(true), O_BIAS(true),
+    LN1_POST(true),
     LN2(true), LN2_BIAS(true),
-    GATE(true), GATE_BIAS(true), UP(true), UP_BIAS(true), DOWN(true), DOWN_BIAS(true),
+    GATE(true), GATE_BIAS(true), UP(true), UP_BIAS(true), GATE_UP(true), DOWN(true), DOWN_BIAS(true),
+    LN2_POST(true),
     LN_F(false), LN_F_BIAS(false),
     LM_HEAD(false), LM_HEAD_BIAS(false);
 

@@ -14,6 +14,9 @@ public final class FloatCodec {
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfDouble F64 = ValueLayout.JAVA_DOUBLE_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    /** float32 in native order, as libtorch reads a buffer it aliases. */
+    private static final ValueLayout.OfFloat NATIVE_F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
+    private static final ValueLayout.OfInt NATIVE_I32 = ValueLayout.JAVA_INT_UNALIGNED;
 
     /** Every F16 bit pattern widened once: decoding is then a table lookup per element. */
     private static final float[] F16_TABLE = new float[1 << 16];
@@ -72,6 +75,41 @@ public final class FloatCodec {
             default -> throw new IllegalArgumentException("not a floating dtype: " + dtype);
         }
         return out;
+    }
+
+    /**
+     * Decodes {@code n} elements of {@code dtype} starting at {@code src} into {@code dst} as
+     * native-order float32, without a Java array in between (a 7B model's layers are widened
+     * this way, one at a time, into memory libtorch reads directly).
+     */
+    public static void decode(MemorySegment src, DType dtype, long n, MemorySegment dst) {
+        switch (dtype) {
+            case F32 -> {
+                if (ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN) {
+                    MemorySegment.copy(src, 0, dst, 0, 4 * n);
+                } else {
+                    for (long i = 0; i < n; i++) {
+                        dst.setAtIndex(NATIVE_F32, i, src.getAtIndex(F32, i));
+                    }
+                }
+            }
+            case F16 -> {
+                for (long i = 0; i < n; i++) {
+                    dst.setAtIndex(NATIVE_F32, i, F16_TABLE[src.getAtIndex(I16, i) & 0xffff]);
+                }
+            }
+            case BF16 -> {
+                for (long i = 0; i < n; i++) {
+                    dst.setAtIndex(NATIVE_I32, i, (src.getAtIndex(I16, i) & 0xffff) << 16);
+                }
+            }
+            case F64 -> {
+                for (long i = 0; i < n; i++) {
+                    dst.setAtIndex(NATIVE_F32, i, (float) src.getAtIndex(F64, i));
+                }
+            }
+            default -> throw new IllegalArgumentException("not a floating dtype: " + dtype);
+        }
     }
 
     /** Encodes floats as {@code dtype} little-endian bytes. */

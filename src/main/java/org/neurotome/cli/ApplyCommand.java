@@ -8,7 +8,9 @@ import org.neurotome.recipe.Planner;
 import org.neurotome.recipe.Recipe;
 import org.neurotome.recipe.RecipeLoader;
 import org.neurotome.recipe.RecipeRunner;
+import org.neurotome.model.TorchThreads;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -50,6 +52,9 @@ public final class ApplyCommand implements Callable<Integer> {
             description = "Override a recipe value before it is read, e.g. --set locate.0.top=5 (repeatable).")
     Map<String, String> overrides = new LinkedHashMap<>();
 
+    @Mixin
+    ResourceOptions resources;
+
     @Override
     public Integer call() {
         Map<String, String> set = new LinkedHashMap<>(overrides);
@@ -68,7 +73,7 @@ public final class ApplyCommand implements Callable<Integer> {
         Recipe r = RecipeLoader.load(recipe, set);
         PrintWriter stdout = spec.commandLine().getOut();
         if (dryRun) {
-            stdout.print(Planner.plan(r));
+            stdout.print(Planner.plan(r, resources.budget()));
             stdout.println("dry run: nothing was written");
             stdout.flush();
             return ExitCode.OK.code();
@@ -76,13 +81,17 @@ public final class ApplyCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         ProgressBar analysis = new ProgressBar(err);
         ProgressBar eval = new ProgressBar(err);
-        RecipeRunner.Outcome outcome = RecipeRunner.run(recipe, r, new RecipeRunner.Options(force,
-                line -> {
-                    analysis.finish();
-                    err.println(line);
-                    err.flush();
-                },
-                analysis, (task, which, done, total) -> eval.update(task + " (" + which + ")", done, total)));
+        RecipeRunner.Outcome outcome;
+        try (TorchThreads threads = resources.threads()) {
+            outcome = RecipeRunner.run(recipe, r, new RecipeRunner.Options(force,
+                    line -> {
+                        analysis.finish();
+                        err.println(line);
+                        err.flush();
+                    },
+                    analysis, (task, which, done, total) -> eval.update(task + " (" + which + ")", done, total),
+                    resources.budget()));
+        }
         eval.finish();
         stdout.println("wrote " + outcome.out());
         if (outcome.archive() != null) {

@@ -8,6 +8,7 @@ import org.neurotome.eval.Suite;
 import org.neurotome.eval.SuiteEvaluation;
 import org.neurotome.eval.SuiteLoader;
 import org.neurotome.eval.SummaryTable;
+import org.neurotome.model.TorchThreads;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Spec;
@@ -44,6 +45,9 @@ public final class EvalCommand implements Callable<Integer> {
     @Mixin
     DeviceOption device;
 
+    @Mixin
+    ResourceOptions resources;
+
     @Spec
     CommandSpec spec;
 
@@ -54,8 +58,11 @@ public final class EvalCommand implements Callable<Integer> {
         }
         ProgressBar bar = new ProgressBar(spec.commandLine().getErr());
         Suite loaded = SuiteLoader.load(suite);
-        EvalReport report = SuiteEvaluation.run(loaded, loaded.gates(), model, baseline, device.resolve(), limit,
-                (task, which, done, total) -> bar.update(task + " (" + which + ")", done, total));
+        EvalReport report;
+        try (TorchThreads threads = resources.threads()) {
+            report = SuiteEvaluation.run(loaded, loaded.gates(), model, baseline, device.resolve(), resources.budget(),
+                    limit, (task, which, done, total) -> bar.update(task + " (" + which + ")", done, total));
+        }
         bar.finish();
         ReportWriter.write(report, out);
         return verdict(report, out.resolve(ReportWriter.HTML_FILE), spec.commandLine().getOut(), spec.commandLine().getErr());

@@ -10,7 +10,7 @@ import org.neurotome.fixtures.FixtureEvaluation;
 import org.neurotome.fixtures.FixtureReport;
 import org.neurotome.fixtures.FixtureSpec;
 import org.neurotome.fixtures.FixtureTrainer;
-import org.neurotome.fixtures.TorchThreads;
+import org.neurotome.model.TorchThreads;
 import org.neurotome.model.LanguageModel;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;

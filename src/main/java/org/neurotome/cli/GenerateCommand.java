@@ -7,6 +7,7 @@ import org.neurotome.NeurotomeException;
 import org.neurotome.model.GreedyDecoder;
 import org.neurotome.model.LanguageModel;
 import org.neurotome.model.TextTokenizer;
+import org.neurotome.model.TorchThreads;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -44,22 +45,33 @@ public final class GenerateCommand implements java.util.concurrent.Callable<Inte
     @Option(names = "--json", description = "Print JSON: prompt_ids, generated_ids, text (with a tokenizer).")
     boolean json;
 
+    @Option(names = "--no-kv-cache",
+            description = "Recompute the whole sequence at every step instead of caching keys and values (same ids, slower).")
+    boolean noKvCache;
+
     @Mixin
     DeviceOption device;
+
+    @Mixin
+    ResourceOptions resources;
 
     @Override
     public Integer call() throws Exception {
         if (maxNew < 1) {
             throw NeurotomeException.badInput("--max-new must be at least 1, got " + maxNew);
         }
-        try (LanguageModel lm = LanguageModel.open(model, device.resolve())) {
+        ProgressBar bar = new ProgressBar(spec.commandLine().getErr());
+        try (TorchThreads threads = resources.threads();
+             LanguageModel lm = LanguageModel.open(model, device.resolve(), resources.budget())) {
+            lm.transformer().setProgress((done, total) -> bar.update("layers", done, total));
             int[] prompt = input.resolve(lm);
             if (lm.weights().posEmbed() != null && prompt.length + maxNew > lm.config().maxPositions()) {
                 throw NeurotomeException.badInput("prompt (" + prompt.length + " ids) plus --max-new " + maxNew
                         + " exceeds the model's " + lm.config().maxPositions() + " positions");
             }
             Set<Integer> stop = ignoreEos ? Set.of() : new HashSet<>(lm.config().eosTokenIds());
-            int[] generated = GreedyDecoder.generate(lm.transformer(), prompt, maxNew, stop);
+            int[] generated = GreedyDecoder.generate(lm.transformer(), prompt, maxNew, stop, !noKvCache);
+            bar.finish();
             TextTokenizer tok = lm.tokenizer().orElse(null);
             PrintWriter out = spec.commandLine().getOut();
             if (json) {

@@ -22,6 +22,7 @@ import org.neurotome.eval.EvalCase;
 import org.neurotome.eval.EvalCaseFile;
 import org.neurotome.model.LanguageModel;
 import org.neurotome.model.TextTokenizer;
+import org.neurotome.model.TorchThreads;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -137,12 +138,17 @@ public final class LocateCommand implements Callable<Integer> {
     @Mixin
     DeviceOption device;
 
+    @Mixin
+    ResourceOptions resources;
+
     @Override
     public Integer call() {
         checkOptions();
         PrintWriter out = spec.commandLine().getOut();
         ProgressBar progress = new ProgressBar(spec.commandLine().getErr());
-        try (LanguageModel lm = LanguageModel.open(model, device.resolve())) {
+        try (TorchThreads threads = resources.threads();
+             LanguageModel lm = LanguageModel.open(model, device.resolve(), resources.budget())) {
+            lm.transformer().setProgress((done, total) -> progress.update("layers", done, total));
             Loaded in = load(lm);
             Provenance prov = new Provenance(Provenance.model(lm), null, in.description, parameters());
             TextTokenizer tok = lm.tokenizer().orElse(null);
@@ -174,8 +180,9 @@ public final class LocateCommand implements Callable<Integer> {
                     try (VocabularyProjection p = new VocabularyProjection(lm.weights(), VocabularyProjection.DEFAULT_CACHE_BYTES)) {
                         Attribution a = new Attribution(lm, p, options(progress));
                         if (against != null) {
-                            try (LanguageModel other = LanguageModel.open(against, device.resolve());
+                            try (LanguageModel other = LanguageModel.open(against, device.resolve(), resources.budget());
                                  VocabularyProjection q = new VocabularyProjection(other.weights(), VocabularyProjection.DEFAULT_CACHE_BYTES)) {
+                                other.transformer().setProgress((done, total) -> progress.update("layers", done, total));
                                 prov = new Provenance(prov.model(), Provenance.model(other), prov.input(), prov.parameters());
                                 r = Comparison.checkpoints(a, new Attribution(other, q, options(progress)), in.prompts, perCase);
                                 progress.finish();

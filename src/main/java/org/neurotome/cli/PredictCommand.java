@@ -8,6 +8,7 @@ import org.neurotome.model.ForwardRequest;
 import org.neurotome.model.ForwardResult;
 import org.neurotome.model.LanguageModel;
 import org.neurotome.model.TextTokenizer;
+import org.neurotome.model.TorchThreads;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -46,17 +47,24 @@ public final class PredictCommand implements java.util.concurrent.Callable<Integ
     @Mixin
     DeviceOption device;
 
+    @Mixin
+    ResourceOptions resources;
+
     @Override
     public Integer call() throws Exception {
         if (top < 1) {
             throw NeurotomeException.badInput("--top must be at least 1, got " + top);
         }
-        try (LanguageModel lm = LanguageModel.open(model, device.resolve())) {
+        ProgressBar bar = new ProgressBar(spec.commandLine().getErr());
+        try (TorchThreads threads = resources.threads();
+             LanguageModel lm = LanguageModel.open(model, device.resolve(), resources.budget())) {
             int[] ids = input.resolve(lm);
+            lm.transformer().setProgress((done, total) -> bar.update("layers", done, total));
             float[] z;
             try (ForwardResult r = lm.transformer().forward(ForwardRequest.tokens(ids))) {
                 z = r.lastLogits(0);
             }
+            bar.finish();
             double lse = logSumExp(z);
             int k = Math.min(top, z.length);
             int[] best = IntStream.range(0, z.length).boxed()

@@ -1,6 +1,8 @@
 package org.neurotome.cna;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.index.NDIndex;
@@ -8,11 +10,12 @@ import ai.djl.ndarray.types.Shape;
 import org.neurotome.NeurotomeException;
 import org.neurotome.arch.Head;
 import org.neurotome.arch.ModelConfig;
+import org.neurotome.arch.Role;
 import org.neurotome.model.ForwardRequest;
-import org.neurotome.model.ForwardResult;
 import org.neurotome.model.HeadScale;
 import org.neurotome.model.LanguageModel;
 import org.neurotome.model.Tap;
+import org.neurotome.model.Weights;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -25,11 +28,17 @@ import java.util.List;
  * FFN neuron, every head and every attention/FFN layer, at the last position of each context.
  *
  * <p>Neurons are scored in one of two ways that agree to float32 rounding:
- * {@link NeuronPath#VALUE_PROJECTIONS} uses {@code bs(base + m·value) = bs(base) + (m/s)·
- * direction(value)}, so a layer costs one projection of its base plus a scaled add and a
- * log-sum-exp per neuron over the (cached) value directions; {@link NeuronPath#PER_NEURON}
- * projects {@code base + m·value} into the vocabulary once per neuron, as the reference code
- * does.
+ * {@link NeuronPath#VALUE_PROJECTIONS} uses {@code u(base + m·value) = u(base) + (m/s)·
+ * direction(value)} (u: the frozen projection before the final soft-cap), so a layer costs
+ * one projection of its base plus a scaled add and a log-sum-exp per neuron over the (cached)
+ * value directions; {@link NeuronPath#PER_NEURON} projects {@code base + m·value} into the
+ * vocabulary once per neuron, as the reference code does.
+ *
+ * <p>Gemma 2's post-norms make a block's output non-additive in its parts; as the reference
+ * does, each post-norm's scale is frozen at its value for the whole block output at that
+ * position in that run: a head's vector is its frozen-gain share ({@link Tap#attnResult}), and
+ * neuron k's is {@code m_k·value_k ⊙ (1 + w) / scale} with the scale of the run's own FFN
+ * output ({@link Tap#ln2PostScale}).
  */
 public final class Attribution {
     /** How FFN neurons are scored. */
@@ -110,7 +119,7 @@ public final class Attribution {
         List<PromptSet.Step> steps = prompts.steps();
         ComponentScores.Sum sum = new ComponentScores.Sum(c.numLayers(), c.numHeads(), c.ffnSize());
         List<StepScores> scored = new ArrayList<>();
-        int chunk = rowsPerBatch(prompts.maxContext());
+        int chunk = rowsPerPass(prompts.maxContext());
         for (int from = 0; from < steps.size(); from += chunk) {
             List<PromptSet.Step> part = steps.subList(from, Math.min(steps.size(), from + chunk));
             for (StepScores s : score(contexts(part), List.of(), targets(part), null)) {
@@ -129,24 +138,15 @@ public final class Attribution {
      * of its own final residual (CNA scores a second run with the first run's norm).
      */
     public List<StepScores> score(List<int[]> contexts, List<Head> ablate, int[] targets, List<FrozenNorm> norms) {
-        if (targets.length != contexts.size() || norms != null && norms.size() != contexts.size()) {
-            throw new IllegalArgumentException("one target (and norm) per context");
+        try (Recorded r = record(contexts, ablate, targets, norms)) {
+            return scoreRecorded(List.of(r)).getFirst();
         }
-        for (Head h : ablate) {
-            h.check(model.config());
-        }
-        int maxLen = contexts.stream().mapToInt(a -> a.length).max().orElse(1);
-        int chunk = rowsPerBatch(maxLen);
-        List<StepScores> out = new ArrayList<>();
-        for (int from = 0; from < contexts.size(); from += chunk) {
-            int to = Math.min(contexts.size(), from + chunk);
-            out.addAll(scoreBatch(contexts.subList(from, to), ablate, Arrays.copyOfRange(targets, from, to),
-                    norms == null ? null : norms.subList(from, to)));
-        }
-        return out;
     }
 
-    /** Rows of one batched forward, from {@link Options#batchElements()}: taps of every layer plus the widest activation. */
+    /**
+     * Rows of one batched forward, from {@link Options#batchElements()}: taps of every layer
+     * plus the widest activation.
+     */
     int rowsPerBatch(int maxLen) {
         ModelConfig c = model.config();
         long d = c.hiddenSize();
@@ -156,26 +156,188 @@ public final class Attribution {
         return (int) Math.max(1, Math.min(Integer.MAX_VALUE, options.batchElements() / perRow));
     }
 
-    private List<StepScores> scoreBatch(List<int[]> contexts, List<Head> ablate, int[] targets, List<FrozenNorm> norms) {
+    /**
+     * Rows recorded before they are scored together: as many as half of what the memory budget
+     * has left holds (their taps at every layer and one vocabulary row each), at least one
+     * batch. Scoring them together projects each layer's value vectors once for all of them,
+     * and a streamed model's layers are read once per pass.
+     */
+    int rowsPerPass(int maxLen) {
         ModelConfig c = model.config();
+        long d = c.hiddenSize();
+        long perRow = 4 * (c.numLayers() * ((long) c.numHeads() * d + 2L * c.ffnSize() + 5 * d) + 2L * c.vocabSize());
+        long room = model.weights().budget().available() / 2;
+        return (int) Math.max(rowsPerBatch(maxLen), Math.min(Integer.MAX_VALUE, room / perRow));
+    }
+
+    /**
+     * What scoring needs of a group of rows, recorded at each row's last position by their
+     * forward passes: the scored token, its log-probability, the frozen norm, and per layer
+     * the residual before and after attention, each head's result, the attention and FFN
+     * outputs and the FFN coefficients ([R, …] arrays owned by this record).
+     */
+    static final class Recorded implements AutoCloseable {
+        final NDManager manager;
+        final int[] target;
+        final float[] logprob;
+        final FrozenNorm[] norm;
+        final NDArray[] pre;
+        final NDArray[] mid;
+        final NDArray[] heads;
+        final NDArray[] attnOut;
+        final NDArray[] post;
+        final NDArray[] mlpOut;
+        /** Per layer, each row's post-FFN norm scale (Gemma 2), or null without post-norms. */
+        final float[][] postScale;
+
+        Recorded(NDManager manager, int rows, int layers, boolean postNorms) {
+            this.manager = manager;
+            this.target = new int[rows];
+            this.logprob = new float[rows];
+            this.norm = new FrozenNorm[rows];
+            this.pre = new NDArray[layers];
+            this.mid = new NDArray[layers];
+            this.heads = new NDArray[layers];
+            this.attnOut = new NDArray[layers];
+            this.post = new NDArray[layers];
+            this.mlpOut = new NDArray[layers];
+            this.postScale = postNorms ? new float[layers][rows] : null;
+        }
+
+        int rows() {
+            return target.length;
+        }
+
+        List<FrozenNorm> norms() {
+            return Arrays.asList(norm);
+        }
+
+        @Override
+        public void close() {
+            manager.close();
+        }
+    }
+
+    /**
+     * Runs the forward passes of {@code contexts} (batched, layer-major when the weights are
+     * streamed) and records what {@link #scoreRecorded} needs; arguments as {@link #score}.
+     */
+    Recorded record(List<int[]> contexts, List<Head> ablate, int[] targets, List<FrozenNorm> norms) {
+        if (targets.length != contexts.size() || norms != null && norms.size() != contexts.size()) {
+            throw new IllegalArgumentException("one target (and norm) per context");
+        }
+        ModelConfig c = model.config();
+        for (Head h : ablate) {
+            h.check(c);
+        }
+        for (int t : targets) {
+            if (t >= c.vocabSize()) {
+                throw NeurotomeException.badInput("target id " + t + " is outside the vocabulary of size "
+                        + c.vocabSize());
+            }
+        }
         int layers = c.numLayers();
-        int rows = contexts.size();
         List<String> taps = new ArrayList<>();
         for (int l = 0; l < layers; l++) {
             taps.addAll(List.of(Tap.residPre(l), Tap.residMid(l), Tap.attnResult(l), Tap.attnOut(l), Tap.mlpPost(l),
                     Tap.mlpOut(l)));
         }
-        taps.add(Tap.residPost(layers - 1));
-        List<HeadScale> scales = new ArrayList<>();
-        for (int r = 0; r < rows; r++) {
-            for (Head h : ablate) {
-                scales.add(new HeadScale(r, h.layer(), h.head(), 0f));
+        boolean postNorms = model.weights().architecture().declares(Role.LN2_POST);
+        if (postNorms) {
+            for (int l = 0; l < layers; l++) {
+                taps.add(Tap.ln2PostScale(l));
             }
         }
-        ForwardRequest request = ForwardRequest.tokens(contexts).withTaps(taps).withHeadScales(scales);
+        taps.add(Tap.residPost(layers - 1));
+        int maxLen = contexts.stream().mapToInt(a -> a.length).max().orElse(1);
+        int chunk = rowsPerBatch(maxLen);
+        List<ForwardRequest> requests = new ArrayList<>();
+        for (int from = 0; from < contexts.size(); from += chunk) {
+            List<int[]> part = contexts.subList(from, Math.min(contexts.size(), from + chunk));
+            List<HeadScale> scales = new ArrayList<>();
+            for (int r = 0; r < part.size(); r++) {
+                for (Head h : ablate) {
+                    scales.add(new HeadScale(r, h.layer(), h.head(), 0f));
+                }
+            }
+            requests.add(ForwardRequest.tokens(part).withTaps(taps).withHeadScales(scales));
+        }
+        Recorded rec = new Recorded(model.weights().manager().newSubManager(), contexts.size(), layers, postNorms);
+        List<List<NDArray>> parts = new ArrayList<>();
+        for (int i = 0; i < 6 * layers; i++) {
+            parts.add(new ArrayList<>());
+        }
+        int d = c.hiddenSize();
+        try (NDScope scope = new NDScope()) {
+            model.transformer().forwardEach(requests, (i, fr) -> {
+                int first = i * chunk;
+                int rows = fr.batchSize();
+                long[] top = fr.logits().argMax(1).toLongArray();
+                for (int r = 0; r < rows; r++) {
+                    rec.target[first + r] = targets[first + r] >= 0 ? targets[first + r] : Math.toIntExact(top[r]);
+                }
+                NDArray idx = fr.logits().getManager().create(longs(Arrays.copyOfRange(rec.target, first, first + rows),
+                        1), new Shape(rows, 1));
+                System.arraycopy(pick(fr.logits(), idx), 0, rec.logprob, first, rows);
+                float[] last = fr.tap(Tap.residPost(layers - 1)).toFloatArray();                  // [R·D]
+                for (int r = 0; r < rows; r++) {
+                    rec.norm[first + r] = norms != null && norms.get(first + r) != null ? norms.get(first + r)
+                            : FrozenNorm.of(Arrays.copyOfRange(last, r * d, (r + 1) * d), model.weights().normKind(),
+                            model.weights().normEps());
+                }
+                for (int l = 0; l < layers; l++) {
+                    if (postNorms) {
+                        System.arraycopy(fr.tap(Tap.ln2PostScale(l)).toFloatArray(), 0, rec.postScale[l], first, rows);
+                    }
+                    String[] names = {Tap.residPre(l), Tap.residMid(l), Tap.attnResult(l), Tap.attnOut(l),
+                            Tap.mlpPost(l), Tap.mlpOut(l)};
+                    for (int k = 0; k < names.length; k++) {
+                        NDArray t = fr.tap(names[k]);
+                        NDScope.unregister(t);
+                        t.attach(rec.manager);
+                        parts.get(6 * l + k).add(t);
+                    }
+                }
+            });
+        } catch (RuntimeException | Error e) {
+            rec.close();
+            throw e;
+        }
+        for (int l = 0; l < layers; l++) {
+            NDArray[][] into = {rec.pre, rec.mid, rec.heads, rec.attnOut, rec.post, rec.mlpOut};
+            for (int k = 0; k < into.length; k++) {
+                List<NDArray> p = parts.get(6 * l + k);
+                NDArray all = p.size() == 1 ? p.getFirst() : NDArrays.concat(new NDList(p), 0);
+                if (p.size() > 1) {
+                    NDScope.unregister(all);
+                    all.attach(rec.manager);
+                    p.forEach(NDArray::close);
+                }
+                into[k][l] = all;
+            }
+        }
+        return rec;
+    }
+
+    /**
+     * Scores recorded rows, layer by layer; several records of this model are scored together,
+     * so each layer's value vectors are read and projected once for all of their rows.
+     */
+    List<List<StepScores>> scoreRecorded(List<Recorded> records) {
+        ModelConfig c = model.config();
+        int layers = c.numLayers();
+        int heads = c.numHeads();
+        int ffnSize = c.ffnSize();
+        int rows = records.stream().mapToInt(Recorded::rows).sum();
         int[] target = new int[rows];
-        float[] logprob;
-        FrozenNorm[] norm = new FrozenNorm[rows];
+        float[] s = new float[rows];
+        int at = 0;
+        for (Recorded r : records) {
+            for (int i = 0; i < r.rows(); i++, at++) {
+                target[at] = r.target[i];
+                s[at] = (float) r.norm[i].scale();
+            }
+        }
         float[][][] neuron = new float[rows][layers][];
         float[][][] coef = new float[rows][layers][];
         float[][][] head = new float[rows][layers][];
@@ -183,87 +345,121 @@ public final class Attribution {
         double[][] headBase = new double[rows][layers];
         double[][] attention = new double[rows][layers];
         double[][] ffn = new double[rows][layers];
-        try (NDScope scope = new NDScope(); ForwardResult fr = model.transformer().forward(request)) {
-            NDArray logits = fr.logits();                                                  // [R, V]
-            long[] top = logits.argMax(1).toLongArray();
-            for (int r = 0; r < rows; r++) {
-                if (targets[r] >= c.vocabSize()) {
-                    throw NeurotomeException.badInput("target id " + targets[r] + " is outside the vocabulary of size "
-                            + c.vocabSize());
+        int chunk = rowsPerBatch(1);
+        for (int l = 0; l < layers; l++) {
+            try (NDScope layerScope = new NDScope(); Weights.Lease<NDArray> values = model.weights().ffnValues(l)) {
+                NDArray pre = joined(records, l, r -> r.pre);                                     // [R, D]
+                NDArray mid = joined(records, l, r -> r.mid);                                     // [R, D]
+                NDArray post = joined(records, l, r -> r.post);                                   // [R, I]
+                NDArray attnOut = joined(records, l, r -> r.attnOut);                             // [R, D]
+                NDArray mlpOut = joined(records, l, r -> r.mlpOut);                               // [R, D]
+                NDArray perHeadOut = joined(records, l, r -> r.heads);                            // [R, H, D]
+                NDManager m = pre.getManager();
+                NDArray idx = m.create(longs(target, 1), new Shape(rows, 1));
+                NDArray baseU = projection.uncapped(mid, s);                                      // [R, V]
+                float[] nb = pick(projection.cap(baseU), idx);
+                // a neuron's value reaches the residual divided by the post-FFN norm's scale, if any
+                float[] postScale = postScales(records, l, rows);
+                float[] valueScale = s.clone();
+                for (int r = 0; postScale != null && r < rows; r++) {
+                    valueScale[r] *= postScale[r];
                 }
-                target[r] = targets[r] >= 0 ? targets[r] : Math.toIntExact(top[r]);
-            }
-            NDManager m = logits.getManager();
-            NDArray idx = m.create(longs(target, 1), new Shape(rows, 1));
-            logprob = pick(logits, idx);
-            float[] last = fr.tap(Tap.residPost(layers - 1)).toFloatArray();                  // [R·D]
-            float[] s = new float[rows];
-            int d = c.hiddenSize();
-            for (int r = 0; r < rows; r++) {
-                norm[r] = norms != null && norms.get(r) != null ? norms.get(r)
-                        : FrozenNorm.of(Arrays.copyOfRange(last, r * d, (r + 1) * d), model.weights().normKind(),
-                        model.weights().normEps());
-                s[r] = (float) norm[r].scale();
-            }
-            int heads = c.numHeads();
-            NDArray idxHeads = m.create(longs(target, heads), new Shape((long) rows * heads, 1));
-            float[] sHeads = new float[rows * heads];
-            for (int i = 0; i < sHeads.length; i++) {
-                sHeads[i] = s[i / heads];
-            }
-            for (int l = 0; l < layers; l++) {
-                try (NDScope layerScope = new NDScope()) {
-                    NDArray pre = fr.tap(Tap.residPre(l));                                    // [R, D]
-                    NDArray mid = fr.tap(Tap.residMid(l));                                    // [R, D]
-                    NDArray post = fr.tap(Tap.mlpPost(l));                                    // [R, I]
-                    NDArray baseN = projection.logits(mid, s);                                // [R, V]
-                    float[] nb = pick(baseN, idx);
-                    float[] hb = pick(projection.logits(pre, s), idx);
-                    float[] att = pick(projection.logits(pre.add(fr.tap(Tap.attnOut(l))), s), idx);
-                    float[] ff = pick(projection.logits(mid.add(fr.tap(Tap.mlpOut(l))), s), idx);
-                    NDArray perHead = pre.expandDims(1).add(fr.tap(Tap.attnResult(l)))       // [R, H, D]
-                            .reshape((long) rows * heads, d);
-                    float[] hd = pick(projection.logits(perHead, sHeads), idxHeads);
-                    float[][] nl = options.neuronPath() == NeuronPath.VALUE_PROJECTIONS
-                            ? neuronsByValueProjections(l, baseN, post, s, target, nb)
-                            : neuronsOneByOne(l, mid, post, s, target, nb);
-                    float[] cf = post.toFloatArray();
-                    int ffnSize = c.ffnSize();
-                    for (int r = 0; r < rows; r++) {
-                        neuron[r][l] = nl[r];
-                        coef[r][l] = Arrays.copyOfRange(cf, r * ffnSize, (r + 1) * ffnSize);
-                        head[r][l] = new float[heads];
-                        for (int h = 0; h < heads; h++) {
-                            head[r][l][h] = hd[r * heads + h] - hb[r];
+                float[] hb = new float[rows];
+                float[] att = new float[rows];
+                float[] ff = new float[rows];
+                float[] hd = new float[rows * heads];
+                for (int r0 = 0; r0 < rows; r0 += chunk) {
+                    int r1 = Math.min(rows, r0 + chunk);
+                    int n = r1 - r0;
+                    try (NDScope scope = new NDScope()) {
+                        NDIndex part = new NDIndex(r0 + ":" + r1);
+                        float[] sc = Arrays.copyOfRange(s, r0, r1);
+                        int[] tg = Arrays.copyOfRange(target, r0, r1);
+                        NDArray ix = m.create(longs(tg, 1), new Shape(n, 1));
+                        NDArray p = pre.get(part);
+                        System.arraycopy(pick(projection.logits(p, sc), ix), 0, hb, r0, n);
+                        System.arraycopy(pick(projection.logits(p.add(attnOut.get(part)), sc), ix), 0, att, r0, n);
+                        System.arraycopy(pick(projection.logits(mid.get(part).add(mlpOut.get(part)), sc), ix), 0, ff,
+                                r0, n);
+                        float[] sHeads = new float[n * heads];
+                        for (int i = 0; i < sHeads.length; i++) {
+                            sHeads[i] = sc[i / heads];
                         }
-                        neuronBase[r][l] = nb[r];
-                        headBase[r][l] = hb[r];
-                        attention[r][l] = att[r] - hb[r];
-                        ffn[r][l] = ff[r] - nb[r];
+                        NDArray byHead = p.expandDims(1).add(perHeadOut.get(part))                // [n, H, D]
+                                .reshape((long) n * heads, c.hiddenSize());
+                        System.arraycopy(pick(projection.logits(byHead, sHeads),
+                                m.create(longs(tg, heads), new Shape((long) n * heads, 1))), 0, hd, r0 * heads, n * heads);
                     }
                 }
+                float[][] nl = options.neuronPath() == NeuronPath.VALUE_PROJECTIONS
+                        ? neuronsByValueProjections(l, values.get(), baseU, post, valueScale, target, nb)
+                        : neuronsOneByOne(l, values.get(), mid, post, s, postScale, target, nb);
+                float[] cf = post.toFloatArray();
+                for (int r = 0; r < rows; r++) {
+                    neuron[r][l] = nl[r];
+                    coef[r][l] = Arrays.copyOfRange(cf, r * ffnSize, (r + 1) * ffnSize);
+                    head[r][l] = new float[heads];
+                    for (int h = 0; h < heads; h++) {
+                        head[r][l][h] = hd[r * heads + h] - hb[r];
+                    }
+                    neuronBase[r][l] = nb[r];
+                    headBase[r][l] = hb[r];
+                    attention[r][l] = att[r] - hb[r];
+                    ffn[r][l] = ff[r] - nb[r];
+                }
             }
+            options.progress().update("layers scored", l + 1, layers);
         }
-        List<StepScores> out = new ArrayList<>();
-        for (int r = 0; r < rows; r++) {
-            out.add(new StepScores(target[r], logprob[r], norm[r], new ComponentScores(neuron[r], coef[r],
-                    neuronBase[r], head[r], headBase[r], attention[r], ffn[r])));
+        List<List<StepScores>> out = new ArrayList<>();
+        at = 0;
+        for (Recorded rec : records) {
+            List<StepScores> one = new ArrayList<>();
+            for (int i = 0; i < rec.rows(); i++, at++) {
+                one.add(new StepScores(rec.target[i], rec.logprob[i], rec.norm[i], new ComponentScores(neuron[at],
+                        coef[at], neuronBase[at], head[at], headBase[at], attention[at], ffn[at])));
+            }
+            out.add(one);
         }
         return out;
     }
 
+    /** Layer {@code l}'s post-FFN norm scales of every record's rows, joined, or null without post-norms. */
+    private static float[] postScales(List<Recorded> records, int l, int rows) {
+        if (records.getFirst().postScale == null) {
+            return null;
+        }
+        float[] out = new float[rows];
+        int at = 0;
+        for (Recorded r : records) {
+            System.arraycopy(r.postScale[l], 0, out, at, r.rows());
+            at += r.rows();
+        }
+        return out;
+    }
+
+    /** Layer {@code l}'s array of every record, rows joined in record order (a temporary of the caller's scope). */
+    private static NDArray joined(List<Recorded> records, int l, java.util.function.Function<Recorded, NDArray[]> field) {
+        if (records.size() == 1) {
+            return field.apply(records.getFirst())[l];
+        }
+        NDList parts = new NDList();
+        records.forEach(r -> parts.add(field.apply(r)[l]));
+        return NDArrays.concat(parts, 0);
+    }
+
     /**
-     * All neurons of layer {@code l}: {@code log_softmax(bs(base) + (m_k/s)·direction_k)[target]}
+     * All neurons of layer {@code l}: {@code log_softmax(cap(u(base) + (m_k/s)·direction_k))[target]}
      * minus the base log-probability, in blocks of neurons × V (each block's directions read
-     * or projected once) and, within a block, of rows × neurons × V.
+     * or projected once) and, within a block, of rows × neurons × V. {@code s} is each row's
+     * divisor of {@code m_k}: the frozen final-norm scale (times the post-FFN norm's scale).
      */
-    private float[][] neuronsByValueProjections(int l, NDArray baseN, NDArray post, float[] s, int[] target,
-                                                float[] base) {
+    private float[][] neuronsByValueProjections(int l, NDArray values, NDArray baseU, NDArray post, float[] s,
+                                                int[] target, float[] base) {
         int rows = s.length;
         int neurons = model.config().ffnSize();
         long vocab = projection.vocabSize();
         float[][] out = new float[rows][neurons];
-        NDManager m = baseN.getManager();
+        NDManager m = baseU.getManager();
         NDArray a = post.div(m.create(s, new Shape(rows, 1)));                                // [R, I]: m_k / s
         int block = Math.clamp(BLOCK_ELEMENTS / vocab, 1, neurons);
         for (int k0 = 0; k0 < neurons; k0 += block) {
@@ -271,13 +467,14 @@ public final class Attribution {
             int width = k1 - k0;
             int rowBlock = Math.clamp(BLOCK_ELEMENTS / (width * vocab), 1, rows);
             try (NDScope blockScope = new NDScope()) {
-                NDArray dirs = projection.valueDirections(l, k0, k1).expandDims(0);           // [1, c, V]
+                NDArray dirs = projection.valueDirections(l, values, k0, k1).expandDims(0);     // [1, c, V]
                 for (int r0 = 0; r0 < rows; r0 += rowBlock) {
                     int r1 = Math.min(rows, r0 + rowBlock);
                     int n = r1 - r0;
                     try (NDScope scope = new NDScope()) {
-                        NDArray x = a.get(new NDIndex(r0 + ":" + r1 + ", " + k0 + ":" + k1)).expandDims(2).mul(dirs)
-                                .add(baseN.get(new NDIndex(r0 + ":" + r1)).expandDims(1));    // [n, c, V]
+                        NDArray x = projection.cap(a.get(new NDIndex(r0 + ":" + r1 + ", " + k0 + ":" + k1))
+                                .expandDims(2).mul(dirs)
+                                .add(baseU.get(new NDIndex(r0 + ":" + r1)).expandDims(1)));  // [n, c, V]
                         long[] t = new long[n * width];
                         for (int i = 0; i < t.length; i++) {
                             t[i] = target[r0 + i / width];
@@ -295,17 +492,26 @@ public final class Attribution {
         return out;
     }
 
-    /** The reference formula: {@code base + m_k·value_k} projected into the vocabulary once per neuron. */
-    private float[][] neuronsOneByOne(int l, NDArray mid, NDArray post, float[] s, int[] target, float[] base) {
+    /**
+     * The reference formula: {@code base + m_k·value_k} projected into the vocabulary once per
+     * neuron, from layer {@code l}'s value vectors {@code values} [I, D]; {@code postScale},
+     * when not null, is each row's post-FFN norm scale dividing the value.
+     */
+    private float[][] neuronsOneByOne(int l, NDArray values, NDArray mid, NDArray post, float[] s, float[] postScale,
+                                      int[] target, float[] base) {
         int rows = s.length;
         int neurons = model.config().ffnSize();
         int d = model.config().hiddenSize();
-        NDArray values = model.weights().ffnValues(l);                                          // [I, D]
         float[][] out = new float[rows][neurons];
         for (int r = 0; r < rows; r++) {
             for (int k = 0; k < neurons; k++) {
                 try (NDScope scope = new NDScope()) {
-                    NDArray z = mid.get(r).add(values.get(k).mul(post.get(r, k))).reshape(1, d);
+                    NDArray value = projection.values(l, values, new NDIndex(k + ":" + (k + 1))).reshape(d);  // [D]
+                    NDArray m = post.get(r, k);
+                    if (postScale != null) {
+                        m = m.div(m.getManager().full(new Shape(), postScale[r]));
+                    }
+                    NDArray z = mid.get(r).add(value.mul(m)).reshape(1, d);
                     float lp = projection.logits(z, new float[] {s[r]}).logSoftmax(1).get(0, target[r]).getFloat();
                     out[r][k] = lp - base[r];
                 }

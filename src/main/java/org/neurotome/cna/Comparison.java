@@ -14,7 +14,9 @@ import java.util.List;
  * each position, and each run uses its own residuals and coefficients (and its own final-norm
  * weight and unembedding when B is another checkpoint). Three pairings: the same model with
  * heads ablated, another checkpoint of the same shape, and the same model on prompts that
- * differ in one word. Over a data set the scores are averaged over positions.
+ * differ in one word. Over a data set the scores are averaged over positions. When both runs
+ * are of one model their rows are scored together, so each layer's value vectors are read and
+ * projected once for both.
  */
 public final class Comparison {
     /** What run B is. */
@@ -84,17 +86,28 @@ public final class Comparison {
         List<StepScores> keptA = new ArrayList<>();
         List<StepScores> keptB = new ArrayList<>();
         int maxLen = Math.max(a.prompts().maxContext(), b.prompts().maxContext());
-        int chunk = Math.min(a.attribution().rowsPerBatch(maxLen), b.attribution().rowsPerBatch(maxLen));
+        int chunk = Math.min(a.attribution().rowsPerPass(maxLen), b.attribution().rowsPerPass(maxLen));
         Progress progress = a.attribution().options().progress();
+        boolean oneModel = a.attribution() == b.attribution();
         for (int from = 0; from < stepsA.size(); from += chunk) {
             int to = Math.min(stepsA.size(), from + chunk);
             List<PromptSet.Step> partA = stepsA.subList(from, to);
             List<PromptSet.Step> partB = stepsB.subList(from, to);
-            List<StepScores> scoredA = a.attribution().score(Attribution.contexts(partA), a.ablate(),
+            List<StepScores> scoredA;
+            List<StepScores> scoredB;
+            try (Attribution.Recorded recA = a.attribution().record(Attribution.contexts(partA), a.ablate(),
                     Attribution.targets(partA), null);
-            int[] targets = scoredA.stream().mapToInt(StepScores::target).toArray();
-            List<FrozenNorm> norms = scoredA.stream().map(StepScores::norm).toList();
-            List<StepScores> scoredB = b.attribution().score(Attribution.contexts(partB), b.ablate(), targets, norms);
+                 Attribution.Recorded recB = b.attribution().record(Attribution.contexts(partB), b.ablate(),
+                         recA.target.clone(), recA.norms())) {
+                if (oneModel) {
+                    List<List<StepScores>> both = a.attribution().scoreRecorded(List.of(recA, recB));
+                    scoredA = both.get(0);
+                    scoredB = both.get(1);
+                } else {
+                    scoredA = a.attribution().scoreRecorded(List.of(recA)).getFirst();
+                    scoredB = b.attribution().scoreRecorded(List.of(recB)).getFirst();
+                }
+            }
             for (int i = 0; i < scoredA.size(); i++) {
                 sumA.add(scoredA.get(i).scores());
                 sumB.add(scoredB.get(i).scores());

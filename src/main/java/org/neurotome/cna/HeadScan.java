@@ -25,7 +25,10 @@ import java.util.List;
  * of cases (each one row, prompt plus all but the last target token, scored at every target
  * position) is run once with the residual stream recorded at every layer; then, for each
  * layer l, all its head ablations run as batch rows that resume from the recorded
- * {@code resid_pre} of layer l, so the layers before l are never recomputed.
+ * {@code resid_pre} of layer l, so the layers before l are never recomputed. The ablation
+ * runs of a batch of cases go to the forward pass together ({@link
+ * org.neurotome.model.Transformer#forwardEach}), so a streamed model reads each layer once for
+ * all of them.
  */
 public final class HeadScan {
     /**
@@ -121,7 +124,7 @@ public final class HeadScan {
             taps.add(Tap.residPre(l));
         }
         long total = (long) layers * heads * rows.size();
-        long done = 0;
+        long doneBefore = 0;
         for (int from = 0; from < rows.size(); from += caseRows) {
             List<Row> part = rows.subList(from, Math.min(rows.size(), from + caseRows));
             int r = part.size();
@@ -137,6 +140,8 @@ public final class HeadScan {
                     baseLogprob[step] = b.logprob()[i];
                     baseTop1[step] = b.argmax()[i] == t[i];
                 }
+                List<ForwardRequest> ablations = new ArrayList<>();
+                List<int[]> at = new ArrayList<>();                                          // {layer, first head, heads}
                 for (int l = 0; l < layers; l++) {
                     NDArray resid = base.tap(Tap.residPre(l));                                // [R, S, D]
                     for (int g0 = 0; g0 < heads; g0 += group) {
@@ -149,28 +154,33 @@ public final class HeadScan {
                                 ablate.add(new HeadScale(i * g + j, l, g0 + j, 0f));
                             }
                         }
-                        try (NDScope batchScope = new NDScope()) {
-                            NDArray repeated = resid.repeat(0, g);                           // [R·G, S, D], row i·G + j
-                            try (ForwardResult ab = model.transformer().forward(ForwardRequest.fromResidual(l, repeated,
-                                    rowLengths).withHeadScales(ablate).withAllLogits())) {
-                                Scored s = score(ab.logits(), part, g, t);                   // row-major (case, head, step)
-                                int k = 0;
-                                for (int i = 0; i < r; i++) {
-                                    Row row = part.get(i);
-                                    for (int j = 0; j < g; j++) {
-                                        for (int p = 0; p < row.positions().length; p++, k++) {
-                                            int step = row.firstStep() + p;
-                                            logprob[l][g0 + j][step] = s.logprob()[k];
-                                            top1[l][g0 + j][step] = s.argmax()[k] == target[step];
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                        done += (long) r * g;
-                        options.progress().update("head ablations", done, total);
+                        NDArray repeated = resid.repeat(0, g);                               // [R·G, S, D], row i·G + j
+                        ablations.add(ForwardRequest.fromResidual(l, repeated, rowLengths).withHeadScales(ablate)
+                                .withAllLogits());
+                        at.add(new int[] {l, g0, g});
                     }
                 }
+                long[] done = {doneBefore};
+                model.transformer().forwardEach(ablations, (a, ab) -> {
+                    int l = at.get(a)[0];
+                    int g0 = at.get(a)[1];
+                    int g = at.get(a)[2];
+                    Scored s = score(ab.logits(), part, g, t);                               // row-major (case, head, step)
+                    int k = 0;
+                    for (int i = 0; i < r; i++) {
+                        Row row = part.get(i);
+                        for (int j = 0; j < g; j++) {
+                            for (int p = 0; p < row.positions().length; p++, k++) {
+                                int step = row.firstStep() + p;
+                                logprob[l][g0 + j][step] = s.logprob()[k];
+                                top1[l][g0 + j][step] = s.argmax()[k] == target[step];
+                            }
+                        }
+                    }
+                    done[0] += (long) r * g;
+                    options.progress().update("head ablations", done[0], total);
+                });
+                doneBefore = done[0];
             }
         }
         return new HeadScanResult(prompts, target, baseLogprob, baseTop1, logprob, top1, options.groupBy());

@@ -7,27 +7,36 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.nn.core.Linear;
 import org.neurotome.arch.Neuron;
 import org.neurotome.arch.NormKind;
+import org.neurotome.model.MemoryBudget;
 import org.neurotome.model.Weights;
 
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * The before-softmax projection {@code bs(z)} of METHOD.md A2 (the notebooks'
  * {@code get_bsvalues}), with the final norm frozen per row at a {@link FrozenNorm}:
  * <pre>
- *   bs(z) = W_U · (C(z) / s ⊙ g) + b_U
+ *   bs(z) = cap(u(z)),   u(z) = W_U · (C(z) / s ⊙ g) + b_U
  * </pre>
- * where {@code s = sqrt(final_var + eps)}, {@code g} is the final norm's weight, {@code C}
- * subtracts the mean over the hidden axis for LayerNorm models and is the identity for
- * RMSNorm, the final-norm bias is dropped (as the reference GPT-2 code does) and
- * {@code lm_head.bias} (GPT-J) is kept. The map is affine in z, so
- * {@code bs(base + v) = bs(base) + direction(v) / s} with {@code direction(v) = W_U·(C(v) ⊙ g)},
- * which has no bias term. The directions of every FFN neuron's value vector are cached per
- * layer (a [I, V] matrix, independent of the prompt) while they fit in the cache budget;
- * layers beyond it are projected again on each call, in chunks.
+ * where {@code s = sqrt(final_var + eps)}, {@code g} is the final norm's gain (its weight w,
+ * or {@code 1 + w} for Gemma 2), {@code C} subtracts the mean over the hidden axis for
+ * LayerNorm models and is the identity for RMSNorm, the final-norm bias is dropped (as the
+ * reference GPT-2 code does), {@code lm_head.bias} (GPT-J) is kept, and {@code cap} is the
+ * final logit soft-cap {@code c·tanh(x / c)} (Gemma 2; else the identity). {@code u} is affine
+ * in z, so {@code u(base + v) = u(base) + direction(v) / s} with
+ * {@code direction(v) = W_U·(C(v) ⊙ g)}, which has no bias term. A neuron's value vector is
+ * the column of the down projection as the residual receives it: times the post-FFN norm's
+ * {@code 1 + w} for Gemma 2 (its per-position scale is the caller's, like {@code s}). The
+ * directions of every FFN neuron's value vector are cached per
+ * layer (a [I, V] matrix, independent of the prompt) while they fit in the cache budget, which
+ * is taken from what the weights' memory budget has left; layers beyond it are projected
+ * again on each call, in chunks. Value vectors are passed in by the caller, who holds the
+ * layer's {@link Weights#ffnValues} lease (streamed weights widen them only then).
  */
 public final class VocabularyProjection implements AutoCloseable {
     /** Default cache budget for value directions: 1 GiB. */
@@ -39,18 +48,39 @@ public final class VocabularyProjection implements AutoCloseable {
     private final long budget;
     private final NDArray[] valueDirections;
     private final boolean[] uncached;
+    private final List<MemoryBudget.Reservation> reserved = new ArrayList<>();
+    private final NDArray one;
+    private final NDArray gain;
+    private final NDArray[] valueGains;
+    private final NDArray softcap;
     private long used;
 
-    /** A projection over {@code weights}, caching value directions up to {@code cacheBytes}. */
+    /**
+     * A projection over {@code weights}, caching value directions up to {@code cacheBytes} or
+     * half of what their memory budget has left, whichever is less.
+     */
     public VocabularyProjection(Weights weights, long cacheBytes) {
         if (cacheBytes < 0) {
             throw new IllegalArgumentException("cache budget must be ≥ 0, got " + cacheBytes);
         }
         this.w = weights;
-        this.budget = cacheBytes;
+        this.budget = Math.min(cacheBytes, weights.budget().available() / 2);
         this.cache = weights.manager().newSubManager();
-        this.valueDirections = new NDArray[weights.config().numLayers()];
-        this.uncached = new boolean[weights.config().numLayers()];
+        int layers = weights.config().numLayers();
+        this.valueDirections = new NDArray[layers];
+        this.uncached = new boolean[layers];
+        this.one = weights.architecture().normPlusOne() ? cached(cache.full(new Shape(), 1f)) : null;
+        this.gain = one == null ? weights.finalNormWeight() : cached(weights.finalNormWeight().add(one));
+        this.valueGains = new NDArray[layers];
+        double cap = weights.config().features().finalSoftcap();
+        this.softcap = cap > 0 ? cached(cache.full(new Shape(), (float) cap)) : null;
+    }
+
+    /** {@code a}, kept in the cache manager beyond any scope. */
+    private NDArray cached(NDArray a) {
+        NDScope.unregister(a);
+        a.attach(cache);
+        return a;
     }
 
     public Weights weights() {
@@ -63,31 +93,67 @@ public final class VocabularyProjection implements AutoCloseable {
 
     /** {@code bs(z)} of rows {@code z} [N, D], row n frozen at {@code scales[n]}: logits [N, V]. */
     public NDArray logits(NDArray z, float[] scales) {
+        return cap(uncapped(z, scales));
+    }
+
+    /** {@code u(z)}: {@link #logits} before the final soft-cap [N, V]. */
+    public NDArray uncapped(NDArray z, float[] scales) {
         long n = z.getShape().get(0);
         if (scales.length != n) {
             throw new IllegalArgumentException(scales.length + " scales for " + n + " rows");
         }
         NDArray s = z.getManager().create(scales, new Shape(n, 1));
-        NDArray normed = centre(z).div(s).mul(w.finalNormWeight());                       // [N, D]
-        return Linear.linear(normed, w.unembed(), w.unembedBias()).singletonOrThrow();     // [N, V]
+        NDArray normed = centre(z).div(s).mul(gain);                                      // [N, D]
+        return w.unembed(normed, true);                                                    // [N, V]
+    }
+
+    /** The final logit soft-cap {@code c·tanh(x / c)}, or {@code x} when the model has none. */
+    public NDArray cap(NDArray x) {
+        return softcap == null ? x : x.div(softcap).tanh().mul(softcap);
     }
 
     /** {@code W_U·(C(v) ⊙ g)} of rows {@code v} [N, D]: the bias-free projection at unit scale [N, V]. */
     public NDArray directions(NDArray v) {
-        return Linear.linear(centre(v).mul(w.finalNormWeight()), w.unembed(), null).singletonOrThrow();
+        return w.unembed(centre(v).mul(gain), false);
     }
 
     /**
-     * Directions of the value vectors of FFN neurons {@code from … to−1} of {@code layer} [to−from, V].
-     * Call inside an {@code NDScope}: the returned array is a temporary of that scope.
+     * Rows {@code rows} (all when null) of layer {@code layer}'s FFN value vectors as the
+     * residual receives them, up to a per-position scale [N, D]: the down projection's columns
+     * {@code values} [I, D] (the caller's {@link Weights#ffnValues} lease), times the post-FFN
+     * norm's gain where there is one. Call inside an {@code NDScope}: the result may be a
+     * temporary.
      */
-    public NDArray valueDirections(int layer, int from, int to) {
-        NDArray all = cached(layer);
+    public NDArray values(int layer, NDArray values, NDIndex rows) {
+        NDArray v = rows == null ? values : values.get(rows);
+        NDArray g = valueGain(layer);
+        return g == null ? v : v.mul(g);
+    }
+
+    /** The post-FFN norm's gain of {@code layer} [D] (its weight, or 1 + it), or null without post-norms. */
+    private synchronized NDArray valueGain(int layer) {
+        if (valueGains[layer] == null) {
+            try (Weights.Lease<NDArray> post = w.postFfnNorm(layer)) {
+                if (post != null) {
+                    valueGains[layer] = cached(one == null ? post.get().duplicate() : post.get().add(one));
+                }
+            }
+        }
+        return valueGains[layer];
+    }
+
+    /**
+     * Directions of the value vectors of FFN neurons {@code from … to−1} of {@code layer}
+     * [to−from, V], from its value vectors {@code values} [I, D]. Call inside an
+     * {@code NDScope}: the returned array is a temporary of that scope.
+     */
+    public NDArray valueDirections(int layer, NDArray values, int from, int to) {
+        NDArray all = cached(layer, values);
         NDIndex rows = new NDIndex(from + ":" + to);
         if (all != null) {
             return all.get(rows);
         }
-        return directions(w.ffnValues(layer).get(rows));
+        return directions(values(layer, values, rows));
     }
 
     /**
@@ -117,24 +183,37 @@ public final class VocabularyProjection implements AutoCloseable {
      */
     public int[][] valueTopTokens(List<Neuron> neurons, double[] coefs, int k) {
         int[][] out = new int[neurons.size()][];
-        for (int from = 0; from < neurons.size(); from += TOP_TOKEN_BATCH) {
-            int to = Math.min(neurons.size(), from + TOP_TOKEN_BATCH);
-            try (NDScope scope = new NDScope()) {
-                NDList rows = new NDList();
-                for (int i = from; i < to; i++) {
-                    Neuron n = neurons.get(i);
-                    NDArray value = w.ffnValues(n.layer()).get(n.neuron());                   // [D]
-                    rows.add(coefs[i] < 0 ? value.neg() : value);
+        Map<Integer, List<Integer>> byLayer = new TreeMap<>();
+        for (int i = 0; i < neurons.size(); i++) {
+            byLayer.computeIfAbsent(neurons.get(i).layer(), l -> new ArrayList<>()).add(i);
+        }
+        for (Map.Entry<Integer, List<Integer>> layer : byLayer.entrySet()) {
+            List<Integer> at = layer.getValue();
+            try (Weights.Lease<NDArray> values = w.ffnValues(layer.getKey())) {
+                for (int from = 0; from < at.size(); from += TOP_TOKEN_BATCH) {
+                    int to = Math.min(at.size(), from + TOP_TOKEN_BATCH);
+                    try (NDScope scope = new NDScope()) {
+                        NDList rows = new NDList();
+                        for (int j = from; j < to; j++) {
+                            int i = at.get(j);
+                            int neuron = neurons.get(i).neuron();
+                            NDArray value = values(layer.getKey(), values.get(), new NDIndex(neuron + ":" + (neuron + 1)))
+                                    .reshape(-1);                                              // [D]
+                            rows.add(coefs[i] < 0 ? value.neg() : value);
+                        }
+                        int[][] top = topTokens(NDArrays.stack(rows), k);
+                        for (int j = from; j < to; j++) {
+                            out[at.get(j)] = top[j - from];
+                        }
+                    }
                 }
-                int[][] top = topTokens(NDArrays.stack(rows), k);
-                System.arraycopy(top, 0, out, from, to - from);
             }
         }
         return out;
     }
 
     /** Layer {@code layer}'s value directions when they are (or now fit) in the cache, else null. */
-    private NDArray cached(int layer) {
+    private NDArray cached(int layer, NDArray values) {
         if (valueDirections[layer] != null || uncached[layer]) {
             return valueDirections[layer];
         }
@@ -145,12 +224,13 @@ public final class VocabularyProjection implements AutoCloseable {
         }
         NDArray d;
         try (NDScope scope = new NDScope()) {
-            d = directions(w.ffnValues(layer));                                              // [I, V]
+            d = directions(values(layer, values, null));                                    // [I, V]
             NDScope.unregister(d);
         }
         d.attach(cache);
         valueDirections[layer] = d;
         used += bytes;
+        reserved.add(w.budget().reserve(bytes));
         return d;
     }
 
@@ -161,5 +241,6 @@ public final class VocabularyProjection implements AutoCloseable {
     @Override
     public void close() {
         cache.close();
+        reserved.forEach(MemoryBudget.Reservation::close);
     }
 }

@@ -99,8 +99,8 @@ public final class EvalRunner {
         long start = nanoClock.getAsLong();
         int batches = 0;
         progress.update(spec.id(), model, 0, cases.size());
-        for (int from = 0; from < cases.size(); from += batchSize) {
-            List<EvalCase> batch = cases.subList(from, Math.min(cases.size(), from + batchSize));
+        for (int from = 0; from < cases.size(); from = (int) Math.min(cases.size(), (long) from + batchSize)) {
+            List<EvalCase> batch = cases.subList(from, (int) Math.min(cases.size(), (long) from + batchSize));
             List<CaseScore> got = scorer.score(batch);
             if (got.size() != batch.size() || got.stream().anyMatch(Objects::isNull)) {
                 throw new IllegalStateException("the " + model + " scorer returned " + got.size()

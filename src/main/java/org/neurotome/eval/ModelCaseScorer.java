@@ -2,61 +2,87 @@ package org.neurotome.eval;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.types.Shape;
 import org.neurotome.model.ForwardRequest;
-import org.neurotome.model.ForwardResult;
 import org.neurotome.model.LanguageModel;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
- * The {@link CaseScorer} of a loaded model: each batch is one right-padded forward with
- * logits at every position, and target token i of a case is read, teacher-forced, at
- * position {@code |prompt| + i − 1} as a log-softmax over the whole vocabulary, with the
- * argmax (lowest id on ties) as the prediction.
+ * The {@link CaseScorer} of a loaded model: cases go through right-padded forwards of at most
+ * {@link #FORWARD_ROWS} rows with logits at every position (all of a call's forwards together,
+ * so a streamed model reads each layer once per call), and target token i of a case is read,
+ * teacher-forced, at position {@code |prompt| + i − 1} as a log-softmax over the whole
+ * vocabulary, with the argmax (lowest id on ties) as the prediction. Only those numbers leave
+ * libtorch.
  */
 public final class ModelCaseScorer implements CaseScorer {
+    /** Cases per batched forward. */
+    public static final int FORWARD_ROWS = 32;
+
     private final LanguageModel model;
 
     public ModelCaseScorer(LanguageModel model) {
         this.model = model;
     }
 
+    /** The model scored; its weights say whether calls should be large (streamed) or small. */
+    public LanguageModel model() {
+        return model;
+    }
+
     @Override
-    public List<CaseScore> score(List<EvalCase> batch) {
-        List<int[]> full = new ArrayList<>(batch.size());
-        int[] promptLength = new int[batch.size()];
-        int[][] targets = new int[batch.size()][];
-        for (int b = 0; b < batch.size(); b++) {
-            EvalCase c = batch.get(b);
+    public List<CaseScore> score(List<EvalCase> cases) {
+        int[] promptLength = new int[cases.size()];
+        int[][] targets = new int[cases.size()][];
+        List<ForwardRequest> requests = new ArrayList<>();
+        List<int[]> rows = new ArrayList<>();
+        for (int b = 0; b < cases.size(); b++) {
+            EvalCase c = cases.get(b);
             int[] prompt = model.encode(c.prompt());
             int[] ids = model.encode(c.prompt() + c.target());
             targets[b] = CaseScorer.targetTokens(c, prompt, ids);
             promptLength[b] = prompt.length;
-            full.add(ids);
-        }
-        List<CaseScore> out = new ArrayList<>(batch.size());
-        try (NDScope scope = new NDScope();
-             ForwardResult r = model.transformer().forward(ForwardRequest.tokens(full).withAllLogits())) {
-            NDArray logProbs = r.logits().logSoftmax(-1);          // [B, S, V]
-            int seq = (int) logProbs.getShape().get(1);
-            int vocab = (int) logProbs.getShape().get(2);
-            float[] lp = logProbs.toFloatArray();
-            for (int b = 0; b < batch.size(); b++) {
-                List<TokenScore> tokens = new ArrayList<>(targets[b].length);
-                for (int i = 0; i < targets[b].length; i++) {
-                    int base = (b * seq + promptLength[b] + i - 1) * vocab;
-                    int best = 0;
-                    for (int v = 1; v < vocab; v++) {
-                        if (lp[base + v] > lp[base + best]) {
-                            best = v;
-                        }
-                    }
-                    tokens.add(new TokenScore(targets[b][i], lp[base + targets[b][i]], best));
-                }
-                out.add(new CaseScore(tokens));
+            rows.add(ids);
+            if (rows.size() == FORWARD_ROWS || b == cases.size() - 1) {
+                requests.add(ForwardRequest.tokens(rows).withAllLogits());
+                rows = new ArrayList<>();
             }
         }
-        return out;
+        CaseScore[] out = new CaseScore[cases.size()];
+        model.transformer().forwardEach(requests, (i, r) -> {
+            int first = i * FORWARD_ROWS;
+            int n = r.batchSize();
+            int seq = (int) r.logits().getShape().get(1);
+            List<Long> at = new ArrayList<>();
+            List<Long> wanted = new ArrayList<>();
+            for (int b = 0; b < n; b++) {
+                for (int j = 0; j < targets[first + b].length; j++) {
+                    at.add((long) b * seq + promptLength[first + b] + j - 1);
+                    wanted.add((long) targets[first + b][j]);
+                }
+            }
+            float[] logprob;
+            long[] best;
+            try (NDScope scope = new NDScope()) {
+                NDArray flat = r.logits().reshape(-1, r.logits().getShape().get(2));        // [B·S, V]
+                NDArray picked = flat.get(r.manager().create(at.stream().mapToLong(Long::longValue).toArray()));
+                best = picked.argMax(1).toLongArray();
+                logprob = picked.logSoftmax(1).gather(r.manager().create(
+                        wanted.stream().mapToLong(Long::longValue).toArray(), new Shape(wanted.size(), 1)), 1)
+                        .toFloatArray();
+            }
+            int k = 0;
+            for (int b = 0; b < n; b++) {
+                List<TokenScore> tokens = new ArrayList<>(targets[first + b].length);
+                for (int j = 0; j < targets[first + b].length; j++, k++) {
+                    tokens.add(new TokenScore(targets[first + b][j], logprob[k], Math.toIntExact(best[k])));
+                }
+                out[first + b] = new CaseScore(tokens);
+            }
+        });
+        return Arrays.asList(out);
     }
 }

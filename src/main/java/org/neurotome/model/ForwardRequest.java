@@ -23,10 +23,12 @@ import java.util.Set;
  * @param allLogits       return logits at every position [B, S, V] instead of the last [B, V]
  * @param training        keep every intermediate alive for a backward pass (the caller's
  *                        {@code NDScope} or the result's {@link ForwardResult#close()} frees them)
+ * @param cache           keys and values of earlier positions: the ids continue them, and their
+ *                        own keys and values are appended (rows of equal length), or null
  */
 public record ForwardRequest(List<int[]> ids, int startLayer, NDArray residual, int[] lengths, Set<String> taps,
                              boolean tapAllPositions, boolean allLogits, List<HeadScale> headScales,
-                             List<NeuronScale> neuronScales, boolean training) {
+                             List<NeuronScale> neuronScales, boolean training, KvCache cache) {
 
     public ForwardRequest {
         if ((ids == null) == (residual == null)) {
@@ -37,11 +39,14 @@ public record ForwardRequest(List<int[]> ids, int startLayer, NDArray residual, 
         taps = Set.copyOf(taps);
         headScales = List.copyOf(headScales);
         neuronScales = List.copyOf(neuronScales);
+        if (cache != null && (ids == null || training)) {
+            throw new IllegalArgumentException("a key/value cache continues token ids, without training");
+        }
     }
 
     /** A forward over token-id rows, which may differ in length. */
     public static ForwardRequest tokens(List<int[]> ids) {
-        return new ForwardRequest(ids, 0, null, null, Set.of(), false, false, List.of(), List.of(), false);
+        return new ForwardRequest(ids, 0, null, null, Set.of(), false, false, List.of(), List.of(), false, null);
     }
 
     public static ForwardRequest tokens(int[]... ids) {
@@ -55,14 +60,14 @@ public record ForwardRequest(List<int[]> ids, int startLayer, NDArray residual, 
      */
     public static ForwardRequest fromResidual(int layer, NDArray residual, int[] lengths) {
         return new ForwardRequest(null, layer, residual, lengths.clone(), Set.of(), false, false, List.of(),
-                List.of(), false);
+                List.of(), false, null);
     }
 
     public ForwardRequest withTaps(Collection<String> names) {
         Set<String> all = new LinkedHashSet<>(taps);
         all.addAll(names);
         return new ForwardRequest(ids, startLayer, residual, lengths, all, tapAllPositions, allLogits, headScales,
-                neuronScales, training);
+                neuronScales, training, cache);
     }
 
     public ForwardRequest withTaps(String... names) {
@@ -72,29 +77,38 @@ public record ForwardRequest(List<int[]> ids, int startLayer, NDArray residual, 
     /** Taps at every position ([B, S, …]) rather than each row's last. */
     public ForwardRequest tapAtAllPositions() {
         return new ForwardRequest(ids, startLayer, residual, lengths, taps, true, allLogits, headScales, neuronScales,
-                training);
+                training, cache);
     }
 
     /** Logits at every position [B, S, V] (for a language-modelling loss). */
     public ForwardRequest withAllLogits() {
         return new ForwardRequest(ids, startLayer, residual, lengths, taps, tapAllPositions, true, headScales,
-                neuronScales, training);
+                neuronScales, training, cache);
     }
 
     public ForwardRequest withHeadScales(List<HeadScale> scales) {
         return new ForwardRequest(ids, startLayer, residual, lengths, taps, tapAllPositions, allLogits, scales,
-                neuronScales, training);
+                neuronScales, training, cache);
     }
 
     public ForwardRequest withNeuronScales(List<NeuronScale> scales) {
         return new ForwardRequest(ids, startLayer, residual, lengths, taps, tapAllPositions, allLogits, headScales,
-                scales, training);
+                scales, training, cache);
     }
 
     /** Keeps intermediates for autograd: run inside a {@code GradientCollector}, then call backward. */
     public ForwardRequest forTraining() {
         return new ForwardRequest(ids, startLayer, residual, lengths, taps, tapAllPositions, allLogits, headScales,
-                neuronScales, true);
+                neuronScales, true, cache);
+    }
+
+    /**
+     * Continues the sequences held by {@code cache}: the ids are read at the positions after
+     * the cached ones, attend to the cached keys and values, and are appended to them.
+     */
+    public ForwardRequest withCache(KvCache kv) {
+        return new ForwardRequest(ids, startLayer, residual, lengths, taps, tapAllPositions, allLogits, headScales,
+                neuronScales, training, kv);
     }
 
     /** Number of batch rows. */

@@ -9,38 +9,48 @@ import java.nio.file.Path;
 import java.util.Optional;
 
 /**
- * A checkpoint directory loaded for running: its weights on a device, the forward pass over
- * them, and its tokenizer when it has one. The checkpoint files are closed once the weights
- * are read.
+ * A checkpoint directory opened for running: its weights on a device (kept or streamed, as
+ * the memory budget decides), the forward pass over them, and its tokenizer when it has one.
+ * The checkpoint stays mapped while the model is open: embedding rows, and streamed layers,
+ * are read from it.
  */
 public final class LanguageModel implements AutoCloseable {
     private final Path dir;
+    private final Checkpoint checkpoint;
     private final Weights weights;
     private final Transformer transformer;
     private final TextTokenizer tokenizer;
 
-    private LanguageModel(Path dir, Weights weights, TextTokenizer tokenizer) {
+    private LanguageModel(Path dir, Checkpoint checkpoint, Weights weights, TextTokenizer tokenizer) {
         this.dir = dir;
+        this.checkpoint = checkpoint;
         this.weights = weights;
         this.transformer = new Transformer(weights);
         this.tokenizer = tokenizer;
     }
 
-    /**
-     * Loads the checkpoint in {@code dir} (a directory, or an archive of one: see
-     * {@link Checkpoint#open}) onto {@code device}; {@link #dir()} stays {@code dir} as given.
-     */
+    /** Opens the checkpoint in {@code dir} on {@code device}, with every weight kept in memory. */
     public static LanguageModel open(Path dir, Device device) {
-        Weights weights;
-        Path files;
-        try (Checkpoint ckpt = Checkpoint.open(dir)) {
-            weights = Weights.load(ckpt, device);
-            files = ckpt.dir();
-        }
+        return open(dir, device, MemoryBudget.unlimited());
+    }
+
+    /**
+     * Opens the checkpoint in {@code dir} (a directory, or an archive of one: see
+     * {@link Checkpoint#open}) on {@code device}: its weights are kept when their float32 size
+     * fits {@code budget}, streamed layer by layer otherwise. {@link #dir()} stays {@code dir}
+     * as given.
+     */
+    public static LanguageModel open(Path dir, Device device, MemoryBudget budget) {
+        Checkpoint ckpt = Checkpoint.open(dir);
+        Weights weights = null;
         try {
-            return new LanguageModel(dir, weights, TextTokenizer.open(files, weights.config()).orElse(null));
+            weights = Weights.load(ckpt, device, budget);
+            return new LanguageModel(dir, ckpt, weights, TextTokenizer.open(ckpt.dir(), weights.config()).orElse(null));
         } catch (RuntimeException e) {
-            weights.close();
+            if (weights != null) {
+                weights.close();
+            }
+            ckpt.close();
             throw e;
         }
     }
@@ -80,5 +90,6 @@ public final class LanguageModel implements AutoCloseable {
         }
         transformer.close();
         weights.close();
+        checkpoint.close();
     }
 }

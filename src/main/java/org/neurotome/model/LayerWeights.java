@@ -9,15 +9,20 @@ import ai.djl.ndarray.NDArray;
  * (row k of {@link #ffnOut} is FFN neuron k's value vector, rows {@code h·hd … (h+1)·hd − 1}
  * of {@link #o} are head h's slice of the output projection). Optional tensors are null.
  *
- * @param qkv      [(H + 2·KV)·hd, D]: q heads, then k heads, then v heads ({@code (n h)} order);
+ * @param qkv      [(H + 2·KV)·hd, D]: q heads, then k heads, then v heads ({@code (n h)} order),
+ *                 whatever the checkpoint's fusion (GPT-NeoX's per-head blocks are regrouped);
  *                 for interleaved rotary (GPT-J) the rotated dims of each q/k head are reordered
  *                 evens-then-odds, so one rotate-half rule serves every family (q·k is unchanged)
  * @param o        [H·hd, D]
- * @param ln2      null for a parallel block
+ * @param ln2      the FFN's norm; null for a parallel block whose FFN reads the attention's norm (GPT-J)
  * @param ffnIn    [I, D], or [2I, D] for a gated MLP: gate rows first, then up rows
  * @param ffnOut   [I, D]
+ * @param qNorm    [hd]: the RMSNorm weight of every query head, applied before rotary (Qwen3), or null
+ * @param kNorm    [hd]: the same for key heads, or null
+ * @param ln1Post  [D]: the norm of the attention output before the residual adds it (Gemma 2), or null
+ * @param ln2Post  [D]: the norm of the FFN output before the residual adds it (Gemma 2), or null
  */
 public record LayerWeights(NDArray ln1, NDArray ln1Bias, NDArray qkv, NDArray qkvBias, NDArray o, NDArray oBias,
                            NDArray ln2, NDArray ln2Bias, NDArray ffnIn, NDArray ffnInBias, NDArray ffnOut,
-                           NDArray ffnOutBias) {
+                           NDArray ffnOutBias, NDArray qNorm, NDArray kNorm, NDArray ln1Post, NDArray ln2Post) {
 }

@@ -2,6 +2,7 @@ package org.neurotome.model;
 
 import org.neurotome.NeurotomeException;
 import org.neurotome.arch.ModelConfig;
+import org.neurotome.arch.Role;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -21,6 +22,8 @@ public final class Tap {
     private static final Pattern LAYER = Pattern.compile("blocks\\.(\\d+)\\.(.+)");
     private static final List<String> LAYER_POINTS = List.of("hook_resid_pre", "attn.hook_z", "attn.hook_pattern",
             "attn.hook_result", "hook_attn_out", "hook_resid_mid", "mlp.hook_post", "hook_mlp_out", "hook_resid_post");
+    /** Points only families with post-norms (Gemma 2) have. */
+    private static final List<String> POST_NORM_POINTS = List.of("ln1_post.hook_scale", "ln2_post.hook_scale");
 
     private Tap() {
     }
@@ -40,12 +43,17 @@ public final class Tap {
         return "blocks." + l + ".attn.hook_pattern";
     }
 
-    /** Each head's output through its own slice of the output projection, no bias [B, H, D]. */
+    /**
+     * Each head's output through its own slice of the output projection, no bias [B, H, D];
+     * with a post-attention norm (Gemma 2), times that norm's gain {@code (1 + w) / scale}
+     * frozen at its value for the whole attention output at that position, so the heads still
+     * sum to {@link #attnOut} (the reference's convention).
+     */
     public static String attnResult(int l) {
         return "blocks." + l + ".attn.hook_result";
     }
 
-    /** Attention block output, including the output-projection bias [B, D]. */
+    /** Attention block output, including the output-projection bias (and the post-attention norm) [B, D]. */
     public static String attnOut(int l) {
         return "blocks." + l + ".hook_attn_out";
     }
@@ -60,9 +68,25 @@ public final class Tap {
         return "blocks." + l + ".mlp.hook_post";
     }
 
-    /** FFN output, Σ_k m_k·value_k + bias [B, D]. */
+    /** FFN output, Σ_k m_k·value_k + bias (then the post-FFN norm, Gemma 2) [B, D]. */
     public static String mlpOut(int l) {
         return "blocks." + l + ".hook_mlp_out";
+    }
+
+    /**
+     * sqrt(mean(o²) + eps) of the whole attention output o entering the post-attention norm [B]
+     * (Gemma 2; TransformerLens {@code ln1_post.hook_scale}).
+     */
+    public static String ln1PostScale(int l) {
+        return "blocks." + l + ".ln1_post.hook_scale";
+    }
+
+    /**
+     * sqrt(mean(y²) + eps) of the whole FFN output y entering the post-FFN norm [B] (Gemma 2):
+     * neuron k reaches the residual as {@code m_k·value_k ⊙ (1 + w) / scale}.
+     */
+    public static String ln2PostScale(int l) {
+        return "blocks." + l + ".ln2_post.hook_scale";
     }
 
     /** Residual stream leaving layer l [B, D]; of the last layer, the final residual before the norm. */
@@ -74,7 +98,7 @@ public final class Tap {
     public static List<String> all(ModelConfig config) {
         List<String> names = new ArrayList<>();
         for (int l = 0; l < config.numLayers(); l++) {
-            for (String p : LAYER_POINTS) {
+            for (String p : points(config)) {
                 names.add("blocks." + l + "." + p);
             }
         }
@@ -88,15 +112,25 @@ public final class Tap {
             return -1;
         }
         Matcher m = LAYER.matcher(name);
-        if (m.matches() && LAYER_POINTS.contains(m.group(2))) {
+        if (m.matches() && points(config).contains(m.group(2))) {
             int l = Integer.parseInt(m.group(1));
             if (l < config.numLayers()) {
                 return l;
             }
         }
         throw NeurotomeException.badInput("unknown tap '" + name + "'; taps are blocks.{l}.<point> for l in 0.."
-                + (config.numLayers() - 1) + " with point one of " + String.join(", ", LAYER_POINTS) + ", and "
+                + (config.numLayers() - 1) + " with point one of " + String.join(", ", points(config)) + ", and "
                 + FINAL_SCALE);
+    }
+
+    /** The layer points a model with {@code config} offers. */
+    private static List<String> points(ModelConfig config) {
+        if (!config.architecture().declares(Role.LN1_POST)) {
+            return LAYER_POINTS;
+        }
+        List<String> all = new ArrayList<>(LAYER_POINTS);
+        all.addAll(POST_NORM_POINTS);
+        return all;
     }
 
     /** The point of a layer tap name (the part after {@code blocks.{l}.}). */

@@ -24,15 +24,23 @@ import java.util.Set;
 
 /**
  * The functional forward pass of a decoder-only transformer over {@link Weights}, for every
- * family of {@code arch/}: embeddings (+ learned positions), then per layer
- * {@code x + attn(norm1(x))} and {@code + ffn(norm2(·))} (or GPT-J's parallel
- * {@code x + attn(ln1(x)) + ffn(ln1(x))}), final norm and unembedding; causal softmax
- * attention scaled by 1/sqrt(hd) with grouped-query heads and rotary positions where the
- * family has them. It mirrors transformers' modeling_gpt2.py, modeling_gptj.py,
- * modeling_llama.py, modeling_mistral.py and modeling_qwen2.py in float32, and records
+ * family of {@code arch/}: embeddings (+ learned positions, × √hidden where the family scales
+ * them), then per layer {@code x + attn(norm1(x))} and {@code + ffn(norm2(·))} (or the
+ * parallel {@code x + attn(ln1(x)) + ffn(ln(x))} of GPT-J and GPT-NeoX), with post-norms of
+ * the attention and FFN outputs where the family has them; final norm, unembedding and
+ * final soft-cap. Attention is causal softmax (within a sliding window on the layers the
+ * family windows) over scores scaled by 1/sqrt(hd) (Gemma 2: its query_pre_attn_scalar) and
+ * soft-capped where the family caps them, with grouped-query heads, per-head q/k norms, and
+ * rotary positions (partial, scaled) where the family has them. It mirrors transformers'
+ * modeling_gpt2.py, modeling_gptj.py, modeling_gpt_neox.py, modeling_llama.py,
+ * modeling_mistral.py, modeling_qwen2.py, modeling_qwen3.py, modeling_gemma2.py and
+ * modeling_phi3.py in float32, and records
  * TransformerLens-style taps ({@link Tap}) and applies per-row head and neuron scales
  * ({@link HeadScale}, {@link NeuronScale}) on request. Temporaries live in one
- * {@code NDScope} per layer, so memory stays flat over any number of calls.
+ * {@code NDScope} per layer, so memory stays flat over any number of calls. Each layer's
+ * weights are leased from {@link Weights} for the span of the layer (widened then, when they
+ * are streamed); many requests can share one lease per layer ({@link #forwardEach}), and a
+ * {@link KvCache} lets generation run one new token at a time.
  */
 public final class Transformer implements AutoCloseable {
     private final Weights w;
@@ -45,7 +53,11 @@ public final class Transformer implements AutoCloseable {
     private final NDArray geluScale;
     private final NDArray eps;
     private final NDArray queryScale;
+    private final NDArray embedScale;
+    private final NDArray attnSoftcap;
+    private final NDArray finalSoftcap;
     private final Rotary rotary;
+    private PassProgress progress = PassProgress.NONE;
 
     public Transformer(Weights weights) {
         this.w = weights;
@@ -57,8 +69,14 @@ public final class Transformer implements AutoCloseable {
         this.geluCubic = scalar(0.044715);
         this.geluScale = scalar(Math.sqrt(2.0 / Math.PI));
         this.eps = scalar(c.normEps());
-        this.queryScale = scalar(1.0 / Math.sqrt(c.headDim()));
-        this.rotary = c.rotaryDim() > 0 ? new Rotary(c.rotaryDim(), c.ropeTheta(), constants) : null;
+        ModelConfig.Features f = c.features();
+        this.queryScale = scalar(1.0 / Math.sqrt(f.queryPreAttnScalar()));
+        // Gemma 2 multiplies by √hidden rounded to the compute dtype (float32 here)
+        this.embedScale = arch.embedScaled() ? scalar(Math.sqrt(c.hiddenSize())) : null;
+        this.attnSoftcap = f.attnSoftcap() > 0 ? scalar(f.attnSoftcap()) : null;
+        this.finalSoftcap = f.finalSoftcap() > 0 ? scalar(f.finalSoftcap()) : null;
+        this.rotary = c.rotaryDim() > 0
+                ? new Rotary(c.rotaryDim(), c.ropeTheta(), f.ropeScaling(), c.maxPositions(), constants) : null;
     }
 
     private NDArray scalar(double v) {
@@ -75,8 +93,114 @@ public final class Transformer implements AutoCloseable {
         return c;
     }
 
+    /** Told after each layer of a streamed pass; {@link PassProgress#NONE} by default. */
+    public void setProgress(PassProgress progress) {
+        this.progress = progress;
+    }
+
     /** Runs {@code request}; the result owns its arrays and must be closed. */
     public ForwardResult forward(ForwardRequest request) {
+        Run run = start(request);
+        try {
+            for (int l = request.startLayer(); l < c.numLayers(); l++) {
+                try (Weights.Lease<LayerWeights> lease = w.layer(l)) {
+                    run.step(l, lease.get());
+                }
+                if (w.streaming()) {
+                    progress.layers(l + 1, c.numLayers());
+                }
+            }
+            return run.finish();
+        } catch (RuntimeException | Error e) {
+            run.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Runs every request and hands each result, in order, to {@code consumer}, closing it
+     * afterwards. The results equal {@link #forward}'s one by one. When the weights are
+     * streamed the requests run <em>layer-major</em> — every request through layer l before
+     * layer l + 1 is widened — in groups whose activations fit the memory budget, so each layer
+     * is read once per group rather than once per request.
+     */
+    public void forwardEach(List<ForwardRequest> requests, ResultConsumer consumer) {
+        if (!w.streaming()) {
+            for (int i = 0; i < requests.size(); i++) {
+                try (ForwardResult r = forward(requests.get(i))) {
+                    consumer.accept(i, r);
+                }
+            }
+            return;
+        }
+        long room = Math.max(w.budget().available(), 1);
+        int from = 0;
+        while (from < requests.size()) {
+            int to = from + 1;
+            long bytes = activationBytes(requests.get(from));
+            while (to < requests.size() && bytes + activationBytes(requests.get(to)) <= room) {
+                bytes += activationBytes(requests.get(to++));
+            }
+            layerMajor(requests.subList(from, to), from, consumer);
+            from = to;
+        }
+    }
+
+    /** Receives the i-th result of {@link #forwardEach}; the result is closed after the call. */
+    @FunctionalInterface
+    public interface ResultConsumer {
+        void accept(int index, ForwardResult result);
+    }
+
+    /** Runs {@code group} layer-major: one lease per layer for all of them; results in order. */
+    private void layerMajor(List<ForwardRequest> group, int offset, ResultConsumer consumer) {
+        List<Run> runs = new ArrayList<>();
+        try {
+            int first = c.numLayers();
+            for (ForwardRequest r : group) {
+                runs.add(start(r));
+                first = Math.min(first, r.startLayer());
+            }
+            for (int l = first; l < c.numLayers(); l++) {
+                try (Weights.Lease<LayerWeights> lease = w.layer(l)) {
+                    for (Run run : runs) {
+                        if (run.req.startLayer() <= l) {
+                            run.step(l, lease.get());
+                        }
+                    }
+                }
+                progress.layers(l + 1, c.numLayers());
+            }
+            for (int i = 0; i < runs.size(); i++) {
+                Run run = runs.set(i, null);
+                try (ForwardResult r = run.finish()) {
+                    consumer.accept(offset + i, r);
+                }
+            }
+        } finally {
+            runs.stream().filter(java.util.Objects::nonNull).forEach(Run::close);
+        }
+    }
+
+    /**
+     * A rough upper bound on what {@code r} holds between layers and at its widest: the
+     * residual stream, its taps, the widest activation of a layer and its logits.
+     */
+    long activationBytes(ForwardRequest r) {
+        long rows = r.batchSize();
+        long seq = r.ids() != null ? r.ids().stream().mapToInt(a -> a.length).max().orElse(1)
+                : r.residual().getShape().get(1);
+        long keys = seq + (r.cache() == null ? 0 : r.cache().length());
+        long d = c.hiddenSize();
+        long widest = Math.max(Math.max(3 * d, 3L * c.ffnSize()), (long) c.numHeads() * (keys + 2L * c.headDim()));
+        long tapWidth = (long) Math.max(d, (long) c.numHeads() * d) + c.ffnSize();
+        long taps = r.taps().size() * (r.tapAllPositions() ? seq : 1) * tapWidth;
+        long logits = (r.allLogits() ? seq : 1) * c.vocabSize();
+        return 4 * rows * (seq * (2 * d + widest) + taps + 2 * logits);
+    }
+
+    /** Checks {@code request} and prepares its embeddings (or its residual input). */
+    private Run start(ForwardRequest request) {
         Batch batch = Batch.of(request, c, w.posEmbed() != null);
         checkInterventions(request, batch);
         for (String t : request.taps()) {
@@ -87,15 +211,15 @@ public final class Transformer implements AutoCloseable {
         }
         NDManager out = w.manager().newSubManager();
         try {
-            return run(out, request, batch);
+            return new Run(out, request, batch);
         } catch (RuntimeException | Error e) {
             out.close();
             throw e;
         }
     }
 
-    /** Shapes of one batch: rows, padded length, each row's length. */
-    private record Batch(int rows, int seq, int[] lengths) {
+    /** Shapes of one batch: rows, padded length, each row's length, and the positions cached before it. */
+    private record Batch(int rows, int seq, int[] lengths, int offset) {
         static Batch of(ForwardRequest r, ModelConfig c, boolean learnedPositions) {
             int[] lengths;
             int seq;
@@ -137,11 +261,16 @@ public final class Transformer implements AutoCloseable {
                             + (c.numLayers() - 1));
                 }
             }
-            if (learnedPositions && seq > c.maxPositions()) {
-                throw NeurotomeException.badInput("a sequence of " + seq + " tokens is longer than the model's "
+            int offset = r.cache() == null ? 0 : r.cache().length();
+            if (r.cache() != null && Arrays.stream(lengths).anyMatch(len -> len != lengths[0])) {
+                throw new IllegalArgumentException("rows continuing a key/value cache must have equal lengths, got "
+                        + Arrays.toString(lengths));
+            }
+            if (learnedPositions && offset + seq > c.maxPositions()) {
+                throw NeurotomeException.badInput("a sequence of " + (offset + seq) + " tokens is longer than the model's "
                         + c.maxPositions() + " learned positions");
             }
-            return new Batch(lengths.length, seq, lengths);
+            return new Batch(lengths.length, seq, lengths, offset);
         }
     }
 
@@ -170,7 +299,8 @@ public final class Transformer implements AutoCloseable {
         final Batch b;
         final NDManager out;
         final NDArray lastIndex;
-        final NDArray mask;
+        final NDArray causal;
+        final NDArray windowed;
         final NDArray[] angles;
         final Map<Integer, float[]> headScales = new HashMap<>();
         final Map<Integer, float[]> neuronScales = new HashMap<>();
@@ -186,14 +316,22 @@ public final class Transformer implements AutoCloseable {
                 last[r] = (long) r * b.seq() + b.lengths()[r] - 1;
             }
             this.lastIndex = owned(out.create(last));
-            this.mask = owned(out.create(causalMask(b.seq()), new Shape(b.seq(), b.seq())));
-            this.angles = rotary == null ? null : rotary.angles(positionIds, b.seq() - 1);
+            int keys = b.offset() + b.seq();
+            this.causal = owned(out.create(causalMask(b.offset(), b.seq(), 0), new Shape(b.seq(), keys)));
+            this.windowed = c.slidingWindow() == 0 ? causal
+                    : owned(out.create(causalMask(b.offset(), b.seq(), c.slidingWindow()), new Shape(b.seq(), keys)));
+            this.angles = rotary == null ? null : rotary.angles(positionIds, b.offset(), b.lengths());
             for (HeadScale h : req.headScales()) {
                 ones(headScales, h.layer(), c.numHeads())[h.row() * c.numHeads() + h.head()] *= h.factor();
             }
             for (NeuronScale n : req.neuronScales()) {
                 ones(neuronScales, n.layer(), c.ffnSize())[n.row() * c.ffnSize() + n.neuron()] *= n.factor();
             }
+        }
+
+        /** The attention mask of layer {@code layer} [S, offset + S]: windowed where the family windows it. */
+        NDArray mask(int layer) {
+            return arch.windowed(layer) ? windowed : causal;
         }
 
         private float[] ones(Map<Integer, float[]> byLayer, int layer, int width) {
@@ -245,14 +383,18 @@ public final class Transformer implements AutoCloseable {
         }
     }
 
-    /** 0 where query i may read key j (j ≤ i, within Mistral's sliding window), −∞ elsewhere. */
-    private float[] causalMask(int s) {
-        float[] m = new float[s * s];
-        int window = c.slidingWindow();
+    /**
+     * [S, offset + S]: 0 where query i (at position offset + i) may read key j (j ≤ offset + i,
+     * and offset + i − window < j unless window is 0), −∞ elsewhere.
+     */
+    private static float[] causalMask(int offset, int s, int window) {
+        int keys = offset + s;
+        float[] m = new float[s * keys];
         for (int i = 0; i < s; i++) {
-            for (int j = 0; j < s; j++) {
-                boolean visible = j <= i && (window == 0 || i - j < window);
-                m[i * s + j] = visible ? 0f : Float.NEGATIVE_INFINITY;
+            int q = offset + i;
+            for (int j = 0; j < keys; j++) {
+                boolean visible = j <= q && (window == 0 || q - j < window);
+                m[i * keys + j] = visible ? 0f : Float.NEGATIVE_INFINITY;
             }
         }
         return m;
@@ -262,97 +404,148 @@ public final class Transformer implements AutoCloseable {
      * A copy that libtorch owns: arrays created from Java memory alias a direct buffer that
      * dies with the array, which autograd may still read after this call returns.
      */
-    private static NDArray owned(NDArray javaBacked) {
+    static NDArray owned(NDArray javaBacked) {
         NDArray copy = javaBacked.duplicate();
         javaBacked.close();
         return copy;
     }
 
-    private ForwardResult run(NDManager out, ForwardRequest req, Batch b) {
-        NDArray logits;
-        Pass p;
-        try (NDScope scope = req.training() ? null : new NDScope()) {
-            long[] pos = new long[b.rows() * b.seq()];
-            for (int i = 0; i < pos.length; i++) {
-                pos[i] = i % b.seq();
-            }
-            NDArray positionIds = owned(out.create(pos, new Shape(b.rows(), b.seq())));
-            p = new Pass(req, b, out, positionIds);
-            NDArray x;
-            if (req.ids() != null) {
-                long[] ids = new long[b.rows() * b.seq()];
-                for (int r = 0; r < b.rows(); r++) {
-                    int[] row = req.ids().get(r);
-                    for (int i = 0; i < row.length; i++) {
-                        ids[r * b.seq() + i] = row[i];
+    /**
+     * One request on its way through the layers: its per-call state, the residual stream
+     * between layers and the recorded taps, all owned by the result's manager. Outside
+     * training each step's temporaries live in a scope of their own, and a residual no longer
+     * needed is freed at once, so memory does not grow with depth or with the number of
+     * requests run side by side.
+     */
+    private final class Run implements AutoCloseable {
+        final ForwardRequest req;
+        final Batch b;
+        final NDManager out;
+        final Pass p;
+        NDArray x;
+
+        Run(NDManager out, ForwardRequest req, Batch b) {
+            this.req = req;
+            this.b = b;
+            this.out = out;
+            try (NDScope scope = req.training() ? null : new NDScope()) {
+                long[] pos = new long[b.rows() * b.seq()];
+                for (int i = 0; i < pos.length; i++) {
+                    pos[i] = b.offset() + i % b.seq();
+                }
+                NDArray positionIds = owned(out.create(pos, new Shape(b.rows(), b.seq())));
+                p = new Pass(req, b, out, positionIds);
+                if (req.ids() != null) {
+                    long[] ids = new long[b.rows() * b.seq()];
+                    for (int r = 0; r < b.rows(); r++) {
+                        int[] row = req.ids().get(r);
+                        for (int i = 0; i < row.length; i++) {
+                            ids[r * b.seq() + i] = row[i];
+                        }
                     }
+                    x = w.embed(owned(out.create(ids, new Shape(b.rows(), b.seq()))));
+                    if (embedScale != null) {
+                        x = x.mul(embedScale);
+                    }
+                    if (w.posEmbed() != null) {
+                        x = x.add(positionIds.getNDArrayInternal().embedding(positionIds, w.posEmbed(),
+                                SparseFormat.DENSE).singletonOrThrow());
+                    }
+                } else {
+                    x = req.residual();
                 }
-                NDArray idArray = owned(out.create(ids, new Shape(b.rows(), b.seq())));
-                x = embedding(idArray, w.embed());
-                if (w.posEmbed() != null) {
-                    x = x.add(embedding(positionIds, w.posEmbed()));
+                keep(p.lastIndex, p.causal, p.windowed);
+                if (p.angles != null) {
+                    keep(p.angles);
                 }
-            } else {
-                x = req.residual();
-            }
-            for (int l = req.startLayer(); l < c.numLayers(); l++) {
-                x = layer(l, x, p);
-            }
-            NDArray h = req.allLogits() ? x : p.last(x);
-            if (p.wants(Tap.FINAL_SCALE)) {
-                NDArray s = normScale(req.tapAllPositions() ? x : p.last(x)).squeeze(-1);
-                p.taps.put(Tap.FINAL_SCALE, s);
-            }
-            NDArray normed = norm(h, w.finalNormWeight(), w.finalNormBias());
-            logits = Linear.linear(normed, w.unembed(), w.unembedBias()).singletonOrThrow();
-            keep(logits, out);
-            for (NDArray t : p.taps.values()) {
-                keep(t, out);
+                if (x != req.residual()) {
+                    keep(x);
+                }
             }
         }
-        if (!req.training()) {
-            NDScope.register(logits);
-            p.taps.values().forEach(NDScope::register);
+
+        /** Outside training: takes arrays out of the closing scope and gives them to the result's manager. */
+        private void keep(NDArray... arrays) {
+            if (!req.training()) {
+                for (NDArray a : arrays) {
+                    NDScope.unregister(a);
+                    a.attach(out);
+                }
+            }
         }
-        return new ForwardResult(out, logits, p.taps, b.lengths());
+
+        /** Runs layer {@code l} with its weights {@code lw}. */
+        void step(int l, LayerWeights lw) {
+            NDArray prev = x;
+            p.layerKeep.clear();
+            try (NDScope scope = req.training() ? null : new NDScope()) {
+                x = layer(l, prev, p, lw);
+                keep(x);
+                p.layerKeep.forEach(this::keep);
+            }
+            release(prev);
+        }
+
+        /** Closes a residual that is neither the caller's input nor a recorded tap. */
+        private void release(NDArray a) {
+            if (!req.training() && a != req.residual() && p.taps.values().stream().noneMatch(t -> t == a)) {
+                a.close();
+            }
+        }
+
+        /** The final norm and the unembedding: the result, which now owns every array of the run. */
+        ForwardResult finish() {
+            NDArray logits;
+            try (NDScope scope = req.training() ? null : new NDScope()) {
+                NDArray h = req.allLogits() ? x : p.last(x);
+                if (p.wants(Tap.FINAL_SCALE)) {
+                    NDArray s = normScale(req.tapAllPositions() ? x : p.last(x)).squeeze(-1);
+                    p.taps.put(Tap.FINAL_SCALE, s);
+                }
+                NDArray normed = norm(h, w.finalNormWeight(), w.finalNormBias());
+                logits = softcap(w.unembed(normed, true), finalSoftcap);
+                keep(logits);
+                p.taps.values().forEach(this::keep);
+                if (req.training()) {
+                    logits.attach(out);
+                    p.taps.values().forEach(t -> t.attach(out));
+                }
+            }
+            release(x);
+            if (req.cache() != null) {
+                req.cache().advance(b.seq());
+            }
+            if (!req.training()) {
+                NDScope.register(logits);
+                p.taps.values().forEach(NDScope::register);
+            }
+            return new ForwardResult(out, logits, p.taps, b.lengths());
+        }
+
+        @Override
+        public void close() {
+            out.close();
+        }
     }
 
-    /** Takes {@code a} out of the closing scope and gives it to the result's manager. */
-    private static void keep(NDArray a, NDManager out) {
-        NDScope.unregister(a);
-        a.attach(out);
-    }
-
-    private static NDArray embedding(NDArray ids, NDArray table) {
-        return ids.getNDArrayInternal().embedding(ids, table, SparseFormat.DENSE).singletonOrThrow();
-    }
-
-    /** One block; its temporaries are closed before the next block starts. */
-    private NDArray layer(int l, NDArray x, Pass p) {
-        NDArray next;
-        p.layerKeep.clear();
-        try (NDScope scope = p.req.training() ? null : new NDScope()) {
-            LayerWeights lw = w.layer(l);
-            p.record(Tap.residPre(l), x);
-            NDArray h = norm(x, lw.ln1(), lw.ln1Bias());
-            NDArray attnOut = attention(l, h, lw, p);
-            p.record(Tap.attnOut(l), attnOut);
-            NDArray mid = arch.parallelBlock() && !p.wants(Tap.residMid(l)) ? null : x.add(attnOut);
-            if (mid != null) {
-                p.record(Tap.residMid(l), mid);
-            }
-            NDArray ffnIn = arch.parallelBlock() ? h : norm(mid, lw.ln2(), lw.ln2Bias());
-            NDArray mlpOut = mlp(l, ffnIn, lw, p);
-            p.record(Tap.mlpOut(l), mlpOut);
-            next = arch.parallelBlock() ? x.add(attnOut).add(mlpOut) : mid.add(mlpOut);
-            p.record(Tap.residPost(l), next);
-            NDScope.unregister(next);
-            p.layerKeep.forEach(NDScope::unregister);
+    /** One block over the residual stream {@code x}. */
+    private NDArray layer(int l, NDArray x, Pass p, LayerWeights lw) {
+        p.record(Tap.residPre(l), x);
+        NDArray h = norm(x, lw.ln1(), lw.ln1Bias());
+        NDArray attnOut = attention(l, h, lw, p);
+        p.record(Tap.attnOut(l), attnOut);
+        boolean parallel = c.features().parallelResidual();
+        NDArray mid = parallel && !p.wants(Tap.residMid(l)) ? null : x.add(attnOut);
+        if (mid != null) {
+            p.record(Tap.residMid(l), mid);
         }
-        if (!p.req.training()) {
-            NDScope.register(next);
-            p.layerKeep.forEach(NDScope::register);
-        }
+        // parallel: the FFN reads x through its own norm (GPT-NeoX) or the attention's (GPT-J)
+        NDArray ffnIn = !parallel ? norm(mid, lw.ln2(), lw.ln2Bias())
+                : lw.ln2() == null ? h : norm(x, lw.ln2(), lw.ln2Bias());
+        NDArray mlpOut = mlp(l, ffnIn, lw, p);
+        p.record(Tap.mlpOut(l), mlpOut);
+        NDArray next = parallel ? x.add(attnOut).add(mlpOut) : mid.add(mlpOut);
+        p.record(Tap.residPost(l), next);
         return next;
     }
 
@@ -368,17 +561,28 @@ public final class Transformer implements AutoCloseable {
         NDArray q = parts.get(0).reshape(bs, s, nh, hd);
         NDArray k = parts.get(1).reshape(bs, s, kvh, hd);
         NDArray v = parts.get(2).reshape(bs, s, kvh, hd);
+        if (lw.qNorm() != null) {
+            // Qwen3: RMSNorm over each head's hd entries, before rotary
+            q = rmsNorm(q, lw.qNorm());
+            k = rmsNorm(k, lw.kNorm());
+        }
         if (rotary != null) {
             q = rotary.apply(q, p.angles);
             k = rotary.apply(k, p.angles);
         }
+        if (p.req.cache() != null) {
+            NDArray[] kv = p.req.cache().append(l, k, v);                              // [B, offset + S, KV, hd]
+            k = kv[0];
+            v = kv[1];
+        }
+        long sk = k.getShape().get(1);
         q = q.mul(queryScale);
         // group the query heads that share a kv head: [B, KV, G·S, hd]
         NDArray qg = q.reshape(bs, s, kvh, g, hd).transpose(0, 2, 3, 1, 4).reshape(bs, kvh, (long) g * s, hd);
-        NDArray scores = qg.matMul(k.transpose(0, 2, 3, 1))                           // [B, KV, G·S, S]
-                .reshape(bs, nh, s, s).add(p.mask);                                   // [B, H, S, S]
+        NDArray scores = softcap(qg.matMul(k.transpose(0, 2, 3, 1))                   // [B, KV, G·S, Sk]
+                .reshape(bs, nh, s, sk), attnSoftcap).add(p.mask(l));                 // [B, H, S, Sk]
         NDArray pattern = scores.softmax(-1);
-        NDArray z = pattern.reshape(bs, kvh, (long) g * s, s).matMul(v.transpose(0, 2, 1, 3))  // [B, KV, G·S, hd]
+        NDArray z = pattern.reshape(bs, kvh, (long) g * s, sk).matMul(v.transpose(0, 2, 1, 3))  // [B, KV, G·S, hd]
                 .reshape(bs, nh, s, hd).transpose(0, 2, 1, 3);                        // [B, S, H, hd]
         NDArray scale = p.headScale(l);
         if (scale != null) {
@@ -390,11 +594,27 @@ public final class Transformer implements AutoCloseable {
             p.layerKeep.add(pat);
         }
         p.record(Tap.attnZ(l), z);
+        NDArray out = z.reshape(bs, s, (long) nh * hd).matMul(lw.o());               // [B, S, D]
+        if (lw.oBias() != null) {
+            out = out.add(lw.oBias());
+        }
+        NDArray gain = null;                                                           // [B, S, D]
+        if (lw.ln1Post() != null) {
+            // Gemma 2: the residual receives post_attention_layernorm(out)
+            NDArray rms = rmsScale(out);                                               // [B, S, 1]
+            p.record(Tap.ln1PostScale(l), rms.squeeze(-1));
+            gain = normWeight(lw.ln1Post()).div(rms);
+            out = out.mul(gain);
+        }
         if (p.wants(Tap.attnResult(l))) {
             NDArray zs = p.req.tapAllPositions() ? z.reshape(-1, nh, hd) : p.last(z);  // [N, H, hd]
             NDArray result;
             try (NDArray perHead = lw.o().reshape(nh, hd, c.hiddenSize())) {            // [H, hd, D]
                 result = zs.transpose(1, 0, 2).matMul(perHead).transpose(1, 0, 2);     // [N, H, D]
+            }
+            if (gain != null) {
+                NDArray gs = p.req.tapAllPositions() ? gain.reshape(-1, c.hiddenSize()) : p.last(gain);  // [N, D]
+                result = result.mul(gs.expandDims(1));
             }
             if (p.req.tapAllPositions()) {
                 result = result.reshape(bs, s, nh, c.hiddenSize());
@@ -402,8 +622,7 @@ public final class Transformer implements AutoCloseable {
             p.taps.put(Tap.attnResult(l), result);
             p.layerKeep.add(result);
         }
-        NDArray out = z.reshape(bs, s, (long) nh * hd).matMul(lw.o());               // [B, S, D]
-        return lw.oBias() == null ? out : out.add(lw.oBias());
+        return out;
     }
 
     private NDArray mlp(int l, NDArray x, LayerWeights lw, Pass p) {
@@ -421,7 +640,16 @@ public final class Transformer implements AutoCloseable {
         }
         p.record(Tap.mlpPost(l), m);
         NDArray out = m.matMul(lw.ffnOut());                                           // [B, S, D]
-        return lw.ffnOutBias() == null ? out : out.add(lw.ffnOutBias());
+        if (lw.ffnOutBias() != null) {
+            out = out.add(lw.ffnOutBias());
+        }
+        if (lw.ln2Post() != null) {
+            // Gemma 2: the residual receives post_feedforward_layernorm(out)
+            NDArray rms = rmsScale(out);                                               // [B, S, 1]
+            p.record(Tap.ln2PostScale(l), rms.squeeze(-1));
+            out = out.div(rms).mul(normWeight(lw.ln2Post()));
+        }
+        return out;
     }
 
     private NDArray activation(NDArray x) {
@@ -441,8 +669,27 @@ public final class Transformer implements AutoCloseable {
             return LayerNorm.layerNorm(x, new Shape(c.hiddenSize()), weight, bias, (float) c.normEps())
                     .singletonOrThrow();
         }
-        NDArray rms = x.square().mean(new int[] {-1}, true).add(eps).sqrt();
-        return x.div(rms).mul(weight);
+        return rmsNorm(x, weight);
+    }
+
+    /** RMSNorm over the last axis: {@code x / sqrt(mean(x²) + eps) ⊙ w} (or {@code ⊙ (1 + w)}). */
+    private NDArray rmsNorm(NDArray x, NDArray weight) {
+        return x.div(rmsScale(x)).mul(normWeight(weight));
+    }
+
+    /** sqrt(mean(x²) + eps) over the last axis, kept. */
+    private NDArray rmsScale(NDArray x) {
+        return x.square().mean(new int[] {-1}, true).add(eps).sqrt();
+    }
+
+    /** The factor a norm applies: its weight w, or {@code 1 + w} where the family says so (Gemma 2). */
+    private NDArray normWeight(NDArray weight) {
+        return arch.normPlusOne() ? weight.add(one) : weight;
+    }
+
+    /** {@code cap · tanh(x / cap)}, or x when {@code cap} is null (Gemma 2's soft-capping). */
+    private static NDArray softcap(NDArray x, NDArray cap) {
+        return cap == null ? x : x.div(cap).tanh().mul(cap);
     }
 
     /** sqrt(var + eps) over the last axis, keeping it: the divisor of the final norm. */

@@ -15,6 +15,7 @@ import org.neurotome.cna.Provenance;
 import org.neurotome.cna.VocabularyProjection;
 import org.neurotome.eval.EvalCase;
 import org.neurotome.model.LanguageModel;
+import org.neurotome.model.MemoryBudget;
 import org.neurotome.model.TextTokenizer;
 
 import java.util.ArrayList;
@@ -32,12 +33,15 @@ import java.util.Map;
 final class AnalysisRunner {
     private final LanguageModel model;
     private final ai.djl.Device device;
+    private final MemoryBudget budget;
     private final Progress progress;
 
-    AnalysisRunner(LanguageModel model, ai.djl.Device device, Progress progress) {
+    AnalysisRunner(LanguageModel model, ai.djl.Device device, MemoryBudget budget, Progress progress) {
         this.model = model;
         this.device = device;
+        this.budget = budget;
         this.progress = progress;
+        model.transformer().setProgress((done, total) -> progress.update("layers", done, total));
     }
 
     /**
@@ -75,7 +79,7 @@ final class AnalysisRunner {
                     r = Comparison.headsAblated(a, prompts, heads, perCase);
                 }
                 case CnaComparison.OtherCheckpoint oc -> {
-                    try (LanguageModel other = LanguageModel.open(oc.checkpoint(), device);
+                    try (LanguageModel other = LanguageModel.open(oc.checkpoint(), device, budget);
                          VocabularyProjection q = projection(other)) {
                         prov = new Provenance(prov.model(), Provenance.model(other), prov.input(), prov.parameters());
                         r = Comparison.checkpoints(a, attribution(other, q), prompts, perCase);

@@ -6,6 +6,8 @@ import org.neurotome.checkpoint.TensorInfo;
 import org.neurotome.cna.VocabularyProjection;
 import org.neurotome.eval.EvalCaseFile;
 import org.neurotome.eval.Task;
+import org.neurotome.model.MemoryBudget;
+import org.neurotome.model.Weights;
 import org.neurotome.surgery.Surgeon;
 import org.neurotome.surgery.TensorEdit;
 
@@ -19,18 +21,23 @@ import java.util.Map;
  * The plan {@code neurotome apply --dry-run} prints: the stages in order, each analysis with
  * its inputs and forward passes, the tensors each edit touches (exact for listed heads and
  * neurons; by role for ones chosen at run time), the output, and rough memory and time
- * estimates. Only checkpoint headers and datasets are read; nothing is written.
+ * estimates under the run's memory budget: whether the weights are kept or streamed one layer
+ * at a time (and then how many passes read the checkpoint). Only checkpoint headers and
+ * datasets are read; nothing is written.
  */
 public final class Planner {
     /** A conservative float32 throughput for the estimate (2 CPU cores), in FLOP/s. */
     private static final double FLOPS = 10e9;
     /** Measured write throughput of the checkpoint writer on a virtual disk (BENCHMARKS.md), in bytes/s. */
     private static final double WRITE_BYTES_PER_S = 0.35e9;
+    /** A conservative rate at which a streamed pass reads and widens stored weights (BENCHMARKS.md), in bytes/s. */
+    private static final double STREAM_BYTES_PER_S = 0.5e9;
 
     private Planner() {
     }
 
-    public static String plan(Recipe recipe) {
+    /** The plan of {@code recipe} with its models opened under {@code budget}. */
+    public static String plan(Recipe recipe, MemoryBudget budget) {
         StringBuilder b = new StringBuilder();
         try (Checkpoint input = Checkpoint.open(recipe.model().path())) {
             ModelConfig c = ModelConfig.from(input.config());
@@ -40,6 +47,7 @@ public final class Planner {
                     recipe.model().path(), c.modelType(), c.numLayers(), c.numHeads(), c.numKvHeads(), c.ffnSize(), params,
                     mib(bytes));
             double flops = 0;
+            int passes = 0;
             Map<String, Integer> kept = new LinkedHashMap<>();
             for (Locate step : recipe.locate()) {
                 switch (step) {
@@ -53,6 +61,11 @@ public final class Planner {
                             case Locate.Cna cn -> 2L * cases;
                         };
                         flops += 2.0 * params * tokens * forwards;
+                        passes += switch (a) {
+                            case Locate.HeadScan h -> 2;
+                            case Locate.Attribution at -> 2;
+                            case Locate.Cna cn -> 3;
+                        };
                         line(b, "locate   %s: %s on %d case%s, about %,d forward passes; keeps the top %s",
                                 a.id(), a.method(), cases, cases == 1 ? "" : "s", forwards, a.top() == 0 ? "all" : a.top());
                     }
@@ -98,14 +111,29 @@ public final class Planner {
                     evalCases += t.limit() != null ? t.limit() : EvalCaseFile.read(t.dataset()).size();
                 }
                 flops += 2.0 * params * 24 * evalCases * 2;
+                passes += 2 * recipe.eval().suite().tasks().size();
                 line(b, "eval     suite %s: %d tasks, up to %d cases, candidate and baseline; %d gates",
                         recipe.eval().suite().name(), recipe.eval().suite().tasks().size(), evalCases, recipe.eval().gates().size());
             }
             boolean runsModel = flops > 0;
-            long memory = runsModel ? params * 4 + Math.min(VocabularyProjection.DEFAULT_CACHE_BYTES,
-                    4L * c.numLayers() * c.ffnSize() * c.vocabSize()) + (256L << 20) : 128L << 20;
-            line(b, "estimate memory ~%s; time ~%s (rough: %.0f GFLOP/s, %.2f GB/s writes)", mib(memory),
-                    duration(flops / FLOPS + bytes / WRITE_BYTES_PER_S), FLOPS / 1e9, WRITE_BYTES_PER_S / 1e9);
+            long memory = 128L << 20;
+            double seconds = flops / FLOPS + bytes / WRITE_BYTES_PER_S;
+            if (runsModel) {
+                Weights.Residency r = Weights.residency(input, budget);
+                if (r.streaming()) {
+                    line(b, "weights  streamed one layer at a time under %s (largest layer %s in float32; unembedding %s);"
+                                    + " about %d passes, each reading the %s of the checkpoint", budget.origin(),
+                            mib(r.layerBytes()), r.unembedKept() ? "kept" : "read in blocks", passes, mib(bytes));
+                    memory = r.bytes() + (512L << 20);
+                    seconds += passes * bytes / STREAM_BYTES_PER_S;
+                } else {
+                    line(b, "weights  kept in memory (%s in float32) under %s", mib(r.bytes()), budget.origin());
+                    memory = r.bytes() + Math.min(VocabularyProjection.DEFAULT_CACHE_BYTES,
+                            4L * c.numLayers() * c.ffnSize() * c.vocabSize()) + (256L << 20);
+                }
+            }
+            line(b, "estimate memory ~%s; time ~%s (rough: %.0f GFLOP/s, %.2f GB/s writes, %.1f GB/s streamed reads)",
+                    mib(memory), duration(seconds), FLOPS / 1e9, WRITE_BYTES_PER_S / 1e9, STREAM_BYTES_PER_S / 1e9);
         }
         return b.toString();
     }

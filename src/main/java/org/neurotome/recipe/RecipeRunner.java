@@ -18,6 +18,7 @@ import org.neurotome.eval.ReportWriter;
 import org.neurotome.eval.SuiteEvaluation;
 import org.neurotome.model.Devices;
 import org.neurotome.model.LanguageModel;
+import org.neurotome.model.MemoryBudget;
 import org.neurotome.release.BaseModel;
 import org.neurotome.release.ModelCard;
 import org.neurotome.surgery.Edit;
@@ -52,8 +53,10 @@ public final class RecipeRunner {
      * @param log      one line per stage
      * @param analysis progress of long analyses
      * @param eval     progress of the eval stage
+     * @param budget   memory every model of the run shares (weights kept or streamed)
      */
-    public record Options(boolean force, Consumer<String> log, Progress analysis, ProgressListener eval) {
+    public record Options(boolean force, Consumer<String> log, Progress analysis, ProgressListener eval,
+                          MemoryBudget budget) {
     }
 
     /**
@@ -77,8 +80,9 @@ public final class RecipeRunner {
         Map<String, Selection> selections = new LinkedHashMap<>();
 
         boolean analyses = recipe.locate().stream().anyMatch(l -> l instanceof Locate.Analysis);
-        try (LanguageModel model = analyses ? LanguageModel.open(recipe.model().path(), device) : null) {
-            AnalysisRunner runner = model == null ? null : new AnalysisRunner(model, device, options.analysis());
+        try (LanguageModel model = analyses ? LanguageModel.open(recipe.model().path(), device, options.budget()) : null) {
+            AnalysisRunner runner = model == null ? null
+                    : new AnalysisRunner(model, device, options.budget(), options.analysis());
             for (Locate step : recipe.locate()) {
                 long t0 = System.nanoTime();
                 Findings f = switch (step) {
@@ -140,7 +144,7 @@ public final class RecipeRunner {
             options.log().accept("eval " + recipe.eval().suite().name() + " (baseline: the input checkpoint)");
             long t1 = System.nanoTime();
             report = SuiteEvaluation.run(recipe.eval().suite(), recipe.eval().gates(), out, recipe.model().path(), device,
-                    null, options.eval());
+                    options.budget(), null, options.eval());
             options.log().accept("evaluated in " + seconds(t1).asText() + " s");
             // without timings the output is the same bytes on every run, and so is its archive
             ReportWriter.write(report.withoutTimings(), out.resolve(EVAL_DIR));

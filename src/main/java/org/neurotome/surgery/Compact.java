@@ -12,7 +12,9 @@ import org.neurotome.arch.Role;
 import org.neurotome.arch.TensorSlice;
 
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.stream.IntStream;
@@ -98,12 +100,23 @@ public final class Compact implements Edit {
             for (int k = 0; kept.size() < width; k++) {
                 kept.add(k); // padding: zeroed neurons whose output is exactly 0
             }
-            int[] idx = kept.stream().mapToInt(Integer::intValue).toArray();
-            List<TensorSlice> slices = new ArrayList<>(layout.inputSlices(l, 0));
-            slices.add(layout.valueSlice(l, 0));
-            for (TensorSlice s : slices) {
-                out.add(TensorEdit.keep(s.tensor(), s.axis(), idx));
+            // every kept neuron's rows and columns, per tensor and axis (Phi-3's gate_up keeps k and I + k)
+            Map<String, TreeSet<Integer>> idx = new LinkedHashMap<>();
+            for (int k : kept) {
+                List<TensorSlice> slices = new ArrayList<>(layout.inputSlices(l, k));
+                slices.add(layout.valueSlice(l, k));
+                for (TensorSlice sl : slices) {
+                    TreeSet<Integer> rows = idx.computeIfAbsent(sl.tensor() + "\u0000" + sl.axis(), x -> new TreeSet<>());
+                    for (long i = sl.start(); i < sl.end(); i++) {
+                        rows.add(Math.toIntExact(i));
+                    }
+                }
             }
+            idx.forEach((key, rows) -> {
+                int sep = key.indexOf('\u0000');
+                out.add(TensorEdit.keep(key.substring(0, sep), Integer.parseInt(key.substring(sep + 1)),
+                        rows.stream().mapToInt(Integer::intValue).toArray()));
+            });
         }
         return width;
     }
@@ -112,7 +125,8 @@ public final class Compact implements Edit {
         ModelConfig c = ctx.config();
         HeadLayout layout = ctx.heads();
         if (ctx.arch().fusedQkv()) {
-            throw refuse(ctx, "its q, k and v share one fused matrix whose width must stay 3 × hidden size");
+            throw refuse(ctx, "its q, k and v share one fused matrix ('" + ctx.arch().tensorName(Role.QKV, 0)
+                    + "') whose heads must stay hidden_size / num_heads wide, and its config cannot state head_dim");
         }
         if (ctx.arch().configKey("head_dim") == null) {
             throw refuse(ctx, "its config cannot state head_dim, which must stay hidden_size / num_heads");

@@ -58,7 +58,8 @@ class ArchitectureTest {
         assertEquals("transformer.h.1.attn.c_attn.weight", Architecture.forModelType("gpt2").tensorName(Role.QKV, 1));
         assertEquals("transformer.h.0.mlp.fc_out.bias", Architecture.forModelType("gptj").tensorName(Role.DOWN_BIAS, 0));
         assertEquals("lm_head.bias", Architecture.forModelType("gptj").tensorName(Role.LM_HEAD_BIAS));
-        assertEquals(List.of("gpt2", "gptj", "llama", "mistral", "qwen2"), Architecture.supported());
+        assertEquals(List.of("gpt2", "gptj", "llama", "mistral", "qwen2", "qwen3", "gemma2", "phi3", "gpt_neox"),
+                Architecture.supported());
         for (String type : Architecture.supported()) {
             assertEquals(type, Architecture.forModelType(type).modelType());
         }
@@ -83,13 +84,14 @@ class ArchitectureTest {
     void configProblemsNameTheKey() {
         ObjectNode bert = Json.MAPPER.createObjectNode().put("model_type", "bert");
         assertTrue(fails(ExitCode.BAD_CHECKPOINT, () -> ModelConfig.from(bert)).getMessage()
-                .contains("'bert' is not supported; supported: gpt2, gptj, llama, mistral, qwen2"));
+                .contains("'bert' is not supported; supported: gpt2, gptj, llama, mistral, qwen2, qwen3, gemma2, phi3,"
+                        + " gpt_neox"));
         ObjectNode noLayers = config("gpt2_tied");
         noLayers.remove("n_layer");
         assertTrue(fails(ExitCode.BAD_CHECKPOINT, () -> ModelConfig.from(noLayers)).getMessage()
                 .contains("missing key 'n_layer'"));
         ObjectNode scaled = config("llama_sharded_f16");
-        scaled.putObject("rope_scaling").put("type", "linear").put("factor", 2.0);
+        scaled.putObject("rope_scaling").put("type", "longrope").put("factor", 2.0);
         assertTrue(fails(ExitCode.BAD_CHECKPOINT, () -> ModelConfig.from(scaled)).getMessage().contains("rope_scaling"));
         ObjectNode oddHeads = config("llama_sharded_f16");
         oddHeads.put("num_key_value_heads", 3);

@@ -19,7 +19,10 @@ import java.util.Map;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** {@code inspect --json} fields and error exit codes; {@code diff} naming the zeroed heads and scaled neurons. */
+/**
+ * {@code inspect --json} fields (every newer family supported) and error exit codes; {@code diff}
+ * naming the zeroed heads and scaled neurons.
+ */
 class InspectAndDiffCommandTest {
     private static final Path REFERENCE = Path.of("src/test/resources/reference");
 
@@ -44,6 +47,18 @@ class InspectAndDiffCommandTest {
         }
         assertEquals(params, j.get("parameters").asLong());
         assertEquals(j.get("tensors").size(), j.get("dtypes").get("F16").asInt());
+    }
+
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"gpt_neox_parallel", "qwen3_qk_norm", "gemma2_softcap_window",
+            "phi3_fused", "llama3_rope_scaling"})
+    void inspectSupportsEachNewerFamily(String name) throws Exception {
+        JsonNode j = Json.MAPPER.readTree(CliRun.stdout(0, "inspect", REFERENCE.resolve(name).toString(), "--json"));
+        assertTrue(j.get("supported").asBoolean(), j.toString());
+        JsonNode expected = Json.MAPPER.readTree(REFERENCE.resolve(name).resolve("expected.json").toFile()).get("dims");
+        assertEquals(expected.get("n_heads").asInt(), j.get("num_heads").asInt());
+        assertEquals(expected.get("head_dim").asInt(), j.get("head_dim").asInt());
+        assertEquals(expected.get("intermediate_size").asInt(), j.get("ffn_size").asInt());
     }
 
     @Test

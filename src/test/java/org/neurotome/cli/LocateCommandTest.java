@@ -111,6 +111,34 @@ class LocateCommandTest {
         assertTrue(c.out().contains("B = heads 3.5 ablated"), c.out());
     }
 
+    /** head-scan and CNA from the command line on each newer family find the reference's top head and neurons. */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"gpt_neox_parallel", "qwen3_qk_norm", "gemma2_softcap_window",
+            "phi3_fused"})
+    void findingsOnEachNewerFamilyAgreeWithTheReference(String name) throws Exception {
+        JsonNode expected = ReferenceData.expected(name).path("prompts").get(2);
+        String model = ReferenceData.caseDir(name).toString();
+        StringBuilder ids = new StringBuilder();
+        expected.path("ids").forEach(i -> ids.append(ids.isEmpty() ? "" : ",").append(i.asInt()));
+        int heads = ReferenceData.expected(name).path("dims").path("n_heads").asInt();
+        Path scan = tmp.resolve(name + "-scan.json");
+        Run r = locate(model, "--method", "head-scan", "--ids", ids.toString(), "--top", "1", "--json", scan.toString());
+        assertEquals(0, r.code(), r.err());
+        int worst = argmax(ReferenceData.floats(expected.path("head_scan").path("prob")), -1);
+        assertEquals(new Head(worst / heads, worst % heads), Findings.read(scan).heads().getFirst().head());
+
+        JsonNode ablate = expected.path("cna").path("ablate").get(0);
+        Path cna = tmp.resolve(name + "-cna.json");
+        Run c = locate(model, "--method", "cna", "--ids", ids.toString(), "--ablate",
+                ablate.get(0).asInt() + "." + ablate.get(1).asInt(), "--json", cna.toString());
+        assertEquals(0, c.code(), c.err());
+        Set<Neuron> expectedTop = new HashSet<>();
+        expected.path("cna").path("top").forEach(n -> expectedTop.add(new Neuron(n.path("layer").asInt(), n.path("neuron").asInt())));
+        Set<Neuron> got = new HashSet<>();
+        Findings.read(cna).neurons().forEach(n -> got.add(n.neuron()));
+        assertEquals(expectedTop, got);
+    }
+
     @Test
     void dataSetsWithLabelFiltersOnATokenizedModel() throws IOException {
         Path data = Path.of("eval/datasets/arithmetic.jsonl");

@@ -101,7 +101,8 @@ class ComparisonInvariantsTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"gpt2_odd_untied", "llama_gqa_tied_bf16", "gptj_partial_rotary"})
+    @ValueSource(strings = {"gpt2_odd_untied", "llama_gqa_tied_bf16", "gptj_partial_rotary", "gpt_neox_parallel",
+            "gemma2_softcap_window", "phi3_fused"})
     void topTokensRankTheVocabularyByTheNormedSignedValueVector(String name) {
         try (LanguageModel m = LanguageModel.open(ReferenceData.caseDir(name), Device.cpu());
              VocabularyProjection p = new VocabularyProjection(m.weights(), VocabularyProjection.DEFAULT_CACHE_BYTES)) {
@@ -109,12 +110,23 @@ class ComparisonInvariantsTest {
             int d = c.hiddenSize();
             float[] unembed = m.weights().unembed().toFloatArray();
             float[] g = m.weights().finalNormWeight().toFloatArray();
+            boolean plusOne = m.weights().architecture().normPlusOne();   // Gemma 2 scales by 1 + w
             List<Neuron> neurons = List.of(new Neuron(0, 3), new Neuron(c.numLayers() - 1, c.ffnSize() - 1));
             double[] coefs = {-2.5, 0.7};
             int[][] top = p.valueTopTokens(neurons, coefs, 10);
             for (int i = 0; i < neurons.size(); i++) {
                 Neuron n = neurons.get(i);
-                float[] value = m.weights().ffnValues(n.layer()).get(n.neuron()).toFloatArray();
+                float[] value;
+                try (var values = m.weights().ffnValues(n.layer()); var layer = m.weights().layer(n.layer())) {
+                    value = values.get().get(n.neuron()).toFloatArray();
+                    if (layer.get().ln2Post() != null) {
+                        // Gemma 2: the value reaches the residual through the post-FFN norm's gain
+                        float[] post = layer.get().ln2Post().toFloatArray();
+                        for (int j = 0; j < d; j++) {
+                            value[j] *= 1 + post[j];
+                        }
+                    }
+                }
                 double mean = 0;
                 if (m.weights().normKind() == NormKind.LAYERNORM) {
                     for (float v : value) {
@@ -124,7 +136,7 @@ class ComparisonInvariantsTest {
                 double[] score = new double[c.vocabSize()];
                 for (int t = 0; t < score.length; t++) {
                     for (int j = 0; j < d; j++) {
-                        score[t] += unembed[t * d + j] * coefs[i] * (value[j] - mean) * g[j];
+                        score[t] += unembed[t * d + j] * coefs[i] * (value[j] - mean) * (plusOne ? 1 + g[j] : g[j]);
                     }
                 }
                 int[] expected = IntStream.range(0, score.length).boxed()

@@ -35,7 +35,8 @@ class ForwardInvariantsTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"gpt2_odd_untied", "llama_gqa_tied_bf16", "qwen2_bias", "gptj_partial_rotary"})
+    @ValueSource(strings = {"gpt2_odd_untied", "llama_gqa_tied_bf16", "qwen2_bias", "gptj_partial_rotary",
+            "gpt_neox_parallel", "qwen3_qk_norm", "gemma2_softcap_window", "phi3_fused"})
     void headResultsSumToAttentionOutputAtEveryPosition(String name) {
         try (Checkpoint ckpt = open(name); Weights w = Weights.load(ckpt, Device.cpu()); Transformer t = new Transformer(w)) {
             int layers = w.config().numLayers();
@@ -47,7 +48,10 @@ class ForwardInvariantsTest {
             try (ForwardResult r = t.forward(ForwardRequest.tokens(PROMPTS).withTaps(taps).tapAtAllPositions())) {
                 for (int l = 0; l < layers; l++) {
                     NDArray sum = r.tap(Tap.attnResult(l)).sum(new int[] {2});                 // [B, S, D]
-                    NDArray bias = w.layer(l).oBias();
+                    NDArray bias;
+                    try (var layer = w.layer(l)) {
+                        bias = layer.get().oBias();
+                    }
                     if (bias != null) {
                         sum = sum.add(bias);
                     }
@@ -59,7 +63,8 @@ class ForwardInvariantsTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"gpt2_tied", "llama_gqa_tied_bf16", "mistral", "gptj_partial_rotary"})
+    @ValueSource(strings = {"gpt2_tied", "llama_gqa_tied_bf16", "mistral", "gptj_partial_rotary", "gpt_neox_parallel",
+            "qwen3_qk_norm", "gemma2_softcap_window", "phi3_fused"})
     void headAblationEqualsZeroingItsOutputProjectionSlice(String name) {
         try (Checkpoint ckpt = open(name); Weights w = Weights.load(ckpt, Device.cpu()); Transformer t = new Transformer(w)) {
             ModelConfig c = w.config();
@@ -82,7 +87,8 @@ class ForwardInvariantsTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"gpt2_odd_untied", "llama_sharded_f16", "gptj_partial_rotary"})
+    @ValueSource(strings = {"gpt2_odd_untied", "llama_sharded_f16", "gptj_partial_rotary", "gpt_neox_parallel",
+            "gemma2_softcap_window", "phi3_fused"})
     void neuronScaleZeroEqualsZeroingItsValueVector(String name) {
         try (Checkpoint ckpt = open(name); Weights w = Weights.load(ckpt, Device.cpu()); Transformer t = new Transformer(w)) {
             ModelConfig c = w.config();
@@ -105,7 +111,9 @@ class ForwardInvariantsTest {
      * 1.9e-5 absolute, on stories260K).
      */
     @ParameterizedTest
-    @ValueSource(strings = {"gpt2_tied", "llama_gqa_tied_bf16", "qwen2_bias", "gptj_partial_rotary", "stories260K"})
+    @ValueSource(strings = {"gpt2_tied", "llama_gqa_tied_bf16", "qwen2_bias", "gptj_partial_rotary", "stories260K",
+            "gpt_neox_parallel", "qwen3_qk_norm", "gemma2_softcap_window", "phi3_fused", "llama3_rope_scaling",
+            "mistral_short_window"})
     void paddedBatchWithPerRowInterventionsEqualsRowsAlone(String name) {
         try (Checkpoint ckpt = open(name); Weights w = Weights.load(ckpt, Device.cpu()); Transformer t = new Transformer(w)) {
             ModelConfig c = w.config();
@@ -134,7 +142,8 @@ class ForwardInvariantsTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"gpt2_odd_untied", "stories260K", "gptj_partial_rotary"})
+    @ValueSource(strings = {"gpt2_odd_untied", "stories260K", "gptj_partial_rotary", "gpt_neox_parallel",
+            "gemma2_softcap_window"})
     void forwardFromARecordedResidualEqualsTheFullForward(String name) {
         try (Checkpoint ckpt = open(name); Weights w = Weights.load(ckpt, Device.cpu()); Transformer t = new Transformer(w)) {
             int layer = w.config().numLayers() - 2;

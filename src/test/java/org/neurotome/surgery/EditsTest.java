@@ -83,7 +83,8 @@ class EditsTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"gpt2_tied", "llama_gqa_tied_bf16", "qwen2_bias", "gptj_partial_rotary", "llama_sharded_f16"})
+    @ValueSource(strings = {"gpt2_tied", "llama_gqa_tied_bf16", "qwen2_bias", "gptj_partial_rotary", "llama_sharded_f16",
+            "gpt_neox_parallel", "qwen3_qk_norm", "gemma2_softcap_window", "phi3_fused"})
     void zeroHeadsEqualsTheHeadAblationIntervention(String model) {
         Path out = write(model, List.of(new ZeroHeads(List.of(new Head(1, 2), new Head(0, 1)))));
         float[] expected = logits(REFERENCE.resolve(model), List.of(new HeadScale(0, 1, 2, 0f), new HeadScale(0, 0, 1, 0f)), List.of());
@@ -111,7 +112,8 @@ class EditsTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"gpt2_odd_untied", "llama_gqa_tied_bf16", "gptj_partial_rotary", "mistral"})
+    @ValueSource(strings = {"gpt2_odd_untied", "llama_gqa_tied_bf16", "gptj_partial_rotary", "mistral",
+            "gpt_neox_parallel", "qwen3_qk_norm", "gemma2_softcap_window", "phi3_fused"})
     void zeroAndScaleNeuronsEqualTheNeuronInterventions(String model) {
         Path zeroed = write(model, List.of(new ZeroNeurons(List.of(new Neuron(0, 3), new Neuron(1, 7)))));
         float[] expected = logits(REFERENCE.resolve(model), List.of(),
@@ -173,6 +175,96 @@ class EditsTest {
             assertTrue(c.hasFile(Manifest.FILE));
         }
         assertClose(logits(edited, List.of(), List.of()), logits(compacted, List.of(), List.of()), 1e-5);
+    }
+
+    /** keep-heads and keep-neurons on each newer family: the written model equals zeroing all the others. */
+    @ParameterizedTest
+    @ValueSource(strings = {"gpt_neox_parallel", "qwen3_qk_norm", "gemma2_softcap_window", "phi3_fused"})
+    void keepHeadsAndKeepNeuronsEqualTheInterventions(String model) {
+        ModelConfig c = config(model);
+        int last = c.numLayers() - 1;
+        Path heads = write(model, List.of(new KeepHeads(List.of(new Head(last, 1)), new LayerRange(last, last))));
+        List<HeadScale> headScales = new ArrayList<>();
+        for (int h = 0; h < c.numHeads(); h++) {
+            if (h != 1) {
+                headScales.add(new HeadScale(0, last, h, 0f));
+            }
+        }
+        assertClose(logits(REFERENCE.resolve(model), headScales, List.of()), logits(heads, List.of(), List.of()), 1e-5);
+        assertTrue(changedTensors(REFERENCE.resolve(model), heads).stream().allMatch(n -> n.contains("." + last + ".")));
+
+        Path neurons = write(model, List.of(new KeepNeurons(List.of(new Neuron(0, 3), new Neuron(0, 10)), new LayerRange(0, 0))));
+        List<NeuronScale> neuronScales = new ArrayList<>();
+        for (int k = 0; k < c.ffnSize(); k++) {
+            if (k != 3 && k != 10) {
+                neuronScales.add(new NeuronScale(0, 0, k, 0f));
+            }
+        }
+        assertClose(logits(REFERENCE.resolve(model), List.of(), neuronScales), logits(neurons, List.of(), List.of()), 1e-5);
+        assertTrue(changedTensors(REFERENCE.resolve(model), neurons).stream().allMatch(n -> n.contains(".0.")));
+    }
+
+    /**
+     * compact on the families with separate q, k and v (Qwen3's q/k norms and Gemma 2's
+     * post-norms stay as they are): whole key/value groups and zeroed neurons go, the function stays.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"qwen3_qk_norm", "gemma2_softcap_window"})
+    void compactRemovesHeadGroupsAndNeuronsOfTheNewerFamilies(String model) {
+        ModelConfig c = config(model);
+        List<Head> group0 = new ArrayList<>();
+        List<Neuron> neurons = new ArrayList<>();
+        for (int l = 0; l < c.numLayers(); l++) {
+            group0.addAll(List.of(new Head(l, 0), new Head(l, 1)));  // query heads 0 and 1 read kv head 0
+            neurons.addAll(List.of(new Neuron(l, 3), new Neuron(l, 9 + l)));
+        }
+        List<Edit> zero = List.of(new ZeroHeads(group0), new ZeroNeurons(neurons));
+        Path edited = write(model, zero);
+        List<Edit> compacting = new ArrayList<>(zero);
+        compacting.add(new Compact(true, true, false));
+        Path compacted = write(model, compacting);
+        try (Checkpoint ck = Checkpoint.open(compacted)) {
+            ModelConfig mc = ModelConfig.from(ck.config());
+            assertEquals(c.numHeads() - 2, mc.numHeads());
+            assertEquals(c.numKvHeads() - 1, mc.numKvHeads());
+            assertEquals(c.headDim(), mc.headDim());
+            assertEquals(c.ffnSize() - 2, mc.ffnSize());
+            assertEquals(c.features(), mc.features(), "soft-caps, query scalar and rope settings are kept");
+        }
+        assertClose(logits(edited, List.of(), List.of()), logits(compacted, List.of(), List.of()), 1e-5);
+    }
+
+    /**
+     * compact on the fused qkv families: neurons go (Phi-3's gate_up_proj loses rows k and I + k);
+     * heads are refused with the reason.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"gpt_neox_parallel", "phi3_fused"})
+    void compactRemovesNeuronsAndRefusesHeadsOfAFusedQkv(String model) {
+        ModelConfig c = config(model);
+        List<Neuron> neurons = new ArrayList<>();
+        for (int l = 0; l < c.numLayers(); l++) {
+            neurons.addAll(List.of(new Neuron(l, 3), new Neuron(l, 20 + l)));
+        }
+        Path edited = write(model, List.of(new ZeroNeurons(neurons)));
+        Path compacted = write(model, List.of(new ZeroNeurons(neurons), new Compact(true, true, false)));
+        try (Checkpoint ck = Checkpoint.open(compacted)) {
+            assertEquals(c.ffnSize() - 2, ModelConfig.from(ck.config()).ffnSize());
+        }
+        assertClose(logits(edited, List.of(), List.of()), logits(compacted, List.of(), List.of()), 1e-5);
+        try (Checkpoint ck = Checkpoint.open(REFERENCE.resolve(model))) {
+            NeurotomeException e = assertThrows(NeurotomeException.class, () -> Surgeon.lower(ck,
+                    List.of(new ZeroHeads(List.of(new Head(0, 0))), new Compact(false, true, false))));
+            assertEquals(ExitCode.BAD_INPUT, e.exitCode());
+            assertTrue(e.getMessage().contains("fused matrix") && e.getMessage().contains(model.startsWith("phi3")
+                    ? "qkv_proj" : "query_key_value"), e.getMessage());
+        }
+    }
+
+    private static ModelConfig config(String model) {
+        try (Checkpoint ck = Checkpoint.open(REFERENCE.resolve(model))) {
+            return ModelConfig.from(ck.config());
+        }
     }
 
     @Test
