@@ -69,11 +69,16 @@ public final class ModelCard {
         if (!description.isBlank()) {
             b.append(description.strip()).append("\n\n");
         }
+        boolean located = false;
+        for (JsonNode step : steps) {
+            located |= step.path("stage").asText().equals("locate");
+        }
         b.append("This is **").append(baseName).append("** with its weights edited by neurotome ")
                 .append(manifest.path("tool").path("version").asText("")).append(" following the recipe `")
-                .append(recipe).append("`: the components that carry a behaviour were located with the analyses")
-                .append(" of Yu & Ananiadou, \"Interpreting Arithmetic Mechanism in Large Language Models through")
-                .append(" Comparative Neuron Analysis\" (EMNLP 2024), and edited as listed below.\n\n");
+                .append(recipe).append(located ? "`: the components that carry a behaviour were located with the"
+                        + " analyses of Yu & Ananiadou, \"Interpreting Arithmetic Mechanism in Large Language Models through"
+                        + " Comparative Neuron Analysis\" (EMNLP 2024), and edited as listed below.\n\n"
+                        : "`, as listed below.\n\n");
 
         b.append("## Edits\n\n| # | edit | components | located by |\n| --- | --- | --- | --- |\n");
         List<JsonNode> editSteps = new ArrayList<>();

@@ -102,10 +102,20 @@ class ModelCardTest {
     }
 
     @Test
-    void withoutAnEvalStageThereIsNoEvaluationSection() throws Exception {
+    void withoutAnEvalStageThereIsNoEvaluationSectionAndWithoutAnalysesNoClaimOfThem() throws Exception {
         String card = ModelCard.render(Json.MAPPER.readTree(MANIFEST), null);
         assertFalse(card.contains("## Evaluation"), card);
         assertTrue(card.contains("## Provenance"), card);
+        assertTrue(card.contains("were located with the analyses of Yu & Ananiadou"), card);
+
+        com.fasterxml.jackson.databind.node.ObjectNode literal = (com.fasterxml.jackson.databind.node.ObjectNode)
+                Json.MAPPER.readTree(MANIFEST);
+        literal.putArray("steps").addObject().put("stage", "edit").put("op", "zero-heads").putNull("uses");
+        literal.putArray("edits").addObject().put("op", "zero-heads").putArray("heads").add("1.0");
+        String plain = ModelCard.render(literal, null);
+        assertTrue(plain.contains("following the recipe `trim.yaml`, as listed below."), plain);
+        assertTrue(plain.contains("| 1 | zero-heads | 1 attention head zeroed: 1.0 | listed in the recipe |"), plain);
+        assertFalse(plain.contains("comparative-neuron-analysis"), plain);
     }
 
     @Test
