@@ -22,14 +22,14 @@ import java.util.Optional;
  * (RFC 1952) or Zstandard-compressed (RFC 8878), told apart by the file name's extension. The
  * compression levels are fixed, so the same files always give the same archive bytes: zstd 3
  * (the {@code zstd} tool's default) and gzip 1, since trained weights hardly compress and
- * gzip's default 6 takes over three times as long for under 1 % less (BENCHMARKS.md).
+ * gzip's default 6 takes over three times as long for about 1 % less (BENCHMARKS.md).
  */
 public enum ArchiveFormat {
     @JsonProperty("tar") TAR("tar", ".tar", new byte[] {}),
     @JsonProperty("tar.gz") TAR_GZ("tar.gz", ".tar.gz", new byte[] {0x1f, (byte) 0x8b}),
     @JsonProperty("tar.zst") TAR_ZST("tar.zst", ".tar.zst", new byte[] {0x28, (byte) 0xb5, 0x2f, (byte) 0xfd});
 
-    /** gzip's fastest level: on weights, within 1 % of the default level's size at a third of its time. */
+    /** gzip's fastest level: on weights, about 1 % larger than the default level's output in under a third of its time. */
     static final int GZIP_LEVEL = 1;
     /** zstd's own default level. */
     static final int ZSTD_LEVEL = 3;
