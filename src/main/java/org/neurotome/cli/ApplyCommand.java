@@ -44,6 +44,10 @@ public final class ApplyCommand implements Callable<Integer> {
     @Option(names = "--force", description = "Replace an existing output directory (and archive).")
     boolean force;
 
+    @Option(names = "--allow-other-model",
+            description = "Use findings files (locate: from) computed on another model than the recipe's.")
+    boolean allowOtherModel;
+
     @Option(names = "--archive", paramLabel = "FORMAT",
             description = "Also write the output as <dir>.tar, .tar.gz or .tar.zst (tar, tar.gz, tar.zst) when every gate passes.")
     String archive;
@@ -70,10 +74,14 @@ public final class ApplyCommand implements Callable<Integer> {
             }
             set.put("output.archive", ArchiveFormat.parse(archive).id());
         }
-        Recipe r = RecipeLoader.load(recipe, set);
+        Recipe r = RecipeLoader.loadForRun(recipe, set);
         PrintWriter stdout = spec.commandLine().getOut();
         if (dryRun) {
-            stdout.print(Planner.plan(r, resources.budget()));
+            // what would refuse the output at once is refused now, not after the analyses
+            org.neurotome.OutputGuard guard = RecipeRunner.guard(recipe, r);
+            guard.checkpointDirectory(r.output().dir(), force);
+            RecipeRunner.archiveTarget(guard, r, force);
+            stdout.print(Planner.plan(r, allowOtherModel, resources.budget()));
             stdout.println("dry run: nothing was written");
             stdout.flush();
             return ExitCode.OK.code();
@@ -83,7 +91,7 @@ public final class ApplyCommand implements Callable<Integer> {
         ProgressBar eval = new ProgressBar(err);
         RecipeRunner.Outcome outcome;
         try (TorchThreads threads = resources.threads()) {
-            outcome = RecipeRunner.run(recipe, r, new RecipeRunner.Options(force,
+            outcome = RecipeRunner.run(recipe, r, new RecipeRunner.Options(force, allowOtherModel,
                     line -> {
                         analysis.finish();
                         err.println(line);

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.neurotome.Json;
 import org.neurotome.NeurotomeException;
+import org.neurotome.arch.Architecture;
 import org.neurotome.arch.ModelConfig;
 import org.neurotome.checkpoint.Checkpoint;
 import org.neurotome.checkpoint.TensorInfo;
@@ -52,7 +53,8 @@ public final class InspectCommand implements Callable<Integer> {
         out.put("model_type", ck.config().path("model_type").asText(null));
         out.put("architecture", ck.config().path("architectures").path(0).asText(null));
         try {
-            ModelConfig c = ModelConfig.from(ck.config());
+            ModelConfig c = ModelConfig.from(ck);
+            Architecture.forCheckpoint(ck).validate(ck, c);
             out.put("supported", true);
             out.put("num_layers", c.numLayers());
             out.put("num_heads", c.numHeads());

@@ -2,6 +2,7 @@ package org.neurotome.cli;
 
 import org.neurotome.ExitCode;
 import org.neurotome.NeurotomeException;
+import org.neurotome.OutputGuard;
 import org.neurotome.archive.ArchiveFormat;
 import org.neurotome.archive.ArchiveWriter;
 import org.neurotome.checkpoint.Checkpoint;
@@ -16,6 +17,7 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 
 /**
@@ -53,7 +55,8 @@ public final class PackageCommand implements Callable<Integer> {
         if (!Files.isDirectory(dir)) {
             throw NeurotomeException.badInput(dir + ": not a directory; package takes a checkpoint directory neurotome wrote");
         }
-        Path target = out != null ? out : f.besides(dir);
+        Path target = OutputGuard.protecting(Map.of("the directory archived", dir))
+                .file(out != null ? out : f.besides(dir), "a " + f.id() + " archive", p -> true);
         if (Files.exists(target) && !force) {
             throw new NeurotomeException(ExitCode.OUTPUT_FAILED, target + ": already exists; pass --force to replace it");
         }

@@ -13,9 +13,9 @@ import java.util.List;
 import java.util.concurrent.Callable;
 
 /**
- * {@code neurotome verify DIR}: re-hashes a written checkpoint against its manifest.json; an
- * archive is hashed afresh, unpacked (refusing a hostile one) and checked against the manifest
- * inside it.
+ * {@code neurotome verify DIR}: re-hashes a written checkpoint against its manifest.json and
+ * compares the directory's full file list with the manifest's (README "Safety"); an archive is
+ * read afresh, unpacked (refusing a hostile one) and checked against the manifest inside it.
  */
 @Command(name = "verify", mixinStandardHelpOptions = true,
         description = "Check a checkpoint neurotome wrote, or an archive of one, against its manifest.json (exit 3 on any mismatch).")
@@ -32,7 +32,9 @@ public final class VerifyCommand implements Callable<Integer> {
         }
         long bad = 0;
         for (Manifest.Check c : checks) {
-            System.out.printf("%-40s %s%n", c.file(), c.ok() ? "ok" : "MISMATCH (manifest " + c.expected() + ", found " + c.actual() + ")");
+            String verdict = !c.ok() ? "MISMATCH (manifest " + c.expected() + ", found " + c.actual() + ")"
+                    : c.hashed() ? "ok" : "not hashed (" + c.expected() + ")";
+            System.out.printf("%-40s %s%n", c.file(), verdict);
             bad += c.ok() ? 0 : 1;
         }
         if (bad > 0) {

@@ -57,8 +57,8 @@ import java.util.function.Function;
  * the family's Hugging Face layout ({@link #toOutputTensors}).
  */
 public final class Weights implements AutoCloseable {
-    /** The largest single array libtorch can alias from one buffer is 2 GiB; the unembedding is cut below it. */
-    private static final long UNEMBED_BLOCK_BYTES = 1L << 30;
+    /** The unembedding is projected in blocks of at most this many bytes (or a layer's, if smaller). */
+    private static final long UNEMBED_BLOCK_BYTES = 64L << 20;
 
     private final ModelConfig config;
     private final Architecture arch;
@@ -245,9 +245,10 @@ public final class Weights implements AutoCloseable {
     }
 
     /**
-     * Rows of one block of the unembedding: no more than a layer holds (so streaming it needs
-     * no more room than a layer) and below libtorch's 2 GiB per array. The blocks depend on the
-     * model alone, so kept and streamed weights compute every logit the same way.
+     * Rows of one block of the unembedding: at most 64 MiB and no more than a layer holds, so
+     * a block read per use fits in the room kept for activations. Every projection runs block
+     * by block, kept or streamed, and the blocks depend on the model alone, so both compute
+     * every logit the same way.
      */
     private static long unembedBlockRows(ModelConfig c, long largestLayer) {
         return Math.clamp(Math.min(largestLayer, UNEMBED_BLOCK_BYTES) / (4L * c.hiddenSize()), 1, c.vocabSize());
@@ -325,22 +326,24 @@ public final class Weights implements AutoCloseable {
         if (buffer == null && !mustRun) {
             return null;
         }
-        Arena fresh = buffer == null ? Arena.ofShared() : null;
-        SegmentAllocator memory = buffer == null ? fresh : SegmentAllocator.slicingAllocator(buffer);
-        Widening wd = new Widening(manager.newSubManager(), memory,
-                () -> {
-                    if (fresh != null) {
-                        fresh.close();
-                    } else {
-                        buffers.give(buffer);
-                    }
-                });
+        Widening wd = buffer == null ? Widening.fresh(manager.newSubManager()) : inBuffer(buffer);
         try {
             return Lease.closing(widener(wd).layer(l), wd);
         } catch (RuntimeException | Error e) {
             wd.close();
             throw e;
         }
+    }
+
+    /** Arrays in a free layer buffer (given back on close), or in fresh memory when none is free. */
+    private Widening pooled() {
+        MemorySegment buffer = buffers.poll();
+        return buffer == null ? Widening.fresh(manager.newSubManager()) : inBuffer(buffer);
+    }
+
+    private Widening inBuffer(MemorySegment buffer) {
+        return new Widening(manager.newSubManager(), SegmentAllocator.slicingAllocator(buffer),
+                () -> buffers.give(buffer));
     }
 
     /** A layer being widened ahead of its use on the prefetch thread. */
@@ -369,7 +372,7 @@ public final class Weights implements AutoCloseable {
         if (!streaming) {
             return Lease.kept(layers.get(l).ffnOut());
         }
-        Widening wd = Widening.fresh(manager.newSubManager());
+        Widening wd = pooled();
         try {
             return Lease.closing(widener(wd).inOut(Role.DOWN, l), wd);
         } catch (RuntimeException | Error e) {

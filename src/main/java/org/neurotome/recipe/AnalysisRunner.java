@@ -18,10 +18,12 @@ import org.neurotome.model.LanguageModel;
 import org.neurotome.model.MemoryBudget;
 import org.neurotome.model.TextTokenizer;
 
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 
 /**
  * Runs one {@code locate} analysis of a recipe on the loaded model through the CNA engine
@@ -35,13 +37,17 @@ final class AnalysisRunner {
     private final ai.djl.Device device;
     private final MemoryBudget budget;
     private final Progress progress;
+    private final Function<Path, String> recorded;
 
-    AnalysisRunner(LanguageModel model, ai.djl.Device device, MemoryBudget budget, Progress progress) {
+    /** @param recorded how a path is written into findings (relative to the recipe's folder) */
+    AnalysisRunner(LanguageModel model, ai.djl.Device device, MemoryBudget budget, Progress progress,
+                   Function<Path, String> recorded) {
         this.model = model;
         this.device = device;
         this.budget = budget;
         this.progress = progress;
         model.transformer().setProgress((done, total) -> progress.update("layers", done, total));
+        this.recorded = recorded;
     }
 
     /**
@@ -54,7 +60,7 @@ final class AnalysisRunner {
         ObjectNode parameters = Json.MAPPER.createObjectNode().put("method", a.method()).put("top", a.top())
                 .put("per_case", perCase);
         TextTokenizer tok = model.tokenizer().orElse(null);
-        Provenance prov = new Provenance(Provenance.model(model), null, input, parameters);
+        Provenance prov = new Provenance(Provenance.model(model, recorded.apply(model.dir())), null, input, parameters);
         return switch (a) {
             case Locate.HeadScan h -> Findings.headScan(HeadScan.run(model, prompts, HeadScan.Options.defaults()
                     .withProgress(progress)), prov, 0, tok, perCase);
@@ -81,7 +87,8 @@ final class AnalysisRunner {
                 case CnaComparison.OtherCheckpoint oc -> {
                     try (LanguageModel other = LanguageModel.open(oc.checkpoint(), device, budget);
                          VocabularyProjection q = projection(other)) {
-                        prov = new Provenance(prov.model(), Provenance.model(other), prov.input(), prov.parameters());
+                        prov = new Provenance(prov.model(), Provenance.model(other, recorded.apply(oc.checkpoint())),
+                                prov.input(), prov.parameters());
                         r = Comparison.checkpoints(a, attribution(other, q), prompts, perCase);
                     }
                 }
@@ -148,16 +155,16 @@ final class AnalysisRunner {
                     throw NeurotomeException.badInput("locate '" + a.id() + "': no case of " + d.dataset()
                             + " matches where " + d.where().labels());
                 }
-                yield PromptSet.ofCases(model, kept, d.dataset().toString());
+                yield PromptSet.ofCases(model, kept, recorded.apply(d.dataset()));
             }
         };
     }
 
-    private static ObjectNode describe(Locate.Analysis a, PromptSet prompts) {
+    private ObjectNode describe(Locate.Analysis a, PromptSet prompts) {
         if (a.input() instanceof AnalysisInput.DatasetCases d) {
             Map<String, String> where = new LinkedHashMap<>();
             d.where().labels().forEach((k, v) -> where.put(k, String.join("|", v)));
-            return Provenance.dataset(d.dataset(), where, d.limit(), prompts.cases().size());
+            return Provenance.dataset(d.dataset(), recorded.apply(d.dataset()), where, d.limit(), prompts.cases().size());
         }
         ObjectNode o = Json.MAPPER.createObjectNode().put("kind", "prompts").put("cases", prompts.cases().size());
         var list = o.putArray("prompts");

@@ -36,11 +36,17 @@ public final class Planner {
     private Planner() {
     }
 
-    /** The plan of {@code recipe} with its models opened under {@code budget}. */
-    public static String plan(Recipe recipe, MemoryBudget budget) {
+    /**
+     * The plan of {@code recipe} with its models opened under {@code budget}; what would fail
+     * at once when the recipe runs fails here too (findings files of another model or without
+     * the kind an edit needs, ...).
+     *
+     * @param allowOtherModel use findings files computed on another model
+     */
+    public static String plan(Recipe recipe, boolean allowOtherModel, MemoryBudget budget) {
         StringBuilder b = new StringBuilder();
         try (Checkpoint input = Checkpoint.open(recipe.model().path())) {
-            ModelConfig c = ModelConfig.from(input.config());
+            ModelConfig c = ModelConfig.from(input);
             long params = input.tensors().values().stream().mapToLong(TensorInfo::numel).sum();
             long bytes = input.tensors().values().stream().mapToLong(TensorInfo::byteLength).sum();
             line(b, "model    %s: %s, %d layers, %d heads (%d kv), %d FFN neurons/layer, %,d parameters, %s",
@@ -49,9 +55,14 @@ public final class Planner {
             double flops = 0;
             int passes = 0;
             Map<String, Integer> kept = new LinkedHashMap<>();
-            for (Locate step : recipe.locate()) {
+            for (int i = 0; i < recipe.locate().size(); i++) {
+                Locate step = recipe.locate().get(i);
                 switch (step) {
-                    case Locate.FindingsFile f -> line(b, "locate   %s: findings from %s", f.id(), f.from());
+                    case Locate.FindingsFile f -> {
+                        FindingsFileStep.direct(recipe, f, i, FindingsFileStep.read(f, i, recipe.model().path(),
+                                allowOtherModel));
+                        line(b, "locate   %s: findings from %s", f.id(), f.from());
+                    }
                     case Locate.Analysis a -> {
                         int cases = cases(a);
                         int tokens = 16;
@@ -98,10 +109,13 @@ public final class Planner {
                 }
             } else if (!literal.isEmpty()) {
                 line(b, "edit     %d listed edit(s) lowered after the run-time ones are known", literal.size());
+                compactCheck(input, recipe.edit());
             }
             line(b, "output   %s (dtype %s, %s), with recipe.yaml, findings.json, manifest.json, README.md (model card)",
                     recipe.output().dir(), recipe.output().dtype().name().toLowerCase(Locale.ROOT),
-                    recipe.output().maxShardSize() == null ? "one file" : "shards of at most " + recipe.output().maxShardSize());
+                    recipe.output().maxShardSize() != null ? "shards of at most " + recipe.output().maxShardSize()
+                            : input.shardFiles().size() > 1 ? input.shardFiles().size() + " shards, as the input"
+                            : "one file, as the input");
             if (recipe.output().archive() != null) {
                 line(b, "archive  %s%s", recipe.output().archivePath(), recipe.eval() == null ? "" : ", when every gate passes");
             }
@@ -136,6 +150,32 @@ public final class Planner {
                     mib(memory), duration(seconds), FLOPS / 1e9, WRITE_BYTES_PER_S / 1e9, STREAM_BYTES_PER_S / 1e9);
         }
         return b.toString();
+    }
+
+    /**
+     * With edits chosen at run time, a compact can still be judged on the kinds no run-time edit
+     * touches: a listed zero-heads splitting a key/value group fails now as it would in the run.
+     */
+    private static void compactCheck(Checkpoint input, List<Edit> edits) {
+        boolean runTimeHeads = edits.stream().anyMatch(e -> references(e)
+                && (e instanceof Edit.ZeroHeads || e instanceof Edit.KeepHeads));
+        boolean runTimeNeurons = edits.stream().anyMatch(e -> references(e) && !(e instanceof Edit.ZeroHeads
+                || e instanceof Edit.KeepHeads));
+        List<org.neurotome.surgery.Edit> known = new ArrayList<>();
+        for (Edit e : edits) {
+            if (e instanceof Edit.Compact c) {
+                boolean neurons = c.remove().contains(ComponentKind.NEURONS) && !runTimeNeurons;
+                boolean heads = c.remove().contains(ComponentKind.HEADS) && !runTimeHeads;
+                if (neurons || heads) {
+                    known.add(new org.neurotome.surgery.Compact(neurons, heads, c.pad()));
+                }
+            } else if (!references(e)) {
+                known.add(EditBuilder.build(e, Map.of()));
+            }
+        }
+        if (known.stream().anyMatch(e -> e instanceof org.neurotome.surgery.Compact)) {
+            Surgeon.lower(input, known);
+        }
     }
 
     /** The cases (prompt × target pairs, sequences, or dataset cases) an analysis runs on. */

@@ -5,6 +5,8 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.neurotome.Json;
 import org.neurotome.NeurotomeException;
+import org.neurotome.OutputGuard;
+import org.neurotome.OutputLock;
 import org.neurotome.Sha256;
 import org.neurotome.archive.ArchiveWriter;
 import org.neurotome.checkpoint.Checkpoint;
@@ -34,6 +36,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.function.Consumer;
+import java.util.function.Function;
 
 /**
  * Runs a recipe end to end — locate, select, edit, write, eval — the product's main job.
@@ -50,13 +53,15 @@ public final class RecipeRunner {
     public static final String RECIPE_FILE = "recipe.yaml";
 
     /**
-     * @param log      one line per stage
+     * @param force           replace an earlier output
+     * @param allowOtherModel use findings files computed on another model
+     * @param log             one line per stage
      * @param analysis progress of long analyses
      * @param eval     progress of the eval stage
      * @param budget   memory every model of the run shares (weights kept or streamed)
      */
-    public record Options(boolean force, Consumer<String> log, Progress analysis, ProgressListener eval,
-                          MemoryBudget budget) {
+    public record Options(boolean force, boolean allowOtherModel, Consumer<String> log, Progress analysis,
+                          ProgressListener eval, MemoryBudget budget) {
     }
 
     /**
@@ -69,12 +74,50 @@ public final class RecipeRunner {
     private RecipeRunner() {
     }
 
+    /**
+     * The guard of a recipe's output: it may not overlap the recipe, anything the recipe reads
+     * or the working directory, and replaces only an earlier neurotome output, with --force.
+     */
+    public static OutputGuard guard(Path recipeFile, Recipe recipe) {
+        return OutputGuard.protecting(recipe.protectedInputs(recipeFile));
+    }
+
+    /**
+     * Checks that the output may be written (as {@code --dry-run} does too), takes its lock for
+     * the whole run, then runs the recipe: a refused or busy output fails before any analysis.
+     */
     public static Outcome run(Path recipeFile, Recipe recipe, Options options) {
+        OutputGuard guard = guard(recipeFile, recipe);
+        Path out = guard.checkpointDirectory(recipe.output().dir(), options.force());
+        archiveTarget(guard, recipe, options.force());
+        try (OutputLock lock = OutputLock.acquire(out)) {
+            guard.checkpointDirectory(out, options.force());
+            return runLocked(recipeFile, recipe, options, guard);
+        }
+    }
+
+    /**
+     * Checks where the recipe's archive goes, if it asks for one (as {@code --dry-run} does
+     * too): not onto or into an input, and over an earlier archive only with --force.
+     *
+     * @return the archive's path, or null when the recipe asks for none
+     */
+    public static Path archiveTarget(OutputGuard guard, Recipe recipe, boolean force) {
         Path archive = recipe.output().archivePath();
-        if (archive != null && Files.exists(archive) && !options.force()) {
+        if (archive == null) {
+            return null;
+        }
+        guard.file(archive, "a " + recipe.output().archive().id() + " archive", p -> true);
+        if (Files.exists(archive) && !force) {
             throw new NeurotomeException(org.neurotome.ExitCode.OUTPUT_FAILED, archive + ": already exists; pass --force to replace it");
         }
+        return archive;
+    }
+
+    private static Outcome runLocked(Path recipeFile, Recipe recipe, Options options, OutputGuard guard) {
+        Path archive = recipe.output().archivePath();
         byte[] recipeBytes = read(recipeFile);
+        Function<Path, String> recorded = recordedRelativeTo(recipeFile);
         ai.djl.Device device = Devices.parse(recipe.model().device().name().toLowerCase(Locale.ROOT));
         Map<String, Findings> findings = new LinkedHashMap<>();
         Map<String, Selection> selections = new LinkedHashMap<>();
@@ -82,20 +125,25 @@ public final class RecipeRunner {
         boolean analyses = recipe.locate().stream().anyMatch(l -> l instanceof Locate.Analysis);
         try (LanguageModel model = analyses ? LanguageModel.open(recipe.model().path(), device, options.budget()) : null) {
             AnalysisRunner runner = model == null ? null
-                    : new AnalysisRunner(model, device, options.budget(), options.analysis());
-            for (Locate step : recipe.locate()) {
+                    : new AnalysisRunner(model, device, options.budget(), options.analysis(), recorded);
+            for (int i = 0; i < recipe.locate().size(); i++) {
+                Locate step = recipe.locate().get(i);
                 long t0 = System.nanoTime();
                 Findings f = switch (step) {
-                    case Locate.FindingsFile file -> Findings.read(file.from());
+                    case Locate.FindingsFile file -> FindingsFileStep.read(file, i, recipe.model().path(),
+                            options.allowOtherModel());
                     case Locate.Analysis a -> {
+                        requireRanked(recipe, a, findings, selections);
                         options.log().accept("locate " + a.id() + ": " + a.method());
                         Findings full = runner.run(a, selections, perCase(recipe, a.id()));
                         yield full.restrict(a.top(), a.layers());
                     }
                 };
                 findings.put(step.id(), f);
-                if (step.yields().size() == 1) {
-                    selections.put(step.id(), Selector.all(f, step.yields().iterator().next()));
+                Selection direct = step instanceof Locate.FindingsFile file ? FindingsFileStep.direct(recipe, file, i, f)
+                        : step.yields().size() == 1 ? Selector.all(f, step.yields().iterator().next()) : null;
+                if (direct != null) {
+                    selections.put(step.id(), direct);
                 }
                 options.log().accept("located " + step.id() + " in " + seconds(t0).asText() + " s");
             }
@@ -106,8 +154,14 @@ public final class RecipeRunner {
                 throw NeurotomeException.badInput("select '" + s.id() + "' chose nothing from '" + s.from()
                         + "'; loosen its top, threshold or layers");
             }
+            Selector.requireRanked(findings.get(s.from()), chosen, "select '" + s.id() + "'", s.from());
             options.log().accept("select " + s.id() + ": " + chosen.size() + " " + s.kind().name().toLowerCase(Locale.ROOT));
             selections.put(s.id(), chosen);
+        }
+        for (int k = 0; k < recipe.edit().size(); k++) {
+            for (String id : referencedLocateSteps(recipe, "edit." + k, findings)) {
+                Selector.requireRanked(findings.get(id), selections.get(id), "edit." + k + " (${" + id + "})", id);
+            }
         }
         List<Edit> edits = new ArrayList<>();
         for (org.neurotome.recipe.Edit e : recipe.edit()) {
@@ -123,19 +177,27 @@ public final class RecipeRunner {
             extra.put(FINDINGS_FILE, findingsDocument(findings, selections));
             String recipeSha = Sha256.hex(recipeBytes);
             Map<String, JsonNode> provenance = new LinkedHashMap<>();
-            provenance.put("recipe", Json.MAPPER.createObjectNode().put("path", recipeFile.toAbsolutePath().normalize().toString())
+            provenance.put("input", Json.MAPPER.createObjectNode().put("dir", recorded.apply(recipe.model().path()))
+                    .put("sha256", Manifest.fingerprint(input.dir())));
+            provenance.put("recipe", Json.MAPPER.createObjectNode().put("path", recorded.apply(recipeFile))
                     .put("sha256", recipeSha).put("description", recipe.description()));
             provenance.put(BaseModel.SECTION, BaseModel.of(recipe.model().path(), input.dir(), recipe.model().name()).toJson());
             provenance.put(RecipeSteps.SECTION, RecipeSteps.describe(recipe, selections));
+            // written once the checkpoint is in place; Manifest.addFiles then lists them with their hashes
+            ArrayNode after = Json.MAPPER.createArrayNode();
+            if (recipe.eval() != null) {
+                after.add(EVAL_DIR + "/" + ReportWriter.HTML_FILE).add(EVAL_DIR + "/" + ReportWriter.JSON_FILE);
+            }
+            provenance.put(Manifest.WRITTEN_AFTER, after.add(ModelCard.FILE));
             DType dtype = switch (recipe.output().dtype()) {
                 case KEEP -> null;
                 case F32 -> DType.F32;
                 case F16 -> DType.F16;
                 case BF16 -> DType.BF16;
             };
-            long shard = recipe.output().maxShardSize() == null ? Long.MAX_VALUE : recipe.output().maxShardSize().bytes();
+            Long shard = recipe.output().maxShardSize() == null ? null : recipe.output().maxShardSize().bytes();
             Surgeon.apply(input, edits, new Surgeon.Options(out, dtype, shard, options.force(), extra, provenance,
-                    Map.of("neurotome.recipe_sha256", recipeSha)));
+                    Map.of("neurotome.recipe_sha256", recipeSha), guard));
         }
         options.log().accept("wrote " + out + " in " + seconds(t0).asText() + " s");
 
@@ -144,7 +206,7 @@ public final class RecipeRunner {
             options.log().accept("eval " + recipe.eval().suite().name() + " (baseline: the input checkpoint)");
             long t1 = System.nanoTime();
             report = SuiteEvaluation.run(recipe.eval().suite(), recipe.eval().gates(), out, recipe.model().path(), device,
-                    options.budget(), null, options.eval());
+                    options.budget(), null, options.eval()).recorded(recorded);
             options.log().accept("evaluated in " + seconds(t1).asText() + " s");
             // without timings the output is the same bytes on every run, and so is its archive
             ReportWriter.write(report.withoutTimings(), out.resolve(EVAL_DIR));
@@ -178,6 +240,38 @@ public final class RecipeRunner {
         }
     }
 
+    /**
+     * How the run's outputs record a path: relative to the recipe's folder, '/'-separated, so
+     * the same recipe writes the same bytes from any working directory.
+     */
+    static Function<Path, String> recordedRelativeTo(Path recipeFile) {
+        Path base = recipeFile.toAbsolutePath().normalize().getParent();
+        return p -> {
+            String r = base.relativize(p.toAbsolutePath().normalize()).toString().replace(java.io.File.separatorChar, '/');
+            return r.isEmpty() ? "." : r;
+        };
+    }
+
+    /** Before a CNA ablates the heads of a locate step named directly, checks that step's ranking. */
+    private static void requireRanked(Recipe recipe, Locate.Analysis a, Map<String, Findings> findings,
+                                      Map<String, Selection> selections) {
+        int index = recipe.locate().indexOf(a);
+        for (String id : referencedLocateSteps(recipe, "locate." + index + ".ablate", findings)) {
+            Selector.requireRanked(findings.get(id), selections.get(id), "locate." + index + ".ablate (${" + id + "})", id);
+        }
+    }
+
+    /** The locate steps (not selects) that {@code place} names directly by ${id}. */
+    private static List<String> referencedLocateSteps(Recipe recipe, String place, Map<String, Findings> findings) {
+        List<String> ids = new ArrayList<>();
+        for (Locate l : recipe.locate()) {
+            if (findings.containsKey(l.id()) && recipe.usesOf(l.id()).containsKey(place)) {
+                ids.add(l.id());
+            }
+        }
+        return ids;
+    }
+
     /** Whether a select of the recipe asks for per-case rankings of step {@code id}. */
     private static boolean perCase(Recipe recipe, String id) {
         return recipe.select().stream().anyMatch(s -> s.from().equals(id) && s.perCase());
@@ -207,7 +301,7 @@ public final class RecipeRunner {
         try {
             return Files.readAllBytes(file);
         } catch (IOException e) {
-            throw NeurotomeException.badInput(file + ": cannot read: " + e.getMessage());
+            throw NeurotomeException.badInput(file + ": cannot read: " + NeurotomeException.reason(e));
         }
     }
 
