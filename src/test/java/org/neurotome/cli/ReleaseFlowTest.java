@@ -238,6 +238,12 @@ class ReleaseFlowTest {
         assertEquals(org.neurotome.checkpoint.Manifest.fingerprint(model), manifest.get("input").get("sha256").asText(),
                 "the input's fingerprint is that of the checkpoint inside the archive");
         assertEquals(2, Main.execute("apply", recipe.toString(), "--archive", "zip", "--force"));
+        // an archive that would replace the input archive is refused before anything runs
+        CliRun over = CliRun.of("apply", recipe.toString(), "--set", "model.path=input.tar.gz",
+                "--out", tmp.resolve("input").toString(), "--archive", "tar.gz", "--force");
+        assertEquals(4, over.code(), over.err());
+        assertTrue(over.err().contains("model.path") && over.err().contains("must not replace an input"), over.err());
+        assertFalse(Files.exists(tmp.resolve("input")), "nothing was written");
     }
 
     /** A JSON document with every {@code path} and {@code name} field removed (they name where a checkpoint was read). */
