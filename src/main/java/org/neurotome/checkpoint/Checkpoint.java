@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.neurotome.Json;
 import org.neurotome.NeurotomeException;
+import org.neurotome.archive.ArchiveCache;
 
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
@@ -47,8 +48,13 @@ public final class Checkpoint implements AutoCloseable {
         }
     }
 
-    /** Opens and validates the checkpoint in {@code dir}; every problem is a BAD_CHECKPOINT error. */
+    /**
+     * Opens and validates the checkpoint in {@code dir}, or in a {@code .tar}, {@code .tar.gz}
+     * or {@code .tar.zst} archive of one (unpacked once into the archive cache, and read there:
+     * {@link #dir()} is then the unpacked directory); every problem is a BAD_CHECKPOINT error.
+     */
     public static Checkpoint open(Path dir) {
+        dir = ArchiveCache.directoryOf(dir);
         if (!Files.isDirectory(dir)) {
             throw NeurotomeException.badCheckpoint(dir + ": not a directory (a checkpoint is a directory with "
                     + CONFIG + " and " + SINGLE + " or " + INDEX + ")");

@@ -2,10 +2,12 @@ package org.neurotome.checkpoint;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.neurotome.AtomicFile;
 import org.neurotome.Json;
 import org.neurotome.NeurotomeException;
 import org.neurotome.Sha256;
 import org.neurotome.Tool;
+import org.neurotome.archive.ArchiveCache;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -22,9 +24,10 @@ import java.util.stream.Stream;
 
 /**
  * {@code manifest.json}: the provenance of a checkpoint neurotome wrote — every output
- * file's SHA-256, the input checkpoint's fingerprint, the recipe's hash, the edits with the
- * tensors and indices they touched, and timings — and the check {@code neurotome verify}
- * runs against it.
+ * file's SHA-256 (the eval report and model card added once they are written), the input
+ * checkpoint's fingerprint, the recipe's hash, the edits with the tensors and indices they
+ * touched, and the steps that located them — and the check {@code neurotome verify} runs
+ * against it. It holds nothing that varies from run to run.
  */
 public final class Manifest {
     public static final String FILE = "manifest.json";
@@ -40,7 +43,7 @@ public final class Manifest {
     private Manifest() {
     }
 
-    /** The manifest document: {@code sections} (input, recipe, edits, timings, ...) plus the file hashes. */
+    /** The manifest document: {@code sections} (input, recipe, edits, steps, ...) plus the file hashes. */
     public static byte[] render(Map<String, String> fileHashes, Map<String, JsonNode> sections) {
         ObjectNode root = Json.MAPPER.createObjectNode();
         root.put("format", FORMAT);
@@ -57,9 +60,11 @@ public final class Manifest {
 
     /**
      * A checkpoint's identity: SHA-256 over the sorted lines {@code "<sha256>  <file>"} of its
-     * config, tokenizer, index and safetensors files (what {@code sha256sum} would print).
+     * config, tokenizer, index and safetensors files (what {@code sha256sum} would print); an
+     * archive's is that of the checkpoint inside it.
      */
-    public static String fingerprint(Path dir) {
+    public static String fingerprint(Path checkpoint) {
+        Path dir = ArchiveCache.directoryOf(checkpoint);
         try (Stream<Path> files = Files.list(dir)) {
             List<Path> hashed = new java.util.ArrayList<>();
             StringBuilder stamp = new StringBuilder();
@@ -106,6 +111,46 @@ public final class Manifest {
      * reports of a recipe run): allowed there, but not hashed.
      */
     public static final String WRITTEN_AFTER = "written_after";
+
+    /**
+     * Adds files written into {@code dir} after its manifest (the eval reports, the model card)
+     * to the manifest's {@code files}, with their SHA-256, so {@code verify} checks them too,
+     * and takes them off its {@link #WRITTEN_AFTER} list; {@code names} are relative paths with
+     * {@code /}. The manifest is rewritten atomically.
+     */
+    public static void addFiles(Path dir, List<String> names) {
+        Path file = dir.resolve(FILE);
+        ObjectNode manifest = Checkpoint.readJsonObject(file);
+        Map<String, String> files = new TreeMap<>();
+        manifest.path("files").properties().forEach(e -> files.put(e.getKey(), e.getValue().asText()));
+        try {
+            for (String name : names) {
+                files.put(name, Sha256.hex(dir.resolve(name)));
+            }
+        } catch (IOException e) {
+            throw NeurotomeException.outputFailed(dir + ": cannot hash what was written: " + e.getMessage(), e);
+        }
+        ObjectNode listed = manifest.putObject("files");
+        files.forEach(listed::put);
+        if (manifest.path(WRITTEN_AFTER).isArray()) {
+            com.fasterxml.jackson.databind.node.ArrayNode still = Json.MAPPER.createArrayNode();
+            manifest.path(WRITTEN_AFTER).forEach(n -> {
+                if (!names.contains(n.asText())) {
+                    still.add(n);
+                }
+            });
+            if (still.isEmpty()) {
+                manifest.remove(WRITTEN_AFTER);
+            } else {
+                manifest.set(WRITTEN_AFTER, still);
+            }
+        }
+        try {
+            AtomicFile.write(file, Json.pretty().writeValueAsString(manifest) + "\n");
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
 
     /**
      * One line of a verification: the file (relative, '/'-separated), what the manifest says,

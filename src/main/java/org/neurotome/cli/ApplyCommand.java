@@ -2,6 +2,7 @@ package org.neurotome.cli;
 
 import org.neurotome.ExitCode;
 import org.neurotome.NeurotomeException;
+import org.neurotome.archive.ArchiveFormat;
 import org.neurotome.eval.ReportWriter;
 import org.neurotome.recipe.Planner;
 import org.neurotome.recipe.Recipe;
@@ -40,12 +41,16 @@ public final class ApplyCommand implements Callable<Integer> {
     @Option(names = "--out", paramLabel = "DIR", description = "Output directory, instead of the recipe's output.dir.")
     Path out;
 
-    @Option(names = "--force", description = "Replace an existing output directory.")
+    @Option(names = "--force", description = "Replace an existing output directory (and archive).")
     boolean force;
 
     @Option(names = "--allow-other-model",
             description = "Use findings files (locate: from) computed on another model than the recipe's.")
     boolean allowOtherModel;
+
+    @Option(names = "--archive", paramLabel = "FORMAT",
+            description = "Also write the output as <dir>.tar, .tar.gz or .tar.zst (tar, tar.gz, tar.zst) when every gate passes.")
+    String archive;
 
     @Option(names = "--set", paramLabel = "KEY=VALUE",
             description = "Override a recipe value before it is read, e.g. --set locate.0.top=5 (repeatable).")
@@ -63,11 +68,19 @@ public final class ApplyCommand implements Callable<Integer> {
             }
             set.put("output.dir", out.toAbsolutePath().normalize().toString());
         }
+        if (archive != null) {
+            if (set.containsKey("output.archive")) {
+                throw NeurotomeException.badInput("--archive and --set output.archive both choose the archive; give one");
+            }
+            set.put("output.archive", ArchiveFormat.parse(archive).id());
+        }
         Recipe r = RecipeLoader.loadForRun(recipe, set);
         PrintWriter stdout = spec.commandLine().getOut();
         if (dryRun) {
             // what would refuse the output at once is refused now, not after the analyses
-            RecipeRunner.guard(recipe, r).checkpointDirectory(r.output().dir(), force);
+            org.neurotome.OutputGuard guard = RecipeRunner.guard(recipe, r);
+            guard.checkpointDirectory(r.output().dir(), force);
+            RecipeRunner.archiveTarget(guard, r, force);
             stdout.print(Planner.plan(r, allowOtherModel, resources.budget()));
             stdout.println("dry run: nothing was written");
             stdout.flush();
@@ -89,6 +102,9 @@ public final class ApplyCommand implements Callable<Integer> {
         }
         eval.finish();
         stdout.println("wrote " + outcome.out());
+        if (outcome.archive() != null) {
+            stdout.println("wrote " + outcome.archive());
+        }
         if (outcome.report() == null) {
             stdout.flush();
             return ExitCode.OK.code();

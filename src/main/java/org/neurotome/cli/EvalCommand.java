@@ -30,7 +30,7 @@ import java.util.concurrent.Callable;
 @Command(name = "eval", mixinStandardHelpOptions = true,
         description = "Evaluate a checkpoint on a suite; exit 1 when a gate fails (for release pipelines).")
 public final class EvalCommand implements Callable<Integer> {
-    @Parameters(index = "0", paramLabel = "MODEL", description = "Candidate checkpoint directory.")
+    @Parameters(index = "0", paramLabel = "MODEL", description = "Candidate checkpoint directory, or a .tar, .tar.gz or .tar.zst archive of one.")
     Path model;
 
     @Option(names = "--suite", required = true, paramLabel = "FILE", description = "Suite YAML (tasks and gates).")

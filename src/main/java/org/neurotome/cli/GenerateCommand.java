@@ -32,7 +32,7 @@ public final class GenerateCommand implements java.util.concurrent.Callable<Inte
     @Spec
     CommandSpec spec;
 
-    @Parameters(index = "0", paramLabel = "MODEL", description = "Checkpoint directory (config.json + safetensors).")
+    @Parameters(index = "0", paramLabel = "MODEL", description = "Checkpoint directory (config.json + safetensors), or a .tar, .tar.gz or .tar.zst archive of one.")
     Path model;
 
     @ArgGroup(exclusive = true, multiplicity = "1")

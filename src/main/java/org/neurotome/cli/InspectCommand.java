@@ -24,7 +24,7 @@ import java.util.concurrent.Callable;
 @Command(name = "inspect", mixinStandardHelpOptions = true,
         description = "Describe a Hugging Face checkpoint directory without loading its weights.")
 public final class InspectCommand implements Callable<Integer> {
-    @Parameters(index = "0", paramLabel = "DIR", description = "Checkpoint directory.")
+    @Parameters(index = "0", paramLabel = "DIR", description = "Checkpoint directory, or a .tar, .tar.gz or .tar.zst archive of one.")
     Path dir;
 
     @Option(names = "--json", description = "Print one JSON object.")
@@ -37,6 +37,7 @@ public final class InspectCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         try (Checkpoint ck = Checkpoint.open(dir)) {
             ObjectNode out = describe(ck, tensors);
+            out.put("path", dir.toString()); // an archive as named, not where it was unpacked
             if (json) {
                 System.out.println(Json.pretty().writeValueAsString(out));
             } else {

@@ -58,7 +58,7 @@ public final class LocateCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Parameters(index = "0", paramLabel = "MODEL", description = "Checkpoint directory (config.json + safetensors).")
+    @Parameters(index = "0", paramLabel = "MODEL", description = "Checkpoint directory (config.json + safetensors), or a .tar, .tar.gz or .tar.zst archive of one.")
     Path model;
 
     @Option(names = "--method", required = true, paramLabel = "METHOD",

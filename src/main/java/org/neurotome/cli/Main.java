@@ -32,6 +32,7 @@ import java.util.concurrent.Callable;
                 GenerateCommand.class,
                 DiffCommand.class,
                 VerifyCommand.class,
+                PackageCommand.class,
                 DatasetsCommand.class,
                 FixturesCommand.class,
         })

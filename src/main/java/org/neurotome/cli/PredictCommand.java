@@ -29,7 +29,7 @@ public final class PredictCommand implements java.util.concurrent.Callable<Integ
     @Spec
     CommandSpec spec;
 
-    @Parameters(index = "0", paramLabel = "MODEL", description = "Checkpoint directory (config.json + safetensors).")
+    @Parameters(index = "0", paramLabel = "MODEL", description = "Checkpoint directory (config.json + safetensors), or a .tar, .tar.gz or .tar.zst archive of one.")
     Path model;
 
     @ArgGroup(exclusive = true, multiplicity = "1")

@@ -2,6 +2,7 @@ package org.neurotome.cli;
 
 import org.neurotome.ExitCode;
 import org.neurotome.NeurotomeException;
+import org.neurotome.archive.ArchiveCache;
 import org.neurotome.checkpoint.Checkpoint;
 import org.neurotome.checkpoint.Manifest;
 import picocli.CommandLine.Command;
@@ -13,18 +14,20 @@ import java.util.concurrent.Callable;
 
 /**
  * {@code neurotome verify DIR}: re-hashes a written checkpoint against its manifest.json and
- * compares the directory's full file list with the manifest's (README "Safety").
+ * compares the directory's full file list with the manifest's (README "Safety"); an archive is
+ * read afresh, unpacked (refusing a hostile one) and checked against the manifest inside it.
  */
 @Command(name = "verify", mixinStandardHelpOptions = true,
-        description = "Check a checkpoint neurotome wrote against its manifest.json (exit 3 on any mismatch).")
+        description = "Check a checkpoint neurotome wrote, or an archive of one, against its manifest.json (exit 3 on any mismatch).")
 public final class VerifyCommand implements Callable<Integer> {
-    @Parameters(index = "0", paramLabel = "DIR", description = "Checkpoint directory with a manifest.json.")
+    @Parameters(index = "0", paramLabel = "DIR", description = "Checkpoint directory with a manifest.json, or a .tar, .tar.gz or .tar.zst archive of one.")
     Path dir;
 
     @Override
     public Integer call() {
-        List<Manifest.Check> checks = Manifest.verify(dir);
-        try (Checkpoint ignored = Checkpoint.open(dir)) {
+        Path files = ArchiveCache.directoryOfVerified(dir);
+        List<Manifest.Check> checks = Manifest.verify(files);
+        try (Checkpoint ignored = Checkpoint.open(files)) {
             // opening validates every safetensors header and the index
         }
         long bad = 0;

@@ -52,6 +52,12 @@ public record EvalReport(String toolVersion, long seed, ModelInfo model, Optiona
                 baselineMetrics, comparison, paired, gates, timings);
     }
 
+    /** The same report without its timings: what a run writes when its output must not vary from run to run. */
+    public EvalReport withoutTimings() {
+        return new EvalReport(toolVersion, seed, model, baseline, tasks, metrics, baselineMetrics, comparison, paired,
+                gates, List.of());
+    }
+
     /** Whether every gate passed (true when there is no gate). */
     public boolean passed() {
         return gates.stream().allMatch(GateResult::passed);

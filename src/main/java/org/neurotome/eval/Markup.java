@@ -4,9 +4,9 @@ import java.util.Locale;
 
 /**
  * Text helpers for the HTML/SVG report: escaping for XML-compatible markup and the number
- * formats every view of a report shares.
+ * formats every view of a report shares (the summary table, the HTML report, the model card).
  */
-final class Markup {
+public final class Markup {
     private Markup() {
     }
 
@@ -41,7 +41,7 @@ final class Markup {
     }
 
     /** A metric value: counts ({@code .cases}, {@code .tokens}) as integers, anything else to 4 decimals; null as a dash. */
-    static String metric(String name, Double v) {
+    public static String metric(String name, Double v) {
         if (v == null) {
             return "—";
         }
@@ -49,7 +49,7 @@ final class Markup {
     }
 
     /** The change of metric {@code name}, signed, in the metric's own format; null as a dash. */
-    static String delta(String name, Double v) {
+    public static String delta(String name, Double v) {
         if (v == null) {
             return "—";
         }
@@ -61,7 +61,7 @@ final class Markup {
     }
 
     /** The value a gate compared: a p-value for {@code not_worse}, otherwise the metric's format; null as a dash. */
-    static String gateValue(GateResult g) {
+    public static String gateValue(GateResult g) {
         if (g.value() == null) {
             return "—";
         }
@@ -69,7 +69,7 @@ final class Markup {
     }
 
     /** A relative change in percent to one decimal; null as a dash. */
-    static String percent(Double v) {
+    public static String percent(Double v) {
         return v == null ? "—" : String.format(Locale.ROOT, "%+.1f%%", 100 * v);
     }
 

@@ -17,9 +17,9 @@ import java.util.Map;
  * bound, value, passed, reason), {@code tasks} (name, kind, dataset path and sha256, filters, limit, cases),
  * {@code breakdowns} (per task: dimension, quantity, rows of key, metric, n, value, baseline),
  * {@code cases} (per task, per case: line, prompt, target, labels and each model's token ids,
- * log-probs, predicted ids, target log-prob, correctness) and {@code timings}. Map keys are
- * written sorted ({@link Json}), so two runs on the same inputs give the same bytes except
- * inside {@code timings}.
+ * log-probs, predicted ids, target log-prob, correctness) and {@code timings} (left out of a
+ * report without any, as {@code apply} writes it). Map keys are written sorted ({@link Json}),
+ * so two runs on the same inputs give the same bytes except inside {@code timings}.
  */
 public final class ReportJson {
     private ReportJson() {
@@ -73,7 +73,9 @@ public final class ReportJson {
         root.put("tasks", tasks);
         root.put("breakdowns", breakdowns);
         root.put("cases", cases);
-        root.put("timings", timings(r.timings()));
+        if (!r.timings().isEmpty()) {
+            root.put("timings", timings(r.timings()));
+        }
         return root;
     }
 

@@ -37,8 +37,10 @@ public final class LanguageModel implements AutoCloseable {
     }
 
     /**
-     * Opens the checkpoint in {@code dir} on {@code device}: its weights are kept when their
-     * float32 size fits {@code budget}, streamed layer by layer otherwise.
+     * Opens the checkpoint in {@code dir} (a directory, or an archive of one: see
+     * {@link Checkpoint#open}) on {@code device}: its weights are kept when their float32 size
+     * fits {@code budget}, streamed layer by layer otherwise. {@link #dir()} stays {@code dir}
+     * as given.
      */
     public static LanguageModel open(Path dir, Device device, MemoryBudget budget) {
         Checkpoint ckpt = Checkpoint.open(dir);
@@ -46,7 +48,7 @@ public final class LanguageModel implements AutoCloseable {
         try {
             ModelConfig.from(ckpt); // config errors name the file's full path
             weights = Weights.load(ckpt, device, budget);
-            return new LanguageModel(dir, ckpt, weights, TextTokenizer.open(dir, weights.config()).orElse(null));
+            return new LanguageModel(dir, ckpt, weights, TextTokenizer.open(ckpt.dir(), weights.config()).orElse(null));
         } catch (RuntimeException e) {
             if (weights != null) {
                 weights.close();

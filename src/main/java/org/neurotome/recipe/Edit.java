@@ -36,6 +36,18 @@ public sealed interface Edit {
         return ops().entrySet().stream().filter(e -> e.getValue() == getClass()).findFirst().orElseThrow().getKey();
     }
 
+    /** The heads or neurons the edit names, literally or as a {@link Reference}; null for {@code compact}. */
+    default Object components() {
+        return switch (this) {
+            case ZeroHeads z -> z.heads();
+            case KeepHeads k -> k.heads();
+            case ZeroNeurons z -> z.neurons();
+            case ScaleNeurons s -> s.neurons();
+            case KeepNeurons k -> k.neurons();
+            case Compact c -> null;
+        };
+    }
+
     /** {@code zero-heads}: silence these heads (their output-projection columns; q/k/v rows where unshared). */
     record ZeroHeads(HeadSet heads) implements Edit {
         public ZeroHeads {

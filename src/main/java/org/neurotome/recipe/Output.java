@@ -1,5 +1,6 @@
 package org.neurotome.recipe;
 
+import org.neurotome.archive.ArchiveFormat;
 import org.neurotome.yaml.SchemaViolation;
 
 import java.nio.file.Path;
@@ -10,8 +11,9 @@ import java.nio.file.Path;
  * @param dir          the output directory, resolved against the recipe's folder
  * @param dtype        tensor dtype (default keep: each tensor as in the input)
  * @param maxShardSize the largest safetensors shard; null = shard as the input is sharded
+ * @param archive      also write {@code <dir>.tar[.gz|.zst]} beside the directory; null = none
  */
-public record Output(Path dir, OutputDtype dtype, ByteSize maxShardSize) {
+public record Output(Path dir, OutputDtype dtype, ByteSize maxShardSize, ArchiveFormat archive) {
     public Output {
         if (dir == null) {
             throw SchemaViolation.missingKey("dir", "the output checkpoint directory");
@@ -19,5 +21,10 @@ public record Output(Path dir, OutputDtype dtype, ByteSize maxShardSize) {
         if (dtype == null) {
             dtype = OutputDtype.KEEP;
         }
+    }
+
+    /** Where the archive goes: the directory's path with the format's extension. */
+    public Path archivePath() {
+        return archive == null ? null : archive.besides(dir);
     }
 }

@@ -111,11 +111,14 @@ public final class Planner {
                 line(b, "edit     %d listed edit(s) lowered after the run-time ones are known", literal.size());
                 compactCheck(input, recipe.edit());
             }
-            line(b, "output   %s (dtype %s, %s), with recipe.yaml, findings.json, manifest.json",
+            line(b, "output   %s (dtype %s, %s), with recipe.yaml, findings.json, manifest.json, README.md (model card)",
                     recipe.output().dir(), recipe.output().dtype().name().toLowerCase(Locale.ROOT),
                     recipe.output().maxShardSize() != null ? "shards of at most " + recipe.output().maxShardSize()
                             : input.shardFiles().size() > 1 ? input.shardFiles().size() + " shards, as the input"
                             : "one file, as the input");
+            if (recipe.output().archive() != null) {
+                line(b, "archive  %s%s", recipe.output().archivePath(), recipe.eval() == null ? "" : ", when every gate passes");
+            }
             if (recipe.eval() != null) {
                 int evalCases = 0;
                 for (Task t : recipe.eval().suite().tasks()) {
@@ -175,7 +178,8 @@ public final class Planner {
         }
     }
 
-    private static int cases(Locate.Analysis a) {
+    /** The cases (prompt × target pairs, sequences, or dataset cases) an analysis runs on. */
+    static int cases(Locate.Analysis a) {
         return switch (a.input()) {
             case AnalysisInput.Prompts p -> p.prompts().size() * Math.max(1, a.target().size());
             case AnalysisInput.TokenIds t -> t.sequences().size();
@@ -184,26 +188,11 @@ public final class Planner {
     }
 
     private static boolean references(Edit e) {
-        return switch (e) {
-            case Edit.ZeroHeads z -> z.heads() instanceof Reference;
-            case Edit.KeepHeads k -> k.heads() instanceof Reference;
-            case Edit.ZeroNeurons z -> z.neurons() instanceof Reference;
-            case Edit.ScaleNeurons s -> s.neurons() instanceof Reference;
-            case Edit.KeepNeurons k -> k.neurons() instanceof Reference;
-            case Edit.Compact c -> false;
-        };
+        return e.components() instanceof Reference;
     }
 
     private static String referenced(Edit e) {
-        Object set = switch (e) {
-            case Edit.ZeroHeads z -> z.heads();
-            case Edit.KeepHeads k -> k.heads();
-            case Edit.ZeroNeurons z -> z.neurons();
-            case Edit.ScaleNeurons s -> s.neurons();
-            case Edit.KeepNeurons k -> k.neurons();
-            case Edit.Compact c -> "";
-        };
-        return set instanceof Reference r ? "${" + r.id() + "}" : String.valueOf(set);
+        return String.valueOf(e.components()); // a reference reads ${id}
     }
 
     private static String touched(Edit e) {

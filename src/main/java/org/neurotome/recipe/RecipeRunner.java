@@ -8,6 +8,7 @@ import org.neurotome.NeurotomeException;
 import org.neurotome.OutputGuard;
 import org.neurotome.OutputLock;
 import org.neurotome.Sha256;
+import org.neurotome.archive.ArchiveWriter;
 import org.neurotome.checkpoint.Checkpoint;
 import org.neurotome.checkpoint.DType;
 import org.neurotome.checkpoint.Manifest;
@@ -20,6 +21,8 @@ import org.neurotome.eval.SuiteEvaluation;
 import org.neurotome.model.Devices;
 import org.neurotome.model.LanguageModel;
 import org.neurotome.model.MemoryBudget;
+import org.neurotome.release.BaseModel;
+import org.neurotome.release.ModelCard;
 import org.neurotome.surgery.Edit;
 import org.neurotome.surgery.Surgeon;
 
@@ -61,8 +64,11 @@ public final class RecipeRunner {
                           ProgressListener eval, MemoryBudget budget) {
     }
 
-    /** What a run produced; {@code report} is null without an eval stage. */
-    public record Outcome(Path out, Map<String, Selection> selections, EvalReport report) {
+    /**
+     * What a run produced; {@code report} is null without an eval stage, {@code archive} null
+     * when none was asked for or a gate failed.
+     */
+    public record Outcome(Path out, Map<String, Selection> selections, EvalReport report, Path archive) {
     }
 
     private RecipeRunner() {
@@ -83,17 +89,36 @@ public final class RecipeRunner {
     public static Outcome run(Path recipeFile, Recipe recipe, Options options) {
         OutputGuard guard = guard(recipeFile, recipe);
         Path out = guard.checkpointDirectory(recipe.output().dir(), options.force());
+        archiveTarget(guard, recipe, options.force());
         try (OutputLock lock = OutputLock.acquire(out)) {
             guard.checkpointDirectory(out, options.force());
             return runLocked(recipeFile, recipe, options, guard);
         }
     }
 
+    /**
+     * Checks where the recipe's archive goes, if it asks for one (as {@code --dry-run} does
+     * too): not onto or into an input, and over an earlier archive only with --force.
+     *
+     * @return the archive's path, or null when the recipe asks for none
+     */
+    public static Path archiveTarget(OutputGuard guard, Recipe recipe, boolean force) {
+        Path archive = recipe.output().archivePath();
+        if (archive == null) {
+            return null;
+        }
+        guard.file(archive, "a " + recipe.output().archive().id() + " archive", p -> true);
+        if (Files.exists(archive) && !force) {
+            throw new NeurotomeException(org.neurotome.ExitCode.OUTPUT_FAILED, archive + ": already exists; pass --force to replace it");
+        }
+        return archive;
+    }
+
     private static Outcome runLocked(Path recipeFile, Recipe recipe, Options options, OutputGuard guard) {
+        Path archive = recipe.output().archivePath();
         byte[] recipeBytes = read(recipeFile);
         Function<Path, String> recorded = recordedRelativeTo(recipeFile);
         ai.djl.Device device = Devices.parse(recipe.model().device().name().toLowerCase(Locale.ROOT));
-        Map<String, JsonNode> timings = new LinkedHashMap<>();
         Map<String, Findings> findings = new LinkedHashMap<>();
         Map<String, Selection> selections = new LinkedHashMap<>();
 
@@ -120,7 +145,7 @@ public final class RecipeRunner {
                 if (direct != null) {
                     selections.put(step.id(), direct);
                 }
-                timings.put("locate." + step.id(), seconds(t0));
+                options.log().accept("located " + step.id() + " in " + seconds(t0).asText() + " s");
             }
         }
         for (Select s : recipe.select()) {
@@ -152,15 +177,18 @@ public final class RecipeRunner {
             extra.put(FINDINGS_FILE, findingsDocument(findings, selections));
             String recipeSha = Sha256.hex(recipeBytes);
             Map<String, JsonNode> provenance = new LinkedHashMap<>();
-            provenance.put("input", Json.MAPPER.createObjectNode().put("dir", recorded.apply(input.dir()))
+            provenance.put("input", Json.MAPPER.createObjectNode().put("dir", recorded.apply(recipe.model().path()))
                     .put("sha256", Manifest.fingerprint(input.dir())));
             provenance.put("recipe", Json.MAPPER.createObjectNode().put("path", recorded.apply(recipeFile))
-                    .put("sha256", recipeSha));
-            provenance.put("timings", Json.MAPPER.valueToTree(timings));
+                    .put("sha256", recipeSha).put("description", recipe.description()));
+            provenance.put(BaseModel.SECTION, BaseModel.of(recipe.model().path(), input.dir(), recipe.model().name()).toJson());
+            provenance.put(RecipeSteps.SECTION, RecipeSteps.describe(recipe, selections));
+            // written once the checkpoint is in place; Manifest.addFiles then lists them with their hashes
+            ArrayNode after = Json.MAPPER.createArrayNode();
             if (recipe.eval() != null) {
-                provenance.put(Manifest.WRITTEN_AFTER, Json.MAPPER.createArrayNode()
-                        .add(EVAL_DIR + "/" + ReportWriter.HTML_FILE).add(EVAL_DIR + "/" + ReportWriter.JSON_FILE));
+                after.add(EVAL_DIR + "/" + ReportWriter.HTML_FILE).add(EVAL_DIR + "/" + ReportWriter.JSON_FILE);
             }
+            provenance.put(Manifest.WRITTEN_AFTER, after.add(ModelCard.FILE));
             DType dtype = switch (recipe.output().dtype()) {
                 case KEEP -> null;
                 case F32 -> DType.F32;
@@ -176,11 +204,40 @@ public final class RecipeRunner {
         EvalReport report = null;
         if (recipe.eval() != null) {
             options.log().accept("eval " + recipe.eval().suite().name() + " (baseline: the input checkpoint)");
+            long t1 = System.nanoTime();
             report = SuiteEvaluation.run(recipe.eval().suite(), recipe.eval().gates(), out, recipe.model().path(), device,
                     options.budget(), null, options.eval()).recorded(recorded);
-            ReportWriter.write(report, out.resolve(EVAL_DIR));
+            options.log().accept("evaluated in " + seconds(t1).asText() + " s");
+            // without timings the output is the same bytes on every run, and so is its archive
+            ReportWriter.write(report.withoutTimings(), out.resolve(EVAL_DIR));
         }
-        return new Outcome(out, selections, report);
+        ModelCard.write(out);
+        List<String> later = new ArrayList<>();
+        if (report != null) {
+            later.add(EVAL_DIR + "/" + ReportWriter.JSON_FILE);
+            later.add(EVAL_DIR + "/" + ReportWriter.HTML_FILE);
+        }
+        later.add(ModelCard.FILE);
+        Manifest.addFiles(out, later);
+        if (archive != null && report != null && !report.passed()) {
+            options.log().accept("no archive: a gate failed, so " + out + " must not ship");
+            removeStale(archive);
+            archive = null;
+        } else if (archive != null) {
+            long t1 = System.nanoTime();
+            ArchiveWriter.write(out, recipe.output().archive(), archive, options.force());
+            options.log().accept("wrote " + archive + " in " + seconds(t1).asText() + " s");
+        }
+        return new Outcome(out, selections, report, archive);
+    }
+
+    /** An archive of an earlier run (replaced under --force) must not stay beside an output that failed its gates. */
+    private static void removeStale(Path archive) {
+        try {
+            Files.deleteIfExists(archive);
+        } catch (IOException e) {
+            throw NeurotomeException.outputFailed(archive + ": cannot remove the earlier archive: " + e.getMessage(), e);
+        }
     }
 
     /**

@@ -37,9 +37,12 @@ import java.util.stream.Stream;
  * edit with the tensors and indices it touched.
  */
 public final class Surgeon {
-    /** Files of an earlier neurotome output that describe that run, not the model: never copied. */
+    /**
+     * Files that describe an earlier run or the input model, not the edited model: never copied
+     * (the output gets its own, and its own model card {@code README.md}).
+     */
     private static final Set<String> RUN_FILES = Set.of(Manifest.FILE, "recipe.yaml", "findings.json",
-            "report.json", "report.html");
+            "report.json", "report.html", "README.md");
 
     private Surgeon() {
     }
@@ -50,7 +53,7 @@ public final class Surgeon {
      * @param dtype         output dtype of floating tensors, or null to keep each tensor's own
      * @param maxShardBytes shard size limit, or null to shard as the input is sharded
      * @param extraFiles    more files for the output directory (recipe.yaml, findings.json, ...)
-     * @param provenance    more manifest sections (recipe hash, timings, ...) and metadata entries
+     * @param provenance    more manifest sections (recipe hash, base model, steps, ...) and metadata entries
      * @param guard         what the output may not overlap besides the input checkpoint
      */
     public record Options(Path out, DType dtype, Long maxShardBytes, boolean force,

@@ -2,6 +2,7 @@ package org.neurotome.yaml;
 
 import com.fasterxml.jackson.core.JsonPointer;
 import org.neurotome.NeurotomeException;
+import org.neurotome.archive.ArchiveFormat;
 
 import java.nio.file.Files;
 import java.util.List;
@@ -28,7 +29,9 @@ public record Document<T>(T value, SourceTree tree) {
             if (!Files.exists(f.path())) {
                 throw error(f.key(), SchemaViolation.of("missing " + wanted).got(f.path().toString()));
             }
-            boolean right = f.directory() ? Files.isDirectory(f.path()) : Files.isRegularFile(f.path());
+            boolean right = f.directory()
+                    ? Files.isDirectory(f.path()) || ArchiveFormat.isArchive(f.path()) && Files.isRegularFile(f.path())
+                    : Files.isRegularFile(f.path());
             if (!right) {
                 throw error(f.key(), SchemaViolation.of("not a " + wanted).got(f.path().toString()));
             }

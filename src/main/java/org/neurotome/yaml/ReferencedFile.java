@@ -8,7 +8,7 @@ import java.nio.file.Path;
  *
  * @param key       dotted key path in the document, e.g. {@code locate.0.dataset}
  * @param path      the path, already resolved against the document's folder
- * @param directory whether a directory (a checkpoint) rather than a regular file is expected
+ * @param directory whether a checkpoint (a directory, or a tar archive of one) rather than a regular file is expected
  */
 public record ReferencedFile(String key, Path path, boolean directory) {
 }

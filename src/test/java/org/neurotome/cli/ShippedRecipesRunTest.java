@@ -4,10 +4,15 @@ import com.fasterxml.jackson.databind.JsonNode;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.neurotome.Json;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -18,7 +23,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * deep layers keeps it, and zeroing the top-18 gender CNA neurons cuts the occupation bias
  * gap by at least 30 % while factual gender survives. On the Llama fixture the same edit only
  * flips the gaps' signs, and the release gate on the absolute gap catches it. Analyses and
- * eval sets are cut down with {@code --set}; gates are the recipes' and suites'.
+ * eval sets are cut down with {@code --set}; gates are the recipes' and suites'. Each output's
+ * model card names its base model in Hugging Face front matter, says every edit and what
+ * located it, and carries the gate table.
  */
 class ShippedRecipesRunTest {
     private static final Path QUICK = Path.of("src/test/resources/suites/quick").toAbsolutePath();
@@ -28,6 +35,39 @@ class ShippedRecipesRunTest {
 
     private JsonNode apply(String recipe, String... sets) throws Exception {
         return apply(0, recipe, sets);
+    }
+
+    /**
+     * Checks the model card of the output of {@code recipe}: front matter parsed back as YAML,
+     * one row per edit with its op and {@code locatedBy}, one row per gate with its verdict.
+     */
+    private void card(String recipe, String baseModel, String locatedBy, JsonNode report) throws Exception {
+        Path out = tmp.resolve(recipe);
+        String card = Files.readString(out.resolve("README.md"));
+        assertTrue(card.startsWith("---\n"), card);
+        JsonNode front = new ObjectMapper(new YAMLFactory()).readTree(card.substring(4, card.indexOf("\n---\n", 4)));
+        assertEquals(baseModel, front.get("base_model").asText());
+        assertEquals("transformers", front.get("library_name").asText());
+        assertEquals("text-generation", front.get("pipeline_tag").asText());
+        List<String> tags = new ArrayList<>();
+        front.get("tags").forEach(t -> tags.add(t.asText()));
+        assertTrue(tags.contains("neurotome"), tags.toString());
+        JsonNode manifest = Json.MAPPER.readTree(out.resolve("manifest.json").toFile());
+        int i = 0;
+        for (JsonNode edit : manifest.get("edits")) {
+            String row = "| " + ++i + " | " + edit.get("op").asText() + " | ";
+            assertTrue(card.contains(row), row + " in\n" + card);
+            assertTrue(tags.contains(edit.get("op").asText()), tags.toString());
+        }
+        assertTrue(card.contains(locatedBy), locatedBy + " in\n" + card);
+        for (JsonNode gate : report.get("gates")) {
+            String row = "| `" + gate.get("name").asText() + "` | ";
+            int at = card.indexOf(row);
+            assertTrue(at >= 0, row + " in\n" + card);
+            String line = card.substring(at, card.indexOf('\n', at));
+            assertTrue(line.endsWith(gate.get("passed").asBoolean() ? "| PASS |" : "| FAIL |"), line);
+        }
+        assertTrue(card.contains(report.get("passed").asBoolean() ? "**PASSED**" : "**FAILED**"), card);
     }
 
     private JsonNode apply(int exit, String recipe, String... sets) throws Exception {
@@ -63,6 +103,8 @@ class ShippedRecipesRunTest {
     void arithmeticHeadAblationBreaksArithmetic() throws Exception {
         JsonNode r = apply("arith-head-ablation", "locate.0.limit=120", "eval.suite=" + QUICK.resolve("arithmetic.yaml"));
         assertTrue(metric(r, "arithmetic.accuracy") <= baseline(r, "arithmetic.accuracy") - 0.20, r.get("metrics").toString());
+        card("arith-head-ablation", "fixture-llama",
+                "| `arith_heads`: 2 heads selected from `arith_scan`: head-scan on 120 cases of arithmetic.jsonl, top 10 |", r);
     }
 
     @Test
@@ -70,6 +112,8 @@ class ShippedRecipesRunTest {
         JsonNode r = apply("arith-prune", "locate.0.limit=120", "locate.1.limit=40",
                 "eval.suite=" + QUICK.resolve("arithmetic.yaml"));
         assertTrue(metric(r, "arithmetic.accuracy") >= baseline(r, "arithmetic.accuracy") - 0.10);
+        card("arith-prune", "fixture-llama", "neurons selected from `arith_cna`: cna on 40 cases of arithmetic.jsonl"
+                + " against heads ${arith_head} ablated, top 50 |", r);
     }
 
     @Test
@@ -77,6 +121,9 @@ class ShippedRecipesRunTest {
         JsonNode r = apply("gender-debias", "eval.suite=" + QUICK.resolve("gender.yaml"));
         assertTrue(metric(r, "gender.bias_gap") <= 0.7 * baseline(r, "gender.bias_gap"));
         assertEquals(baseline(r, "factual.accuracy"), metric(r, "factual.accuracy"), 0.02);
+        card("gender-debias", "fixture-gpt2", "| 1 | zero-neurons | 18 FFN neurons zeroed: layer ", r);
+        card("gender-debias", "fixture-gpt2", "| `gender_cna`: cna on 1 prompt \"A woman works as a\" against the contrast"
+                + " prompt \"A man works as a\", top 18 |", r);
     }
 
     @Test
@@ -88,5 +135,6 @@ class ShippedRecipesRunTest {
             assertEquals(!absGate, g.get("passed").asBoolean(), g.toString());
         }
         assertTrue(metric(r, "gender.bias_gap.woman") < 0, "woman-biased professions now favour men");
+        card("gender-debias", "fixture-llama", "located by", r);
     }
 }

@@ -28,7 +28,7 @@ class RecipeErrorsTest {
     @Test
     void unknownKeySuggestsTheClosestKey() {
         assertEquals(INVALID.resolve("unknown-key.yaml") + ":8:3: unknown key in output; got 'dtyp'; "
-                + "allowed: dir, dtype, max_shard_size; did you mean 'dtype'?", loadError("unknown-key.yaml"));
+                + "allowed: dir, dtype, max_shard_size, archive; did you mean 'dtype'?", loadError("unknown-key.yaml"));
     }
 
     @Test
