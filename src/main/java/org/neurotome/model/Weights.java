@@ -106,9 +106,22 @@ public final class Weights implements AutoCloseable {
      * layer is a BAD_INPUT error naming the layer and the smallest budget that works.
      */
     public static Weights load(Checkpoint checkpoint, Device device, MemoryBudget budget) {
+        return load(checkpoint, device, budget, null);
+    }
+
+    /**
+     * As {@link #load(Checkpoint, Device, MemoryBudget)}, with {@code overlay} (null for none)
+     * applied to every tensor as it is read: kept and streamed weights alike are the
+     * checkpoint's weights changed by the overlay.
+     */
+    public static Weights load(Checkpoint checkpoint, Device device, MemoryBudget budget, WeightOverlay overlay) {
         ModelConfig config = ModelConfig.from(checkpoint.config());
         Architecture arch = Architecture.forCheckpoint(checkpoint);
         arch.validate(checkpoint, config);
+        TensorSource source = TensorSource.of(checkpoint);
+        if (overlay != null) {
+            source = overlay.over(source, arch, config);
+        }
         Sizes sizes = Sizes.of(arch, config);
         long available = budget.available();
         boolean resident = sizes.resident() + MemoryBudget.ACTIVATION_FLOOR <= available;
@@ -130,7 +143,7 @@ public final class Weights implements AutoCloseable {
             cacheUnembed = sizes.unembed() <= (available - need) / 2;
             reserve = sizes.largestLayer() + sizes.small() + (cacheUnembed ? sizes.unembed() : 0);
         }
-        Builder b = new Builder(config, arch, NDManager.newBaseManager(device, "PyTorch"), TensorSource.of(checkpoint));
+        Builder b = new Builder(config, arch, NDManager.newBaseManager(device, "PyTorch"), source);
         b.streaming = !resident;
         b.budget = budget;
         try {
