@@ -83,10 +83,6 @@ public final class LoraAdapter implements WeightOverlay {
                     throw NeurotomeException.badCheckpoint(weights + ": tensor '" + t.name() + "' has dtype " + t.dtype()
                             + "; allowed: F32, F16, BF16, F64");
                 }
-                if (t.shape().length != 2) {
-                    throw NeurotomeException.badCheckpoint(weights + ": tensor '" + t.name() + "' has shape "
-                            + t.shapeString() + "; LoRA matrices are 2-D");
-                }
                 float[] v = FloatCodec.decode(f.bytes(t), t.dtype(), Math.toIntExact(t.numel()));
                 tensors.put(t.name(), new Stored(t.shape(), v));
             }
