@@ -30,6 +30,7 @@ import java.io.PrintWriter;
                 VerifyCommand.class,
                 DatasetsCommand.class,
                 FixturesCommand.class,
+                TrainLoraCommand.class,
         })
 public final class Main implements Runnable {
 

@@ -3,15 +3,18 @@ package org.neurotome.cli;
 import org.neurotome.ExitCode;
 import org.neurotome.NeurotomeException;
 import org.neurotome.checkpoint.Checkpoint;
+import org.neurotome.lora.LoraAdapter;
+import org.neurotome.lora.LoraConfig;
 import org.neurotome.checkpoint.Manifest;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
 
-/** {@code neurotome verify DIR}: re-hashes a written checkpoint against its manifest.json. */
+/** {@code neurotome verify DIR}: re-hashes a written checkpoint (or LoRA adapter) against its manifest.json. */
 @Command(name = "verify", mixinStandardHelpOptions = true,
         description = "Check a checkpoint neurotome wrote against its manifest.json (exit 3 on any mismatch).")
 public final class VerifyCommand implements Callable<Integer> {
@@ -21,8 +24,12 @@ public final class VerifyCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         List<Manifest.Check> checks = Manifest.verify(dir);
-        try (Checkpoint ignored = Checkpoint.open(dir)) {
-            // opening validates every safetensors header and the index
+        if (Files.isRegularFile(dir.resolve(LoraConfig.FILE)) && !Files.exists(dir.resolve(Checkpoint.CONFIG))) {
+            LoraAdapter.read(dir); // a LoRA adapter: reading validates its config and safetensors header
+        } else {
+            try (Checkpoint ignored = Checkpoint.open(dir)) {
+                // opening validates every safetensors header and the index
+            }
         }
         long bad = 0;
         for (Manifest.Check c : checks) {

@@ -180,7 +180,7 @@ public final class LoraAdapter implements WeightOverlay {
             throw NeurotomeException.badCheckpoint(weights + ": tensor '" + firstUnknown + "' adapts a module that " + model
                     + " does not have; its projections: " + shortNames(family));
         }
-        checkTargetNames(family, model, configFile);
+        checkTargetNames(config, family, model, configFile + ": key 'target_modules'", false);
         List<LoraModule> modules = new ArrayList<>();
         Set<String> targeted = new LinkedHashSet<>();
         for (Map.Entry<String, Slot> e : family.entrySet()) {
@@ -218,22 +218,72 @@ public final class LoraAdapter implements WeightOverlay {
         return modules;
     }
 
-    /** Every name in target_modules must name a projection of the family (PEFT: "Target modules ... not found"). */
-    private void checkTargetNames(Map<String, Slot> family, String model, String configFile) {
+    /**
+     * Every name in target_modules must name a projection of the family (PEFT: "Target
+     * modules ... not found"); {@code where} names the key in messages, which are BAD_INPUT
+     * errors for {@code badInput} (a command line) and BAD_CHECKPOINT otherwise (a file).
+     */
+    private static void checkTargetNames(LoraConfig config, Map<String, Slot> family, String model, String where,
+                                         boolean badInput) {
+        String message = null;
         if (config.targetModules() != null) {
             for (String t : config.targetModules()) {
                 boolean exists = family.keySet().stream().anyMatch(m -> m.equals(t) || m.endsWith("." + t));
-                if (!exists) {
-                    throw NeurotomeException.badCheckpoint(configFile + ": key 'target_modules' lists '" + t + "', which "
-                            + model + " has no projection of; allowed: " + shortNames(family));
+                if (!exists && message == null) {
+                    message = where + " lists '" + t + "', which " + model + " has no projection of; allowed: "
+                            + shortNames(family) + " (or " + LoraConfig.ALL_LINEAR + ")";
                 }
             }
         } else if (!config.targetPattern().equals(LoraConfig.ALL_LINEAR)
                 && family.keySet().stream().noneMatch(m -> m.matches(config.targetPattern()))) {
-            throw NeurotomeException.badCheckpoint(configFile + ": key 'target_modules' is the pattern '"
-                    + config.targetPattern() + "', which matches no projection of " + model + "; projections: "
-                    + shortNames(family));
+            message = where + " is the pattern '" + config.targetPattern() + "', which matches no projection of "
+                    + model + "; projections: " + shortNames(family);
         }
+        if (message != null) {
+            throw badInput ? NeurotomeException.badInput(message) : NeurotomeException.badCheckpoint(message);
+        }
+    }
+
+    /** The family's projection names, {@code q_proj}, {@code c_attn}, ... (the last segment of each module path). */
+    public static List<String> projectionNames(Architecture arch, ModelConfig c) {
+        Set<String> names = new LinkedHashSet<>();
+        projections(arch, c).keySet().forEach(m -> names.add(m.substring(m.lastIndexOf('.') + 1)));
+        return List.copyOf(names);
+    }
+
+    /**
+     * Fresh modules to train on a model of family {@code arch} and shape {@code c}: the
+     * projections {@code config} selects, A drawn as PEFT initialises it
+     * ({@code kaiming_uniform_(a=√5)}: U(−1/√in, 1/√in)) and B zero, so training starts from the
+     * base model; a target name the family lacks is a BAD_INPUT error ({@code where} names the option).
+     */
+    public static List<LoraModule> initial(LoraConfig config, Architecture arch, ModelConfig c, java.util.Random random,
+                                           String where) {
+        Map<String, Slot> family = projections(arch, c);
+        String model = "a " + c.modelType() + " model with " + c.numLayers() + " layers";
+        checkTargetNames(config, family, model, where, true);
+        List<LoraModule> modules = new ArrayList<>();
+        for (Map.Entry<String, Slot> e : family.entrySet()) {
+            String module = e.getKey();
+            if (!config.targets(module)) {
+                continue;
+            }
+            Slot s = e.getValue();
+            long[] outIn = arch.features(s.role(), c);
+            int r = config.rank(module);
+            float[] a = new float[Math.toIntExact(r * outIn[1])];
+            double bound = 1 / Math.sqrt(outIn[1]);
+            for (int i = 0; i < a.length; i++) {
+                a[i] = (float) ((2 * random.nextDouble() - 1) * bound);
+            }
+            modules.add(new LoraModule(module, s.role(), s.layer(), arch.tensorName(s.role(), s.layer()), r,
+                    config.alpha(module), config.scale(module), (int) outIn[0], (int) outIn[1], a,
+                    new float[Math.toIntExact(outIn[0] * r)]));
+        }
+        if (modules.isEmpty()) {
+            throw NeurotomeException.badInput(where + " and the layers chosen select no module of " + model);
+        }
+        return modules;
     }
 
     private void check(String weights, String name, long[] want, String module, int rank) {
