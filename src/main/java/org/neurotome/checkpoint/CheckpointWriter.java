@@ -291,7 +291,8 @@ public final class CheckpointWriter {
         }
     }
 
-    static void deleteTree(Path dir) throws IOException {
+    /** Removes {@code dir} and everything in it, if it exists. */
+    public static void deleteTree(Path dir) throws IOException {
         if (!Files.exists(dir)) {
             return;
         }

@@ -3,6 +3,7 @@ package org.neurotome.cli;
 import org.neurotome.ExitCode;
 import org.neurotome.NeurotomeException;
 import org.neurotome.eval.ReportWriter;
+import org.neurotome.eval.SummaryTable;
 import org.neurotome.recipe.Planner;
 import org.neurotome.recipe.Recipe;
 import org.neurotome.recipe.RecipeLoader;
@@ -83,6 +84,11 @@ public final class ApplyCommand implements Callable<Integer> {
         }
         eval.finish();
         stdout.println("wrote " + outcome.out());
+        if (outcome.beforeRecovery() != null) {
+            stdout.println("before recovery (the edited model against the input):");
+            stdout.print(SummaryTable.render(outcome.beforeRecovery()));
+            stdout.println("after recovery:");
+        }
         if (outcome.report() == null) {
             stdout.flush();
             return ExitCode.OK.code();

@@ -24,8 +24,10 @@ import java.util.function.Function;
 /**
  * What a LoRA trains on: the cases of an eval data set ({@code {"prompt", "target"}} JSONL,
  * METHOD.md A6), with the loss on the target tokens only (the prompt is context), or the
- * fixture corpus's endless sentences ({@link FixtureCorpus}: the standard mix, or its
- * arithmetic sentences alone), with the loss on every next token of {@code <s> … </s>}.
+ * fixture corpus ({@link FixtureCorpus}): {@code standard}, its endless sentences of every kind
+ * with the loss on every next token of {@code <s> … </s>}, or {@code arithmetic}, its endless
+ * arithmetic problems (never a held-out pair) as prompt and answer, with the loss on the
+ * answer's tokens.
  */
 public sealed interface TrainingData {
     /** The corpus mixes that can be named. */
@@ -120,7 +122,7 @@ public sealed interface TrainingData {
         }
     }
 
-    /** The fixture corpus: {@code standard} (every kind of sentence) or {@code arithmetic} (its arithmetic alone). */
+    /** The fixture corpus: {@code standard} (every kind of sentence) or {@code arithmetic} (its arithmetic problems). */
     record Corpus(String mix) implements TrainingData {
         public Corpus {
             if (!CORPORA.contains(mix)) {
@@ -136,6 +138,17 @@ public sealed interface TrainingData {
 
         @Override
         public Batches batches(Function<String, int[]> encode, int eos, long seed) {
+            if (mix.equals("arithmetic")) {
+                Iterator<EvalCase> cases = new FixtureCorpus(settings()).arithmeticCases(seed).iterator();
+                return size -> {
+                    List<Example> batch = new ArrayList<>(size);
+                    for (int i = 0; i < size; i++) {
+                        EvalCase c = cases.next();
+                        batch.add(new Example(encode.apply(c.text()), encode.apply(c.prompt()).length));
+                    }
+                    return batch;
+                };
+            }
             Iterator<String> sentences = new FixtureCorpus(settings()).stream(seed).iterator();
             return size -> {
                 List<Example> batch = new ArrayList<>(size);
@@ -154,7 +167,7 @@ public sealed interface TrainingData {
             FixtureCorpus.Settings s = settings();
             ObjectNode o = Json.MAPPER.createObjectNode().put("kind", "corpus").put("mix", mix);
             o.set("settings", Json.MAPPER.valueToTree(s));
-            o.put("loss", "every next token");
+            o.put("loss", mix.equals("arithmetic") ? "answer tokens" : "every next token");
             return o;
         }
 

@@ -1,5 +1,6 @@
 package org.neurotome.recipe;
 
+import org.neurotome.arch.LayerRange;
 import org.neurotome.arch.ModelConfig;
 import org.neurotome.checkpoint.Checkpoint;
 import org.neurotome.checkpoint.TensorInfo;
@@ -51,6 +52,8 @@ public final class Planner {
                             case Locate.HeadScan h -> (long) cases * (1 + (long) c.numLayers() * c.numHeads());
                             case Locate.Attribution at -> cases;
                             case Locate.Cna cn -> 2L * cases;
+                            case Locate.LoraScan ls -> 2L * cases + layers(ls.scan(), c)
+                                    * (3L * ls.train().steps() * ls.train().batchSize() + 2L * scoreCases(ls.score()));
                         };
                         flops += 2.0 * params * tokens * forwards;
                         line(b, "locate   %s: %s on %d case%s, about %,d forward passes; keeps the top %s",
@@ -86,6 +89,16 @@ public final class Planner {
             } else if (!literal.isEmpty()) {
                 line(b, "edit     %d listed edit(s) lowered after the run-time ones are known", literal.size());
             }
+            LoraTraining rec = recipe.recover();
+            if (rec != null) {
+                flops += 3 * 2.0 * params * 16 * rec.steps() * rec.batchSize();
+                line(b, "recover  LoRA r %d, alpha %s%s on %s, layers %s: %d steps of %d rows from %s; merged into "
+                        + "the output, the adapter in %s/", rec.rank(), rec.alpha(), rec.rslora() ? " (rsLoRA)" : "",
+                        rec.targetModules() == null ? "the query and value projections" : String.join(", ",
+                                rec.targetModules()), rec.layers() == null ? "all" : rec.layers(), rec.steps(),
+                        rec.batchSize(), rec.corpus() != null ? "the " + rec.corpus() + " corpus" : rec.dataset(),
+                        Recovery.ADAPTER_DIR);
+            }
             line(b, "output   %s (dtype %s, %s), with recipe.yaml, findings.json, manifest.json",
                     recipe.output().dir(), recipe.output().dtype().name().toLowerCase(Locale.ROOT),
                     recipe.output().maxShardSize() == null ? "one file" : "shards of at most " + recipe.output().maxShardSize());
@@ -95,8 +108,9 @@ public final class Planner {
                     evalCases += t.limit() != null ? t.limit() : EvalCaseFile.read(t.dataset()).size();
                 }
                 flops += 2.0 * params * 24 * evalCases * 2;
-                line(b, "eval     suite %s: %d tasks, up to %d cases, candidate and baseline; %d gates",
-                        recipe.eval().suite().name(), recipe.eval().suite().tasks().size(), evalCases, recipe.eval().gates().size());
+                line(b, "eval     suite %s: %d tasks, up to %d cases, candidate and baseline; %d gates%s",
+                        recipe.eval().suite().name(), recipe.eval().suite().tasks().size(), evalCases, recipe.eval().gates().size(),
+                        rec != null && !recipe.edit().isEmpty() ? "; the edited model too, before recovery" : "");
             }
             boolean runsModel = flops > 0;
             long memory = runsModel ? params * 4 + Math.min(VocabularyProjection.DEFAULT_CACHE_BYTES,
@@ -115,6 +129,16 @@ public final class Planner {
         };
     }
 
+    /** The layers a lora-scan tries on a model of shape {@code c}. */
+    private static int layers(LayerRange scan, ModelConfig c) {
+        LayerRange r = scan == null ? LayerRange.all(c) : scan.check(c);
+        return r.last() - r.first() + 1;
+    }
+
+    private static int scoreCases(Locate.ScoreSet s) {
+        return new AnalysisInput.DatasetCases(s.dataset(), s.where(), s.limit()).cases().size();
+    }
+
     private static boolean references(Edit e) {
         return switch (e) {
             case Edit.ZeroHeads z -> z.heads() instanceof Reference;
@@ -123,6 +147,7 @@ public final class Planner {
             case Edit.ScaleNeurons s -> s.neurons() instanceof Reference;
             case Edit.KeepNeurons k -> k.neurons() instanceof Reference;
             case Edit.Compact c -> false;
+            case Edit.MergeLora m -> false;
         };
     }
 
@@ -134,6 +159,7 @@ public final class Planner {
             case Edit.ScaleNeurons s -> s.neurons();
             case Edit.KeepNeurons k -> k.neurons();
             case Edit.Compact c -> "";
+            case Edit.MergeLora m -> m.adapter();
         };
         return set instanceof Reference r ? "${" + r.id() + "}" : String.valueOf(set);
     }
@@ -148,6 +174,7 @@ public final class Planner {
             case Edit.KeepNeurons k -> "complement in layers " + (k.layers() == null ? "all" : k.layers())
                     + ": down-projection columns and up/gate rows";
             case Edit.Compact c -> "zeroed slices, removed";
+            case Edit.MergeLora m -> "adapted projections: W + " + m.scale() + "·scale·B·A";
         };
     }
 

@@ -32,12 +32,13 @@ import java.util.Map;
 import java.util.function.Consumer;
 
 /**
- * Runs a recipe end to end — locate, select, edit, write, eval — the product's main job.
- * Analyses run on the input model; their findings are selected and resolved into the edits;
- * the edited checkpoint is written atomically with its provenance ({@code recipe.yaml}
- * verbatim, {@code findings.json}, {@code manifest.json}); the eval stage then judges the
- * output against the input as baseline and writes its report under {@code eval/} in the
- * output directory.
+ * Runs a recipe end to end — locate, select, edit, (recover,) write, eval — the product's
+ * main job. Analyses run on the input model; their findings are selected and resolved into the
+ * edits; the edited checkpoint is written atomically with its provenance ({@code recipe.yaml}
+ * verbatim, {@code findings.json}, {@code manifest.json}), after a recover stage with its LoRA
+ * merged and the adapter beside it ({@link Recovery}); the eval stage then judges the output
+ * against the input as baseline and writes its report under {@code eval/} in the output
+ * directory (and the edited model's, before recovery, under {@code eval/before-recovery/}).
  */
 public final class RecipeRunner {
     /** Where the eval stage's report goes, inside the output directory. */
@@ -55,8 +56,11 @@ public final class RecipeRunner {
                           MemoryBudget budget) {
     }
 
-    /** What a run produced; {@code report} is null without an eval stage. */
-    public record Outcome(Path out, Map<String, Selection> selections, EvalReport report) {
+    /**
+     * What a run produced; {@code report} is null without an eval stage, {@code beforeRecovery}
+     * (the edited model scored before a recover stage's LoRA) null without both stages.
+     */
+    public record Outcome(Path out, Map<String, Selection> selections, EvalReport report, EvalReport beforeRecovery) {
     }
 
     private RecipeRunner() {
@@ -70,9 +74,13 @@ public final class RecipeRunner {
         Map<String, Selection> selections = new LinkedHashMap<>();
 
         boolean analyses = recipe.locate().stream().anyMatch(l -> l instanceof Locate.Analysis);
+        Map<String, Integer> bestLayers = Map.of();
         try (LanguageModel model = analyses ? LanguageModel.open(recipe.model().path(), device, options.budget()) : null) {
             AnalysisRunner runner = model == null ? null
-                    : new AnalysisRunner(model, device, options.budget(), options.analysis());
+                    : new AnalysisRunner(model, device, options.budget(), options.analysis(), options.log());
+            if (runner != null) {
+                bestLayers = runner.bestLayers();
+            }
             for (Locate step : recipe.locate()) {
                 long t0 = System.nanoTime();
                 Findings f = switch (step) {
@@ -105,6 +113,7 @@ public final class RecipeRunner {
         }
 
         long t0 = System.nanoTime();
+        EvalReport beforeRecovery = null;
         Path out = recipe.output().dir();
         options.log().accept("write " + out);
         try (Checkpoint input = Checkpoint.open(recipe.model().path())) {
@@ -123,8 +132,13 @@ public final class RecipeRunner {
                 case BF16 -> DType.BF16;
             };
             long shard = recipe.output().maxShardSize() == null ? Long.MAX_VALUE : recipe.output().maxShardSize().bytes();
-            Surgeon.apply(input, edits, new Surgeon.Options(out, dtype, shard, options.force(), extra, provenance,
-                    Map.of("neurotome.recipe_sha256", recipeSha)));
+            Surgeon.Options written = new Surgeon.Options(out, dtype, shard, options.force(), extra, provenance,
+                    Map.of("neurotome.recipe_sha256", recipeSha));
+            if (recipe.recover() == null) {
+                Surgeon.apply(input, edits, written);
+            } else {
+                beforeRecovery = Recovery.run(recipe, input, edits, written, device, options, bestLayers);
+            }
         }
         options.log().accept("wrote " + out + " in " + seconds(t0).asText() + " s");
 
@@ -134,8 +148,11 @@ public final class RecipeRunner {
             report = SuiteEvaluation.run(recipe.eval().suite(), recipe.eval().gates(), out, recipe.model().path(), device,
                     options.budget(), null, options.eval());
             ReportWriter.write(report, out.resolve(EVAL_DIR));
+            if (beforeRecovery != null) {
+                ReportWriter.write(beforeRecovery, out.resolve(EVAL_DIR).resolve(Recovery.BEFORE_DIR));
+            }
         }
-        return new Outcome(out, selections, report);
+        return new Outcome(out, selections, report, beforeRecovery);
     }
 
     /** Whether a select of the recipe asks for per-case rankings of step {@code id}. */
