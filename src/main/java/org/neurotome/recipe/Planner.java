@@ -80,8 +80,13 @@ public final class Planner {
             if (allLiteral) {
                 Surgeon.Lowered lowered = Surgeon.lower(input, literal);
                 for (TensorEdit t : lowered.tensorEdits()) {
-                    line(b, "edit     %s %s %s of %s (%d)", t.kind().name().toLowerCase(Locale.ROOT),
-                            t.axis() == 0 ? "rows" : "columns", Surgeon.ranges(t.indices()), t.tensor(), t.indices().length);
+                    if (t.kind() == TensorEdit.Kind.ADD) {
+                        line(b, "edit     add %s to %s", t.addend().describe(), t.tensor());
+                    } else {
+                        line(b, "edit     %s %s %s of %s (%d)", t.kind().name().toLowerCase(Locale.ROOT),
+                                t.axis() == 0 ? "rows" : "columns", Surgeon.ranges(t.indices()), t.tensor(),
+                                t.indices().length);
+                    }
                 }
                 if (lowered.config() != input.config()) {
                     line(b, "config   rewritten: %s", lowered.config());

@@ -134,6 +134,10 @@ final class Recovery {
     private static ObjectNode training(LoraTraining recover, LoraTrainer.Result trained) {
         ObjectNode o = recover.describe();
         LoraConfig c = trained.config();
+        if (c.layersToTransform() != null) {
+            ArrayNode layers = o.putArray("layers");
+            c.layersToTransform().forEach(layers::add);
+        }
         o.put("r", c.r()).put("lora_alpha", c.alpha()).put("use_rslora", c.useRslora());
         ArrayNode t = o.putArray("target_modules");
         c.targetModules().forEach(t::add);
