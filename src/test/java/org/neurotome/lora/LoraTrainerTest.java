@@ -23,8 +23,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * A short LoRA training on each fixture (two-digit multiplication, the one operation the
- * fixtures did not learn; loss on the answer tokens): the loss falls, the base weights are
+ * A short LoRA training on each fixture (80 steps on the 100 two-digit multiplication cases,
+ * the one operation the fixtures did not learn; loss on the answer tokens): the mean loss of
+ * the last ten steps is below 0.8 of the first ten's (measured: 0.19 and 0.48), the base weights are
  * untouched, and the adapter written to disk and read back gives the trained model's logits
  * within 1e-4 (the trained model being the in-graph deltas of the trained A and B).
  */
@@ -36,7 +37,7 @@ class LoraTrainerTest {
         TrainingData data = new TrainingData.Cases(Path.of("eval/datasets/arithmetic.jsonl"),
                 new LabelFilter(Map.of("operation", List.of("*"), "digits", List.of("2"))), null);
         LoraTrainer.Settings settings = new LoraTrainer.Settings(null, null, 4, 8, false,
-                new TrainingSchedule(40, 16, 1e-2, 0.1, 4, 0, 0.9, 0.999, 1e-8, 1.0, 40), 5);
+                new TrainingSchedule(80, 16, 1e-2, 0.1, 8, 0, 0.9, 0.999, 1e-8, 1.0, 80), 5);
         try (LanguageModel base = LanguageModel.open(dir, Device.cpu())) {
             int[] ids = base.encode("Q: What is 12 times 34? A:");
             float[] before = last(base.transformer(), ids);
