@@ -401,11 +401,38 @@ public final class Architecture {
         }
         for (String name : checkpoint.tensors().keySet()) {
             if (!expected.contains(name) && skip.stream().noneMatch(p -> p.matcher(name).matches())) {
+                int layer = layerOf(name, config);
+                if (layer >= config.numLayers()) {
+                    throw NeurotomeException.badCheckpoint(checkpoint.dir() + ": tensor '" + name + "' belongs to layer "
+                            + layer + ", but config.json's " + configKey("num_layers") + " is " + config.numLayers()
+                            + "; the config and the weights disagree");
+                }
                 throw NeurotomeException.badCheckpoint(checkpoint.dir() + ": unexpected tensor '" + name + "': "
                         + table + " with this config.json expects only " + expected.size()
                         + " tensors (is model_type or a bias/tie setting wrong?)");
             }
         }
+    }
+
+    /** The layer a per-layer tensor name belongs to, or -1 when it is no per-layer tensor of this family. */
+    private int layerOf(String name, ModelConfig config) {
+        String mark = "2147483647";
+        for (Role r : roles(config)) {
+            if (!r.perLayer()) {
+                continue;
+            }
+            String probe = tensorName(r, Integer.MAX_VALUE);
+            int at = probe.indexOf(mark);
+            String head = probe.substring(0, at);
+            String tail = probe.substring(at + mark.length());
+            if (name.length() > head.length() + tail.length() && name.startsWith(head) && name.endsWith(tail)) {
+                String digits = name.substring(head.length(), name.length() - tail.length());
+                if (digits.matches("[0-9]{1,9}")) {
+                    return Integer.parseInt(digits);
+                }
+            }
+        }
+        return -1;
     }
 
     /**
@@ -603,7 +630,7 @@ public final class Architecture {
             }
             return node;
         } catch (IOException e) {
-            throw NeurotomeException.badCheckpoint(resource + ": cannot read: " + e.getMessage());
+            throw NeurotomeException.badCheckpoint(resource + ": cannot read: " + NeurotomeException.reason(e));
         }
     }
 

@@ -121,6 +121,27 @@ public record ModelConfig(String modelType, int numLayers, int numHeads, int num
         }
     }
 
+    /** The fields that must be at least 1 (the others of {@link #TABLE_FIELDS} that are whole numbers may be 0). */
+    private static final List<String> POSITIVE = List.of("num_layers", "num_heads", "num_kv_heads", "hidden_size",
+            "head_dim", "ffn_size", "vocab_size", "max_positions");
+
+    /**
+     * Reads the {@code config.json} of {@code checkpoint}: as {@link #from(ObjectNode)}, with the
+     * file's full path in every message.
+     */
+    public static ModelConfig from(Checkpoint checkpoint) {
+        try {
+            return from(checkpoint.config());
+        } catch (NeurotomeException e) {
+            String prefix = Checkpoint.CONFIG + ": ";
+            if (e.getMessage() != null && e.getMessage().startsWith(prefix)) {
+                throw new NeurotomeException(e.exitCode(), checkpoint.dir().resolve(Checkpoint.CONFIG) + ": "
+                        + e.getMessage().substring(prefix.length()), e);
+            }
+            throw e;
+        }
+    }
+
     /** Reads {@code config.json}; missing keys, bad values and unsupported settings are BAD_CHECKPOINT errors. */
     public static ModelConfig from(ObjectNode config) {
         JsonNode type = config.get("model_type");
@@ -144,6 +165,12 @@ public record ModelConfig(String modelType, int numLayers, int numHeads, int num
         checkRotaryDim(arch, v);
         checkLayerTypes(config, arch, (int) v.get("num_layers"), (int) v.get("sliding_window"));
         int hidden = (int) v.get("hidden_size");
+        int heads = (int) v.get("num_heads");
+        int kvHeads = (int) v.get("num_kv_heads");
+        if (heads % kvHeads != 0) {
+            throw NeurotomeException.badCheckpoint(Checkpoint.CONFIG + ": " + name(arch, "num_kv_heads") + " is " + kvHeads
+                    + ", which does not divide " + name(arch, "num_heads") + " " + heads);
+        }
         Activation act = Activation.ofConfigName((String) v.get("activation"));
         if (act == null) {
             throw NeurotomeException.badCheckpoint(Checkpoint.CONFIG + ": activation '" + v.get("activation")
@@ -154,10 +181,26 @@ public record ModelConfig(String modelType, int numLayers, int numHeads, int num
                 (int) v.get("vocab_size"), (int) v.get("max_positions"), (double) v.get("norm_eps"),
                 (double) v.get("rope_theta"), (int) v.get("rotary_dim"), (int) v.get("sliding_window"), act,
                 (boolean) v.get("tie_word_embeddings"), (boolean) v.get("attention_bias"),
-                (boolean) v.get("mlp_bias"), tokenId(config, "bos_token_id"), tokenIds(config, "eos_token_id"),
+                (boolean) v.get("mlp_bias"), inVocabulary(tokenId(config, "bos_token_id"), "bos_token_id", v),
+                tokenIds(config, "eos_token_id").stream().map(id -> inVocabulary(id, "eos_token_id", v)).toList(),
                 new Features(RopeScaling.read(config, arch), (double) v.get("query_pre_attn_scalar"),
                         (double) v.get("attn_softcap"), (double) v.get("final_softcap"),
                         (boolean) v.get("parallel_residual")));
+    }
+
+    /** How messages name a table field: by its config.json key, or as derived when the family has none. */
+    private static String name(Architecture arch, String field) {
+        String key = arch.configField(field).key();
+        return key != null ? key : field + " (derived by " + arch.table() + ")";
+    }
+
+    private static Integer inVocabulary(Integer id, String key, Map<String, Object> v) {
+        int vocab = (int) v.get("vocab_size");
+        if (id != null && (id < 0 || id >= vocab)) {
+            throw NeurotomeException.badCheckpoint(Checkpoint.CONFIG + ": " + key + " " + id + " is outside the"
+                    + " vocabulary; allowed: a token id from 0 to " + (vocab - 1) + " (vocab_size " + vocab + ")");
+        }
+        return id;
     }
 
     /**
@@ -215,6 +258,12 @@ public record ModelConfig(String modelType, int numLayers, int numHeads, int num
         if (value != null && value.isNull() && (field.equals("attn_softcap") || field.equals("final_softcap"))) {
             return 0.0; // transformers: an explicit null cap means no soft-capping
         }
+        if (value != null && value.isTextual() && !field.equals("activation")) {
+            // text is for the table's derived defaults ("hidden_size / num_heads"), never a config value
+            throw NeurotomeException.badCheckpoint(Checkpoint.CONFIG + ": " + source + " must be "
+                    + (field.equals("norm_eps") || field.equals("rope_theta") ? "a number" : "a whole number")
+                    + ", got the text " + value);
+        }
         if (value == null || value.isNull()) {
             if (spec.defaultValue() == null) {
                 throw NeurotomeException.badCheckpoint(Checkpoint.CONFIG + ": missing key '" + spec.key() + "' ("
@@ -238,11 +287,19 @@ public record ModelConfig(String modelType, int numLayers, int numHeads, int num
                 }
                 yield value.asBoolean();
             }
-            case "norm_eps", "rope_theta", "rotary_fraction", "query_pre_attn_scalar", "attn_softcap", "final_softcap" ->
-                    number(value, source, done);
+            case "norm_eps", "rope_theta" -> {
+                double d = number(value, source, done);
+                boolean eps = field.equals("norm_eps");
+                if (!(eps ? d > 0 : d >= 0) || Double.isInfinite(d)) {
+                    throw NeurotomeException.badCheckpoint(Checkpoint.CONFIG + ": " + source + " is " + value
+                            + "; allowed: a finite number " + (eps ? "> 0" : ">= 0"));
+                }
+                yield d;
+            }
+            case "rotary_fraction", "query_pre_attn_scalar", "attn_softcap", "final_softcap" -> number(value, source, done);
             case "rotary_dim" -> {
                 if (!value.isTextual()) {
-                    yield whole(value, source, done);
+                    yield whole(field, value, source, done);
                 }
                 double d = number(value, source, done);
                 if (!(d >= 0) || d > Integer.MAX_VALUE) {
@@ -251,15 +308,18 @@ public record ModelConfig(String modelType, int numLayers, int numHeads, int num
                 }
                 yield (int) d; // a fraction of head_dim truncates, as transformers' int(head_dim * pct)
             }
-            default -> whole(value, source, done);
+            default -> whole(field, value, source, done);
         };
     }
 
-    private static int whole(JsonNode value, String source, Map<String, Object> done) {
+    /** A whole-number field: at least 1 for sizes and counts ({@link #POSITIVE}), else at least 0. */
+    private static int whole(String field, JsonNode value, String source, Map<String, Object> done) {
         double d = number(value, source, done);
-        if (d != Math.rint(d) || Math.abs(d) > Integer.MAX_VALUE) {
-            throw NeurotomeException.badCheckpoint(Checkpoint.CONFIG + ": " + source
-                    + " must be a whole number, got " + (value.isTextual() ? value.asText() + " = " + d : value));
+        int min = POSITIVE.contains(field) ? 1 : 0;
+        if (d != Math.rint(d) || d < min || d > Integer.MAX_VALUE) {
+            throw NeurotomeException.badCheckpoint(Checkpoint.CONFIG + ": " + source + " is "
+                    + (value.isTextual() ? value.asText() + " = " + d : value) + "; allowed: a whole number from "
+                    + min + " to " + Integer.MAX_VALUE);
         }
         return (int) d;
     }

@@ -68,6 +68,11 @@ public final class Checkpoint implements AutoCloseable {
             Map<String, TensorInfo> tensors = new LinkedHashMap<>();
             if (Files.exists(index)) {
                 Map<String, String> weightMap = readWeightMap(index);
+                if (Files.exists(dir.resolve(SINGLE)) && !weightMap.containsValue(SINGLE)) {
+                    throw NeurotomeException.badCheckpoint(dir + ": has both " + SINGLE + " and " + INDEX
+                            + ", which names other shards; the two may hold different weights, so remove the one"
+                            + " that is not the model");
+                }
                 Map<String, SafetensorsFile> files = new LinkedHashMap<>();
                 for (String file : new java.util.TreeSet<>(weightMap.values())) {
                     Path p = dir.resolve(file);
@@ -123,10 +128,10 @@ public final class Checkpoint implements AutoCloseable {
             }
             return (ObjectNode) node;
         } catch (JsonProcessingException e) {
-            throw NeurotomeException.badCheckpoint(file + ":" + e.getLocation().getLineNr() + ":"
-                    + e.getLocation().getColumnNr() + ": invalid JSON: " + e.getOriginalMessage());
+            throw NeurotomeException.badCheckpoint(file + (e.getLocation() == null ? "" : ":" + e.getLocation().getLineNr()
+                    + ":" + e.getLocation().getColumnNr()) + ": invalid JSON: " + e.getOriginalMessage());
         } catch (IOException e) {
-            throw NeurotomeException.badCheckpoint(file + ": cannot read: " + e.getMessage());
+            throw NeurotomeException.badCheckpoint(file + ": cannot read: " + NeurotomeException.reason(e));
         }
     }
 

@@ -3,6 +3,8 @@ package org.neurotome.checkpoint;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.neurotome.Json;
 import org.neurotome.NeurotomeException;
+import org.neurotome.OutputGuard;
+import org.neurotome.OutputLock;
 import org.neurotome.Sha256;
 
 import java.io.IOException;
@@ -34,7 +36,9 @@ import java.util.stream.Stream;
  * layout of {@code transformers}' {@code save_pretrained}). Headers are padded with spaces
  * to an 8-byte boundary and carry {@code __metadata__}. Everything is written into a
  * temporary sibling directory, re-opened to verify, and only then renamed into place, so a
- * failed run leaves nothing that looks like a finished checkpoint.
+ * failed run leaves nothing that looks like a finished checkpoint (a partial directory is
+ * removed on failure, on SIGTERM/SIGINT, and — left by a killed process — by the next write).
+ * The output is checked by an {@link OutputGuard} and written under its {@link OutputLock}.
  */
 public final class CheckpointWriter {
     private final long maxShardBytes;
@@ -42,6 +46,10 @@ public final class CheckpointWriter {
     private final boolean force;
     /** The name of an unsharded output's one tensor file. */
     private String tensorFile = Checkpoint.SINGLE;
+    /** Null when the caller vouches for the output (tests, benchmarks): then only existence without force is refused. */
+    private OutputGuard guard;
+    /** When set, the shard each tensor goes to, by the name of an input shard (the output is sharded like the input). */
+    private Map<String, String> shardOf;
 
     /**
      * @param maxShardBytes shard size limit (a tensor larger than it gets a shard of its own)
@@ -63,6 +71,25 @@ public final class CheckpointWriter {
      */
     public CheckpointWriter tensorFile(String name) {
         this.tensorFile = name;
+        return this;
+    }
+
+    /**
+     * This writer, checking its output with {@code guard} (see {@link OutputGuard#checkpointDirectory}):
+     * never an input or the working directory, and only an earlier neurotome output replaced.
+     */
+    public CheckpointWriter protecting(OutputGuard guard) {
+        this.guard = guard;
+        return this;
+    }
+
+    /**
+     * This writer, sharding as an input checkpoint is sharded: one output shard per input shard,
+     * holding the same tensors ({@code shardOf}: tensor name → input shard file name); the
+     * size limit is then not used.
+     */
+    public CheckpointWriter shardLike(Map<String, String> shardOf) {
+        this.shardOf = Map.copyOf(shardOf);
         return this;
     }
 
@@ -88,11 +115,26 @@ public final class CheckpointWriter {
      * into place; its own hash is not part of the result.
      */
     public Written write(Path out, List<OutputTensor> tensors, Map<String, byte[]> files, LastFile lastFile) {
-        out = out.toAbsolutePath().normalize();
-        if (Files.exists(out) && !force) {
-            throw new NeurotomeException(org.neurotome.ExitCode.OUTPUT_FAILED,
-                    out + ": already exists; pass --force to replace it");
+        out = check(out);
+        try (OutputLock lock = OutputLock.acquire(out)) {
+            // checked again under the lock: another run may have written it meanwhile
+            check(out);
+            return writeLocked(out, tensors, files, lastFile);
         }
+    }
+
+    private Path check(Path out) {
+        if (guard != null) {
+            return guard.checkpointDirectory(out, force);
+        }
+        Path abs = out.toAbsolutePath().normalize();
+        if (Files.exists(abs, java.nio.file.LinkOption.NOFOLLOW_LINKS) && !force) {
+            throw new NeurotomeException(org.neurotome.ExitCode.OUTPUT_FAILED, abs + ": already exists; pass --force to replace it");
+        }
+        return abs;
+    }
+
+    private Written writeLocked(Path out, List<OutputTensor> tensors, Map<String, byte[]> files, LastFile lastFile) {
         Path parent = out.getParent();
         Path tmp = parent.resolve("." + out.getFileName() + ".partial-" + ProcessHandle.current().pid());
         // shards are hashed on a second thread while the next one is written
@@ -101,6 +143,9 @@ public final class CheckpointWriter {
             t.setDaemon(true);
             return t;
         });
+        // SIGTERM / SIGINT while writing: the partial goes with the process
+        Thread cleanup = new Thread(() -> deleteOnShutdown(tmp), "partial-cleanup");
+        Runtime.getRuntime().addShutdownHook(cleanup);
         try {
             Files.createDirectories(parent);
             deleteStalePartials(parent, out.getFileName().toString());
@@ -144,13 +189,36 @@ public final class CheckpointWriter {
         } catch (IOException e) {
             hasher.shutdownNow();
             deleteQuietly(tmp);
-            throw NeurotomeException.outputFailed(out + ": cannot write: " + e.getMessage(), e);
+            throw NeurotomeException.outputFailed(out + ": cannot write: " + NeurotomeException.reason(e), e);
         } catch (RuntimeException | Error e) {
             hasher.shutdownNow();
             deleteQuietly(tmp);
             throw e;
         } finally {
             hasher.shutdown();
+            try {
+                Runtime.getRuntime().removeShutdownHook(cleanup);
+            } catch (IllegalStateException shuttingDown) {
+                // the hook is running: it removes the partial
+            }
+        }
+    }
+
+    /**
+     * Removes the partial directory while the process shuts down; the writing thread may still
+     * be adding a file, so a few attempts are made.
+     */
+    private static void deleteOnShutdown(Path tmp) {
+        for (int attempt = 0; attempt < 20 && Files.exists(tmp); attempt++) {
+            try {
+                deleteTree(tmp);
+            } catch (IOException e) {
+                try {
+                    Thread.sleep(20);
+                } catch (InterruptedException interrupted) {
+                    return;
+                }
+            }
         }
     }
 
@@ -169,9 +237,14 @@ public final class CheckpointWriter {
         List<List<OutputTensor>> shards = new ArrayList<>();
         List<OutputTensor> current = new ArrayList<>();
         long size = 0;
+        String file = null;
         for (OutputTensor t : tensors) {
             long n = t.byteLength();
-            if (!current.isEmpty() && size + n > maxShardBytes) {
+            String from = shardOf == null ? null : shardOf.get(t.name());
+            boolean next = shardOf != null ? from != null && file != null && !from.equals(file)
+                    : !current.isEmpty() && size + n > maxShardBytes;
+            file = from != null ? from : file;
+            if (next) {
                 shards.add(current);
                 current = new ArrayList<>();
                 size = 0;

@@ -84,20 +84,44 @@ public final class Manifest {
             FINGERPRINTS.put(key, new String[] {stamp.toString(), fingerprint});
             return fingerprint;
         } catch (IOException e) {
-            throw NeurotomeException.badCheckpoint(dir + ": cannot hash: " + e.getMessage());
+            throw NeurotomeException.badCheckpoint(dir + ": cannot hash: " + NeurotomeException.reason(e));
         }
     }
 
-    /** One line of a verification: the file, what the manifest says, what is there now. */
-    public record Check(String file, String expected, String actual) {
+    /** Whether {@code dir} holds a {@code manifest.json} that neurotome wrote (an earlier output it may replace). */
+    public static boolean isNeurotomeOutput(Path dir) {
+        Path manifest = dir.resolve(FILE);
+        if (!Files.isRegularFile(manifest)) {
+            return false;
+        }
+        try {
+            return FORMAT.equals(Json.MAPPER.readTree(manifest.toFile()).path("format").asText());
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /**
+     * The manifest section naming files written into the directory after the manifest (the eval
+     * reports of a recipe run): allowed there, but not hashed.
+     */
+    public static final String WRITTEN_AFTER = "written_after";
+
+    /**
+     * One line of a verification: the file (relative, '/'-separated), what the manifest says,
+     * what is there now; {@code hashed} false for a file the manifest names as written after it.
+     */
+    public record Check(String file, String expected, String actual, boolean hashed) {
         public boolean ok() {
             return expected.equals(actual);
         }
     }
 
     /**
-     * Re-hashes every file the manifest of {@code dir} lists and looks for safetensors files it
-     * does not list. A missing or malformed manifest is a BAD_CHECKPOINT error.
+     * Compares the directory's full file list, subdirectories included, with the manifest of
+     * {@code dir}: every listed file is re-hashed (or found missing), and every other file is a
+     * mismatch unless the manifest names it as written after itself. A missing or malformed
+     * manifest is a BAD_CHECKPOINT error.
      */
     public static List<Check> verify(Path dir) {
         Path file = dir.resolve(FILE);
@@ -111,21 +135,30 @@ public final class Manifest {
             Map.Entry<String, JsonNode> e = it.next();
             listed.put(e.getKey(), e.getValue().asText());
         }
-        try (Stream<Path> files = Files.list(dir)) {
+        java.util.Set<String> after = new java.util.HashSet<>();
+        manifest.path(WRITTEN_AFTER).forEach(n -> after.add(n.asText()));
+        try (Stream<Path> files = Files.walk(dir)) {
             List<Check> checks = new java.util.ArrayList<>();
             for (Map.Entry<String, String> e : listed.entrySet()) {
                 Path f = dir.resolve(e.getKey());
-                checks.add(new Check(e.getKey(), e.getValue(), Files.isRegularFile(f) ? Sha256.hex(f) : "missing"));
+                checks.add(new Check(e.getKey(), e.getValue(), Files.isRegularFile(f, java.nio.file.LinkOption.NOFOLLOW_LINKS)
+                        ? Sha256.hex(f) : Files.exists(f) ? "not a regular file" : "missing", true));
             }
-            for (Path f : files.sorted().toList()) {
-                String name = f.getFileName().toString();
-                if (name.endsWith(".safetensors") && !listed.containsKey(name)) {
-                    checks.add(new Check(name, "not listed", Sha256.hex(f)));
+            for (Path f : files.filter(p -> !Files.isDirectory(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)).sorted().toList()) {
+                String name = dir.relativize(f).toString().replace(java.io.File.separatorChar, '/');
+                if (listed.containsKey(name) || name.equals(FILE)) {
+                    continue;
+                }
+                if (after.contains(name)) {
+                    checks.add(new Check(name, "written after the manifest", "written after the manifest", false));
+                } else {
+                    checks.add(new Check(name, "not listed", Files.isRegularFile(f, java.nio.file.LinkOption.NOFOLLOW_LINKS)
+                            ? Sha256.hex(f) : "not a regular file", true));
                 }
             }
             return checks;
         } catch (IOException e) {
-            throw NeurotomeException.badCheckpoint(dir + ": cannot read: " + e.getMessage());
+            throw NeurotomeException.badCheckpoint(dir + ": cannot read: " + NeurotomeException.reason(e));
         }
     }
 }

@@ -77,7 +77,7 @@ public final class SafetensorsFile implements AutoCloseable {
             return new SafetensorsFile(path, arena, data, 8 + n, tensors, metadata);
         } catch (IOException e) {
             arena.close();
-            throw NeurotomeException.badCheckpoint(path + ": cannot read: " + e.getMessage());
+            throw NeurotomeException.badCheckpoint(path + ": cannot read: " + NeurotomeException.reason(e));
         } catch (RuntimeException e) {
             arena.close();
             throw e;

@@ -44,6 +44,10 @@ public final class ApplyCommand implements Callable<Integer> {
     @Option(names = "--force", description = "Replace an existing output directory.")
     boolean force;
 
+    @Option(names = "--allow-other-model",
+            description = "Use findings files (locate: from) computed on another model than the recipe's.")
+    boolean allowOtherModel;
+
     @Option(names = "--set", paramLabel = "KEY=VALUE",
             description = "Override a recipe value before it is read, e.g. --set locate.0.top=5 (repeatable).")
     Map<String, String> overrides = new LinkedHashMap<>();
@@ -60,10 +64,12 @@ public final class ApplyCommand implements Callable<Integer> {
             }
             set.put("output.dir", out.toAbsolutePath().normalize().toString());
         }
-        Recipe r = RecipeLoader.load(recipe, set);
+        Recipe r = RecipeLoader.loadForRun(recipe, set);
         PrintWriter stdout = spec.commandLine().getOut();
         if (dryRun) {
-            stdout.print(Planner.plan(r));
+            // what would refuse the output at once is refused now, not after the analyses
+            RecipeRunner.guard(recipe, r).checkpointDirectory(r.output().dir(), force);
+            stdout.print(Planner.plan(r, allowOtherModel, resources.budget()));
             stdout.println("dry run: nothing was written");
             stdout.flush();
             return ExitCode.OK.code();
@@ -73,7 +79,7 @@ public final class ApplyCommand implements Callable<Integer> {
         ProgressBar eval = new ProgressBar(err);
         RecipeRunner.Outcome outcome;
         try (TorchThreads threads = resources.threads()) {
-            outcome = RecipeRunner.run(recipe, r, new RecipeRunner.Options(force,
+            outcome = RecipeRunner.run(recipe, r, new RecipeRunner.Options(force, allowOtherModel,
                     line -> {
                         analysis.finish();
                         err.println(line);

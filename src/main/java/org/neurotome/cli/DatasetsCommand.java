@@ -1,6 +1,7 @@
 package org.neurotome.cli;
 
 import org.neurotome.ExitCode;
+import org.neurotome.OutputGuard;
 import org.neurotome.eval.EvalDatasets;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -33,6 +34,7 @@ public final class DatasetsCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         PrintWriter stdout = spec.commandLine().getOut();
+        OutputGuard.none().fileDirectory(out);
         for (EvalDatasets.Dataset dataset : EvalDatasets.write(out, seed)) {
             stdout.printf("wrote %s (%d cases)%n", out.resolve(dataset.fileName()), dataset.cases().size());
         }

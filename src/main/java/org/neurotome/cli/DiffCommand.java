@@ -50,6 +50,9 @@ public final class DiffCommand implements Callable<Integer> {
             if (d.has("note")) {
                 System.out.println(d.get("note").asText());
             }
+            if (d.has("precision")) {
+                System.out.println("note: " + d.get("precision").asText());
+            }
         }
         return 0;
     }

@@ -1,6 +1,7 @@
 package org.neurotome.cli;
 
 import org.neurotome.ExitCode;
+import org.neurotome.OutputGuard;
 import org.neurotome.eval.EvalReport;
 import org.neurotome.eval.GateResult;
 import org.neurotome.eval.ReportWriter;
@@ -19,6 +20,8 @@ import picocli.CommandLine.Parameters;
 
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.concurrent.Callable;
 
 /**
@@ -70,6 +73,12 @@ public final class EvalCommand implements Callable<Integer> {
         }
         ProgressBar bar = new ProgressBar(spec.commandLine().getErr());
         Suite loaded = SuiteLoader.load(suite);
+        Map<String, Path> inputs = new LinkedHashMap<>();
+        inputs.put("the model", model);
+        inputs.put("the baseline", baseline);
+        inputs.put("the suite", suite);
+        loaded.datasets().forEach(f -> inputs.put("the data set of " + f.key(), f.path()));
+        ReportWriter.check(out, OutputGuard.protecting(inputs));
         EvalReport report;
         try (TorchThreads threads = resources.threads()) {
             report = SuiteEvaluation.run(loaded, loaded.gates(), model, adapter.read(), baseline,

@@ -4,7 +4,8 @@ import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
 import org.neurotome.ExitCode;
 import org.neurotome.Json;
-import org.neurotome.NeurotomeException;
+import org.neurotome.OutputGuard;
+import org.neurotome.OutputLock;
 import org.neurotome.fixtures.FixtureCheckpoint;
 import org.neurotome.fixtures.FixtureEvaluation;
 import org.neurotome.fixtures.FixtureReport;
@@ -21,7 +22,6 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 import java.io.PrintWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -34,13 +34,13 @@ import java.util.concurrent.Callable;
 @Command(name = "fixtures", mixinStandardHelpOptions = true,
         description = "Train the fixture models on the synthetic corpus, or measure one.",
         subcommands = {FixturesCommand.Build.class, FixturesCommand.Evaluate.class})
-public final class FixturesCommand implements Runnable {
+public final class FixturesCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
     @Override
-    public void run() {
-        spec.commandLine().usage(spec.commandLine().getOut());
+    public Integer call() {
+        return Main.missingSubcommand(spec);
     }
 
     /** {@code neurotome fixtures build}. */
@@ -86,17 +86,16 @@ public final class FixturesCommand implements Runnable {
                 if (seed != null) {
                     s = s.withSeed(seed);
                 }
-                Path dir = out.resolve(s.name());
-                if (Files.exists(dir) && !force) {
-                    throw new NeurotomeException(ExitCode.OUTPUT_FAILED, dir + ": already exists; pass --force to replace it");
-                }
+                // refused now, not after minutes of training
+                OutputGuard.none().checkpointDirectory(out.resolve(s.name()), force);
                 specs.add(s);
             }
             PrintWriter stdout = spec.commandLine().getOut();
             PrintWriter err = spec.commandLine().getErr();
             FixtureEvaluation evaluation = FixtureEvaluation.forFixtureVocabulary();
             for (FixtureSpec s : specs) {
-                try (TorchThreads t = TorchThreads.use(threads);
+                try (OutputLock lock = OutputLock.acquire(out.resolve(s.name()));
+                     TorchThreads t = TorchThreads.use(threads);
                      NDManager root = NDManager.newBaseManager(Device.cpu());
                      FixtureTrainer.TrainingRun run = new FixtureTrainer(s, evaluation, err).train(root)) {
                     FixtureReport report = FixtureReport.measure(s.name(), run.model(), evaluation);
@@ -141,7 +140,10 @@ public final class FixturesCommand implements Runnable {
             try (TorchThreads t = TorchThreads.use(threads);
                  LanguageModel lm = LanguageModel.open(model, Device.cpu(), MemoryBudget.unlimited(), adapter.read())) {
                 FixtureEvaluation evaluation = new FixtureEvaluation(lm::encode);
-                FixtureReport report = FixtureReport.measure(model.getFileName().toString(), lm.transformer(), evaluation);
+                ProgressBar progress = new ProgressBar(spec.commandLine().getErr());
+                FixtureReport report = FixtureReport.measure(model.getFileName().toString(), lm.transformer(), evaluation,
+                        progress);
+                progress.finish();
                 PrintWriter stdout = spec.commandLine().getOut();
                 stdout.println(json ? Json.pretty().writeValueAsString(report.toJson()) : report.markdown());
                 stdout.flush();

@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.neurotome.Json;
 import org.neurotome.NeurotomeException;
+import org.neurotome.model.ForwardRequest;
+import org.neurotome.model.ForwardResult;
 import org.neurotome.model.GreedyDecoder;
 import org.neurotome.model.LanguageModel;
 import org.neurotome.model.TextTokenizer;
@@ -42,7 +44,7 @@ public final class GenerateCommand implements java.util.concurrent.Callable<Inte
     @Option(names = "--ignore-eos", description = "Keep going past the end-of-sequence id of config.json.")
     boolean ignoreEos;
 
-    @Option(names = "--json", description = "Print JSON: prompt_ids, generated_ids, text (with a tokenizer).")
+    @Option(names = "--json", description = "Print JSON: prompt_ids, generated_ids, text (the continuation, with a tokenizer).")
     boolean json;
 
     @Option(names = "--no-kv-cache",
@@ -68,9 +70,23 @@ public final class GenerateCommand implements java.util.concurrent.Callable<Inte
              LanguageModel lm = LanguageModel.open(model, device.resolve(), resources.budget(), adapter.read())) {
             lm.transformer().setProgress((done, total) -> bar.update("layers", done, total));
             int[] prompt = input.resolve(lm);
-            if (lm.weights().posEmbed() != null && prompt.length + maxNew > lm.config().maxPositions()) {
-                throw NeurotomeException.badInput("prompt (" + prompt.length + " ids) plus --max-new " + maxNew
-                        + " exceeds the model's " + lm.config().maxPositions() + " positions");
+            int context = lm.config().maxPositions();
+            if (lm.weights().posEmbed() != null) {
+                if ((long) prompt.length + maxNew > context) {
+                    throw NeurotomeException.badInput("--max-new " + maxNew + ": the prompt (" + prompt.length
+                            + " ids) plus the new tokens exceed the model's " + context + " learned positions; allowed: at most "
+                            + (context - prompt.length));
+                }
+            } else {
+                if (maxNew > context) {
+                    throw NeurotomeException.badInput("--max-new " + maxNew + " is more than the model's whole context"
+                            + " (max_position_embeddings " + context + "); allowed: at most " + context);
+                }
+                lm.checkLength(prompt.length + maxNew);
+            }
+            // a model computing non-finite logits is refused before it decodes nonsense
+            try (ForwardResult r = lm.transformer().forward(ForwardRequest.tokens(prompt))) {
+                lm.requireFinite(r.lastLogits(0));
             }
             Set<Integer> stop = ignoreEos ? Set.of() : new HashSet<>(lm.config().eosTokenIds());
             int[] generated = GreedyDecoder.generate(lm.transformer(), prompt, maxNew, stop, !noKvCache);
@@ -84,16 +100,22 @@ public final class GenerateCommand implements java.util.concurrent.Callable<Inte
                 ArrayNode g = root.putArray("generated_ids");
                 Arrays.stream(generated).forEach(g::add);
                 if (tok != null) {
-                    root.put("text", tok.decode(generated));
+                    root.put("text", tok.continuation(prompt, generated));
                 }
                 out.println(Json.pretty().writeValueAsString(root));
             } else if (tok != null) {
-                out.println(tok.decode(prompt) + tok.decode(generated));
+                out.println(tok.text(concat(prompt, generated)));
             } else {
                 out.println(Arrays.stream(generated).mapToObj(Integer::toString).collect(Collectors.joining(",")));
             }
             out.flush();
         }
         return 0;
+    }
+
+    private static int[] concat(int[] a, int[] b) {
+        int[] out = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
     }
 }

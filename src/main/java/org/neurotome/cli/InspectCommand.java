@@ -65,7 +65,8 @@ public final class InspectCommand implements Callable<Integer> {
         out.put("model_type", ck.config().path("model_type").asText(null));
         out.put("architecture", ck.config().path("architectures").path(0).asText(null));
         try {
-            ModelConfig c = ModelConfig.from(ck.config());
+            ModelConfig c = ModelConfig.from(ck);
+            Architecture.forCheckpoint(ck).validate(ck, c);
             out.put("supported", true);
             out.put("num_layers", c.numLayers());
             out.put("num_heads", c.numHeads());

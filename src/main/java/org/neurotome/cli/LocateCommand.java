@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.neurotome.AtomicFile;
 import org.neurotome.Json;
 import org.neurotome.NeurotomeException;
+import org.neurotome.OutputGuard;
 import org.neurotome.arch.Head;
 import org.neurotome.cna.Attribution;
 import org.neurotome.cna.AttributionResult;
@@ -73,9 +74,9 @@ public final class LocateCommand implements Callable<Integer> {
                 description = "Text to encode with the model's tokenizer.json.")
         String prompt;
 
-        @Option(names = "--ids", paramLabel = "ID", split = ",", required = true,
-                description = "Token ids, comma-separated, used as they are.")
-        int[] ids;
+        @Option(names = "--ids", paramLabel = "ID,ID,...", required = true,
+                description = "Token ids, comma-separated, used as they are; give it once.")
+        String ids;
 
         @Option(names = "--dataset", paramLabel = "FILE", required = true,
                 description = "JSONL cases {\"prompt\",\"target\",\"labels\"}; each target token is scored teacher-forced.")
@@ -153,6 +154,7 @@ public final class LocateCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         checkOptions();
+        checkOutputs();
         PrintWriter out = spec.commandLine().getOut();
         ProgressBar progress = new ProgressBar(spec.commandLine().getErr());
         try (TorchThreads threads = resources.threads();
@@ -286,6 +288,24 @@ public final class LocateCommand implements Callable<Integer> {
         }
     }
 
+    /** Refuses, before any analysis, a --json or --svg file that would replace an input or a file not ours. */
+    private void checkOutputs() {
+        Map<String, Path> inputs = new LinkedHashMap<>();
+        inputs.put("the model", model);
+        inputs.put("the checkpoint of --against", against);
+        inputs.put("the data set", input.dataset);
+        OutputGuard guard = OutputGuard.protecting(inputs);
+        if (json != null) {
+            guard.file(json, "a findings JSON", Findings::isFindingsFile);
+        }
+        if (svg != null) {
+            guard.file(svg, "an SVG chart", FindingsChart::isChart);
+        }
+        if (json != null && svg != null && json.toAbsolutePath().normalize().equals(svg.toAbsolutePath().normalize())) {
+            throw NeurotomeException.badInput("--json and --svg name the same file " + json + "; give two files");
+        }
+    }
+
     /** The prompts to analyse and how they are described in the findings. */
     private record Loaded(PromptSet prompts, ObjectNode description) {
     }
@@ -294,7 +314,7 @@ public final class LocateCommand implements Callable<Integer> {
         if (input.dataset != null) {
             List<EvalCase> cases = select(EvalCaseFile.read(input.dataset));
             return new Loaded(PromptSet.ofCases(lm, cases, input.dataset.toString()),
-                    Provenance.dataset(input.dataset, where, limit, cases.size()));
+                    Provenance.dataset(input.dataset, input.dataset.toString(), where, limit, cases.size()));
         }
         PromptSet prompts;
         if (input.prompt != null) {
@@ -305,7 +325,9 @@ public final class LocateCommand implements Callable<Integer> {
                 prompts = PromptSet.ofText(lm, input.prompt, target);
             }
         } else {
-            prompts = PromptSet.ofIds(input.ids, target == null ? new int[0] : idsOfTarget(lm, target));
+            int[] ids = PromptInput.parseIds("--ids", input.ids);
+            lm.checkLength(ids.length);
+            prompts = PromptSet.ofIds(ids, target == null ? new int[0] : idsOfTarget(lm, target));
         }
         ObjectNode d = Provenance.prompt(input.prompt, prompts.cases().getFirst().prompt());
         if (contrast != null) {
@@ -340,10 +362,16 @@ public final class LocateCommand implements Callable<Integer> {
     }
 
     private List<EvalCase> select(List<EvalCase> cases) {
+        for (String key : by == null ? List.<String>of() : by) {
+            if (cases.stream().noneMatch(c -> c.labels().containsKey(key))) {
+                throw NeurotomeException.badInput("--by " + key + ": no case of " + input.dataset + " has the label '"
+                        + key + "'; labels: " + labels(cases));
+            }
+        }
         for (String key : where.keySet()) {
             if (cases.stream().noneMatch(c -> c.labels().containsKey(key))) {
                 throw NeurotomeException.badInput("--where " + key + "=…: no case of " + input.dataset
-                        + " has the label '" + key + "'; labels: " + (cases.isEmpty() ? "none" : cases.getFirst().labels().keySet()));
+                        + " has the label '" + key + "'; labels: " + labels(cases));
             }
         }
         List<EvalCase> kept = cases.stream().filter(c -> where.entrySet().stream()
@@ -355,6 +383,13 @@ public final class LocateCommand implements Callable<Integer> {
             throw NeurotomeException.badInput(input.dataset + ": no case left to analyse" + (where.isEmpty() ? "" : " with --where " + where));
         }
         return kept;
+    }
+
+    /** Every label any case carries, sorted, for messages. */
+    private static String labels(List<EvalCase> cases) {
+        java.util.Set<String> all = new java.util.TreeSet<>();
+        cases.forEach(c -> all.addAll(c.labels().keySet()));
+        return all.isEmpty() ? "none" : String.join(", ", all);
     }
 
     private PromptSet contrastSide(LanguageModel lm, PromptSet a) {

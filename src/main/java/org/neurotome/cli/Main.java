@@ -6,7 +6,11 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
+
 import java.io.PrintWriter;
+import java.util.concurrent.Callable;
 
 /**
  * The {@code neurotome} command: registers one subcommand class per verb and is the
@@ -19,7 +23,7 @@ import java.io.PrintWriter;
         versionProvider = Main.Version.class,
         description = "Model surgery for transformer language models: locate, edit, write, evaluate.",
         subcommands = {
-                CommandLine.HelpCommand.class,
+                HelpCommand.class,
                 ApplyCommand.class,
                 LocateCommand.class,
                 EvalCommand.class,
@@ -32,15 +36,28 @@ import java.io.PrintWriter;
                 FixturesCommand.class,
                 TrainLoraCommand.class,
         })
-public final class Main implements Runnable {
+public final class Main implements Callable<Integer> {
 
     @Option(names = "--verbose", scope = CommandLine.ScopeType.INHERIT,
             description = "Print stack traces for errors.")
     boolean verbose;
 
+    @Spec
+    CommandSpec spec;
+
+    /** Without a command: the usage on stderr, and exit 2 (a usage error, not success). */
     @Override
-    public void run() {
-        new CommandLine(this).usage(System.out);
+    public Integer call() {
+        return missingSubcommand(spec);
+    }
+
+    /** Prints {@code spec}'s usage on stderr after one error line, for a command run without its subcommand. */
+    static int missingSubcommand(CommandSpec spec) {
+        PrintWriter err = spec.commandLine().getErr();
+        err.println("error: name a command; commands: " + String.join(", ", spec.subcommands().keySet().stream()
+                .filter(n -> !n.equals("help")).toList()) + " (see '" + spec.qualifiedName() + " --help')");
+        err.flush();
+        return ExitCode.BAD_INPUT.code();
     }
 
     public static void main(String[] args) {
@@ -54,28 +71,46 @@ public final class Main implements Runnable {
         cli.setExecutionExceptionHandler((ex, cmd, parseResult) -> handle(ex, cmd.getErr(), main.verbose));
         cli.setParameterExceptionHandler((ex, args1) -> {
             PrintWriter err = ex.getCommandLine().getErr();
-            err.println("error: " + ex.getMessage());
-            err.println("Try '" + ex.getCommandLine().getCommandSpec().qualifiedName() + " --help'.");
+            err.println("error: " + usageProblem(ex) + " (see '" + ex.getCommandLine().getCommandSpec().qualifiedName()
+                    + " --help')");
             err.flush();
             return ExitCode.BAD_INPUT.code();
         });
         return cli.execute(args);
     }
 
+    /** A picocli usage error as one line, without its "Error: " prefix and group notation. */
+    static String usageProblem(CommandLine.ParameterException ex) {
+        String message = String.valueOf(ex.getMessage()).strip();
+        if (message.startsWith("Error: ")) {
+            message = message.substring("Error: ".length());
+        }
+        // picocli's map-option message says "Value for option option '--set' ..."
+        message = message.replace("option option '", "option '");
+        if (ex instanceof CommandLine.MaxValuesExceededException) {
+            for (CommandLine.Model.ArgGroupSpec g : ex.getCommandLine().getCommandSpec().argGroups()) {
+                if (g.exclusive()) {
+                    return "give one of " + String.join(", ", g.options().stream()
+                            .map(CommandLine.Model.OptionSpec::longestName).toList()) + ", and only once";
+                }
+            }
+        }
+        return message.lines().map(String::strip).reduce((a, b) -> a + " " + b).orElse(message);
+    }
+
     static int handle(Exception ex, PrintWriter err, boolean verbose) {
         if (ex instanceof NeurotomeException ne) {
-            err.println("error: " + ne.getMessage());
+            // one line, whatever a library put in the message
+            err.println("error: " + ne.getMessage().lines().map(String::strip).reduce((a, b) -> a + " " + b).orElse(""));
             if (verbose) {
                 ne.printStackTrace(err);
             }
             err.flush();
             return ne.exitCode().code();
         }
-        err.println("internal error: " + ex);
+        err.println("internal error: " + ex + (verbose ? "" : " (rerun with --verbose for the stack trace)"));
         if (verbose) {
             ex.printStackTrace(err);
-        } else {
-            err.println("(rerun with --verbose for the stack trace)");
         }
         err.flush();
         return ExitCode.INTERNAL.code();

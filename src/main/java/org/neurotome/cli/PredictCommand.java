@@ -68,6 +68,7 @@ public final class PredictCommand implements java.util.concurrent.Callable<Integ
                 z = r.lastLogits(0);
             }
             bar.finish();
+            lm.requireFinite(z);
             double lse = logSumExp(z);
             int k = Math.min(top, z.length);
             int[] best = IntStream.range(0, z.length).boxed()

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.neurotome.ExitCode;
 import org.neurotome.Json;
 import org.neurotome.NeurotomeException;
+import org.neurotome.OutputGuard;
 import org.neurotome.checkpoint.Manifest;
 import org.neurotome.eval.LabelFilter;
 import org.neurotome.fixtures.TrainingSchedule;
@@ -132,12 +133,18 @@ public final class TrainLoraCommand implements Callable<Integer> {
                 ? new TrainingData.Cases(data.dataset, filter(where), limit) : new TrainingData.Corpus(data.corpus);
         TrainingSchedule schedule = schedule(steps, batchSize, lr, warmup, weightDecay);
         PrintWriter err = spec.commandLine().getErr();
+        Map<String, Path> inputs = new LinkedHashMap<>();
+        inputs.put("the model", model);
+        inputs.put("the data set", data.dataset);
+        OutputGuard guard = OutputGuard.protecting(inputs);
+        guard.checkpointDirectory(out, force);
         try (TorchThreads threads = resources.threads();
              LanguageModel lm = LanguageModel.open(model, device.resolve(), resources.budget())) {
             LoraTrainer.Settings settings = new LoraTrainer.Settings(targetModules,
                     layers == null ? null : layerList(layers, lm.config().numLayers()), rank, alpha, rslora, schedule, seed);
-            LoraTrainer.Result r = LoraTrainer.train(lm, training, settings, err);
-            write(out, lm, r, training, settings, force);
+            LoraTrainer.Result r = LoraTrainer.train(lm, model.toAbsolutePath().normalize().toString(), training, settings,
+                    err);
+            write(out, guard, lm, r, training, settings, force);
             PrintWriter stdout = spec.commandLine().getOut();
             stdout.printf(Locale.ROOT, "wrote %s: %s; %,d parameters; loss %.4f -> %.4f over %d steps%n", out,
                     LoraAdapter.summary(r.config(), r.modules()), r.modules().stream().mapToLong(LoraModule::parameters).sum(),
@@ -157,7 +164,7 @@ public final class TrainLoraCommand implements Callable<Integer> {
     }
 
     /** Writes the adapter with its training log and a manifest recording the base model, the data and the settings. */
-    static void write(Path out, LanguageModel base, LoraTrainer.Result r, TrainingData training,
+    static void write(Path out, OutputGuard guard, LanguageModel base, LoraTrainer.Result r, TrainingData training,
                       LoraTrainer.Settings settings, boolean force) {
         Map<String, JsonNode> provenance = new LinkedHashMap<>();
         provenance.put("base", Json.MAPPER.createObjectNode().put("path", base.dir().toAbsolutePath().normalize().toString())
@@ -169,7 +176,7 @@ public final class TrainLoraCommand implements Callable<Integer> {
         t.put("first_loss", r.firstLoss());
         t.put("final_loss", r.finalLoss());
         provenance.put("training", t);
-        LoraAdapter.write(out, r.config(), r.modules(), Map.of("training-log.jsonl", r.logFile()), provenance, force);
+        LoraAdapter.write(out, r.config(), r.modules(), Map.of("training-log.jsonl", r.logFile()), provenance, force, guard);
     }
 
     /** {@code --where KEY=VALUE} as a label filter. */

@@ -14,7 +14,11 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
 
-/** {@code neurotome verify DIR}: re-hashes a written checkpoint (or LoRA adapter) against its manifest.json. */
+/**
+ * {@code neurotome verify DIR}: re-hashes a written checkpoint (or a LoRA adapter neurotome
+ * trained) against its manifest.json and compares the directory's full file list with the
+ * manifest's (README "Safety").
+ */
 @Command(name = "verify", mixinStandardHelpOptions = true,
         description = "Check a checkpoint neurotome wrote against its manifest.json (exit 3 on any mismatch).")
 public final class VerifyCommand implements Callable<Integer> {
@@ -33,7 +37,9 @@ public final class VerifyCommand implements Callable<Integer> {
         }
         long bad = 0;
         for (Manifest.Check c : checks) {
-            System.out.printf("%-40s %s%n", c.file(), c.ok() ? "ok" : "MISMATCH (manifest " + c.expected() + ", found " + c.actual() + ")");
+            String verdict = !c.ok() ? "MISMATCH (manifest " + c.expected() + ", found " + c.actual() + ")"
+                    : c.hashed() ? "ok" : "not hashed (" + c.expected() + ")";
+            System.out.printf("%-40s %s%n", c.file(), verdict);
             bad += c.ok() ? 0 : 1;
         }
         if (bad > 0) {

@@ -272,6 +272,7 @@ public final class Attribution {
             model.transformer().forwardEach(requests, (i, fr) -> {
                 int first = i * chunk;
                 int rows = fr.batchSize();
+                model.requireFinite(fr.logits());
                 long[] top = fr.logits().argMax(1).toLongArray();
                 for (int r = 0; r < rows; r++) {
                     rec.target[first + r] = targets[first + r] >= 0 ? targets[first + r] : Math.toIntExact(top[r]);
@@ -449,9 +450,12 @@ public final class Attribution {
 
     /**
      * All neurons of layer {@code l}: {@code log_softmax(cap(u(base) + (m_k/s)·direction_k))[target]}
-     * minus the base log-probability, in blocks of neurons × V (each block's directions read
-     * or projected once) and, within a block, of rows × neurons × V. {@code s} is each row's
-     * divisor of {@code m_k}: the frozen final-norm scale (times the post-FFN norm's scale).
+     * minus the base log-probability. Directions are read from the cache or projected in large
+     * blocks of neurons (as many as a quarter of the memory budget's remainder holds, so the
+     * unembedding is read once per block in a compute-bound product, not once per few neurons),
+     * and scored in cache-sized blocks of neurons × V and, within those, of rows × neurons × V.
+     * {@code s} is each row's divisor of {@code m_k}: the frozen final-norm scale (times the
+     * post-FFN norm's scale).
      */
     private float[][] neuronsByValueProjections(int l, NDArray values, NDArray baseU, NDArray post, float[] s,
                                                 int[] target, float[] base) {
@@ -462,34 +466,50 @@ public final class Attribution {
         NDManager m = baseU.getManager();
         NDArray a = post.div(m.create(s, new Shape(rows, 1)));                                // [R, I]: m_k / s
         int block = Math.clamp(BLOCK_ELEMENTS / vocab, 1, neurons);
-        for (int k0 = 0; k0 < neurons; k0 += block) {
-            int k1 = Math.min(neurons, k0 + block);
-            int width = k1 - k0;
-            int rowBlock = Math.clamp(BLOCK_ELEMENTS / (width * vocab), 1, rows);
-            try (NDScope blockScope = new NDScope()) {
-                NDArray dirs = projection.valueDirections(l, values, k0, k1).expandDims(0);     // [1, c, V]
-                for (int r0 = 0; r0 < rows; r0 += rowBlock) {
-                    int r1 = Math.min(rows, r0 + rowBlock);
-                    int n = r1 - r0;
-                    try (NDScope scope = new NDScope()) {
-                        NDArray x = projection.cap(a.get(new NDIndex(r0 + ":" + r1 + ", " + k0 + ":" + k1))
-                                .expandDims(2).mul(dirs)
-                                .add(baseU.get(new NDIndex(r0 + ":" + r1)).expandDims(1)));  // [n, c, V]
-                        long[] t = new long[n * width];
-                        for (int i = 0; i < t.length; i++) {
-                            t[i] = target[r0 + i / width];
-                        }
-                        float[] lp = x.logSoftmax(2).gather(m.create(t, new Shape(n, width, 1)), 2).toFloatArray();
-                        for (int i = 0; i < n; i++) {
-                            for (int j = 0; j < width; j++) {
-                                out[r0 + i][k0 + j] = lp[i * width + j] - base[r0 + i];
-                            }
+        long room = Math.max(BLOCK_ELEMENTS, model.weights().budget().available() / 16);      // floats: a quarter
+        int projected = (int) Math.clamp(room / vocab / block * block, block, neurons);
+        for (int p0 = 0; p0 < neurons; p0 += projected) {
+            int p1 = Math.min(neurons, p0 + projected);
+            try (NDScope projectedScope = new NDScope()) {
+                NDArray directions = projection.valueDirections(l, values, p0, p1);             // [p, V]
+                for (int k0 = p0; k0 < p1; k0 += block) {
+                    scoreBlock(directions, p0, k0, Math.min(p1, k0 + block), a, baseU, target, base, out);
+                }
+            }
+        }
+        return out;
+    }
+
+    /** Scores neurons {@code k0 … k1−1} of one layer from their directions, rows {@code p0…} of {@code directions}. */
+    private void scoreBlock(NDArray directions, int p0, int k0, int k1, NDArray a, NDArray baseU, int[] target,
+                            float[] base, float[][] out) {
+        int rows = target.length;
+        long vocab = projection.vocabSize();
+        NDManager m = baseU.getManager();
+        int width = k1 - k0;
+        int rowBlock = Math.clamp(BLOCK_ELEMENTS / (width * vocab), 1, rows);
+        try (NDScope blockScope = new NDScope()) {
+            NDArray dirs = directions.get(new NDIndex((k0 - p0) + ":" + (k1 - p0))).expandDims(0);      // [1, c, V]
+            for (int r0 = 0; r0 < rows; r0 += rowBlock) {
+                int r1 = Math.min(rows, r0 + rowBlock);
+                int n = r1 - r0;
+                try (NDScope scope = new NDScope()) {
+                    NDArray x = projection.cap(a.get(new NDIndex(r0 + ":" + r1 + ", " + k0 + ":" + k1))
+                            .expandDims(2).mul(dirs)
+                            .add(baseU.get(new NDIndex(r0 + ":" + r1)).expandDims(1)));      // [n, c, V]
+                    long[] t = new long[n * width];
+                    for (int i = 0; i < t.length; i++) {
+                        t[i] = target[r0 + i / width];
+                    }
+                    float[] lp = x.logSoftmax(2).gather(m.create(t, new Shape(n, width, 1)), 2).toFloatArray();
+                    for (int i = 0; i < n; i++) {
+                        for (int j = 0; j < width; j++) {
+                            out[r0 + i][k0 + j] = lp[i * width + j] - base[r0 + i];
                         }
                     }
                 }
             }
         }
-        return out;
     }
 
     /**

@@ -106,12 +106,21 @@ public final class Findings {
         try {
             root = Json.MAPPER.readTree(file.toFile());
         } catch (IOException e) {
-            throw NeurotomeException.badInput("cannot read findings " + file + ": " + e.getMessage());
+            throw NeurotomeException.badInput(file + ": cannot read findings: " + NeurotomeException.reason(e));
         }
         if (root == null || !root.isObject()) {
             throw bad(file.toString(), "expected a JSON object");
         }
         return new Findings((ObjectNode) root, file.toString());
+    }
+
+    /** Whether {@code file} is a findings document (an earlier output that may be replaced). */
+    public static boolean isFindingsFile(Path file) {
+        try {
+            return FORMAT.equals(Json.MAPPER.readTree(file.toFile()).path("format").asText());
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     /** The findings of a head scan: heads ranked by {@link HeadScanResult#rankedBy()}. */

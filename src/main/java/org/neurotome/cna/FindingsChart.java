@@ -1,5 +1,10 @@
 package org.neurotome.cna;
 
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
 
@@ -12,6 +17,7 @@ import java.util.Locale;
 public final class FindingsChart {
     private static final int CELL = 18;
     private static final int MARGIN = 48;
+    private static final String SVG_OPEN = "<svg xmlns=\"http://www.w3.org/2000/svg\"";
     private static final String[] SERIES_COLOURS = {"#e9967a", "#20b2aa", "#6a5acd", "#daa520"};
 
     private FindingsChart() {
@@ -102,9 +108,19 @@ public final class FindingsChart {
         return s.append("</svg>\n").toString();
     }
 
+    /** Whether {@code file} is an SVG picture (one this class wrote may be replaced by a later run). */
+    public static boolean isChart(Path file) {
+        try (InputStream in = Files.newInputStream(file)) {
+            String head = new String(in.readNBytes(256), StandardCharsets.UTF_8).stripLeading();
+            return head.startsWith(SVG_OPEN) || head.startsWith("<?xml") && head.contains("<svg");
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
     private static StringBuilder open(int width, int height, String title) {
         StringBuilder s = new StringBuilder();
-        s.append(String.format(Locale.ROOT, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+        s.append(String.format(Locale.ROOT, SVG_OPEN + " width=\"%d\" height=\"%d\" "
                 + "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"10\">%n", width, height, width, height));
         s.append(String.format(Locale.ROOT, "<rect width=\"%d\" height=\"%d\" fill=\"white\"/>%n", width, height));
         s.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"14\" font-size=\"12\" font-weight=\"bold\">%s</text>%n",

@@ -132,6 +132,7 @@ public final class HeadScan {
             try (NDScope scope = new NDScope();
                  ForwardResult base = model.transformer().forward(ForwardRequest.tokens(
                          part.stream().map(Row::context).toList()).withTaps(taps).tapAtAllPositions().withAllLogits())) {
+                model.requireFinite(base.logits());
                 Scored b = score(base.logits(), part, 1, null);
                 int[] t = b.targets();
                 for (int i = 0; i < t.length; i++) {

@@ -29,9 +29,14 @@ public record Provenance(ObjectNode model, ObjectNode against, ObjectNode input,
      * null for an adapter trained in the same run).
      */
     public static ObjectNode model(LanguageModel m) {
+        return model(m, m.dir().toString());
+    }
+
+    /** A model recorded under {@code path} (a recipe records paths relative to its folder). */
+    public static ObjectNode model(LanguageModel m, String path) {
         ModelConfig c = m.config();
         ObjectNode o = Json.MAPPER.createObjectNode();
-        o.put("path", m.dir().toString());
+        o.put("path", path);
         o.put("fingerprint", Manifest.fingerprint(m.dir()));
         m.overlay().ifPresent(a -> o.putObject("adapter")
                 .put("path", a.dir() == null ? null : a.dir().toString()).put("fingerprint", a.fingerprint()));
@@ -58,17 +63,17 @@ public record Provenance(ObjectNode model, ObjectNode against, ObjectNode input,
     }
 
     /**
-     * A data set file, with its SHA-256, the label filters and limit applied, and the number
-     * of cases analysed.
+     * A data set file, recorded under {@code path}, with its SHA-256, the label filters and
+     * limit applied, and the number of cases analysed.
      */
-    public static ObjectNode dataset(Path file, Map<String, String> where, Integer limit, int cases) {
+    public static ObjectNode dataset(Path file, String path, Map<String, String> where, Integer limit, int cases) {
         ObjectNode o = Json.MAPPER.createObjectNode();
         o.put("kind", "dataset");
-        o.put("path", file.toString());
+        o.put("path", path);
         try {
             o.put("sha256", Sha256.hex(file));
         } catch (IOException e) {
-            throw NeurotomeException.badInput("cannot read data set " + file + ": " + e.getMessage());
+            throw NeurotomeException.badInput("cannot read data set " + file + ": " + NeurotomeException.reason(e));
         }
         ObjectNode w = o.putObject("where");
         where.forEach(w::put);

@@ -41,7 +41,7 @@ public final class EvalCaseFile {
         try {
             lines = Files.readAllLines(file, StandardCharsets.UTF_8);
         } catch (IOException e) {
-            throw NeurotomeException.badInput("cannot read data set " + file + ": " + e.getMessage());
+            throw NeurotomeException.badInput("cannot read data set " + file + ": " + NeurotomeException.reason(e));
         }
         List<EvalCase> cases = new ArrayList<>();
         for (int i = 0; i < lines.size(); i++) {

@@ -1,10 +1,12 @@
 package org.neurotome.eval;
 
+import java.nio.file.Path;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Optional;
 import java.util.SequencedMap;
+import java.util.function.Function;
 
 /**
  * Everything one evaluation run produced, from which {@link ReportWriter} writes
@@ -35,6 +37,19 @@ public record EvalReport(String toolVersion, long seed, ModelInfo model, Optiona
         paired = Collections.unmodifiableSequencedMap(new LinkedHashMap<>(paired));
         gates = List.copyOf(gates);
         timings = List.copyOf(timings);
+    }
+
+    /**
+     * This report with its model names and data set files rewritten by {@code recorded} (a
+     * recipe records paths relative to its folder); the models are named by their directories.
+     */
+    public EvalReport recorded(Function<Path, String> recorded) {
+        Function<ModelInfo, ModelInfo> model = m -> new ModelInfo(recorded.apply(Path.of(m.name())), m.sha256());
+        List<TaskResult> moved = tasks.stream().map(t -> new TaskResult(t.spec(), new TaskDataset(
+                Path.of(recorded.apply(t.dataset().file())), t.dataset().sha256(), t.dataset().cases(),
+                t.dataset().lines()), t.candidate(), t.baseline())).toList();
+        return new EvalReport(toolVersion, seed, model.apply(this.model), baseline.map(model), moved, metrics,
+                baselineMetrics, comparison, paired, gates, timings);
     }
 
     /** Whether every gate passed (true when there is no gate). */

@@ -135,8 +135,9 @@ public sealed interface Gate {
             if (change != Change.VALUE) {
                 Double base = baseline == null ? null : baseline.get(metric);
                 if (base == null) {
-                    return failed(null, "metric '" + metric + "' is missing from the baseline's results"
-                            + " (a " + change.suffix.substring(1) + " gate needs a baseline run)");
+                    return failed(null, baseline == null || baseline.isEmpty()
+                            ? "there is no baseline run (a " + change.suffix.substring(1) + " gate needs one: --baseline)"
+                            : "metric '" + metric + "' is missing from the baseline's results");
                 }
                 if (change == Change.REL_CHANGE && base == 0.0) {
                     return failed(null, "the baseline's '" + metric + "' is 0; a relative change is undefined");
@@ -170,8 +171,12 @@ public sealed interface Gate {
                                    Map<String, DiscordantPairs> paired) {
             DiscordantPairs pairs = paired == null ? null : paired.get(metric);
             if (pairs == null) {
-                return new GateResult(toString(), metric, NOT_WORSE, alpha, null, false,
-                        "no paired per-case results for '" + metric + "' (a not_worse gate needs a baseline run)");
+                boolean baselineRan = baseline != null && !baseline.isEmpty();
+                return new GateResult(toString(), metric, NOT_WORSE, alpha, null, false, !baselineRan
+                        ? "there is no baseline run (a not_worse gate needs one: --baseline)"
+                        : "'" + metric + "' has no paired per-case results: not_worse compares case-level accuracies;"
+                        + " paired here: " + (paired == null || paired.isEmpty() ? "none"
+                        : String.join(", ", new java.util.TreeSet<>(paired.keySet()))));
             }
             double p = McNemar.pValue(pairs.b(), pairs.c());
             boolean worse = pairs.b() > pairs.c() && p < alpha;

@@ -66,6 +66,7 @@ public final class ModelCaseScorer implements CaseScorer {
             }
             float[] logprob;
             long[] best;
+            model.requireFinite(r.logits());
             try (NDScope scope = new NDScope()) {
                 NDArray flat = r.logits().reshape(-1, r.logits().getShape().get(2));        // [B·S, V]
                 NDArray picked = flat.get(r.manager().create(at.stream().mapToLong(Long::longValue).toArray()));

@@ -39,6 +39,9 @@ public final class ReportHtml {
             summary { cursor: pointer; color: #2b6cb0; }
             """;
 
+    /** How every report's title starts (how an earlier report is recognised before it is replaced). */
+    static final String TITLE = "<title>neurotome eval: ";
+
     private ReportHtml() {
     }
 
@@ -49,7 +52,7 @@ public final class ReportHtml {
                 .append("<meta charset=\"utf-8\"/>\n")
                 .append("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\"/>\n")
                 .append("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\n")
-                .append("<title>neurotome eval: ").append(e(r.model().name())).append("</title>\n")
+                .append(TITLE).append(e(r.model().name())).append("</title>\n")
                 .append("<style>\n").append(CSS).append("</style>\n</head>\n<body>\n");
         header(out, r);
         gates(out, r);

@@ -3,6 +3,7 @@ package org.neurotome.lora;
 import com.fasterxml.jackson.databind.JsonNode;
 import org.neurotome.Json;
 import org.neurotome.NeurotomeException;
+import org.neurotome.OutputGuard;
 import org.neurotome.arch.Architecture;
 import org.neurotome.arch.ModelConfig;
 import org.neurotome.arch.Role;
@@ -84,6 +85,12 @@ public final class LoraAdapter implements WeightOverlay {
                             + "; allowed: F32, F16, BF16, F64");
                 }
                 float[] v = FloatCodec.decode(f.bytes(t), t.dtype(), Math.toIntExact(t.numel()));
+                for (int i = 0; i < v.length; i++) {
+                    if (!Float.isFinite(v[i])) {
+                        throw NeurotomeException.badCheckpoint(weights + ": tensor '" + t.name() + "' holds " + v[i]
+                                + " at element " + i + "; LoRA matrices must be finite");
+                    }
+                }
                 tensors.put(t.name(), new Stored(t.shape(), v));
             }
         }
@@ -320,10 +327,11 @@ public final class LoraAdapter implements WeightOverlay {
      * Writes {@code modules} under {@code config} as a PEFT adapter directory in {@code out}
      * (F32 tensors in module order, A then B), with {@code files} beside them (a training log)
      * and a {@code manifest.json} holding every file's SHA-256 and {@code provenance};
-     * atomically, as a checkpoint is written.
+     * atomically, as a checkpoint is written, under the checks of {@code guard} (null: the
+     * caller vouches for {@code out}; only an existing directory without {@code force} is refused).
      */
     public static void write(Path out, LoraConfig config, List<LoraModule> modules, Map<String, byte[]> files,
-                             Map<String, JsonNode> provenance, boolean force) {
+                             Map<String, JsonNode> provenance, boolean force, OutputGuard guard) {
         List<OutputTensor> tensors = new ArrayList<>();
         for (LoraModule m : modules) {
             tensors.add(OutputTensor.ofFloats(PREFIX + m.module() + A, DType.F32, new long[] {m.rank(), m.in()}, m.a()));
@@ -336,8 +344,11 @@ public final class LoraAdapter implements WeightOverlay {
         } catch (IOException e) {
             throw new IllegalStateException(e);
         }
-        new CheckpointWriter(Long.MAX_VALUE, Map.of("format", "pt"), force).tensorFile(WEIGHTS)
-                .write(out, tensors, all, new CheckpointWriter.LastFile(Manifest.FILE,
-                        hashes -> Manifest.render(hashes, provenance)));
+        CheckpointWriter writer = new CheckpointWriter(Long.MAX_VALUE, Map.of("format", "pt"), force).tensorFile(WEIGHTS);
+        if (guard != null) {
+            writer.protecting(guard);
+        }
+        writer.write(out, tensors, all, new CheckpointWriter.LastFile(Manifest.FILE,
+                hashes -> Manifest.render(hashes, provenance)));
     }
 }

@@ -65,7 +65,7 @@ public final class LoraLayerScan {
         LoraTrainer.Result best = null;
         LayerGain bestGain = null;
         for (int layer : layers) {
-            LoraTrainer.Result r = LoraTrainer.train(base, data, settings.apply(layer),
+            LoraTrainer.Result r = LoraTrainer.train(base, null, data, settings.apply(layer),
                     new PrintWriter(java.io.Writer.nullWriter()));
             double[] acc;
             try (LoraParameters p = new LoraParameters(base.weights(), r.modules()); Transformer t = p.transformer()) {

@@ -101,16 +101,16 @@ public final class LoraTrainer {
         return names;
     }
 
-    /** The adapter config {@code s} describes for {@code base}. */
-    public static LoraConfig config(LanguageModel base, Settings s) {
+    /** The adapter config {@code s} describes for {@code base}, named {@code baseName} (null: unnamed) in it. */
+    public static LoraConfig config(LanguageModel base, String baseName, Settings s) {
         Architecture arch = base.weights().architecture();
         ModelConfig c = base.config();
         List<String> targets = s.targetModules() == null ? defaultTargets(arch, c) : s.targetModules();
         LoraConfig cfg = targets.equals(List.of(LoraConfig.ALL_LINEAR))
                 ? new LoraConfig(s.rank(), s.alpha(), null, LoraConfig.ALL_LINEAR, Map.of(), Map.of(), s.rslora(),
-                arch.weightLayout() == WeightLayout.CONV1D, s.layers(), null, null, null, baseName(base))
+                arch.weightLayout() == WeightLayout.CONV1D, s.layers(), null, null, null, baseName)
                 : LoraConfig.of(s.rank(), s.alpha(), s.rslora(), targets, s.layers(),
-                arch.weightLayout() == WeightLayout.CONV1D, baseName(base));
+                arch.weightLayout() == WeightLayout.CONV1D, baseName);
         if (s.layers() != null) {
             for (int l : s.layers()) {
                 if (l < 0 || l >= c.numLayers()) {
@@ -122,13 +122,12 @@ public final class LoraTrainer {
         return cfg;
     }
 
-    /** PEFT's base_model_name_or_path: the base checkpoint's absolute directory. */
-    private static String baseName(LanguageModel base) {
-        return base.dir().toAbsolutePath().normalize().toString();
-    }
-
-    /** Trains an adapter on {@code base} (whose weights stay as they are); progress lines go to {@code err}. */
-    public static Result train(LanguageModel base, TrainingData data, Settings s, PrintWriter err) {
+    /**
+     * Trains an adapter on {@code base} (whose weights stay as they are); progress lines go to
+     * {@code err}. {@code baseName} is what the adapter's {@code base_model_name_or_path} and
+     * the log record of the base (null: nothing, as for a model that is not kept).
+     */
+    public static Result train(LanguageModel base, String baseName, TrainingData data, Settings s, PrintWriter err) {
         if (base.weights().streaming()) {
             throw NeurotomeException.badInput(base.dir() + ": training a LoRA needs the model's weights in memory, but "
                     + "they are streamed under this memory budget; raise --max-memory");
@@ -136,7 +135,7 @@ public final class LoraTrainer {
         if (base.config().eosTokenIds().isEmpty() && data instanceof TrainingData.Corpus) {
             throw NeurotomeException.badInput(base.dir() + ": config.json has no eos_token_id to end corpus sentences");
         }
-        LoraConfig config = config(base, s);
+        LoraConfig config = config(base, baseName, s);
         Random random = new Random(s.seed());
         List<LoraModule> initial = LoraAdapter.initial(config, base.weights().architecture(), base.config(), random,
                 "--target-modules / target_modules");
@@ -147,8 +146,8 @@ public final class LoraTrainer {
         try (LoraParameters params = new LoraParameters(base.weights(), initial);
              Transformer model = params.transformer()) {
             Map<String, NDArray> arrays = params.arrays();
-            log.add(startLine(base, config, data, s, params.count()).toString());
-            err.printf(Locale.ROOT, "LoRA on %s: %s; %,d parameters, %d steps of %d%n", base.dir(),
+            log.add(startLine(base, baseName, config, data, s, params.count()).toString());
+            err.printf(Locale.ROOT, "LoRA on %s: %s; %,d parameters, %d steps of %d%n", baseName == null ? "the model" : baseName,
                     LoraAdapter.summary(config, initial), params.count(), sch.steps(), sch.batchSize());
             long start = System.nanoTime();
             double lossSum = 0;
@@ -214,10 +213,10 @@ public final class LoraTrainer {
         }
     }
 
-    private static ObjectNode startLine(LanguageModel base, LoraConfig config, TrainingData data, Settings s,
-                                        long parameters) {
+    private static ObjectNode startLine(LanguageModel base, String baseName, LoraConfig config, TrainingData data,
+                                        Settings s, long parameters) {
         ObjectNode line = Json.MAPPER.createObjectNode().put("event", "start");
-        line.putObject("base").put("path", base.dir().toString()).put("fingerprint", Manifest.fingerprint(base.dir()));
+        line.putObject("base").put("path", baseName).put("fingerprint", Manifest.fingerprint(base.dir()));
         line.set("adapter_config", config.toJson());
         line.set("data", data.describe());
         line.set("schedule", Json.MAPPER.valueToTree(s.schedule()));

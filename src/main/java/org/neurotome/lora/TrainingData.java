@@ -45,8 +45,13 @@ public sealed interface TrainingData {
     /** Rows drawn with {@code seed}; {@code encode} turns text into ids (BOS included), {@code eos} ends a corpus row. */
     Batches batches(Function<String, int[]> encode, int eos, long seed);
 
-    /** What the data were, for the training log and the manifest. */
-    ObjectNode describe();
+    /** What the data were, for the training log and the manifest; {@code recorded} writes a path. */
+    ObjectNode describe(Function<Path, String> recorded);
+
+    /** {@link #describe(Function)} with paths as given. */
+    default ObjectNode describe() {
+        return describe(Path::toString);
+    }
 
     /**
      * The cases of {@code file} that pass {@code where}, the first {@code limit} of them (null:
@@ -103,8 +108,8 @@ public sealed interface TrainingData {
         }
 
         @Override
-        public ObjectNode describe() {
-            ObjectNode o = Json.MAPPER.createObjectNode().put("kind", "dataset").put("path", file.toString());
+        public ObjectNode describe(Function<Path, String> recorded) {
+            ObjectNode o = Json.MAPPER.createObjectNode().put("kind", "dataset").put("path", recorded.apply(file));
             try {
                 o.put("sha256", Sha256.hex(file));
             } catch (IOException e) {
@@ -163,7 +168,7 @@ public sealed interface TrainingData {
         }
 
         @Override
-        public ObjectNode describe() {
+        public ObjectNode describe(Function<Path, String> recorded) {
             FixtureCorpus.Settings s = settings();
             ObjectNode o = Json.MAPPER.createObjectNode().put("kind", "corpus").put("mix", mix);
             o.set("settings", Json.MAPPER.valueToTree(s));

@@ -1,6 +1,7 @@
 package org.neurotome.model;
 
 import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
 import org.neurotome.NeurotomeException;
 import org.neurotome.arch.ModelConfig;
 import org.neurotome.checkpoint.Checkpoint;
@@ -22,6 +23,7 @@ public final class LanguageModel implements AutoCloseable {
     private final Transformer transformer;
     private final TextTokenizer tokenizer;
     private final WeightOverlay overlay;
+    private boolean warnedLength;
 
     private LanguageModel(Path dir, Checkpoint checkpoint, Weights weights, TextTokenizer tokenizer,
                           WeightOverlay overlay) {
@@ -54,6 +56,7 @@ public final class LanguageModel implements AutoCloseable {
         Checkpoint ckpt = Checkpoint.open(dir);
         Weights weights = null;
         try {
+            ModelConfig.from(ckpt); // config errors name the file's full path
             weights = Weights.load(ckpt, device, budget, overlay);
             return new LanguageModel(dir, ckpt, weights, TextTokenizer.open(dir, weights.config()).orElse(null),
                     overlay);
@@ -96,7 +99,58 @@ public final class LanguageModel implements AutoCloseable {
         if (tokenizer == null) {
             throw NeurotomeException.badInput(dir + " has no " + TextTokenizer.FILE + "; give token ids instead of text");
         }
-        return tokenizer.encode(text);
+        int[] ids = tokenizer.encode(text);
+        checkLength(ids.length);
+        return ids;
+    }
+
+    /**
+     * Checks a sequence of {@code tokens} against the model's context: longer than a model with
+     * learned positions holds is an error (exit 2); longer than {@code max_position_embeddings}
+     * of a rotary model runs, past what it was trained on, with a warning on stderr, once.
+     */
+    public void checkLength(int tokens) {
+        ModelConfig c = weights.config();
+        if (tokens <= c.maxPositions()) {
+            return;
+        }
+        if (weights.posEmbed() != null) {
+            throw NeurotomeException.badInput("a sequence of " + tokens + " tokens is longer than the model's "
+                    + c.maxPositions() + " learned positions");
+        }
+        if (!warnedLength) {
+            warnedLength = true;
+            System.err.println("warning: a sequence of " + tokens + " tokens is longer than " + dir
+                    + "'s max_position_embeddings " + c.maxPositions() + "; positions past it were never trained,"
+                    + " so what the model does there is unreliable");
+            System.err.flush();
+        }
+    }
+
+    /**
+     * Refuses logits that hold a NaN or an infinity (exit 3): they turn every probability and
+     * metric into nonsense. The message names the first tensor of the checkpoint with a
+     * non-finite value, found by a scan that runs only now.
+     */
+    public void requireFinite(NDArray logits) {
+        if (logits.isNaN().logicalOr(logits.isInfinite()).any().getBoolean()) {
+            throw nonFinite();
+        }
+    }
+
+    /** As {@link #requireFinite(NDArray)}, for logits copied to Java. */
+    public void requireFinite(float[] logits) {
+        for (float v : logits) {
+            if (!Float.isFinite(v)) {
+                throw nonFinite();
+            }
+        }
+    }
+
+    private NeurotomeException nonFinite() {
+        String where = NonFiniteWeights.first(dir);
+        return NeurotomeException.badCheckpoint(dir + ": the model computes non-finite logits (NaN or infinite); "
+                + (where != null ? where : "every weight is finite, so the forward pass overflows"));
     }
 
     @Override

@@ -18,7 +18,7 @@ import java.util.regex.Pattern;
  */
 public final class MemoryBudget {
     /** What the JVM and libtorch hold before any weight is read. */
-    static final long RUNTIME_OVERHEAD = 256L << 20;
+    static final long RUNTIME_OVERHEAD = 384L << 20;
     /** The least room left for activations: a model that would leave less is streamed. */
     static final long ACTIVATION_FLOOR = 64L << 20;
     public static final String SYNTAX = "a size such as 512m, 4g, 1.5g or 16G (k, m, g, t: binary units), or bytes";

@@ -80,10 +80,17 @@ public final class TextTokenizer implements AutoCloseable {
     private static void checkUnknownToken(Path file) {
         JsonNode model = readJson(file).path("model");
         String type = model.path("type").asText("");
-        if ((type.equals("WordLevel") || type.equals("WordPiece"))
-                && (model.path("unk_token").isNull() || model.path("unk_token").asText("").isEmpty())) {
+        if (!type.equals("WordLevel") && !type.equals("WordPiece")) {
+            return;
+        }
+        String unk = model.path("unk_token").isTextual() ? model.path("unk_token").asText() : "";
+        if (unk.isEmpty()) {
             throw NeurotomeException.badCheckpoint(file + ": a " + type + " model needs an \"unk_token\" to encode"
                     + " words outside its vocabulary");
+        }
+        if (!model.path("vocab").has(unk)) {
+            throw NeurotomeException.badCheckpoint(file + ": the " + type + " model's unk_token '" + unk
+                    + "' is not in its vocabulary, so words outside it cannot be encoded");
         }
     }
 
@@ -91,13 +98,18 @@ public final class TextTokenizer implements AutoCloseable {
         try {
             return Json.MAPPER.readTree(file.toFile());
         } catch (IOException e) {
-            throw NeurotomeException.badCheckpoint(file + ": cannot read: " + e.getMessage());
+            throw NeurotomeException.badCheckpoint(file + ": cannot read: " + NeurotomeException.reason(e));
         }
     }
 
     /** The ids of {@code text}, with BOS first when the model expects one. */
     public int[] encode(String text) {
-        long[] ids = tokenizer.encode(text, false, false).getIds();
+        long[] ids;
+        try {
+            ids = tokenizer.encode(text, false, false).getIds();
+        } catch (RuntimeException e) {
+            throw NeurotomeException.badCheckpoint(FILE + ": cannot encode '" + text + "': " + e.getMessage());
+        }
         int offset = addBos ? 1 : 0;
         int[] out = new int[ids.length + offset];
         if (addBos) {
@@ -112,6 +124,23 @@ public final class TextTokenizer implements AutoCloseable {
     /** The text of {@code ids}, special tokens included. */
     public String decode(int[] ids) {
         return tokenizer.decode(Arrays.stream(ids).asLongStream().toArray(), false);
+    }
+
+    /** The text of {@code ids} as a reader sees it: special tokens ({@code </s>}, ...) left out. */
+    public String text(int[] ids) {
+        return tokenizer.decode(Arrays.stream(ids).asLongStream().toArray(), true);
+    }
+
+    /**
+     * The text {@code generated} adds after {@code prompt}, with the space between them: decoded
+     * together, since a SentencePiece decode drops the leading space of its first word.
+     */
+    public String continuation(int[] prompt, int[] generated) {
+        int[] all = Arrays.copyOf(prompt, prompt.length + generated.length);
+        System.arraycopy(generated, 0, all, prompt.length, generated.length);
+        String head = text(prompt);
+        String whole = text(all);
+        return whole.startsWith(head) ? whole.substring(head.length()) : text(generated);
     }
 
     /** The text of one token, as it reads inside a decoded string. */

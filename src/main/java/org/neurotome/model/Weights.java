@@ -24,6 +24,7 @@ import org.neurotome.checkpoint.OutputTensor;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SegmentAllocator;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
@@ -32,6 +33,10 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.function.Function;
 
 /**
@@ -52,8 +57,8 @@ import java.util.function.Function;
  * the family's Hugging Face layout ({@link #toOutputTensors}).
  */
 public final class Weights implements AutoCloseable {
-    /** The largest single array libtorch can alias from one buffer is 2 GiB; the unembedding is cut below it. */
-    private static final long UNEMBED_BLOCK_BYTES = 1L << 30;
+    /** The unembedding is projected in blocks of at most this many bytes (or a layer's, if smaller). */
+    private static final long UNEMBED_BLOCK_BYTES = 64L << 20;
 
     private final ModelConfig config;
     private final Architecture arch;
@@ -71,6 +76,9 @@ public final class Weights implements AutoCloseable {
     private final long unembedBlockRows;
     private final NDArray unembedBias;
     private final List<LayerWeights> layers;
+    private final LayerBuffers buffers;
+    private final ExecutorService prefetcher;
+    private Prefetch pending;
     /** The norm weights (gains) among the roles. */
     private static final java.util.Set<Role> NORMS = java.util.EnumSet.of(Role.LN1, Role.LN2, Role.LN_F, Role.Q_NORM,
             Role.K_NORM, Role.LN1_POST, Role.LN2_POST);
@@ -92,6 +100,14 @@ public final class Weights implements AutoCloseable {
         this.unembedBlockRows = b.unembedBlockRows;
         this.unembedBias = b.unembedBias;
         this.layers = b.layers;
+        this.buffers = b.buffers;
+        this.prefetcher = b.buffers != null && b.buffers.count() > 1
+                ? Executors.newSingleThreadExecutor(r -> {
+                    Thread t = new Thread(r, "neurotome-prefetch");
+                    t.setDaemon(true);
+                    return t;
+                })
+                : null;
     }
 
     /** Validates {@code checkpoint} against its family table and keeps every weight on {@code device}. */
@@ -115,45 +131,74 @@ public final class Weights implements AutoCloseable {
      * checkpoint's weights changed by the overlay.
      */
     public static Weights load(Checkpoint checkpoint, Device device, MemoryBudget budget, WeightOverlay overlay) {
+        Residency plan = residency(checkpoint, budget);
         ModelConfig config = ModelConfig.from(checkpoint.config());
         Architecture arch = Architecture.forCheckpoint(checkpoint);
-        arch.validate(checkpoint, config);
         TensorSource source = TensorSource.of(checkpoint);
         if (overlay != null) {
             source = overlay.over(source, arch, config);
         }
-        Sizes sizes = Sizes.of(arch, config);
-        long available = budget.available();
-        boolean resident = sizes.resident() + MemoryBudget.ACTIVATION_FLOOR <= available;
-        long reserve;
-        boolean cacheUnembed;
-        if (resident) {
-            reserve = sizes.resident();
-            cacheUnembed = true;
-        } else {
-            long need = sizes.streaming();
-            if (need > available) {
-                throw NeurotomeException.badInput(budget.origin() + " leaves " + MemoryBudget.format(available)
-                        + " for " + checkpoint.dir() + ", less than streaming it needs: layer " + sizes.largestLayerIndex()
-                        + " widens to " + MemoryBudget.format(sizes.largestLayer()) + " in float32, plus "
-                        + MemoryBudget.format(sizes.small() + MemoryBudget.ACTIVATION_FLOOR)
-                        + " for the norms and activations; the smallest --max-memory that works is "
-                        + MemoryBudget.smallestFor(budget.limit() - MemoryBudget.RUNTIME_OVERHEAD - available + need));
-            }
-            cacheUnembed = sizes.unembed() <= (available - need) / 2;
-            reserve = sizes.largestLayer() + sizes.small() + (cacheUnembed ? sizes.unembed() : 0);
-        }
         Builder b = new Builder(config, arch, NDManager.newBaseManager(device, "PyTorch"), source);
-        b.streaming = !resident;
+        b.streaming = plan.streaming();
         b.budget = budget;
         try {
-            b.reservation = budget.reserve(reserve);
-            b.unembedBlockRows = unembedBlockRows(config, sizes.largestLayer());
-            return b.build(false, cacheUnembed);
+            b.reservation = budget.reserve(plan.bytes());
+            if (plan.streaming()) {
+                b.buffers = new LayerBuffers(plan.layerBuffers(), plan.bufferBytes());
+            }
+            b.unembedBlockRows = unembedBlockRows(config, plan.layerBytes());
+            return b.build(false, plan.unembedKept());
         } catch (RuntimeException | Error e) {
             b.close();
             throw e;
         }
+    }
+
+    /**
+     * How weights are held under a budget.
+     *
+     * @param streaming    layers are widened per use rather than kept
+     * @param unembedKept  the unembedding is kept (else read in blocks per use)
+     * @param bytes        the float32 bytes the weights hold at most at once
+     * @param layerBytes   the float32 size of the largest layer
+     * @param layerBuffers layers widened at once when streaming: 2 when the next layer is read
+     *                     while one runs, else 1 (0 when kept)
+     * @param bufferBytes  the size of one layer buffer (the largest layer, aligned)
+     */
+    public record Residency(boolean streaming, boolean unembedKept, long bytes, long layerBytes, int layerBuffers,
+                            long bufferBytes) {
+    }
+
+    /**
+     * How {@code checkpoint}'s weights would be held under what {@code budget} has left (after
+     * validating the checkpoint against its family): kept when their float32 size fits, else
+     * streamed. A budget too small for even one layer is a BAD_INPUT error naming the layer and
+     * the smallest budget that works.
+     */
+    public static Residency residency(Checkpoint checkpoint, MemoryBudget budget) {
+        ModelConfig config = ModelConfig.from(checkpoint.config());
+        Architecture arch = Architecture.forCheckpoint(checkpoint);
+        arch.validate(checkpoint, config);
+        Sizes sizes = Sizes.of(arch, config);
+        long available = budget.available();
+        if (sizes.resident() + MemoryBudget.ACTIVATION_FLOOR <= available) {
+            return new Residency(false, true, sizes.resident(), sizes.largestLayer(), 0, 0);
+        }
+        long need = sizes.streaming();
+        if (need > available) {
+            throw NeurotomeException.badInput(budget.origin() + " leaves " + MemoryBudget.format(available)
+                    + " for " + checkpoint.dir() + ", less than streaming it needs: layer " + sizes.largestLayerIndex()
+                    + " widens to " + MemoryBudget.format(sizes.buffer()) + " in float32, plus "
+                    + MemoryBudget.format(sizes.small() + MemoryBudget.ACTIVATION_FLOOR)
+                    + " for the norms and activations; the smallest --max-memory that works is "
+                    + MemoryBudget.smallestFor(budget.limit() - MemoryBudget.RUNTIME_OVERHEAD - available + need));
+        }
+        long buffer = sizes.buffer();
+        int buffers = available - need >= buffer ? 2 : 1;
+        long left = available - need - (buffers - 1) * buffer;
+        boolean unembedKept = sizes.unembed() <= left / 2;
+        return new Residency(true, unembedKept, buffers * buffer + sizes.small() + (unembedKept ? sizes.unembed() : 0),
+                sizes.largestLayer(), buffers, buffer);
     }
 
     /**
@@ -213,9 +258,10 @@ public final class Weights implements AutoCloseable {
     }
 
     /**
-     * Rows of one block of the unembedding: no more than a layer holds (so streaming it needs
-     * no more room than a layer) and below libtorch's 2 GiB per array. The blocks depend on the
-     * model alone, so kept and streamed weights compute every logit the same way.
+     * Rows of one block of the unembedding: at most 64 MiB and no more than a layer holds, so
+     * a block read per use fits in the room kept for activations. Every projection runs block
+     * by block, kept or streamed, and the blocks depend on the model alone, so both compute
+     * every logit the same way.
      */
     private static long unembedBlockRows(ModelConfig c, long largestLayer) {
         return Math.clamp(Math.min(largestLayer, UNEMBED_BLOCK_BYTES) / (4L * c.hiddenSize()), 1, c.vocabSize());
@@ -264,13 +310,70 @@ public final class Weights implements AutoCloseable {
         if (!streaming) {
             return Lease.kept(layers.get(l));
         }
-        Widening wd = new Widening(manager.newSubManager(), Arena.ofShared());
+        Lease<LayerWeights> lease;
+        synchronized (this) {
+            Prefetch p = pending;
+            pending = null;
+            lease = p == null ? null : p.await();
+            if (lease != null && p.layer() != l) {
+                lease.close();
+                lease = null;
+            }
+            if (lease == null) {
+                lease = widenLayer(l, true);
+            }
+            if (prefetcher != null && l + 1 < config.numLayers()) {
+                int next = l + 1;
+                pending = new Prefetch(next, prefetcher.submit(() -> widenLayer(next, false)));
+            }
+        }
+        return lease;
+    }
+
+    /**
+     * Widens layer {@code l} into a free layer buffer; without one, into fresh memory when
+     * {@code mustRun} (a caller holding more leases than there are buffers), else null.
+     */
+    private Lease<LayerWeights> widenLayer(int l, boolean mustRun) {
+        MemorySegment buffer = buffers.poll();
+        if (buffer == null && !mustRun) {
+            return null;
+        }
+        Widening wd = buffer == null ? Widening.fresh(manager.newSubManager()) : inBuffer(buffer);
         try {
-            LayerWeights lw = widener(wd).layer(l);
-            return Lease.closing(lw, wd);
+            return Lease.closing(widener(wd).layer(l), wd);
         } catch (RuntimeException | Error e) {
             wd.close();
             throw e;
+        }
+    }
+
+    /** Arrays in a free layer buffer (given back on close), or in fresh memory when none is free. */
+    private Widening pooled() {
+        MemorySegment buffer = buffers.poll();
+        return buffer == null ? Widening.fresh(manager.newSubManager()) : inBuffer(buffer);
+    }
+
+    private Widening inBuffer(MemorySegment buffer) {
+        return new Widening(manager.newSubManager(), SegmentAllocator.slicingAllocator(buffer),
+                () -> buffers.give(buffer));
+    }
+
+    /** A layer being widened ahead of its use on the prefetch thread. */
+    private record Prefetch(int layer, Future<Lease<LayerWeights>> future) {
+        /** The widened layer once it is ready, or null when no buffer was free for it. */
+        Lease<LayerWeights> await() {
+            try {
+                return future.get();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while widening layer " + layer, e);
+            } catch (ExecutionException e) {
+                if (e.getCause() instanceof RuntimeException r) {
+                    throw r;
+                }
+                throw new IllegalStateException("widening layer " + layer + " failed", e.getCause());
+            }
         }
     }
 
@@ -282,7 +385,7 @@ public final class Weights implements AutoCloseable {
         if (!streaming) {
             return Lease.kept(layers.get(l).ffnOut());
         }
-        Widening wd = new Widening(manager.newSubManager(), Arena.ofShared());
+        Widening wd = pooled();
         try {
             return Lease.closing(widener(wd).inOut(Role.DOWN, l), wd);
         } catch (RuntimeException | Error e) {
@@ -302,7 +405,7 @@ public final class Weights implements AutoCloseable {
         if (!streaming) {
             return Lease.kept(layers.get(l).ln2Post());
         }
-        Widening wd = new Widening(manager.newSubManager(), Arena.ofShared());
+        Widening wd = Widening.fresh(manager.newSubManager());
         try {
             return Lease.closing(widener(wd).plain(Role.LN2_POST, l), wd);
         } catch (RuntimeException | Error e) {
@@ -360,7 +463,7 @@ public final class Weights implements AutoCloseable {
             if (unembedBlocks != null) {
                 parts.add(Linear.linear(x, unembedBlocks.get(b), blockBias).singletonOrThrow());
             } else {
-                try (Widening wd = new Widening(manager.newSubManager(), Arena.ofConfined())) {
+                try (Widening wd = Widening.fresh(manager.newSubManager())) {
                     NDArray w = widener(wd).unembedRows(from, to);
                     NDArray part = Linear.linear(x, w, blockBias).singletonOrThrow();
                     part.attach(x.getManager());
@@ -474,7 +577,26 @@ public final class Weights implements AutoCloseable {
 
     @Override
     public void close() {
+        synchronized (this) {
+            if (pending != null) {
+                try {
+                    Lease<LayerWeights> l = pending.await();
+                    if (l != null) {
+                        l.close();
+                    }
+                } catch (RuntimeException ignored) {
+                    // the layer is being discarded; its failure does not matter any more
+                }
+                pending = null;
+            }
+        }
+        if (prefetcher != null) {
+            prefetcher.shutdownNow();
+        }
         manager.close();
+        if (buffers != null) {
+            buffers.close();
+        }
         if (arena != null) {
             arena.close();
         }
@@ -526,18 +648,26 @@ public final class Weights implements AutoCloseable {
     }
 
     /** The float32 sizes that decide between resident and streamed weights. */
-    private record Sizes(long resident, long largestLayer, int largestLayerIndex, long small, long unembed) {
-        /** What streaming holds at least: one layer, the small model-level tensors, the activation floor. */
+    private record Sizes(long resident, long largestLayer, int largestLayerIndex, long small, long unembed,
+                         int layerTensors) {
+        /** What streaming holds at least: one layer buffer, the small model-level tensors, the activation floor. */
         long streaming() {
-            return largestLayer + small + MemoryBudget.ACTIVATION_FLOOR;
+            return buffer() + small + MemoryBudget.ACTIVATION_FLOOR;
+        }
+
+        /** One layer buffer: the largest layer with room to align each of its tensors. */
+        long buffer() {
+            return largestLayer + 64L * (layerTensors + 1);
         }
 
         static Sizes of(Architecture arch, ModelConfig c) {
             long[] layer = new long[c.numLayers()];
             long small = 0;
+            int tensors = 0;
             for (Role r : arch.roles(c)) {
                 long bytes = 4 * numel(arch.shape(r, c));
                 if (r.perLayer()) {
+                    tensors++;
                     for (int l = 0; l < layer.length; l++) {
                         layer[l] += bytes;
                     }
@@ -554,7 +684,7 @@ public final class Weights implements AutoCloseable {
                 }
             }
             long unembed = 4L * c.vocabSize() * c.hiddenSize();
-            return new Sizes(layers + small + unembed, layer[largest], largest, small, unembed);
+            return new Sizes(layers + small + unembed, layer[largest], largest, small, unembed, tensors);
         }
     }
 
@@ -576,6 +706,7 @@ public final class Weights implements AutoCloseable {
         long unembedBlockRows;
         NDArray unembedBias;
         List<LayerWeights> layers;
+        LayerBuffers buffers;
 
         Builder(ModelConfig config, Architecture arch, NDManager manager, TensorSource source) {
             this.config = config;
@@ -585,7 +716,7 @@ public final class Weights implements AutoCloseable {
         }
 
         Weights build(boolean training, boolean keepUnembed) {
-            Widening wd = new Widening(manager, arena);
+            Widening wd = new Widening(manager, arena, () -> { });
             Widener w = new Widener(wd, training, config, arch, source);
             posEmbed = arch.has(Role.POS_EMBED, config) ? w.plain(Role.POS_EMBED, -1) : null;
             lnF = w.plain(Role.LN_F, -1);
@@ -613,6 +744,9 @@ public final class Weights implements AutoCloseable {
 
         void close() {
             manager.close();
+            if (buffers != null) {
+                buffers.close();
+            }
             arena.close();
             if (reservation != null) {
                 reservation.close();
@@ -620,11 +754,57 @@ public final class Weights implements AutoCloseable {
         }
     }
 
-    /** Where widened arrays live: NDArrays in {@code manager} over native memory of {@code arena}. */
-    private record Widening(NDManager manager, Arena arena) implements AutoCloseable {
+    /**
+     * Where widened arrays live: NDArrays in {@code manager} over native memory from
+     * {@code memory}; closing closes the arrays, then {@code release} gives the memory back.
+     */
+    private record Widening(NDManager manager, SegmentAllocator memory, Runnable release) implements AutoCloseable {
+        /** Arrays over fresh memory of their own, freed on close. */
+        static Widening fresh(NDManager manager) {
+            Arena arena = Arena.ofShared();
+            return new Widening(manager, arena, arena::close);
+        }
+
         @Override
         public void close() {
             manager.close();
+            release.run();
+        }
+    }
+
+    /**
+     * The native memory streamed layers are widened into, allocated once and reused lease after
+     * lease (no allocation, zeroing or page faults per layer): one buffer, or two so the next
+     * layer can be widened while one runs.
+     */
+    private static final class LayerBuffers implements AutoCloseable {
+        private final Arena arena = Arena.ofShared();
+        private final int count;
+        private final java.util.concurrent.ConcurrentLinkedQueue<MemorySegment> free =
+                new java.util.concurrent.ConcurrentLinkedQueue<>();
+
+        LayerBuffers(int count, long bytes) {
+            this.count = count;
+            for (int i = 0; i < count; i++) {
+                free.add(arena.allocate(bytes, 64));
+            }
+        }
+
+        int count() {
+            return count;
+        }
+
+        /** A free buffer, or null when all are leased. */
+        MemorySegment poll() {
+            return free.poll();
+        }
+
+        void give(MemorySegment buffer) {
+            free.add(buffer);
+        }
+
+        @Override
+        public void close() {
             arena.close();
         }
     }
@@ -685,7 +865,7 @@ public final class Weights implements AutoCloseable {
         NDArray plain(Role r, int l) {
             long[] shape = arch.shape(r, c);
             long n = numel(shape);
-            MemorySegment seg = wd.arena().allocate(4 * n, 64);
+            MemorySegment seg = wd.memory().allocate(4 * n, 64);
             src.read(name(r, l), 0, n, seg);
             return alias(seg, shape);
         }
@@ -709,7 +889,7 @@ public final class Weights implements AutoCloseable {
         /** Rows [from, to) of the unembedding W_U [V, D] (the token embeddings when tied). */
         NDArray unembedRows(long from, long to) {
             long d = c.hiddenSize();
-            MemorySegment seg = wd.arena().allocate(4 * (to - from) * d, 64);
+            MemorySegment seg = wd.memory().allocate(4 * (to - from) * d, 64);
             src.read(name(c.tied() ? Role.EMBED : Role.LM_HEAD, -1), from * d, (to - from) * d, seg);
             return finish(alias(seg, to - from, d));
         }
@@ -742,7 +922,7 @@ public final class Weights implements AutoCloseable {
                 }
                 return finish(all);
             }
-            MemorySegment dst = wd.arena().allocate(4 * total * width, 64);
+            MemorySegment dst = wd.memory().allocate(4 * total * width, 64);
             try (Arena scratch = Arena.ofConfined()) {
                 MemorySegment stack = perm == null ? dst : scratch.allocate(4 * total * width, 64);
                 long off = 0;
@@ -750,6 +930,8 @@ public final class Weights implements AutoCloseable {
                     long n = rows[i] * width;
                     if (arch.has(roles[i], c)) {
                         src.read(name(roles[i], l), 0, n, stack.asSlice(4 * off, 4 * n));
+                    } else {
+                        stack.asSlice(4 * off, 4 * n).fill((byte) 0);
                     }
                     off += n;
                 }

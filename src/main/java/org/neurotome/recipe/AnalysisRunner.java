@@ -22,11 +22,13 @@ import org.neurotome.model.LanguageModel;
 import org.neurotome.model.MemoryBudget;
 import org.neurotome.model.TextTokenizer;
 
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
+import java.util.function.Function;
 
 /**
  * Runs one {@code locate} analysis of a recipe on the loaded model through the CNA engine
@@ -42,17 +44,23 @@ final class AnalysisRunner {
     private final MemoryBudget budget;
     private final Progress progress;
     private final Consumer<String> log;
+    private final Function<Path, String> recorded;
     /** The best layer of each lora-scan step run so far, by step id (what {@code ${id}} in a LoRA's layers means). */
     private final Map<String, Integer> bestLayers = new LinkedHashMap<>();
 
+    /**
+     * @param log      one line per stage (a lora-scan's layers)
+     * @param recorded how a path is written into findings (relative to the recipe's folder)
+     */
     AnalysisRunner(LanguageModel model, ai.djl.Device device, MemoryBudget budget, Progress progress,
-                   Consumer<String> log) {
+                   Consumer<String> log, Function<Path, String> recorded) {
         this.model = model;
         this.device = device;
         this.budget = budget;
         this.progress = progress;
         this.log = log;
         model.transformer().setProgress((done, total) -> progress.update("layers", done, total));
+        this.recorded = recorded;
     }
 
     /**
@@ -65,7 +73,7 @@ final class AnalysisRunner {
         ObjectNode parameters = Json.MAPPER.createObjectNode().put("method", a.method()).put("top", a.top())
                 .put("per_case", perCase);
         TextTokenizer tok = model.tokenizer().orElse(null);
-        Provenance prov = new Provenance(Provenance.model(model), null, input, parameters);
+        Provenance prov = new Provenance(Provenance.model(model, recorded.apply(model.dir())), null, input, parameters);
         return switch (a) {
             case Locate.HeadScan h -> Findings.headScan(HeadScan.run(model, prompts, HeadScan.Options.defaults()
                     .withProgress(progress)), prov, 0, tok, perCase);
@@ -106,17 +114,25 @@ final class AnalysisRunner {
                 line -> log.accept(ls.id() + ": " + line));
         bestLayers.put(ls.id(), scan.best());
         ObjectNode scanJson = scan.toJson();
-        scanJson.set("train", ls.train().describe());
-        scanJson.set("score", Provenance.dataset(ls.score().dataset(), labels(ls.score().where()), ls.score().limit(),
-                cases.size()));
+        scanJson.set("train", ls.train().describe(recorded));
+        scanJson.set("score", Provenance.dataset(ls.score().dataset(), recorded.apply(ls.score().dataset()),
+                labels(ls.score().where()), ls.score().limit(), cases.size()));
         prov.parameters().set("lora_scan", scanJson);
         try (VocabularyProjection p = projection(model);
              LanguageModel tuned = LanguageModel.open(model.dir(), device, budget, scan.bestAdapter().adapter());
              VocabularyProjection q = projection(tuned)) {
-            Provenance withB = new Provenance(prov.model(), Provenance.model(tuned), prov.input(), prov.parameters());
+            Provenance withB = new Provenance(prov.model(), modelRecord(tuned), prov.input(), prov.parameters());
             ComparisonResult r = Comparison.adapter(attribution(model, p), attribution(tuned, q), prompts, perCase);
             return Findings.comparison(r, withB, 0, 10, tok, perCase);
         }
+    }
+
+    /** A model with its adapter as findings record them: both paths through {@code recorded}. */
+    private ObjectNode modelRecord(LanguageModel m) {
+        ObjectNode o = Provenance.model(m, recorded.apply(m.dir()));
+        m.overlay().filter(a -> a.dir() != null)
+                .ifPresent(a -> ((ObjectNode) o.get("adapter")).put("path", recorded.apply(a.dir())));
+        return o;
     }
 
     private static Map<String, String> labels(LabelFilter where) {
@@ -139,7 +155,8 @@ final class AnalysisRunner {
                 case CnaComparison.OtherCheckpoint oc -> {
                     try (LanguageModel other = LanguageModel.open(oc.checkpoint(), device, budget);
                          VocabularyProjection q = projection(other)) {
-                        prov = new Provenance(prov.model(), Provenance.model(other), prov.input(), prov.parameters());
+                        prov = new Provenance(prov.model(), Provenance.model(other, recorded.apply(oc.checkpoint())),
+                                prov.input(), prov.parameters());
                         r = Comparison.checkpoints(a, attribution(other, q), prompts, perCase);
                     }
                 }
@@ -147,7 +164,7 @@ final class AnalysisRunner {
                     try (LanguageModel other = LanguageModel.open(model.dir(), device, budget,
                             LoraAdapter.read(wa.adapter()));
                          VocabularyProjection q = projection(other)) {
-                        prov = new Provenance(prov.model(), Provenance.model(other), prov.input(), prov.parameters());
+                        prov = new Provenance(prov.model(), modelRecord(other), prov.input(), prov.parameters());
                         r = Comparison.adapter(a, attribution(other, q), prompts, perCase);
                     }
                 }
@@ -214,16 +231,16 @@ final class AnalysisRunner {
                     throw NeurotomeException.badInput("locate '" + a.id() + "': no case of " + d.dataset()
                             + " matches where " + d.where().labels());
                 }
-                yield PromptSet.ofCases(model, kept, d.dataset().toString());
+                yield PromptSet.ofCases(model, kept, recorded.apply(d.dataset()));
             }
         };
     }
 
-    private static ObjectNode describe(Locate.Analysis a, PromptSet prompts) {
+    private ObjectNode describe(Locate.Analysis a, PromptSet prompts) {
         if (a.input() instanceof AnalysisInput.DatasetCases d) {
             Map<String, String> where = new LinkedHashMap<>();
             d.where().labels().forEach((k, v) -> where.put(k, String.join("|", v)));
-            return Provenance.dataset(d.dataset(), where, d.limit(), prompts.cases().size());
+            return Provenance.dataset(d.dataset(), recorded.apply(d.dataset()), where, d.limit(), prompts.cases().size());
         }
         ObjectNode o = Json.MAPPER.createObjectNode().put("kind", "prompts").put("cases", prompts.cases().size());
         var list = o.putArray("prompts");

@@ -49,6 +49,15 @@ public sealed interface Edit {
         public KeepHeads {
             requireHeads(heads);
             requireLayers(layers, "the layers in which every other head is zeroed");
+            if (heads instanceof HeadSet.Listed l) {
+                for (int i = 0; i < l.heads().size(); i++) {
+                    if (!layers.contains(l.heads().get(i).layer())) {
+                        throw SchemaViolation.of("head outside the kept layers " + layers + " (it would not be kept,"
+                                + " and every head of those layers would be zeroed)").at("heads", i)
+                                .gotText(l.heads().get(i).toString()).allowed("heads in layers " + layers);
+                    }
+                }
+            }
         }
     }
 
@@ -66,8 +75,10 @@ public sealed interface Edit {
             if (factor == null) {
                 throw SchemaViolation.missingKey("factor", "the number each neuron's output is multiplied by");
             }
-            if (!Double.isFinite(factor)) {
-                throw SchemaViolation.of("invalid value").at("factor").got(factor).allowed("a finite number");
+            // weights are float32 at most: a larger factor would make them infinite
+            if (!Double.isFinite(factor) || Math.abs(factor) > Float.MAX_VALUE) {
+                throw SchemaViolation.of("invalid value").at("factor").got(factor)
+                        .allowed("a finite number of magnitude at most " + Float.MAX_VALUE + " (float32)");
             }
         }
     }
@@ -77,6 +88,15 @@ public sealed interface Edit {
         public KeepNeurons {
             requireNeurons(neurons);
             requireLayers(layers, "the layers in which every other neuron is zeroed");
+            if (neurons instanceof NeuronSet.Listed l) {
+                for (int i = 0; i < l.neurons().size(); i++) {
+                    if (!layers.contains(l.neurons().get(i).layer())) {
+                        throw SchemaViolation.of("neuron outside the kept layers " + layers + " (it would not be kept,"
+                                + " and every neuron of those layers would be zeroed)").at("neurons", i)
+                                .gotText(l.neurons().get(i).toString()).allowed("neurons in layers " + layers);
+                    }
+                }
+            }
         }
     }
 

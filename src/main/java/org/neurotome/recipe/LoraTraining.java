@@ -13,6 +13,7 @@ import org.neurotome.yaml.SchemaViolation;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Function;
 
 /**
  * How a recipe trains a LoRA (the {@code recover} stage, a {@code lora-scan}'s {@code train}):
@@ -114,10 +115,10 @@ public record LoraTraining(String corpus, Path dataset, LabelFilter where, Integ
                 weightDecay, seed);
     }
 
-    /** The settings as the manifest and findings record them. */
-    ObjectNode describe() {
+    /** The settings as the manifest and findings record them, paths written by {@code recorded}. */
+    ObjectNode describe(Function<Path, String> recorded) {
         ObjectNode o = Json.MAPPER.createObjectNode();
-        o.set("data", data().describe());
+        o.set("data", data().describe(recorded));
         if (targetModules != null) {
             targetModules.forEach(o.putArray("target_modules")::add);
         }

@@ -7,6 +7,8 @@ import org.neurotome.checkpoint.TensorInfo;
 import org.neurotome.cna.VocabularyProjection;
 import org.neurotome.eval.EvalCaseFile;
 import org.neurotome.eval.Task;
+import org.neurotome.model.MemoryBudget;
+import org.neurotome.model.Weights;
 import org.neurotome.surgery.Surgeon;
 import org.neurotome.surgery.TensorEdit;
 
@@ -20,31 +22,48 @@ import java.util.Map;
  * The plan {@code neurotome apply --dry-run} prints: the stages in order, each analysis with
  * its inputs and forward passes, the tensors each edit touches (exact for listed heads and
  * neurons; by role for ones chosen at run time), the output, and rough memory and time
- * estimates. Only checkpoint headers and datasets are read; nothing is written.
+ * estimates under the run's memory budget: whether the weights are kept or streamed one layer
+ * at a time (and then how many passes read the checkpoint). Only checkpoint headers and
+ * datasets are read; nothing is written.
  */
 public final class Planner {
     /** A conservative float32 throughput for the estimate (2 CPU cores), in FLOP/s. */
     private static final double FLOPS = 10e9;
     /** Measured write throughput of the checkpoint writer on a virtual disk (BENCHMARKS.md), in bytes/s. */
     private static final double WRITE_BYTES_PER_S = 0.35e9;
+    /** A conservative rate at which a streamed pass reads and widens stored weights (BENCHMARKS.md), in bytes/s. */
+    private static final double STREAM_BYTES_PER_S = 0.5e9;
 
     private Planner() {
     }
 
-    public static String plan(Recipe recipe) {
+    /**
+     * The plan of {@code recipe} with its models opened under {@code budget}; what would fail
+     * at once when the recipe runs fails here too (findings files of another model or without
+     * the kind an edit needs, ...).
+     *
+     * @param allowOtherModel use findings files computed on another model
+     */
+    public static String plan(Recipe recipe, boolean allowOtherModel, MemoryBudget budget) {
         StringBuilder b = new StringBuilder();
         try (Checkpoint input = Checkpoint.open(recipe.model().path())) {
-            ModelConfig c = ModelConfig.from(input.config());
+            ModelConfig c = ModelConfig.from(input);
             long params = input.tensors().values().stream().mapToLong(TensorInfo::numel).sum();
             long bytes = input.tensors().values().stream().mapToLong(TensorInfo::byteLength).sum();
             line(b, "model    %s: %s, %d layers, %d heads (%d kv), %d FFN neurons/layer, %,d parameters, %s",
                     recipe.model().path(), c.modelType(), c.numLayers(), c.numHeads(), c.numKvHeads(), c.ffnSize(), params,
                     mib(bytes));
             double flops = 0;
+            int passes = 0;
             Map<String, Integer> kept = new LinkedHashMap<>();
-            for (Locate step : recipe.locate()) {
+            for (int i = 0; i < recipe.locate().size(); i++) {
+                Locate step = recipe.locate().get(i);
                 switch (step) {
-                    case Locate.FindingsFile f -> line(b, "locate   %s: findings from %s", f.id(), f.from());
+                    case Locate.FindingsFile f -> {
+                        FindingsFileStep.direct(recipe, f, i, FindingsFileStep.read(f, i, recipe.model().path(),
+                                allowOtherModel));
+                        line(b, "locate   %s: findings from %s", f.id(), f.from());
+                    }
                     case Locate.Analysis a -> {
                         int cases = cases(a);
                         int tokens = 16;
@@ -56,6 +75,12 @@ public final class Planner {
                                     * (3L * ls.train().steps() * ls.train().batchSize() + 2L * scoreCases(ls.score()));
                         };
                         flops += 2.0 * params * tokens * forwards;
+                        passes += switch (a) {
+                            case Locate.HeadScan h -> 2;
+                            case Locate.Attribution at -> 2;
+                            case Locate.Cna cn -> 3;
+                            case Locate.LoraScan ls -> 3; // its LoRAs train on kept weights only
+                        };
                         line(b, "locate   %s: %s on %d case%s, about %,d forward passes; keeps the top %s",
                                 a.id(), a.method(), cases, cases == 1 ? "" : "s", forwards, a.top() == 0 ? "all" : a.top());
                     }
@@ -93,6 +118,7 @@ public final class Planner {
                 }
             } else if (!literal.isEmpty()) {
                 line(b, "edit     %d listed edit(s) lowered after the run-time ones are known", literal.size());
+                compactCheck(input, recipe.edit());
             }
             LoraTraining rec = recipe.recover();
             if (rec != null) {
@@ -106,24 +132,67 @@ public final class Planner {
             }
             line(b, "output   %s (dtype %s, %s), with recipe.yaml, findings.json, manifest.json",
                     recipe.output().dir(), recipe.output().dtype().name().toLowerCase(Locale.ROOT),
-                    recipe.output().maxShardSize() == null ? "one file" : "shards of at most " + recipe.output().maxShardSize());
+                    recipe.output().maxShardSize() != null ? "shards of at most " + recipe.output().maxShardSize()
+                            : input.shardFiles().size() > 1 ? input.shardFiles().size() + " shards, as the input"
+                            : "one file, as the input");
             if (recipe.eval() != null) {
                 int evalCases = 0;
                 for (Task t : recipe.eval().suite().tasks()) {
                     evalCases += t.limit() != null ? t.limit() : EvalCaseFile.read(t.dataset()).size();
                 }
                 flops += 2.0 * params * 24 * evalCases * 2;
+                passes += 2 * recipe.eval().suite().tasks().size();
                 line(b, "eval     suite %s: %d tasks, up to %d cases, candidate and baseline; %d gates%s",
                         recipe.eval().suite().name(), recipe.eval().suite().tasks().size(), evalCases, recipe.eval().gates().size(),
                         rec != null && !recipe.edit().isEmpty() ? "; the edited model too, before recovery" : "");
             }
             boolean runsModel = flops > 0;
-            long memory = runsModel ? params * 4 + Math.min(VocabularyProjection.DEFAULT_CACHE_BYTES,
-                    4L * c.numLayers() * c.ffnSize() * c.vocabSize()) + (256L << 20) : 128L << 20;
-            line(b, "estimate memory ~%s; time ~%s (rough: %.0f GFLOP/s, %.2f GB/s writes)", mib(memory),
-                    duration(flops / FLOPS + bytes / WRITE_BYTES_PER_S), FLOPS / 1e9, WRITE_BYTES_PER_S / 1e9);
+            long memory = 128L << 20;
+            double seconds = flops / FLOPS + bytes / WRITE_BYTES_PER_S;
+            if (runsModel) {
+                Weights.Residency r = Weights.residency(input, budget);
+                if (r.streaming()) {
+                    line(b, "weights  streamed one layer at a time under %s (largest layer %s in float32; unembedding %s);"
+                                    + " about %d passes, each reading the %s of the checkpoint", budget.origin(),
+                            mib(r.layerBytes()), r.unembedKept() ? "kept" : "read in blocks", passes, mib(bytes));
+                    memory = r.bytes() + (512L << 20);
+                    seconds += passes * bytes / STREAM_BYTES_PER_S;
+                } else {
+                    line(b, "weights  kept in memory (%s in float32) under %s", mib(r.bytes()), budget.origin());
+                    memory = r.bytes() + Math.min(VocabularyProjection.DEFAULT_CACHE_BYTES,
+                            4L * c.numLayers() * c.ffnSize() * c.vocabSize()) + (256L << 20);
+                }
+            }
+            line(b, "estimate memory ~%s; time ~%s (rough: %.0f GFLOP/s, %.2f GB/s writes, %.1f GB/s streamed reads)",
+                    mib(memory), duration(seconds), FLOPS / 1e9, WRITE_BYTES_PER_S / 1e9, STREAM_BYTES_PER_S / 1e9);
         }
         return b.toString();
+    }
+
+    /**
+     * With edits chosen at run time, a compact can still be judged on the kinds no run-time edit
+     * touches: a listed zero-heads splitting a key/value group fails now as it would in the run.
+     */
+    private static void compactCheck(Checkpoint input, List<Edit> edits) {
+        boolean runTimeHeads = edits.stream().anyMatch(e -> references(e)
+                && (e instanceof Edit.ZeroHeads || e instanceof Edit.KeepHeads));
+        boolean runTimeNeurons = edits.stream().anyMatch(e -> references(e) && !(e instanceof Edit.ZeroHeads
+                || e instanceof Edit.KeepHeads));
+        List<org.neurotome.surgery.Edit> known = new ArrayList<>();
+        for (Edit e : edits) {
+            if (e instanceof Edit.Compact c) {
+                boolean neurons = c.remove().contains(ComponentKind.NEURONS) && !runTimeNeurons;
+                boolean heads = c.remove().contains(ComponentKind.HEADS) && !runTimeHeads;
+                if (neurons || heads) {
+                    known.add(new org.neurotome.surgery.Compact(neurons, heads, c.pad()));
+                }
+            } else if (!references(e)) {
+                known.add(EditBuilder.build(e, Map.of()));
+            }
+        }
+        if (known.stream().anyMatch(e -> e instanceof org.neurotome.surgery.Compact)) {
+            Surgeon.lower(input, known);
+        }
     }
 
     private static int cases(Locate.Analysis a) {

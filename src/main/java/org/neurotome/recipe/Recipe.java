@@ -3,8 +3,11 @@ package org.neurotome.recipe;
 import org.neurotome.yaml.ReferencedFile;
 import org.neurotome.yaml.SchemaViolation;
 
+import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * A surgery recipe: which model, what to locate, what to select, how to edit, where to write,
@@ -43,10 +46,6 @@ public record Recipe(String description, ModelInput model, List<Locate> locate, 
         select = items(select, "select");
         edit = items(edit, "edit");
         select = List.copyOf(References.check(locate, select, edit, recover));
-        if (output.dir().toAbsolutePath().normalize().startsWith(model.path().toAbsolutePath().normalize())) {
-            throw SchemaViolation.of("output directory inside the input checkpoint")
-                    .at("output", "dir").got(output.dir().toString()).allowed("a directory outside " + model.path());
-        }
     }
 
     /** The files and directories the recipe reads, keyed by where it names them. */
@@ -84,6 +83,55 @@ public record Recipe(String description, ModelInput model, List<Locate> locate, 
             files.add(new ReferencedFile("recover.dataset", recover.dataset(), false));
         }
         return files;
+    }
+
+    /**
+     * Where {@code ${id}} is used, by place ({@code edit.0}, {@code locate.2.ablate}), with the
+     * kind each place takes it as.
+     */
+    public Map<String, ComponentKind> usesOf(String id) {
+        Map<String, ComponentKind> uses = new LinkedHashMap<>();
+        for (int i = 0; i < locate.size(); i++) {
+            if (locate.get(i) instanceof Locate.Cna cna && cna.ablate() instanceof Reference r && r.id().equals(id)) {
+                uses.put("locate." + i + ".ablate", ComponentKind.HEADS);
+            }
+        }
+        for (int k = 0; k < edit.size(); k++) {
+            Object set = switch (edit.get(k)) {
+                case Edit.ZeroHeads e -> e.heads();
+                case Edit.KeepHeads e -> e.heads();
+                case Edit.ZeroNeurons e -> e.neurons();
+                case Edit.ScaleNeurons e -> e.neurons();
+                case Edit.KeepNeurons e -> e.neurons();
+                case Edit.Compact e -> null;
+                case Edit.MergeLora e -> null;
+            };
+            if (set instanceof Reference r && r.id().equals(id)) {
+                uses.put("edit." + k, isHeads(edit.get(k)) ? ComponentKind.HEADS : ComponentKind.NEURONS);
+            }
+        }
+        return uses;
+    }
+
+    private static boolean isHeads(Edit e) {
+        return e instanceof Edit.ZeroHeads || e instanceof Edit.KeepHeads;
+    }
+
+    /**
+     * What the output may not overlap: the recipe file, every file and directory it reads, and
+     * the eval suite's data sets, each described by the key that names it.
+     */
+    public Map<String, Path> protectedInputs(Path recipeFile) {
+        Map<String, Path> inputs = new LinkedHashMap<>();
+        inputs.put("the recipe", recipeFile);
+        List<ReferencedFile> files = new ArrayList<>(inputFiles());
+        if (eval != null) {
+            eval.suite().datasets().forEach(f -> files.add(new ReferencedFile("eval.suite " + f.key(), f.path(), false)));
+        }
+        for (ReferencedFile f : files) {
+            inputs.put((f.directory() ? "the checkpoint" : "the file") + " named by " + f.key(), f.path());
+        }
+        return inputs;
     }
 
     private static <T> List<T> items(List<T> list, String key) {

@@ -40,6 +40,18 @@ public final class RecipeLoader {
         return doc.value();
     }
 
+    /**
+     * As {@link #load}, then checks the recipe's literal values against what they refer to
+     * ({@link InputFit}: heads, neurons, layers and token ids the model has; a {@code where}
+     * some case matches), so what would fail once the run reaches it fails now, positioned.
+     */
+    public static Recipe loadForRun(Path file, Map<String, String> overrides) {
+        Document<Recipe> doc = YAML.read(file, Recipe.class, overrides, Map.of(CHECK_FILES, true));
+        doc.requireFiles(doc.value().inputFiles());
+        InputFit.check(doc);
+        return doc.value();
+    }
+
     /** Reads and validates a recipe (and its suite) without touching the model or data files. */
     public static Recipe parse(Path file, Map<String, String> overrides) {
         return YAML.read(file, Recipe.class, overrides, Map.of(CHECK_FILES, false)).value();

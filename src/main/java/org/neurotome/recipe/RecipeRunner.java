@@ -5,9 +5,12 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.neurotome.Json;
 import org.neurotome.NeurotomeException;
+import org.neurotome.OutputGuard;
+import org.neurotome.OutputLock;
 import org.neurotome.Sha256;
 import org.neurotome.checkpoint.Checkpoint;
 import org.neurotome.checkpoint.DType;
+import org.neurotome.checkpoint.Manifest;
 import org.neurotome.cna.Findings;
 import org.neurotome.cna.Progress;
 import org.neurotome.eval.EvalReport;
@@ -30,6 +33,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.function.Consumer;
+import java.util.function.Function;
 
 /**
  * Runs a recipe end to end — locate, select, edit, (recover,) write, eval — the product's
@@ -47,13 +51,15 @@ public final class RecipeRunner {
     public static final String RECIPE_FILE = "recipe.yaml";
 
     /**
-     * @param log      one line per stage
+     * @param force           replace an earlier output
+     * @param allowOtherModel use findings files computed on another model
+     * @param log             one line per stage
      * @param analysis progress of long analyses
      * @param eval     progress of the eval stage
      * @param budget   memory every model of the run shares (weights kept or streamed)
      */
-    public record Options(boolean force, Consumer<String> log, Progress analysis, ProgressListener eval,
-                          MemoryBudget budget) {
+    public record Options(boolean force, boolean allowOtherModel, Consumer<String> log, Progress analysis,
+                          ProgressListener eval, MemoryBudget budget) {
     }
 
     /**
@@ -66,8 +72,30 @@ public final class RecipeRunner {
     private RecipeRunner() {
     }
 
+    /**
+     * The guard of a recipe's output: it may not overlap the recipe, anything the recipe reads
+     * or the working directory, and replaces only an earlier neurotome output, with --force.
+     */
+    public static OutputGuard guard(Path recipeFile, Recipe recipe) {
+        return OutputGuard.protecting(recipe.protectedInputs(recipeFile));
+    }
+
+    /**
+     * Checks that the output may be written (as {@code --dry-run} does too), takes its lock for
+     * the whole run, then runs the recipe: a refused or busy output fails before any analysis.
+     */
     public static Outcome run(Path recipeFile, Recipe recipe, Options options) {
+        OutputGuard guard = guard(recipeFile, recipe);
+        Path out = guard.checkpointDirectory(recipe.output().dir(), options.force());
+        try (OutputLock lock = OutputLock.acquire(out)) {
+            guard.checkpointDirectory(out, options.force());
+            return runLocked(recipeFile, recipe, options, guard);
+        }
+    }
+
+    private static Outcome runLocked(Path recipeFile, Recipe recipe, Options options, OutputGuard guard) {
         byte[] recipeBytes = read(recipeFile);
+        Function<Path, String> recorded = recordedRelativeTo(recipeFile);
         ai.djl.Device device = Devices.parse(recipe.model().device().name().toLowerCase(Locale.ROOT));
         Map<String, JsonNode> timings = new LinkedHashMap<>();
         Map<String, Findings> findings = new LinkedHashMap<>();
@@ -77,23 +105,28 @@ public final class RecipeRunner {
         Map<String, Integer> bestLayers = Map.of();
         try (LanguageModel model = analyses ? LanguageModel.open(recipe.model().path(), device, options.budget()) : null) {
             AnalysisRunner runner = model == null ? null
-                    : new AnalysisRunner(model, device, options.budget(), options.analysis(), options.log());
+                    : new AnalysisRunner(model, device, options.budget(), options.analysis(), options.log(), recorded);
             if (runner != null) {
                 bestLayers = runner.bestLayers();
             }
-            for (Locate step : recipe.locate()) {
+            for (int i = 0; i < recipe.locate().size(); i++) {
+                Locate step = recipe.locate().get(i);
                 long t0 = System.nanoTime();
                 Findings f = switch (step) {
-                    case Locate.FindingsFile file -> Findings.read(file.from());
+                    case Locate.FindingsFile file -> FindingsFileStep.read(file, i, recipe.model().path(),
+                            options.allowOtherModel());
                     case Locate.Analysis a -> {
+                        requireRanked(recipe, a, findings, selections);
                         options.log().accept("locate " + a.id() + ": " + a.method());
                         Findings full = runner.run(a, selections, perCase(recipe, a.id()));
                         yield full.restrict(a.top(), a.layers());
                     }
                 };
                 findings.put(step.id(), f);
-                if (step.yields().size() == 1) {
-                    selections.put(step.id(), Selector.all(f, step.yields().iterator().next()));
+                Selection direct = step instanceof Locate.FindingsFile file ? FindingsFileStep.direct(recipe, file, i, f)
+                        : step.yields().size() == 1 ? Selector.all(f, step.yields().iterator().next()) : null;
+                if (direct != null) {
+                    selections.put(step.id(), direct);
                 }
                 timings.put("locate." + step.id(), seconds(t0));
             }
@@ -104,8 +137,14 @@ public final class RecipeRunner {
                 throw NeurotomeException.badInput("select '" + s.id() + "' chose nothing from '" + s.from()
                         + "'; loosen its top, threshold or layers");
             }
+            Selector.requireRanked(findings.get(s.from()), chosen, "select '" + s.id() + "'", s.from());
             options.log().accept("select " + s.id() + ": " + chosen.size() + " " + s.kind().name().toLowerCase(Locale.ROOT));
             selections.put(s.id(), chosen);
+        }
+        for (int k = 0; k < recipe.edit().size(); k++) {
+            for (String id : referencedLocateSteps(recipe, "edit." + k, findings)) {
+                Selector.requireRanked(findings.get(id), selections.get(id), "edit." + k + " (${" + id + "})", id);
+            }
         }
         List<Edit> edits = new ArrayList<>();
         for (org.neurotome.recipe.Edit e : recipe.edit()) {
@@ -122,22 +161,33 @@ public final class RecipeRunner {
             extra.put(FINDINGS_FILE, findingsDocument(findings, selections));
             String recipeSha = Sha256.hex(recipeBytes);
             Map<String, JsonNode> provenance = new LinkedHashMap<>();
-            provenance.put("recipe", Json.MAPPER.createObjectNode().put("path", recipeFile.toAbsolutePath().normalize().toString())
+            provenance.put("input", Json.MAPPER.createObjectNode().put("dir", recorded.apply(input.dir()))
+                    .put("sha256", Manifest.fingerprint(input.dir())));
+            provenance.put("recipe", Json.MAPPER.createObjectNode().put("path", recorded.apply(recipeFile))
                     .put("sha256", recipeSha));
             provenance.put("timings", Json.MAPPER.valueToTree(timings));
+            if (recipe.eval() != null) {
+                ArrayNode after = Json.MAPPER.createArrayNode()
+                        .add(EVAL_DIR + "/" + ReportWriter.HTML_FILE).add(EVAL_DIR + "/" + ReportWriter.JSON_FILE);
+                if (recipe.recover() != null && !recipe.edit().isEmpty()) {
+                    String before = EVAL_DIR + "/" + Recovery.BEFORE_DIR + "/";
+                    after.add(before + ReportWriter.HTML_FILE).add(before + ReportWriter.JSON_FILE);
+                }
+                provenance.put(Manifest.WRITTEN_AFTER, after);
+            }
             DType dtype = switch (recipe.output().dtype()) {
                 case KEEP -> null;
                 case F32 -> DType.F32;
                 case F16 -> DType.F16;
                 case BF16 -> DType.BF16;
             };
-            long shard = recipe.output().maxShardSize() == null ? Long.MAX_VALUE : recipe.output().maxShardSize().bytes();
+            Long shard = recipe.output().maxShardSize() == null ? null : recipe.output().maxShardSize().bytes();
             Surgeon.Options written = new Surgeon.Options(out, dtype, shard, options.force(), extra, provenance,
-                    Map.of("neurotome.recipe_sha256", recipeSha));
+                    Map.of("neurotome.recipe_sha256", recipeSha), guard);
             if (recipe.recover() == null) {
                 Surgeon.apply(input, edits, written);
             } else {
-                beforeRecovery = Recovery.run(recipe, input, edits, written, device, options, bestLayers);
+                beforeRecovery = Recovery.run(recipe, input, edits, written, device, options, bestLayers, recorded);
             }
         }
         options.log().accept("wrote " + out + " in " + seconds(t0).asText() + " s");
@@ -146,13 +196,45 @@ public final class RecipeRunner {
         if (recipe.eval() != null) {
             options.log().accept("eval " + recipe.eval().suite().name() + " (baseline: the input checkpoint)");
             report = SuiteEvaluation.run(recipe.eval().suite(), recipe.eval().gates(), out, recipe.model().path(), device,
-                    options.budget(), null, options.eval());
+                    options.budget(), null, options.eval()).recorded(recorded);
             ReportWriter.write(report, out.resolve(EVAL_DIR));
             if (beforeRecovery != null) {
-                ReportWriter.write(beforeRecovery, out.resolve(EVAL_DIR).resolve(Recovery.BEFORE_DIR));
+                ReportWriter.write(beforeRecovery.recorded(recorded), out.resolve(EVAL_DIR).resolve(Recovery.BEFORE_DIR));
             }
         }
         return new Outcome(out, selections, report, beforeRecovery);
+    }
+
+    /**
+     * How the run's outputs record a path: relative to the recipe's folder, '/'-separated, so
+     * the same recipe writes the same bytes from any working directory.
+     */
+    static Function<Path, String> recordedRelativeTo(Path recipeFile) {
+        Path base = recipeFile.toAbsolutePath().normalize().getParent();
+        return p -> {
+            String r = base.relativize(p.toAbsolutePath().normalize()).toString().replace(java.io.File.separatorChar, '/');
+            return r.isEmpty() ? "." : r;
+        };
+    }
+
+    /** Before a CNA ablates the heads of a locate step named directly, checks that step's ranking. */
+    private static void requireRanked(Recipe recipe, Locate.Analysis a, Map<String, Findings> findings,
+                                      Map<String, Selection> selections) {
+        int index = recipe.locate().indexOf(a);
+        for (String id : referencedLocateSteps(recipe, "locate." + index + ".ablate", findings)) {
+            Selector.requireRanked(findings.get(id), selections.get(id), "locate." + index + ".ablate (${" + id + "})", id);
+        }
+    }
+
+    /** The locate steps (not selects) that {@code place} names directly by ${id}. */
+    private static List<String> referencedLocateSteps(Recipe recipe, String place, Map<String, Findings> findings) {
+        List<String> ids = new ArrayList<>();
+        for (Locate l : recipe.locate()) {
+            if (findings.containsKey(l.id()) && recipe.usesOf(l.id()).containsKey(place)) {
+                ids.add(l.id());
+            }
+        }
+        return ids;
     }
 
     /** Whether a select of the recipe asks for per-case rankings of step {@code id}. */
@@ -184,7 +266,7 @@ public final class RecipeRunner {
         try {
             return Files.readAllBytes(file);
         } catch (IOException e) {
-            throw NeurotomeException.badInput(file + ": cannot read: " + e.getMessage());
+            throw NeurotomeException.badInput(file + ": cannot read: " + NeurotomeException.reason(e));
         }
     }
 

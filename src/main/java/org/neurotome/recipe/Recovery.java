@@ -29,6 +29,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 import java.util.stream.Stream;
 
 /**
@@ -58,7 +59,8 @@ final class Recovery {
      * @param bestLayers the best layer of each lora-scan step, for {@code layers: ${id}}
      */
     static EvalReport run(Recipe recipe, Checkpoint input, List<Edit> edits, Surgeon.Options written,
-                          ai.djl.Device device, RecipeRunner.Options options, Map<String, Integer> bestLayers) {
+                          ai.djl.Device device, RecipeRunner.Options options, Map<String, Integer> bestLayers,
+                          Function<Path, String> recorded) {
         LoraTraining recover = recipe.recover();
         Path out = written.out().toAbsolutePath().normalize();
         Path scratch = out.resolveSibling("." + out.getFileName() + SCRATCH + ProcessHandle.current().pid());
@@ -75,8 +77,11 @@ final class Recovery {
                         Map.of(), Map.of()));
                 if (recipe.eval() != null) {
                     options.log().accept("eval " + recipe.eval().suite().name() + " before recovery (baseline: the input)");
+                    Path model = edited;
+                    // the edited model lives in a scratch directory: the report names it by the output
                     before = SuiteEvaluation.run(recipe.eval().suite(), List.of(), edited, recipe.model().path(), device,
-                            options.budget(), null, options.eval());
+                            options.budget(), null, options.eval()).recorded(p -> p.equals(model)
+                            ? recorded.apply(out) + " (edited, before recovery)" : recorded.apply(p));
                 }
             }
             LayerRange layers = switch (recover.layers()) {
@@ -91,13 +96,14 @@ final class Recovery {
                 options.log().accept("recover: train a LoRA on " + (edits.isEmpty() ? "the input" : "the edited model")
                         + " (" + (layers == null ? "all layers" : "layers " + layers) + ", " + settings.schedule().steps()
                         + " steps)");
-                trained = LoraTrainer.train(lm, recover.data(), settings, new PrintWriter(Writer.nullWriter()));
+                // the adapter's base is the edited model, which is not kept: it has no name
+                trained = LoraTrainer.train(lm, null, recover.data(), settings, new PrintWriter(Writer.nullWriter()));
                 options.log().accept(String.format(java.util.Locale.ROOT, "recover: loss %.4f -> %.4f",
                         trained.firstLoss(), trained.finalLoss()));
                 Map<String, JsonNode> provenance = new LinkedHashMap<>();
-                provenance.put("training", training(recover, trained));
+                provenance.put("training", training(recover, trained, recorded));
                 LoraAdapter.write(adapterDir, trained.config(), trained.modules(),
-                        Map.of("training-log.jsonl", trained.logFile()), provenance, false);
+                        Map.of("training-log.jsonl", trained.logFile()), provenance, false, null);
             }
             LoraAdapter adapter = LoraAdapter.read(adapterDir);
             List<Edit> all = new ArrayList<>(edits);
@@ -109,14 +115,14 @@ final class Recovery {
                 }
             }
             Map<String, JsonNode> provenance = new LinkedHashMap<>(written.provenance());
-            ObjectNode section = training(recover, trained);
+            ObjectNode section = training(recover, trained, recorded);
             section.put("adapter", ADAPTER_DIR);
             section.put("adapter_sha256", adapter.fingerprint());
             section.put("summary", LoraAdapter.summary(trained.config(), trained.modules()));
             provenance.put("recover", section);
             options.log().accept("recover: merge the adapter into " + out);
             Surgeon.apply(input, all, new Surgeon.Options(written.out(), written.dtype(), written.maxShardBytes(),
-                    written.force(), files, provenance, written.metadata()));
+                    written.force(), files, provenance, written.metadata(), written.guard()));
             return before;
         } catch (IOException e) {
             throw NeurotomeException.outputFailed(scratch + ": cannot write the recovery's scratch files: "
@@ -131,8 +137,9 @@ final class Recovery {
     }
 
     /** What the recovery trained: settings, data, losses, the adapter's shape. */
-    private static ObjectNode training(LoraTraining recover, LoraTrainer.Result trained) {
-        ObjectNode o = recover.describe();
+    private static ObjectNode training(LoraTraining recover, LoraTrainer.Result trained,
+                                       Function<Path, String> recorded) {
+        ObjectNode o = recover.describe(recorded);
         LoraConfig c = trained.config();
         if (c.layersToTransform() != null) {
             ArrayNode layers = o.putArray("layers");

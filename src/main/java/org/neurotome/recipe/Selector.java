@@ -8,8 +8,10 @@ import org.neurotome.arch.Neuron;
 import org.neurotome.cna.Findings;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -74,6 +76,43 @@ final class Selector {
             }
         }
         return new Selection.Neurons(out);
+    }
+
+    /**
+     * Refuses a choice the ranking does not support: every chosen entry valued 0 (the order is
+     * then only the tie-break — CNA of a model against itself gives all differences 0) or any
+     * chosen value not finite. {@code who} names the step making the choice, {@code from} the
+     * step whose ranking it is.
+     */
+    static void requireRanked(Findings f, Selection chosen, String who, String from) {
+        Map<Object, Double> values = new HashMap<>();
+        f.heads().forEach(h -> values.put(h.head(), h.value()));
+        f.neurons().forEach(n -> values.put(n.neuron(), n.value()));
+        List<?> components = switch (chosen) {
+            case Selection.Heads h -> h.heads();
+            case Selection.Neurons n -> n.neurons();
+        };
+        String kind = chosen instanceof Selection.Heads ? "heads" : "neurons";
+        String key = f.document().path("rank").path(kind).asText("value");
+        boolean anyNonZero = false;
+        boolean anyKnown = false;
+        for (Object c : components) {
+            Double v = values.get(c);
+            if (v == null) {
+                continue;
+            }
+            anyKnown = true;
+            if (!Double.isFinite(v)) {
+                throw NeurotomeException.badInput(who + ": " + kind + " " + c + " has no finite " + key + " in the ranking of '"
+                        + from + "' (NaN or infinite: the model produced non-finite numbers); nothing can be chosen by it");
+            }
+            anyNonZero |= v != 0;
+        }
+        if (anyKnown && !anyNonZero) {
+            throw NeurotomeException.badInput(who + ": every chosen entry has " + key + " 0 in the ranking of '" + from
+                    + "', so their order is only the tie-break and the edit would hit arbitrary " + kind
+                    + " (CNA of a model against itself, or two runs that do not differ)");
+        }
     }
 
     private static String valueKey(Findings f, ComponentKind kind) {

@@ -198,7 +198,7 @@ public final class Compact implements Edit {
 
     private static NeurotomeException refuse(EditContext ctx, String reason) {
         return NeurotomeException.badInput("compact cannot remove the zeroed heads of this "
-                + ctx.arch().modelType() + " model: " + reason + " (set heads: false to compact neurons only)");
+                + ctx.arch().modelType() + " model: " + reason + " (remove: [neurons] compacts the neurons only)");
     }
 
     @Override

@@ -4,6 +4,7 @@ import org.neurotome.arch.LayerRange;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.neurotome.Json;
+import org.neurotome.NeurotomeException;
 import org.neurotome.arch.Head;
 
 import java.util.ArrayList;
@@ -33,6 +34,11 @@ public final class KeepHeads implements Edit {
         Set<Head> kept = new TreeSet<>();
         for (Head h : keep) {
             kept.add(h.check(ctx.config()));
+        }
+        if (kept.stream().noneMatch(h -> range.contains(h.layer()))) {
+            throw NeurotomeException.badInput("keep-heads: none of its " + kept.size() + " heads (" + kept
+                    + ") lies in layers " + range + ", so every head there would be zeroed; choose heads in those"
+                    + " layers (a select with layers: " + range + ")");
         }
         List<Head> zero = new ArrayList<>();
         for (int l = range.first(); l <= last; l++) {

@@ -4,6 +4,7 @@ import org.neurotome.arch.LayerRange;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.neurotome.Json;
+import org.neurotome.NeurotomeException;
 import org.neurotome.arch.Neuron;
 
 import java.util.ArrayList;
@@ -36,6 +37,11 @@ public final class KeepNeurons implements Edit {
         Set<Neuron> kept = new TreeSet<>();
         for (Neuron n : keep) {
             kept.add(n.check(ctx.config()));
+        }
+        if (kept.stream().noneMatch(n -> range.contains(n.layer()))) {
+            throw NeurotomeException.badInput("keep-neurons: none of its " + kept.size() + " neurons lies in layers "
+                    + range + ", so every neuron there would be zeroed; choose neurons in those layers (a select with"
+                    + " layers: " + range + ")");
         }
         List<Neuron> zero = new ArrayList<>();
         for (int l = range.first(); l <= last; l++) {

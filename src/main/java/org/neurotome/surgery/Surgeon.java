@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.neurotome.Json;
 import org.neurotome.NeurotomeException;
+import org.neurotome.OutputGuard;
 import org.neurotome.arch.Architecture;
 import org.neurotome.arch.ModelConfig;
 import org.neurotome.checkpoint.Checkpoint;
@@ -29,7 +30,8 @@ import java.util.stream.Stream;
  * Applies a list of {@link Edit}s to a checkpoint and writes the result: edits are lowered
  * to tensor edits and streamed tensor by tensor into a new checkpoint of the same format
  * (dtype kept unless asked, shards, index); the tokenizer and other files are copied;
- * {@code config.json} is rewritten only by a compacting edit. The output carries its
+ * {@code config.json} is rewritten only by a compacting edit or a dtype conversion (its
+ * {@code torch_dtype}); shards follow the input's unless a size limit is given. The output carries its
  * provenance: safetensors {@code __metadata__} (tool version, input fingerprint, recipe
  * hash, edit summary) and a {@code manifest.json} listing every file's SHA-256 and every
  * edit with the tensors and indices it touched.
@@ -46,13 +48,19 @@ public final class Surgeon {
      * Where and how to write.
      *
      * @param dtype         output dtype of floating tensors, or null to keep each tensor's own
-     * @param maxShardBytes shard size limit
+     * @param maxShardBytes shard size limit, or null to shard as the input is sharded
      * @param extraFiles    more files for the output directory (recipe.yaml, findings.json, ...)
      * @param provenance    more manifest sections (recipe hash, timings, ...) and metadata entries
+     * @param guard         what the output may not overlap besides the input checkpoint
      */
-    public record Options(Path out, DType dtype, long maxShardBytes, boolean force,
+    public record Options(Path out, DType dtype, Long maxShardBytes, boolean force,
                           Map<String, byte[]> extraFiles, Map<String, JsonNode> provenance,
-                          Map<String, String> metadata) {
+                          Map<String, String> metadata, OutputGuard guard) {
+        /** Options guarding only the input checkpoint and the working directory. */
+        public Options(Path out, DType dtype, Long maxShardBytes, boolean force, Map<String, byte[]> extraFiles,
+                       Map<String, JsonNode> provenance, Map<String, String> metadata) {
+            this(out, dtype, maxShardBytes, force, extraFiles, provenance, metadata, OutputGuard.none());
+        }
     }
 
     /** What was written. */
@@ -61,8 +69,9 @@ public final class Surgeon {
 
     /** Lowers {@code edits} against {@code input} without writing anything (for --dry-run and tests). */
     public static Lowered lower(Checkpoint input, List<Edit> edits) {
-        ModelConfig config = ModelConfig.from(input.config());
+        ModelConfig config = ModelConfig.from(input);
         Architecture arch = config.architecture();
+        Architecture.forCheckpoint(input).validate(input, config);
         EditContext ctx = new EditContext(arch, config, input.config());
         List<TensorEdit> all = new ArrayList<>();
         ArrayNode described = Json.MAPPER.createArrayNode();
@@ -94,12 +103,13 @@ public final class Surgeon {
         Lowered lowered = lower(input, edits);
         List<OutputTensor> tensors = WeightRewriter.rewrite(input, lowered.tensorEdits(), options.dtype());
         Map<String, byte[]> files = new TreeMap<>(copiedFiles(input.dir()));
+        ObjectNode config = withDtype(lowered.config(), options.dtype());
         try {
-            files.put(Checkpoint.CONFIG, lowered.config() == input.config()
+            files.put(Checkpoint.CONFIG, config == input.config()
                     ? Files.readAllBytes(input.dir().resolve(Checkpoint.CONFIG))
-                    : (Json.pretty().writeValueAsString(lowered.config()) + "\n").getBytes(StandardCharsets.UTF_8));
+                    : (Json.pretty().writeValueAsString(config) + "\n").getBytes(StandardCharsets.UTF_8));
         } catch (IOException e) {
-            throw NeurotomeException.badCheckpoint(input.dir() + ": cannot read config.json: " + e.getMessage());
+            throw NeurotomeException.badCheckpoint(input.dir() + ": cannot read config.json: " + NeurotomeException.reason(e));
         }
         files.putAll(options.extraFiles());
         String inputFingerprint = Manifest.fingerprint(input.dir());
@@ -114,10 +124,41 @@ public final class Surgeon {
                 .put("sha256", inputFingerprint));
         sections.put("edits", lowered.described());
         sections.putAll(options.provenance());
-        CheckpointWriter.Written w = new CheckpointWriter(options.maxShardBytes(), metadata, options.force())
+        CheckpointWriter writer = new CheckpointWriter(options.maxShardBytes() == null ? Long.MAX_VALUE
+                : options.maxShardBytes(), metadata, options.force())
+                .protecting(options.guard().and("the input checkpoint", input.dir()));
+        if (options.maxShardBytes() == null && input.shardFiles().size() > 1) {
+            Map<String, String> shardOf = new LinkedHashMap<>();
+            input.tensors().forEach((name, t) -> shardOf.put(name, t.file().getFileName().toString()));
+            writer.shardLike(shardOf);
+        }
+        CheckpointWriter.Written w = writer
                 .write(options.out(), tensors, files,
                         new CheckpointWriter.LastFile(Manifest.FILE, hashes -> Manifest.render(hashes, sections)));
         return new Result(w.dir(), w.sha256(), lowered.described(), lowered.config());
+    }
+
+    /** {@code transformers}' names of the dtypes a checkpoint may be converted to. */
+    private static final Map<DType, String> TORCH_DTYPE = Map.of(DType.F32, "float32", DType.F16, "float16",
+            DType.BF16, "bfloat16");
+
+    /**
+     * {@code config} with {@code torch_dtype} (and {@code dtype}, which newer {@code transformers}
+     * write instead) naming {@code dtype}; {@code config} itself when no conversion is asked or
+     * it already says so.
+     */
+    static ObjectNode withDtype(ObjectNode config, DType dtype) {
+        String name = dtype == null ? null : TORCH_DTYPE.get(dtype);
+        if (name == null || name.equals(config.path("torch_dtype").asText(null))
+                && (!config.has("dtype") || name.equals(config.path("dtype").asText(null)))) {
+            return config;
+        }
+        ObjectNode out = config.deepCopy();
+        out.put("torch_dtype", name);
+        if (out.has("dtype")) {
+            out.put("dtype", name);
+        }
+        return out;
     }
 
     /** A one-line summary of the edits, e.g. {@code zero-heads 2 heads; compact}. */
@@ -171,7 +212,7 @@ public final class Surgeon {
                 }
             }
         } catch (IOException e) {
-            throw NeurotomeException.badCheckpoint(dir + ": cannot read: " + e.getMessage());
+            throw NeurotomeException.badCheckpoint(dir + ": cannot read: " + NeurotomeException.reason(e));
         }
         return files;
     }

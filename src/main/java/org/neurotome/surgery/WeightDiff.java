@@ -10,6 +10,8 @@ import org.neurotome.arch.ModelConfig;
 import org.neurotome.arch.NeuronLayout;
 import org.neurotome.arch.TensorSlice;
 import org.neurotome.checkpoint.Checkpoint;
+import org.neurotome.checkpoint.DType;
+import org.neurotome.checkpoint.FloatCodec;
 import org.neurotome.checkpoint.TensorInfo;
 
 import java.util.Arrays;
@@ -20,7 +22,9 @@ import java.util.TreeSet;
 /**
  * What changed between two checkpoints of one family: tensors added, removed, reshaped or
  * changed, and — read through the head and neuron layouts — which heads' output
- * projections and which neurons' value vectors are now zero or uniformly scaled.
+ * projections and which neurons' value vectors are now zero or uniformly scaled. Where a
+ * tensor's dtype differs (an output written in BF16), both sides are rounded to the coarser
+ * dtype first, so the rounding of the conversion is not reported as an edit.
  */
 public final class WeightDiff {
     private WeightDiff() {
@@ -34,6 +38,7 @@ public final class WeightDiff {
         names.addAll(b.tensors().keySet());
         ArrayNode tensors = out.putArray("tensors");
         TreeSet<String> changed = new TreeSet<>();
+        TreeSet<String> precision = new TreeSet<>();
         for (String n : names) {
             String status;
             if (!b.has(n)) {
@@ -43,8 +48,15 @@ public final class WeightDiff {
             } else if (!Arrays.equals(a.info(n).shape(), b.info(n).shape())) {
                 status = "reshaped " + a.info(n).shapeString() + " -> " + b.info(n).shapeString();
             } else if (a.info(n).dtype() != b.info(n).dtype()) {
+                DType coarser = coarser(a.info(n).dtype(), b.info(n).dtype());
                 status = "dtype " + a.info(n).dtype() + " -> " + b.info(n).dtype();
-                changed.add(n);
+                if (coarser != null && Arrays.equals(rounded(a.floats(n), coarser), rounded(b.floats(n), coarser))) {
+                    status += ", values equal at " + coarser + " precision";
+                } else {
+                    status += ", values changed";
+                    changed.add(n);
+                }
+                precision.add(coarser == null ? "exact" : coarser.name());
             } else if (a.bytes(n).mismatch(b.bytes(n)) == -1) {
                 continue;
             } else {
@@ -53,13 +65,21 @@ public final class WeightDiff {
             }
             tensors.addObject().put("name", n).put("status", status);
         }
-        ModelConfig ca = ModelConfig.from(a.config());
-        ModelConfig cb = ModelConfig.from(b.config());
+        if (!precision.isEmpty()) {
+            out.put("precision", "tensors whose dtype differs are compared after rounding both sides to the coarser"
+                    + " dtype (" + String.join(", ", precision) + "), so rounding alone is not a change");
+        }
+        ModelConfig ca = ModelConfig.from(a);
+        ModelConfig cb = ModelConfig.from(b);
         if (!ca.modelType().equals(cb.modelType())) {
             throw NeurotomeException.badInput("diff compares checkpoints of one family; got " + ca.modelType()
                     + " and " + cb.modelType());
         }
         if (ca.equals(cb)) {
+            // heads and neurons are read through the config: it must describe the tensors (a config
+            // claiming 2^31 layers would otherwise be walked layer by layer)
+            Architecture.forCheckpoint(a).validate(a, ca);
+            Architecture.forCheckpoint(b).validate(b, cb);
             Architecture arch = ca.architecture();
             HeadLayout heads = new HeadLayout(arch, ca);
             NeuronLayout neurons = new NeuronLayout(arch, ca);
@@ -89,7 +109,9 @@ public final class WeightDiff {
         if (!changed.contains(s.tensor())) {
             return;
         }
-        float[][] ab = cache.computeIfAbsent(s.tensor(), t -> new float[][] {a.floats(t), b.floats(t)});
+        DType coarser = coarser(a.info(s.tensor()).dtype(), b.info(s.tensor()).dtype());
+        float[][] ab = cache.computeIfAbsent(s.tensor(),
+                t -> new float[][] {rounded(a.floats(t), coarser), rounded(b.floats(t), coarser)});
         TensorInfo info = a.info(s.tensor());
         long cols = info.shape().length == 2 ? info.shape()[1] : 1;
         long rows = info.shape()[0];
@@ -125,11 +147,42 @@ public final class WeightDiff {
         }
         if (yy == 0) {
             e.put("change", "zeroed");
-        } else if (xx > 0 && residual <= 1e-6 * yy) {
+        } else if (xx > 0 && residual <= scaleTolerance(coarser != null ? coarser : info.dtype()) * yy) {
             e.put("change", "scaled").put("factor", Math.round(factor * 1e4) / 1e4);
         } else {
             e.put("change", "changed");
         }
     }
 
+    /**
+     * How far (squared, relative) a uniformly scaled slice may stray from an exact multiple:
+     * rounding to BF16 or F16 after scaling moves each element by up to half a unit in the last place.
+     */
+    private static double scaleTolerance(DType stored) {
+        return stored == DType.BF16 ? 1e-4 : stored == DType.F16 ? 4e-6 : 1e-6;
+    }
+
+    /** Float dtypes from coarsest to finest mantissa. */
+    private static final java.util.List<DType> PRECISION = java.util.List.of(DType.BF16, DType.F16, DType.F32, DType.F64);
+
+    /** The coarser of two float dtypes (null when either is not a float dtype, or they are the same). */
+    private static DType coarser(DType x, DType y) {
+        if (x == y || !PRECISION.contains(x) || !PRECISION.contains(y)) {
+            return null;
+        }
+        return PRECISION.indexOf(x) < PRECISION.indexOf(y) ? x : y;
+    }
+
+    /** {@code values} rounded to {@code dtype} (round to nearest even, as the writer rounds); null: unchanged. */
+    private static float[] rounded(float[] values, DType dtype) {
+        if (dtype != DType.BF16 && dtype != DType.F16) {
+            return values;
+        }
+        float[] out = new float[values.length];
+        for (int i = 0; i < values.length; i++) {
+            out[i] = dtype == DType.BF16 ? FloatCodec.bf16ToFloat(FloatCodec.floatToBf16(values[i]))
+                    : FloatCodec.f16ToFloat(FloatCodec.floatToF16(values[i]));
+        }
+        return out;
+    }
 }

@@ -33,7 +33,8 @@ import java.util.Map;
 /**
  * A YAML document read once into a Jackson tree, remembering the position of every key and
  * value by JSON pointer, so that errors found later — while binding to records or while checking
- * references — still say {@code file:line:column}. Duplicate keys are rejected while reading.
+ * references — still say {@code file:line:column}. Duplicate keys, anchors and aliases are
+ * rejected while reading.
  * Floating-point scalars keep their written digits ({@code 17.20} stays distinct from
  * {@code 17.2}), which head and neuron ids such as {@code 17.20} rely on.
  *
@@ -45,6 +46,9 @@ public final class SourceTree {
             // YAML 1.2 booleans: only true/false; "yes", "no", "on", "off" stay text
             .enable(YAMLParser.Feature.PARSE_BOOLEAN_LIKE_WORDS_AS_STRINGS)
             .build();
+
+    /** The deepest nesting a document may have: far more than any recipe or suite needs. */
+    static final int MAX_DEPTH = 64;
 
     private final String file;
     /** When set, the position of everything in this tree: it is the value of a {@code --set}. */
@@ -83,7 +87,10 @@ public final class SourceTree {
         } catch (JsonProcessingException e) {
             throw tree.error(tree.position(e.getLocation()), "YAML syntax error: " + syntaxProblem(e));
         } catch (IOException e) {
-            throw NeurotomeException.badInput(tree.file + ": cannot read: " + e.getMessage());
+            throw NeurotomeException.badInput(tree.file + ": cannot read: " + NeurotomeException.reason(e));
+        } catch (StackOverflowError e) {
+            // SnakeYAML's scanner recurses on flow collections before our depth check sees them
+            throw tree.error(tree.position(null), "nested too deeply; allowed: at most " + MAX_DEPTH + " levels");
         }
         return tree;
     }
@@ -198,6 +205,14 @@ public final class SourceTree {
         }
     }
 
+    private static int depth(JsonPointer pointer) {
+        int n = 0;
+        for (JsonPointer p = pointer; p != null && !p.matches(); p = p.tail()) {
+            n++;
+        }
+        return n;
+    }
+
     /** A JSON pointer written as the dotted path users write in {@code --set}: edit.1.factor. */
     public static String dotted(JsonPointer pointer) {
         List<String> segments = new ArrayList<>();
@@ -234,7 +249,22 @@ public final class SourceTree {
 
     private JsonNode read(JsonParser p, JsonPointer at) throws IOException {
         values.put(at.toString(), position(p.currentTokenLocation()));
+        if (depth(at) > MAX_DEPTH) {
+            throw error(position(p.currentTokenLocation()), "nested too deeply at " + dotted(at.head())
+                    + "; allowed: at most " + MAX_DEPTH + " levels");
+        }
         JsonToken token = p.currentToken();
+        // Jackson reads an alias as the text of its name and drops anchors: both would bind silently wrong
+        if (p instanceof YAMLParser y && y.isCurrentAlias()) {
+            throw error(position(p.currentTokenLocation()), "YAML alias '*" + p.getText() + "' "
+                    + (at.matches() ? "as the document" : "at " + dotted(at)) + "; allowed: the value written out"
+                    + " (anchors and aliases are not supported)");
+        }
+        if (p.getObjectId() != null) {
+            throw error(position(p.currentTokenLocation()), "YAML anchor '&" + p.getObjectId() + "' "
+                    + (at.matches() ? "on the document" : "at " + dotted(at)) + "; allowed: the value written out"
+                    + " (anchors and aliases are not supported)");
+        }
         switch (token) {
             case START_OBJECT -> {
                 ObjectNode obj = JsonNodeFactory.instance.objectNode();

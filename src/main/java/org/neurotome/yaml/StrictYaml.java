@@ -111,7 +111,7 @@ public final class StrictYaml {
         } catch (JsonMappingException e) {
             throw translate(e, tree);
         } catch (IOException e) {
-            throw NeurotomeException.badInput(file + ": cannot read: " + e.getMessage());
+            throw NeurotomeException.badInput(file + ": cannot read: " + NeurotomeException.reason(e));
         }
     }
 
@@ -141,7 +141,7 @@ public final class StrictYaml {
         } catch (MalformedInputException e) {
             throw NeurotomeException.badInput(file + ": not UTF-8 text");
         } catch (IOException e) {
-            throw NeurotomeException.badInput(file + ": cannot read: " + e.getMessage());
+            throw NeurotomeException.badInput(file + ": cannot read: " + NeurotomeException.reason(e));
         }
     }
 

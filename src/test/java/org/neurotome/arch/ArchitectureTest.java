@@ -95,7 +95,45 @@ class ArchitectureTest {
         assertTrue(fails(ExitCode.BAD_CHECKPOINT, () -> ModelConfig.from(scaled)).getMessage().contains("rope_scaling"));
         ObjectNode oddHeads = config("llama_sharded_f16");
         oddHeads.put("num_key_value_heads", 3);
-        assertTrue(fails(ExitCode.BAD_CHECKPOINT, () -> ModelConfig.from(oddHeads)).getMessage().contains("num_kv_heads"));
+        assertEquals("config.json: num_key_value_heads is 3, which does not divide num_attention_heads 4",
+                fails(ExitCode.BAD_CHECKPOINT, () -> ModelConfig.from(oddHeads)).getMessage());
+    }
+
+    @Test
+    void configValuesAreCheckedUnderTheirOwnKeysWithTheFile(@org.junit.jupiter.api.io.TempDir Path tmp)
+            throws Exception {
+        ObjectNode text = config("llama_sharded_f16");
+        text.put("num_hidden_layers", "2");
+        assertEquals("config.json: num_hidden_layers must be a whole number, got the text \"2\"",
+                fails(ExitCode.BAD_CHECKPOINT, () -> ModelConfig.from(text)).getMessage());
+        ObjectNode huge = config("llama_sharded_f16");
+        huge.put("vocab_size", 3_000_000_000L);
+        assertEquals("config.json: vocab_size is 3000000000; allowed: a whole number from 1 to 2147483647",
+                fails(ExitCode.BAD_CHECKPOINT, () -> ModelConfig.from(huge)).getMessage());
+        ObjectNode zero = config("gpt2_tied");
+        zero.put("n_head", 0);
+        assertEquals("config.json: n_head is 0; allowed: a whole number from 1 to 2147483647",
+                fails(ExitCode.BAD_CHECKPOINT, () -> ModelConfig.from(zero)).getMessage());
+        ObjectNode eos = config("llama_sharded_f16");
+        eos.put("eos_token_id", 80);
+        assertEquals("config.json: eos_token_id 80 is outside the vocabulary; allowed: a token id from 0 to 79"
+                + " (vocab_size 80)", fails(ExitCode.BAD_CHECKPOINT, () -> ModelConfig.from(eos)).getMessage());
+
+        Path dir = org.neurotome.model.TinyTokenizer.copyReference("llama_sharded_f16", tmp.resolve("m"));
+        ObjectNode fewer = config("llama_sharded_f16");
+        fewer.put("num_hidden_layers", 1);
+        java.nio.file.Files.writeString(dir.resolve(Checkpoint.CONFIG), fewer.toString());
+        try (Checkpoint ck = Checkpoint.open(dir)) {
+            ModelConfig c = ModelConfig.from(ck);
+            assertEquals(dir + ": tensor 'model.layers.1.input_layernorm.weight' belongs to layer 1, but config.json's"
+                    + " num_hidden_layers is 1; the config and the weights disagree",
+                    fails(ExitCode.BAD_CHECKPOINT, () -> Architecture.forCheckpoint(ck).validate(ck, c)).getMessage());
+        }
+        java.nio.file.Files.writeString(dir.resolve(Checkpoint.CONFIG), text.toString());
+        try (Checkpoint ck = Checkpoint.open(dir)) {
+            assertEquals(dir.resolve(Checkpoint.CONFIG) + ": num_hidden_layers must be a whole number, got the text \"2\"",
+                    fails(ExitCode.BAD_CHECKPOINT, () -> ModelConfig.from(ck)).getMessage(), "the file's full path");
+        }
     }
 
     @Test

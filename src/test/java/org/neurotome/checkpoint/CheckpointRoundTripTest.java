@@ -172,6 +172,21 @@ class CheckpointRoundTripTest {
         assertTrue(e.getMessage().contains("names shard 'model-00009-of-00002.safetensors', which does not exist"), e.getMessage());
     }
 
+    @Test
+    void aSingleFileBesideAShardedIndexIsRefused() throws IOException {
+        Path out = tmp.resolve("both");
+        try (Checkpoint ck = Checkpoint.open(REFERENCE.resolve("llama_sharded_f16"))) {
+            List<OutputTensor> tensors = ck.tensors().keySet().stream().map(n -> OutputTensor.copyOf(ck, n)).toList();
+            new CheckpointWriter(30_000, Map.of(), false)
+                    .write(out, tensors, Map.of(Checkpoint.CONFIG, Files.readAllBytes(ck.dir().resolve(Checkpoint.CONFIG))));
+        }
+        Files.write(out.resolve(Checkpoint.SINGLE), Files.readAllBytes(out.resolve("model-00001-of-00002.safetensors")));
+        NeurotomeException e = assertThrows(NeurotomeException.class, () -> Checkpoint.open(out));
+        assertEquals(ExitCode.BAD_CHECKPOINT, e.exitCode());
+        assertEquals(out + ": has both model.safetensors and model.safetensors.index.json, which names other shards;"
+                + " the two may hold different weights, so remove the one that is not the model", e.getMessage());
+    }
+
     private static long headerLength(Path shard) throws IOException {
         byte[] b = Arrays.copyOf(Files.readAllBytes(shard), 8);
         return java.nio.ByteBuffer.wrap(b).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong();

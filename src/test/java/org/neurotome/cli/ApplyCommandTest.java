@@ -132,6 +132,71 @@ class ApplyCommandTest {
     }
 
     @Test
+    void theSameRecipeWritesTheSameBytesFromAnyWorkingDirectory() throws Exception {
+        model();
+        recipe("language.perplexity.rel_change <= 10");
+        Path elsewhere = Files.createDirectories(tmp.resolve("a/b"));
+        runIn(tmp, "recipe.yaml");
+        Files.move(tmp.resolve("out"), tmp.resolve("first"));
+        runIn(elsewhere, "../../recipe.yaml");
+        for (String f : List.of("findings.json", "eval/report.json", Manifest.FILE)) {
+            ObjectNode a = (ObjectNode) Json.MAPPER.readTree(tmp.resolve("first").resolve(f).toFile());
+            ObjectNode b = (ObjectNode) Json.MAPPER.readTree(tmp.resolve("out").resolve(f).toFile());
+            a.remove("timings");
+            b.remove("timings");
+            assertEquals(a, b, f + " does not depend on the working directory");
+            assertFalse(a.toString().contains(tmp.toString()), f + " records no absolute path: " + a);
+        }
+        JsonNode manifest = Json.MAPPER.readTree(tmp.resolve("out").resolve(Manifest.FILE).toFile());
+        assertEquals("model", manifest.get("input").get("dir").asText());
+        assertEquals("recipe.yaml", manifest.get("recipe").get("path").asText());
+        JsonNode findings = Json.MAPPER.readTree(tmp.resolve("out/findings.json").toFile());
+        assertEquals("model", findings.get("steps").get("scan").get("model").get("path").asText());
+    }
+
+    /** Runs {@code apply RECIPE} in a fresh JVM whose working directory is {@code cwd}. */
+    private void runIn(Path cwd, String recipe) throws Exception {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        Process p = new ProcessBuilder(java, "-Dai.djl.offline=true", "--enable-native-access=ALL-UNNAMED",
+                "-cp", System.getProperty("java.class.path"), Main.class.getName(), "apply", recipe)
+                .directory(cwd.toFile()).redirectErrorStream(true).start();
+        String log = new String(p.getInputStream().readAllBytes());
+        assertEquals(0, p.waitFor(), log);
+    }
+
+    @Test
+    void aDryRunCatchesACompactThatWouldSplitAKeyValueGroup() throws Exception {
+        model();
+        Path recipe = tmp.resolve("compact.yaml");
+        Files.writeString(recipe, """
+                model:
+                  path: model
+                  device: cpu
+                locate:
+                  - id: attr
+                    method: attribution
+                    prompts: ["3+5="]
+                    top: 3
+                select:
+                  - id: neurons
+                    from: attr
+                    kind: neurons
+                edit:
+                  - op: zero-neurons
+                    neurons: ${neurons}
+                  - op: zero-heads
+                    heads: [0.0]
+                  - op: compact
+                output:
+                  dir: out
+                """);
+        CliRun dry = CliRun.of("apply", recipe.toString(), "--dry-run");
+        assertEquals(2, dry.code(), dry.err());
+        assertTrue(dry.err().contains("layer 0 zeroes only part of key/value group 0")
+                && dry.err().contains("(remove: [neurons] compacts the neurons only)"), dry.err());
+    }
+
+    @Test
     void aFailingGateExitsOneAndRecipeErrorsExitTwo() throws Exception {
         model();
         Path recipe = recipe("arithmetic.accuracy >= 0.99");

@@ -65,6 +65,18 @@ class FixturesCommandTest {
         assertEquals(4, report.get("head_scan").size());
     }
 
+    @Test
+    void evaluateReportsEachStageAsItGoes() {
+        List<String> stages = new java.util.ArrayList<>();
+        try (LanguageModel lm = LanguageModel.open(Path.of("checkpoints/fixture-gpt2"), Device.cpu())) {
+            org.neurotome.fixtures.FixtureReport.measure("fixture-gpt2", lm.transformer(),
+                    new org.neurotome.fixtures.FixtureEvaluation(lm::encode),
+                    (phase, done, total) -> stages.add(done + "/" + total + " " + phase));
+        }
+        assertEquals(List.of("0/5 metrics", "1/5 head scan of +", "2/5 head scan of -", "3/5 head scan of *",
+                "4/5 head scan of /", "5/5 done"), stages);
+    }
+
     private static String capture(Runnable r) {
         PrintStream old = System.out;
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();

@@ -87,4 +87,18 @@ class InspectAndDiffCommandTest {
         assertEquals(0.25, d.get("neurons").get(0).get("factor").asDouble(), 1e-4);
         assertTrue(d.get("tensors").size() >= 3, "o, q and down projections changed");
     }
+
+    @Test
+    void aConfigClaimingMoreLayersThanTheTensorsHoldIsRefusedNotWalked() throws Exception {
+        Path dir = org.neurotome.model.TinyTokenizer.copyReference("gpt2_tied", tmp.resolve("huge"));
+        Path config = dir.resolve("config.json");
+        java.nio.file.Files.writeString(config, java.nio.file.Files.readString(config)
+                .replaceAll("\"n_layer\": *[0-9]+", "\"n_layer\": 2147483647"));
+        CliRun diff = CliRun.of("diff", dir.toString(), dir.toString());
+        assertEquals(3, diff.code(), diff.err());
+        assertTrue(diff.err().contains("missing tensor"), diff.err());
+        CliRun inspect = CliRun.of("inspect", dir.toString(), "--json");
+        assertEquals(0, inspect.code(), inspect.err());
+        assertTrue(inspect.out().contains("\"supported\" : false"), inspect.out());
+    }
 }

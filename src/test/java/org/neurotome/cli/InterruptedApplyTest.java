@@ -22,7 +22,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * An {@code apply} killed (SIGKILL) while it writes leaves nothing that looks like a finished
  * checkpoint: only a hidden partial directory, never the output directory; the input is
- * unchanged, and the next run writes the output normally and removes the dead run's partial.
+ * unchanged, and the next run writes the output normally and removes the dead run's partial
+ * (and takes over its stale lock). Terminated (SIGTERM) instead, it removes its partial itself.
  */
 class InterruptedApplyTest {
     @TempDir
@@ -64,6 +65,42 @@ class InterruptedApplyTest {
         assertEquals(0, Main.execute("apply", recipe.toString()), "the next run writes the output");
         assertEquals(0, Main.execute("verify", tmp.resolve("out").toString()));
         assertFalse(Files.exists(partial), "and removes the dead run's partial directory");
+    }
+
+    @Test
+    void aTerminatedRunRemovesItsPartialAndItsLock() throws Exception {
+        Path model = tmp.resolve("model");
+        generate(model);
+        Path recipe = tmp.resolve("recipe.yaml");
+        Files.writeString(recipe, """
+                model:
+                  path: model
+                edit:
+                  - op: zero-heads
+                    heads: [0.1]
+                output:
+                  dir: out
+                """);
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        Process p = new ProcessBuilder(java, "-Dai.djl.offline=true", "--enable-native-access=ALL-UNNAMED",
+                "-cp", System.getProperty("java.class.path"), Main.class.getName(), "apply", recipe.toString())
+                .redirectErrorStream(true).redirectOutput(tmp.resolve("log.txt").toFile()).start();
+        boolean seen = false;
+        long deadline = System.nanoTime() + 60_000_000_000L;
+        while (!seen && p.isAlive() && System.nanoTime() < deadline) {
+            try (Stream<Path> s = Files.list(tmp)) {
+                seen = s.anyMatch(x -> x.getFileName().toString().startsWith(".out.partial-"));
+            }
+            Thread.sleep(5);
+        }
+        assertTrue(seen, "the run was seen writing its partial directory");
+        p.destroy();
+        p.waitFor();
+        try (Stream<Path> s = Files.list(tmp)) {
+            assertEquals(List.of(), s.map(x -> x.getFileName().toString()).filter(n -> n.startsWith(".")).toList(),
+                    "SIGTERM: no partial directory and no lock file left");
+        }
+        assertFalse(Files.exists(tmp.resolve("out")));
     }
 
     /** A 4-layer Llama of about 300 MB, so that writing it takes a while. */

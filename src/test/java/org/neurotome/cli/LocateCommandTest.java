@@ -212,6 +212,11 @@ class LocateCommandTest {
         Run noLabel = locate(llama, "--method", "head-scan", "--dataset", "eval/datasets/arithmetic.jsonl", "--where", "colour=red");
         assertEquals(2, noLabel.code());
         assertTrue(noLabel.err().contains("has the label 'colour'"), noLabel.err());
+        Run noByLabel = locate(llama, "--method", "head-scan", "--dataset", "eval/datasets/arithmetic.jsonl", "--by",
+                "nosuch");
+        assertEquals(2, noByLabel.code());
+        assertTrue(noByLabel.err().contains("--by nosuch: no case of eval/datasets/arithmetic.jsonl has the label"
+                + " 'nosuch'; labels: digits, kind, n1, n2, operation, template"), noByLabel.err());
         Run datasetTarget = locate(llama, "--method", "head-scan", "--dataset", "eval/datasets/arithmetic.jsonl",
                 "--target", "8");
         assertEquals(2, datasetTarget.code());

@@ -110,4 +110,87 @@ class PredictGenerateCommandTest {
         assertEquals(2, CliRun.of("generate", model, "--ids", "1", "--max-new", "0").code());
         assertEquals(3, CliRun.of("predict", reference("stories260K").resolve("missing").toString(), "--ids", "1").code());
     }
+
+    @Test
+    void generateRefusesMoreNewTokensThanTheContextHolds() {
+        CliRun rotary = CliRun.of("generate", reference("stories260K").toString(), "--ids", "1", "--max-new", "2147483647");
+        assertEquals(2, rotary.code(), rotary.err());
+        assertEquals("error: --max-new 2147483647 is more than the model's whole context (max_position_embeddings 512);"
+                + " allowed: at most 512\n", rotary.err());
+        CliRun learned = CliRun.of("generate", reference("gpt2_tied").toString(), "--ids", "4,8,15", "--max-new",
+                "2147483647");
+        assertEquals(2, learned.code(), learned.err());
+        assertTrue(learned.err().startsWith("error: --max-new 2147483647: the prompt (3 ids) plus the new tokens exceed"
+                + " the model's"), learned.err());
+    }
+
+    @Test
+    void aRepeatedIdsOptionIsRefusedNotConcatenated() {
+        CliRun run = CliRun.of("predict", reference("stories260K").toString(), "--ids", "1,2", "--ids", "3");
+        assertEquals(2, run.code(), run.err());
+        assertTrue(run.err().contains("--ids"), run.err());
+        CliRun bad = CliRun.of("predict", reference("stories260K").toString(), "--ids", "1,x");
+        assertEquals(2, bad.code(), bad.err());
+        assertTrue(bad.err().contains("'x' is not a token id"), bad.err());
+    }
+
+    @Test
+    void generatedTextKeepsTheSpaceAfterThePromptAndHidesSpecialTokens(@TempDir Path tmp) throws Exception {
+        Path dir = TinyTokenizer.copyReference("stories260K", tmp.resolve("m"));
+        TinyTokenizer.write(dir, true);
+        // ids 3 4 = "once upon"; 5 6 = "a time"; 2 = </s>
+        try (org.neurotome.model.LanguageModel lm = org.neurotome.model.LanguageModel.open(dir, ai.djl.Device.cpu())) {
+            org.neurotome.model.TextTokenizer tok = lm.tokenizer().orElseThrow();
+            assertEquals(" a time", tok.continuation(new int[] {1, 3, 4}, new int[] {5, 6, 2}));
+            assertEquals("once upon a time", tok.text(new int[] {1, 3, 4, 5, 6, 2}));
+        }
+        CliRun gen = CliRun.of("generate", dir.toString(), "--prompt", "once upon", "--max-new", "3");
+        assertEquals(0, gen.code(), gen.err());
+        assertTrue(gen.out().startsWith("once upon"), gen.out());
+        assertFalse(gen.out().contains("</s>") || gen.out().contains("<s>"), gen.out());
+    }
+
+    @Test
+    void aModelWithNonFiniteWeightsIsRefusedNamingTheTensor(@TempDir Path tmp) throws Exception {
+        Path dir = TinyTokenizer.copyReference("stories260K", tmp.resolve("m"));
+        String tensor = "model.layers.2.mlp.down_proj.weight";
+        long offset;
+        try (org.neurotome.checkpoint.Checkpoint ck = org.neurotome.checkpoint.Checkpoint.open(dir)) {
+            offset = ck.info(tensor).begin();
+        }
+        Path file = dir.resolve("model.safetensors");
+        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(file.toFile(), "rw")) {
+            byte[] len = new byte[8];
+            f.readFully(len);
+            long header = java.nio.ByteBuffer.wrap(len).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong();
+            f.seek(8 + header + offset + 4L * 7);
+            f.write(new byte[] {0, 0, (byte) 0xc0, 0x7f});   // float32 NaN, little-endian
+        }
+        String expected = ": the model computes non-finite logits (NaN or infinite); tensor '" + tensor
+                + "' (model.safetensors) holds a NaN or infinite value at element 7";
+        for (String[] args : new String[][] {
+                {"predict", dir.toString(), "--ids", "1,3"},
+                {"generate", dir.toString(), "--ids", "1,3", "--max-new", "2"},
+                {"locate", dir.toString(), "--method", "attribution", "--ids", "1,3"}}) {
+            CliRun run = CliRun.of(args);
+            assertEquals(3, run.code(), String.join(" ", args) + ": " + run.err());
+            assertTrue(run.err().contains(expected), run.err());
+        }
+    }
+
+    @Test
+    void aRotaryPromptPastMaxPositionsWarnsOnceAndALearnedOneIsRefused(@TempDir Path tmp) throws Exception {
+        Path dir = TinyTokenizer.copyReference("stories260K", tmp.resolve("m"));
+        Path config = dir.resolve("config.json");
+        java.nio.file.Files.writeString(config, java.nio.file.Files.readString(config)
+                .replace("\"max_position_embeddings\": 512", "\"max_position_embeddings\": 4"));
+        CliRun run = CliRun.of("predict", dir.toString(), "--ids", "1,3,4,5,6,7");
+        assertEquals(0, run.code(), run.err());
+        assertEquals(1, run.err().lines().filter(l -> l.startsWith("warning: a sequence of 6 tokens is longer than")
+                && l.contains("max_position_embeddings 4")).count(), run.err());
+        CliRun learned = CliRun.of("predict", reference("gpt2_tied").toString(), "--ids",
+                String.join(",", java.util.Collections.nCopies(100, "4")));
+        assertEquals(2, learned.code(), learned.err());
+        assertTrue(learned.err().contains("learned positions"), learned.err());
+    }
 }

@@ -20,6 +20,7 @@ import java.util.List;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The manifest written with a checkpoint, and {@code neurotome verify} catching any changed byte. */
 class VerifyCommandTest {
@@ -45,5 +46,37 @@ class VerifyCommandTest {
 
         Files.delete(out.resolve(Manifest.FILE));
         assertEquals(3, Main.execute("verify", out.toString()));
+    }
+
+    @Test
+    void verifyComparesTheWholeFileListSubdirectoriesIncluded() throws IOException {
+        Path out = tmp.resolve("out");
+        new CheckpointWriter(1 << 20, Map.of(), false).write(out,
+                List.of(OutputTensor.ofFloats("w", DType.F32, new long[] {1}, new float[] {1})),
+                Map.of(Checkpoint.CONFIG, "{\"model_type\":\"llama\"}".getBytes(), "notes.txt", "n".getBytes()),
+                new CheckpointWriter.LastFile(Manifest.FILE, hashes -> Manifest.render(hashes,
+                        Map.of(Manifest.WRITTEN_AFTER, Json.MAPPER.createArrayNode().add("eval/report.json")))));
+        assertEquals(0, Main.execute("verify", out.toString()));
+
+        Files.createDirectories(out.resolve("eval"));
+        Files.writeString(out.resolve("eval/report.json"), "{}");
+        CliRun after = CliRun.of("verify", out.toString());
+        assertEquals(0, after.code(), after.err());
+        assertTrue(after.out().contains("eval/report.json"), after.out());
+        assertTrue(after.out().contains("not hashed (written after the manifest)"), after.out());
+
+        for (String added : List.of("extra.txt", "eval/extra.html", "deep/er/x.bin")) {
+            Path f = out.resolve(added);
+            Files.createDirectories(f.getParent());
+            Files.writeString(f, "added");
+            CliRun run = CliRun.of("verify", out.toString());
+            assertEquals(3, run.code(), added);
+            assertTrue(run.out().contains(added) && run.out().contains("MISMATCH (manifest not listed"), run.out());
+            Files.delete(f);
+        }
+        Files.move(out.resolve("notes.txt"), tmp.resolve("notes.txt"));
+        CliRun removed = CliRun.of("verify", out.toString());
+        assertEquals(3, removed.code());
+        assertTrue(removed.out().contains("notes.txt") && removed.out().contains("found missing"), removed.out());
     }
 }

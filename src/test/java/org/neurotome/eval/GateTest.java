@@ -106,8 +106,7 @@ class GateTest {
 
         GateResult noBaseline = g.evaluate(Map.of("arithmetic.accuracy", 0.7), null, null);
         assertFalse(noBaseline.passed());
-        assertEquals("metric 'arithmetic.accuracy' is missing from the baseline's results (a delta gate needs "
-                + "a baseline run)", noBaseline.reason());
+        assertEquals("there is no baseline run (a delta gate needs one: --baseline)", noBaseline.reason());
 
         GateResult zero = Gate.parse("gender.bias_gap.rel_change <= -0.3")
                 .evaluate(Map.of("gender.bias_gap", 0.1), Map.of("gender.bias_gap", 0.0));
@@ -142,8 +141,22 @@ class GateTest {
         GateResult r = Gate.parse("arithmetic.accuracy not_worse").evaluate(Map.of("arithmetic.accuracy", 0.9), Map.of());
         assertFalse(r.passed());
         assertEquals("not_worse", r.relation());
-        assertEquals("no paired per-case results for 'arithmetic.accuracy' (a not_worse gate needs a baseline run)",
-                r.reason());
+        assertEquals("there is no baseline run (a not_worse gate needs one: --baseline)", r.reason());
         assertInstanceOf(Gate.NotWorse.class, Gate.parse("arithmetic.accuracy not_worse"));
+    }
+
+    @Test
+    void aGateWithABaselineRunDoesNotAskForOne() {
+        Map<String, Double> base = Map.of("gender.bias_gap", 0.5);
+        GateResult notPaired = Gate.parse("gender.bias_gap not_worse").evaluate(Map.of("gender.bias_gap", 0.4), base,
+                Map.of("factual.accuracy", new DiscordantPairs(1, 1)));
+        assertFalse(notPaired.passed());
+        assertEquals("'gender.bias_gap' has no paired per-case results: not_worse compares case-level accuracies;"
+                + " paired here: factual.accuracy", notPaired.reason());
+        GateResult missing = Gate.parse("arithmetic.accuracy.delta >= 0").evaluate(Map.of("arithmetic.accuracy", 0.9),
+                base);
+        assertEquals("metric 'arithmetic.accuracy' is missing from the baseline's results", missing.reason());
+        assertEquals("there is no baseline run (a delta gate needs one: --baseline)",
+                Gate.parse("arithmetic.accuracy.delta >= 0").evaluate(Map.of("arithmetic.accuracy", 0.9), Map.of()).reason());
     }
 }

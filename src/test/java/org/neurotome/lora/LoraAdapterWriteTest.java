@@ -46,7 +46,7 @@ class LoraAdapterWriteTest {
             modules = peft.bind(arch, config);
         }
         Path out = tmp.resolve("written");
-        LoraAdapter.write(out, peft.config(), modules, Map.of(), Map.of(), false);
+        LoraAdapter.write(out, peft.config(), modules, Map.of(), Map.of(), false, null);
         Map<String, float[]> original = tensors(LoraReference.adapter(name).resolve(LoraAdapter.WEIGHTS));
         Map<String, float[]> written = tensors(out.resolve(LoraAdapter.WEIGHTS));
         assertEquals(original.keySet(), written.keySet(), name);

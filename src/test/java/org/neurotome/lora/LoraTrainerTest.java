@@ -41,11 +41,11 @@ class LoraTrainerTest {
         try (LanguageModel base = LanguageModel.open(dir, Device.cpu())) {
             int[] ids = base.encode("Q: What is 12 times 34? A:");
             float[] before = last(base.transformer(), ids);
-            LoraTrainer.Result r = LoraTrainer.train(base, data, settings, new PrintWriter(new StringWriter()));
+            LoraTrainer.Result r = LoraTrainer.train(base, dir.toString(), data, settings, new PrintWriter(new StringWriter()));
             assertTrue(r.finalLoss() < 0.8 * r.firstLoss(), fixture + ": loss " + r.firstLoss() + " -> " + r.finalLoss());
             assertArrayEquals(before, last(base.transformer(), ids), fixture + ": the base weights are frozen");
             Path out = tmp.resolve("adapter");
-            LoraAdapter.write(out, r.config(), r.modules(), Map.of("training-log.jsonl", r.logFile()), Map.of(), false);
+            LoraAdapter.write(out, r.config(), r.modules(), Map.of("training-log.jsonl", r.logFile()), Map.of(), false, null);
             try (LanguageModel reloaded = LanguageModel.open(dir, Device.cpu(), MemoryBudget.unlimited(),
                     LoraAdapter.read(out));
                  LoraParameters trained = new LoraParameters(base.weights(), r.modules());

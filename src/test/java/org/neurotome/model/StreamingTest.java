@@ -26,8 +26,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * Streamed weights give what kept weights give: on every reference case, with a budget just
  * above the least that streaming needs (so every layer is widened per use and the unembedding
- * is not kept), logits and every tap equal those of the kept weights within 1e-6, alone, in a
- * padded batch, and run layer-major over several requests. A vocabulary larger than a layer
+ * is not kept), and with room for a second layer widened ahead, logits and every tap equal
+ * those of the kept weights within 1e-6, alone, in a padded batch, and run layer-major over
+ * several requests. A vocabulary larger than a layer
  * is projected in blocks, which give the logits of a direct projection. A budget below one
  * layer is refused with the smallest one that works.
  */
@@ -38,9 +39,19 @@ class StreamingTest {
         return ReferenceData.caseNames();
     }
 
-    /** A budget that streams {@code ckpt} with a unembedding read in blocks of a few rows. */
+    /** A budget that streams {@code ckpt} one layer at a time, the unembedding read in blocks. */
     static MemoryBudget tight(Checkpoint ckpt) {
         return MemoryBudget.of(Weights.streamingFloor(ckpt) + 1024, "a test budget");
+    }
+
+    /** A budget that streams {@code ckpt} with the next layer widened while one runs. */
+    static MemoryBudget prefetching(Checkpoint ckpt) {
+        long floor = Weights.streamingFloor(ckpt);
+        long buffer = Weights.residency(ckpt, MemoryBudget.of(floor, "")).bufferBytes();
+        MemoryBudget b = MemoryBudget.of(floor + buffer, "a prefetching test budget");
+        Weights.Residency r = Weights.residency(ckpt, b);
+        assertTrue(r.streaming() && r.layerBuffers() == 2, ckpt.dir() + ": " + r);
+        return b;
     }
 
     @ParameterizedTest
@@ -52,8 +63,10 @@ class StreamingTest {
         try (Checkpoint ckpt = Checkpoint.open(ReferenceData.caseDir(name));
              Weights kept = Weights.load(ckpt, Device.cpu());
              Weights streamed = Weights.load(ckpt, Device.cpu(), tight(ckpt));
+             Weights prefetched = Weights.load(ckpt, Device.cpu(), prefetching(ckpt));
              Transformer a = new Transformer(kept);
-             Transformer b = new Transformer(streamed)) {
+             Transformer b = new Transformer(streamed);
+             Transformer p = new Transformer(prefetched)) {
             assertFalse(kept.streaming(), name + ": kept");
             assertTrue(streamed.streaming(), name + ": streamed");
             List<String> taps = Tap.all(kept.config());
@@ -70,8 +83,13 @@ class StreamingTest {
                 try (ForwardResult fr = b.forward(r)) {
                     assertSame(name + " streamed, " + r.batchSize() + " rows", expected.getLast(), values(fr));
                 }
+                try (ForwardResult fr = p.forward(r)) {
+                    assertSame(name + " prefetched, " + r.batchSize() + " rows", expected.getLast(), values(fr));
+                }
             }
             b.forwardEach(requests, (i, fr) -> assertSame(name + " layer-major request " + i, expected.get(i), values(fr)));
+            p.forwardEach(requests, (i, fr) -> assertSame(name + " layer-major prefetched " + i, expected.get(i),
+                    values(fr)));
         }
     }
 

@@ -55,4 +55,20 @@ class TextTokenizerTest {
         assertEquals(ExitCode.BAD_CHECKPOINT, e.exitCode());
         assertTrue(e.getMessage().contains("unk_token"), e.getMessage());
     }
+
+    @Test
+    void anUnknownTokenOutsideTheVocabularyIsRefusedEvenWhenTheConfigSkipsTheProbe(@TempDir Path tmp) throws Exception {
+        Path dir = TinyTokenizer.copyReference("stories260K", tmp.resolve("m"));
+        TinyTokenizer.write(dir, true);
+        Path file = dir.resolve(TextTokenizer.FILE);
+        com.fasterxml.jackson.databind.node.ObjectNode json =
+                (com.fasterxml.jackson.databind.node.ObjectNode) org.neurotome.Json.MAPPER.readTree(file.toFile());
+        ((com.fasterxml.jackson.databind.node.ObjectNode) json.get("model")).put("unk_token", "[UNK]");
+        Files.writeString(file, json.toString());
+        Files.writeString(dir.resolve(TextTokenizer.CONFIG_FILE), "{\"add_bos_token\": false}");
+        NeurotomeException e = assertThrows(NeurotomeException.class, () -> LanguageModel.open(dir, Device.cpu()).close());
+        assertEquals(ExitCode.BAD_CHECKPOINT, e.exitCode());
+        assertTrue(e.getMessage().endsWith("tokenizer.json: the WordLevel model's unk_token '[UNK]' is not in its"
+                + " vocabulary, so words outside it cannot be encoded"), e.getMessage());
+    }
 }

@@ -175,12 +175,44 @@ class RecipeErrorsTest {
                 loadError("select-kind-missing.yaml"));
     }
 
+    private static String runError(String name) {
+        NeurotomeException e = assertThrows(NeurotomeException.class,
+                () -> RecipeLoader.loadForRun(INVALID.resolve(name), Map.of()));
+        assertEquals(ExitCode.BAD_INPUT, e.exitCode());
+        return e.getMessage();
+    }
+
     @Test
-    void outputInsideTheInputCheckpointIsRefused() {
-        assertEquals(INVALID.resolve("output-inside-input.yaml") + ":7:8: output directory inside the input "
-                + "checkpoint at output.dir; got 'src/test/resources/reference/stories260K/edited'; "
-                + "allowed: a directory outside src/test/resources/reference/stories260K",
-                loadError("output-inside-input.yaml"));
+    void valuesTheModelDoesNotHaveArePositionedBeforeTheRun() {
+        // stories260K: 5 layers, 8 heads, 172 FFN neurons, vocabulary 512
+        assertEquals(INVALID.resolve("neuron-out-of-range.yaml") + ":5:20: no such neuron in the model at "
+                + "edit.0.neurons.1; got 4.172; allowed: layers 0-4, neurons 0-171", runError("neuron-out-of-range.yaml"));
+        assertEquals(INVALID.resolve("layers-out-of-range.yaml") + ":6:13: layer range past the model's last layer at "
+                + "edit.0.layers; got 3-9; allowed: layers 0-4", runError("layers-out-of-range.yaml"));
+        assertEquals(INVALID.resolve("token-id-out-of-range.yaml") + ":6:21: token id outside the vocabulary at "
+                + "locate.0.token_ids.0.1; got 600; allowed: 0 to 511 (vocab_size 512)",
+                runError("token-id-out-of-range.yaml"));
+        Path data = Path.of("src/test/resources/datasets/arithmetic-mini.jsonl");
+        assertEquals(INVALID.resolve("where-matches-nothing.yaml") + ":7:12: no case of " + data + " left to analyse at"
+                + " locate.0.where; got where {operation=[%]}; allowed: a filter that some case matches",
+                runError("where-matches-nothing.yaml"));
+        assertEquals(INVALID.resolve("factor-too-large.yaml") + ":6:13: invalid value at edit.0.factor; got 1.0E39; "
+                + "allowed: a finite number of magnitude at most 3.4028235E38 (float32)", loadError("factor-too-large.yaml"));
+    }
+
+    @Test
+    void keepHeadsListingAHeadOutsideItsLayersIsRefused() {
+        assertEquals(INVALID.resolve("keep-heads-outside-layers.yaml") + ":5:18: head outside the kept layers 3-4 (it"
+                + " would not be kept, and every head of those layers would be zeroed) at edit.0.heads.1; got 1.2;"
+                + " allowed: heads in layers 3-4", loadError("keep-heads-outside-layers.yaml"));
+    }
+
+    @Test
+    void yamlAliasesAndAnchorsAreRefusedWhereTheyStand() {
+        assertEquals(INVALID.resolve("alias.yaml") + ":7:8: YAML alias '*input' at output.dir; allowed: the value"
+                + " written out (anchors and aliases are not supported)", loadError("alias.yaml"));
+        assertEquals(INVALID.resolve("anchor.yaml") + ":5:12: YAML anchor '&h' at edit.0.heads; allowed: the value"
+                + " written out (anchors and aliases are not supported)", loadError("anchor.yaml"));
     }
 
     @Test

@@ -130,7 +130,7 @@ class RecipeLoaderTest {
         set.put("locate.0.top", "5");
         set.put("locate.gender_cna.top", "12");
         set.put("edit.3.factor", "0.25");
-        set.put("edit.1.heads", "[3.1, 2.10]");
+        set.put("edit.1.heads", "[13.1, 12.10]");
         set.put("model.device", "gpu");
         Recipe r = RecipeLoader.load(RECIPES.resolve("full.yaml"), set);
         assertEquals(RESOURCES.resolve("out/other"), r.output().dir());
@@ -138,7 +138,7 @@ class RecipeLoaderTest {
         assertEquals(5, ((Locate.HeadScan) r.locate().get(0)).top());
         assertEquals(12, ((Locate.Cna) r.locate().get(3)).top());
         assertEquals(0.25, ((Edit.ScaleNeurons) r.edit().get(3)).factor());
-        assertEquals(new HeadSet.Listed(List.of(new Head(3, 1), new Head(2, 10))),
+        assertEquals(new HeadSet.Listed(List.of(new Head(13, 1), new Head(12, 10))),
                 ((Edit.KeepHeads) r.edit().get(1)).heads());
         assertEquals(Device.GPU, r.model().device());
     }

@@ -64,15 +64,15 @@ class RecipeValuesTest {
 
     @Test
     void layerRanges() {
-        Edit.KeepHeads closed = (Edit.KeepHeads) firstEdit(Map.of("edit.0", "{op: keep-heads, heads: 1.2, layers: 17-31}"));
+        Edit.KeepHeads closed = (Edit.KeepHeads) firstEdit(Map.of("edit.0", "{op: keep-heads, heads: 17.2, layers: 17-31}"));
         assertEquals(new LayerRange(17, 31), closed.layers());
         assertEquals("17-31", closed.layers().toString());
-        Edit.KeepHeads open = (Edit.KeepHeads) firstEdit(Map.of("edit.0", "{op: keep-heads, heads: 1.2, layers: 2-}"));
+        Edit.KeepHeads open = (Edit.KeepHeads) firstEdit(Map.of("edit.0", "{op: keep-heads, heads: 3.2, layers: 2-}"));
         assertEquals(new LayerRange(2, null), open.layers());
         assertTrue(open.layers().contains(40));
         assertFalse(open.layers().contains(1));
         assertEquals(3, open.layers().lastFor(4));
-        Edit.KeepHeads one = (Edit.KeepHeads) firstEdit(Map.of("edit.0", "{op: keep-heads, heads: 1.2, layers: 5}"));
+        Edit.KeepHeads one = (Edit.KeepHeads) firstEdit(Map.of("edit.0", "{op: keep-heads, heads: 5.2, layers: 5}"));
         assertEquals(new LayerRange(5, 5), one.layers());
         assertEquals(MINIMAL + ": --set edit.0={op: keep-heads, heads: 1.2, layers: 9-3}: invalid layer range at "
                 + "edit.0.layers; got 9-3; allowed: first-last (e.g. 17-31), one layer (17), or first- (17 to the "
@@ -98,7 +98,7 @@ class RecipeValuesTest {
     @Test
     void scaleFactorMustBeFinite() {
         assertEquals(MINIMAL + ": --set edit.0={op: scale-neurons, neurons: 1.2, factor: .nan}: invalid value at "
-                + "edit.0.factor; got NaN; allowed: a finite number",
+                + "edit.0.factor; got NaN; allowed: a finite number of magnitude at most 3.4028235E38 (float32)",
                 error(Map.of("edit.0", "{op: scale-neurons, neurons: 1.2, factor: .nan}")));
     }
 

@@ -292,4 +292,18 @@ class EditsTest {
             assertTrue(e.getMessage().contains("different numbers of head groups"), e.getMessage());
         }
     }
+
+    @Test
+    void keepingOnlyHeadsOrNeuronsOutsideTheLayersIsRefusedNotAWipe() {
+        NeurotomeException heads = assertThrows(NeurotomeException.class,
+                () -> write("stories260K", List.of(new KeepHeads(List.of(new Head(0, 1), new Head(1, 2)),
+                        new LayerRange(3, 4)))));
+        assertEquals(ExitCode.BAD_INPUT, heads.exitCode());
+        assertTrue(heads.getMessage().startsWith("keep-heads: none of its 2 heads ([0.1, 1.2]) lies in layers 3-4"),
+                heads.getMessage());
+        NeurotomeException neurons = assertThrows(NeurotomeException.class,
+                () -> write("stories260K", List.of(new KeepNeurons(List.of(new Neuron(0, 1)), new LayerRange(2, null)))));
+        assertTrue(neurons.getMessage().startsWith("keep-neurons: none of its 1 neurons lies in layers 2-4"),
+                neurons.getMessage());
+    }
 }

@@ -1,0 +1,140 @@
+package org.neurotome.recipe;
+
+import org.neurotome.NeurotomeException;
+import org.neurotome.arch.Head;
+import org.neurotome.arch.LayerRange;
+import org.neurotome.arch.ModelConfig;
+import org.neurotome.arch.Neuron;
+import org.neurotome.checkpoint.Checkpoint;
+import org.neurotome.yaml.Document;
+import org.neurotome.yaml.SchemaViolation;
+
+import java.util.List;
+
+/**
+ * Checks a recipe's literal values against the inputs they refer to when the recipe is
+ * loaded: heads, neurons, layer ranges (a lora-scan's and recover's too) and token ids against
+ * the model's {@code config.json},
+ * and each analysis's {@code where} against its data set. A value that would fail once the
+ * run reaches it is reported at the line that writes it (exit 2) — before hours of analysis,
+ * and by {@code --dry-run} too. A model whose config cannot be read is left to the run, which
+ * reports it as a bad checkpoint.
+ */
+final class InputFit {
+    private InputFit() {
+    }
+
+    static void check(Document<Recipe> doc) {
+        Recipe r = doc.value();
+        for (int i = 0; i < r.locate().size(); i++) {
+            if (r.locate().get(i) instanceof Locate.Analysis a && a.input() instanceof AnalysisInput.DatasetCases d
+                    && d.cases().isEmpty()) {
+                java.util.Set<String> labels = new java.util.TreeSet<>();
+                new AnalysisInput.DatasetCases(d.dataset(), org.neurotome.eval.LabelFilter.ALL, null).cases()
+                        .forEach(e -> labels.addAll(e.labels().keySet()));
+                for (String key : d.where().labels().keySet()) {
+                    if (!labels.contains(key)) {
+                        throw doc.error("locate." + i + ".where", SchemaViolation.of("no case of " + d.dataset()
+                                + " has this label").got(key).allowedWords(key, List.copyOf(labels)));
+                    }
+                }
+                throw doc.error("locate." + i + (d.where().labels().isEmpty() ? ".dataset" : ".where"),
+                        SchemaViolation.of("no case of " + d.dataset() + " left to analyse")
+                                .gotText(d.where().labels().isEmpty() ? "an empty data set" : "where " + d.where().labels())
+                                .allowed("a filter that some case matches"));
+            }
+        }
+        ModelConfig c;
+        try (Checkpoint ck = Checkpoint.open(r.model().path())) {
+            c = ModelConfig.from(ck);
+        } catch (NeurotomeException e) {
+            return;
+        }
+        for (int i = 0; i < r.locate().size(); i++) {
+            if (r.locate().get(i) instanceof Locate.Analysis a) {
+                layers(doc, a.layers(), "locate." + i + ".layers", c);
+                if (a instanceof Locate.Cna cna && cna.ablate() instanceof HeadSet.Listed l) {
+                    heads(doc, l.heads(), "locate." + i + ".ablate", c);
+                }
+                if (a instanceof Locate.LoraScan scan) {
+                    layers(doc, scan.scan(), "locate." + i + ".scan", c);
+                }
+                List<List<Integer>> ids = a.tokenIds() == null ? List.of() : a.tokenIds();
+                for (int s = 0; s < ids.size(); s++) {
+                    for (int t = 0; t < ids.get(s).size(); t++) {
+                        int id = ids.get(s).get(t);
+                        if (id < 0 || id >= c.vocabSize()) {
+                            throw doc.error("locate." + i + ".token_ids." + s + "." + t, SchemaViolation
+                                    .of("token id outside the vocabulary").got(id)
+                                    .allowed("0 to " + (c.vocabSize() - 1) + " (vocab_size " + c.vocabSize() + ")"));
+                        }
+                    }
+                }
+            }
+        }
+        for (int j = 0; j < r.select().size(); j++) {
+            layers(doc, r.select().get(j).layers(), "select." + j + ".layers", c);
+        }
+        for (int k = 0; k < r.edit().size(); k++) {
+            String at = "edit." + k;
+            switch (r.edit().get(k)) {
+                case Edit.ZeroHeads e -> heads(doc, e.heads(), at + ".heads", c);
+                case Edit.KeepHeads e -> {
+                    heads(doc, e.heads(), at + ".heads", c);
+                    layers(doc, e.layers(), at + ".layers", c);
+                }
+                case Edit.ZeroNeurons e -> neurons(doc, e.neurons(), at + ".neurons", c);
+                case Edit.ScaleNeurons e -> neurons(doc, e.neurons(), at + ".neurons", c);
+                case Edit.KeepNeurons e -> {
+                    neurons(doc, e.neurons(), at + ".neurons", c);
+                    layers(doc, e.layers(), at + ".layers", c);
+                }
+                case Edit.Compact e -> {
+                    // acts on what earlier edits zeroed
+                }
+                case Edit.MergeLora e -> {
+                    // the adapter is checked against the model when the edit is lowered (exit 3)
+                }
+            }
+        }
+        if (r.recover() != null && r.recover().layers() instanceof LayerSource.Range range) {
+            layers(doc, range.range(), "recover.layers", c);
+        }
+    }
+
+    private static void heads(Document<Recipe> doc, HeadSet set, String key, ModelConfig c) {
+        if (set instanceof HeadSet.Listed l) {
+            heads(doc, l.heads(), key, c);
+        }
+    }
+
+    private static void heads(Document<Recipe> doc, List<Head> heads, String key, ModelConfig c) {
+        for (int i = 0; i < heads.size(); i++) {
+            Head h = heads.get(i);
+            if (h.layer() >= c.numLayers() || h.head() >= c.numHeads()) {
+                throw doc.error(key + "." + i, SchemaViolation.of("no such head in the model").gotText(h.toString())
+                        .allowed("layers 0-" + (c.numLayers() - 1) + ", heads 0-" + (c.numHeads() - 1)));
+            }
+        }
+    }
+
+    private static void neurons(Document<Recipe> doc, NeuronSet set, String key, ModelConfig c) {
+        if (!(set instanceof NeuronSet.Listed l)) {
+            return;
+        }
+        for (int i = 0; i < l.neurons().size(); i++) {
+            Neuron n = l.neurons().get(i);
+            if (n.layer() >= c.numLayers() || n.neuron() >= c.ffnSize()) {
+                throw doc.error(key + "." + i, SchemaViolation.of("no such neuron in the model").gotText(n.toString())
+                        .allowed("layers 0-" + (c.numLayers() - 1) + ", neurons 0-" + (c.ffnSize() - 1)));
+            }
+        }
+    }
+
+    private static void layers(Document<Recipe> doc, LayerRange range, String key, ModelConfig c) {
+        if (range != null && (range.first() >= c.numLayers() || range.last() != null && range.last() >= c.numLayers())) {
+            throw doc.error(key, SchemaViolation.of("layer range past the model's last layer").gotText(range.toString())
+                    .allowed("layers 0-" + (c.numLayers() - 1)));
+        }
+    }
+}
