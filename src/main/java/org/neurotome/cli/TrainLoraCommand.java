@@ -59,7 +59,8 @@ public final class TrainLoraCommand implements Callable<Integer> {
         Path dataset;
 
         @Option(names = "--corpus", paramLabel = "MIX", required = true,
-                description = "The fixture corpus: standard or arithmetic; the loss is on every token.")
+                description = "The fixture corpus: standard (every kind of sentence, the loss on every token) or "
+                        + "arithmetic (its arithmetic problems, the loss on the answer's tokens).")
         String corpus;
     }
 
