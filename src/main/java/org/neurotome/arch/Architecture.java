@@ -303,6 +303,38 @@ public final class Architecture {
         };
     }
 
+    /**
+     * The layer matrices a LoRA adapter can target (PEFT's {@code target_modules}): the
+     * attention and FFN projections, fused or not. Embeddings, norms and the LM head are not
+     * among them.
+     */
+    public static final Set<Role> PROJECTIONS = Collections.unmodifiableSet(java.util.EnumSet.of(Role.Q, Role.K,
+            Role.V, Role.QKV, Role.O, Role.GATE, Role.UP, Role.GATE_UP, Role.DOWN));
+
+    /**
+     * The Hugging Face module path of projection {@code role} in {@code layer}, as
+     * {@code model.named_modules()} of the family's {@code *ForCausalLM} class names it and as
+     * PEFT keys its adapters ({@code model.layers.3.self_attn.q_proj},
+     * {@code transformer.h.0.attn.c_attn}): the tensor's name without {@code .weight}, and
+     * with the family's optional prefix even where the checkpoint's names lack it.
+     */
+    public String moduleName(Role role, int layer) {
+        if (!PROJECTIONS.contains(role)) {
+            throw new IllegalArgumentException(role + " is not a projection");
+        }
+        String name = template(role).name().replace("{l}", Integer.toString(layer));
+        if (!name.endsWith(".weight")) {
+            throw new IllegalStateException(table + ": tensors." + role.key() + " '" + name + "' does not end in .weight");
+        }
+        return name.substring(0, name.length() - ".weight".length());
+    }
+
+    /** {@code {out, in}}: the features projection {@code role} maps from and to, whatever its storage order. */
+    public long[] features(Role role, ModelConfig c) {
+        long[] s = shape(role, c);
+        return weightLayout == WeightLayout.LINEAR ? s : new long[] {s[1], s[0]};
+    }
+
     /** A layer matrix mapping {@code in} to {@code out} features, in this family's storage order. */
     private long[] matrix(long out, long in) {
         return weightLayout == WeightLayout.LINEAR ? new long[] {out, in} : new long[] {in, out};

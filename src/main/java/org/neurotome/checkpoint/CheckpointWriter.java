@@ -44,6 +44,8 @@ public final class CheckpointWriter {
     private final long maxShardBytes;
     private final Map<String, String> metadata;
     private final boolean force;
+    /** The name of an unsharded output's one tensor file. */
+    private String tensorFile = Checkpoint.SINGLE;
     /** Null when the caller vouches for the output (tests, benchmarks): then only existence without force is refused. */
     private OutputGuard guard;
     /** When set, the shard each tensor goes to, by the name of an input shard (the output is sharded like the input). */
@@ -61,6 +63,15 @@ public final class CheckpointWriter {
         this.maxShardBytes = maxShardBytes;
         this.metadata = new LinkedHashMap<>(metadata);
         this.force = force;
+    }
+
+    /**
+     * This writer, naming an unsharded output's tensor file {@code name} rather than
+     * {@code model.safetensors} (a PEFT adapter's {@code adapter_model.safetensors}).
+     */
+    public CheckpointWriter tensorFile(String name) {
+        this.tensorFile = name;
+        return this;
     }
 
     /**
@@ -143,8 +154,8 @@ public final class CheckpointWriter {
             Map<String, Future<String>> hashes = new LinkedHashMap<>();
             List<List<OutputTensor>> shards = planShards(tensors);
             if (shards.size() == 1) {
-                writeShard(tmp.resolve(Checkpoint.SINGLE), shards.getFirst());
-                hashes.put(Checkpoint.SINGLE, hasher.submit(() -> Sha256.hex(tmp.resolve(Checkpoint.SINGLE))));
+                writeShard(tmp.resolve(tensorFile), shards.getFirst());
+                hashes.put(tensorFile, hasher.submit(() -> Sha256.hex(tmp.resolve(tensorFile))));
             } else {
                 ObjectNode index = Json.MAPPER.createObjectNode();
                 long total = tensors.stream().mapToLong(OutputTensor::byteLength).sum();
@@ -172,7 +183,7 @@ public final class CheckpointWriter {
             if (lastFile != null) {
                 Files.write(tmp.resolve(lastFile.name()), lastFile.content().apply(Map.copyOf(sha)));
             }
-            verify(tmp, tensors);
+            verify(tmp, tensors, tensorFile);
             moveIntoPlace(tmp, out);
             return new Written(out, sha);
         } catch (IOException e) {
@@ -293,15 +304,25 @@ public final class CheckpointWriter {
     }
 
     private static String writeFile(Path file, byte[] content) throws IOException {
+        // a name may hold a folder (an adapter beside the model: adapter/adapter_config.json)
+        Files.createDirectories(file.getParent());
         Files.write(file, content);
         return Sha256.hex(content);
     }
 
-    private static void verify(Path dir, List<OutputTensor> tensors) {
-        try (Checkpoint written = Checkpoint.openTensorsOnly(dir)) {
-            if (written.tensors().size() != tensors.size()) {
-                throw new IllegalStateException("wrote " + written.tensors().size() + " tensors, expected " + tensors.size());
+    private static void verify(Path dir, List<OutputTensor> tensors, String tensorFile) {
+        int count;
+        if (tensorFile.equals(Checkpoint.SINGLE)) {
+            try (Checkpoint written = Checkpoint.openTensorsOnly(dir)) {
+                count = written.tensors().size();
             }
+        } else {
+            try (SafetensorsFile written = SafetensorsFile.open(dir.resolve(tensorFile))) {
+                count = written.tensors().size();
+            }
+        }
+        if (count != tensors.size()) {
+            throw new IllegalStateException("wrote " + count + " tensors, expected " + tensors.size());
         }
     }
 

@@ -4,6 +4,7 @@ import org.neurotome.ExitCode;
 import org.neurotome.NeurotomeException;
 import org.neurotome.archive.ArchiveFormat;
 import org.neurotome.eval.ReportWriter;
+import org.neurotome.eval.SummaryTable;
 import org.neurotome.recipe.Planner;
 import org.neurotome.recipe.Recipe;
 import org.neurotome.recipe.RecipeLoader;
@@ -104,6 +105,11 @@ public final class ApplyCommand implements Callable<Integer> {
         stdout.println("wrote " + outcome.out());
         if (outcome.archive() != null) {
             stdout.println("wrote " + outcome.archive());
+        }
+        if (outcome.beforeRecovery() != null) {
+            stdout.println("before recovery (the edited model against the input):");
+            stdout.print(SummaryTable.render(outcome.beforeRecovery()));
+            stdout.println("after recovery:");
         }
         if (outcome.report() == null) {
             stdout.flush();

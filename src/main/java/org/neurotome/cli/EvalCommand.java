@@ -9,6 +9,7 @@ import org.neurotome.eval.Suite;
 import org.neurotome.eval.SuiteEvaluation;
 import org.neurotome.eval.SuiteLoader;
 import org.neurotome.eval.SummaryTable;
+import org.neurotome.lora.LoraAdapter;
 import org.neurotome.model.TorchThreads;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -39,6 +40,10 @@ public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--baseline", paramLabel = "MODEL", description = "Baseline checkpoint for .delta, .rel_change and not_worse gates.")
     Path baseline;
 
+    @Option(names = "--baseline-adapter", paramLabel = "DIR",
+            description = "A PEFT LoRA adapter applied to the baseline's weights as they are read.")
+    Path baselineAdapter;
+
     @Option(names = "--out", paramLabel = "DIR", description = "Where report.json and report.html go. Default: eval-report.")
     Path out = Path.of("eval-report");
 
@@ -51,6 +56,9 @@ public final class EvalCommand implements Callable<Integer> {
     @Mixin
     ResourceOptions resources;
 
+    @Mixin
+    AdapterOption adapter;
+
     @Spec
     CommandSpec spec;
 
@@ -58,6 +66,10 @@ public final class EvalCommand implements Callable<Integer> {
     public Integer call() {
         if (limit != null && limit < 1) {
             throw org.neurotome.NeurotomeException.badInput("--limit must be at least 1, got " + limit);
+        }
+        if (baselineAdapter != null && baseline == null) {
+            throw org.neurotome.NeurotomeException.badInput("--baseline-adapter applies to the --baseline model; "
+                    + "give --baseline MODEL too (the same checkpoint, to judge the adapter against its base)");
         }
         ProgressBar bar = new ProgressBar(spec.commandLine().getErr());
         Suite loaded = SuiteLoader.load(suite);
@@ -69,8 +81,9 @@ public final class EvalCommand implements Callable<Integer> {
         ReportWriter.check(out, OutputGuard.protecting(inputs));
         EvalReport report;
         try (TorchThreads threads = resources.threads()) {
-            report = SuiteEvaluation.run(loaded, loaded.gates(), model, baseline, device.resolve(), resources.budget(),
-                    limit, (task, which, done, total) -> bar.update(task + " (" + which + ")", done, total));
+            report = SuiteEvaluation.run(loaded, loaded.gates(), model, adapter.read(), baseline,
+                    baselineAdapter == null ? null : LoraAdapter.read(baselineAdapter), device.resolve(),
+                    resources.budget(), limit, (task, which, done, total) -> bar.update(task + " (" + which + ")", done, total));
         }
         bar.finish();
         ReportWriter.write(report, out);

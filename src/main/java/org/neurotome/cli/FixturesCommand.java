@@ -13,7 +13,9 @@ import org.neurotome.fixtures.FixtureSpec;
 import org.neurotome.fixtures.FixtureTrainer;
 import org.neurotome.model.TorchThreads;
 import org.neurotome.model.LanguageModel;
+import org.neurotome.model.MemoryBudget;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -130,10 +132,13 @@ public final class FixturesCommand implements Callable<Integer> {
         @Option(names = "--threads", paramLabel = "N", defaultValue = "1", description = "libtorch threads. Default: ${DEFAULT-VALUE}.")
         int threads;
 
+        @Mixin
+        AdapterOption adapter;
+
         @Override
         public Integer call() throws Exception {
             try (TorchThreads t = TorchThreads.use(threads);
-                 LanguageModel lm = LanguageModel.open(model, Device.cpu())) {
+                 LanguageModel lm = LanguageModel.open(model, Device.cpu(), MemoryBudget.unlimited(), adapter.read())) {
                 FixtureEvaluation evaluation = new FixtureEvaluation(lm::encode);
                 ProgressBar progress = new ProgressBar(spec.commandLine().getErr());
                 FixtureReport report = FixtureReport.measure(model.getFileName().toString(), lm.transformer(), evaluation,

@@ -57,6 +57,9 @@ public final class GenerateCommand implements java.util.concurrent.Callable<Inte
     @Mixin
     ResourceOptions resources;
 
+    @Mixin
+    AdapterOption adapter;
+
     @Override
     public Integer call() throws Exception {
         if (maxNew < 1) {
@@ -64,7 +67,7 @@ public final class GenerateCommand implements java.util.concurrent.Callable<Inte
         }
         ProgressBar bar = new ProgressBar(spec.commandLine().getErr());
         try (TorchThreads threads = resources.threads();
-             LanguageModel lm = LanguageModel.open(model, device.resolve(), resources.budget())) {
+             LanguageModel lm = LanguageModel.open(model, device.resolve(), resources.budget(), adapter.read())) {
             lm.transformer().setProgress((done, total) -> bar.update("layers", done, total));
             int[] prompt = input.resolve(lm);
             int context = lm.config().maxPositions();

@@ -1,5 +1,6 @@
 package org.neurotome.cli;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.neurotome.Json;
@@ -8,18 +9,23 @@ import org.neurotome.arch.Architecture;
 import org.neurotome.arch.ModelConfig;
 import org.neurotome.checkpoint.Checkpoint;
 import org.neurotome.checkpoint.TensorInfo;
+import org.neurotome.lora.LoraAdapter;
+import org.neurotome.lora.LoraModule;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.Callable;
 
 /**
  * {@code neurotome inspect DIR}: what a checkpoint is — architecture, shape, parameter
- * count, dtypes, shards and metadata — without loading any weights.
+ * count, dtypes, shards and metadata — without loading any weights; with {@code --adapter},
+ * also the LoRA adapter checked against it and the modules it changes.
  */
 @Command(name = "inspect", mixinStandardHelpOptions = true,
         description = "Describe a Hugging Face checkpoint directory without loading its weights.")
@@ -33,11 +39,18 @@ public final class InspectCommand implements Callable<Integer> {
     @Option(names = "--tensors", description = "List every tensor: name, dtype, shape, shard.")
     boolean tensors;
 
+    @Mixin
+    AdapterOption adapter;
+
     @Override
     public Integer call() throws Exception {
         try (Checkpoint ck = Checkpoint.open(dir)) {
             ObjectNode out = describe(ck, tensors);
             out.put("path", dir.toString()); // an archive as named, not where it was unpacked
+            LoraAdapter lora = adapter.read();
+            if (lora != null) {
+                out.set("adapter", describe(lora, ck));
+            }
             if (json) {
                 System.out.println(Json.pretty().writeValueAsString(out));
             } else {
@@ -101,6 +114,25 @@ public final class InspectCommand implements Callable<Integer> {
         return out;
     }
 
+    /** The adapter, checked against the checkpoint: its settings and the modules it changes. */
+    static ObjectNode describe(LoraAdapter lora, Checkpoint ck) {
+        List<LoraModule> modules = lora.bind(Architecture.forCheckpoint(ck), ModelConfig.from(ck.config()));
+        ObjectNode a = Json.MAPPER.createObjectNode();
+        a.put("path", lora.dir().toString());
+        a.put("fingerprint", lora.fingerprint());
+        a.put("r", lora.config().r());
+        a.put("lora_alpha", lora.config().alpha());
+        a.put("use_rslora", lora.config().useRslora());
+        a.put("parameters", modules.stream().mapToLong(LoraModule::parameters).sum());
+        a.put("summary", LoraAdapter.summary(lora.config(), modules));
+        ArrayNode list = a.putArray("modules");
+        for (LoraModule m : modules) {
+            list.addObject().put("module", m.module()).put("tensor", m.tensor()).put("rank", m.rank())
+                    .put("lora_alpha", m.alpha()).put("scale", m.scale());
+        }
+        return a;
+    }
+
     private static void print(ObjectNode o) {
         System.out.printf("%-16s %s%n", "checkpoint", o.get("path").asText());
         System.out.printf("%-16s %s (%s)%n", "model type", o.path("model_type").asText("?"), o.path("architecture").asText("?"));
@@ -122,6 +154,11 @@ public final class InspectCommand implements Callable<Integer> {
         if (!o.get("metadata").isEmpty()) {
             o.get("metadata").fields().forEachRemaining(e ->
                     System.out.printf("%-16s %s = %s%n", "metadata", e.getKey(), e.getValue().asText()));
+        }
+        if (o.has("adapter")) {
+            JsonNode a = o.get("adapter");
+            System.out.printf("%-16s %s%n", "adapter", a.get("path").asText());
+            System.out.printf("%-16s %s; %,d parameters%n", "", a.get("summary").asText(), a.get("parameters").asLong());
         }
         if (o.has("tensors")) {
             System.out.println();

@@ -21,6 +21,7 @@ import org.neurotome.cna.Provenance;
 import org.neurotome.cna.VocabularyProjection;
 import org.neurotome.eval.EvalCase;
 import org.neurotome.eval.EvalCaseFile;
+import org.neurotome.lora.LoraAdapter;
 import org.neurotome.model.LanguageModel;
 import org.neurotome.model.TextTokenizer;
 import org.neurotome.model.TorchThreads;
@@ -101,6 +102,11 @@ public final class LocateCommand implements Callable<Integer> {
     @Option(names = "--against", paramLabel = "MODEL2", description = "cna: compare with a second checkpoint of the same shape.")
     Path against;
 
+    @Option(names = "--against-adapter", paramLabel = "DIR",
+            description = "cna: compare with the same checkpoint with this PEFT LoRA adapter on its weights "
+                    + "(A = the model, B = the model + LoRA, as P1 §5).")
+    Path againstAdapter;
+
     @Option(names = "--contrast", paramLabel = "TEXT2", description = "cna with --prompt: compare with this second prompt.")
     String contrast;
 
@@ -142,6 +148,9 @@ public final class LocateCommand implements Callable<Integer> {
     @Mixin
     ResourceOptions resources;
 
+    @Mixin
+    AdapterOption adapter;
+
     @Override
     public Integer call() {
         checkOptions();
@@ -149,7 +158,7 @@ public final class LocateCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         ProgressBar progress = new ProgressBar(spec.commandLine().getErr());
         try (TorchThreads threads = resources.threads();
-             LanguageModel lm = LanguageModel.open(model, device.resolve(), resources.budget())) {
+             LanguageModel lm = LanguageModel.open(model, device.resolve(), resources.budget(), adapter.read())) {
             lm.transformer().setProgress((done, total) -> progress.update("layers", done, total));
             Loaded in = load(lm);
             Provenance prov = new Provenance(Provenance.model(lm), null, in.description, parameters());
@@ -181,12 +190,17 @@ public final class LocateCommand implements Callable<Integer> {
                     ComparisonResult r;
                     try (VocabularyProjection p = new VocabularyProjection(lm.weights(), VocabularyProjection.DEFAULT_CACHE_BYTES)) {
                         Attribution a = new Attribution(lm, p, options(progress));
-                        if (against != null) {
-                            try (LanguageModel other = LanguageModel.open(against, device.resolve(), resources.budget());
+                        if (against != null || againstAdapter != null) {
+                            try (LanguageModel other = against != null
+                                    ? LanguageModel.open(against, device.resolve(), resources.budget())
+                                    : LanguageModel.open(model, device.resolve(), resources.budget(),
+                                    LoraAdapter.read(againstAdapter));
                                  VocabularyProjection q = new VocabularyProjection(other.weights(), VocabularyProjection.DEFAULT_CACHE_BYTES)) {
                                 other.transformer().setProgress((done, total) -> progress.update("layers", done, total));
                                 prov = new Provenance(prov.model(), Provenance.model(other), prov.input(), prov.parameters());
-                                r = Comparison.checkpoints(a, new Attribution(other, q, options(progress)), in.prompts, perCase);
+                                Attribution b = new Attribution(other, q, options(progress));
+                                r = against != null ? Comparison.checkpoints(a, b, in.prompts, perCase)
+                                        : Comparison.adapter(a, b, in.prompts, perCase);
                                 progress.finish();
                                 findings = Findings.comparison(r, prov, top, topTokens, tok, perCase);
                             }
@@ -254,15 +268,16 @@ public final class LocateCommand implements Callable<Integer> {
         if (by != null && (!method.equals("head-scan") || input.dataset == null)) {
             throw NeurotomeException.badInput("--by groups the accuracy of a head-scan over a --dataset");
         }
-        int comparisons = (ablate.isEmpty() ? 0 : 1) + (against == null ? 0 : 1) + (contrast == null ? 0 : 1)
-                + (swap == null ? 0 : 1);
+        int comparisons = (ablate.isEmpty() ? 0 : 1) + (against == null ? 0 : 1) + (againstAdapter == null ? 0 : 1)
+                + (contrast == null ? 0 : 1) + (swap == null ? 0 : 1);
         if (method.equals("cna") && comparisons != 1) {
             throw NeurotomeException.badInput("--method cna needs exactly one of --ablate HEADS, --against MODEL2, "
-                    + "--contrast TEXT2 or --swap WORD=WORD2" + (comparisons > 1 ? " (got " + comparisons + ")" : ""));
+                    + "--against-adapter DIR, --contrast TEXT2 or --swap WORD=WORD2"
+                    + (comparisons > 1 ? " (got " + comparisons + ")" : ""));
         }
         if (!method.equals("cna") && comparisons > 0) {
-            throw NeurotomeException.badInput("--ablate, --against, --contrast and --swap choose what --method cna compares"
-                    + " with; --method is " + method);
+            throw NeurotomeException.badInput("--ablate, --against, --against-adapter, --contrast and --swap choose what "
+                    + "--method cna compares with; --method is " + method);
         }
         if (contrast != null && input.prompt == null) {
             throw NeurotomeException.badInput("--contrast TEXT2 compares with a second text prompt: use it with --prompt"
@@ -395,6 +410,8 @@ public final class LocateCommand implements Callable<Integer> {
             ablate.forEach(a::add);
         }
         putIfSet(p, "against", against == null ? null : against.toString());
+        putIfSet(p, "against_adapter", againstAdapter == null ? null : againstAdapter.toString());
+        putIfSet(p, "adapter", adapter.adapter == null ? null : adapter.adapter.toString());
         putIfSet(p, "contrast", contrast);
         putIfSet(p, "swap", swap);
         if (method.equals("cna")) {

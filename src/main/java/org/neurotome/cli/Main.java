@@ -35,6 +35,7 @@ import java.util.concurrent.Callable;
                 PackageCommand.class,
                 DatasetsCommand.class,
                 FixturesCommand.class,
+                TrainLoraCommand.class,
         })
 public final class Main implements Callable<Integer> {
 

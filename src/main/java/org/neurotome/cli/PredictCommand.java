@@ -50,6 +50,9 @@ public final class PredictCommand implements java.util.concurrent.Callable<Integ
     @Mixin
     ResourceOptions resources;
 
+    @Mixin
+    AdapterOption adapter;
+
     @Override
     public Integer call() throws Exception {
         if (top < 1) {
@@ -57,7 +60,7 @@ public final class PredictCommand implements java.util.concurrent.Callable<Integ
         }
         ProgressBar bar = new ProgressBar(spec.commandLine().getErr());
         try (TorchThreads threads = resources.threads();
-             LanguageModel lm = LanguageModel.open(model, device.resolve(), resources.budget())) {
+             LanguageModel lm = LanguageModel.open(model, device.resolve(), resources.budget(), adapter.read())) {
             int[] ids = input.resolve(lm);
             lm.transformer().setProgress((done, total) -> bar.update("layers", done, total));
             float[] z;

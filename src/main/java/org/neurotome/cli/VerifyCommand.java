@@ -4,18 +4,22 @@ import org.neurotome.ExitCode;
 import org.neurotome.NeurotomeException;
 import org.neurotome.archive.ArchiveCache;
 import org.neurotome.checkpoint.Checkpoint;
+import org.neurotome.lora.LoraAdapter;
+import org.neurotome.lora.LoraConfig;
 import org.neurotome.checkpoint.Manifest;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
 
 /**
- * {@code neurotome verify DIR}: re-hashes a written checkpoint against its manifest.json and
- * compares the directory's full file list with the manifest's (README "Safety"); an archive is
- * read afresh, unpacked (refusing a hostile one) and checked against the manifest inside it.
+ * {@code neurotome verify DIR}: re-hashes a written checkpoint (or a LoRA adapter neurotome
+ * trained) against its manifest.json and compares the directory's full file list with the
+ * manifest's (README "Safety"); an archive is read afresh, unpacked (refusing a hostile one)
+ * and checked against the manifest inside it.
  */
 @Command(name = "verify", mixinStandardHelpOptions = true,
         description = "Check a checkpoint neurotome wrote, or an archive of one, against its manifest.json (exit 3 on any mismatch).")
@@ -27,8 +31,12 @@ public final class VerifyCommand implements Callable<Integer> {
     public Integer call() {
         Path files = ArchiveCache.directoryOfVerified(dir);
         List<Manifest.Check> checks = Manifest.verify(files);
-        try (Checkpoint ignored = Checkpoint.open(files)) {
-            // opening validates every safetensors header and the index
+        if (Files.isRegularFile(files.resolve(LoraConfig.FILE)) && !Files.exists(files.resolve(Checkpoint.CONFIG))) {
+            LoraAdapter.read(files); // a LoRA adapter: reading validates its config and safetensors header
+        } else {
+            try (Checkpoint ignored = Checkpoint.open(files)) {
+                // opening validates every safetensors header and the index
+            }
         }
         long bad = 0;
         for (Manifest.Check c : checks) {

@@ -12,16 +12,16 @@ import java.util.List;
  * {@code Llama_view_arithmetic_CNA.ipynb}): {@code CNA(l,k) = Imp_A(l,k) − Imp_B(l,k)} for
  * every FFN neuron, where run B is scored with run A's frozen final norm and A's target at
  * each position, and each run uses its own residuals and coefficients (and its own final-norm
- * weight and unembedding when B is another checkpoint). Three pairings: the same model with
- * heads ablated, another checkpoint of the same shape, and the same model on prompts that
- * differ in one word. Over a data set the scores are averaged over positions. When both runs
+ * weight and unembedding when B is another checkpoint). Four pairings: the same model with
+ * heads ablated, another checkpoint of the same shape, the same checkpoint with a LoRA adapter
+ * (§5), and the same model on prompts that differ in one word. Over a data set the scores are averaged over positions. When both runs
  * are of one model their rows are scored together, so each layer's value vectors are read and
  * projected once for both.
  */
 public final class Comparison {
     /** What run B is. */
     public enum Kind {
-        HEADS_ABLATED("heads-ablated"), CHECKPOINTS("checkpoints"), CONTRAST("contrast");
+        HEADS_ABLATED("heads-ablated"), CHECKPOINTS("checkpoints"), ADAPTER("adapter"), CONTRAST("contrast");
 
         private final String key;
 
@@ -61,6 +61,14 @@ public final class Comparison {
     /** Run A = model {@code a}; run B = model {@code b}, of the same shape, on the same prompts. */
     public static ComparisonResult checkpoints(Attribution a, Attribution b, PromptSet prompts, boolean keepSteps) {
         return run(Kind.CHECKPOINTS, new Side(a, prompts, List.of()), new Side(b, prompts, List.of()), keepSteps);
+    }
+
+    /**
+     * Run A = model {@code a}; run B = the same checkpoint with a LoRA adapter on its weights
+     * ({@code b}), on the same prompts: the base model against its fine-tuning (P1 §5).
+     */
+    public static ComparisonResult adapter(Attribution a, Attribution b, PromptSet prompts, boolean keepSteps) {
+        return run(Kind.ADAPTER, new Side(a, prompts, List.of()), new Side(b, prompts, List.of()), keepSteps);
     }
 
     /** Run A = {@code a} prompts; run B = {@code b} prompts (e.g. one word swapped), same model, A's targets. */

@@ -23,7 +23,11 @@ import java.util.Map;
  */
 public record Provenance(ObjectNode model, ObjectNode against, ObjectNode input, ObjectNode parameters) {
 
-    /** A model: its directory, {@link Manifest#fingerprint} and shape. */
+    /**
+     * A model: its directory, {@link Manifest#fingerprint} and shape, and the LoRA adapter its
+     * weights are read through, if any ({@code adapter}: its directory and fingerprint, both
+     * null for an adapter trained in the same run).
+     */
     public static ObjectNode model(LanguageModel m) {
         return model(m, m.dir().toString());
     }
@@ -34,6 +38,8 @@ public record Provenance(ObjectNode model, ObjectNode against, ObjectNode input,
         ObjectNode o = Json.MAPPER.createObjectNode();
         o.put("path", path);
         o.put("fingerprint", Manifest.fingerprint(m.dir()));
+        m.overlay().ifPresent(a -> o.putObject("adapter")
+                .put("path", a.dir() == null ? null : a.dir().toString()).put("fingerprint", a.fingerprint()));
         o.put("model_type", c.modelType());
         o.put("layers", c.numLayers());
         o.put("heads", c.numHeads());

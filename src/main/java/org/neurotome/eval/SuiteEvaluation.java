@@ -1,10 +1,13 @@
 package org.neurotome.eval;
 
 import ai.djl.Device;
+import org.neurotome.Sha256;
 import org.neurotome.checkpoint.Manifest;
 import org.neurotome.model.LanguageModel;
 import org.neurotome.model.MemoryBudget;
+import org.neurotome.model.WeightOverlay;
 
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -29,6 +32,18 @@ public final class SuiteEvaluation {
      */
     public static EvalReport run(Suite suite, List<Gate> gates, Path candidate, Path baseline, Device device,
                                  MemoryBudget budget, Integer limit, ProgressListener progress) {
+        return run(suite, gates, candidate, null, baseline, null, device, budget, limit, progress);
+    }
+
+    /**
+     * As {@link #run(Suite, List, Path, Path, Device, MemoryBudget, Integer, ProgressListener)},
+     * the candidate's and the baseline's weights read through the overlays given (LoRA
+     * adapters; null for none). A model with an adapter is named {@code DIR + adapter ADAPTER}
+     * in the report, and its SHA-256 is that of the two fingerprints together.
+     */
+    public static EvalReport run(Suite suite, List<Gate> gates, Path candidate, WeightOverlay candidateAdapter,
+                                 Path baseline, WeightOverlay baselineAdapter, Device device, MemoryBudget budget,
+                                 Integer limit, ProgressListener progress) {
         List<TaskSpec> tasks = new ArrayList<>();
         for (Task t : suite.tasks()) {
             TaskSpec spec = TaskSpec.of(t.id(), t.kind(), t.dataset(), t.where().labels(), t.limit());
@@ -36,11 +51,12 @@ public final class SuiteEvaluation {
         }
         Suite.requireTasks(gates, suite.taskIds(), "gates");
         GateEvaluator evaluator = (m, b, p) -> gates.stream().map(g -> g.evaluate(m, b, p)).toList();
-        try (LanguageModel cand = LanguageModel.open(candidate, device, budget);
-             LanguageModel base = baseline == null ? null : LanguageModel.open(baseline, device, budget)) {
-            EvaluatedModel c = new EvaluatedModel(info(candidate), new ModelCaseScorer(cand));
+        try (LanguageModel cand = LanguageModel.open(candidate, device, budget, candidateAdapter);
+             LanguageModel base = baseline == null ? null
+                     : LanguageModel.open(baseline, device, budget, baselineAdapter)) {
+            EvaluatedModel c = new EvaluatedModel(info(candidate, candidateAdapter), new ModelCaseScorer(cand));
             Optional<EvaluatedModel> b = base == null ? Optional.empty()
-                    : Optional.of(new EvaluatedModel(info(baseline), new ModelCaseScorer(base)));
+                    : Optional.of(new EvaluatedModel(info(baseline, baselineAdapter), new ModelCaseScorer(base)));
             boolean streamed = cand.weights().streaming() || base != null && base.weights().streaming();
             cand.transformer().setProgress((done, total) -> progress.update("layers", "candidate", done, total));
             if (base != null) {
@@ -51,7 +67,14 @@ public final class SuiteEvaluation {
         }
     }
 
-    private static ModelInfo info(Path dir) {
-        return new ModelInfo(dir.toAbsolutePath().normalize().toString(), Manifest.fingerprint(dir));
+    private static ModelInfo info(Path dir, WeightOverlay adapter) {
+        String name = dir.toAbsolutePath().normalize().toString();
+        String sha = Manifest.fingerprint(dir);
+        if (adapter == null) {
+            return new ModelInfo(name, sha);
+        }
+        String adapterName = adapter.dir() == null ? "trained in this run" : adapter.dir().toAbsolutePath().normalize().toString();
+        String both = Sha256.hex((sha + "  model\n" + adapter.fingerprint() + "  adapter\n").getBytes(StandardCharsets.UTF_8));
+        return new ModelInfo(name + " + adapter " + adapterName, both);
     }
 }

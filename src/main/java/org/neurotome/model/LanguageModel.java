@@ -11,9 +11,10 @@ import java.util.Optional;
 
 /**
  * A checkpoint directory opened for running: its weights on a device (kept or streamed, as
- * the memory budget decides), the forward pass over them, and its tokenizer when it has one.
- * The checkpoint stays mapped while the model is open: embedding rows, and streamed layers,
- * are read from it.
+ * the memory budget decides), optionally changed as they are read by a {@link WeightOverlay}
+ * (a LoRA adapter), the forward pass over them, and its tokenizer when it has one. The
+ * checkpoint stays mapped while the model is open: embedding rows, and streamed layers, are
+ * read from it.
  */
 public final class LanguageModel implements AutoCloseable {
     private final Path dir;
@@ -21,10 +22,13 @@ public final class LanguageModel implements AutoCloseable {
     private final Weights weights;
     private final Transformer transformer;
     private final TextTokenizer tokenizer;
+    private final WeightOverlay overlay;
     private boolean warnedLength;
 
-    private LanguageModel(Path dir, Checkpoint checkpoint, Weights weights, TextTokenizer tokenizer) {
+    private LanguageModel(Path dir, Checkpoint checkpoint, Weights weights, TextTokenizer tokenizer,
+                          WeightOverlay overlay) {
         this.dir = dir;
+        this.overlay = overlay;
         this.checkpoint = checkpoint;
         this.weights = weights;
         this.transformer = new Transformer(weights);
@@ -43,12 +47,21 @@ public final class LanguageModel implements AutoCloseable {
      * as given.
      */
     public static LanguageModel open(Path dir, Device device, MemoryBudget budget) {
+        return open(dir, device, budget, null);
+    }
+
+    /**
+     * As {@link #open(Path, Device, MemoryBudget)}, the weights changed by {@code overlay}
+     * (null for none) as they are read; the checkpoint's files are never changed.
+     */
+    public static LanguageModel open(Path dir, Device device, MemoryBudget budget, WeightOverlay overlay) {
         Checkpoint ckpt = Checkpoint.open(dir);
         Weights weights = null;
         try {
             ModelConfig.from(ckpt); // config errors name the file's full path
-            weights = Weights.load(ckpt, device, budget);
-            return new LanguageModel(dir, ckpt, weights, TextTokenizer.open(ckpt.dir(), weights.config()).orElse(null));
+            weights = Weights.load(ckpt, device, budget, overlay);
+            return new LanguageModel(dir, ckpt, weights, TextTokenizer.open(ckpt.dir(), weights.config()).orElse(null),
+                    overlay);
         } catch (RuntimeException e) {
             if (weights != null) {
                 weights.close();
@@ -72,6 +85,11 @@ public final class LanguageModel implements AutoCloseable {
 
     public Transformer transformer() {
         return transformer;
+    }
+
+    /** The overlay the weights are read through (a LoRA adapter), if any. */
+    public Optional<WeightOverlay> overlay() {
+        return Optional.ofNullable(overlay);
     }
 
     public Optional<TextTokenizer> tokenizer() {

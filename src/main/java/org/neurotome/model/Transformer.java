@@ -57,9 +57,25 @@ public final class Transformer implements AutoCloseable {
     private final NDArray attnSoftcap;
     private final NDArray finalSoftcap;
     private final Rotary rotary;
+    private final LayerTransform transform;
     private PassProgress progress = PassProgress.NONE;
 
+    /**
+     * Changes a layer's weights for the span of one pass, after they are leased: a LoRA
+     * being trained adds its deltas here, under autograd ({@link Weights#withDeltas}).
+     */
+    @FunctionalInterface
+    public interface LayerTransform {
+        LayerWeights apply(int layer, LayerWeights weights);
+    }
+
     public Transformer(Weights weights) {
+        this(weights, (layer, lw) -> lw);
+    }
+
+    /** The forward over {@code weights}, each layer's weights passed through {@code transform} as it runs. */
+    public Transformer(Weights weights, LayerTransform transform) {
+        this.transform = transform;
         this.w = weights;
         this.c = weights.config();
         this.arch = weights.architecture();
@@ -172,9 +188,10 @@ public final class Transformer implements AutoCloseable {
         int first = runs.stream().mapToInt(r -> r.req.startLayer()).min().orElse(c.numLayers());
         for (int l = first; l < c.numLayers(); l++) {
             try (Weights.Lease<LayerWeights> lease = w.layer(l)) {
+                LayerWeights lw = transform.apply(l, lease.get());
                 for (Run run : runs) {
                     if (run.req.startLayer() <= l) {
-                        run.step(l, lease.get());
+                        run.step(l, lw);
                     }
                 }
             }

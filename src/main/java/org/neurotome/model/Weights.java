@@ -126,10 +126,23 @@ public final class Weights implements AutoCloseable {
      * smallest budget that works.
      */
     public static Weights load(Checkpoint checkpoint, Device device, MemoryBudget budget) {
+        return load(checkpoint, device, budget, null);
+    }
+
+    /**
+     * As {@link #load(Checkpoint, Device, MemoryBudget)}, with {@code overlay} (null for none)
+     * applied to every tensor as it is read: kept and streamed weights alike are the
+     * checkpoint's weights changed by the overlay.
+     */
+    public static Weights load(Checkpoint checkpoint, Device device, MemoryBudget budget, WeightOverlay overlay) {
         Residency plan = residency(checkpoint, budget);
         ModelConfig config = ModelConfig.from(checkpoint.config());
         Architecture arch = Architecture.forCheckpoint(checkpoint);
-        Builder b = new Builder(config, arch, NDManager.newBaseManager(device, "PyTorch"), TensorSource.of(checkpoint));
+        TensorSource source = TensorSource.of(checkpoint);
+        if (overlay != null) {
+            source = overlay.over(source, arch, config);
+        }
+        Builder b = new Builder(config, arch, NDManager.newBaseManager(device, "PyTorch"), source);
         b.streaming = plan.streaming();
         b.budget = budget;
         try {
@@ -941,13 +954,9 @@ public final class Weights implements AutoCloseable {
             long qRows = (long) c.numHeads() * hd;
             long kvRows = (long) c.numKvHeads() * hd;
             int rows = (int) (qRows + 2 * kvRows);
-            int[] perm = arch.rotary() == RotaryStyle.INTERLEAVED
-                    ? interleavedToHalf(c.numHeads() + c.numKvHeads(), hd, c.rotaryDim(), rows) : null;
+            int[] perm = qkvRowOrder(c, arch);
             NDArray qkv;
             NDArray qkvBias = null;
-            if (arch.fusedQkvPerHead()) {
-                perm = compose(perm, perHeadToBlocks(c.numHeads(), hd));
-            }
             if (arch.fusedQkv()) {
                 qkv = perm == null ? outIn(Role.QKV, l) : stacked(l, perm, new long[] {rows}, Role.QKV);
                 if (arch.has(Role.QKV_BIAS, c)) {
@@ -980,6 +989,84 @@ public final class Weights implements AutoCloseable {
                     optional(Role.Q_NORM, l), optional(Role.K_NORM, l), optional(Role.LN1_POST, l),
                     optional(Role.LN2_POST, l));
         }
+    }
+
+    /**
+     * The row order of the runtime's qkv ({@link LayerWeights#qkv}) over the checkpoint's rows
+     * (q, k, v stacked, or the fused tensor): row j is stored row {@code perm[j]}; null when
+     * they are in the same order. Interleaved rotary reorders each q/k head's rotated dims
+     * evens-then-odds; a qkv fused per head is regrouped into q, k and v blocks.
+     */
+    private static int[] qkvRowOrder(ModelConfig c, Architecture arch) {
+        int hd = c.headDim();
+        int rows = (c.numHeads() + 2 * c.numKvHeads()) * hd;
+        int[] perm = arch.rotary() == RotaryStyle.INTERLEAVED
+                ? interleavedToHalf(c.numHeads() + c.numKvHeads(), hd, c.rotaryDim(), rows) : null;
+        if (arch.fusedQkvPerHead()) {
+            perm = compose(perm, perHeadToBlocks(c.numHeads(), hd));
+        }
+        return perm;
+    }
+
+    /**
+     * {@code w} (layer weights of this model) with {@code deltas} added, each given per
+     * projection role in {@code nn.Linear} orientation [out, in] (what PEFT's
+     * {@code scale·B·A} is) and placed where the runtime keeps that projection: q/k/v (or the
+     * fused qkv) rows of {@link LayerWeights#qkv} in its row order, gate/up rows of
+     * {@link LayerWeights#ffnIn}, and, transposed, {@link LayerWeights#o} and
+     * {@link LayerWeights#ffnOut}. The sums are new arrays in the deltas' graph, so gradients
+     * reach whatever the deltas were computed from while W stays as it is (LoRA training).
+     */
+    public LayerWeights withDeltas(LayerWeights w, Map<Role, NDArray> deltas) {
+        if (deltas.isEmpty()) {
+            return w;
+        }
+        int hd = config.headDim();
+        long qRows = (long) config.numHeads() * hd;
+        long kvRows = (long) config.numKvHeads() * hd;
+        long ffn = config.ffnSize();
+        NDArray qkv = w.qkv();
+        NDArray qkvDelta = arch.fusedQkv() ? deltas.get(Role.QKV)
+                : stack(deltas, new Role[] {Role.Q, Role.K, Role.V}, new long[] {qRows, kvRows, kvRows});
+        if (qkvDelta != null) {
+            int[] perm = qkvRowOrder(config, arch);
+            if (perm != null) {
+                long[] idx = new long[perm.length];
+                for (int j = 0; j < perm.length; j++) {
+                    idx[j] = perm[j];
+                }
+                qkvDelta = qkvDelta.get(Transformer.owned(qkvDelta.getManager().create(idx)));
+            }
+            qkv = qkv.add(qkvDelta);
+        }
+        NDArray ffnIn = w.ffnIn();
+        NDArray ffnInDelta = arch.fusedGateUp() ? deltas.get(Role.GATE_UP)
+                : arch.gatedMlp() ? stack(deltas, new Role[] {Role.GATE, Role.UP}, new long[] {ffn, ffn})
+                : deltas.get(Role.UP);
+        if (ffnInDelta != null) {
+            ffnIn = ffnIn.add(ffnInDelta);
+        }
+        NDArray o = deltas.containsKey(Role.O) ? w.o().add(deltas.get(Role.O).transpose()) : w.o();
+        NDArray ffnOut = deltas.containsKey(Role.DOWN) ? w.ffnOut().add(deltas.get(Role.DOWN).transpose()) : w.ffnOut();
+        return new LayerWeights(w.ln1(), w.ln1Bias(), qkv, w.qkvBias(), o, w.oBias(), w.ln2(), w.ln2Bias(), ffnIn,
+                w.ffnInBias(), ffnOut, w.ffnOutBias(), w.qNorm(), w.kNorm(), w.ln1Post(), w.ln2Post());
+    }
+
+    /** The deltas of {@code roles} stacked along their rows, zeros for those absent; null when all are absent. */
+    private NDArray stack(Map<Role, NDArray> deltas, Role[] roles, long[] rows) {
+        NDArray any = null;
+        for (Role r : roles) {
+            any = any != null ? any : deltas.get(r);
+        }
+        if (any == null) {
+            return null;
+        }
+        NDList parts = new NDList();
+        for (int i = 0; i < roles.length; i++) {
+            NDArray d = deltas.get(roles[i]);
+            parts.add(d != null ? d : any.getManager().zeros(new Shape(rows[i], config.hiddenSize())));
+        }
+        return NDArrays.concat(parts, 0);
     }
 
     /** A direct buffer over {@code seg}, which libtorch aliases rather than copies. */

@@ -13,7 +13,11 @@ import org.neurotome.cna.Progress;
 import org.neurotome.cna.PromptSet;
 import org.neurotome.cna.Provenance;
 import org.neurotome.cna.VocabularyProjection;
+import org.neurotome.arch.LayerRange;
 import org.neurotome.eval.EvalCase;
+import org.neurotome.eval.LabelFilter;
+import org.neurotome.lora.LoraAdapter;
+import org.neurotome.lora.LoraLayerScan;
 import org.neurotome.model.LanguageModel;
 import org.neurotome.model.MemoryBudget;
 import org.neurotome.model.TextTokenizer;
@@ -23,29 +27,38 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 import java.util.function.Function;
 
 /**
  * Runs one {@code locate} analysis of a recipe on the loaded model through the CNA engine
  * (METHOD.md A2–A4) and returns its findings: the prompts (each prompt × each given target,
  * or the model's own prediction), token ids or dataset cases become a {@link PromptSet};
- * CNA's side B is the same prompts with heads ablated, another checkpoint, or the contrast
- * prompts.
+ * CNA's side B is the same prompts with heads ablated, another checkpoint, the model with a
+ * LoRA adapter, or the contrast prompts. A lora-scan (P1 §5) trains a LoRA per layer first and
+ * compares the model with the best one.
  */
 final class AnalysisRunner {
     private final LanguageModel model;
     private final ai.djl.Device device;
     private final MemoryBudget budget;
     private final Progress progress;
+    private final Consumer<String> log;
     private final Function<Path, String> recorded;
+    /** The best layer of each lora-scan step run so far, by step id (what {@code ${id}} in a LoRA's layers means). */
+    private final Map<String, Integer> bestLayers = new LinkedHashMap<>();
 
-    /** @param recorded how a path is written into findings (relative to the recipe's folder) */
+    /**
+     * @param log      one line per stage (a lora-scan's layers)
+     * @param recorded how a path is written into findings (relative to the recipe's folder)
+     */
     AnalysisRunner(LanguageModel model, ai.djl.Device device, MemoryBudget budget, Progress progress,
-                   Function<Path, String> recorded) {
+                   Consumer<String> log, Function<Path, String> recorded) {
         this.model = model;
         this.device = device;
         this.budget = budget;
         this.progress = progress;
+        this.log = log;
         model.transformer().setProgress((done, total) -> progress.update("layers", done, total));
         this.recorded = recorded;
     }
@@ -70,7 +83,62 @@ final class AnalysisRunner {
                 }
             }
             case Locate.Cna c -> cna(c, prompts, selections, perCase, prov, tok);
+            case Locate.LoraScan ls -> loraScan(ls, prompts, perCase, prov, tok);
         };
+    }
+
+    /** The best layers of the lora-scan steps run so far, by step id. */
+    Map<String, Integer> bestLayers() {
+        return bestLayers;
+    }
+
+    /**
+     * P1 §5: a LoRA per layer of the scan, each scored on the score cases, then CNA between the
+     * model (A) and the model with the best layer's LoRA (B) on the step's cases.
+     */
+    private Findings loraScan(Locate.LoraScan ls, PromptSet prompts, boolean perCase, Provenance prov,
+                              TextTokenizer tok) {
+        LayerRange range = ls.scan() == null ? LayerRange.all(model.config()) : ls.scan().check(model.config());
+        List<Integer> layers = new ArrayList<>();
+        for (int l = range.first(); l <= range.last(); l++) {
+            layers.add(l);
+        }
+        List<EvalCase> cases = new AnalysisInput.DatasetCases(ls.score().dataset(), ls.score().where(),
+                ls.score().limit()).cases();
+        if (cases.isEmpty()) {
+            throw NeurotomeException.badInput("locate '" + ls.id() + "': no case of " + ls.score().dataset()
+                    + " matches score.where " + ls.score().where());
+        }
+        LoraLayerScan.Result scan = LoraLayerScan.run(model, ls.train().data(), layers,
+                l -> ls.train().atLayer(l).settings(model.config(), new LayerRange(l, l)), cases,
+                line -> log.accept(ls.id() + ": " + line));
+        bestLayers.put(ls.id(), scan.best());
+        ObjectNode scanJson = scan.toJson();
+        scanJson.set("train", ls.train().describe(recorded));
+        scanJson.set("score", Provenance.dataset(ls.score().dataset(), recorded.apply(ls.score().dataset()),
+                labels(ls.score().where()), ls.score().limit(), cases.size()));
+        prov.parameters().set("lora_scan", scanJson);
+        try (VocabularyProjection p = projection(model);
+             LanguageModel tuned = LanguageModel.open(model.dir(), device, budget, scan.bestAdapter().adapter());
+             VocabularyProjection q = projection(tuned)) {
+            Provenance withB = new Provenance(prov.model(), modelRecord(tuned), prov.input(), prov.parameters());
+            ComparisonResult r = Comparison.adapter(attribution(model, p), attribution(tuned, q), prompts, perCase);
+            return Findings.comparison(r, withB, 0, 10, tok, perCase);
+        }
+    }
+
+    /** A model with its adapter as findings record them: both paths through {@code recorded}. */
+    private ObjectNode modelRecord(LanguageModel m) {
+        ObjectNode o = Provenance.model(m, recorded.apply(m.dir()));
+        m.overlay().filter(a -> a.dir() != null)
+                .ifPresent(a -> ((ObjectNode) o.get("adapter")).put("path", recorded.apply(a.dir())));
+        return o;
+    }
+
+    private static Map<String, String> labels(LabelFilter where) {
+        Map<String, String> out = new LinkedHashMap<>();
+        where.labels().forEach((k, v) -> out.put(k, String.join("|", v)));
+        return out;
     }
 
     private Findings cna(Locate.Cna c, PromptSet prompts, Map<String, Selection> selections, boolean perCase,
@@ -90,6 +158,14 @@ final class AnalysisRunner {
                         prov = new Provenance(prov.model(), Provenance.model(other, recorded.apply(oc.checkpoint())),
                                 prov.input(), prov.parameters());
                         r = Comparison.checkpoints(a, attribution(other, q), prompts, perCase);
+                    }
+                }
+                case CnaComparison.WithAdapter wa -> {
+                    try (LanguageModel other = LanguageModel.open(model.dir(), device, budget,
+                            LoraAdapter.read(wa.adapter()));
+                         VocabularyProjection q = projection(other)) {
+                        prov = new Provenance(prov.model(), modelRecord(other), prov.input(), prov.parameters());
+                        r = Comparison.adapter(a, attribution(other, q), prompts, perCase);
                     }
                 }
                 case CnaComparison.ContrastPrompts cp -> {

@@ -17,6 +17,10 @@ public sealed interface CnaComparison {
     record OtherCheckpoint(Path checkpoint) implements CnaComparison {
     }
 
+    /** B = the same checkpoint with a LoRA adapter on its weights (base vs LoRA, P1 §5). */
+    record WithAdapter(Path adapter) implements CnaComparison {
+    }
+
     /** B = the same model on prompts differing in one word, one per prompt (woman/man, P1 §6.2). */
     record ContrastPrompts(List<String> prompts) implements CnaComparison {
     }

@@ -13,7 +13,7 @@ import java.util.Map;
 import java.util.Objects;
 
 /**
- * One weight edit of a recipe's {@code edit} list (METHOD A5), chosen by {@code op}; each op
+ * One weight edit of a recipe's {@code edit} list (METHOD A5, and a LoRA merge), chosen by {@code op}; each op
  * declares exactly its own parameters. Edits apply in list order. Heads and neurons are given
  * literally or as {@code ${id}} of an earlier locate/select step.
  */
@@ -28,6 +28,7 @@ public sealed interface Edit {
         m.put("scale-neurons", ScaleNeurons.class);
         m.put("keep-neurons", KeepNeurons.class);
         m.put("compact", Compact.class);
+        m.put("merge-lora", MergeLora.class);
         return Collections.unmodifiableMap(m);
     }
 
@@ -36,7 +37,10 @@ public sealed interface Edit {
         return ops().entrySet().stream().filter(e -> e.getValue() == getClass()).findFirst().orElseThrow().getKey();
     }
 
-    /** The heads or neurons the edit names, literally or as a {@link Reference}; null for {@code compact}. */
+    /**
+     * The heads or neurons the edit names, literally or as a {@link Reference}; null for
+     * {@code compact} and {@code merge-lora}, which name none.
+     */
     default Object components() {
         return switch (this) {
             case ZeroHeads z -> z.heads();
@@ -45,6 +49,7 @@ public sealed interface Edit {
             case ScaleNeurons s -> s.neurons();
             case KeepNeurons k -> k.neurons();
             case Compact c -> null;
+            case MergeLora m -> null;
         };
     }
 
@@ -131,6 +136,27 @@ public sealed interface Edit {
             remove = List.copyOf(remove);
             if (pad == null) {
                 pad = false;
+            }
+        }
+    }
+
+    /**
+     * {@code merge-lora}: write a PEFT LoRA adapter into the weights, W + scale·(α/r)·B·A (α/√r
+     * with rsLoRA), each tensor in its own dtype.
+     *
+     * @param adapter the adapter directory (adapter_config.json, adapter_model.safetensors)
+     * @param scale   the factor on the adapter's delta (default 1)
+     */
+    record MergeLora(java.nio.file.Path adapter, Double scale) implements Edit {
+        public MergeLora {
+            if (adapter == null) {
+                throw SchemaViolation.missingKey("adapter", "a PEFT LoRA adapter directory");
+            }
+            if (scale == null) {
+                scale = 1.0;
+            }
+            if (!Double.isFinite(scale)) {
+                throw SchemaViolation.of("invalid value").at("scale").got(scale).allowed("a finite number");
             }
         }
     }

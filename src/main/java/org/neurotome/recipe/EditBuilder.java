@@ -3,13 +3,15 @@ package org.neurotome.recipe;
 import org.neurotome.surgery.Compact;
 import org.neurotome.surgery.KeepHeads;
 import org.neurotome.surgery.KeepNeurons;
+import org.neurotome.surgery.MergeLora;
+import org.neurotome.lora.LoraAdapter;
 import org.neurotome.surgery.ScaleNeurons;
 import org.neurotome.surgery.ZeroHeads;
 import org.neurotome.surgery.ZeroNeurons;
 
 import java.util.Map;
 
-/** Turns a recipe's edit records, with their {@code ${id}}s resolved, into surgery edits (METHOD.md A5). */
+/** Turns a recipe's edit records, with their {@code ${id}}s resolved, into surgery edits (METHOD.md A5; merge-lora). */
 final class EditBuilder {
     private EditBuilder() {
     }
@@ -23,6 +25,7 @@ final class EditBuilder {
             case Edit.KeepNeurons k -> new KeepNeurons(Selection.neurons(k.neurons(), selections), k.layers());
             case Edit.Compact c -> new Compact(c.remove().contains(ComponentKind.NEURONS),
                     c.remove().contains(ComponentKind.HEADS), c.pad());
+            case Edit.MergeLora m -> new MergeLora(LoraAdapter.read(m.adapter()), m.scale());
         };
     }
 }

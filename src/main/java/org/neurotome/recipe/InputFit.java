@@ -13,7 +13,8 @@ import java.util.List;
 
 /**
  * Checks a recipe's literal values against the inputs they refer to when the recipe is
- * loaded: heads, neurons, layer ranges and token ids against the model's {@code config.json},
+ * loaded: heads, neurons, layer ranges (a lora-scan's and recover's too) and token ids against
+ * the model's {@code config.json},
  * and each analysis's {@code where} against its data set. A value that would fail once the
  * run reaches it is reported at the line that writes it (exit 2) — before hours of analysis,
  * and by {@code --dry-run} too. A model whose config cannot be read is left to the run, which
@@ -55,6 +56,9 @@ final class InputFit {
                 if (a instanceof Locate.Cna cna && cna.ablate() instanceof HeadSet.Listed l) {
                     heads(doc, l.heads(), "locate." + i + ".ablate", c);
                 }
+                if (a instanceof Locate.LoraScan scan) {
+                    layers(doc, scan.scan(), "locate." + i + ".scan", c);
+                }
                 List<List<Integer>> ids = a.tokenIds() == null ? List.of() : a.tokenIds();
                 for (int s = 0; s < ids.size(); s++) {
                     for (int t = 0; t < ids.get(s).size(); t++) {
@@ -88,7 +92,13 @@ final class InputFit {
                 case Edit.Compact e -> {
                     // acts on what earlier edits zeroed
                 }
+                case Edit.MergeLora e -> {
+                    // the adapter is checked against the model when the edit is lowered (exit 3)
+                }
             }
+        }
+        if (r.recover() != null && r.recover().layers() instanceof LayerSource.Range range) {
+            layers(doc, range.range(), "recover.layers", c);
         }
     }
 

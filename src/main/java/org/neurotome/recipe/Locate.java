@@ -38,11 +38,12 @@ public sealed interface Locate permits Locate.Analysis, Locate.FindingsFile {
         m.put("head-scan", HeadScan.class);
         m.put("attribution", Attribution.class);
         m.put("cna", Cna.class);
+        m.put("lora-scan", LoraScan.class);
         return Collections.unmodifiableMap(m);
     }
 
     /** An analysis run on the recipe's model; its inputs, target, layers and top are common. */
-    sealed interface Analysis extends Locate permits HeadScan, Attribution, Cna {
+    sealed interface Analysis extends Locate permits HeadScan, Attribution, Cna, LoraScan {
         List<String> prompts();
 
         List<List<Integer>> tokenIds();
@@ -117,12 +118,13 @@ public sealed interface Locate permits Locate.Analysis, Locate.FindingsFile {
 
     /**
      * {@code method: cna} (METHOD A4): Imp_A − Imp_B for every FFN neuron, B being exactly one of:
-     * the model with heads ablated ({@code ablate}), another checkpoint ({@code against}), or the
-     * model on contrast prompts ({@code contrast}, one per prompt). Yields neurons.
+     * the model with heads ablated ({@code ablate}), another checkpoint ({@code against}), the
+     * model with a LoRA adapter on its weights ({@code against_adapter}, P1 §5), or the model on
+     * contrast prompts ({@code contrast}, one per prompt). Yields neurons.
      */
     record Cna(String id, List<String> prompts, List<List<Integer>> tokenIds, Path dataset, LabelFilter where,
                Integer limit, @JsonFormat(with = JsonFormat.Feature.ACCEPT_SINGLE_VALUE_AS_ARRAY) List<String> target,
-               LayerRange layers, Integer top, HeadSet ablate, Path against,
+               LayerRange layers, Integer top, HeadSet ablate, Path against, Path againstAdapter,
                @JsonFormat(with = JsonFormat.Feature.ACCEPT_SINGLE_VALUE_AS_ARRAY) List<String> contrast)
             implements Analysis {
         public Cna {
@@ -137,16 +139,19 @@ public sealed interface Locate permits Locate.Analysis, Locate.FindingsFile {
             if (against != null) {
                 given.add("against");
             }
+            if (againstAdapter != null) {
+                given.add("against_adapter");
+            }
             if (contrast != null) {
                 given.add("contrast");
             }
             if (given.isEmpty()) {
-                throw SchemaViolation.of("missing comparison: one of 'ablate' (heads), 'against' (a checkpoint) "
-                        + "or 'contrast' (prompts)").aboutMapping();
+                throw SchemaViolation.of("missing comparison: one of 'ablate' (heads), 'against' (a checkpoint), "
+                        + "'against_adapter' (a LoRA adapter) or 'contrast' (prompts)").aboutMapping();
             }
             if (given.size() > 1) {
                 throw SchemaViolation.of("conflicting comparisons").at(given.get(1)).gotText(String.join(" and ", given))
-                        .allowed("one of ablate, against, contrast");
+                        .allowed("one of ablate, against, against_adapter, contrast");
             }
             if (contrast != null) {
                 if (!(input instanceof AnalysisInput.Prompts p)) {
@@ -168,6 +173,9 @@ public sealed interface Locate permits Locate.Analysis, Locate.FindingsFile {
             if (ablate != null) {
                 return new CnaComparison.AblatedHeads(ablate);
             }
+            if (againstAdapter != null) {
+                return new CnaComparison.WithAdapter(againstAdapter);
+            }
             return against != null ? new CnaComparison.OtherCheckpoint(against)
                     : new CnaComparison.ContrastPrompts(contrast);
         }
@@ -175,6 +183,61 @@ public sealed interface Locate permits Locate.Analysis, Locate.FindingsFile {
         @Override
         public Set<ComponentKind> yields() {
             return EnumSet.of(ComponentKind.NEURONS);
+        }
+    }
+
+    /**
+     * {@code method: lora-scan} (P1 §5): one LoRA per layer of {@code scan} (default: every
+     * layer), each trained as {@code train} says on that layer alone; each one's accuracy on the
+     * {@code score} cases against the model's own; then CNA between the model (A) and the model
+     * with the LoRA that gained most (B) on the step's own cases. Yields neurons (the CNA
+     * ranking); {@code ${id}} in a LoRA's {@code layers} means the best layer.
+     */
+    record LoraScan(String id, List<String> prompts, List<List<Integer>> tokenIds, Path dataset, LabelFilter where,
+                    Integer limit,
+                    @JsonFormat(with = JsonFormat.Feature.ACCEPT_SINGLE_VALUE_AS_ARRAY) List<String> target,
+                    LayerRange layers, Integer top, LayerRange scan, LoraTraining train, ScoreSet score)
+            implements Analysis {
+        public LoraScan {
+            requireId(id);
+            AnalysisInput.of(prompts, tokenIds, dataset, where, limit);
+            target = checkTarget(target, dataset);
+            top = checkTop(top);
+            if (train == null) {
+                throw SchemaViolation.missingKey("train", "how each layer's LoRA is trained: corpus or dataset, "
+                        + "target_modules, rank, alpha, steps, ...");
+            }
+            if (train.layers() != null) {
+                throw SchemaViolation.of("a lora-scan chooses each LoRA's layer itself").at("train", "layers")
+                        .allowed("the layers to try as 'scan'");
+            }
+            if (score == null) {
+                throw SchemaViolation.missingKey("score", "the cases each LoRA's accuracy is measured on: dataset, where, limit");
+            }
+        }
+
+        @Override
+        public Set<ComponentKind> yields() {
+            return EnumSet.of(ComponentKind.NEURONS);
+        }
+    }
+
+    /**
+     * The cases a lora-scan measures accuracy on (every target token top-1, teacher-forced).
+     *
+     * @param dataset JSONL cases (METHOD A6)
+     * @param where   label filter
+     * @param limit   at most this many cases
+     */
+    record ScoreSet(Path dataset, LabelFilter where, Integer limit) {
+        public ScoreSet {
+            if (dataset == null) {
+                throw SchemaViolation.missingKey("dataset", "a JSONL file of cases");
+            }
+            where = where == null ? LabelFilter.ALL : where;
+            if (limit != null && limit < 1) {
+                throw SchemaViolation.of("invalid value").at("limit").got(limit).allowed("a whole number >= 1");
+            }
         }
     }
 

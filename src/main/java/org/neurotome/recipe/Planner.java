@@ -1,5 +1,6 @@
 package org.neurotome.recipe;
 
+import org.neurotome.arch.LayerRange;
 import org.neurotome.arch.ModelConfig;
 import org.neurotome.checkpoint.Checkpoint;
 import org.neurotome.checkpoint.TensorInfo;
@@ -70,12 +71,15 @@ public final class Planner {
                             case Locate.HeadScan h -> (long) cases * (1 + (long) c.numLayers() * c.numHeads());
                             case Locate.Attribution at -> cases;
                             case Locate.Cna cn -> 2L * cases;
+                            case Locate.LoraScan ls -> 2L * cases + layers(ls.scan(), c)
+                                    * (3L * ls.train().steps() * ls.train().batchSize() + 2L * scoreCases(ls.score()));
                         };
                         flops += 2.0 * params * tokens * forwards;
                         passes += switch (a) {
                             case Locate.HeadScan h -> 2;
                             case Locate.Attribution at -> 2;
                             case Locate.Cna cn -> 3;
+                            case Locate.LoraScan ls -> 3; // its LoRAs train on kept weights only
                         };
                         line(b, "locate   %s: %s on %d case%s, about %,d forward passes; keeps the top %s",
                                 a.id(), a.method(), cases, cases == 1 ? "" : "s", forwards, a.top() == 0 ? "all" : a.top());
@@ -101,8 +105,13 @@ public final class Planner {
             if (allLiteral) {
                 Surgeon.Lowered lowered = Surgeon.lower(input, literal);
                 for (TensorEdit t : lowered.tensorEdits()) {
-                    line(b, "edit     %s %s %s of %s (%d)", t.kind().name().toLowerCase(Locale.ROOT),
-                            t.axis() == 0 ? "rows" : "columns", Surgeon.ranges(t.indices()), t.tensor(), t.indices().length);
+                    if (t.kind() == TensorEdit.Kind.ADD) {
+                        line(b, "edit     add %s to %s", t.addend().describe(), t.tensor());
+                    } else {
+                        line(b, "edit     %s %s %s of %s (%d)", t.kind().name().toLowerCase(Locale.ROOT),
+                                t.axis() == 0 ? "rows" : "columns", Surgeon.ranges(t.indices()), t.tensor(),
+                                t.indices().length);
+                    }
                 }
                 if (lowered.config() != input.config()) {
                     line(b, "config   rewritten: %s", lowered.config());
@@ -110,6 +119,16 @@ public final class Planner {
             } else if (!literal.isEmpty()) {
                 line(b, "edit     %d listed edit(s) lowered after the run-time ones are known", literal.size());
                 compactCheck(input, recipe.edit());
+            }
+            LoraTraining rec = recipe.recover();
+            if (rec != null) {
+                flops += 3 * 2.0 * params * 16 * rec.steps() * rec.batchSize();
+                line(b, "recover  LoRA r %d, alpha %s%s on %s, layers %s: %d steps of %d rows from %s; merged into "
+                        + "the output, the adapter in %s/", rec.rank(), rec.alpha(), rec.rslora() ? " (rsLoRA)" : "",
+                        rec.targetModules() == null ? "the query and value projections" : String.join(", ",
+                                rec.targetModules()), rec.layers() == null ? "all" : rec.layers(), rec.steps(),
+                        rec.batchSize(), rec.corpus() != null ? "the " + rec.corpus() + " corpus" : rec.dataset(),
+                        Recovery.ADAPTER_DIR);
             }
             line(b, "output   %s (dtype %s, %s), with recipe.yaml, findings.json, manifest.json, README.md (model card)",
                     recipe.output().dir(), recipe.output().dtype().name().toLowerCase(Locale.ROOT),
@@ -126,8 +145,9 @@ public final class Planner {
                 }
                 flops += 2.0 * params * 24 * evalCases * 2;
                 passes += 2 * recipe.eval().suite().tasks().size();
-                line(b, "eval     suite %s: %d tasks, up to %d cases, candidate and baseline; %d gates",
-                        recipe.eval().suite().name(), recipe.eval().suite().tasks().size(), evalCases, recipe.eval().gates().size());
+                line(b, "eval     suite %s: %d tasks, up to %d cases, candidate and baseline; %d gates%s",
+                        recipe.eval().suite().name(), recipe.eval().suite().tasks().size(), evalCases, recipe.eval().gates().size(),
+                        rec != null && !recipe.edit().isEmpty() ? "; the edited model too, before recovery" : "");
             }
             boolean runsModel = flops > 0;
             long memory = 128L << 20;
@@ -187,6 +207,16 @@ public final class Planner {
         };
     }
 
+    /** The layers a lora-scan tries on a model of shape {@code c}. */
+    private static int layers(LayerRange scan, ModelConfig c) {
+        LayerRange r = scan == null ? LayerRange.all(c) : scan.check(c);
+        return r.last() - r.first() + 1;
+    }
+
+    private static int scoreCases(Locate.ScoreSet s) {
+        return new AnalysisInput.DatasetCases(s.dataset(), s.where(), s.limit()).cases().size();
+    }
+
     private static boolean references(Edit e) {
         return e.components() instanceof Reference;
     }
@@ -205,6 +235,7 @@ public final class Planner {
             case Edit.KeepNeurons k -> "complement in layers " + (k.layers() == null ? "all" : k.layers())
                     + ": down-projection columns and up/gate rows";
             case Edit.Compact c -> "zeroed slices, removed";
+            case Edit.MergeLora m -> "adapted projections: W + " + m.scale() + "·scale·B·A";
         };
     }
 

@@ -20,21 +20,23 @@ import java.util.Map;
  * @param model       the input checkpoint
  * @param locate      analyses producing named findings, in run order (may be empty)
  * @param select      named subsets of findings, in run order (may be empty)
- * @param edit        the weight edits, applied in order (at least one)
+ * @param edit        the weight edits, applied in order (at least one, unless a recover stage follows)
+ * @param recover     a LoRA trained on the edited model (P1 §6.1's recovery), merged into the
+ *                    output and written beside it; null when absent
  * @param output      where the edited checkpoint goes
  * @param eval        the suite run on the result, with the input as baseline; null when absent
  */
 public record Recipe(String description, ModelInput model, List<Locate> locate, List<Select> select,
-                     List<Edit> edit, Output output, EvalStage eval) {
+                     List<Edit> edit, LoraTraining recover, Output output, EvalStage eval) {
     public Recipe {
         if (model == null) {
             throw SchemaViolation.missingKey("model", "the input checkpoint: path, device");
         }
-        if (edit == null) {
-            throw SchemaViolation.missingKey("edit", "a list of one or more edits");
+        if (edit == null && recover == null) {
+            throw SchemaViolation.missingKey("edit", "a list of one or more edits (or a recover stage)");
         }
-        if (edit.isEmpty()) {
-            throw SchemaViolation.of("empty list").at("edit").allowed("one or more edits");
+        if (edit != null && edit.isEmpty() && recover == null) {
+            throw SchemaViolation.of("empty list").at("edit").allowed("one or more edits (or a recover stage)");
         }
         if (output == null) {
             throw SchemaViolation.missingKey("output", "where the edited checkpoint is written: dir, dtype, "
@@ -43,7 +45,7 @@ public record Recipe(String description, ModelInput model, List<Locate> locate, 
         locate = items(locate, "locate");
         select = items(select, "select");
         edit = items(edit, "edit");
-        select = List.copyOf(References.check(locate, select, edit));
+        select = List.copyOf(References.check(locate, select, edit, recover));
     }
 
     /** The files and directories the recipe reads, keyed by where it names them. */
@@ -60,8 +62,25 @@ public record Recipe(String description, ModelInput model, List<Locate> locate, 
                     if (a instanceof Locate.Cna cna && cna.against() != null) {
                         files.add(new ReferencedFile("locate." + i + ".against", cna.against(), true));
                     }
+                    if (a instanceof Locate.Cna cna && cna.againstAdapter() != null) {
+                        files.add(new ReferencedFile("locate." + i + ".against_adapter", cna.againstAdapter(), true));
+                    }
+                    if (a instanceof Locate.LoraScan scan) {
+                        if (scan.train().dataset() != null) {
+                            files.add(new ReferencedFile("locate." + i + ".train.dataset", scan.train().dataset(), false));
+                        }
+                        files.add(new ReferencedFile("locate." + i + ".score.dataset", scan.score().dataset(), false));
+                    }
                 }
             }
+        }
+        for (int i = 0; i < edit.size(); i++) {
+            if (edit.get(i) instanceof Edit.MergeLora m) {
+                files.add(new ReferencedFile("edit." + i + ".adapter", m.adapter(), true));
+            }
+        }
+        if (recover != null && recover.dataset() != null) {
+            files.add(new ReferencedFile("recover.dataset", recover.dataset(), false));
         }
         return files;
     }
@@ -85,6 +104,7 @@ public record Recipe(String description, ModelInput model, List<Locate> locate, 
                 case Edit.ScaleNeurons e -> e.neurons();
                 case Edit.KeepNeurons e -> e.neurons();
                 case Edit.Compact e -> null;
+                case Edit.MergeLora e -> null;
             };
             if (set instanceof Reference r && r.id().equals(id)) {
                 uses.put("edit." + k, isHeads(edit.get(k)) ? ComponentKind.HEADS : ComponentKind.NEURONS);

@@ -39,12 +39,13 @@ import java.util.function.Consumer;
 import java.util.function.Function;
 
 /**
- * Runs a recipe end to end — locate, select, edit, write, eval — the product's main job.
- * Analyses run on the input model; their findings are selected and resolved into the edits;
- * the edited checkpoint is written atomically with its provenance ({@code recipe.yaml}
- * verbatim, {@code findings.json}, {@code manifest.json}); the eval stage then judges the
- * output against the input as baseline and writes its report under {@code eval/} in the
- * output directory.
+ * Runs a recipe end to end — locate, select, edit, (recover,) write, eval — the product's
+ * main job. Analyses run on the input model; their findings are selected and resolved into the
+ * edits; the edited checkpoint is written atomically with its provenance ({@code recipe.yaml}
+ * verbatim, {@code findings.json}, {@code manifest.json}), after a recover stage with its LoRA
+ * merged and the adapter beside it ({@link Recovery}); the eval stage then judges the output
+ * against the input as baseline and writes its report under {@code eval/} in the output
+ * directory (and the edited model's, before recovery, under {@code eval/before-recovery/}).
  */
 public final class RecipeRunner {
     /** Where the eval stage's report goes, inside the output directory. */
@@ -65,10 +66,12 @@ public final class RecipeRunner {
     }
 
     /**
-     * What a run produced; {@code report} is null without an eval stage, {@code archive} null
-     * when none was asked for or a gate failed.
+     * What a run produced; {@code report} is null without an eval stage, {@code beforeRecovery}
+     * (the edited model scored before a recover stage's LoRA) null without both stages,
+     * {@code archive} null when none was asked for or a gate failed.
      */
-    public record Outcome(Path out, Map<String, Selection> selections, EvalReport report, Path archive) {
+    public record Outcome(Path out, Map<String, Selection> selections, EvalReport report, EvalReport beforeRecovery,
+                          Path archive) {
     }
 
     private RecipeRunner() {
@@ -123,9 +126,13 @@ public final class RecipeRunner {
         Map<String, Selection> selections = new LinkedHashMap<>();
 
         boolean analyses = recipe.locate().stream().anyMatch(l -> l instanceof Locate.Analysis);
+        Map<String, Integer> bestLayers = Map.of();
         try (LanguageModel model = analyses ? LanguageModel.open(recipe.model().path(), device, options.budget()) : null) {
             AnalysisRunner runner = model == null ? null
-                    : new AnalysisRunner(model, device, options.budget(), options.analysis(), recorded);
+                    : new AnalysisRunner(model, device, options.budget(), options.analysis(), options.log(), recorded);
+            if (runner != null) {
+                bestLayers = runner.bestLayers();
+            }
             for (int i = 0; i < recipe.locate().size(); i++) {
                 Locate step = recipe.locate().get(i);
                 long t0 = System.nanoTime();
@@ -169,6 +176,7 @@ public final class RecipeRunner {
         }
 
         long t0 = System.nanoTime();
+        EvalReport beforeRecovery = null;
         Path out = recipe.output().dir();
         options.log().accept("write " + out);
         try (Checkpoint input = Checkpoint.open(recipe.model().path())) {
@@ -187,6 +195,10 @@ public final class RecipeRunner {
             ArrayNode after = Json.MAPPER.createArrayNode();
             if (recipe.eval() != null) {
                 after.add(EVAL_DIR + "/" + ReportWriter.HTML_FILE).add(EVAL_DIR + "/" + ReportWriter.JSON_FILE);
+                if (recipe.recover() != null && !recipe.edit().isEmpty()) {
+                    String before = EVAL_DIR + "/" + Recovery.BEFORE_DIR + "/";
+                    after.add(before + ReportWriter.HTML_FILE).add(before + ReportWriter.JSON_FILE);
+                }
             }
             provenance.put(Manifest.WRITTEN_AFTER, after.add(ModelCard.FILE));
             DType dtype = switch (recipe.output().dtype()) {
@@ -196,8 +208,13 @@ public final class RecipeRunner {
                 case BF16 -> DType.BF16;
             };
             Long shard = recipe.output().maxShardSize() == null ? null : recipe.output().maxShardSize().bytes();
-            Surgeon.apply(input, edits, new Surgeon.Options(out, dtype, shard, options.force(), extra, provenance,
-                    Map.of("neurotome.recipe_sha256", recipeSha), guard));
+            Surgeon.Options written = new Surgeon.Options(out, dtype, shard, options.force(), extra, provenance,
+                    Map.of("neurotome.recipe_sha256", recipeSha), guard);
+            if (recipe.recover() == null) {
+                Surgeon.apply(input, edits, written);
+            } else {
+                beforeRecovery = Recovery.run(recipe, input, edits, written, device, options, bestLayers, recorded);
+            }
         }
         options.log().accept("wrote " + out + " in " + seconds(t0).asText() + " s");
 
@@ -210,12 +227,20 @@ public final class RecipeRunner {
             options.log().accept("evaluated in " + seconds(t1).asText() + " s");
             // without timings the output is the same bytes on every run, and so is its archive
             ReportWriter.write(report.withoutTimings(), out.resolve(EVAL_DIR));
+            if (beforeRecovery != null) {
+                ReportWriter.write(beforeRecovery.recorded(recorded).withoutTimings(),
+                        out.resolve(EVAL_DIR).resolve(Recovery.BEFORE_DIR));
+            }
         }
         ModelCard.write(out);
         List<String> later = new ArrayList<>();
         if (report != null) {
             later.add(EVAL_DIR + "/" + ReportWriter.JSON_FILE);
             later.add(EVAL_DIR + "/" + ReportWriter.HTML_FILE);
+            if (beforeRecovery != null) {
+                later.add(EVAL_DIR + "/" + Recovery.BEFORE_DIR + "/" + ReportWriter.JSON_FILE);
+                later.add(EVAL_DIR + "/" + Recovery.BEFORE_DIR + "/" + ReportWriter.HTML_FILE);
+            }
         }
         later.add(ModelCard.FILE);
         Manifest.addFiles(out, later);
@@ -228,7 +253,7 @@ public final class RecipeRunner {
             ArchiveWriter.write(out, recipe.output().archive(), archive, options.force());
             options.log().accept("wrote " + archive + " in " + seconds(t1).asText() + " s");
         }
-        return new Outcome(out, selections, report, archive);
+        return new Outcome(out, selections, report, beforeRecovery, archive);
     }
 
     /** An archive of an earlier run (replaced under --force) must not stay beside an output that failed its gates. */

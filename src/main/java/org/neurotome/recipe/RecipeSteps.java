@@ -33,9 +33,14 @@ public final class RecipeSteps {
                         o.put("against", switch (cna.comparison()) {
                             case CnaComparison.AblatedHeads h -> "heads " + h.heads() + " ablated";
                             case CnaComparison.OtherCheckpoint c -> "checkpoint " + c.checkpoint().getFileName();
+                            case CnaComparison.WithAdapter w -> "the model with LoRA adapter " + w.adapter().getFileName();
                             case CnaComparison.ContrastPrompts p -> p.prompts().size() == 1
                                     ? "the contrast prompt \"" + p.prompts().getFirst() + "\"" : p.prompts().size() + " contrast prompts";
                         });
+                    }
+                    if (a instanceof Locate.LoraScan scan) {
+                        o.put("against", "the model with the LoRA of the best layer of "
+                                + (scan.scan() == null ? "all layers" : scan.scan()));
                     }
                     o.put("top", a.top());
                 }
@@ -56,6 +61,11 @@ public final class RecipeSteps {
             } else {
                 o.putNull("uses");
             }
+        }
+        if (recipe.recover() != null) {
+            LoraTraining r = recipe.recover();
+            steps.addObject().put("stage", "recover").put("rank", r.rank()).put("steps", r.steps())
+                    .put("data", r.corpus() != null ? r.corpus() + " corpus" : r.dataset().getFileName().toString());
         }
         if (recipe.eval() != null) {
             steps.addObject().put("stage", "eval").put("suite", recipe.eval().suite().name())

@@ -26,7 +26,7 @@ final class References {
     }
 
     /** Validates every reference; returns the selects with their kinds filled in. */
-    static List<Select> check(List<Locate> locates, List<Select> selects, List<Edit> edits) {
+    static List<Select> check(List<Locate> locates, List<Select> selects, List<Edit> edits, LoraTraining recover) {
         References r = new References();
         for (int i = 0; i < locates.size(); i++) {
             Locate l = locates.get(i);
@@ -53,7 +53,13 @@ final class References {
                 case Edit.Compact e -> {
                     // compact acts on what earlier edits zeroed; it names nothing
                 }
+                case Edit.MergeLora e -> {
+                    // names an adapter directory
+                }
             }
+        }
+        if (recover != null && recover.layers() instanceof Reference ref) {
+            r.scanLayer(ref);
         }
         return resolved;
     }
@@ -108,6 +114,21 @@ final class References {
         if (neurons instanceof Reference ref) {
             resolve(ref, Integer.MAX_VALUE, ComponentKind.NEURONS, "edit", k, "neurons");
         }
+    }
+
+    /** Checks that {@code ref}, as recover's {@code layers}, names a lora-scan step (whose best layer it means). */
+    private void scanLayer(Reference ref) {
+        List<String> scans = steps.values().stream().filter(s -> s.locate() instanceof Locate.LoraScan).map(Step::id)
+                .toList();
+        Step target = steps.get(ref.id());
+        if (target != null && target.locate() instanceof Locate.LoraScan) {
+            return;
+        }
+        SchemaViolation v = SchemaViolation.of(target == null ? "unknown reference" : "reference of the wrong kind")
+                .at("recover", "layers").gotText("'" + ref + "'" + (target == null ? "" : " (" + target.where()
+                        + " is not a lora-scan, whose best layer ${id} would mean)"));
+        throw scans.isEmpty() ? v.allowed("layers such as 9, 2-5, 17-, or ${id} of a lora-scan step (the recipe has none)")
+                : v.allowedWords(target == null ? ref.id() : null, scans);
     }
 
     /** Checks that {@code ref}, used by the step at {@code order}, names an earlier step yielding {@code kind}. */

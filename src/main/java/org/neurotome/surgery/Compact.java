@@ -46,6 +46,10 @@ public final class Compact implements Edit {
 
     @Override
     public List<TensorEdit> lower(EditContext ctx) {
+        if (ctx.merged()) {
+            throw NeurotomeException.badInput("compact after merge-lora: the merged delta may have changed the zeroed "
+                    + "slices compact would remove; put merge-lora after compact");
+        }
         ModelConfig c = ctx.config();
         ObjectNode config = ctx.configJson().deepCopy();
         List<TensorEdit> out = new ArrayList<>();

@@ -27,6 +27,7 @@ public final class EditContext {
     private final NeuronLayout neurons;
     private final TreeSet<Head> zeroedHeads = new TreeSet<>();
     private final TreeSet<Neuron> zeroedNeurons = new TreeSet<>();
+    private boolean merged;
     private final ObjectNode configJson;
     private ObjectNode rewrittenConfig;
 
@@ -61,6 +62,20 @@ public final class EditContext {
 
     public TreeSet<Neuron> zeroedNeurons() {
         return zeroedNeurons;
+    }
+
+    /** Whether a LoRA adapter has been merged (its delta may have revived zeroed slices). */
+    public boolean merged() {
+        return merged;
+    }
+
+    void markMerged() {
+        this.merged = true;
+    }
+
+    /** The model's shape now: the input's, or the compacted one once a compacting edit has run. */
+    public ModelConfig currentConfig() {
+        return rewrittenConfig != null ? ModelConfig.from(rewrittenConfig) : config;
     }
 
     /** The config.json to write: the input's, or the one a compacting edit produced. */

@@ -84,9 +84,13 @@ public final class Surgeon {
             ObjectNode d = e.describe();
             ArrayNode touched = d.putArray("touched");
             for (TensorEdit t : lowered) {
-                touched.addObject().put("tensor", t.tensor()).put("kind", t.kind().name().toLowerCase())
-                        .put("axis", t.axis()).put("count", t.indices().length).put("indices", ranges(t.indices()))
-                        .put("factor", t.factor());
+                ObjectNode o = touched.addObject().put("tensor", t.tensor()).put("kind", t.kind().name().toLowerCase());
+                if (t.kind() == TensorEdit.Kind.ADD) {
+                    o.put("delta", t.addend().describe());
+                } else {
+                    o.put("axis", t.axis()).put("count", t.indices().length).put("indices", ranges(t.indices()))
+                            .put("factor", t.factor());
+                }
             }
             described.add(d);
         }
@@ -170,6 +174,9 @@ public final class Surgeon {
             }
             if (d.has("neurons")) {
                 s += " " + d.get("neurons").size() + " neurons";
+            }
+            if (d.has("modules")) {
+                s += " " + d.get("modules").size() + " modules";
             }
             parts.add(s);
         }

@@ -4,13 +4,23 @@ import java.util.Arrays;
 
 /**
  * One change to one stored tensor, the unit every edit operation is lowered to: scale the
- * given slices along an axis (factor 0 zeroes them), or keep only the given slices (a
- * compacting edit that changes the shape). For a 2-D tensor, axis 0 selects rows and axis
- * 1 columns; a 1-D tensor (a bias or norm weight) has only axis 0.
+ * given slices along an axis (factor 0 zeroes them), keep only the given slices (a
+ * compacting edit that changes the shape), or add a computed delta to the whole tensor (a
+ * merged LoRA adapter; {@code addend} is null for the other kinds). For a 2-D tensor, axis 0
+ * selects rows and axis 1 columns; a 1-D tensor (a bias or norm weight) has only axis 0.
  */
-public record TensorEdit(String tensor, Kind kind, int axis, int[] indices, float factor) {
+public record TensorEdit(String tensor, Kind kind, int axis, int[] indices, float factor, Addend addend) {
 
-    public enum Kind { SCALE, KEEP }
+    public enum Kind { SCALE, KEEP, ADD }
+
+    /** What an {@link Kind#ADD} edit adds: a delta of the tensor's stored shape. */
+    public interface Addend {
+        /** Adds the delta to {@code values}, row-major of {@code shape} (which must be the delta's). */
+        void addTo(float[] values, long[] shape);
+
+        /** What the delta is, for the manifest and {@code --dry-run}. */
+        String describe();
+    }
 
     public TensorEdit {
         indices = Arrays.stream(indices).distinct().sorted().toArray();
@@ -20,20 +30,24 @@ public record TensorEdit(String tensor, Kind kind, int axis, int[] indices, floa
     }
 
     public static TensorEdit scale(String tensor, int axis, int[] indices, float factor) {
-        return new TensorEdit(tensor, Kind.SCALE, axis, indices, factor);
+        return new TensorEdit(tensor, Kind.SCALE, axis, indices, factor, null);
     }
 
     public static TensorEdit zero(String tensor, int axis, int[] indices) {
-        return new TensorEdit(tensor, Kind.SCALE, axis, indices, 0f);
+        return new TensorEdit(tensor, Kind.SCALE, axis, indices, 0f, null);
     }
 
     public static TensorEdit keep(String tensor, int axis, int[] indices) {
-        return new TensorEdit(tensor, Kind.KEEP, axis, indices, 1f);
+        return new TensorEdit(tensor, Kind.KEEP, axis, indices, 1f, null);
+    }
+
+    public static TensorEdit add(String tensor, Addend addend) {
+        return new TensorEdit(tensor, Kind.ADD, 0, new int[0], 1f, java.util.Objects.requireNonNull(addend));
     }
 
     /** The shape after this edit. */
     public long[] apply(long[] shape) {
-        if (kind == Kind.SCALE) {
+        if (kind != Kind.KEEP) {
             return shape;
         }
         long[] out = shape.clone();
@@ -43,9 +57,13 @@ public record TensorEdit(String tensor, Kind kind, int axis, int[] indices, floa
 
     /**
      * Applies the edit to row-major {@code values} of {@code shape}; returns the input array
-     * (edited in place) for SCALE, a new array for KEEP.
+     * (edited in place) for SCALE and ADD, a new array for KEEP.
      */
     public float[] apply(float[] values, long[] shape) {
+        if (kind == Kind.ADD) {
+            addend.addTo(values, shape);
+            return values;
+        }
         int rank = shape.length;
         if (rank < 1 || rank > 2 || axis >= rank) {
             throw new IllegalArgumentException(tensor + ": axis " + axis + " of a tensor of shape " + Arrays.toString(shape));

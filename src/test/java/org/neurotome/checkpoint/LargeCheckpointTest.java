@@ -27,7 +27,7 @@ class LargeCheckpointTest {
 
     @AfterEach
     void cleanUp() throws IOException {
-        CheckpointWriter.deleteTree(root);
+        org.neurotome.FileTree.delete(root);
     }
 
     /** A tensor whose byte i is (i * 31) mod 251, written in 1 MiB chunks. */

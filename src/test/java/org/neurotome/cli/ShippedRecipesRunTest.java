@@ -18,14 +18,18 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * The three shipped recipes run on the committed fixtures and do what the paper's edits do:
+ * The shipped recipes run on the committed fixtures and do what the paper's edits do:
  * zeroing the located arithmetic heads breaks arithmetic, keeping only the CNA neurons in the
  * deep layers keeps it, and zeroing the top-18 gender CNA neurons cuts the occupation bias
  * gap by at least 30 % while factual gender survives. On the Llama fixture the same edit only
- * flips the gaps' signs, and the release gate on the absolute gap catches it. Analyses and
- * eval sets are cut down with {@code --set}; gates are the recipes' and suites'. Each output's
- * model card names its base model in Hugging Face front matter, says every edit and what
- * located it, and carries the gate table.
+ * flips the gaps' signs, and the release gate on the absolute gap catches it. The two LoRA
+ * recipes (P1 §5, §6.1) run with short trainings: their mechanics are checked here (the
+ * findings, the merged model equal to the pruned model read through its adapter, the
+ * reports, the manifest); what they measure at full length is checked by
+ * {@code LoraRecipesFixtureTest} (slow). Analyses and eval sets are cut down with
+ * {@code --set}; gates are the recipes' and suites'. Each output's model card names its base
+ * model in Hugging Face front matter, says every edit and what located it, and carries the
+ * gate table.
  */
 class ShippedRecipesRunTest {
     private static final Path QUICK = Path.of("src/test/resources/suites/quick").toAbsolutePath();
@@ -70,6 +74,7 @@ class ShippedRecipesRunTest {
         assertTrue(card.contains(report.get("passed").asBoolean() ? "**PASSED**" : "**FAILED**"), card);
     }
 
+    /** Applies {@code recipe} with {@code sets}, expecting exit {@code exit} (−1: either 0 or 1); its report. */
     private JsonNode apply(int exit, String recipe, String... sets) throws Exception {
         Path out = tmp.resolve(recipe);
         String[] args = new String[4 + 2 * sets.length];
@@ -84,7 +89,12 @@ class ShippedRecipesRunTest {
         PrintStream old = System.out;
         System.setOut(new PrintStream(new ByteArrayOutputStream()));
         try {
-            assertEquals(exit, Main.execute(args), recipe + (exit == 0 ? ": every gate passes" : ": a gate fails"));
+            int code = Main.execute(args);
+            if (exit >= 0) {
+                assertEquals(exit, code, recipe + (exit == 0 ? ": every gate passes" : ": a gate fails"));
+            } else {
+                assertTrue(code == 0 || code == 1, recipe + ": ran (gates judged on cut-down settings): exit " + code);
+            }
         } finally {
             System.setOut(old);
         }
@@ -114,6 +124,80 @@ class ShippedRecipesRunTest {
         assertTrue(metric(r, "arithmetic.accuracy") >= baseline(r, "arithmetic.accuracy") - 0.10);
         card("arith-prune", "fixture-llama", "neurons selected from `arith_cna`: cna on 40 cases of arithmetic.jsonl"
                 + " against heads ${arith_head} ablated, top 50 |", r);
+    }
+
+    @Test
+    void pruneThenRecoverWritesTheMergedModelItsAdapterAndBothReports() throws Exception {
+        JsonNode r = apply(-1, "arith-prune-recover", "locate.0.limit=20", "locate.0.train.steps=10",
+                "locate.0.score.limit=20", "recover.steps=20", "eval.suite=" + QUICK.resolve("arithmetic.yaml"));
+        Path out = tmp.resolve("arith-prune-recover");
+        JsonNode before = Json.MAPPER.readTree(out.resolve("eval/before-recovery/report.json").toFile());
+        assertEquals(0, before.get("gates").size(), "the before-recovery report only measures");
+        assertEquals(baseline(r, "arithmetic.accuracy"), baseline(before, "arithmetic.accuracy"));
+        JsonNode manifest = Json.MAPPER.readTree(out.resolve("manifest.json").toFile());
+        JsonNode recover = manifest.get("recover");
+        assertEquals("adapter", recover.get("adapter").asText());
+        assertEquals(20, recover.get("steps").asInt());
+        JsonNode edits = manifest.get("edits");
+        assertEquals("keep-neurons", edits.get(0).get("op").asText());
+        assertEquals("merge-lora", edits.get(1).get("op").asText());
+        assertEquals(recover.get("adapter_sha256").asText(), edits.get(1).get("adapter_sha256").asText());
+        assertTrue(manifest.get("files").has("adapter/adapter_model.safetensors"));
+        CliRun.stdout(0, "verify", out.toString());
+        CliRun.stdout(0, "verify", out.resolve("adapter").toString());
+        JsonNode findings = Json.MAPPER.readTree(out.resolve("findings.json").toFile());
+        int layer = findings.at("/steps/lora_cna/parameters/lora_scan/best_layer").asInt();
+        assertEquals(1, layer, "the recipe scans layer 1 only");
+        assertEquals("[" + layer + "]", recover.get("layers").toString(), "recover trained the scan's best layer");
+
+        // the output is the pruned model with the adapter merged: the same logits as the
+        // pruned model (the selection of findings.json kept) read through out/adapter
+        StringBuilder kept = new StringBuilder();
+        findings.at("/selections/arith_neurons").forEach(n -> kept.append(kept.isEmpty() ? "" : ", ").append(n.asText()));
+        Path prune = tmp.resolve("prune-only.yaml");
+        Files.writeString(prune, """
+                model: {path: %s}
+                edit:
+                  - op: keep-neurons
+                    neurons: [%s]
+                    layers: 2-
+                output: {dir: %s}
+                """.formatted(Path.of("checkpoints/fixture-llama").toAbsolutePath(), kept, tmp.resolve("pruned")));
+        CliRun.stdout(0, "apply", prune.toString());
+        String ids = "1,14,20,30,24,9";
+        JsonNode merged = Json.MAPPER.readTree(CliRun.stdout(0, "predict", out.toString(), "--ids", ids, "--json",
+                "--logits"));
+        JsonNode viewed = Json.MAPPER.readTree(CliRun.stdout(0, "predict", tmp.resolve("pruned").toString(), "--ids", ids,
+                "--json", "--logits", "--adapter", out.resolve("adapter").toString()));
+        for (int v = 0; v < merged.get("logits").size(); v++) {
+            assertEquals(viewed.get("logits").get(v).asDouble(), merged.get("logits").get(v).asDouble(), 1e-4);
+        }
+    }
+
+    @Test
+    void theLayerScanRanksLayersComparesTheBestAndFineTunesIt() throws Exception {
+        apply(-1, "lora-layer-scan", "locate.0.scan=0-1", "locate.0.limit=10", "locate.0.train.steps=10",
+                "locate.0.score.limit=20", "recover.steps=10", "eval.suite=" + QUICK.resolve("arithmetic.yaml"));
+        Path out = tmp.resolve("lora-layer-scan");
+        JsonNode findings = Json.MAPPER.readTree(out.resolve("findings.json").toFile());
+        JsonNode step = findings.at("/steps/lora_scan");
+        JsonNode scan = step.at("/parameters/lora_scan");
+        assertEquals(2, scan.get("layers").size());
+        int best = scan.get("best_layer").asInt();
+        double bestGain = Double.NEGATIVE_INFINITY;
+        for (JsonNode l : scan.get("layers")) {
+            bestGain = Math.max(bestGain, l.get("gain").asDouble());
+        }
+        assertEquals(bestGain, scan.get("layers").get(best).get("gain").asDouble());
+        assertEquals("adapter", step.get("comparison").asText());
+        assertEquals(50, step.get("neurons").size());
+        assertTrue(step.get("neurons").get(0).get("top_tokens").size() > 0);
+        JsonNode manifest = Json.MAPPER.readTree(out.resolve("manifest.json").toFile());
+        assertEquals("merge-lora", manifest.get("edits").get(0).get("op").asText());
+        assertEquals("model.layers." + best + ".self_attn.q_proj",
+                manifest.get("edits").get(0).get("modules").get(0).get("module").asText());
+        assertTrue(Files.isRegularFile(out.resolve("adapter/adapter_config.json")));
+        assertTrue(Files.notExists(out.resolve("eval/before-recovery")), "nothing was edited before the recovery");
     }
 
     @Test

@@ -81,7 +81,7 @@ class RecipeErrorsTest {
     void locateStepWithoutMethodOrFrom() {
         assertEquals(INVALID.resolve("missing-method.yaml") + ":4:5: missing required key 'method' (the analysis "
                 + "to run) or 'from' (a findings JSON file) in locate.0 (id: scan); "
-                + "allowed: head-scan, attribution, cna", loadError("missing-method.yaml"));
+                + "allowed: head-scan, attribution, cna, lora-scan", loadError("missing-method.yaml"));
     }
 
     @Test
@@ -112,14 +112,14 @@ class RecipeErrorsTest {
     @Test
     void unknownEditOpListsEveryOp() {
         assertEquals(INVALID.resolve("unknown-op.yaml") + ":6:9: unknown edit op at edit.1.op; got 'zero-neuron'; "
-                + "allowed: zero-heads, keep-heads, zero-neurons, scale-neurons, keep-neurons, compact; "
+                + "allowed: zero-heads, keep-heads, zero-neurons, scale-neurons, keep-neurons, compact, merge-lora; "
                 + "did you mean 'zero-neurons'?", loadError("unknown-op.yaml"));
     }
 
     @Test
     void unknownMethodListsEveryMethod() {
         assertEquals(INVALID.resolve("unknown-method.yaml") + ":5:13: unknown method at locate.0.method; "
-                + "got 'head_scan'; allowed: head-scan, attribution, cna; did you mean 'head-scan'?",
+                + "got 'head_scan'; allowed: head-scan, attribution, cna, lora-scan; did you mean 'head-scan'?",
                 loadError("unknown-method.yaml"));
     }
 

@@ -114,15 +114,15 @@ class RecipeValuesTest {
     @Test
     void anEditWithoutAnOpListsTheOps() {
         assertEquals(MINIMAL + ": --set edit.0={heads: 1.2}: missing required key 'op' (the edit op to use) in "
-                + "edit.0; allowed: zero-heads, keep-heads, zero-neurons, scale-neurons, keep-neurons, compact",
+                + "edit.0; allowed: zero-heads, keep-heads, zero-neurons, scale-neurons, keep-neurons, compact, merge-lora",
                 error(Map.of("edit.0", "{heads: 1.2}")));
     }
 
     @Test
     void editOpsAndLocateMethodsNameTheirRecords() {
         Edit.ops().forEach((name, type) -> assertTrue(type.isRecord() && Edit.class.isAssignableFrom(type), name));
-        assertEquals(List.of("zero-heads", "keep-heads", "zero-neurons", "scale-neurons", "keep-neurons", "compact"),
-                List.copyOf(Edit.ops().keySet()));
-        assertEquals(List.of("head-scan", "attribution", "cna"), List.copyOf(Locate.methods().keySet()));
+        assertEquals(List.of("zero-heads", "keep-heads", "zero-neurons", "scale-neurons", "keep-neurons", "compact",
+                "merge-lora"), List.copyOf(Edit.ops().keySet()));
+        assertEquals(List.of("head-scan", "attribution", "cna", "lora-scan"), List.copyOf(Locate.methods().keySet()));
     }
 }

@@ -30,7 +30,8 @@ class ShippedRecipesTest {
         try (Stream<Path> s = Files.list(RECIPES)) {
             files = s.filter(p -> p.toString().endsWith(".yaml")).sorted().toList();
         }
-        assertEquals(List.of("arith-head-ablation.yaml", "arith-prune.yaml", "gender-debias.yaml"),
+        assertEquals(List.of("arith-head-ablation.yaml", "arith-prune-recover.yaml", "arith-prune.yaml",
+                        "gender-debias.yaml", "lora-layer-scan.yaml"),
                 files.stream().map(p -> p.getFileName().toString()).toList());
         for (Path f : files) {
             Recipe r = RecipeLoader.parse(f, Map.of());
@@ -66,6 +67,31 @@ class ShippedRecipesTest {
         assertTrue(neurons.perCase());
         assertEquals(List.of(new Edit.KeepNeurons(new Reference("arith_neurons"), new LayerRange(2, null))),
                 r.edit());
+    }
+
+    @Test
+    void arithPruneRecoverPrunesByBaseVersusLoraCnaAndRecoversOnTheScannedLayer() {
+        Recipe r = RecipeLoader.parse(RECIPES.resolve("arith-prune-recover.yaml"), Map.of());
+        Locate.LoraScan scan = assertInstanceOf(Locate.LoraScan.class, r.locate().getFirst());
+        assertEquals("arithmetic", scan.train().corpus());
+        assertEquals(new LayerRange(1, 1), scan.scan());
+        Select neurons = r.select().getFirst();
+        assertTrue(neurons.perCase());
+        assertEquals(new LayerRange(2, null), neurons.layers());
+        assertEquals(List.of(new Edit.KeepNeurons(new Reference("arith_neurons"), new LayerRange(2, null))), r.edit());
+        assertEquals(new Reference("lora_cna"), r.recover().layers());
+        assertEquals(scan.train().targetModules(), r.recover().targetModules());
+        assertEquals("arithmetic", r.eval().suite().name());
+    }
+
+    @Test
+    void loraLayerScanScansEveryLayerAndFineTunesTheBest() {
+        Recipe r = RecipeLoader.parse(RECIPES.resolve("lora-layer-scan.yaml"), Map.of());
+        Locate.LoraScan scan = assertInstanceOf(Locate.LoraScan.class, r.locate().getFirst());
+        assertEquals(null, scan.scan(), "every layer");
+        assertEquals(List.of("q_proj", "k_proj", "v_proj", "o_proj"), scan.train().targetModules());
+        assertEquals(List.of(), r.edit());
+        assertEquals(new Reference("lora_scan"), r.recover().layers());
     }
 
     @Test

@@ -1,0 +1,173 @@
+package org.neurotome.recipe;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.neurotome.Json;
+import org.neurotome.NeurotomeException;
+import org.neurotome.arch.LayerRange;
+import org.neurotome.checkpoint.Checkpoint;
+import org.neurotome.checkpoint.CheckpointWriter;
+import org.neurotome.checkpoint.DType;
+import org.neurotome.checkpoint.Manifest;
+import org.neurotome.eval.EvalReport;
+import org.neurotome.eval.SuiteEvaluation;
+import org.neurotome.lora.LoraAdapter;
+import org.neurotome.lora.LoraConfig;
+import org.neurotome.lora.LoraTrainer;
+import org.neurotome.model.LanguageModel;
+import org.neurotome.surgery.Edit;
+import org.neurotome.surgery.MergeLora;
+import org.neurotome.surgery.Surgeon;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.Writer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+import java.util.stream.Stream;
+
+/**
+ * A recipe's {@code recover} stage (P1 §6.1: prune, then recover accuracy with LoRA): the
+ * edited model is written to a scratch directory beside the output and, when the recipe has an
+ * eval stage, scored against the input (the "before recovery" report); a LoRA is trained on it
+ * as {@code recover} says; then the output is written from the input with the recipe's edits
+ * and the adapter merged after them ({@code merge-lora}), the adapter itself in
+ * {@code adapter/} beside the weights, and the training recorded in the manifest. The scratch
+ * directory is removed whatever happens (and, left by a killed run, by the next one).
+ */
+final class Recovery {
+    /** Where the adapter goes inside the output directory. */
+    static final String ADAPTER_DIR = "adapter";
+    /** Where the before-recovery report goes inside the output's eval directory. */
+    static final String BEFORE_DIR = "before-recovery";
+    private static final String SCRATCH = ".recover-";
+
+    private Recovery() {
+    }
+
+    /**
+     * Runs the stage and writes the output; returns the before-recovery report (null without
+     * an eval stage, or when no edit came before the recovery).
+     *
+     * @param written    where and how the output is written (the recipe's files and provenance included)
+     * @param bestLayers the best layer of each lora-scan step, for {@code layers: ${id}}
+     */
+    static EvalReport run(Recipe recipe, Checkpoint input, List<Edit> edits, Surgeon.Options written,
+                          ai.djl.Device device, RecipeRunner.Options options, Map<String, Integer> bestLayers,
+                          Function<Path, String> recorded) {
+        LoraTraining recover = recipe.recover();
+        Path out = written.out().toAbsolutePath().normalize();
+        Path scratch = out.resolveSibling("." + out.getFileName() + SCRATCH + ProcessHandle.current().pid());
+        try {
+            deleteStale(out);
+            org.neurotome.FileTree.delete(scratch);
+            Files.createDirectories(scratch);
+            Path edited = input.dir();
+            EvalReport before = null;
+            if (!edits.isEmpty()) {
+                edited = scratch.resolve("edited");
+                options.log().accept("write the edited model for recovery");
+                Surgeon.apply(input, edits, new Surgeon.Options(edited, written.dtype(), Long.MAX_VALUE, false, Map.of(),
+                        Map.of(), Map.of()));
+                if (recipe.eval() != null) {
+                    options.log().accept("eval " + recipe.eval().suite().name() + " before recovery (baseline: the input)");
+                    Path model = edited;
+                    // the edited model lives in a scratch directory: the report names it by the output
+                    before = SuiteEvaluation.run(recipe.eval().suite(), List.of(), edited, recipe.model().path(), device,
+                            options.budget(), null, options.eval()).recorded(p -> p.equals(model)
+                            ? recorded.apply(out) + " (edited, before recovery)" : recorded.apply(p));
+                }
+            }
+            LayerRange layers = switch (recover.layers()) {
+                case null -> null;
+                case LayerSource.Range r -> r.range();
+                case Reference ref -> new LayerRange(bestLayers.get(ref.id()), bestLayers.get(ref.id()));
+            };
+            Path adapterDir = scratch.resolve(ADAPTER_DIR);
+            LoraTrainer.Result trained;
+            try (LanguageModel lm = LanguageModel.open(edited, device, options.budget())) {
+                LoraTrainer.Settings settings = recover.settings(lm.config(), layers);
+                options.log().accept("recover: train a LoRA on " + (edits.isEmpty() ? "the input" : "the edited model")
+                        + " (" + (layers == null ? "all layers" : "layers " + layers) + ", " + settings.schedule().steps()
+                        + " steps)");
+                // the adapter's base is the edited model, which is not kept: it has no name
+                trained = LoraTrainer.train(lm, null, recover.data(), settings, new PrintWriter(Writer.nullWriter()));
+                options.log().accept(String.format(java.util.Locale.ROOT, "recover: loss %.4f -> %.4f",
+                        trained.firstLoss(), trained.finalLoss()));
+                Map<String, JsonNode> provenance = new LinkedHashMap<>();
+                provenance.put("training", training(recover, trained, recorded));
+                LoraAdapter.write(adapterDir, trained.config(), trained.modules(),
+                        Map.of("training-log.jsonl", trained.logFile()), provenance, false, null);
+            }
+            LoraAdapter adapter = LoraAdapter.read(adapterDir);
+            List<Edit> all = new ArrayList<>(edits);
+            all.add(new MergeLora(adapter, 1.0));
+            Map<String, byte[]> files = new LinkedHashMap<>(written.extraFiles());
+            try (Stream<Path> list = Files.list(adapterDir)) {
+                for (Path f : list.sorted().toList()) {
+                    files.put(ADAPTER_DIR + "/" + f.getFileName(), Files.readAllBytes(f));
+                }
+            }
+            Map<String, JsonNode> provenance = new LinkedHashMap<>(written.provenance());
+            ObjectNode section = training(recover, trained, recorded);
+            section.put("adapter", ADAPTER_DIR);
+            section.put("adapter_sha256", adapter.fingerprint());
+            section.put("summary", LoraAdapter.summary(trained.config(), trained.modules()));
+            provenance.put("recover", section);
+            options.log().accept("recover: merge the adapter into " + out);
+            Surgeon.apply(input, all, new Surgeon.Options(written.out(), written.dtype(), written.maxShardBytes(),
+                    written.force(), files, provenance, written.metadata(), written.guard()));
+            return before;
+        } catch (IOException e) {
+            throw NeurotomeException.outputFailed(scratch + ": cannot write the recovery's scratch files: "
+                    + e.getMessage(), e);
+        } finally {
+            try {
+                org.neurotome.FileTree.delete(scratch);
+            } catch (IOException ignored) {
+                // best effort: a hidden directory, removed by the next run for this output
+            }
+        }
+    }
+
+    /** What the recovery trained: settings, data, losses, the adapter's shape. */
+    private static ObjectNode training(LoraTraining recover, LoraTrainer.Result trained,
+                                       Function<Path, String> recorded) {
+        ObjectNode o = recover.describe(recorded);
+        LoraConfig c = trained.config();
+        if (c.layersToTransform() != null) {
+            ArrayNode layers = o.putArray("layers");
+            c.layersToTransform().forEach(layers::add);
+        }
+        o.put("r", c.r()).put("lora_alpha", c.alpha()).put("use_rslora", c.useRslora());
+        ArrayNode t = o.putArray("target_modules");
+        c.targetModules().forEach(t::add);
+        ArrayNode modules = o.putArray("modules");
+        trained.modules().forEach(m -> modules.add(m.module()));
+        o.put("parameters", trained.modules().stream().mapToLong(m -> m.parameters()).sum());
+        o.put("first_loss", trained.firstLoss()).put("final_loss", trained.finalLoss());
+        return o;
+    }
+
+    /** Removes scratch directories of runs for {@code out} whose process is gone. */
+    private static void deleteStale(Path out) throws IOException {
+        String prefix = "." + out.getFileName() + SCRATCH;
+        if (!Files.isDirectory(out.getParent())) {
+            return;
+        }
+        try (Stream<Path> list = Files.list(out.getParent())) {
+            for (Path p : list.filter(x -> x.getFileName().toString().startsWith(prefix)).toList()) {
+                String pid = p.getFileName().toString().substring(prefix.length());
+                if (pid.matches("\\d+") && ProcessHandle.of(Long.parseLong(pid)).isEmpty()) {
+                    org.neurotome.FileTree.delete(p);
+                }
+            }
+        }
+    }
+}
