@@ -213,16 +213,35 @@ public final class Checkpoint implements AutoCloseable {
     /** The tensor widened to float32 (F32, F16, BF16, F64 only). */
     public float[] floats(String name) {
         TensorInfo t = info(name);
+        if (t.numel() > Integer.MAX_VALUE - 8) {
+            throw NeurotomeException.badCheckpoint(t.file() + ": tensor '" + name + "' has " + t.numel()
+                    + " elements, more than one float array holds");
+        }
+        return floats(name, 0, (int) t.numel());
+    }
+
+    /**
+     * Elements {@code [offset, offset + count)} of the tensor (row-major, as stored) widened to
+     * float32; the mapped pages they came from are released again, so reading a large
+     * checkpoint piece by piece does not keep it in the resident set.
+     */
+    public float[] floats(String name, long offset, int count) {
+        TensorInfo t = info(name);
         if (!t.dtype().isFloat()) {
             throw NeurotomeException.badCheckpoint(t.file() + ": tensor '" + name + "' has dtype " + t.dtype()
                     + "; a floating dtype (F32, F16, BF16, F64) is needed here");
         }
-        long n = t.numel();
-        if (n > Integer.MAX_VALUE - 8) {
-            throw NeurotomeException.badCheckpoint(t.file() + ": tensor '" + name + "' has " + n
-                    + " elements, more than one float array holds");
+        if (offset < 0 || count < 0 || offset + count > t.numel()) {
+            throw new IllegalArgumentException("elements [" + offset + ", " + (offset + count) + ") of tensor '" + name
+                    + "' are outside its " + t.numel() + " elements");
         }
-        return FloatCodec.decode(bytes(name), t.dtype(), (int) n);
+        long size = t.dtype().size();
+        MemorySegment slice = bytes(name).asSlice(offset * size, count * size);
+        float[] v = FloatCodec.decode(slice, t.dtype(), count);
+        if (slice.isMapped()) {
+            slice.unload();
+        }
+        return v;
     }
 
     /** Whether {@code file} (tokenizer.json, generation_config.json, ...) is present. */

@@ -56,6 +56,40 @@ public record TensorEdit(String tensor, Kind kind, int axis, int[] indices, floa
     }
 
     /**
+     * Applies a {@link Kind#SCALE} edit to rows {@code [from, to)} of a tensor of {@code shape},
+     * held in {@code rows} (row-major, just those rows; a 1-D tensor's rows are its elements).
+     */
+    public void scaleRows(float[] rows, long[] shape, long from, long to) {
+        if (kind != Kind.SCALE) {
+            throw new IllegalStateException(tensor + ": only a scaling edit applies to rows one block at a time");
+        }
+        int rank = shape.length;
+        if (rank < 1 || rank > 2 || axis >= rank) {
+            throw new IllegalArgumentException(tensor + ": axis " + axis + " of a tensor of shape " + Arrays.toString(shape));
+        }
+        long extent = shape[axis];
+        int cols = rank == 2 ? (int) shape[1] : 1;
+        for (int i : indices) {
+            if (i < 0 || i >= extent) {
+                throw new IllegalArgumentException(tensor + ": index " + i + " outside axis " + axis + " of shape "
+                        + Arrays.toString(shape));
+            }
+            if (axis == 0) {
+                if (i >= from && i < to) {
+                    int base = (int) (i - from) * cols;
+                    for (int c = 0; c < cols; c++) {
+                        rows[base + c] *= factor;
+                    }
+                }
+            } else {
+                for (int r = 0; r < to - from; r++) {
+                    rows[r * cols + i] *= factor;
+                }
+            }
+        }
+    }
+
+    /**
      * Applies the edit to row-major {@code values} of {@code shape}; returns the input array
      * (edited in place) for SCALE and ADD, a new array for KEEP.
      */
@@ -78,17 +112,7 @@ public record TensorEdit(String tensor, Kind kind, int axis, int[] indices, floa
             }
         }
         if (kind == Kind.SCALE) {
-            for (int i : indices) {
-                if (axis == 0) {
-                    for (int c = 0; c < cols; c++) {
-                        values[i * cols + c] *= factor;
-                    }
-                } else {
-                    for (int r = 0; r < rows; r++) {
-                        values[r * cols + i] *= factor;
-                    }
-                }
-            }
+            scaleRows(values, shape, 0, rows);
             return values;
         }
         if (axis == 0) {

@@ -2,7 +2,9 @@ package org.neurotome.surgery;
 
 import org.neurotome.checkpoint.Checkpoint;
 import org.neurotome.checkpoint.DType;
+import org.neurotome.checkpoint.FloatCodec;
 import org.neurotome.checkpoint.OutputTensor;
+import org.neurotome.checkpoint.ShardSink;
 import org.neurotome.checkpoint.TensorInfo;
 import org.neurotome.NeurotomeException;
 
@@ -15,9 +17,14 @@ import java.util.Map;
  * Lowers a list of {@link TensorEdit}s onto a checkpoint's tensors, lazily: an untouched
  * tensor is copied byte for byte; a touched one is widened to float32, edited and stored
  * back in its own dtype (or {@code dtype} when a conversion is asked for) only when the
- * writer reaches it, so memory holds one tensor at a time.
+ * writer reaches it. Tensors that are only scaled (zeroed heads and neurons, scaled neurons)
+ * or converted stream through in blocks of rows, so memory holds a few MiB of any checkpoint;
+ * a compacting edit or a merged adapter holds its one tensor at a time.
  */
 public final class WeightRewriter {
+    /** Elements widened at once when a tensor streams through in blocks of rows. */
+    private static final int BLOCK_ELEMENTS = 1 << 22;
+
     private WeightRewriter() {
     }
 
@@ -51,6 +58,10 @@ public final class WeightRewriter {
             for (TensorEdit e : mine) {
                 shape = e.apply(shape);
             }
+            if (mine.stream().allMatch(e -> e.kind() == TensorEdit.Kind.SCALE)) {
+                out.add(new OutputTensor(t.name(), target, shape, sink -> scaledInBlocks(source, t, mine, target, sink)));
+                continue;
+            }
             out.add(OutputTensor.ofLazyFloats(t.name(), target, shape, () -> {
                 float[] v = source.floats(t.name());
                 long[] s = t.shape();
@@ -62,5 +73,22 @@ public final class WeightRewriter {
             }));
         }
         return out;
+    }
+
+    /** Writes tensor {@code t} with its scaling edits applied, as {@code target}, in blocks of whole rows. */
+    private static void scaledInBlocks(Checkpoint source, TensorInfo t, List<TensorEdit> edits, DType target,
+                                       ShardSink sink) throws java.io.IOException {
+        long[] shape = t.shape();
+        long cols = shape.length == 2 ? shape[1] : 1;
+        long rows = t.numel() / Math.max(1, cols);
+        long block = Math.max(1, BLOCK_ELEMENTS / Math.max(1, cols));
+        for (long r0 = 0; r0 < rows; r0 += block) {
+            long r1 = Math.min(rows, r0 + block);
+            float[] v = source.floats(t.name(), r0 * cols, Math.toIntExact((r1 - r0) * cols));
+            for (TensorEdit e : edits) {
+                e.scaleRows(v, shape, r0, r1);
+            }
+            sink.write(FloatCodec.encode(v, target));
+        }
     }
 }
