@@ -620,34 +620,24 @@ public final class Weights implements AutoCloseable {
         void close();
 
         private static <T> Lease<T> kept(T value) {
-            return new Lease<>() {
-                @Override
-                public T get() {
-                    return value;
-                }
-
-                @Override
-                public void close() {
-                }
-            };
+            return new Held<>(value, () -> { });
         }
 
-        private static <T> Lease<T> closing(T value, AutoCloseable memory) {
-            return new Lease<>() {
-                @Override
-                public T get() {
-                    return value;
-                }
+        private static <T> Lease<T> closing(T value, Widening memory) {
+            return new Held<>(value, memory::close);
+        }
+    }
 
-                @Override
-                public void close() {
-                    try {
-                        memory.close();
-                    } catch (Exception e) {
-                        throw new IllegalStateException(e);
-                    }
-                }
-            };
+    /** A {@link Lease} of {@code value} whose close runs {@code release}. */
+    private record Held<T>(T value, Runnable release) implements Lease<T> {
+        @Override
+        public T get() {
+            return value;
+        }
+
+        @Override
+        public void close() {
+            release.run();
         }
     }
 
