@@ -145,10 +145,17 @@ public final class Transformer implements AutoCloseable {
         long room = Math.max(w.budget().available(), 1);
         int from = 0;
         while (from < requests.size()) {
-            int to = from + 1;
-            long bytes = activationBytes(requests.get(from));
-            while (to < requests.size() && bytes + activationBytes(requests.get(to)) <= room) {
-                bytes += activationBytes(requests.get(to++));
+            int to = from;
+            long held = 0;
+            long widest = 0;
+            while (to < requests.size()) {
+                Activations a = activations(requests.get(to));
+                if (to > from && held + a.held() + Math.max(widest, a.peak()) > room) {
+                    break;
+                }
+                held += a.held();
+                widest = Math.max(widest, a.peak());
+                to++;
             }
             layerMajor(requests.subList(from, to), from, consumer);
             from = to;
@@ -202,10 +209,15 @@ public final class Transformer implements AutoCloseable {
     }
 
     /**
-     * A rough upper bound on what {@code r} holds between layers and at its widest: the
-     * residual stream, its taps, the widest activation of a layer and its logits.
+     * Rough upper bounds, in bytes, on what a request holds between layers (its residual
+     * stream and its taps) and, while it is the one running, at its widest (a layer's largest
+     * activations, or its logits at the end): requests run side by side hold the first each and
+     * the second one at a time.
      */
-    long activationBytes(ForwardRequest r) {
+    record Activations(long held, long peak) {
+    }
+
+    Activations activations(ForwardRequest r) {
         long rows = r.batchSize();
         long seq = r.ids() != null ? r.ids().stream().mapToInt(a -> a.length).max().orElse(1)
                 : r.residual().getShape().get(1);
@@ -215,7 +227,7 @@ public final class Transformer implements AutoCloseable {
         long tapWidth = (long) Math.max(d, (long) c.numHeads() * d) + c.ffnSize();
         long taps = r.taps().size() * (r.tapAllPositions() ? seq : 1) * tapWidth;
         long logits = (r.allLogits() ? seq : 1) * c.vocabSize();
-        return 4 * rows * (seq * (2 * d + widest) + taps + 2 * logits);
+        return new Activations(4 * rows * (seq * d + taps), 4 * rows * Math.max(seq * (d + widest), 2 * logits));
     }
 
     /** Checks {@code request} and prepares its embeddings (or its residual input). */
