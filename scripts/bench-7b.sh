@@ -82,7 +82,7 @@ echo "| build | seconds | peak RSS MiB | peak RSS GiB | exit |"
 echo "| --- | --- | --- | --- | --- |"
 row "before ($BEFORE)" "$JAVA_HOME/bin/java" -Dai.djl.offline=true --enable-native-access=ALL-UNNAMED -jar "$D/before/target/neurotome.jar" predict "$M2" --ids 1,450,4996,310,3444,338,3681,29889
 row "after (kept: fits the default budget)" scripts/neurotome predict "$M2" --ids 1,450,4996,310,3444,338,3681,29889
-row "after, --max-memory 1200m (streamed)" scripts/neurotome predict "$M2" --ids 1,450,4996,310,3444,338,3681,29889 --max-memory 1200m
+row "after, --max-memory 1300m (streamed)" scripts/neurotome predict "$M2" --ids 1,450,4996,310,3444,338,3681,29889 --max-memory 1300m
 echo
 
 echo "### Streamed forward against its floor"
