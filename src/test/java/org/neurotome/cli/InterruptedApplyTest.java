@@ -8,6 +8,7 @@ import org.neurotome.checkpoint.DType;
 import org.neurotome.testing.TestModels;
 import org.neurotome.checkpoint.OutputTensor;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -34,28 +35,9 @@ class InterruptedApplyTest {
         Path model = tmp.resolve("model");
         generate(model);
         var before = TestModels.contentHashes(model);
-        Path recipe = tmp.resolve("recipe.yaml");
-        Files.writeString(recipe, """
-                model:
-                  path: model
-                edit:
-                  - op: zero-heads
-                    heads: [0.1]
-                output:
-                  dir: out
-                """);
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        Process p = new ProcessBuilder(java, "-Dai.djl.offline=true", "--enable-native-access=ALL-UNNAMED",
-                "-cp", System.getProperty("java.class.path"), Main.class.getName(), "apply", recipe.toString())
-                .redirectErrorStream(true).redirectOutput(tmp.resolve("log.txt").toFile()).start();
-        Path partial = null;
-        long deadline = System.nanoTime() + 60_000_000_000L;
-        while (partial == null && p.isAlive() && System.nanoTime() < deadline) {
-            try (Stream<Path> s = Files.list(tmp)) {
-                partial = s.filter(x -> x.getFileName().toString().startsWith(".out.partial-")).findFirst().orElse(null);
-            }
-            Thread.sleep(5);
-        }
+        Path recipe = recipe();
+        Process p = startApply(recipe);
+        Path partial = awaitPartial(p);
         assertTrue(partial != null, "the run was seen writing its partial directory");
         p.destroyForcibly().waitFor();
         assertFalse(Files.exists(tmp.resolve("out")), "no output directory after the kill");
@@ -71,6 +53,20 @@ class InterruptedApplyTest {
     void aTerminatedRunRemovesItsPartialAndItsLock() throws Exception {
         Path model = tmp.resolve("model");
         generate(model);
+        Path recipe = recipe();
+        Process p = startApply(recipe);
+        assertTrue(awaitPartial(p) != null, "the run was seen writing its partial directory");
+        p.destroy();
+        p.waitFor();
+        try (Stream<Path> s = Files.list(tmp)) {
+            assertEquals(List.of(), s.map(x -> x.getFileName().toString()).filter(n -> n.startsWith(".")).toList(),
+                    "SIGTERM: no partial directory and no lock file left");
+        }
+        assertFalse(Files.exists(tmp.resolve("out")));
+    }
+
+    /** A recipe zeroing one head of {@code tmp/model} into {@code tmp/out}. */
+    private Path recipe() throws IOException {
         Path recipe = tmp.resolve("recipe.yaml");
         Files.writeString(recipe, """
                 model:
@@ -81,26 +77,31 @@ class InterruptedApplyTest {
                 output:
                   dir: out
                 """);
+        return recipe;
+    }
+
+    /** {@code neurotome apply RECIPE} in a JVM of its own, its output in {@code tmp/log.txt}. */
+    private Process startApply(Path recipe) throws IOException {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        Process p = new ProcessBuilder(java, "-Dai.djl.offline=true", "--enable-native-access=ALL-UNNAMED",
+        return new ProcessBuilder(java, "-Dai.djl.offline=true", "--enable-native-access=ALL-UNNAMED",
                 "-cp", System.getProperty("java.class.path"), Main.class.getName(), "apply", recipe.toString())
                 .redirectErrorStream(true).redirectOutput(tmp.resolve("log.txt").toFile()).start();
-        boolean seen = false;
+    }
+
+    /** The partial directory {@code p} writes, once it appears; null if the run ends (or a minute passes) first. */
+    private Path awaitPartial(Process p) throws IOException, InterruptedException {
         long deadline = System.nanoTime() + 60_000_000_000L;
-        while (!seen && p.isAlive() && System.nanoTime() < deadline) {
+        while (p.isAlive() && System.nanoTime() < deadline) {
             try (Stream<Path> s = Files.list(tmp)) {
-                seen = s.anyMatch(x -> x.getFileName().toString().startsWith(".out.partial-"));
+                Path partial = s.filter(x -> x.getFileName().toString().startsWith(".out.partial-")).findFirst()
+                        .orElse(null);
+                if (partial != null) {
+                    return partial;
+                }
             }
             Thread.sleep(5);
         }
-        assertTrue(seen, "the run was seen writing its partial directory");
-        p.destroy();
-        p.waitFor();
-        try (Stream<Path> s = Files.list(tmp)) {
-            assertEquals(List.of(), s.map(x -> x.getFileName().toString()).filter(n -> n.startsWith(".")).toList(),
-                    "SIGTERM: no partial directory and no lock file left");
-        }
-        assertFalse(Files.exists(tmp.resolve("out")));
+        return null;
     }
 
     /** A 4-layer Llama of about 300 MB, so that writing it takes a while. */
