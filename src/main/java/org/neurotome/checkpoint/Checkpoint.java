@@ -226,6 +226,18 @@ public final class Checkpoint implements AutoCloseable {
      * checkpoint piece by piece does not keep it in the resident set.
      */
     public float[] floats(String name, long offset, int count) {
+        float[][] out = new float[1][];
+        widen(name, offset, count, (slice, dtype) -> out[0] = FloatCodec.decode(slice, dtype, count));
+        return out[0];
+    }
+
+    /** As {@link #floats(String, long, int)}, into {@code dst} as native-order float32. */
+    public void floats(String name, long offset, long count, MemorySegment dst) {
+        widen(name, offset, count, (slice, dtype) -> FloatCodec.decode(slice, dtype, count, dst));
+    }
+
+    /** Checks a range of a floating tensor, decodes its stored bytes with {@code decode}, then releases their pages. */
+    private void widen(String name, long offset, long count, java.util.function.BiConsumer<MemorySegment, DType> decode) {
         TensorInfo t = info(name);
         if (!t.dtype().isFloat()) {
             throw NeurotomeException.badCheckpoint(t.file() + ": tensor '" + name + "' has dtype " + t.dtype()
@@ -237,11 +249,10 @@ public final class Checkpoint implements AutoCloseable {
         }
         long size = t.dtype().size();
         MemorySegment slice = bytes(name).asSlice(offset * size, count * size);
-        float[] v = FloatCodec.decode(slice, t.dtype(), count);
+        decode.accept(slice, t.dtype());
         if (slice.isMapped()) {
             slice.unload();
         }
-        return v;
     }
 
     /** Whether {@code file} (tokenizer.json, generation_config.json, ...) is present. */

@@ -1,9 +1,6 @@
 package org.neurotome.model;
 
-import org.neurotome.NeurotomeException;
 import org.neurotome.checkpoint.Checkpoint;
-import org.neurotome.checkpoint.FloatCodec;
-import org.neurotome.checkpoint.TensorInfo;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -26,20 +23,7 @@ public interface TensorSource {
 
     /** The tensors of an open checkpoint, decoded from their mapped bytes (valid while it is open). */
     static TensorSource of(Checkpoint checkpoint) {
-        return (name, offset, count, dst) -> {
-            TensorInfo t = checkpoint.info(name);
-            if (!t.dtype().isFloat()) {
-                throw NeurotomeException.badCheckpoint(t.file() + ": tensor '" + name + "' has dtype " + t.dtype()
-                        + "; a floating dtype (F32, F16, BF16, F64) is needed here");
-            }
-            check(name, offset, count, t.numel());
-            long size = t.dtype().size();
-            MemorySegment bytes = checkpoint.bytes(name).asSlice(offset * size, count * size);
-            FloatCodec.decode(bytes, t.dtype(), count, dst);
-            if (bytes.isMapped()) {
-                bytes.unload();
-            }
-        };
+        return checkpoint::floats;
     }
 
     /** Tensors held as Java arrays (fresh initialisations, values read elsewhere), by name. */
