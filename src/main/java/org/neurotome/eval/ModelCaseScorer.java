@@ -41,9 +41,15 @@ public final class ModelCaseScorer implements CaseScorer {
         List<int[]> rows = new ArrayList<>();
         for (int b = 0; b < cases.size(); b++) {
             EvalCase c = cases.get(b);
-            int[] prompt = model.encode(c.prompt());
-            int[] ids = model.encode(c.prompt() + c.target());
-            targets[b] = CaseScorer.targetTokens(c, prompt, ids);
+            int[] prompt;
+            int[] ids;
+            try {
+                prompt = model.encode(c.prompt());
+                ids = model.encode(c.prompt() + c.target());
+                targets[b] = CaseScorer.targetTokens(c, prompt, ids);
+            } catch (org.neurotome.NeurotomeException e) {
+                throw new CaseRefused(b, e);
+            }
             promptLength[b] = prompt.length;
             rows.add(ids);
             if (rows.size() == FORWARD_ROWS || b == cases.size() - 1) {
