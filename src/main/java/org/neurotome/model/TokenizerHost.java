@@ -71,10 +71,11 @@ public final class TokenizerHost {
                         out.writeInt(next++);
                     }
                     case ENCODE -> {
-                        HuggingFaceTokenizer tok = tokenizer(open, in.readInt());
+                        // every argument is read before anything can fail, so the next request starts in step
+                        int handle = in.readInt();
                         boolean special = in.readBoolean();
                         String text = new String(in.readNBytes(in.readInt()), java.nio.charset.StandardCharsets.UTF_8);
-                        long[] ids = tok.encode(text, special, false).getIds();
+                        long[] ids = tokenizer(open, handle).encode(text, special, false).getIds();
                         out.writeByte(OK);
                         out.writeInt(ids.length);
                         for (long id : ids) {
@@ -82,13 +83,14 @@ public final class TokenizerHost {
                         }
                     }
                     case DECODE -> {
-                        HuggingFaceTokenizer tok = tokenizer(open, in.readInt());
+                        int handle = in.readInt();
                         boolean skipSpecial = in.readBoolean();
                         long[] ids = new long[in.readInt()];
                         for (int i = 0; i < ids.length; i++) {
                             ids[i] = in.readLong();
                         }
-                        byte[] text = tok.decode(ids, skipSpecial).getBytes(java.nio.charset.StandardCharsets.UTF_8);
+                        byte[] text = tokenizer(open, handle).decode(ids, skipSpecial)
+                                .getBytes(java.nio.charset.StandardCharsets.UTF_8);
                         out.writeByte(OK);
                         out.writeInt(text.length);
                         out.write(text);

@@ -56,16 +56,33 @@ final class TokenizerProcess {
         drain.start();
     }
 
-    /** Tokenizer {@code file}, loaded as {@code handle} in process {@code owner}. */
-    record Handle(Path file, TokenizerProcess owner, int handle) {
+    /** Tokenizer {@code file}, loaded as {@code handle} in process {@code owner} (loaded again when that one ended). */
+    static final class Handle {
+        private final Path file;
+        private TokenizerProcess owner;
+        private int handle;
+
+        private Handle(Path file) {
+            this.file = file;
+        }
+
+        Path file() {
+            return file;
+        }
     }
 
     /** Loads {@code file} in the shared process (started when none runs). */
     static synchronized Handle load(Path file) {
-        TokenizerProcess p = running(file);
-        int handle = p.call(file, "loading it", o -> o.writeUTF(file.toAbsolutePath().toString()),
+        Handle h = new Handle(file);
+        reload(h);
+        return h;
+    }
+
+    private static void reload(Handle h) {
+        TokenizerProcess p = running(h.file);
+        h.handle = p.call(h.file, "loading it", o -> o.writeUTF(h.file.toAbsolutePath().toString()),
                 TokenizerHost.LOAD, DataInputStream::readInt);
-        return new Handle(file, p, handle);
+        h.owner = p;
     }
 
     /** The ids of {@code text}, with the post-processor's special tokens when {@code special}. */
@@ -104,9 +121,12 @@ final class TokenizerProcess {
         }
     }
 
-    /** {@code h} if its process still runs, else the same file loaded afresh in a new one. */
+    /** {@code h}, loaded afresh in a new process when its own has ended. */
     private static Handle live(Handle h) {
-        return h.owner == current && h.owner.process.isAlive() ? h : load(h.file);
+        if (h.owner != current || !h.owner.process.isAlive()) {
+            reload(h);
+        }
+        return h;
     }
 
     private static TokenizerProcess running(Path file) {
@@ -152,6 +172,9 @@ final class TokenizerProcess {
             if (status == TokenizerHost.FAILED) {
                 throw NeurotomeException.badCheckpoint(file + ": the tokenizer library failed " + doing + ": "
                         + in.readUTF());
+            }
+            if (status != TokenizerHost.OK) {
+                throw new IOException("answer out of step"); // the process is ended below, the next call starts afresh
             }
             return answer.read(in);
         } catch (IOException e) {

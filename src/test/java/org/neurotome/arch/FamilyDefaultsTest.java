@@ -55,7 +55,10 @@ class FamilyDefaultsTest {
             Map.entry("parallel_residual", c -> c.features().parallelResidual()),
             Map.entry("query_pre_attn_scalar", c -> c.features().queryPreAttnScalar()),
             Map.entry("attn_softcap", c -> c.features().attnSoftcap()),
-            Map.entry("final_softcap", c -> c.features().finalSoftcap()));
+            Map.entry("final_softcap", c -> c.features().finalSoftcap()),
+            Map.entry("clip_qkv", c -> c.features().clipQkv()),
+            Map.entry("rope_local_theta", c -> c.features().ropeLocalTheta()),
+            Map.entry("sliding_window_pattern", c -> c.features().windowPattern()));
 
     private static JsonNode read() {
         try (InputStream in = FamilyDefaultsTest.class.getResourceAsStream("/arch/transformers-defaults.yaml")) {

@@ -93,7 +93,7 @@ class LoraAdapterErrorsTest {
     void aRankOfZeroIsRefusedNamingTheKey() throws IOException {
         Path a = withConfig("gpt2_tied", c -> c.put("r", 0));
         contains(refused("gpt2_tied", a), a.resolve(LoraConfig.FILE).toString(), "key 'r' is 0",
-                "allowed: a whole number >= 1");
+                "allowed: a whole number from 1 to 1048576");
     }
 
     @Test
