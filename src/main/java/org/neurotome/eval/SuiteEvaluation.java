@@ -6,8 +6,8 @@ import org.neurotome.checkpoint.Checkpoint;
 import org.neurotome.checkpoint.Manifest;
 import org.neurotome.model.LanguageModel;
 import org.neurotome.model.MemoryBudget;
+import org.neurotome.model.Residency;
 import org.neurotome.model.WeightOverlay;
-import org.neurotome.model.Weights;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -80,7 +80,7 @@ public final class SuiteEvaluation {
         long held = 0;
         if (baseline != null) {
             try (Checkpoint b = Checkpoint.open(baseline)) {
-                held = Weights.streamingNeed(b);
+                held = Residency.streamingNeed(b);
             }
         }
         try (MemoryBudget.Reservation r = budget.reserve(held)) {
