@@ -2,7 +2,7 @@ package org.neurotome.sweep;
 
 import org.neurotome.AtomicFile;
 import org.neurotome.NeurotomeException;
-import org.neurotome.OutputLock;
+import org.neurotome.output.OutputLock;
 import org.neurotome.model.MemoryBudget;
 import org.neurotome.recipe.RecipeLoader;
 import org.neurotome.recipe.RecipeRunner;
