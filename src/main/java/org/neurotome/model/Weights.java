@@ -973,7 +973,7 @@ public final class Weights implements AutoCloseable {
                 ffnIn = outIn(Role.UP, l);
                 ffnInBias = optional(Role.UP_BIAS, l);
             }
-            return new LayerWeights(plain(Role.LN1, l), optional(Role.LN1_BIAS, l), qkv, qkvBias,
+            return new LayerWeights(optional(Role.LN1, l), optional(Role.LN1_BIAS, l), qkv, qkvBias,
                     inOut(Role.O, l), optional(Role.O_BIAS, l), optional(Role.LN2, l), optional(Role.LN2_BIAS, l),
                     ffnIn, ffnInBias, inOut(Role.DOWN, l), optional(Role.DOWN_BIAS, l),
                     optional(Role.Q_NORM, l), optional(Role.K_NORM, l), optional(Role.LN1_POST, l),
