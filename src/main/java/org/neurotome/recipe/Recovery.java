@@ -107,7 +107,7 @@ final class Recovery {
             }
             LoraAdapter adapter = LoraAdapter.read(adapterDir);
             List<Edit> all = new ArrayList<>(edits);
-            all.add(new MergeLora(adapter, 1.0));
+            all.add(new MergeLora(adapter, 1.0, ADAPTER_DIR));
             Map<String, byte[]> files = new LinkedHashMap<>(written.extraFiles());
             try (Stream<Path> list = Files.list(adapterDir)) {
                 for (Path f : list.sorted().toList()) {

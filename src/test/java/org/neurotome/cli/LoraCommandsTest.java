@@ -65,8 +65,10 @@ class LoraCommandsTest {
         assertEquals(2 * 4 * (128 + 384), inspect.get("adapter").get("parameters").asLong());
 
         Path findings = tmp.resolve("cna.json");
-        CliRun.stdout(0, "locate", MODEL, "--method", "cna", "--prompt", "Q: What is 12 times 34? A:",
+        String table = CliRun.stdout(0, "locate", MODEL, "--method", "cna", "--prompt", "Q: What is 12 times 34? A:",
                 "--against-adapter", adapter.toString(), "--json", findings.toString(), "--top", "5");
+        assertTrue(table.contains("A = the model, B = the model with LoRA adapter " + adapter), table);
+        assertFalse(table.contains("contrast"), table);
         JsonNode f = Json.MAPPER.readTree(findings.toFile());
         assertEquals("adapter", f.get("comparison").asText());
         assertEquals(adapter.toString(), f.get("against").get("adapter").get("path").asText());
