@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.neurotome.Json;
+import org.neurotome.testing.TestModels;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 
@@ -133,8 +134,9 @@ class ShippedRecipesRunTest {
 
     @Test
     void pruneThenRecoverWritesTheMergedModelItsAdapterAndBothReports() throws Exception {
-        JsonNode r = apply(-1, "arith-prune-recover", "locate.0.limit=20", "locate.0.train.steps=10",
-                "locate.0.score.limit=20", "recover.steps=20", "eval.suite=" + QUICK.resolve("arithmetic.yaml"));
+        String[] sets = {"locate.0.limit=20", "locate.0.train.steps=10", "locate.0.score.limit=20", "recover.steps=20",
+                "eval.suite=" + QUICK.resolve("arithmetic.yaml")};
+        JsonNode r = apply(-1, "arith-prune-recover", sets);
         Path out = tmp.resolve("arith-prune-recover");
         JsonNode before = Json.MAPPER.readTree(out.resolve("eval/before-recovery/report.json").toFile());
         assertEquals(0, before.get("gates").size(), "the before-recovery report only measures");
@@ -184,6 +186,13 @@ class ShippedRecipesRunTest {
         for (int v = 0; v < merged.get("logits").size(); v++) {
             assertEquals(viewed.get("logits").get(v).asDouble(), merged.get("logits").get(v).asDouble(), 1e-4);
         }
+
+        // run again, the output is the same bytes: no file the manifest hashes holds a time
+        java.util.Map<String, String> first = TestModels.contentHashes(out);
+        assertTrue(first.containsKey("manifest.json"), "the manifest hashes every file, adapter/ and eval/ too");
+        org.neurotome.FileTree.delete(out);
+        apply(-1, "arith-prune-recover", sets);
+        assertEquals(first, TestModels.contentHashes(out), "a second run writes the same bytes");
     }
 
     @Test
