@@ -66,7 +66,7 @@ public final class Transformer implements AutoCloseable {
 
     /**
      * Changes a layer's weights for the span of one pass, after they are leased: a LoRA
-     * being trained adds its deltas here, under autograd ({@link Weights#withDeltas}).
+     * being trained adds its deltas here, under autograd (a LoRA's {@code LoraParameters}).
      */
     @FunctionalInterface
     public interface LayerTransform {

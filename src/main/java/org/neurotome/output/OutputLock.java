@@ -1,4 +1,7 @@
-package org.neurotome;
+package org.neurotome.output;
+
+import org.neurotome.ExitCode;
+import org.neurotome.NeurotomeException;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
