@@ -43,7 +43,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 /**
- * {@code neurotome locate}: the analyses of METHOD.md A2–A4 on one prompt or a data set —
+ * {@code neurotome locate}: the analyses of docs/method.md A2–A4 on one prompt or a data set —
  * a head scan, log-probability-increase attribution, or Comparative Neuron Analysis against
  * ablated heads, a second checkpoint or a second prompt — as a ranked table on stdout, a
  * findings JSON ({@code docs/findings.md}) and an SVG chart.

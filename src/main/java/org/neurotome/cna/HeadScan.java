@@ -18,7 +18,7 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * The head scan of METHOD.md A3 (Yu &amp; Ananiadou, EMNLP 2024, §3.2 and
+ * The head scan of docs/method.md A3 (Yu &amp; Ananiadou, EMNLP 2024, §3.2 and
  * {@code Llama_view_arithmetic-head.ipynb}): every attention head is ablated in turn (its
  * output zeroed at every position, as zeroing its columns of the output projection) and the
  * target tokens are scored again. Instead of one edited copy of the model per head, a batch

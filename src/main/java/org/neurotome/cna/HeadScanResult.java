@@ -17,7 +17,7 @@ import java.util.Set;
  * A case's probability is the product of its steps' (teacher-forced) probabilities and it is
  * correct when every step's top-1 is its target. Accuracies are in percent, drops in
  * percentage points; a relative drop is the drop as a percentage of the original accuracy
- * (METHOD.md A6: decreases both in points and relative to the original).
+ * (docs/method.md A6: decreases both in points and relative to the original).
  */
 public final class HeadScanResult {
     /** Accuracy on the cases with one label value. */

@@ -17,9 +17,9 @@ import java.util.regex.Pattern;
 /**
  * The prompts an analysis runs on, as token ids: one prompt (text or ids) or the cases of a
  * data set. Each case is scored at one or more <em>steps</em>, one per target token,
- * teacher-forced on the earlier target tokens (METHOD.md A6: every answer token is a separate
+ * teacher-forced on the earlier target tokens (docs/method.md A6: every answer token is a separate
  * next-token case). A case without a target is scored at one step against the model's own
- * top-1 prediction (METHOD.md A2).
+ * top-1 prediction (docs/method.md A2).
  */
 public final class PromptSet {
     /**
@@ -151,7 +151,7 @@ public final class PromptSet {
 
     /**
      * Every case with the whole word {@code word} replaced by {@code replacement} in its
-     * prompt (the second prompt of a one-word contrast, METHOD.md A4), keeping the targets.
+     * prompt (the second prompt of a one-word contrast, docs/method.md A4), keeping the targets.
      * A case without the word, or given as ids, is a BAD_INPUT error.
      */
     public PromptSet swapWord(LanguageModel model, String word, String replacement) {

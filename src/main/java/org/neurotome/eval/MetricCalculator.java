@@ -7,7 +7,7 @@ import java.util.SequencedMap;
 import java.util.function.IntFunction;
 
 /**
- * Turns a task's case scores into its metrics (METHOD.md A6; P1 §3.3 for accuracy, P1 §6.2 for
+ * Turns a task's case scores into its metrics (docs/method.md A6; P1 §3.3 for accuracy, P1 §6.2 for
  * the bias gap). With {@code N} the task name, every task reports {@code N.cases}, and:
  * <ul>
  *   <li>arithmetic: {@code N.accuracy} — the fraction of cases whose every target token is the

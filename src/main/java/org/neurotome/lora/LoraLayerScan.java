@@ -19,7 +19,7 @@ import java.util.function.IntFunction;
 /**
  * P1 §5's scan: one LoRA per layer (each trained alone, on that layer only, from the same data
  * and seed), and the accuracy each reaches on a set of cases against the model's own — every
- * target token the top-1 prediction, teacher-forced (METHOD.md A6) — with the token accuracy
+ * target token the top-1 prediction, teacher-forced (docs/method.md A6) — with the token accuracy
  * beside it. The layer whose LoRA gains most (case accuracy, then token accuracy, then the
  * lower layer) is the best; its adapter is kept for the comparison that follows (CNA between
  * the model and the model with that LoRA).
