@@ -6,6 +6,7 @@ import org.neurotome.Json;
 import org.neurotome.eval.CaseScore;
 import org.neurotome.eval.EvalCase;
 import org.neurotome.eval.ModelCaseScorer;
+import org.neurotome.eval.ScoreTotals;
 import org.neurotome.model.LanguageModel;
 import org.neurotome.model.Transformer;
 
@@ -89,14 +90,7 @@ public final class LoraLayerScan {
 
     /** Whole-case and per-token accuracy of scored cases. */
     private static double[] accuracy(List<CaseScore> scored) {
-        int right = 0;
-        int tokens = 0;
-        int tokensRight = 0;
-        for (CaseScore s : scored) {
-            right += s.correct() ? 1 : 0;
-            tokens += s.tokens().size();
-            tokensRight += s.top1Count();
-        }
-        return new double[] {(double) right / scored.size(), (double) tokensRight / tokens};
+        ScoreTotals t = ScoreTotals.of(scored);
+        return new double[] {t.accuracy(), t.tokenAccuracy()};
     }
 }
