@@ -141,13 +141,7 @@ public final class LocateCommand implements Callable<Integer> {
     Path svg;
 
     @Mixin
-    DeviceOption device;
-
-    @Mixin
-    ResourceOptions resources;
-
-    @Mixin
-    AdapterOption adapter;
+    ModelOptions run;
 
     @Override
     public Integer call() {
@@ -155,15 +149,15 @@ public final class LocateCommand implements Callable<Integer> {
         checkOutputs();
         PrintWriter out = spec.commandLine().getOut();
         ProgressBar progress = new ProgressBar(spec.commandLine().getErr());
-        try (TorchThreads threads = resources.threads();
-             LanguageModel lm = LanguageModel.open(model, device.resolve(), resources.budget(), adapter.read())) {
+        try (TorchThreads threads = run.resources.threads();
+             LanguageModel lm = run.open(model)) {
             lm.transformer().setProgress((done, total) -> progress.update("layers", done, total));
             Loaded in = load(lm);
             Provenance prov = new Provenance(Provenance.model(lm), null, in.description, parameters());
             TextTokenizer tok = lm.tokenizer().orElse(null);
             Findings findings;
             String chart;
-            Analyses.Context ctx = new Analyses.Context(device.resolve(), resources.budget(), progress, line -> { },
+            Analyses.Context ctx = new Analyses.Context(run.device.resolve(), run.resources.budget(), progress, line -> { },
                     (other, named) -> Provenance.model(other));
             switch (Analyses.run(lm, in.prompts, spec(lm, in.prompts), perCase, ctx)) {
                 case Analyses.HeadScanned(HeadScanResult r) -> {
@@ -394,7 +388,7 @@ public final class LocateCommand implements Callable<Integer> {
         }
         putIfSet(p, "against", against == null ? null : against.toString());
         putIfSet(p, "against_adapter", againstAdapter == null ? null : againstAdapter.toString());
-        putIfSet(p, "adapter", adapter.adapter == null ? null : adapter.adapter.toString());
+        putIfSet(p, "adapter", run.adapter.adapter == null ? null : run.adapter.adapter.toString());
         putIfSet(p, "contrast", contrast);
         putIfSet(p, "swap", swap);
         if (method.equals("cna")) {
@@ -408,7 +402,7 @@ public final class LocateCommand implements Callable<Integer> {
         if (!method.equals("head-scan")) {
             p.put("neuron_path", neuronPath);
         }
-        p.put("device", device.device);
+        p.put("device", run.device.device);
         return p;
     }
 
