@@ -19,13 +19,14 @@ import org.neurotome.model.MemoryBudget;
 import java.nio.file.Path;
 import java.util.function.BiFunction;
 import java.util.function.Consumer;
+import java.util.function.Function;
 
 /**
  * The one place an {@link AnalysisSpec} becomes calls into the analyses: which engine runs,
  * which second model a comparison opens (another checkpoint, or the same one with an adapter)
  * and under which budget, and how the LoRA layer scan hands its best adapter to CNA. The
  * {@code locate} command and a recipe's analyse stage both call {@link #run}; each turns the
- * {@link Outcome} into findings and tables its own way.
+ * {@link Outcome} into findings and tables its own way, inside the call.
  */
 public final class Analyses {
 
@@ -63,36 +64,42 @@ public final class Analyses {
     private Analyses() {
     }
 
-    /** Runs {@code spec} on {@code model} over {@code prompts}; {@code perCase} keeps each case's own scores. */
-    public static Outcome run(LanguageModel model, PromptSet prompts, AnalysisSpec spec, boolean perCase, Context ctx) {
+    /**
+     * Runs {@code spec} on {@code model} over {@code prompts} ({@code perCase} keeps each case's
+     * own scores) and hands the outcome to {@code then} while what it was computed with (the
+     * vocabulary projections, side B's model) is still open: findings read the top tokens of
+     * neurons' value vectors through them.
+     */
+    public static <T> T run(LanguageModel model, PromptSet prompts, AnalysisSpec spec, boolean perCase, Context ctx,
+                            Function<Outcome, T> then) {
         return switch (spec) {
-            case AnalysisSpec.HeadScan h -> new HeadScanned(HeadScan.run(model, prompts,
-                    HeadScan.Options.defaults().withGroupBy(h.groupBy()).withProgress(ctx.progress())));
+            case AnalysisSpec.HeadScan h -> then.apply(new HeadScanned(HeadScan.run(model, prompts,
+                    HeadScan.Options.defaults().withGroupBy(h.groupBy()).withProgress(ctx.progress()))));
             case AnalysisSpec.Attribution at -> {
                 try (VocabularyProjection p = projection(model)) {
-                    yield new Attributed(attribution(model, p, at.neuronPath(), ctx).run(prompts, perCase));
+                    yield then.apply(new Attributed(attribution(model, p, at.neuronPath(), ctx).run(prompts, perCase)));
                 }
             }
-            case AnalysisSpec.Cna c -> cna(model, prompts, c, perCase, ctx);
-            case AnalysisSpec.LoraScan ls -> loraScan(model, prompts, ls, perCase, ctx);
+            case AnalysisSpec.Cna c -> cna(model, prompts, c, perCase, ctx, then);
+            case AnalysisSpec.LoraScan ls -> loraScan(model, prompts, ls, perCase, ctx, then);
         };
     }
 
-    private static Compared cna(LanguageModel model, PromptSet prompts, AnalysisSpec.Cna c, boolean perCase,
-                                Context ctx) {
+    private static <T> T cna(LanguageModel model, PromptSet prompts, AnalysisSpec.Cna c, boolean perCase,
+                             Context ctx, Function<Outcome, T> then) {
         try (VocabularyProjection p = projection(model)) {
             Attribution a = attribution(model, p, c.neuronPath(), ctx);
             return switch (c.against()) {
                 case AnalysisSpec.AblatedHeads ab ->
-                        new Compared(Comparison.headsAblated(a, prompts, ab.heads(), perCase), null, null);
+                        then.apply(new Compared(Comparison.headsAblated(a, prompts, ab.heads(), perCase), null, null));
                 case AnalysisSpec.ContrastPrompts cp ->
-                        new Compared(Comparison.contrast(a, prompts, cp.prompts(), perCase), null, null);
+                        then.apply(new Compared(Comparison.contrast(a, prompts, cp.prompts(), perCase), null, null));
                 case AnalysisSpec.OtherCheckpoint oc -> {
                     try (LanguageModel other = opened(LanguageModel.open(oc.checkpoint(), ctx.device(), ctx.budget()), ctx);
                          VocabularyProjection q = projection(other)) {
                         Attribution b = attribution(other, q, c.neuronPath(), ctx);
-                        yield new Compared(Comparison.checkpoints(a, b, prompts, perCase), ctx.describe().apply(other, oc.checkpoint()),
-                                null);
+                        yield then.apply(new Compared(Comparison.checkpoints(a, b, prompts, perCase),
+                                ctx.describe().apply(other, oc.checkpoint()), null));
                     }
                 }
                 case AnalysisSpec.WithAdapter wa -> {
@@ -100,8 +107,8 @@ public final class Analyses {
                             LoraAdapter.read(wa.adapter())), ctx);
                          VocabularyProjection q = projection(other)) {
                         Attribution b = attribution(other, q, c.neuronPath(), ctx);
-                        yield new Compared(Comparison.adapter(a, b, prompts, perCase), ctx.describe().apply(other, model.dir()),
-                                null);
+                        yield then.apply(new Compared(Comparison.adapter(a, b, prompts, perCase),
+                                ctx.describe().apply(other, model.dir()), null));
                     }
                 }
             };
@@ -109,8 +116,8 @@ public final class Analyses {
     }
 
     /** P1 §5: a LoRA per layer, each scored, then CNA between the model (A) and the model with the best one (B). */
-    private static Compared loraScan(LanguageModel model, PromptSet prompts, AnalysisSpec.LoraScan ls,
-                                     boolean perCase, Context ctx) {
+    private static <T> T loraScan(LanguageModel model, PromptSet prompts, AnalysisSpec.LoraScan ls,
+                                  boolean perCase, Context ctx, Function<Outcome, T> then) {
         LoraLayerScan.Result scan = LoraLayerScan.run(model, ls.data(), ls.layers(), ls.settings(), ls.scoreCases(),
                 ctx.log());
         try (VocabularyProjection p = projection(model);
@@ -120,7 +127,7 @@ public final class Analyses {
             Attribution.NeuronPath path = Attribution.NeuronPath.VALUE_PROJECTIONS;
             ComparisonResult r = Comparison.adapter(attribution(model, p, path, ctx), attribution(tuned, q, path, ctx),
                     prompts, perCase);
-            return new Compared(r, ctx.describe().apply(tuned, model.dir()), scan);
+            return then.apply(new Compared(r, ctx.describe().apply(tuned, model.dir()), scan));
         }
     }
 

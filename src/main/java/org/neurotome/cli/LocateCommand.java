@@ -155,50 +155,56 @@ public final class LocateCommand implements Callable<Integer> {
             Loaded in = load(lm);
             Provenance prov = new Provenance(Provenance.model(lm), null, in.description, parameters());
             TextTokenizer tok = lm.tokenizer().orElse(null);
-            Findings findings;
-            String chart;
             Analyses.Context ctx = new Analyses.Context(run.device.resolve(), run.resources.budget(), progress, line -> { },
                     (other, named) -> Provenance.model(other));
-            switch (Analyses.run(lm, in.prompts, spec(lm, in.prompts), perCase, ctx)) {
-                case Analyses.HeadScanned(HeadScanResult r) -> {
-                    progress.finish();
-                    findings = Findings.headScan(r, prov, top, tok, perCase);
-                    LocateTables.headScan(out, r, top, tok);
-                    chart = FindingsChart.heatmap("head scan: " + r.rankedBy() + " when the head is ablated",
-                            r.rankedBy(), r.rankingTable());
-                }
-                case Analyses.Attributed(AttributionResult r) -> {
-                    progress.finish();
-                    findings = Findings.attribution(r, prov, top, tok, perCase);
-                    LocateTables.attribution(out, r, top, tok);
-                    ComponentScores m = r.mean();
-                    chart = FindingsChart.layerBars("log-probability increase per layer", "increase",
-                            List.of("attention", "FFN"), new double[][] {m.attention(), m.ffn()});
-                }
-                case Analyses.Compared c -> {
-                    progress.finish();
-                    Provenance withB = c.modelB() == null ? prov
-                            : new Provenance(prov.model(), c.modelB(), prov.input(), prov.parameters());
-                    findings = Findings.comparison(c.result(), withB, top, topTokens, tok, perCase);
-                    LocateTables.comparison(out, findings);
-                    double[][] layers = new double[2][];
-                    layers[0] = findings.document().path("layers").findValues("positive_diff").stream()
-                            .mapToDouble(v -> v.asDouble()).toArray();
-                    layers[1] = findings.document().path("layers").findValues("negative_diff").stream()
-                            .mapToDouble(v -> v.asDouble()).toArray();
-                    chart = FindingsChart.layerBars("CNA: sum of neuron differences per layer ("
-                            + c.result().kind().key() + ")", "diff", List.of("positive", "negative"), layers);
-                }
-            }
+            Shown shown = Analyses.run(lm, in.prompts, spec(lm, in.prompts), perCase, ctx, outcome -> {
+                progress.finish();
+                return show(outcome, prov, tok, out);
+            });
             out.flush();
             if (json != null) {
-                findings.write(json);
+                shown.findings().write(json);
             }
             if (svg != null) {
-                AtomicFile.write(svg, chart);
+                AtomicFile.write(svg, shown.chart());
             }
         }
         return 0;
+    }
+
+    /** An analysis's findings and its chart. */
+    private record Shown(Findings findings, String chart) {
+    }
+
+    /** The findings of {@code outcome}, its table printed to {@code out}, and its chart. */
+    private Shown show(Analyses.Outcome outcome, Provenance prov, TextTokenizer tok, PrintWriter out) {
+        return switch (outcome) {
+            case Analyses.HeadScanned(HeadScanResult r) -> {
+                LocateTables.headScan(out, r, top, tok);
+                yield new Shown(Findings.headScan(r, prov, top, tok, perCase), FindingsChart.heatmap(
+                        "head scan: " + r.rankedBy() + " when the head is ablated", r.rankedBy(), r.rankingTable()));
+            }
+            case Analyses.Attributed(AttributionResult r) -> {
+                LocateTables.attribution(out, r, top, tok);
+                ComponentScores m = r.mean();
+                yield new Shown(Findings.attribution(r, prov, top, tok, perCase), FindingsChart.layerBars(
+                        "log-probability increase per layer", "increase", List.of("attention", "FFN"),
+                        new double[][] {m.attention(), m.ffn()}));
+            }
+            case Analyses.Compared c -> {
+                Provenance withB = c.modelB() == null ? prov
+                        : new Provenance(prov.model(), c.modelB(), prov.input(), prov.parameters());
+                Findings findings = Findings.comparison(c.result(), withB, top, topTokens, tok, perCase);
+                LocateTables.comparison(out, findings);
+                double[][] layers = new double[2][];
+                layers[0] = findings.document().path("layers").findValues("positive_diff").stream()
+                        .mapToDouble(v -> v.asDouble()).toArray();
+                layers[1] = findings.document().path("layers").findValues("negative_diff").stream()
+                        .mapToDouble(v -> v.asDouble()).toArray();
+                yield new Shown(findings, FindingsChart.layerBars("CNA: sum of neuron differences per layer ("
+                        + c.result().kind().key() + ")", "diff", List.of("positive", "negative"), layers));
+            }
+        };
     }
 
     /** The analysis the options ask for. */

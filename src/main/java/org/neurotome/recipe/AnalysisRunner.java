@@ -72,11 +72,11 @@ final class AnalysisRunner {
         Provenance prov = new Provenance(Provenance.model(model, recorded.apply(model.dir())), null, input, parameters);
         Analyses.Context ctx = context(a.id());
         return switch (a) {
-            case Locate.HeadScan h -> Findings.headScan(((Analyses.HeadScanned) Analyses.run(model, prompts,
-                    new AnalysisSpec.HeadScan(null), perCase, ctx)).result(), prov, 0, tok, perCase);
-            case Locate.Attribution at -> Findings.attribution(((Analyses.Attributed) Analyses.run(model, prompts,
-                    new AnalysisSpec.Attribution(Attribution.NeuronPath.VALUE_PROJECTIONS), perCase, ctx)).result(),
-                    prov, 0, tok, perCase);
+            case Locate.HeadScan h -> Analyses.run(model, prompts, new AnalysisSpec.HeadScan(null), perCase, ctx,
+                    out -> Findings.headScan(((Analyses.HeadScanned) out).result(), prov, 0, tok, perCase));
+            case Locate.Attribution at -> Analyses.run(model, prompts,
+                    new AnalysisSpec.Attribution(Attribution.NeuronPath.VALUE_PROJECTIONS), perCase, ctx,
+                    out -> Findings.attribution(((Analyses.Attributed) out).result(), prov, 0, tok, perCase));
             case Locate.Cna c -> cna(c, prompts, selections, perCase, prov, tok, ctx);
             case Locate.LoraScan ls -> loraScan(ls, prompts, perCase, prov, tok, ctx);
         };
@@ -111,15 +111,17 @@ final class AnalysisRunner {
         }
         AnalysisSpec.LoraScan spec = new AnalysisSpec.LoraScan(ls.train().data(), layers,
                 l -> ls.train().atLayer(l).settings(model.config(), new LayerRange(l, l)), cases);
-        Analyses.Compared out = (Analyses.Compared) Analyses.run(model, prompts, spec, perCase, ctx);
-        bestLayers.put(ls.id(), out.scan().best());
-        ObjectNode scanJson = out.scan().toJson();
-        scanJson.set("train", ls.train().describe(recorded));
-        scanJson.set("score", Provenance.dataset(ls.score().dataset(), recorded.apply(ls.score().dataset()),
-                labels(ls.score().where()), ls.score().limit(), cases.size()));
-        prov.parameters().set("lora_scan", scanJson);
-        Provenance withB = new Provenance(prov.model(), out.modelB(), prov.input(), prov.parameters());
-        return Findings.comparison(out.result(), withB, 0, 10, tok, perCase);
+        return Analyses.run(model, prompts, spec, perCase, ctx, outcome -> {
+            Analyses.Compared out = (Analyses.Compared) outcome;
+            bestLayers.put(ls.id(), out.scan().best());
+            ObjectNode scanJson = out.scan().toJson();
+            scanJson.set("train", ls.train().describe(recorded));
+            scanJson.set("score", Provenance.dataset(ls.score().dataset(), recorded.apply(ls.score().dataset()),
+                    labels(ls.score().where()), ls.score().limit(), cases.size()));
+            prov.parameters().set("lora_scan", scanJson);
+            Provenance withB = new Provenance(prov.model(), out.modelB(), prov.input(), prov.parameters());
+            return Findings.comparison(out.result(), withB, 0, 10, tok, perCase);
+        });
     }
 
     /** A model named by {@code named}, with its adapter, as findings record them: both paths through {@code recorded}. */
@@ -155,11 +157,13 @@ final class AnalysisRunner {
                 yield new AnalysisSpec.ContrastPrompts(contrast(c, prompts, cp.prompts()));
             }
         };
-        Analyses.Compared out = (Analyses.Compared) Analyses.run(model, prompts,
-                new AnalysisSpec.Cna(against, Attribution.NeuronPath.VALUE_PROJECTIONS), perCase, ctx);
-        Provenance withB = out.modelB() == null ? prov
-                : new Provenance(prov.model(), out.modelB(), prov.input(), prov.parameters());
-        return Findings.comparison(out.result(), withB, 0, 10, tok, perCase);
+        return Analyses.run(model, prompts, new AnalysisSpec.Cna(against, Attribution.NeuronPath.VALUE_PROJECTIONS),
+                perCase, ctx, outcome -> {
+                    Analyses.Compared out = (Analyses.Compared) outcome;
+                    Provenance withB = out.modelB() == null ? prov
+                            : new Provenance(prov.model(), out.modelB(), prov.input(), prov.parameters());
+                    return Findings.comparison(out.result(), withB, 0, 10, tok, perCase);
+                });
     }
 
     /** Side B of a contrast: each case's prompt replaced by its prompt's contrast, targets kept (A's). */
