@@ -35,6 +35,7 @@ class LayeringTest {
             List.of("analysis", "surgery", "fixtures"), // one dispatch of analyses; weight edits; the fixture models
             List.of("release"),                // the model card
             List.of("recipe"),                 // recipes, planning, running
+            List.of("sweep"),                  // grids of recipe variants as units, engines, results
             List.of("cli"));                   // commands
 
     @Test

@@ -25,6 +25,8 @@ import java.util.concurrent.Callable;
         subcommands = {
                 HelpCommand.class,
                 ApplyCommand.class,
+                SweepCommand.class,
+                RunUnitCommand.class,
                 LocateCommand.class,
                 EvalCommand.class,
                 InspectCommand.class,
