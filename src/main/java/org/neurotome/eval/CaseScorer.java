@@ -37,6 +37,29 @@ public interface CaseScorer {
     List<CaseScore> score(List<EvalCase> batch);
 
     /**
+     * Case {@code index} of a batch cannot be scored (its tokens do not fit the model, or the
+     * tokenizer refuses it); the runner names the case's data set and line and rethrows the cause.
+     */
+    final class CaseRefused extends RuntimeException {
+        private final int index;
+
+        public CaseRefused(int index, NeurotomeException cause) {
+            super(cause.getMessage(), cause, false, false);
+            this.index = index;
+        }
+
+        /** The refused case's index in its batch. */
+        public int index() {
+            return index;
+        }
+
+        @Override
+        public synchronized NeurotomeException getCause() {
+            return (NeurotomeException) super.getCause();
+        }
+    }
+
+    /**
      * The target token ids of {@code c}: the tail of {@code fullIds} (the tokens of
      * {@code prompt + target}) after {@code promptIds} (the tokens of {@code prompt}).
      */
