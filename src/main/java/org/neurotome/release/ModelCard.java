@@ -51,12 +51,20 @@ public final class ModelCard {
         JsonNode manifest = read(dir.resolve("manifest.json"));
         JsonNode report = Files.isRegularFile(dir.resolve(REPORT)) ? read(dir.resolve(REPORT)) : null;
         Path card = dir.resolve(FILE);
-        AtomicFile.write(card, render(manifest, report));
+        AtomicFile.write(card, render(manifest, read(dir.resolve("config.json")), report));
         return card;
     }
 
     /** The card for {@code manifest} and, when the recipe had an eval stage, its {@code report}. */
     public static String render(JsonNode manifest, JsonNode report) {
+        return render(manifest, null, report);
+    }
+
+    /**
+     * The card for {@code manifest}, the output's {@code config} (null: not consulted) and,
+     * when the recipe had an eval stage, its {@code report}.
+     */
+    public static String render(JsonNode manifest, JsonNode config, JsonNode report) {
         BaseModel base = BaseModel.fromJson(manifest.get(BaseModel.SECTION));
         String baseName = base == null ? "an unnamed model" : base.name();
         JsonNode steps = manifest.path("steps");
@@ -105,6 +113,7 @@ public final class ModelCard {
         if (report != null) {
             evaluation(b, report, steps);
         }
+        loading(b, config);
 
         b.append("## Provenance\n\n| | |\n| --- | --- |\n");
         b.append("| base model | ").append(cell(baseName)).append(", fingerprint `")
@@ -119,6 +128,33 @@ public final class ModelCard {
         b.append("Every file's SHA-256 is in `manifest.json`; `neurotome verify` checks this folder, or an archive of it,")
                 .append(" against it.\n");
         return b.toString();
+    }
+
+    /**
+     * Families whose transformers classes read {@code head_dim} from config.json only from the
+     * version given on; earlier ones take hidden_size / num_attention_heads, which a checkpoint
+     * whose heads were compacted no longer satisfies.
+     */
+    private static final Map<String, String> HEAD_DIM_SINCE = Map.of("llama", "4.48", "mistral", "4.48");
+
+    /** A "Loading" section when the output needs a newer transformers than its family's first. */
+    private static void loading(StringBuilder b, JsonNode config) {
+        if (config == null || !HEAD_DIM_SINCE.containsKey(config.path("model_type").asText())
+                || !config.path("head_dim").canConvertToInt()) {
+            return;
+        }
+        int heads = config.path("num_attention_heads").asInt();
+        int headDim = config.path("head_dim").asInt();
+        int hidden = config.path("hidden_size").asInt();
+        if ((long) heads * headDim == hidden) {
+            return;
+        }
+        b.append("## Loading\n\nThis checkpoint's attention heads were compacted: ").append(heads).append(" heads of ")
+                .append(headDim).append(" (`head_dim`) no longer span the hidden size ").append(hidden)
+                .append(". Load it with transformers ").append(HEAD_DIM_SINCE.get(config.path("model_type").asText()))
+                .append(" or later, whose ").append(config.path("model_type").asText()).append(" classes read `head_dim`")
+                .append(" from `config.json`; earlier versions derive it as hidden_size / num_attention_heads and fail")
+                .append(" with shape mismatches.\n\n");
     }
 
     private static String frontMatter(BaseModel base, JsonNode manifest) {

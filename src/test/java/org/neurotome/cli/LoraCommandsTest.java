@@ -138,7 +138,7 @@ class LoraCommandsTest {
                 .replace("\"r\" : 4", "\"r\" : 0"));
         CliRun badAdapter = CliRun.of("predict", MODEL, "--ids", "1,2", "--adapter", bad.toString());
         assertEquals(3, badAdapter.code());
-        assertEquals("error: " + bad.resolve("adapter_config.json") + ": key 'r' is 0; allowed: a whole number >= 1",
+        assertEquals("error: " + bad.resolve("adapter_config.json") + ": key 'r' is 0; allowed: a whole number from 1 to 1048576",
                 badAdapter.err().strip());
         CliRun otherFamily = CliRun.of("predict", "checkpoints/fixture-llama", "--ids", "1,2", "--adapter",
                 adapter.toString());

@@ -176,4 +176,37 @@ class ModelCardTest {
         assertNull(BaseModel.of(dir, dir, null).license());
         assertNull(BaseModel.of(dir, dir, null).licenseName());
     }
+
+    @Test
+    void aLlamaWhoseHeadsWereCompactedSaysWhichTransformersLoadsIt() throws Exception {
+        JsonNode manifest = Json.MAPPER.readTree(MANIFEST);
+        String compacted = ModelCard.render(manifest, Json.MAPPER.readTree("""
+                {"model_type": "llama", "hidden_size": 48, "num_attention_heads": 3, "head_dim": 8}"""), null);
+        assertTrue(compacted.contains("## Loading\n\nThis checkpoint's attention heads were compacted: 3 heads of 8 "
+                + "(`head_dim`) no longer span the hidden size 48. Load it with transformers 4.48 or later"), compacted);
+        for (String config : new String[] {
+                "{\"model_type\": \"llama\", \"hidden_size\": 48, \"num_attention_heads\": 6, \"head_dim\": 8}",
+                "{\"model_type\": \"llama\", \"hidden_size\": 48, \"num_attention_heads\": 3}",
+                "{\"model_type\": \"qwen3\", \"hidden_size\": 48, \"num_attention_heads\": 3, \"head_dim\": 8}"}) {
+            assertFalse(ModelCard.render(manifest, Json.MAPPER.readTree(config), null).contains("## Loading"), config);
+        }
+    }
+
+    @Test
+    void anApplyThatCompactsHeadsWritesTheLoadingNote() throws Exception {
+        Path recipe = tmp.resolve("compact.yaml");
+        Files.writeString(recipe, """
+                model:
+                  path: %s
+                edit:
+                  - op: zero-heads
+                    heads: [0.0, 0.1, 0.2, 1.3, 1.4, 1.5, 2.0, 2.1, 2.2]
+                  - op: compact
+                    remove: [heads]
+                output:
+                  dir: %s
+                """.formatted(org.neurotome.model.ReferenceData.caseDir("llama_gqa_tied_bf16"), tmp.resolve("out")));
+        assertEquals(0, org.neurotome.cli.Main.execute("apply", recipe.toString()));
+        assertTrue(Files.readString(tmp.resolve("out/README.md")).contains("Load it with transformers 4.48 or later"));
+    }
 }
