@@ -7,7 +7,7 @@ import java.util.List;
 
 /**
  * A model as the evaluation harness sees it: given a batch of cases, how it scores each case's
- * target, token by token, teacher-forced (METHOD.md A6: every answer token is a separate
+ * target, token by token, teacher-forced (docs/method.md A6: every answer token is a separate
  * next-token case conditioned on the earlier answer tokens).
  *
  * <p>Contract of an implementation over a causal language model:

@@ -19,7 +19,7 @@ import java.util.function.LongSupplier;
  * Runs an evaluation: reads every task's data set (all of them before scoring anything, so a bad
  * file fails fast), scores the cases in batches with the candidate and, if given, the baseline,
  * computes each task's metrics, pairs the two models' per-case correctness, and decides the
- * gates (METHOD.md A6). The result depends only on the inputs; timings are kept apart.
+ * gates (docs/method.md A6). The result depends only on the inputs; timings are kept apart.
  */
 public final class EvalRunner {
     private final int batchSize;

@@ -14,7 +14,7 @@ import java.util.Map;
 
 /**
  * A release gate: a condition on the eval metrics that must hold for a candidate checkpoint to
- * ship (METHOD A6, "Gates"). Written in a suite as one string:
+ * ship (docs/method.md A6, "Gates"). Written in a suite as one string:
  *
  * <pre>
  * arithmetic.accuracy &gt;= 0.9                 absolute bound on a metric

@@ -73,10 +73,9 @@ public final class ReportHtml {
     }
 
     private static void header(StringBuilder out, EvalReport r) {
-        int failed = r.failedGates().size();
-        out.append("<h1>neurotome evaluation report</h1>\n<p class=\"verdict ").append(r.passed() ? "pass" : "fail")
-                .append("\">").append(r.passed() ? "PASSED" : "FAILED").append(": ")
-                .append(r.gates().size() - failed).append(" of ").append(r.gates().size()).append(" gates passed</p>\n")
+        out.append("<h1>neurotome evaluation report</h1>\n<p class=\"verdict ")
+                .append(r.gates().isEmpty() ? "none" : r.passed() ? "pass" : "fail").append("\">").append(e(r.verdict()))
+                .append("</p>\n")
                 .append("<p>candidate <code>").append(e(r.model().name())).append("</code>");
         r.baseline().ifPresent(b -> out.append(" against baseline <code>").append(e(b.name())).append("</code>"));
         out.append("</p>\n");

@@ -100,9 +100,12 @@ public final class ModelCard {
             JsonNode step = i < editSteps.size() ? editSteps.get(i) : null;
             i++;
             int tensors = edit.path("touched").size();
+            // the edits past the recipe's own are the recover stage's merge of the LoRA it trained
+            String from = step == null && manifest.has("recover") ? recovery(manifest.path("recover"), !editSteps.isEmpty())
+                    : locatedBy(step, steps);
             b.append("| ").append(i).append(" | ").append(cell(edit.path("op").asText())).append(" | ")
                     .append(cell(components(edit) + (tensors > 0 ? "; " + count(tensors, "tensor") + " touched" : "")))
-                    .append(" | ").append(cell(locatedBy(step, steps))).append(" |\n");
+                    .append(" | ").append(cell(from)).append(" |\n");
         }
         b.append("\nThe tensors, axes and indices of every edit are listed in `manifest.json`; what each analysis")
                 .append(" found is in `findings.json`.\n\n");
@@ -200,8 +203,22 @@ public final class ModelCard {
             case "compact" -> "zeroed " + (edit.path("heads").asBoolean() && edit.path("neurons").asBoolean() ? "heads and neurons"
                     : edit.path("heads").asBoolean() ? "heads" : "neurons") + " removed from the weights, config.json rewritten"
                     + (edit.path("pad").asBoolean() ? "; FFN layers padded to one width" : "");
+            case "merge-lora" -> "LoRA adapter `" + edit.path("adapter").asText() + "` merged at scale "
+                    + edit.path("scale").asDouble() + ": r " + edit.path("r").asInt() + ", alpha "
+                    + edit.path("lora_alpha").asDouble() + ", " + count(edit.path("modules").size(), "module");
             default -> op;
         };
+    }
+
+    /** What the recover stage trained, from its manifest section. */
+    private static String recovery(JsonNode recover, boolean edited) {
+        JsonNode data = recover.path("data");
+        String on = data.path("kind").asText().equals("corpus") ? "the " + data.path("mix").asText() + " corpus"
+                : "`" + fileName(data.path("path").asText()) + "`";
+        return String.format(java.util.Locale.ROOT, "the `recover` stage: trained on the %s, %d steps on %s, "
+                        + "loss %.4f → %.4f; the adapter is in `%s/`", edited ? "edited model" : "input model",
+                recover.path("steps").asInt(), on,
+                recover.path("first_loss").asDouble(), recover.path("final_loss").asDouble(), recover.path("adapter").asText());
     }
 
     /** Where an edit's components came from, following a select back to its analysis. */
@@ -259,9 +276,14 @@ public final class ModelCard {
         }
         boolean verdict = report.path("passed").asBoolean();
         b.append("## Evaluation\n\n").append(suite == null ? "The eval suite" : "The suite `" + suite + "`")
-                .append(" ran on this model with the base model as baseline: **").append(verdict ? "PASSED" : "FAILED")
-                .append("**, ").append(passed).append(" of ").append(gates.size()).append(" gates")
-                .append(verdict ? "." : "; this model must not ship.").append(" The full report is `eval/report.html`.\n\n");
+                .append(" ran on this model with the base model as baseline: ");
+        if (gates.isEmpty()) {
+            b.append("it sets no gates, so nothing was judged.");
+        } else {
+            b.append("**").append(verdict ? "PASSED" : "FAILED").append("**, ").append(passed).append(" of ")
+                    .append(gates.size()).append(" gates").append(verdict ? "." : "; this model must not ship.");
+        }
+        b.append(" The full report is `eval/report.html`.\n\n");
         if (!gates.isEmpty()) {
             b.append("| gate | value | result |\n| --- | ---: | :---: |\n");
             for (JsonNode g : gates) {

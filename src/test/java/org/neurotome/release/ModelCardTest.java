@@ -119,6 +119,34 @@ class ModelCardTest {
     }
 
     @Test
+    void aRecoverStagesMergeIsSaidToBeTheRecoveryAndASuiteWithoutGatesJudgesNothing() throws Exception {
+        com.fasterxml.jackson.databind.node.ObjectNode m = (com.fasterxml.jackson.databind.node.ObjectNode)
+                Json.MAPPER.readTree(MANIFEST);
+        m.putArray("edits").add(Json.MAPPER.readTree("""
+                {"op": "keep-neurons", "kept": 1, "neurons": ["3.1"], "layers": "2-"}"""))
+                .add(Json.MAPPER.readTree("""
+                {"op": "merge-lora", "adapter": "adapter", "scale": 1.0, "r": 8, "lora_alpha": 16.0,
+                 "modules": [{"module": "m.q"}, {"module": "m.v"}], "touched": [{}, {}]}"""));
+        m.putArray("steps").add(Json.MAPPER.readTree("""
+                {"stage": "edit", "op": "keep-neurons", "uses": null}"""))
+                .add(Json.MAPPER.readTree("""
+                {"stage": "recover", "rank": 8, "steps": 300, "data": "arithmetic corpus"}"""));
+        m.set("recover", Json.MAPPER.readTree("""
+                {"data": {"kind": "corpus", "mix": "arithmetic"}, "steps": 300, "first_loss": 0.5,
+                 "final_loss": 0.25, "adapter": "adapter"}"""));
+        JsonNode noGates = Json.MAPPER.readTree("""
+                {"passed": true, "metrics": {"arithmetic.accuracy": 0.5}, "baseline_metrics": {"arithmetic.accuracy": 0.5},
+                 "comparison": {}, "gates": []}""");
+        String card = ModelCard.render(m, noGates);
+        assertTrue(card.contains("| 2 | merge-lora | LoRA adapter `adapter` merged at scale 1.0: r 8, alpha 16.0, 2 modules;"
+                + " 2 tensors touched | the `recover` stage: trained on the edited model, 300 steps on the arithmetic corpus,"
+                + " loss 0.5000 → 0.2500; the adapter is in `adapter/` |"), card);
+        assertTrue(card.contains("ran on this model with the base model as baseline: it sets no gates, so nothing was"
+                + " judged."), card);
+        assertFalse(card.contains("PASSED") || card.contains("0 of 0"), card);
+    }
+
+    @Test
     void theBaseModelIsNamedByTheRecipeTheCacheLayoutTheConfigOrTheFolder() throws IOException {
         Path snapshot = Files.createDirectories(tmp.resolve("hub/models--meta-llama--Llama-2-7b-hf/snapshots/0123abc"));
         Files.writeString(snapshot.resolve("config.json"), "{\"_name_or_path\": \"someone/else\"}");
