@@ -34,7 +34,8 @@ import java.util.stream.Collectors;
  * {@code rope_scaling} types the family runs, and which {@code config.json} keys give each
  * {@link ModelConfig} field. Optional roles carry their own layout fact: q/k norms
  * ({@link Role#Q_NORM}), post-norms ({@link Role#LN1_POST}), a fused gate/up projection
- * ({@link Role#GATE_UP}). This class is the only place tensor names are known (the mergekit
+ * ({@link Role#GATE_UP}); q/k norms act per head or on the whole projection ({@code qk_norm}), and a
+ * block may norm only the outputs of attention and FFN ({@code norm_position: post}, OLMo 2). This class is the only place tensor names are known (the mergekit
  * {@code _data/architectures/*.json} idea, made strict: unknown keys in a table and missing
  * or unexpected tensors in a checkpoint are errors naming the table and the tensor).
  */
@@ -44,7 +45,7 @@ public final class Architecture {
     private static final List<String> TOP_KEYS = List.of("model_type", "reference", "config", "requires", "layout",
             "rope_scaling", "tensors", "ignored");
     private static final List<String> LAYOUT_KEYS = List.of("weights", "norm", "norm_weight", "mlp", "block", "rotary",
-            "fused_qkv", "embed_scale", "sliding_window_layers", "optional_prefix");
+            "fused_qkv", "embed_scale", "sliding_window_layers", "optional_prefix", "qk_norm", "norm_position");
 
     /** How one {@link ModelConfig} field is read: a config.json key, a default, or both. */
     record ConfigField(String key, JsonNode defaultValue) {
@@ -77,11 +78,23 @@ public final class Architecture {
      *                          {@code query_key_value}), rather than all q rows, then k, then v
      * @param normPlusOne       every norm scales by {@code 1 + w} (Gemma 2), not {@code w}
      * @param embedScaled       token embeddings are multiplied by √hidden_size, rounded to float32 (Gemma 2)
-     * @param windowEvenLayers  the sliding window applies to even layers only (Gemma 2), not to all
+     * @param windows           the layers the sliding window applies to
      * @param ropeScaling       the {@code rope_scaling} types the family runs
+     * @param qkNormWhole       q/k norms act on the whole q and k projections before the head split
+     *                          (OLMo 2, OLMoE), not on each head's head_dim entries (Qwen3, Gemma 3)
+     * @param postNormsOnly     a block norms only its attention and FFN outputs, not their inputs (OLMo 2)
      */
-    record Layout(boolean qkvPerHead, boolean normPlusOne, boolean embedScaled, boolean windowEvenLayers,
-                  List<RopeScaling.Type> ropeScaling) {
+    record Layout(boolean qkvPerHead, boolean normPlusOne, boolean embedScaled, WindowLayers windows,
+                  List<RopeScaling.Type> ropeScaling, boolean qkNormWhole, boolean postNormsOnly) {
+    }
+
+    /**
+     * The layers a sliding window (and, where the family has one, the local rotary base)
+     * applies to: all, the even ones (Gemma 2), or all but every {@code sliding_window_pattern}-th
+     * (Gemma 3: layer l is local unless (l + 1) % pattern is 0).
+     */
+    enum WindowLayers {
+        ALL, EVEN, PATTERN
     }
 
     private Architecture(String modelType, String table, String reference, Map<String, ConfigField> configFields,
@@ -214,9 +227,32 @@ public final class Architecture {
         return layout.embedScaled();
     }
 
-    /** Whether the sliding window covers layer {@code layer}: every layer, or the even ones (Gemma 2). */
-    public boolean windowed(int layer) {
-        return !layout.windowEvenLayers() || layer % 2 == 0;
+    /**
+     * Whether layer {@code layer} of a model with window pattern {@code pattern} is a local one,
+     * which the sliding window covers: every layer, the even ones (Gemma 2), or those with
+     * {@code (layer + 1) % pattern ≠ 0} (Gemma 3's {@code sliding_window_pattern}).
+     */
+    boolean windowed(int layer, int pattern) {
+        return switch (layout.windows()) {
+            case ALL -> true;
+            case EVEN -> layer % 2 == 0;
+            case PATTERN -> (layer + 1) % pattern != 0;
+        };
+    }
+
+    /** Whether the sliding window covers only some layers, chosen by {@code sliding_window_pattern}. */
+    boolean windowPattern() {
+        return layout.windows() == WindowLayers.PATTERN;
+    }
+
+    /** Whether the q/k norms act on the whole q and k projections (OLMo 2) rather than per head (Qwen3). */
+    public boolean qkNormWhole() {
+        return layout.qkNormWhole();
+    }
+
+    /** Whether a block norms only the outputs of attention and FFN (OLMo 2), with no input norms. */
+    public boolean postNormsOnly() {
+        return layout.postNormsOnly();
     }
 
     /** The {@code rope_scaling} types this family runs (empty: none; rope_scaling must be null). */
@@ -286,7 +322,8 @@ public final class Architecture {
             case EMBED -> new long[] {c.vocabSize(), d};
             case POS_EMBED -> new long[] {c.maxPositions(), d};
             case LN1, LN1_BIAS, LN2, LN2_BIAS, LN1_POST, LN2_POST, LN_F, LN_F_BIAS, O_BIAS, DOWN_BIAS -> new long[] {d};
-            case Q_NORM, K_NORM -> new long[] {c.headDim()};
+            case Q_NORM -> new long[] {layout.qkNormWhole() ? q : c.headDim()};
+            case K_NORM -> new long[] {layout.qkNormWhole() ? kv : c.headDim()};
             case Q -> matrix(q, d);
             case K, V -> matrix(kv, d);
             case QKV -> matrix(q + 2 * kv, d);
@@ -518,8 +555,10 @@ public final class Architecture {
         boolean plusOne = optionalChoice(layout, "norm_weight", table, Map.of("w", false, "one_plus_w", true), false);
         boolean embedScaled = optionalChoice(layout, "embed_scale", table, Map.of("none", false, "sqrt_hidden", true),
                 false);
-        boolean evenLayers = optionalChoice(layout, "sliding_window_layers", table, Map.of("all", false, "even", true),
-                false);
+        WindowLayers windows = optionalChoice(layout, "sliding_window_layers", table, Map.of("all", WindowLayers.ALL,
+                "even", WindowLayers.EVEN, "pattern", WindowLayers.PATTERN), WindowLayers.ALL);
+        boolean qkWhole = optionalChoice(layout, "qk_norm", table, Map.of("per_head", false, "projection", true), false);
+        boolean postOnly = optionalChoice(layout, "norm_position", table, Map.of("pre", false, "post", true), false);
         List<RopeScaling.Type> ropeTypes = new ArrayList<>();
         JsonNode rope = root.path("rope_scaling");
         if (!rope.isMissingNode() && !rope.isArray()) {
@@ -534,7 +573,7 @@ public final class Architecture {
             }
             ropeTypes.add(t);
         }
-        Layout extra = new Layout(perHead, plusOne, embedScaled, evenLayers, List.copyOf(ropeTypes));
+        Layout extra = new Layout(perHead, plusOne, embedScaled, windows, List.copyOf(ropeTypes), qkWhole, postOnly);
 
         JsonNode tensorsNode = object(root, "tensors", table);
         Map<Role, Template> tensors = new EnumMap<>(Role.class);
@@ -567,7 +606,11 @@ public final class Architecture {
             }
             tensors.put(role, t);
         }
-        checkRoles(tensors, gated, norm, parallel && !config.has("parallel_residual"), perHead, table);
+        checkRoles(tensors, gated, norm, parallel && !config.has("parallel_residual"), perHead, postOnly, table);
+        if (windows == WindowLayers.PATTERN && !config.has("sliding_window_pattern")) {
+            throw NeurotomeException.badCheckpoint(table + ": layout.sliding_window_layers pattern needs the config"
+                    + " field sliding_window_pattern");
+        }
 
         List<String> ignored = new ArrayList<>();
         root.path("ignored").forEach(n -> ignored.add(n.asText()));
@@ -578,18 +621,26 @@ public final class Architecture {
 
     /**
      * The roles every table must declare, so a forward pass never meets a missing weight;
-     * {@code sharedNorm} is a block whose FFN reads the attention's norm (GPT-J).
+     * {@code sharedNorm} is a block whose FFN reads the attention's norm (GPT-J); {@code postOnly}
+     * one that norms only its outputs (OLMo 2).
      */
     private static void checkRoles(Map<Role, Template> tensors, boolean gated, NormKind norm, boolean sharedNorm,
-                                   boolean qkvPerHead, String table) {
+                                   boolean qkvPerHead, boolean postOnly, String table) {
         boolean gateUp = tensors.containsKey(Role.GATE_UP);
-        List<Role> required = new ArrayList<>(List.of(Role.EMBED, Role.LN1, Role.O, Role.DOWN, Role.LN_F,
-                Role.LM_HEAD));
+        List<Role> required = new ArrayList<>(List.of(Role.EMBED, Role.O, Role.DOWN, Role.LN_F, Role.LM_HEAD));
+        if (postOnly) {
+            if (tensors.containsKey(Role.LN1) || tensors.containsKey(Role.LN2)) {
+                throw NeurotomeException.badCheckpoint(table + ": layout.norm_position post allows neither ln1 nor ln2");
+            }
+            required.addAll(List.of(Role.LN1_POST, Role.LN2_POST));
+        } else {
+            required.add(Role.LN1);
+        }
         required.add(gateUp ? Role.GATE_UP : Role.UP);
         if (gated && !gateUp) {
             required.add(Role.GATE);
         }
-        if (!sharedNorm) {
+        if (!sharedNorm && !postOnly) {
             required.add(Role.LN2);
         }
         if (norm == NormKind.LAYERNORM) {

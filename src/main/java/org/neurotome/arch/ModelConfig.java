@@ -41,18 +41,30 @@ public record ModelConfig(String modelType, int numLayers, int numHeads, int num
      * @param finalSoftcap       logits become {@code c·tanh(logits / c)} (Gemma 2; 0: none)
      * @param parallelResidual   {@code x + attn(·) + ffn(·)} both reading x (GPT-J, GPT-NeoX's
      *                           {@code use_parallel_residual}) instead of one after the other
+     * @param clipQkv            q, k and v are clamped to [−c, c] after the q/k norms (OLMoE's
+     *                           {@code clip_qkv}; 0: none)
+     * @param ropeLocalTheta     the rotary base of the local (sliding-window) layers, which are not
+     *                           rope-scaled (Gemma 3's {@code rope_local_base_freq}; 0: every layer
+     *                           uses {@code rope_theta})
+     * @param windowPattern      every {@code windowPattern}-th layer is global, the others local
+     *                           (Gemma 3's {@code sliding_window_pattern}; 0 where the table fixes the
+     *                           local layers)
      */
     public record Features(RopeScaling ropeScaling, double queryPreAttnScalar, double attnSoftcap, double finalSoftcap,
-                           boolean parallelResidual) {
+                           boolean parallelResidual, double clipQkv, double ropeLocalTheta, int windowPattern) {
         public Features {
             check(queryPreAttnScalar > 0, "query_pre_attn_scalar", queryPreAttnScalar);
             check(attnSoftcap >= 0 && Double.isFinite(attnSoftcap), "attn_logit_softcapping", attnSoftcap);
             check(finalSoftcap >= 0 && Double.isFinite(finalSoftcap), "final_logit_softcapping", finalSoftcap);
+            check(clipQkv >= 0 && Double.isFinite(clipQkv), "clip_qkv", clipQkv);
+            check(ropeLocalTheta >= 0 && Double.isFinite(ropeLocalTheta), "rope_local_base_freq", ropeLocalTheta);
+            check(windowPattern >= 0, "sliding_window_pattern", windowPattern);
         }
 
         /** A family's plain settings: no rope scaling, scores over √head_dim, no soft-capping, the table's block. */
         public static Features plain(String modelType, int headDim) {
-            return new Features(RopeScaling.NONE, headDim, 0, 0, Architecture.forModelType(modelType).parallelBlock());
+            return new Features(RopeScaling.NONE, headDim, 0, 0, Architecture.forModelType(modelType).parallelBlock(),
+                    0, 0, 0);
         }
     }
 
@@ -64,14 +76,18 @@ public record ModelConfig(String modelType, int numLayers, int numHeads, int num
      * The fields a table may define, with the value they take when it does not:
      * {@code rotary_fraction} (GPT-NeoX's {@code rotary_pct}, Phi-3's {@code partial_rotary_factor}),
      * {@code parallel_residual} (the table's {@code layout.block} unless a config key chooses),
-     * Gemma 2's {@code query_pre_attn_scalar} and soft-caps (an explicit null cap means none).
+     * Gemma 2's {@code query_pre_attn_scalar} and soft-caps (an explicit null cap means none),
+     * OLMoE's {@code clip_qkv} (null: none), Gemma 3's local rotary base and window pattern.
      */
     static final Map<String, JsonNode> OPTIONAL_FIELDS = optionalFields();
     /** Every field in evaluation order: a default may name a field before it. */
     private static final List<String> FIELD_ORDER = List.of("num_layers", "num_heads", "num_kv_heads", "hidden_size",
             "head_dim", "ffn_size", "vocab_size", "max_positions", "norm_eps", "rope_theta", "rotary_fraction",
             "rotary_dim", "sliding_window", "activation", "tie_word_embeddings", "attention_bias", "mlp_bias",
-            "parallel_residual", "query_pre_attn_scalar", "attn_softcap", "final_softcap");
+            "parallel_residual", "query_pre_attn_scalar", "attn_softcap", "final_softcap", "clip_qkv",
+            "rope_local_theta", "sliding_window_pattern");
+    /** The fields whose null (in config.json or as the table's default) means "none", read as 0. */
+    private static final List<String> NULL_MEANS_NONE = List.of("attn_softcap", "final_softcap", "clip_qkv");
     /** The boolean fields a tensor template may depend on ({@code when:}). */
     static final List<String> FLAG_FIELDS = List.of("attention_bias", "mlp_bias");
 
@@ -82,6 +98,9 @@ public record ModelConfig(String modelType, int numLayers, int numHeads, int num
         m.put("query_pre_attn_scalar", Json.MAPPER.getNodeFactory().textNode("head_dim"));
         m.put("attn_softcap", Json.MAPPER.getNodeFactory().numberNode(0.0));
         m.put("final_softcap", Json.MAPPER.getNodeFactory().numberNode(0.0));
+        m.put("clip_qkv", Json.MAPPER.getNodeFactory().numberNode(0.0));
+        m.put("rope_local_theta", Json.MAPPER.getNodeFactory().numberNode(0.0));
+        m.put("sliding_window_pattern", Json.MAPPER.getNodeFactory().numberNode(0));
         return Collections.unmodifiableMap(m);
     }
 
@@ -163,7 +182,12 @@ public record ModelConfig(String modelType, int numLayers, int numHeads, int num
             v.put(field, read(config, arch, field, v));
         }
         checkRotaryDim(arch, v);
-        checkLayerTypes(config, arch, (int) v.get("num_layers"), (int) v.get("sliding_window"));
+        if (arch.windowPattern() && (int) v.get("sliding_window_pattern") < 1) {
+            throw NeurotomeException.badCheckpoint(Checkpoint.CONFIG + ": " + name(arch, "sliding_window_pattern")
+                    + " is " + v.get("sliding_window_pattern") + "; allowed: a whole number from 1 (every layer global)");
+        }
+        checkLayerTypes(config, arch, (int) v.get("num_layers"), (int) v.get("sliding_window"),
+                (int) v.get("sliding_window_pattern"));
         int hidden = (int) v.get("hidden_size");
         int heads = (int) v.get("num_heads");
         int kvHeads = (int) v.get("num_kv_heads");
@@ -185,7 +209,8 @@ public record ModelConfig(String modelType, int numLayers, int numHeads, int num
                 tokenIds(config, "eos_token_id").stream().map(id -> inVocabulary(id, "eos_token_id", v)).toList(),
                 new Features(RopeScaling.read(config, arch), (double) v.get("query_pre_attn_scalar"),
                         (double) v.get("attn_softcap"), (double) v.get("final_softcap"),
-                        (boolean) v.get("parallel_residual")));
+                        (boolean) v.get("parallel_residual"), (double) v.get("clip_qkv"),
+                        (double) v.get("rope_local_theta"), (int) v.get("sliding_window_pattern")));
     }
 
     /** How messages name a table field: by its config.json key, or as derived when the family has none. */
@@ -208,14 +233,14 @@ public record ModelConfig(String modelType, int numLayers, int numHeads, int num
      * the family's table implies: a sliding window on the layers the table windows (when there
      * is a window), full attention elsewhere.
      */
-    private static void checkLayerTypes(ObjectNode config, Architecture arch, int layers, int window) {
+    private static void checkLayerTypes(ObjectNode config, Architecture arch, int layers, int window, int pattern) {
         JsonNode types = config.get("layer_types");
         if (types == null || types.isNull()) {
             return;
         }
         List<String> expected = new ArrayList<>();
         for (int l = 0; l < layers; l++) {
-            expected.add(window > 0 && arch.windowed(l) ? "sliding_attention" : "full_attention");
+            expected.add(window > 0 && arch.windowed(l, pattern) ? "sliding_attention" : "full_attention");
         }
         List<String> got = new ArrayList<>();
         types.forEach(t -> got.add(t.asText()));
@@ -255,8 +280,8 @@ public record ModelConfig(String modelType, int numLayers, int numHeads, int num
         Architecture.ConfigField spec = arch.configField(field);
         JsonNode value = spec.key() == null ? null : config.get(spec.key());
         String source = spec.key() == null ? field : spec.key();
-        if (value != null && value.isNull() && (field.equals("attn_softcap") || field.equals("final_softcap"))) {
-            return 0.0; // transformers: an explicit null cap means no soft-capping
+        if (value != null && value.isNull() && NULL_MEANS_NONE.contains(field)) {
+            return 0.0; // transformers: an explicit null cap (or clip) means none
         }
         if (value != null && value.isTextual() && !field.equals("activation")) {
             // text is for the table's derived defaults ("hidden_size / num_heads"), never a config value
@@ -271,6 +296,9 @@ public record ModelConfig(String modelType, int numLayers, int numHeads, int num
             }
             value = spec.defaultValue();
             source = arch.table() + " default for " + field;
+            if (value.isNull() && NULL_MEANS_NONE.contains(field)) {
+                return 0.0;
+            }
         }
         return switch (field) {
             case "activation" -> {
@@ -296,7 +324,8 @@ public record ModelConfig(String modelType, int numLayers, int numHeads, int num
                 }
                 yield d;
             }
-            case "rotary_fraction", "query_pre_attn_scalar", "attn_softcap", "final_softcap" -> number(value, source, done);
+            case "rotary_fraction", "query_pre_attn_scalar", "attn_softcap", "final_softcap", "clip_qkv",
+                 "rope_local_theta" -> number(value, source, done);
             case "rotary_dim" -> {
                 if (!value.isTextual()) {
                     yield whole(field, value, source, done);
@@ -394,6 +423,15 @@ public record ModelConfig(String modelType, int numLayers, int numHeads, int num
         };
     }
 
+    /**
+     * Whether layer {@code l} is a local one: the sliding window covers it (when there is one)
+     * and, in Gemma 3, it rotates by the local base without scaling. Every layer of most
+     * families; Gemma 2's even layers; Gemma 3's all but every {@code sliding_window_pattern}-th.
+     */
+    public boolean localLayer(int l) {
+        return architecture().windowed(l, features.windowPattern());
+    }
+
     /** Query heads that share one key/value head (1 without grouped-query attention). */
     public int groupSize() {
         return numHeads / numKvHeads;
@@ -434,6 +472,9 @@ public record ModelConfig(String modelType, int numLayers, int numHeads, int num
         values.put("query_pre_attn_scalar", features.queryPreAttnScalar());
         values.put("attn_softcap", features.attnSoftcap() == 0 ? null : features.attnSoftcap());
         values.put("final_softcap", features.finalSoftcap() == 0 ? null : features.finalSoftcap());
+        values.put("clip_qkv", features.clipQkv() == 0 ? null : features.clipQkv());
+        values.put("rope_local_theta", features.ropeLocalTheta());
+        values.put("sliding_window_pattern", features.windowPattern());
         for (String field : FIELD_ORDER) {
             String key = arch.configField(field).key();
             if (key != null) {

@@ -10,8 +10,9 @@ import java.util.stream.Collectors;
  * family calls it ({@code up_proj}, GPT-2's {@code c_fc}, GPT-J's {@code fc_in}), and the
  * output projection is {@link #DOWN} ({@code down_proj}, {@code c_proj}, {@code fc_out}).
  * {@link #GATE_UP} is Phi-3's fused {@code gate_up_proj} (gate rows, then up rows);
- * {@link #Q_NORM}/{@link #K_NORM} are Qwen3's per-head RMSNorms of q and k; {@link #LN1_POST}
- * and {@link #LN2_POST} are Gemma 2's norms of the attention and FFN outputs.
+ * {@link #Q_NORM}/{@link #K_NORM} are the RMSNorms of q and k (per head in Qwen3 and Gemma 3,
+ * over the whole projection in OLMo 2); {@link #LN1_POST} and {@link #LN2_POST} are Gemma 2's
+ * and OLMo 2's norms of the attention and FFN outputs.
  */
 public enum Role {
     EMBED(false), POS_EMBED(false),

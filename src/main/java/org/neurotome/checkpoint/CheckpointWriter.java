@@ -3,8 +3,8 @@ package org.neurotome.checkpoint;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.neurotome.Json;
 import org.neurotome.NeurotomeException;
-import org.neurotome.OutputGuard;
-import org.neurotome.OutputLock;
+import org.neurotome.output.OutputGuard;
+import org.neurotome.output.OutputLock;
 import org.neurotome.Scratch;
 import org.neurotome.Sha256;
 

@@ -8,6 +8,7 @@ import org.neurotome.NeurotomeException;
 import org.neurotome.Sha256;
 import org.neurotome.Tool;
 import org.neurotome.archive.ArchiveCache;
+import org.neurotome.output.OutputMarker;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -30,8 +31,8 @@ import java.util.stream.Stream;
  * against it. It holds nothing that varies from run to run.
  */
 public final class Manifest {
-    public static final String FILE = "manifest.json";
-    public static final String FORMAT = "neurotome-manifest/1";
+    public static final String FILE = OutputMarker.FILE;
+    public static final String FORMAT = OutputMarker.FORMAT;
 
     /**
      * Fingerprints already computed in this process, by directory, with the names, sizes and
@@ -90,19 +91,6 @@ public final class Manifest {
             return fingerprint;
         } catch (IOException e) {
             throw NeurotomeException.badCheckpoint(dir + ": cannot hash: " + NeurotomeException.reason(e));
-        }
-    }
-
-    /** Whether {@code dir} holds a {@code manifest.json} that neurotome wrote (an earlier output it may replace). */
-    public static boolean isNeurotomeOutput(Path dir) {
-        Path manifest = dir.resolve(FILE);
-        if (!Files.isRegularFile(manifest)) {
-            return false;
-        }
-        try {
-            return FORMAT.equals(Json.MAPPER.readTree(manifest.toFile()).path("format").asText());
-        } catch (IOException e) {
-            return false;
         }
     }
 

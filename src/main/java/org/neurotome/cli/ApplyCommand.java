@@ -79,7 +79,7 @@ public final class ApplyCommand implements Callable<Integer> {
         PrintWriter stdout = spec.commandLine().getOut();
         if (dryRun) {
             // what would refuse the output at once is refused now, not after the analyses
-            org.neurotome.OutputGuard guard = RecipeRunner.guard(recipe, r);
+            org.neurotome.output.OutputGuard guard = RecipeRunner.guard(recipe, r);
             guard.checkpointDirectory(r.output().dir(), force);
             RecipeRunner.archiveTarget(guard, r, force);
             stdout.print(Planner.plan(r, allowOtherModel, resources.budget()));

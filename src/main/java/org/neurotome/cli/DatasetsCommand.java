@@ -1,7 +1,7 @@
 package org.neurotome.cli;
 
 import org.neurotome.ExitCode;
-import org.neurotome.OutputGuard;
+import org.neurotome.output.OutputGuard;
 import org.neurotome.eval.EvalDatasets;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;

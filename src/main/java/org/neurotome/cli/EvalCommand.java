@@ -1,7 +1,7 @@
 package org.neurotome.cli;
 
 import org.neurotome.ExitCode;
-import org.neurotome.OutputGuard;
+import org.neurotome.output.OutputGuard;
 import org.neurotome.eval.EvalReport;
 import org.neurotome.eval.GateResult;
 import org.neurotome.eval.ReportWriter;

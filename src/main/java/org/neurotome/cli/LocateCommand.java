@@ -5,7 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.neurotome.AtomicFile;
 import org.neurotome.Json;
 import org.neurotome.NeurotomeException;
-import org.neurotome.OutputGuard;
+import org.neurotome.output.OutputGuard;
 import org.neurotome.arch.Head;
 import org.neurotome.cna.Attribution;
 import org.neurotome.cna.AttributionResult;

@@ -2,7 +2,7 @@ package org.neurotome.cli;
 
 import org.neurotome.ExitCode;
 import org.neurotome.NeurotomeException;
-import org.neurotome.OutputGuard;
+import org.neurotome.output.OutputGuard;
 import org.neurotome.archive.ArchiveFormat;
 import org.neurotome.archive.ArchiveWriter;
 import org.neurotome.checkpoint.Checkpoint;

@@ -34,8 +34,8 @@ import java.util.List;
  * value directions; {@link NeuronPath#PER_NEURON} projects {@code base + m·value} into the
  * vocabulary once per neuron, as the reference code does.
  *
- * <p>Gemma 2's post-norms make a block's output non-additive in its parts; as the reference
- * does, each post-norm's scale is frozen at its value for the whole block output at that
+ * <p>Post-norms (Gemma 2, Gemma 3, OLMo 2) make a block's output non-additive in its parts; as
+ * the reference does, each post-norm's scale is frozen at its value for the whole block output at that
  * position in that run: a head's vector is its frozen-gain share ({@link Tap#attnResult}), and
  * neuron k's is {@code m_k·value_k ⊙ (1 + w) / scale} with the scale of the run's own FFN
  * output ({@link Tap#ln2PostScale}).

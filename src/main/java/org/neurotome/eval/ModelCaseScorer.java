@@ -5,10 +5,13 @@ import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.Shape;
 import org.neurotome.model.ForwardRequest;
 import org.neurotome.model.LanguageModel;
+import org.neurotome.model.Transformer;
 
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.function.Consumer;
+import java.util.function.Function;
 
 /**
  * The {@link CaseScorer} of a loaded model: cases go through right-padded forwards of at most
@@ -16,21 +19,31 @@ import java.util.List;
  * so a streamed model reads each layer once per call), and target token i of a case is read,
  * teacher-forced, at position {@code |prompt| + i − 1} as a log-softmax over the whole
  * vocabulary, with the argmax (lowest id on ties) as the prediction. Only those numbers leave
- * libtorch.
+ * libtorch. It scores a checkpoint's model as well as a model view that has no tokenizer of its
+ * own (a LoRA being trained, scored with its base model's tokenizer).
  */
 public final class ModelCaseScorer implements CaseScorer {
     /** Cases per batched forward. */
     public static final int FORWARD_ROWS = 32;
 
-    private final LanguageModel model;
+    private final Transformer transformer;
+    private final Function<String, int[]> encoder;
+    private final Consumer<NDArray> finiteCheck;
 
+    /** Scores {@code model}, refusing non-finite logits as the model does. */
     public ModelCaseScorer(LanguageModel model) {
-        this.model = model;
+        this(model.transformer(), model::encode, model::requireFinite);
     }
 
-    /** The model scored; its weights say whether calls should be large (streamed) or small. */
-    public LanguageModel model() {
-        return model;
+    /** Scores {@code transformer} with {@code encoder} (text to ids, special tokens as the model adds them). */
+    public ModelCaseScorer(Transformer transformer, Function<String, int[]> encoder) {
+        this(transformer, encoder, logits -> { });
+    }
+
+    private ModelCaseScorer(Transformer transformer, Function<String, int[]> encoder, Consumer<NDArray> finiteCheck) {
+        this.transformer = transformer;
+        this.encoder = encoder;
+        this.finiteCheck = finiteCheck;
     }
 
     @Override
@@ -41,8 +54,8 @@ public final class ModelCaseScorer implements CaseScorer {
         List<int[]> rows = new ArrayList<>();
         for (int b = 0; b < cases.size(); b++) {
             EvalCase c = cases.get(b);
-            int[] prompt = model.encode(c.prompt());
-            int[] ids = model.encode(c.prompt() + c.target());
+            int[] prompt = encoder.apply(c.prompt());
+            int[] ids = encoder.apply(c.prompt() + c.target());
             targets[b] = CaseScorer.targetTokens(c, prompt, ids);
             promptLength[b] = prompt.length;
             rows.add(ids);
@@ -52,7 +65,7 @@ public final class ModelCaseScorer implements CaseScorer {
             }
         }
         CaseScore[] out = new CaseScore[cases.size()];
-        model.transformer().forwardEach(requests, (i, r) -> {
+        transformer.forwardEach(requests, (i, r) -> {
             int first = i * FORWARD_ROWS;
             int n = r.batchSize();
             int seq = (int) r.logits().getShape().get(1);
@@ -66,7 +79,7 @@ public final class ModelCaseScorer implements CaseScorer {
             }
             float[] logprob;
             long[] best;
-            model.requireFinite(r.logits());
+            finiteCheck.accept(r.logits());
             try (NDScope scope = new NDScope()) {
                 NDArray flat = r.logits().reshape(-1, r.logits().getShape().get(2));        // [B·S, V]
                 NDArray picked = flat.get(r.manager().create(at.stream().mapToLong(Long::longValue).toArray()));

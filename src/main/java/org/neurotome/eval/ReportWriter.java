@@ -3,7 +3,7 @@ package org.neurotome.eval;
 import org.neurotome.AtomicFile;
 import org.neurotome.Json;
 import org.neurotome.NeurotomeException;
-import org.neurotome.OutputGuard;
+import org.neurotome.output.OutputGuard;
 
 import java.io.IOException;
 import java.io.InputStream;

@@ -3,7 +3,7 @@ package org.neurotome.lora;
 import com.fasterxml.jackson.databind.JsonNode;
 import org.neurotome.Json;
 import org.neurotome.NeurotomeException;
-import org.neurotome.OutputGuard;
+import org.neurotome.output.OutputGuard;
 import org.neurotome.arch.Architecture;
 import org.neurotome.arch.ModelConfig;
 import org.neurotome.arch.Role;

@@ -3,8 +3,9 @@ package org.neurotome.lora;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.neurotome.Json;
+import org.neurotome.eval.CaseScore;
 import org.neurotome.eval.EvalCase;
-import org.neurotome.fixtures.TeacherForcedScorer;
+import org.neurotome.eval.ModelCaseScorer;
 import org.neurotome.model.LanguageModel;
 import org.neurotome.model.Transformer;
 
@@ -57,8 +58,7 @@ public final class LoraLayerScan {
      */
     public static Result run(LanguageModel base, TrainingData data, List<Integer> layers,
                              IntFunction<LoraTrainer.Settings> settings, List<EvalCase> cases, Consumer<String> log) {
-        TeacherForcedScorer scorer = new TeacherForcedScorer(base::encode);
-        double[] own = accuracy(scorer.score(base.transformer(), cases));
+        double[] own = accuracy(new ModelCaseScorer(base).score(cases));
         log.accept(String.format(Locale.ROOT, "lora-scan: the model's own accuracy %.1f %% (tokens %.1f %%) on %d cases",
                 100 * own[0], 100 * own[1], cases.size()));
         List<LayerGain> gains = new ArrayList<>();
@@ -69,7 +69,7 @@ public final class LoraLayerScan {
                     new PrintWriter(java.io.Writer.nullWriter()));
             double[] acc;
             try (LoraParameters p = new LoraParameters(base.weights(), r.modules()); Transformer t = p.transformer()) {
-                acc = accuracy(scorer.score(t, cases));
+                acc = accuracy(new ModelCaseScorer(t, base::encode).score(cases));
             }
             LayerGain g = new LayerGain(layer, acc[0], acc[1], acc[0] - own[0], acc[1] - own[1], r.firstLoss(),
                     r.finalLoss());
@@ -88,16 +88,14 @@ public final class LoraLayerScan {
     }
 
     /** Whole-case and per-token accuracy of scored cases. */
-    private static double[] accuracy(List<TeacherForcedScorer.Scored> scored) {
+    private static double[] accuracy(List<CaseScore> scored) {
         int right = 0;
         int tokens = 0;
         int tokensRight = 0;
-        for (TeacherForcedScorer.Scored s : scored) {
-            right += s.allTop1() ? 1 : 0;
-            for (boolean t : s.top1()) {
-                tokens++;
-                tokensRight += t ? 1 : 0;
-            }
+        for (CaseScore s : scored) {
+            right += s.correct() ? 1 : 0;
+            tokens += s.tokens().size();
+            tokensRight += s.top1Count();
         }
         return new double[] {(double) right / scored.size(), (double) tokensRight / tokens};
     }

@@ -1,10 +1,15 @@
 package org.neurotome.lora;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.Shape;
+import org.neurotome.arch.Architecture;
+import org.neurotome.arch.ModelConfig;
 import org.neurotome.arch.Role;
+import org.neurotome.arch.RuntimeLayout;
 import org.neurotome.model.LayerWeights;
 import org.neurotome.model.Transformer;
 import org.neurotome.model.Weights;
@@ -18,7 +23,7 @@ import java.util.Map;
 /**
  * A LoRA being trained: each module's A [r, in] and B [out, r] as DJL arrays that take
  * gradients, over frozen base weights. For each forward pass every adapted layer's weights
- * become W + scale·B·A ({@link Weights#withDeltas}, placed into the runtime's fused qkv and
+ * become W + scale·B·A ({@link #withDeltas}, placed into the runtime's fused qkv and
  * gate/up rows), computed in the pass's graph, so a backward pass reaches A and B and never
  * W. Scales are 0-d arrays made once (a Java float scalar would be freed before autograd
  * reads it).
@@ -81,7 +86,70 @@ public final class LoraParameters implements AutoCloseable {
                 deltas.put(e.module.role(), e.b.matMul(e.a).mul(e.scale));               // [out, in]
             }
         }
-        return weights.withDeltas(lw, deltas);
+        return withDeltas(lw, deltas);
+    }
+
+    /**
+     * {@code w} (layer weights of the base model) with {@code deltas} added, each given per
+     * projection role in {@code nn.Linear} orientation [out, in] (what PEFT's
+     * {@code scale·B·A} is) and placed where the runtime keeps that projection: q/k/v (or the
+     * fused qkv) rows of {@link LayerWeights#qkv} in its row order, gate/up rows of
+     * {@link LayerWeights#ffnIn}, and, transposed, {@link LayerWeights#o} and
+     * {@link LayerWeights#ffnOut}. The sums are new arrays in the deltas' graph, so gradients
+     * reach whatever the deltas were computed from while W stays as it is (LoRA training).
+     */
+    private LayerWeights withDeltas(LayerWeights w, Map<Role, NDArray> deltas) {
+        if (deltas.isEmpty()) {
+            return w;
+        }
+        ModelConfig config = weights.config();
+        Architecture arch = weights.architecture();
+        int hd = config.headDim();
+        long qRows = (long) config.numHeads() * hd;
+        long kvRows = (long) config.numKvHeads() * hd;
+        long ffn = config.ffnSize();
+        NDArray qkv = w.qkv();
+        NDArray qkvDelta = arch.fusedQkv() ? deltas.get(Role.QKV)
+                : stack(deltas, new Role[] {Role.Q, Role.K, Role.V}, new long[] {qRows, kvRows, kvRows}, config);
+        if (qkvDelta != null) {
+            int[] perm = RuntimeLayout.qkvRowOrder(config, arch);
+            if (perm != null) {
+                long[] idx = new long[perm.length];
+                for (int j = 0; j < perm.length; j++) {
+                    idx[j] = perm[j];
+                }
+                qkvDelta = qkvDelta.get(owned(qkvDelta.getManager().create(idx)));
+            }
+            qkv = qkv.add(qkvDelta);
+        }
+        NDArray ffnIn = w.ffnIn();
+        NDArray ffnInDelta = arch.fusedGateUp() ? deltas.get(Role.GATE_UP)
+                : arch.gatedMlp() ? stack(deltas, new Role[] {Role.GATE, Role.UP}, new long[] {ffn, ffn}, config)
+                : deltas.get(Role.UP);
+        if (ffnInDelta != null) {
+            ffnIn = ffnIn.add(ffnInDelta);
+        }
+        NDArray o = deltas.containsKey(Role.O) ? w.o().add(deltas.get(Role.O).transpose()) : w.o();
+        NDArray ffnOut = deltas.containsKey(Role.DOWN) ? w.ffnOut().add(deltas.get(Role.DOWN).transpose()) : w.ffnOut();
+        return new LayerWeights(w.ln1(), w.ln1Bias(), qkv, w.qkvBias(), o, w.oBias(), w.ln2(), w.ln2Bias(), ffnIn,
+                w.ffnInBias(), ffnOut, w.ffnOutBias(), w.qNorm(), w.kNorm(), w.ln1Post(), w.ln2Post());
+    }
+
+    /** The deltas of {@code roles} stacked along their rows, zeros for those absent; null when all are absent. */
+    private static NDArray stack(Map<Role, NDArray> deltas, Role[] roles, long[] rows, ModelConfig config) {
+        NDArray any = null;
+        for (Role r : roles) {
+            any = any != null ? any : deltas.get(r);
+        }
+        if (any == null) {
+            return null;
+        }
+        NDList parts = new NDList();
+        for (int i = 0; i < roles.length; i++) {
+            NDArray d = deltas.get(roles[i]);
+            parts.add(d != null ? d : any.getManager().zeros(new Shape(rows[i], config.hiddenSize())));
+        }
+        return NDArrays.concat(parts, 0);
     }
 
     /** The modules with their current A and B. */

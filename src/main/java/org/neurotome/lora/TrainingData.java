@@ -7,8 +7,7 @@ import org.neurotome.Sha256;
 import org.neurotome.eval.EvalCase;
 import org.neurotome.eval.EvalCaseFile;
 import org.neurotome.eval.LabelFilter;
-import org.neurotome.fixtures.FixtureCorpus;
-import org.neurotome.fixtures.FixtureSpec;
+import org.neurotome.training.FixtureCorpus;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -136,7 +135,7 @@ public sealed interface TrainingData {
         }
 
         private FixtureCorpus.Settings settings() {
-            FixtureCorpus.Settings s = FixtureSpec.standardCorpus();
+            FixtureCorpus.Settings s = FixtureCorpus.Settings.fixtures();
             return mix.equals("standard") ? s : new FixtureCorpus.Settings(new FixtureCorpus.Mix(1, 0, 0, 0, 0),
                     s.operations(), s.stereotypeRate(), s.oneDigitShare());
         }

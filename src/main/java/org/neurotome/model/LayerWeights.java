@@ -14,13 +14,16 @@ import ai.djl.ndarray.NDArray;
  *                 for interleaved rotary (GPT-J) the rotated dims of each q/k head are reordered
  *                 evens-then-odds, so one rotate-half rule serves every family (q·k is unchanged)
  * @param o        [H·hd, D]
- * @param ln2      the FFN's norm; null for a parallel block whose FFN reads the attention's norm (GPT-J)
+ * @param ln1      the attention's norm; null where blocks norm only their outputs (OLMo 2)
+ * @param ln2      the FFN's norm; null for a parallel block whose FFN reads the attention's norm (GPT-J),
+ *                 and where blocks norm only their outputs (OLMo 2)
  * @param ffnIn    [I, D], or [2I, D] for a gated MLP: gate rows first, then up rows
  * @param ffnOut   [I, D]
- * @param qNorm    [hd]: the RMSNorm weight of every query head, applied before rotary (Qwen3), or null
- * @param kNorm    [hd]: the same for key heads, or null
- * @param ln1Post  [D]: the norm of the attention output before the residual adds it (Gemma 2), or null
- * @param ln2Post  [D]: the norm of the FFN output before the residual adds it (Gemma 2), or null
+ * @param qNorm    [hd]: the RMSNorm weight of every query head, applied before rotary (Qwen3, Gemma 3),
+ *                 or [H·hd]: of the whole q projection (OLMo 2); or null
+ * @param kNorm    [hd] or [KV·hd]: the same for keys, or null
+ * @param ln1Post  [D]: the norm of the attention output before the residual adds it (Gemma 2, OLMo 2), or null
+ * @param ln2Post  [D]: the norm of the FFN output before the residual adds it (Gemma 2, OLMo 2), or null
  */
 public record LayerWeights(NDArray ln1, NDArray ln1Bias, NDArray qkv, NDArray qkvBias, NDArray o, NDArray oBias,
                            NDArray ln2, NDArray ln2Bias, NDArray ffnIn, NDArray ffnInBias, NDArray ffnOut,

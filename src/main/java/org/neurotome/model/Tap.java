@@ -22,7 +22,7 @@ public final class Tap {
     private static final Pattern LAYER = Pattern.compile("blocks\\.(\\d+)\\.(.+)");
     private static final List<String> LAYER_POINTS = List.of("hook_resid_pre", "attn.hook_z", "attn.hook_pattern",
             "attn.hook_result", "hook_attn_out", "hook_resid_mid", "mlp.hook_post", "hook_mlp_out", "hook_resid_post");
-    /** Points only families with post-norms (Gemma 2) have. */
+    /** Points only families with post-norms (Gemma 2, Gemma 3, OLMo 2) have. */
     private static final List<String> POST_NORM_POINTS = List.of("ln1_post.hook_scale", "ln2_post.hook_scale");
 
     private Tap() {
@@ -45,9 +45,9 @@ public final class Tap {
 
     /**
      * Each head's output through its own slice of the output projection, no bias [B, H, D];
-     * with a post-attention norm (Gemma 2), times that norm's gain {@code (1 + w) / scale}
-     * frozen at its value for the whole attention output at that position, so the heads still
-     * sum to {@link #attnOut} (the reference's convention).
+     * with a post-attention norm, times that norm's gain ({@code (1 + w) / scale} in Gemma 2,
+     * {@code w / scale} in OLMo 2) frozen at its value for the whole attention output at that
+     * position, so the heads still sum to {@link #attnOut} (the reference's convention).
      */
     public static String attnResult(int l) {
         return "blocks." + l + ".attn.hook_result";

@@ -13,6 +13,7 @@ import org.neurotome.NeurotomeException;
 import org.neurotome.arch.Architecture;
 import org.neurotome.arch.ModelConfig;
 import org.neurotome.arch.NormKind;
+import org.neurotome.arch.RopeScaling;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -30,11 +31,12 @@ import java.util.Set;
  * the attention and FFN outputs where the family has them; final norm, unembedding and
  * final soft-cap. Attention is causal softmax (within a sliding window on the layers the
  * family windows) over scores scaled by 1/sqrt(hd) (Gemma 2: its query_pre_attn_scalar) and
- * soft-capped where the family caps them, with grouped-query heads, per-head q/k norms, and
- * rotary positions (partial, scaled) where the family has them. It mirrors transformers'
+ * soft-capped where the family caps them, with grouped-query heads, q/k norms per head or over
+ * the whole projection, OLMoE's q/k/v clipping, and rotary positions (partial, scaled; Gemma 3's
+ * local layers by their own base) where the family has them. It mirrors transformers'
  * modeling_gpt2.py, modeling_gptj.py, modeling_gpt_neox.py, modeling_llama.py,
- * modeling_mistral.py, modeling_qwen2.py, modeling_qwen3.py, modeling_gemma2.py and
- * modeling_phi3.py in float32, and records
+ * modeling_mistral.py, modeling_qwen2.py, modeling_qwen3.py, modeling_gemma2.py,
+ * modeling_phi3.py, modeling_olmo2.py and modeling_gemma3.py in float32, and records
  * TransformerLens-style taps ({@link Tap}) and applies per-row head and neuron scales
  * ({@link HeadScale}, {@link NeuronScale}) on request. Temporaries live in one
  * {@code NDScope} per layer, so memory stays flat over any number of calls. Each layer's
@@ -57,12 +59,14 @@ public final class Transformer implements AutoCloseable {
     private final NDArray attnSoftcap;
     private final NDArray finalSoftcap;
     private final Rotary rotary;
+    private final Rotary localRotary;
+    private final float clipQkv;
     private final LayerTransform transform;
     private PassProgress progress = PassProgress.NONE;
 
     /**
      * Changes a layer's weights for the span of one pass, after they are leased: a LoRA
-     * being trained adds its deltas here, under autograd ({@link Weights#withDeltas}).
+     * being trained adds its deltas here, under autograd (a LoRA's {@code LoraParameters}).
      */
     @FunctionalInterface
     public interface LayerTransform {
@@ -93,6 +97,10 @@ public final class Transformer implements AutoCloseable {
         this.finalSoftcap = f.finalSoftcap() > 0 ? scalar(f.finalSoftcap()) : null;
         this.rotary = c.rotaryDim() > 0
                 ? new Rotary(c.rotaryDim(), c.ropeTheta(), f.ropeScaling(), c.maxPositions(), constants) : null;
+        // Gemma 3: local layers rotate by their own base, unscaled
+        this.localRotary = c.rotaryDim() > 0 && f.ropeLocalTheta() > 0
+                ? new Rotary(c.rotaryDim(), f.ropeLocalTheta(), RopeScaling.NONE, c.maxPositions(), constants) : null;
+        this.clipQkv = (float) f.clipQkv();
     }
 
     private NDArray scalar(double v) {
@@ -333,6 +341,7 @@ public final class Transformer implements AutoCloseable {
         final NDArray causal;
         final NDArray windowed;
         final NDArray[] angles;
+        final NDArray[] localAngles;
         final Map<Integer, float[]> headScales = new HashMap<>();
         final Map<Integer, float[]> neuronScales = new HashMap<>();
         final Map<String, NDArray> taps = new LinkedHashMap<>();
@@ -352,6 +361,7 @@ public final class Transformer implements AutoCloseable {
             this.windowed = c.slidingWindow() == 0 ? causal
                     : owned(out.create(causalMask(b.offset(), b.seq(), c.slidingWindow()), new Shape(b.seq(), keys)));
             this.angles = rotary == null ? null : rotary.angles(positionIds, b.offset(), b.lengths());
+            this.localAngles = localRotary == null ? null : localRotary.angles(positionIds, b.offset(), b.lengths());
             for (HeadScale h : req.headScales()) {
                 ones(headScales, h.layer(), c.numHeads())[h.row() * c.numHeads() + h.head()] *= h.factor();
             }
@@ -362,7 +372,12 @@ public final class Transformer implements AutoCloseable {
 
         /** The attention mask of layer {@code layer} [S, offset + S]: windowed where the family windows it. */
         NDArray mask(int layer) {
-            return arch.windowed(layer) ? windowed : causal;
+            return c.localLayer(layer) ? windowed : causal;
+        }
+
+        /** The rotary angles of layer {@code layer}: the local ones on Gemma 3's local layers. */
+        NDArray[] angles(int layer) {
+            return localAngles != null && c.localLayer(layer) ? localAngles : angles;
         }
 
         private float[] ones(Map<Integer, float[]> byLayer, int layer, int width) {
@@ -489,6 +504,9 @@ public final class Transformer implements AutoCloseable {
                 if (p.angles != null) {
                     keep(p.angles);
                 }
+                if (p.localAngles != null) {
+                    keep(p.localAngles);
+                }
                 if (x != req.residual()) {
                     keep(x);
                 }
@@ -562,7 +580,8 @@ public final class Transformer implements AutoCloseable {
     /** One block over the residual stream {@code x}. */
     private NDArray layer(int l, NDArray x, Pass p, LayerWeights lw) {
         p.record(Tap.residPre(l), x);
-        NDArray h = norm(x, lw.ln1(), lw.ln1Bias());
+        // OLMo 2 norms only the block outputs: attention reads x itself
+        NDArray h = lw.ln1() == null ? x : norm(x, lw.ln1(), lw.ln1Bias());
         NDArray attnOut = attention(l, h, lw, p);
         p.record(Tap.attnOut(l), attnOut);
         boolean parallel = c.features().parallelResidual();
@@ -571,7 +590,7 @@ public final class Transformer implements AutoCloseable {
             p.record(Tap.residMid(l), mid);
         }
         // parallel: the FFN reads x through its own norm (GPT-NeoX) or the attention's (GPT-J)
-        NDArray ffnIn = !parallel ? norm(mid, lw.ln2(), lw.ln2Bias())
+        NDArray ffnIn = !parallel ? (lw.ln2() == null ? mid : norm(mid, lw.ln2(), lw.ln2Bias()))
                 : lw.ln2() == null ? h : norm(x, lw.ln2(), lw.ln2Bias());
         NDArray mlpOut = mlp(l, ffnIn, lw, p);
         p.record(Tap.mlpOut(l), mlpOut);
@@ -589,17 +608,31 @@ public final class Transformer implements AutoCloseable {
         int hd = c.headDim();
         NDArray qkv = Linear.linear(h, lw.qkv(), lw.qkvBias()).singletonOrThrow();   // [B, S, (H + 2KV)·hd]
         NDList parts = qkv.split(new long[] {(long) nh * hd, (long) (nh + kvh) * hd}, 2);
-        NDArray q = parts.get(0).reshape(bs, s, nh, hd);
-        NDArray k = parts.get(1).reshape(bs, s, kvh, hd);
-        NDArray v = parts.get(2).reshape(bs, s, kvh, hd);
-        if (lw.qNorm() != null) {
-            // Qwen3: RMSNorm over each head's hd entries, before rotary
+        NDArray q = parts.get(0);                                                      // [B, S, H·hd]
+        NDArray k = parts.get(1);                                                      // [B, S, KV·hd]
+        NDArray v = parts.get(2);
+        if (lw.qNorm() != null && arch.qkNormWhole()) {
+            // OLMo 2, OLMoE: RMSNorm over the whole q and k projections, before the head split
+            q = rmsNorm(q, lw.qNorm());
+            k = rmsNorm(k, lw.kNorm());
+        }
+        if (clipQkv > 0) {
+            // OLMoE's clip_qkv, after the norms
+            q = q.clip(-clipQkv, clipQkv);
+            k = k.clip(-clipQkv, clipQkv);
+            v = v.clip(-clipQkv, clipQkv);
+        }
+        q = q.reshape(bs, s, nh, hd);
+        k = k.reshape(bs, s, kvh, hd);
+        v = v.reshape(bs, s, kvh, hd);
+        if (lw.qNorm() != null && !arch.qkNormWhole()) {
+            // Qwen3, Gemma 3: RMSNorm over each head's hd entries, before rotary
             q = rmsNorm(q, lw.qNorm());
             k = rmsNorm(k, lw.kNorm());
         }
         if (rotary != null) {
-            q = rotary.apply(q, p.angles);
-            k = rotary.apply(k, p.angles);
+            q = rotary.apply(q, p.angles(l));
+            k = rotary.apply(k, p.angles(l));
         }
         if (p.req.cache() != null) {
             NDArray[] kv = p.req.cache().append(l, k, v);                              // [B, offset + S, KV, hd]

@@ -5,7 +5,7 @@ import org.neurotome.Json;
 import org.neurotome.arch.LayerRange;
 import org.neurotome.arch.ModelConfig;
 import org.neurotome.eval.LabelFilter;
-import org.neurotome.fixtures.TrainingSchedule;
+import org.neurotome.training.TrainingSchedule;
 import org.neurotome.lora.LoraTrainer;
 import org.neurotome.lora.TrainingData;
 import org.neurotome.yaml.SchemaViolation;

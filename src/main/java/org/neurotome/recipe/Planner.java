@@ -8,6 +8,7 @@ import org.neurotome.cna.VocabularyProjection;
 import org.neurotome.eval.EvalCaseFile;
 import org.neurotome.eval.Task;
 import org.neurotome.model.MemoryBudget;
+import org.neurotome.model.Residency;
 import org.neurotome.model.Weights;
 import org.neurotome.surgery.Surgeon;
 import org.neurotome.surgery.TensorEdit;
@@ -153,7 +154,7 @@ public final class Planner {
             long memory = 128L << 20;
             double seconds = flops / FLOPS + bytes / WRITE_BYTES_PER_S;
             if (runsModel) {
-                Weights.Residency r = Weights.residency(input, budget);
+                Residency r = Residency.of(input, budget);
                 if (r.streaming()) {
                     line(b, "weights  streamed one layer at a time under %s (largest layer %s in float32; unembedding %s);"
                                     + " about %d passes, each reading the %s of the checkpoint", budget.origin(),

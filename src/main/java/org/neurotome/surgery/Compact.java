@@ -25,8 +25,8 @@ import java.util.stream.IntStream;
  * the same width; when layers lost different numbers, {@code pad} keeps some zeroed ones
  * (the lowest-indexed) in the layers that lost more, and without it the edit refuses. The
  * removed neurons contribute exactly 0, so the model's function is unchanged. Heads: only when every layer lost the same number of whole
- * key/value groups and the family's config can state {@code head_dim} explicitly;
- * otherwise the edit refuses with the reason.
+ * key/value groups, the family's config can state {@code head_dim} explicitly and its q/k
+ * norms (if any) act per head; otherwise the edit refuses with the reason.
  */
 public final class Compact implements Edit {
     private final boolean neurons;
@@ -131,6 +131,10 @@ public final class Compact implements Edit {
         if (ctx.arch().fusedQkv()) {
             throw refuse(ctx, "its q, k and v share one fused matrix ('" + ctx.arch().tensorName(Role.QKV, 0)
                     + "') whose heads must stay hidden_size / num_heads wide, and its config cannot state head_dim");
+        }
+        if (ctx.arch().qkNormWhole()) {
+            throw refuse(ctx, "its q/k norms ('" + ctx.arch().tensorName(Role.Q_NORM, 0) + "') act on the whole q and k"
+                    + " projections, so removing a head would renormalise every other one");
         }
         if (ctx.arch().configKey("head_dim") == null) {
             throw refuse(ctx, "its config cannot state head_dim, which must stay hidden_size / num_heads");

@@ -5,7 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.neurotome.Json;
 import org.neurotome.NeurotomeException;
-import org.neurotome.OutputGuard;
+import org.neurotome.output.OutputGuard;
 import org.neurotome.arch.Architecture;
 import org.neurotome.arch.ModelConfig;
 import org.neurotome.checkpoint.Checkpoint;

@@ -14,7 +14,9 @@ import java.util.TreeSet;
  * {@code zero-heads}: silences attention heads (METHOD.md A5; the paper's §3.2 zeroes
  * {@code o_proj.weight[:, h·hd:(h+1)·hd]}). Zeroes each head's output-projection inputs and
  * its query rows, and a key/value head's rows only once every query head that reads it is
- * zeroed, so no GQA group another head still uses is broken.
+ * zeroed, so no GQA group another head still uses is broken. Where q/k norms act on the whole
+ * q and k projections (OLMo 2, OLMoE), query and key rows stay: zeroing them would change the
+ * norm every other head sees.
  */
 public final class ZeroHeads implements Edit {
     private final List<Head> heads;
@@ -35,11 +37,14 @@ public final class ZeroHeads implements Edit {
     @Override
     public List<TensorEdit> lower(EditContext ctx) {
         HeadLayout layout = ctx.heads();
+        boolean wholeNorms = ctx.arch().qkNormWhole();
         List<TensorSlice> slices = new ArrayList<>();
         for (Head h : heads) {
             h.check(ctx.config());
             slices.addAll(layout.outputSlices(h.layer(), h.head()));
-            slices.addAll(layout.querySlices(h.layer(), h.head()));
+            if (!wholeNorms) {
+                slices.addAll(layout.querySlices(h.layer(), h.head()));
+            }
         }
         ctx.zeroedHeads().addAll(heads);
         TreeSet<Head> kvDone = new TreeSet<>();
@@ -47,7 +52,9 @@ public final class ZeroHeads implements Edit {
             int kv = layout.kvHead(h.head());
             Head group = new Head(h.layer(), kv);
             if (kvDone.add(group) && allZeroed(ctx, h.layer(), layout.queryHeads(kv))) {
-                slices.addAll(layout.keySlices(h.layer(), kv));
+                if (!wholeNorms) {
+                    slices.addAll(layout.keySlices(h.layer(), kv));
+                }
                 slices.addAll(layout.valueSlices(h.layer(), kv));
             }
         }

@@ -58,7 +58,8 @@ class ArchitectureTest {
         assertEquals("transformer.h.1.attn.c_attn.weight", Architecture.forModelType("gpt2").tensorName(Role.QKV, 1));
         assertEquals("transformer.h.0.mlp.fc_out.bias", Architecture.forModelType("gptj").tensorName(Role.DOWN_BIAS, 0));
         assertEquals("lm_head.bias", Architecture.forModelType("gptj").tensorName(Role.LM_HEAD_BIAS));
-        assertEquals(List.of("gpt2", "gptj", "llama", "mistral", "qwen2", "qwen3", "gemma2", "phi3", "gpt_neox"),
+        assertEquals(List.of("gpt2", "gptj", "llama", "mistral", "qwen2", "qwen3", "gemma2", "phi3", "gpt_neox", "olmo2",
+                        "gemma3_text"),
                 Architecture.supported());
         for (String type : Architecture.supported()) {
             assertEquals(type, Architecture.forModelType(type).modelType());
@@ -85,7 +86,7 @@ class ArchitectureTest {
         ObjectNode bert = Json.MAPPER.createObjectNode().put("model_type", "bert");
         assertTrue(fails(ExitCode.BAD_CHECKPOINT, () -> ModelConfig.from(bert)).getMessage()
                 .contains("'bert' is not supported; supported: gpt2, gptj, llama, mistral, qwen2, qwen3, gemma2, phi3,"
-                        + " gpt_neox"));
+                        + " gpt_neox, olmo2, gemma3_text"));
         ObjectNode noLayers = config("gpt2_tied");
         noLayers.remove("n_layer");
         assertTrue(fails(ExitCode.BAD_CHECKPOINT, () -> ModelConfig.from(noLayers)).getMessage()

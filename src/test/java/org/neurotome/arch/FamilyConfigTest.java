@@ -48,7 +48,7 @@ class FamilyConfigTest {
         assertEquals(10, gemma.features().finalSoftcap());
         assertEquals(4, gemma.slidingWindow());
         assertTrue(gemma.tied());
-        assertTrue(gemma.architecture().windowed(0) && !gemma.architecture().windowed(1) && gemma.architecture().windowed(2));
+        assertTrue(gemma.localLayer(0) && !gemma.localLayer(1) && gemma.localLayer(2));
         ObjectNode uncapped = config("gemma2_softcap_window");
         uncapped.putNull("final_logit_softcapping");
         uncapped.remove("attn_logit_softcapping");
@@ -115,5 +115,63 @@ class FamilyConfigTest {
         assertEquals(4, ModelConfig.from(gemmaTypes).slidingWindow(), "the alternation transformers writes is accepted");
         gemmaTypes.putArray("layer_types").add("full_attention").add("sliding_attention").add("sliding_attention");
         assertTrue(refused(gemmaTypes).contains("layer_types is [\"full_attention\",\"sliding_attention\",\"sliding_attention\"]"));
+    }
+
+    @Test
+    void readsOlmo2AndGemma3SettingsWithTheirConfigClassDefaults() {
+        ModelConfig olmo = ModelConfig.from(config("olmo2"));
+        assertTrue(olmo.architecture().postNormsOnly() && olmo.architecture().qkNormWhole());
+        ObjectNode bare = config("olmo2");
+        for (String k : new String[] {"rms_norm_eps", "num_key_value_heads", "max_position_embeddings", "rope_theta"}) {
+            bare.remove(k);
+        }
+        ModelConfig d = ModelConfig.from(bare);
+        assertEquals(1e-5, d.normEps(), "Olmo2Config's rms_norm_eps");
+        assertEquals(4, d.numKvHeads(), "num_key_value_heads null: as many as the query heads");
+        assertEquals(2048, d.maxPositions());
+        assertEquals(8, d.headDim(), "hidden_size / num_attention_heads");
+
+        ModelConfig gemma = ModelConfig.from(config("gemma3_text"));
+        assertEquals(16, gemma.features().queryPreAttnScalar());
+        assertEquals(5, gemma.features().finalSoftcap());
+        assertEquals(0, gemma.features().attnSoftcap());
+        assertEquals(1e4, gemma.features().ropeLocalTheta());
+        assertEquals(3, gemma.features().windowPattern());
+        assertEquals(8, gemma.features().ropeScaling().factor());
+        assertTrue(gemma.localLayer(0) && gemma.localLayer(1) && !gemma.localLayer(2));
+        ObjectNode plain = config("gemma3_text");
+        for (String k : new String[] {"sliding_window_pattern", "rope_local_base_freq", "final_logit_softcapping",
+                "query_pre_attn_scalar", "sliding_window"}) {
+            plain.remove(k);
+        }
+        ModelConfig g = ModelConfig.from(plain);
+        assertEquals(6, g.features().windowPattern(), "Gemma3TextConfig's sliding_window_pattern");
+        assertEquals(1e4, g.features().ropeLocalTheta());
+        assertEquals(0, g.features().finalSoftcap(), "final_logit_softcapping defaults to null: none");
+        assertEquals(256, g.features().queryPreAttnScalar());
+        assertEquals(4096, g.slidingWindow());
+        ObjectNode types = config("gemma3_text");
+        types.putArray("layer_types").add("sliding_attention").add("sliding_attention").add("full_attention");
+        assertEquals(3, ModelConfig.from(types).features().windowPattern(), "the pattern transformers writes");
+    }
+
+    @Test
+    void refusesWhatOlmo2AndGemma3DoNotRun() {
+        ObjectNode olmoScaled = config("olmo2");
+        olmoScaled.putObject("rope_scaling").put("rope_type", "linear").put("factor", 2.0);
+        assertTrue(refused(olmoScaled).contains("for olmo2 (arch/olmo2.yaml); supported: none"));
+        ObjectNode gemmaYarn = config("gemma3_text");
+        gemmaYarn.putObject("rope_scaling").put("rope_type", "yarn").put("factor", 2.0);
+        assertTrue(refused(gemmaYarn).contains("'yarn', which neurotome does not run for gemma3_text"));
+        ObjectNode capped = config("gemma3_text");
+        capped.put("attn_logit_softcapping", 50.0);
+        String m = refused(capped);
+        assertTrue(m.contains("attn_logit_softcapping is 50.0") && m.contains("= null"), m);
+        ObjectNode zero = config("gemma3_text");
+        zero.put("sliding_window_pattern", 0);
+        assertTrue(refused(zero).contains("sliding_window_pattern is 0"));
+        ObjectNode types = config("gemma3_text");
+        types.putArray("layer_types").add("sliding_attention").add("full_attention").add("full_attention");
+        assertTrue(refused(types).contains("layer_types is"));
     }
 }

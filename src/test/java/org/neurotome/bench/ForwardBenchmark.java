@@ -12,6 +12,7 @@ import org.neurotome.checkpoint.DType;
 import org.neurotome.checkpoint.OutputTensor;
 import org.neurotome.model.ForwardRequest;
 import org.neurotome.model.ForwardResult;
+import org.neurotome.model.InitialWeights;
 import org.neurotome.model.Transformer;
 import org.neurotome.model.Weights;
 
@@ -64,7 +65,7 @@ public final class ForwardBenchmark {
 
     static void writeCheckpoint(ModelConfig c, Path dir) throws Exception {
         Architecture arch = c.architecture();
-        Function<String, float[]> values = Weights.initialTensors(c, new Random(1234), 0.02);
+        Function<String, float[]> values = InitialWeights.tensors(c, new Random(1234), 0.02);
         List<OutputTensor> tensors = new ArrayList<>();
         for (String n : arch.tensorNames(c)) {
             float[] v = values.apply(n);

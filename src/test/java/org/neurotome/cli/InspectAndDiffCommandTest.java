@@ -51,7 +51,7 @@ class InspectAndDiffCommandTest {
 
     @org.junit.jupiter.params.ParameterizedTest
     @org.junit.jupiter.params.provider.ValueSource(strings = {"gpt_neox_parallel", "qwen3_qk_norm", "gemma2_softcap_window",
-            "phi3_fused", "llama3_rope_scaling"})
+            "phi3_fused", "llama3_rope_scaling", "olmo2", "gemma3_text"})
     void inspectSupportsEachNewerFamily(String name) throws Exception {
         JsonNode j = Json.MAPPER.readTree(CliRun.stdout(0, "inspect", REFERENCE.resolve(name).toString(), "--json"));
         assertTrue(j.get("supported").asBoolean(), j.toString());

@@ -114,7 +114,7 @@ class LocateCommandTest {
     /** head-scan and CNA from the command line on each newer family find the reference's top head and neurons. */
     @org.junit.jupiter.params.ParameterizedTest
     @org.junit.jupiter.params.provider.ValueSource(strings = {"gpt_neox_parallel", "qwen3_qk_norm", "gemma2_softcap_window",
-            "phi3_fused"})
+            "phi3_fused", "olmo2", "gemma3_text"})
     void findingsOnEachNewerFamilyAgreeWithTheReference(String name) throws Exception {
         JsonNode expected = ReferenceData.expected(name).path("prompts").get(2);
         String model = ReferenceData.caseDir(name).toString();

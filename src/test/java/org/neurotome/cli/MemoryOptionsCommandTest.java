@@ -5,6 +5,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.neurotome.Json;
 import org.neurotome.checkpoint.Checkpoint;
+import org.neurotome.model.Residency;
 import org.neurotome.model.Weights;
 
 import java.net.URISyntaxException;
@@ -33,7 +34,7 @@ class MemoryOptionsCommandTest {
     /** A --max-memory value (in bytes) just above what streaming {@code model} needs. */
     private static String justStreaming(Path model) {
         try (Checkpoint c = Checkpoint.open(model)) {
-            return Long.toString(Weights.streamingFloor(c) + 1024);
+            return Long.toString(Residency.streamingFloor(c) + 1024);
         }
     }
 

@@ -3,7 +3,7 @@ package org.neurotome.cli;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.neurotome.OutputLock;
+import org.neurotome.output.OutputLock;
 import org.neurotome.testing.TestModels;
 
 import java.io.IOException;

@@ -102,7 +102,7 @@ class ComparisonInvariantsTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"gpt2_odd_untied", "llama_gqa_tied_bf16", "gptj_partial_rotary", "gpt_neox_parallel",
-            "gemma2_softcap_window", "phi3_fused"})
+            "gemma2_softcap_window", "phi3_fused", "olmo2", "gemma3_text"})
     void topTokensRankTheVocabularyByTheNormedSignedValueVector(String name) {
         try (LanguageModel m = LanguageModel.open(ReferenceData.caseDir(name), Device.cpu());
              VocabularyProjection p = new VocabularyProjection(m.weights(), VocabularyProjection.DEFAULT_CACHE_BYTES)) {
@@ -120,10 +120,10 @@ class ComparisonInvariantsTest {
                 try (var values = m.weights().ffnValues(n.layer()); var layer = m.weights().layer(n.layer())) {
                     value = values.get().get(n.neuron()).toFloatArray();
                     if (layer.get().ln2Post() != null) {
-                        // Gemma 2: the value reaches the residual through the post-FFN norm's gain
+                        // Gemma 2, OLMo 2: the value reaches the residual through the post-FFN norm's gain
                         float[] post = layer.get().ln2Post().toFloatArray();
                         for (int j = 0; j < d; j++) {
-                            value[j] *= 1 + post[j];
+                            value[j] *= plusOne ? 1 + post[j] : post[j];
                         }
                     }
                 }

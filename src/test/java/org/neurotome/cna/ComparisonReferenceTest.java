@@ -15,14 +15,21 @@ import java.util.List;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * CNA with the reference's ablated head on every reference case and prompt, compared as the
  * reference README says ("Comparing CNA"): the top 20 as a set of (layer, neuron) keys, then
  * diff, both scores and both probabilities within 1e-4 and both coefficients within
- * 1e-4·max(1, |expected|), key by key.
+ * 1e-4·max(1, |expected|), key by key. Where the reference's 20th and 21st diffs lie within
+ * the tolerance of each other ({@code gap_after_top_k} below 2e-4: two prompts of
+ * stories260K), which of them ends the list is not determined by the tolerance: every
+ * expected key whose diff is more than 2e-4 above the 21st must be in the list, and a key of
+ * the list that the reference left out must have a diff within 2e-4 of the 20th.
  */
 class ComparisonReferenceTest {
+    private static final double TOLERANCE = 1e-4;
+
     static List<String> cases() {
         return ReferenceData.caseNames();
     }
@@ -48,9 +55,22 @@ class ComparisonReferenceTest {
                 r.ranked(topK).forEach(n -> got.put(n.neuron(), n));
                 Map<Neuron, JsonNode> expected = new HashMap<>();
                 e.path("top").forEach(n -> expected.put(new Neuron(n.path("layer").asInt(), n.path("neuron").asInt()), n));
-                assertEquals(expected.keySet(), got.keySet(), at + " top-" + topK + " set");
+                double last = e.path("top").get(topK - 1).path("diff").asDouble();
+                double gap = e.path("gap_after_top_k").asDouble();
+                if (gap >= 2 * TOLERANCE) {
+                    assertEquals(expected.keySet(), got.keySet(), at + " top-" + topK + " set");
+                } else {
+                    expected.forEach((neuron, x) -> assertTrue(got.containsKey(neuron)
+                            || x.path("diff").asDouble() <= last - gap + 2 * TOLERANCE, at + " misses " + neuron));
+                    got.forEach((neuron, g) -> assertTrue(expected.containsKey(neuron)
+                            || Math.abs(g.diff() - last) <= 2 * TOLERANCE, at + " ranks " + neuron + " (diff "
+                            + g.diff() + ") in, where the reference's 20th has " + last));
+                }
                 expected.forEach((neuron, x) -> {
                     ComparisonResult.NeuronDifference g = got.get(neuron);
+                    if (g == null) {
+                        return; // a near-tie at the boundary, checked above
+                    }
                     String n = at + " neuron " + neuron;
                     Close.assertAbs(n + " diff", x.path("diff").asDouble(), g.diff(), 1e-4);
                     Close.assertAbs(n + " score_original", x.path("score_original").asDouble(), g.scoreA(), 1e-4);

@@ -9,6 +9,8 @@ import org.neurotome.checkpoint.CheckpointWriter;
 import org.neurotome.checkpoint.DType;
 import org.neurotome.fixtures.FixtureTokenizerBuilder;
 import org.neurotome.fixtures.FixtureVocabulary;
+import org.neurotome.model.CheckpointTensors;
+import org.neurotome.model.InitialWeights;
 import org.neurotome.model.Weights;
 
 import java.nio.charset.StandardCharsets;
@@ -54,8 +56,8 @@ public final class RandomCheckpoint {
     /** Writes {@code config} with random weights (seed, std) and no tokenizer into {@code dir}. */
     public static Path writeWeights(Path dir, ModelConfig config, long seed, double std) {
         try (NDManager m = NDManager.newBaseManager(Device.cpu());
-             Weights w = Weights.initialize(m, config, new Random(seed), std)) {
-            new CheckpointWriter(1L << 31, Map.of("format", "pt"), false).write(dir, w.toOutputTensors(DType.F32),
+             Weights w = InitialWeights.initialize(m, config, new Random(seed), std)) {
+            new CheckpointWriter(1L << 31, Map.of("format", "pt"), false).write(dir, CheckpointTensors.of(w, DType.F32),
                     Map.of(Checkpoint.CONFIG, config.toConfigJson().toString().getBytes(StandardCharsets.UTF_8)));
         }
         return dir;

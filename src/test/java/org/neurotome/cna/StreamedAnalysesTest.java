@@ -9,6 +9,7 @@ import org.neurotome.checkpoint.Checkpoint;
 import org.neurotome.model.LanguageModel;
 import org.neurotome.model.MemoryBudget;
 import org.neurotome.model.ReferenceData;
+import org.neurotome.model.Residency;
 import org.neurotome.model.Weights;
 
 import java.nio.file.Path;
@@ -34,7 +35,7 @@ class StreamedAnalysesTest {
     private static LanguageModel streamed(Path dir) {
         long floor;
         try (Checkpoint ckpt = Checkpoint.open(dir)) {
-            floor = Weights.streamingFloor(ckpt);
+            floor = Residency.streamingFloor(ckpt);
         }
         LanguageModel m = LanguageModel.open(dir, Device.cpu(), MemoryBudget.of(floor + 1024, "a test budget"));
         assertTrue(m.weights().streaming(), dir + " streams");

@@ -1,11 +1,8 @@
 package org.neurotome.fuzz;
 
-import net.jqwik.api.Arbitraries;
-import net.jqwik.api.Arbitrary;
-import net.jqwik.api.ForAll;
-import net.jqwik.api.Property;
-import net.jqwik.api.Provide;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.neurotome.arch.Architecture;
 import org.neurotome.arch.ModelConfig;
 import org.neurotome.checkpoint.Checkpoint;
@@ -37,31 +34,24 @@ class AdapterFuzzTest {
     static final String WEIGHTS = "adapter-weights";
     private static final Path ADAPTER = Path.of("src/test/resources/lora/llama_gqa_tied_bf16/adapter");
     private static final Path MODEL = Path.of("src/test/resources/reference/llama_gqa_tied_bf16");
+    private static final List<byte[]> CONFIG_SEEDS = ParserFuzz.seeds(ADAPTER, LoraConfig.FILE);
 
-    @Property
-    void anyConfigReadsOrIsRefused(@ForAll("configs") byte[] config) {
-        ParserFuzz.check(CONFIGS, config, AdapterFuzzTest::withConfig);
+    @ParameterizedTest(name = "round {0}")
+    @MethodSource("org.neurotome.fuzz.ParserFuzz#rounds")
+    void anyConfigReadsOrIsRefused(int round) {
+        ParserFuzz.fuzz(CONFIGS, round, r -> ParserFuzz.mutate(CONFIG_SEEDS, r), AdapterFuzzTest::withConfig);
     }
 
-    @Property
-    void anyWeightsFileReadsOrIsRefused(@ForAll("weights") byte[] file) {
-        ParserFuzz.check(WEIGHTS, file, AdapterFuzzTest::withWeights);
+    @ParameterizedTest(name = "round {0}")
+    @MethodSource("org.neurotome.fuzz.ParserFuzz#rounds")
+    void anyWeightsFileReadsOrIsRefused(int round) {
+        ParserFuzz.fuzz(WEIGHTS, round, AdapterFuzzTest::mutateWeights, AdapterFuzzTest::withWeights);
     }
 
     @Test
     void theCorpusReadsOrIsRefused() {
         assertTrue(ParserFuzz.replay(CONFIGS, AdapterFuzzTest::withConfig) > 0);
         assertTrue(ParserFuzz.replay(WEIGHTS, AdapterFuzzTest::withWeights) > 0);
-    }
-
-    @Provide
-    Arbitrary<byte[]> configs() {
-        return ParserFuzz.mutated(ParserFuzz.seeds(ADAPTER, LoraConfig.FILE));
-    }
-
-    @Provide
-    Arbitrary<byte[]> weights() {
-        return Arbitraries.randomValue(AdapterFuzzTest::mutateWeights);
     }
 
     static void withConfig(byte[] config) throws IOException {

@@ -1,13 +1,10 @@
 package org.neurotome.fuzz;
 
-import net.jqwik.api.Arbitraries;
-import net.jqwik.api.Arbitrary;
-import net.jqwik.api.ForAll;
-import net.jqwik.api.Property;
-import net.jqwik.api.Provide;
 import org.apache.commons.compress.compressors.gzip.GzipCompressorOutputStream;
 import org.apache.commons.compress.compressors.zstandard.ZstdCompressorOutputStream;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.neurotome.FileTree;
 import org.neurotome.NeurotomeException;
 import org.neurotome.archive.ArchiveCache;
@@ -47,19 +44,15 @@ class ArchiveFuzzTest {
     private static int run;
     private static final int WIPE_EVERY = 250;
 
-    @Property
-    void anyArchiveUnpacksOrIsRefused(@ForAll("archives") byte[] input) {
-        ParserFuzz.check(TARGET, input, ArchiveFuzzTest::read);
+    @ParameterizedTest(name = "round {0}")
+    @MethodSource("org.neurotome.fuzz.ParserFuzz#rounds")
+    void anyArchiveUnpacksOrIsRefused(int round) {
+        ParserFuzz.fuzz(TARGET, round, ArchiveFuzzTest::mutateArchive, ArchiveFuzzTest::read);
     }
 
     @Test
     void theCorpusUnpacksOrIsRefused() {
         assertTrue(ParserFuzz.replay(TARGET, ArchiveFuzzTest::read) > 0);
-    }
-
-    @Provide
-    Arbitrary<byte[]> archives() {
-        return Arbitraries.randomValue(ArchiveFuzzTest::mutateArchive);
     }
 
     static void read(byte[] input) throws IOException {

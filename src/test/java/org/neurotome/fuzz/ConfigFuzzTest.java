@@ -1,10 +1,8 @@
 package org.neurotome.fuzz;
 
-import net.jqwik.api.Arbitrary;
-import net.jqwik.api.ForAll;
-import net.jqwik.api.Property;
-import net.jqwik.api.Provide;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.neurotome.arch.Architecture;
 import org.neurotome.arch.HeadLayout;
 import org.neurotome.arch.ModelConfig;
@@ -34,21 +32,15 @@ class ConfigFuzzTest {
         return s;
     }
 
-
-
-    @Property
-    void anyConfigReadsOrIsRefused(@ForAll("configs") byte[] config) {
-        ParserFuzz.check(TARGET, config, ConfigFuzzTest::read);
+    @ParameterizedTest(name = "round {0}")
+    @MethodSource("org.neurotome.fuzz.ParserFuzz#rounds")
+    void anyConfigReadsOrIsRefused(int round) {
+        ParserFuzz.fuzz(TARGET, round, r -> ParserFuzz.mutate(SEEDS, r), ConfigFuzzTest::read);
     }
 
     @Test
     void theCorpusReadsOrIsRefused() {
         assertTrue(ParserFuzz.replay(TARGET, ConfigFuzzTest::read) > 0);
-    }
-
-    @Provide
-    Arbitrary<byte[]> configs() {
-        return ParserFuzz.mutated(SEEDS);
     }
 
     static void read(byte[] config) throws IOException {

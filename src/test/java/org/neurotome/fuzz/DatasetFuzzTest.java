@@ -1,10 +1,8 @@
 package org.neurotome.fuzz;
 
-import net.jqwik.api.Arbitrary;
-import net.jqwik.api.ForAll;
-import net.jqwik.api.Property;
-import net.jqwik.api.Provide;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.neurotome.eval.DatasetReader;
 import org.neurotome.eval.EvalCaseFile;
 import org.neurotome.eval.TaskKind;
@@ -43,21 +41,15 @@ class DatasetFuzzTest {
         return slices;
     }
 
-
-
-    @Property
-    void anyDataSetReadsOrIsRefused(@ForAll("datasets") byte[] data) {
-        ParserFuzz.check(TARGET, data, DatasetFuzzTest::read);
+    @ParameterizedTest(name = "round {0}")
+    @MethodSource("org.neurotome.fuzz.ParserFuzz#rounds")
+    void anyDataSetReadsOrIsRefused(int round) {
+        ParserFuzz.fuzz(TARGET, round, r -> ParserFuzz.mutate(SEEDS, r), DatasetFuzzTest::read);
     }
 
     @Test
     void theCorpusReadsOrIsRefused() {
         assertTrue(ParserFuzz.replay(TARGET, DatasetFuzzTest::read) > 0);
-    }
-
-    @Provide
-    Arbitrary<byte[]> datasets() {
-        return ParserFuzz.mutated(SEEDS);
     }
 
     static void read(byte[] data) throws IOException {

@@ -1,7 +1,5 @@
 package org.neurotome.fuzz;
 
-import net.jqwik.api.Arbitraries;
-import net.jqwik.api.Arbitrary;
 import org.neurotome.NeurotomeException;
 
 import java.io.IOException;
@@ -20,6 +18,8 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Function;
+import java.util.stream.IntStream;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.fail;
@@ -33,25 +33,27 @@ import static org.junit.jupiter.api.Assertions.fail;
  *
  * <p>How a target is written (the pattern of every {@code *FuzzTest} here):
  * <ol>
- *   <li>a jqwik {@code @Property} whose input comes from {@link #mutated}: valid examples
- *       ({@link #seeds}) with random byte-level mutations — bit flips, inserted bytes and
- *       syntax tokens, deleted, duplicated and spliced ranges, numbers replaced by extremes,
- *       truncation — so most inputs get past the first checks;</li>
- *   <li>its body: {@code ParserFuzz.check("target", input, bytes -> parse(bytes))}, where
- *       {@code parse} writes the bytes where the reader expects them (a temporary file) and
- *       reads them through the product's own entry point;</li>
+ *   <li>a JUnit parameterised test over {@link #rounds()} whose body is
+ *       {@code ParserFuzz.fuzz("target", round, generator, bytes -> parse(bytes))}: the
+ *       generator turns a seeded {@link Random} into one input, usually {@link #mutate} of
+ *       valid examples ({@link #seeds}) — bit flips, inserted bytes and syntax tokens,
+ *       deleted, duplicated and spliced ranges, numbers replaced by extremes, truncation — so
+ *       most inputs get past the first checks; {@code parse} writes the bytes where the reader
+ *       expects them (a temporary file) and reads them through the product's own entry point;</li>
  *   <li>a {@code @Test} calling {@link #replay} on the same {@code parse}: every input that
  *       ever found a bug, kept under {@code src/test/resources/fuzz/<target>/}, is run again
  *       in the default test run;</li>
- *   <li>when a property fails, {@link #check} writes the input to
+ *   <li>when an input fails, {@link #check} writes it to
  *       {@code target/fuzz-findings/<target>/<sha>} and says so: copy that file into the
  *       corpus folder, fix the reader, and the replay keeps it fixed.</li>
  * </ol>
  *
- * <p>How much: {@code src/test/resources/junit-platform.properties} sets jqwik's tries per
- * property for the default run (the fuzz tests together take well under a minute); run
- * longer with {@code mvn -B test -Pfuzz} (100,000 tries per property) or
- * {@code mvn -B test -Pfuzz -Dfuzz.tries=N}.
+ * <p>How much: {@link #tries()} inputs per target, from the system property {@code fuzz.tries}
+ * (the build passes 2,000 in the default run; {@code mvn -B test -Pfuzz} 100,000,
+ * {@code -Pfuzz -Dfuzz.tries=N} N), shared out over the {@link #ROUNDS} rounds. Input {@code i} of a
+ * target comes from a {@link Random} seeded with the run's seed ({@code fuzz.seed}, fixed unless
+ * given), the target and {@code i} alone, so a run repeats exactly and a failure names the
+ * input that reproduces it.
  */
 public final class ParserFuzz {
     /** The longest a single input may take before it counts as a hang. */
@@ -64,6 +66,13 @@ public final class ParserFuzz {
             "<<: ", "%YAML 1.2\n", "=", "  "};
     private static final String[] NUMBERS = {"0", "-1", "1", "2147483647", "2147483648", "-2147483649",
             "9223372036854775807", "18446744073709551615", "1e309", "-1e309", "1e-320", "0.5", "NaN", "1e39"};
+
+    /** The parameterised rounds each target's tries are shared out over (a round is one test invocation). */
+    static final int ROUNDS = 10;
+    /** Tries per target when the build passes none. */
+    private static final int DEFAULT_TRIES = 2_000;
+    /** The seed of a run when {@code fuzz.seed} gives none. */
+    private static final long DEFAULT_SEED = 2024;
 
     private static ExecutorService worker = newWorker();
 
@@ -124,8 +133,7 @@ public final class ParserFuzz {
 
     /**
      * A file {@code name} in a temporary folder of this JVM, removed when it exits: where a
-     * target writes its input. (jqwik runs properties outside JUnit Jupiter's lifecycle, so a
-     * target keeps no {@code @BeforeAll} state.)
+     * target writes its input.
      */
     public static synchronized Path scratch(String target, String name) {
         try {
@@ -162,12 +170,38 @@ public final class ParserFuzz {
         return out;
     }
 
-    /** Seeds with 0 to 8 random mutations each (0: the seed itself, which must parse or be refused too). */
-    public static Arbitrary<byte[]> mutated(List<byte[]> seeds) {
-        return Arbitraries.randomValue(random -> mutate(seeds, random));
+    /** The rounds of a fuzz test: {@code @MethodSource("org.neurotome.fuzz.ParserFuzz#rounds")}. */
+    public static IntStream rounds() {
+        return IntStream.range(0, ROUNDS);
     }
 
-    static byte[] mutate(List<byte[]> seeds, Random random) {
+    /** Inputs per target in this run: the system property {@code fuzz.tries}, else 2,000. */
+    public static int tries() {
+        return Integer.getInteger("fuzz.tries", DEFAULT_TRIES);
+    }
+
+    /**
+     * Round {@code round}'s share of the run's {@link #tries()} inputs of {@code target}: each
+     * input made by {@code generator} from its own seeded {@link Random} and run through
+     * {@link #check}. A failure names the input's number and seed.
+     */
+    public static void fuzz(String target, int round, Function<Random, byte[]> generator, Parser parser) {
+        long runSeed = Long.getLong("fuzz.seed", DEFAULT_SEED);
+        int tries = tries();
+        for (int i = round; i < tries; i += ROUNDS) {
+            long seed = runSeed * 0x9E3779B97F4A7C15L ^ (long) target.hashCode() << 32 ^ i;
+            byte[] input = generator.apply(new Random(seed));
+            try {
+                check(target, input, parser);
+            } catch (AssertionError e) {
+                throw new AssertionError("input " + i + " of " + tries + " (-Dfuzz.seed=" + runSeed + "): "
+                        + e.getMessage(), e);
+            }
+        }
+    }
+
+    /** One of {@code seeds} with 0 to 8 random mutations (0: the seed itself, which must parse or be refused too). */
+    public static byte[] mutate(List<byte[]> seeds, Random random) {
         byte[] b = seeds.get(random.nextInt(seeds.size())).clone();
         int n = random.nextInt(9);
         for (int i = 0; i < n; i++) {

@@ -1,11 +1,8 @@
 package org.neurotome.fuzz;
 
-import net.jqwik.api.Arbitraries;
-import net.jqwik.api.Arbitrary;
-import net.jqwik.api.ForAll;
-import net.jqwik.api.Property;
-import net.jqwik.api.Provide;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.neurotome.recipe.RecipeLoader;
 
 import java.io.IOException;
@@ -38,21 +35,15 @@ class RecipeFuzzTest {
         return s;
     }
 
-
-
-    @Property
-    void anyRecipeLoadsOrIsRefused(@ForAll("recipes") byte[] input) {
-        ParserFuzz.check(TARGET, input, RecipeFuzzTest::parse);
+    @ParameterizedTest(name = "round {0}")
+    @MethodSource("org.neurotome.fuzz.ParserFuzz#rounds")
+    void anyRecipeLoadsOrIsRefused(int round) {
+        ParserFuzz.fuzz(TARGET, round, RecipeFuzzTest::input, RecipeFuzzTest::parse);
     }
 
     @Test
     void theCorpusLoadsOrIsRefused() {
         assertTrue(ParserFuzz.replay(TARGET, RecipeFuzzTest::parse) > 0);
-    }
-
-    @Provide
-    Arbitrary<byte[]> recipes() {
-        return Arbitraries.randomValue(RecipeFuzzTest::input);
     }
 
     private static byte[] input(Random r) {

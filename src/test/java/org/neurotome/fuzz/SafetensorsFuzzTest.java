@@ -1,11 +1,8 @@
 package org.neurotome.fuzz;
 
-import net.jqwik.api.Arbitraries;
-import net.jqwik.api.Arbitrary;
-import net.jqwik.api.ForAll;
-import net.jqwik.api.Property;
-import net.jqwik.api.Provide;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.neurotome.checkpoint.FloatCodec;
 import org.neurotome.checkpoint.SafetensorsFile;
 import org.neurotome.checkpoint.TensorInfo;
@@ -32,19 +29,15 @@ class SafetensorsFuzzTest {
     private static final List<byte[]> SEEDS = ParserFuzz.seeds(Path.of("src/test/resources/reference"),
             "{gpt2_odd_untied,llama_gqa_tied_bf16,llama_sharded_f16,qwen2_bias}/*.safetensors");
 
-    @Property
-    void anyFileOpensOrIsRefused(@ForAll("files") byte[] file) {
-        ParserFuzz.check(TARGET, file, SafetensorsFuzzTest::open);
+    @ParameterizedTest(name = "round {0}")
+    @MethodSource("org.neurotome.fuzz.ParserFuzz#rounds")
+    void anyFileOpensOrIsRefused(int round) {
+        ParserFuzz.fuzz(TARGET, round, SafetensorsFuzzTest::mutateFile, SafetensorsFuzzTest::open);
     }
 
     @Test
     void theCorpusOpensOrIsRefused() {
         assertTrue(ParserFuzz.replay(TARGET, SafetensorsFuzzTest::open) > 0);
-    }
-
-    @Provide
-    Arbitrary<byte[]> files() {
-        return Arbitraries.randomValue(SafetensorsFuzzTest::mutateFile);
     }
 
     static void open(byte[] bytes) throws IOException {

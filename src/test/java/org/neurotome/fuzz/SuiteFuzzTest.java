@@ -1,10 +1,8 @@
 package org.neurotome.fuzz;
 
-import net.jqwik.api.Arbitrary;
-import net.jqwik.api.ForAll;
-import net.jqwik.api.Property;
-import net.jqwik.api.Provide;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.neurotome.eval.SuiteLoader;
 
 import java.io.IOException;
@@ -25,21 +23,15 @@ class SuiteFuzzTest {
         return s;
     }
 
-
-
-    @Property
-    void anySuiteLoadsOrIsRefused(@ForAll("suites") byte[] suite) {
-        ParserFuzz.check(TARGET, suite, SuiteFuzzTest::parse);
+    @ParameterizedTest(name = "round {0}")
+    @MethodSource("org.neurotome.fuzz.ParserFuzz#rounds")
+    void anySuiteLoadsOrIsRefused(int round) {
+        ParserFuzz.fuzz(TARGET, round, r -> ParserFuzz.mutate(SEEDS, r), SuiteFuzzTest::parse);
     }
 
     @Test
     void theCorpusLoadsOrIsRefused() {
         assertTrue(ParserFuzz.replay(TARGET, SuiteFuzzTest::parse) > 0);
-    }
-
-    @Provide
-    Arbitrary<byte[]> suites() {
-        return ParserFuzz.mutated(SEEDS);
     }
 
     static void parse(byte[] suite) throws IOException {

@@ -15,6 +15,7 @@ import org.neurotome.model.ForwardResult;
 import org.neurotome.model.LanguageModel;
 import org.neurotome.model.MemoryBudget;
 import org.neurotome.model.ReferenceData;
+import org.neurotome.model.Residency;
 import org.neurotome.model.Weights;
 import org.neurotome.surgery.MergeLora;
 import org.neurotome.surgery.Surgeon;
@@ -114,7 +115,7 @@ class LoraReferenceTest {
         Path dir = ReferenceData.caseDir(name);
         MemoryBudget tight;
         try (Checkpoint ck = Checkpoint.open(dir)) {
-            tight = MemoryBudget.of(Weights.streamingFloor(ck) + 1024, "a test budget");
+            tight = MemoryBudget.of(Residency.streamingFloor(ck) + 1024, "a test budget");
         }
         try (LanguageModel kept = LanguageModel.open(dir, Device.cpu(), MemoryBudget.unlimited(), adapter);
              LanguageModel streamed = LanguageModel.open(dir, Device.cpu(), tight, adapter);

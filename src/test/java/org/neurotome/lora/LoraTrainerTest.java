@@ -5,7 +5,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.neurotome.eval.LabelFilter;
-import org.neurotome.fixtures.TrainingSchedule;
+import org.neurotome.training.TrainingSchedule;
 import org.neurotome.model.ForwardRequest;
 import org.neurotome.model.ForwardResult;
 import org.neurotome.model.LanguageModel;

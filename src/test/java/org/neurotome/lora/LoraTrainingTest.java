@@ -7,7 +7,7 @@ import ai.djl.ndarray.NDScope;
 import ai.djl.training.GradientCollector;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.neurotome.fixtures.NextTokenLoss;
+import org.neurotome.training.NextTokenLoss;
 import org.neurotome.model.ForwardRequest;
 import org.neurotome.model.ForwardResult;
 import org.neurotome.model.LanguageModel;

@@ -36,7 +36,7 @@ class ForwardInvariantsTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"gpt2_odd_untied", "llama_gqa_tied_bf16", "qwen2_bias", "gptj_partial_rotary",
-            "gpt_neox_parallel", "qwen3_qk_norm", "gemma2_softcap_window", "phi3_fused"})
+            "gpt_neox_parallel", "qwen3_qk_norm", "gemma2_softcap_window", "phi3_fused", "olmo2", "gemma3_text"})
     void headResultsSumToAttentionOutputAtEveryPosition(String name) {
         try (Checkpoint ckpt = open(name); Weights w = Weights.load(ckpt, Device.cpu()); Transformer t = new Transformer(w)) {
             int layers = w.config().numLayers();
@@ -64,7 +64,7 @@ class ForwardInvariantsTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"gpt2_tied", "llama_gqa_tied_bf16", "mistral", "gptj_partial_rotary", "gpt_neox_parallel",
-            "qwen3_qk_norm", "gemma2_softcap_window", "phi3_fused"})
+            "qwen3_qk_norm", "gemma2_softcap_window", "phi3_fused", "olmo2", "gemma3_text"})
     void headAblationEqualsZeroingItsOutputProjectionSlice(String name) {
         try (Checkpoint ckpt = open(name); Weights w = Weights.load(ckpt, Device.cpu()); Transformer t = new Transformer(w)) {
             ModelConfig c = w.config();
@@ -88,7 +88,7 @@ class ForwardInvariantsTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"gpt2_odd_untied", "llama_sharded_f16", "gptj_partial_rotary", "gpt_neox_parallel",
-            "gemma2_softcap_window", "phi3_fused"})
+            "gemma2_softcap_window", "phi3_fused", "olmo2", "gemma3_text"})
     void neuronScaleZeroEqualsZeroingItsValueVector(String name) {
         try (Checkpoint ckpt = open(name); Weights w = Weights.load(ckpt, Device.cpu()); Transformer t = new Transformer(w)) {
             ModelConfig c = w.config();
@@ -113,7 +113,7 @@ class ForwardInvariantsTest {
     @ParameterizedTest
     @ValueSource(strings = {"gpt2_tied", "llama_gqa_tied_bf16", "qwen2_bias", "gptj_partial_rotary", "stories260K",
             "gpt_neox_parallel", "qwen3_qk_norm", "gemma2_softcap_window", "phi3_fused", "llama3_rope_scaling",
-            "mistral_short_window"})
+            "mistral_short_window", "olmo2", "gemma3_text"})
     void paddedBatchWithPerRowInterventionsEqualsRowsAlone(String name) {
         try (Checkpoint ckpt = open(name); Weights w = Weights.load(ckpt, Device.cpu()); Transformer t = new Transformer(w)) {
             ModelConfig c = w.config();
@@ -143,7 +143,7 @@ class ForwardInvariantsTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"gpt2_odd_untied", "stories260K", "gptj_partial_rotary", "gpt_neox_parallel",
-            "gemma2_softcap_window"})
+            "gemma2_softcap_window", "olmo2", "gemma3_text"})
     void forwardFromARecordedResidualEqualsTheFullForward(String name) {
         try (Checkpoint ckpt = open(name); Weights w = Weights.load(ckpt, Device.cpu()); Transformer t = new Transformer(w)) {
             int layer = w.config().numLayers() - 2;

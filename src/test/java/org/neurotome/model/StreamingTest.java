@@ -41,15 +41,15 @@ class StreamingTest {
 
     /** A budget that streams {@code ckpt} one layer at a time, the unembedding read in blocks. */
     static MemoryBudget tight(Checkpoint ckpt) {
-        return MemoryBudget.of(Weights.streamingFloor(ckpt) + 1024, "a test budget");
+        return MemoryBudget.of(Residency.streamingFloor(ckpt) + 1024, "a test budget");
     }
 
     /** A budget that streams {@code ckpt} with the next layer widened while one runs. */
     static MemoryBudget prefetching(Checkpoint ckpt) {
-        long floor = Weights.streamingFloor(ckpt);
-        long buffer = Weights.residency(ckpt, MemoryBudget.of(floor, "")).bufferBytes();
+        long floor = Residency.streamingFloor(ckpt);
+        long buffer = Residency.of(ckpt, MemoryBudget.of(floor, "")).bufferBytes();
         MemoryBudget b = MemoryBudget.of(floor + buffer, "a prefetching test budget");
-        Weights.Residency r = Weights.residency(ckpt, b);
+        Residency r = Residency.of(ckpt, b);
         assertTrue(r.streaming() && r.layerBuffers() == 2, ckpt.dir() + ": " + r);
         return b;
     }
@@ -129,7 +129,7 @@ class StreamingTest {
     @Test
     void aBudgetBelowOneLayerIsRefusedWithTheSmallestThatWorks() {
         try (Checkpoint ckpt = Checkpoint.open(ReferenceData.caseDir("stories260K"))) {
-            long floor = Weights.streamingFloor(ckpt);
+            long floor = Residency.streamingFloor(ckpt);
             NeurotomeException e = assertThrows(NeurotomeException.class,
                     () -> Weights.load(ckpt, Device.cpu(), MemoryBudget.of(floor - 1, "--max-memory tiny")));
             assertEquals(ExitCode.BAD_INPUT, e.exitCode());

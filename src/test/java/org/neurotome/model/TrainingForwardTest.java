@@ -35,7 +35,7 @@ class TrainingForwardTest {
             config = ModelConfig.from(ckpt.config());
         }
         try (NDManager root = NDManager.newBaseManager(Device.cpu());
-             Weights w = Weights.initialize(root, config, new Random(7), 0.1);
+             Weights w = InitialWeights.initialize(root, config, new Random(7), 0.1);
              Transformer t = new Transformer(w)) {
             Map<String, NDArray> params = w.parameters();
             params.values().forEach(p -> p.setRequiresGradient(true));

@@ -37,7 +37,7 @@ class WeightsTest {
             DType dtype = src.tensors().values().iterator().next().dtype();
             byte[] config = Json.pretty().writeValueAsString(src.config()).getBytes(StandardCharsets.UTF_8);
             new CheckpointWriter(1L << 30, Map.of("format", "pt"), false)
-                    .write(out, w.toOutputTensors(dtype), Map.of(Checkpoint.CONFIG, config));
+                    .write(out, CheckpointTensors.of(w, dtype), Map.of(Checkpoint.CONFIG, config));
             try (Checkpoint back = Checkpoint.open(out)) {
                 assertEquals(src.tensors().keySet(), back.tensors().keySet());
                 for (TensorInfo t : src.tensors().values()) {

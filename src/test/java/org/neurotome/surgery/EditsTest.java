@@ -84,7 +84,7 @@ class EditsTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"gpt2_tied", "llama_gqa_tied_bf16", "qwen2_bias", "gptj_partial_rotary", "llama_sharded_f16",
-            "gpt_neox_parallel", "qwen3_qk_norm", "gemma2_softcap_window", "phi3_fused"})
+            "gpt_neox_parallel", "qwen3_qk_norm", "gemma2_softcap_window", "phi3_fused", "olmo2", "gemma3_text"})
     void zeroHeadsEqualsTheHeadAblationIntervention(String model) {
         Path out = write(model, List.of(new ZeroHeads(List.of(new Head(1, 2), new Head(0, 1)))));
         float[] expected = logits(REFERENCE.resolve(model), List.of(new HeadScale(0, 1, 2, 0f), new HeadScale(0, 0, 1, 0f)), List.of());
@@ -113,7 +113,7 @@ class EditsTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"gpt2_odd_untied", "llama_gqa_tied_bf16", "gptj_partial_rotary", "mistral",
-            "gpt_neox_parallel", "qwen3_qk_norm", "gemma2_softcap_window", "phi3_fused"})
+            "gpt_neox_parallel", "qwen3_qk_norm", "gemma2_softcap_window", "phi3_fused", "olmo2", "gemma3_text"})
     void zeroAndScaleNeuronsEqualTheNeuronInterventions(String model) {
         Path zeroed = write(model, List.of(new ZeroNeurons(List.of(new Neuron(0, 3), new Neuron(1, 7)))));
         float[] expected = logits(REFERENCE.resolve(model), List.of(),
@@ -179,7 +179,8 @@ class EditsTest {
 
     /** keep-heads and keep-neurons on each newer family: the written model equals zeroing all the others. */
     @ParameterizedTest
-    @ValueSource(strings = {"gpt_neox_parallel", "qwen3_qk_norm", "gemma2_softcap_window", "phi3_fused"})
+    @ValueSource(strings = {"gpt_neox_parallel", "qwen3_qk_norm", "gemma2_softcap_window", "phi3_fused", "olmo2",
+            "gemma3_text"})
     void keepHeadsAndKeepNeuronsEqualTheInterventions(String model) {
         ModelConfig c = config(model);
         int last = c.numLayers() - 1;
@@ -209,7 +210,7 @@ class EditsTest {
      * post-norms stay as they are): whole key/value groups and zeroed neurons go, the function stays.
      */
     @ParameterizedTest
-    @ValueSource(strings = {"qwen3_qk_norm", "gemma2_softcap_window"})
+    @ValueSource(strings = {"qwen3_qk_norm", "gemma2_softcap_window", "gemma3_text"})
     void compactRemovesHeadGroupsAndNeuronsOfTheNewerFamilies(String model) {
         ModelConfig c = config(model);
         List<Head> group0 = new ArrayList<>();
@@ -258,6 +259,33 @@ class EditsTest {
             assertEquals(ExitCode.BAD_INPUT, e.exitCode());
             assertTrue(e.getMessage().contains("fused matrix") && e.getMessage().contains(model.startsWith("phi3")
                     ? "qkv_proj" : "query_key_value"), e.getMessage());
+        }
+    }
+
+    /**
+     * compact on OLMo 2: neurons go (the post-FFN norm sees the same output), and heads are refused,
+     * since its q/k norms over the whole projection would renormalise every remaining head.
+     */
+    @Test
+    void compactRemovesNeuronsAndRefusesHeadsUnderWholeProjectionQkNorms() {
+        ModelConfig c = config("olmo2");
+        List<Neuron> neurons = new ArrayList<>();
+        for (int l = 0; l < c.numLayers(); l++) {
+            neurons.addAll(List.of(new Neuron(l, 5), new Neuron(l, 30 + l)));
+        }
+        Path edited = write("olmo2", List.of(new ZeroNeurons(neurons)));
+        Path compacted = write("olmo2", List.of(new ZeroNeurons(neurons), new Compact(true, false, false)));
+        try (Checkpoint ck = Checkpoint.open(compacted)) {
+            assertEquals(c.ffnSize() - 2, ModelConfig.from(ck.config()).ffnSize());
+        }
+        assertClose(logits(edited, List.of(), List.of()), logits(compacted, List.of(), List.of()), 1e-5);
+        try (Checkpoint ck = Checkpoint.open(REFERENCE.resolve("olmo2"))) {
+            List<Head> group = List.of(new Head(0, 0), new Head(0, 1), new Head(1, 0), new Head(1, 1));
+            NeurotomeException e = assertThrows(NeurotomeException.class, () -> Surgeon.lower(ck,
+                    List.of(new ZeroHeads(group), new Compact(false, true, false))));
+            assertEquals(ExitCode.BAD_INPUT, e.exitCode());
+            assertTrue(e.getMessage().contains("q_norm") && e.getMessage().contains("whole q and k projections"),
+                    e.getMessage());
         }
     }
 

@@ -1,4 +1,8 @@
-package org.neurotome;
+package org.neurotome.output;
+
+import org.neurotome.ExitCode;
+import org.neurotome.NeurotomeException;
+import org.neurotome.Scratch;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;

@@ -1,6 +1,7 @@
-package org.neurotome;
+package org.neurotome.output;
 
-import org.neurotome.checkpoint.Manifest;
+import org.neurotome.ExitCode;
+import org.neurotome.NeurotomeException;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -93,8 +94,8 @@ public final class OutputGuard {
         if (isEmptyDirectory(shown)) {
             return shown;
         }
-        if (!Manifest.isNeurotomeOutput(shown)) {
-            throw refuse(shown, "exists and is not a neurotome output (no " + Manifest.FILE + " written by neurotome);"
+        if (!OutputMarker.isNeurotomeOutput(shown)) {
+            throw refuse(shown, "exists and is not a neurotome output (no " + OutputMarker.FILE + " written by neurotome);"
                     + " refusing to replace it, even with --force: choose a new directory");
         }
         if (!force) {

@@ -1,0 +1,160 @@
+package org.neurotome.model;
+
+import org.neurotome.arch.Architecture;
+import org.neurotome.arch.ModelConfig;
+import org.neurotome.arch.Role;
+import org.neurotome.arch.RuntimeLayout;
+import org.neurotome.arch.WeightLayout;
+import org.neurotome.checkpoint.DType;
+import org.neurotome.checkpoint.OutputTensor;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Kept weights written back as the checkpoint tensors of their family: the family's own names,
+ * shapes and orientation ({@code Conv1D} [in, out] for GPT-2, {@code nn.Linear} [out, in]
+ * otherwise), the runtime's fused qkv and gate/up arrays split back into the stored tensors with
+ * their rows in stored order (the inverse of {@link RuntimeLayout#qkvRowOrder}). The
+ * checkpoint writer takes the result; this is how a trained fixture model is saved.
+ */
+public final class CheckpointTensors {
+    private record Target(Role role, int layer) {
+    }
+
+    private final Weights weights;
+    private final ModelConfig config;
+    private final Architecture arch;
+    private final Map<String, Target> byName = new LinkedHashMap<>();
+
+    private CheckpointTensors(Weights weights) {
+        this.weights = weights;
+        this.config = weights.config();
+        this.arch = weights.architecture();
+        for (Role r : arch.roles(config)) {
+            for (int l = 0; l < (r.perLayer() ? config.numLayers() : 1); l++) {
+                byName.put(r.perLayer() ? arch.tensorName(r, l) : arch.tensorName(r), new Target(r, l));
+            }
+        }
+    }
+
+    /**
+     * {@code weights} as checkpoint tensors stored as {@code dtype}; values are read from the
+     * arrays (the embeddings from the source when no table is kept) when the writer reaches each
+     * tensor. Kept weights only.
+     */
+    public static List<OutputTensor> of(Weights weights, DType dtype) {
+        if (weights.streaming()) {
+            throw new IllegalStateException("streamed weights keep no layer to write back");
+        }
+        CheckpointTensors ct = new CheckpointTensors(weights);
+        List<OutputTensor> out = new ArrayList<>();
+        for (String name : ct.arch.tensorNames(ct.config)) {
+            Target t = ct.byName.get(name);
+            out.add(OutputTensor.ofLazyFloats(name, dtype, ct.arch.shape(t.role, ct.config),
+                    () -> ct.values(t.role, t.layer)));
+        }
+        return out;
+    }
+
+    /** A model-level tensor read from the source as it is stored. */
+    private float[] fromSource(Role r) {
+        int n = Math.toIntExact(Weights.numel(arch.shape(r, config)));
+        float[] v = new float[n];
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment seg = a.allocate(4L * n, 64);
+            weights.source().read(arch.tensorName(r), 0, n, seg);
+            MemorySegment.copy(seg, ValueLayout.JAVA_FLOAT_UNALIGNED, 0, v, 0, n);
+        }
+        return v;
+    }
+
+    /** A [out, in] runtime matrix in the checkpoint's orientation. */
+    private float[] fromReader(float[] v, int out, int in) {
+        return arch.weightLayout() == WeightLayout.LINEAR ? v : RuntimeLayout.transpose(v, out, in);
+    }
+
+    /** A [in, out] runtime matrix in the checkpoint's orientation. */
+    private float[] fromWriter(float[] v, int in, int out) {
+        return arch.weightLayout() == WeightLayout.CONV1D ? v : RuntimeLayout.transpose(v, in, out);
+    }
+
+    /** The runtime's qkv rows (or biases) of layer {@code l}, in the checkpoint's row order. */
+    private float[] qkvRows(LayerWeights w, boolean bias) {
+        float[] v = (bias ? w.qkvBias() : w.qkv()).toFloatArray();
+        int[] perm = RuntimeLayout.qkvRowOrder(config, arch);
+        return perm == null ? v : RuntimeLayout.permuteRows(v, bias ? 1 : config.hiddenSize(), perm, true);
+    }
+
+    private static float[] slice(float[] a, int from, int length) {
+        float[] out = new float[length];
+        System.arraycopy(a, from, out, 0, length);
+        return out;
+    }
+
+    private float[] values(Role r, int l) {
+        if (!r.perLayer()) {
+            return modelValues(r);
+        }
+        try (Weights.Lease<LayerWeights> lease = weights.layer(l)) {
+            return layerValues(r, lease.get());
+        }
+    }
+
+    private float[] modelValues(Role r) {
+        return switch (r) {
+            case EMBED -> weights.embedTable() != null ? weights.embedTable().toFloatArray() : fromSource(r);
+            case POS_EMBED -> weights.posEmbed().toFloatArray();
+            case LN_F -> weights.finalNormWeight().toFloatArray();
+            case LN_F_BIAS -> weights.finalNormBias().toFloatArray();
+            case LM_HEAD -> weights.embedTable() != null ? weights.unembed().toFloatArray() : fromSource(r);
+            case LM_HEAD_BIAS -> weights.unembedBias().toFloatArray();
+            default -> throw new IllegalArgumentException(r + " is a layer role");
+        };
+    }
+
+    private float[] layerValues(Role r, LayerWeights w) {
+        int d = config.hiddenSize();
+        int hd = config.headDim();
+        int qRows = config.numHeads() * hd;
+        int kvRows = config.numKvHeads() * hd;
+        int ffn = config.ffnSize();
+        return switch (r) {
+            case LN1 -> w.ln1().toFloatArray();
+            case LN1_BIAS -> w.ln1Bias().toFloatArray();
+            case LN2 -> w.ln2().toFloatArray();
+            case LN2_BIAS -> w.ln2Bias().toFloatArray();
+            case QKV -> fromReader(qkvRows(w, false), qRows + 2 * kvRows, d);
+            case QKV_BIAS -> qkvRows(w, true);
+            case Q -> fromReader(slice(qkvRows(w, false), 0, qRows * d), qRows, d);
+            case K -> fromReader(slice(qkvRows(w, false), qRows * d, kvRows * d), kvRows, d);
+            case V -> fromReader(slice(qkvRows(w, false), (qRows + kvRows) * d, kvRows * d), kvRows, d);
+            case Q_BIAS -> slice(qkvRows(w, true), 0, qRows);
+            case K_BIAS -> slice(qkvRows(w, true), qRows, kvRows);
+            case V_BIAS -> slice(qkvRows(w, true), qRows + kvRows, kvRows);
+            case O -> fromWriter(w.o().toFloatArray(), qRows, d);
+            case O_BIAS -> w.oBias().toFloatArray();
+            case GATE -> fromReader(slice(w.ffnIn().toFloatArray(), 0, ffn * d), ffn, d);
+            case GATE_BIAS -> slice(w.ffnInBias().toFloatArray(), 0, ffn);
+            case UP -> arch.gatedMlp()
+                    ? fromReader(slice(w.ffnIn().toFloatArray(), ffn * d, ffn * d), ffn, d)
+                    : fromReader(w.ffnIn().toFloatArray(), ffn, d);
+            case UP_BIAS -> arch.gatedMlp()
+                    ? slice(w.ffnInBias().toFloatArray(), ffn, ffn)
+                    : w.ffnInBias().toFloatArray();
+            case DOWN -> fromWriter(w.ffnOut().toFloatArray(), ffn, d);
+            case DOWN_BIAS -> w.ffnOutBias().toFloatArray();
+            case GATE_UP -> fromReader(w.ffnIn().toFloatArray(), 2 * ffn, d);
+            case Q_NORM -> w.qNorm().toFloatArray();
+            case K_NORM -> w.kNorm().toFloatArray();
+            case LN1_POST -> w.ln1Post().toFloatArray();
+            case LN2_POST -> w.ln2Post().toFloatArray();
+            default -> throw new IllegalArgumentException(r + " is a model-level role");
+        };
+    }
+}

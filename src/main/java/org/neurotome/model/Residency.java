@@ -1,0 +1,106 @@
+package org.neurotome.model;
+
+import org.neurotome.NeurotomeException;
+import org.neurotome.arch.Architecture;
+import org.neurotome.arch.ModelConfig;
+import org.neurotome.arch.Role;
+import org.neurotome.checkpoint.Checkpoint;
+
+/**
+ * How a model's weights are held under a memory budget: kept whole in float32 when that fits
+ * with room for activations, else streamed — each layer widened from the mapped file into one
+ * of one or two reusable layer buffers while it runs (two when the budget holds them, so the
+ * next layer is read while one runs), the unembedding kept when it fits in half of what is left.
+ *
+ * @param streaming    layers are widened per use rather than kept
+ * @param unembedKept  the unembedding is kept (else read in blocks per use)
+ * @param bytes        the float32 bytes the weights hold at most at once
+ * @param layerBytes   the float32 size of the largest layer
+ * @param layerBuffers layers widened at once when streaming: 2 when the next layer is read
+ *                     while one runs, else 1 (0 when kept)
+ * @param bufferBytes  the size of one layer buffer (the largest layer, aligned)
+ */
+public record Residency(boolean streaming, boolean unembedKept, long bytes, long layerBytes, int layerBuffers,
+                        long bufferBytes) {
+
+    /**
+     * How {@code checkpoint}'s weights would be held under what {@code budget} has left (after
+     * validating the checkpoint against its family). A budget too small for even one layer is a
+     * BAD_INPUT error naming the layer and the smallest budget that works.
+     */
+    public static Residency of(Checkpoint checkpoint, MemoryBudget budget) {
+        ModelConfig config = ModelConfig.from(checkpoint.config());
+        Architecture arch = Architecture.forCheckpoint(checkpoint);
+        arch.validate(checkpoint, config);
+        Sizes sizes = Sizes.of(arch, config);
+        long available = budget.available();
+        if (sizes.resident() + MemoryBudget.ACTIVATION_FLOOR <= available) {
+            return new Residency(false, true, sizes.resident(), sizes.largestLayer(), 0, 0);
+        }
+        long need = sizes.streaming();
+        if (need > available) {
+            throw NeurotomeException.badInput(budget.origin() + " leaves " + MemoryBudget.format(available)
+                    + " for " + checkpoint.dir() + ", less than streaming it needs: layer " + sizes.largestLayerIndex()
+                    + " widens to " + MemoryBudget.format(sizes.buffer()) + " in float32, plus "
+                    + MemoryBudget.format(sizes.small() + MemoryBudget.ACTIVATION_FLOOR)
+                    + " for the norms and activations; the smallest --max-memory that works is "
+                    + MemoryBudget.smallestFor(budget.limit() - MemoryBudget.RUNTIME_OVERHEAD - available + need));
+        }
+        long buffer = sizes.buffer();
+        int buffers = available - need >= buffer ? 2 : 1;
+        long left = available - need - (buffers - 1) * buffer;
+        boolean unembedKept = sizes.unembed() <= left / 2;
+        return new Residency(true, unembedKept, buffers * buffer + sizes.small() + (unembedKept ? sizes.unembed() : 0),
+                sizes.largestLayer(), buffers, buffer);
+    }
+
+    /**
+     * The smallest budget under which {@code checkpoint}'s weights can be streamed: one layer
+     * in float32, the norms, the least room for activations and the runtime's own allowance.
+     */
+    public static long streamingFloor(Checkpoint checkpoint) {
+        ModelConfig config = ModelConfig.from(checkpoint.config());
+        return Sizes.of(Architecture.forCheckpoint(checkpoint), config).streaming() + MemoryBudget.RUNTIME_OVERHEAD;
+    }
+
+    /** The float32 sizes that decide between resident and streamed weights. */
+    private record Sizes(long resident, long largestLayer, int largestLayerIndex, long small, long unembed,
+                         int layerTensors) {
+        /** What streaming holds at least: one layer buffer, the small model-level tensors, the activation floor. */
+        long streaming() {
+            return buffer() + small + MemoryBudget.ACTIVATION_FLOOR;
+        }
+
+        /** One layer buffer: the largest layer with room to align each of its tensors. */
+        long buffer() {
+            return largestLayer + 64L * (layerTensors + 1);
+        }
+
+        static Sizes of(Architecture arch, ModelConfig c) {
+            long[] layer = new long[c.numLayers()];
+            long small = 0;
+            int tensors = 0;
+            for (Role r : arch.roles(c)) {
+                long bytes = 4 * Weights.numel(arch.shape(r, c));
+                if (r.perLayer()) {
+                    tensors++;
+                    for (int l = 0; l < layer.length; l++) {
+                        layer[l] += bytes;
+                    }
+                } else if (r != Role.EMBED && r != Role.LM_HEAD) {
+                    small += bytes;
+                }
+            }
+            int largest = 0;
+            long layers = 0;
+            for (int l = 0; l < layer.length; l++) {
+                layers += layer[l];
+                if (layer[l] > layer[largest]) {
+                    largest = l;
+                }
+            }
+            long unembed = 4L * c.vocabSize() * c.hiddenSize();
+            return new Sizes(layers + small + unembed, layer[largest], largest, small, unembed, tensors);
+        }
+    }
+}
