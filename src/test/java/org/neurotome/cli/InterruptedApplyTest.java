@@ -121,23 +121,15 @@ class InterruptedApplyTest {
     void aTerminatedRecoveryRemovesItsScratchDirectory() throws Exception {
         Path model = tmp.resolve("model");
         TestModels.copy(Path.of("checkpoints/fixture-llama"), model);
-        Path recipe = tmp.resolve("recipe.yaml");
-        Files.writeString(recipe, """
-                model:
-                  path: model
-                edit:
-                  - op: zero-heads
-                    heads: [0.1]
+        Path recipe = recipe("""
                 recover:
                   corpus: arithmetic
                   target_modules: [q_proj]
                   rank: 2
                   steps: 100000
                   batch_size: 4
-                output:
-                  dir: out
                 """);
-        Process p = startApply(List.of(), recipe.toString());
+        Process p = startApply(recipe);
         assertTrue(awaitLog(p, "recover: train"), "the run was seen training");
         p.destroy();
         p.waitFor();
@@ -157,20 +149,11 @@ class InterruptedApplyTest {
                 gates:
                   - arithmetic.accuracy.delta >= -1
                 """.formatted(Path.of("eval/datasets/arithmetic.jsonl").toAbsolutePath(), cases));
-        Path recipe = tmp.resolve("recipe.yaml");
-        Files.writeString(recipe, """
-                model:
-                  path: model
-                edit:
-                  - op: zero-heads
-                    heads: [0.1]
-                output:
-                  dir: out
+        return recipe("""
                   archive: tar
                 eval:
                   suite: suite.yaml
                 """);
-        return recipe;
     }
 
     /** The recipe, zeroing another head: a run of it writes an output other than the earlier one. */
@@ -180,6 +163,11 @@ class InterruptedApplyTest {
 
     /** A recipe zeroing one head of {@code tmp/model} into {@code tmp/out}. */
     private Path recipe() throws IOException {
+        return recipe("");
+    }
+
+    /** A recipe zeroing one head of {@code tmp/model} into {@code tmp/out}, ending with {@code more} (more keys of output first). */
+    private Path recipe(String more) throws IOException {
         Path recipe = tmp.resolve("recipe.yaml");
         Files.writeString(recipe, """
                 model:
@@ -189,7 +177,7 @@ class InterruptedApplyTest {
                     heads: [0.1]
                 output:
                   dir: out
-                """);
+                """ + more);
         return recipe;
     }
 
