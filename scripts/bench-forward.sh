@@ -18,7 +18,7 @@ DIR=bench-data
 PYTHON=${PYTHON:-/usr/bin/python3}
 
 mvn -B -q test-compile
-mvn -B -q dependency:build-classpath -Dmdep.outputFile=target/bench.classpath >/dev/null
+mvn -B -q -pl core dependency:build-classpath -Dmdep.outputFile="$PWD/target/bench.classpath" >/dev/null
 CP="target/test-classes:target/classes:$(cat target/bench.classpath)"
 export OMP_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS
 # Rounds alternate the two implementations so that both meet the same background load;

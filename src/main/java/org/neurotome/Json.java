@@ -14,6 +14,16 @@ public final class Json {
     private Json() {
     }
 
+    /**
+     * Why {@code file} is not JSON, as one line: {@code file:line:column: invalid JSON: ...}, the
+     * position left out where the parser has none (a nesting or size limit).
+     */
+    public static String invalid(java.nio.file.Path file, com.fasterxml.jackson.core.JsonProcessingException e) {
+        com.fasterxml.jackson.core.JsonLocation at = e.getLocation();
+        return file + (at == null ? "" : ":" + at.getLineNr() + ":" + at.getColumnNr()) + ": invalid JSON: "
+                + e.getOriginalMessage();
+    }
+
     /** A writer producing two-space indented JSON with a trailing-newline-free body. */
     public static ObjectWriter pretty() {
         DefaultPrettyPrinter printer = new DefaultPrettyPrinter()

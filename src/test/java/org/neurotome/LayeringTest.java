@@ -32,9 +32,10 @@ class LayeringTest {
             List.of("eval"),                   // datasets, scoring, metrics, gates, reports
             List.of("cna", "training"),        // the paper's analyses; optimiser, loss, schedule, corpus
             List.of("lora"),                   // LoRA adapters, their training and the layer scan
-            List.of("surgery", "fixtures"),    // weight edits; the fixture models
+            List.of("analysis", "surgery", "fixtures"), // one dispatch of analyses; weight edits; the fixture models
             List.of("release"),                // the model card
             List.of("recipe"),                 // recipes, planning, running
+            List.of("sweep"),                  // grids of recipe variants as units, engines, results
             List.of("cli"));                   // commands
 
     @Test

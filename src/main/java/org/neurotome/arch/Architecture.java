@@ -32,7 +32,9 @@ import java.util.stream.Collectors;
  * gated or plain MLP, a sequential or parallel block, the rotary style, a fused qkv laid out
  * in row blocks or per head, an embedding scale, which layers a sliding window covers, the
  * {@code rope_scaling} types the family runs, and which {@code config.json} keys give each
- * {@link ModelConfig} field. Optional roles carry their own layout fact: q/k norms
+ * {@link ModelConfig} field ({@code {key, default, if_null}}: the default is the one the
+ * family's transformers configuration class gives an absent key, and {@code if_null} what that
+ * class makes of an explicit null where it differs). Optional roles carry their own layout fact: q/k norms
  * ({@link Role#Q_NORM}), post-norms ({@link Role#LN1_POST}), a fused gate/up projection
  * ({@link Role#GATE_UP}); q/k norms act per head or on the whole projection ({@code qk_norm}), and a
  * block may norm only the outputs of attention and FFN ({@code norm_position: post}, OLMo 2). This class is the only place tensor names are known (the mergekit
@@ -48,7 +50,13 @@ public final class Architecture {
             "fused_qkv", "embed_scale", "sliding_window_layers", "optional_prefix", "qk_norm", "norm_position");
 
     /** How one {@link ModelConfig} field is read: a config.json key, a default, or both. */
-    record ConfigField(String key, JsonNode defaultValue) {
+    /**
+     * How a field is read: from config.json key {@code key} (null: derived), else
+     * {@code defaultValue} when the key is absent, and {@code ifNull} when the key is an
+     * explicit null and the family's transformers class gives null its own meaning (null: the
+     * default applies to null too).
+     */
+    record ConfigField(String key, JsonNode defaultValue, JsonNode ifNull) {
     }
 
     /** A tensor-name template, present only when the config flag {@code when} is true (if set). */
@@ -516,21 +524,21 @@ public final class Architecture {
             if (spec == null && ModelConfig.OPTIONAL_FIELDS.containsKey(f)) {
                 JsonNode builtIn = f.equals("parallel_residual") ? YAML.getNodeFactory().booleanNode(parallel)
                         : ModelConfig.OPTIONAL_FIELDS.get(f);
-                fields.put(f, new ConfigField(null, builtIn));
+                fields.put(f, new ConfigField(null, builtIn, null));
                 continue;
             }
             if (spec == null) {
                 throw NeurotomeException.badCheckpoint(table + ": config lacks '" + f + "'");
             }
             if (spec.isTextual()) {
-                fields.put(f, new ConfigField(spec.asText(), null));
+                fields.put(f, new ConfigField(spec.asText(), null, null));
             } else if (spec.isObject()) {
-                checkKeys(spec, List.of("key", "default"), table, "config." + f);
+                checkKeys(spec, List.of("key", "default", "if_null"), table, "config." + f);
                 JsonNode key = spec.get("key");
-                fields.put(f, new ConfigField(key == null ? null : key.asText(), spec.get("default")));
+                fields.put(f, new ConfigField(key == null ? null : key.asText(), spec.get("default"), spec.get("if_null")));
             } else {
                 throw NeurotomeException.badCheckpoint(table + ": config." + f
-                        + " must be a config.json key or {key, default}, got " + spec);
+                        + " must be a config.json key or {key, default, if_null}, got " + spec);
             }
         }
 

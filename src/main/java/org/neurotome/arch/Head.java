@@ -4,7 +4,7 @@ import org.neurotome.NeurotomeException;
 
 /**
  * Attention head {@code head} of layer {@code layer}, both 0-indexed; written {@code 17.22}
- * (the paper's 17^22, METHOD.md notation).
+ * (the paper's 17^22, docs/method.md notation).
  */
 public record Head(int layer, int head) implements Comparable<Head> {
 

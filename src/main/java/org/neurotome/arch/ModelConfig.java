@@ -289,7 +289,10 @@ public record ModelConfig(String modelType, int numLayers, int numHeads, int num
                     + (field.equals("norm_eps") || field.equals("rope_theta") ? "a number" : "a whole number")
                     + ", got the text " + value);
         }
-        if (value == null || value.isNull()) {
+        if (value != null && value.isNull() && spec.ifNull() != null) {
+            value = spec.ifNull();
+            source = arch.table() + " meaning of null for " + field;
+        } else if (value == null || value.isNull()) {
             if (spec.defaultValue() == null) {
                 throw NeurotomeException.badCheckpoint(Checkpoint.CONFIG + ": missing key '" + spec.key() + "' ("
                         + arch.table() + " reads " + field + " from it)");

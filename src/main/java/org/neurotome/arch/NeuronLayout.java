@@ -8,7 +8,7 @@ import java.util.List;
  * projections and their biases; of Phi-3's fused {@code gate_up_proj}, rows k and
  * I + k) and its value vector, the column k of the down projection
  * (row k of GPT-2's Conv1D {@code c_proj.weight}) that its coefficient m_k multiplies
- * (Geva et al. 2021, "Transformer Feed-Forward Layers Are Key-Value Memories"; METHOD.md A1).
+ * (Geva et al. 2021, "Transformer Feed-Forward Layers Are Key-Value Memories"; docs/method.md A1).
  */
 public final class NeuronLayout {
     private final Architecture arch;

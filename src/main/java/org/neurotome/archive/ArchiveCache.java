@@ -41,6 +41,8 @@ public final class ArchiveCache {
 
     /** Archives already resolved in this process, by cache root and stamp. */
     private static final Map<String, Path> RESOLVED = new ConcurrentHashMap<>();
+    /** The archive each directory read in this process was unpacked from, as the user named it. */
+    private static final Map<Path, Path> ARCHIVES = new ConcurrentHashMap<>();
 
     private ArchiveCache() {
     }
@@ -84,6 +86,7 @@ public final class ArchiveCache {
         Path root = root();
         Path known = RESOLVED.get(root + "\n" + stamp);
         if (trustStamp && known != null && Files.isDirectory(known)) {
+            ARCHIVES.putIfAbsent(known, path);
             return known;
         }
         createPrivate(root);
@@ -95,7 +98,21 @@ public final class ArchiveCache {
         writeStamp(root, stamp, sha);
         Path dir = checkpointDir(unpacked);
         RESOLVED.put(root + "\n" + stamp, dir);
+        ARCHIVES.putIfAbsent(dir, path);
         return dir;
+    }
+
+    /**
+     * {@code message} with each directory an archive was unpacked into named by the archive, as
+     * the user gave it: {@code model.tar.gz!/config.json} for a file inside it, so that an error
+     * about a checkpoint read from an archive names the archive and never the cache.
+     */
+    public static String nameArchives(String message) {
+        for (Map.Entry<Path, Path> e : ARCHIVES.entrySet()) {
+            message = message.replace(e.getKey() + "/", e.getValue() + "!/")
+                    .replace(e.getKey().toString(), e.getValue().toString());
+        }
+        return message;
     }
 
     /**

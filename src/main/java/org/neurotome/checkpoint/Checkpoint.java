@@ -134,8 +134,7 @@ public final class Checkpoint implements AutoCloseable {
             }
             return (ObjectNode) node;
         } catch (JsonProcessingException e) {
-            throw NeurotomeException.badCheckpoint(file + (e.getLocation() == null ? "" : ":" + e.getLocation().getLineNr()
-                    + ":" + e.getLocation().getColumnNr()) + ": invalid JSON: " + e.getOriginalMessage());
+            throw NeurotomeException.badCheckpoint(Json.invalid(file, e));
         } catch (IOException e) {
             throw NeurotomeException.badCheckpoint(file + ": cannot read: " + NeurotomeException.reason(e));
         }

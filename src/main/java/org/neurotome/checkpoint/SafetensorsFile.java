@@ -70,7 +70,12 @@ public final class SafetensorsFile implements AutoCloseable {
                 throw bad(path, "header length " + n + " runs past the end of the file (" + size + " bytes)");
             }
             byte[] headerBytes = all.asSlice(8, n).toArray(ValueLayout.JAVA_BYTE);
-            String headerText = new String(headerBytes, StandardCharsets.UTF_8);
+            String headerText;
+            try {
+                headerText = StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(headerBytes)).toString();
+            } catch (java.nio.charset.CharacterCodingException e) {
+                throw bad(path, "header is not UTF-8 text");
+            }
             MemorySegment data = all.asSlice(8 + n);
             Map<String, String> metadata = new LinkedHashMap<>();
             Map<String, TensorInfo> tensors = parseHeader(path, headerText, data.byteSize(), metadata);
@@ -87,10 +92,22 @@ public final class SafetensorsFile implements AutoCloseable {
     private static Map<String, TensorInfo> parseHeader(Path path, String text, long dataSize,
                                                        Map<String, String> metadata) {
         JsonNode root;
-        try {
-            root = Json.MAPPER.readTree(text);
+        try (com.fasterxml.jackson.core.JsonParser p = Json.MAPPER.createParser(text)) {
+            root = p.readValueAsTree();
+            // as the reference reader (serde_json::from_str), only JSON whitespace may follow the object:
+            // writers pad the header with spaces to align the data
+            long end = p.currentLocation().getCharOffset();
+            for (long i = end; i < text.length(); i++) {
+                char c = text.charAt((int) i);
+                if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
+                    throw bad(path, "header has " + (text.length() - i) + " characters of trailing content after its JSON"
+                            + " object (from character " + i + "); allowed: padding with spaces");
+                }
+            }
         } catch (JsonProcessingException e) {
             throw bad(path, "header is not valid JSON: " + e.getOriginalMessage());
+        } catch (IOException e) {
+            throw bad(path, "header is not valid JSON: " + NeurotomeException.reason(e));
         }
         if (root == null || !root.isObject()) {
             throw bad(path, "header is not a JSON object");

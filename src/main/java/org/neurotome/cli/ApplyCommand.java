@@ -5,6 +5,7 @@ import org.neurotome.NeurotomeException;
 import org.neurotome.archive.ArchiveFormat;
 import org.neurotome.eval.ReportWriter;
 import org.neurotome.eval.SummaryTable;
+import org.neurotome.recipe.Plan;
 import org.neurotome.recipe.Planner;
 import org.neurotome.recipe.Recipe;
 import org.neurotome.recipe.RecipeLoader;
@@ -38,6 +39,9 @@ public final class ApplyCommand implements Callable<Integer> {
 
     @Option(names = "--dry-run", description = "Print the plan (stages, tensors touched, estimates) and write nothing.")
     boolean dryRun;
+
+    @Option(names = "--json", description = "With --dry-run: print the plan as JSON (its stages, how the weights are held, the estimate).")
+    boolean json;
 
     @Option(names = "--out", paramLabel = "DIR", description = "Output directory, instead of the recipe's output.dir.")
     Path out;
@@ -75,6 +79,9 @@ public final class ApplyCommand implements Callable<Integer> {
             }
             set.put("output.archive", ArchiveFormat.parse(archive).id());
         }
+        if (json && !dryRun) {
+            throw NeurotomeException.badInput("--json prints the plan of --dry-run; use them together");
+        }
         Recipe r = RecipeLoader.loadForRun(recipe, set);
         PrintWriter stdout = spec.commandLine().getOut();
         if (dryRun) {
@@ -82,8 +89,13 @@ public final class ApplyCommand implements Callable<Integer> {
             org.neurotome.output.OutputGuard guard = RecipeRunner.guard(recipe, r);
             guard.checkpointDirectory(r.output().dir(), force);
             RecipeRunner.archiveTarget(guard, r, force);
-            stdout.print(Planner.plan(r, allowOtherModel, resources.budget()));
-            stdout.println("dry run: nothing was written");
+            Plan plan = Planner.plan(r, allowOtherModel, resources.budget());
+            if (json) {
+                stdout.println(plan.toJson());
+            } else {
+                stdout.print(plan.text());
+                stdout.println("dry run: nothing was written");
+            }
             stdout.flush();
             return ExitCode.OK.code();
         }

@@ -13,7 +13,7 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
 /**
- * {@code neurotome datasets}: writes the evaluation data sets of METHOD.md A6 as JSONL
+ * {@code neurotome datasets}: writes the evaluation data sets of docs/method.md A6 as JSONL
  * ({@link EvalDatasets}); the same seed always writes the same bytes.
  */
 @Command(name = "datasets", mixinStandardHelpOptions = true,

@@ -51,13 +51,7 @@ public final class EvalCommand implements Callable<Integer> {
     Integer limit;
 
     @Mixin
-    DeviceOption device;
-
-    @Mixin
-    ResourceOptions resources;
-
-    @Mixin
-    AdapterOption adapter;
+    ModelOptions run;
 
     @Spec
     CommandSpec spec;
@@ -80,10 +74,10 @@ public final class EvalCommand implements Callable<Integer> {
         loaded.datasets().forEach(f -> inputs.put("the data set of " + f.key(), f.path()));
         ReportWriter.check(out, OutputGuard.protecting(inputs));
         EvalReport report;
-        try (TorchThreads threads = resources.threads()) {
-            report = SuiteEvaluation.run(loaded, loaded.gates(), model, adapter.read(), baseline,
-                    baselineAdapter == null ? null : LoraAdapter.read(baselineAdapter), device.resolve(),
-                    resources.budget(), limit, (task, which, done, total) -> bar.update(task + " (" + which + ")", done, total));
+        try (TorchThreads threads = run.resources.threads()) {
+            report = SuiteEvaluation.run(loaded, loaded.gates(), model, run.adapter.read(), baseline,
+                    baselineAdapter == null ? null : LoraAdapter.read(baselineAdapter), run.device.resolve(),
+                    run.resources.budget(), limit, (task, which, done, total) -> bar.update(task + " (" + which + ")", done, total));
         }
         bar.finish();
         ReportWriter.write(report, out);

@@ -28,7 +28,7 @@ import java.util.List;
 import java.util.concurrent.Callable;
 
 /**
- * {@code neurotome fixtures}: trains the fixture models of DESIGN.md "The fixture world"
+ * {@code neurotome fixtures}: trains the fixture models of docs/architecture.md "The fixture world"
  * ({@code build}) and measures a fixture checkpoint ({@code evaluate}).
  */
 @Command(name = "fixtures", mixinStandardHelpOptions = true,

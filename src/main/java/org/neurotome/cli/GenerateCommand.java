@@ -52,13 +52,7 @@ public final class GenerateCommand implements java.util.concurrent.Callable<Inte
     boolean noKvCache;
 
     @Mixin
-    DeviceOption device;
-
-    @Mixin
-    ResourceOptions resources;
-
-    @Mixin
-    AdapterOption adapter;
+    ModelOptions run;
 
     @Override
     public Integer call() throws Exception {
@@ -66,8 +60,8 @@ public final class GenerateCommand implements java.util.concurrent.Callable<Inte
             throw NeurotomeException.badInput("--max-new must be at least 1, got " + maxNew);
         }
         ProgressBar bar = new ProgressBar(spec.commandLine().getErr());
-        try (TorchThreads threads = resources.threads();
-             LanguageModel lm = LanguageModel.open(model, device.resolve(), resources.budget(), adapter.read())) {
+        try (TorchThreads threads = run.resources.threads();
+             LanguageModel lm = run.open(model)) {
             lm.transformer().setProgress((done, total) -> bar.update("layers", done, total));
             int[] prompt = input.resolve(lm);
             int context = lm.config().maxPositions();

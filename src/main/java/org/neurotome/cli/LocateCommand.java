@@ -6,11 +6,11 @@ import org.neurotome.AtomicFile;
 import org.neurotome.Json;
 import org.neurotome.NeurotomeException;
 import org.neurotome.output.OutputGuard;
+import org.neurotome.analysis.Analyses;
+import org.neurotome.analysis.AnalysisSpec;
 import org.neurotome.arch.Head;
 import org.neurotome.cna.Attribution;
 import org.neurotome.cna.AttributionResult;
-import org.neurotome.cna.Comparison;
-import org.neurotome.cna.ComparisonResult;
 import org.neurotome.cna.ComponentScores;
 import org.neurotome.cna.Findings;
 import org.neurotome.cna.FindingsChart;
@@ -18,10 +18,8 @@ import org.neurotome.cna.HeadScan;
 import org.neurotome.cna.HeadScanResult;
 import org.neurotome.cna.PromptSet;
 import org.neurotome.cna.Provenance;
-import org.neurotome.cna.VocabularyProjection;
 import org.neurotome.eval.EvalCase;
 import org.neurotome.eval.EvalCaseFile;
-import org.neurotome.lora.LoraAdapter;
 import org.neurotome.model.LanguageModel;
 import org.neurotome.model.TextTokenizer;
 import org.neurotome.model.TorchThreads;
@@ -45,7 +43,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 /**
- * {@code neurotome locate}: the analyses of METHOD.md A2–A4 on one prompt or a data set —
+ * {@code neurotome locate}: the analyses of docs/method.md A2–A4 on one prompt or a data set —
  * a head scan, log-probability-increase attribution, or Comparative Neuron Analysis against
  * ablated heads, a second checkpoint or a second prompt — as a ranked table on stdout, a
  * findings JSON ({@code docs/findings.md}) and an SVG chart.
@@ -143,13 +141,7 @@ public final class LocateCommand implements Callable<Integer> {
     Path svg;
 
     @Mixin
-    DeviceOption device;
-
-    @Mixin
-    ResourceOptions resources;
-
-    @Mixin
-    AdapterOption adapter;
+    ModelOptions run;
 
     @Override
     public Integer call() {
@@ -157,93 +149,84 @@ public final class LocateCommand implements Callable<Integer> {
         checkOutputs();
         PrintWriter out = spec.commandLine().getOut();
         ProgressBar progress = new ProgressBar(spec.commandLine().getErr());
-        try (TorchThreads threads = resources.threads();
-             LanguageModel lm = LanguageModel.open(model, device.resolve(), resources.budget(), adapter.read())) {
+        try (TorchThreads threads = run.resources.threads();
+             LanguageModel lm = run.open(model)) {
             lm.transformer().setProgress((done, total) -> progress.update("layers", done, total));
             Loaded in = load(lm);
             Provenance prov = new Provenance(Provenance.model(lm), null, in.description, parameters());
             TextTokenizer tok = lm.tokenizer().orElse(null);
-            Findings findings;
-            String chart;
-            switch (method) {
-                case "head-scan" -> {
-                    HeadScanResult r = HeadScan.run(lm, in.prompts, HeadScan.Options.defaults().withGroupBy(by)
-                            .withProgress(progress));
-                    progress.finish();
-                    findings = Findings.headScan(r, prov, top, tok, perCase);
-                    LocateTables.headScan(out, r, top, tok);
-                    chart = FindingsChart.heatmap("head scan: " + r.rankedBy() + " when the head is ablated",
-                            r.rankedBy(), r.rankingTable());
-                }
-                case "attribution" -> {
-                    try (VocabularyProjection p = new VocabularyProjection(lm.weights(), VocabularyProjection.DEFAULT_CACHE_BYTES)) {
-                        AttributionResult r = new Attribution(lm, p, options(progress)).run(in.prompts, perCase);
-                        progress.finish();
-                        findings = Findings.attribution(r, prov, top, tok, perCase);
-                        LocateTables.attribution(out, r, top, tok);
-                        ComponentScores m = r.mean();
-                        chart = FindingsChart.layerBars("log-probability increase per layer", "increase",
-                                List.of("attention", "FFN"), new double[][] {m.attention(), m.ffn()});
-                    }
-                }
-                default -> {
-                    ComparisonResult r;
-                    try (VocabularyProjection p = new VocabularyProjection(lm.weights(), VocabularyProjection.DEFAULT_CACHE_BYTES)) {
-                        Attribution a = new Attribution(lm, p, options(progress));
-                        if (against != null || againstAdapter != null) {
-                            try (LanguageModel other = against != null
-                                    ? LanguageModel.open(against, device.resolve(), resources.budget())
-                                    : LanguageModel.open(model, device.resolve(), resources.budget(),
-                                    LoraAdapter.read(againstAdapter));
-                                 VocabularyProjection q = new VocabularyProjection(other.weights(), VocabularyProjection.DEFAULT_CACHE_BYTES)) {
-                                other.transformer().setProgress((done, total) -> progress.update("layers", done, total));
-                                prov = new Provenance(prov.model(), Provenance.model(other), prov.input(), prov.parameters());
-                                Attribution b = new Attribution(other, q, options(progress));
-                                r = against != null ? Comparison.checkpoints(a, b, in.prompts, perCase)
-                                        : Comparison.adapter(a, b, in.prompts, perCase);
-                                progress.finish();
-                                findings = Findings.comparison(r, prov, top, topTokens, tok, perCase);
-                            }
-                        } else if (!ablate.isEmpty()) {
-                            List<Head> heads = ablate.stream().map(h -> Head.parse(h).check(lm.config())).toList();
-                            r = Comparison.headsAblated(a, in.prompts, heads, perCase);
-                            progress.finish();
-                            findings = Findings.comparison(r, prov, top, topTokens, tok, perCase);
-                        } else {
-                            r = Comparison.contrast(a, in.prompts, contrastSide(lm, in.prompts), perCase);
-                            progress.finish();
-                            findings = Findings.comparison(r, prov, top, topTokens, tok, perCase);
-                        }
-                    }
-                    LocateTables.comparison(out, findings);
-                    double[][] layers = new double[2][];
-                    layers[0] = findings.document().path("layers").findValues("positive_diff").stream()
-                            .mapToDouble(v -> v.asDouble()).toArray();
-                    layers[1] = findings.document().path("layers").findValues("negative_diff").stream()
-                            .mapToDouble(v -> v.asDouble()).toArray();
-                    chart = FindingsChart.layerBars("CNA: sum of neuron differences per layer (" + r.kind().key() + ")",
-                            "diff", List.of("positive", "negative"), layers);
-                }
-            }
+            Analyses.Context ctx = new Analyses.Context(run.device.resolve(), run.resources.budget(), progress, line -> { },
+                    (other, named) -> Provenance.model(other));
+            Shown shown = Analyses.run(lm, in.prompts, spec(lm, in.prompts), perCase, ctx, outcome -> {
+                progress.finish();
+                return show(outcome, prov, tok, out);
+            });
             out.flush();
             if (json != null) {
-                findings.write(json);
+                shown.findings().write(json);
             }
             if (svg != null) {
-                AtomicFile.write(svg, chart);
+                AtomicFile.write(svg, shown.chart());
             }
         }
         return 0;
     }
 
-    private Attribution.Options options(ProgressBar progress) {
-        Attribution.NeuronPath path = switch (neuronPath) {
+    /** An analysis's findings and its chart. */
+    private record Shown(Findings findings, String chart) {
+    }
+
+    /** The findings of {@code outcome}, its table printed to {@code out}, and its chart. */
+    private Shown show(Analyses.Outcome outcome, Provenance prov, TextTokenizer tok, PrintWriter out) {
+        return switch (outcome) {
+            case Analyses.HeadScanned(HeadScanResult r) -> {
+                LocateTables.headScan(out, r, top, tok);
+                yield new Shown(Findings.headScan(r, prov, top, tok, perCase), FindingsChart.heatmap(
+                        "head scan: " + r.rankedBy() + " when the head is ablated", r.rankedBy(), r.rankingTable()));
+            }
+            case Analyses.Attributed(AttributionResult r) -> {
+                LocateTables.attribution(out, r, top, tok);
+                ComponentScores m = r.mean();
+                yield new Shown(Findings.attribution(r, prov, top, tok, perCase), FindingsChart.layerBars(
+                        "log-probability increase per layer", "increase", List.of("attention", "FFN"),
+                        new double[][] {m.attention(), m.ffn()}));
+            }
+            case Analyses.Compared c -> {
+                Provenance withB = c.modelB() == null ? prov
+                        : new Provenance(prov.model(), c.modelB(), prov.input(), prov.parameters());
+                Findings findings = Findings.comparison(c.result(), withB, top, topTokens, tok, perCase);
+                LocateTables.comparison(out, findings);
+                double[][] layers = new double[2][];
+                layers[0] = findings.document().path("layers").findValues("positive_diff").stream()
+                        .mapToDouble(v -> v.asDouble()).toArray();
+                layers[1] = findings.document().path("layers").findValues("negative_diff").stream()
+                        .mapToDouble(v -> v.asDouble()).toArray();
+                yield new Shown(findings, FindingsChart.layerBars("CNA: sum of neuron differences per layer ("
+                        + c.result().kind().key() + ")", "diff", List.of("positive", "negative"), layers));
+            }
+        };
+    }
+
+    /** The analysis the options ask for. */
+    private AnalysisSpec spec(LanguageModel lm, PromptSet prompts) {
+        return switch (method) {
+            case "head-scan" -> new AnalysisSpec.HeadScan(by);
+            case "attribution" -> new AnalysisSpec.Attribution(neuronPath());
+            default -> new AnalysisSpec.Cna(against != null ? new AnalysisSpec.OtherCheckpoint(against)
+                    : againstAdapter != null ? new AnalysisSpec.WithAdapter(againstAdapter)
+                    : !ablate.isEmpty() ? new AnalysisSpec.AblatedHeads(
+                            ablate.stream().map(h -> Head.parse(h).check(lm.config())).toList())
+                    : new AnalysisSpec.ContrastPrompts(contrastSide(lm, prompts)), neuronPath());
+        };
+    }
+
+    private Attribution.NeuronPath neuronPath() {
+        return switch (neuronPath) {
             case "value-projections" -> Attribution.NeuronPath.VALUE_PROJECTIONS;
             case "per-neuron" -> Attribution.NeuronPath.PER_NEURON;
             default -> throw NeurotomeException.badInput("--neuron-path '" + neuronPath
                     + "' is not known; allowed: value-projections, per-neuron");
         };
-        return Attribution.Options.defaults().withNeuronPath(path).withProgress(progress);
     }
 
     private void checkOptions() {
@@ -411,7 +394,7 @@ public final class LocateCommand implements Callable<Integer> {
         }
         putIfSet(p, "against", against == null ? null : against.toString());
         putIfSet(p, "against_adapter", againstAdapter == null ? null : againstAdapter.toString());
-        putIfSet(p, "adapter", adapter.adapter == null ? null : adapter.adapter.toString());
+        putIfSet(p, "adapter", run.adapter.adapter == null ? null : run.adapter.adapter.toString());
         putIfSet(p, "contrast", contrast);
         putIfSet(p, "swap", swap);
         if (method.equals("cna")) {
@@ -425,7 +408,7 @@ public final class LocateCommand implements Callable<Integer> {
         if (!method.equals("head-scan")) {
             p.put("neuron_path", neuronPath);
         }
-        p.put("device", device.device);
+        p.put("device", run.device.device);
         return p;
     }
 

@@ -100,6 +100,7 @@ final class LocateTables {
         String against = switch (d.path("comparison").asText()) {
             case "heads-ablated" -> "heads " + d.path("ablate").toString().replaceAll("[\\[\\]\"]", "") + " ablated";
             case "checkpoints" -> "checkpoint " + d.path("against").path("path").asText();
+            case "adapter" -> "the model with LoRA adapter " + d.path("against").path("adapter").path("path").asText();
             default -> "the contrast prompt" + (d.path("input").has("contrast") ? " " + d.path("input").path("contrast") : "s");
         };
         out.printf("CNA over %d position(s): A = the model, B = %s; mean p_A = %s, p_B = %s%n", d.path("positions").asInt(),

@@ -25,6 +25,8 @@ import java.util.concurrent.Callable;
         subcommands = {
                 HelpCommand.class,
                 ApplyCommand.class,
+                SweepCommand.class,
+                RunUnitCommand.class,
                 LocateCommand.class,
                 EvalCommand.class,
                 InspectCommand.class,
@@ -101,8 +103,9 @@ public final class Main implements Callable<Integer> {
 
     static int handle(Exception ex, PrintWriter err, boolean verbose) {
         if (ex instanceof NeurotomeException ne) {
-            // one line, whatever a library put in the message
-            err.println("error: " + ne.getMessage().lines().map(String::strip).reduce((a, b) -> a + " " + b).orElse(""));
+            // one line, whatever a library put in the message; a file inside an archive is named by the archive
+            err.println("error: " + org.neurotome.archive.ArchiveCache.nameArchives(ne.getMessage()).lines()
+                    .map(String::strip).reduce((a, b) -> a + " " + b).orElse(""));
             if (verbose) {
                 ne.printStackTrace(err);
             }

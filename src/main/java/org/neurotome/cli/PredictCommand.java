@@ -45,13 +45,7 @@ public final class PredictCommand implements java.util.concurrent.Callable<Integ
     boolean logits;
 
     @Mixin
-    DeviceOption device;
-
-    @Mixin
-    ResourceOptions resources;
-
-    @Mixin
-    AdapterOption adapter;
+    ModelOptions run;
 
     @Override
     public Integer call() throws Exception {
@@ -59,8 +53,8 @@ public final class PredictCommand implements java.util.concurrent.Callable<Integ
             throw NeurotomeException.badInput("--top must be at least 1, got " + top);
         }
         ProgressBar bar = new ProgressBar(spec.commandLine().getErr());
-        try (TorchThreads threads = resources.threads();
-             LanguageModel lm = LanguageModel.open(model, device.resolve(), resources.budget(), adapter.read())) {
+        try (TorchThreads threads = run.resources.threads();
+             LanguageModel lm = run.open(model)) {
             int[] ids = input.resolve(lm);
             lm.transformer().setProgress((done, total) -> bar.update("layers", done, total));
             float[] z;

@@ -15,6 +15,7 @@ import org.neurotome.lora.LoraTrainer;
 import org.neurotome.lora.TrainingData;
 import org.neurotome.model.LanguageModel;
 import org.neurotome.model.TorchThreads;
+import org.neurotome.release.BaseModel;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -116,6 +117,13 @@ public final class TrainLoraCommand implements Callable<Integer> {
     @Option(names = "--force", description = "Replace an existing output directory.")
     boolean force;
 
+    @Option(names = "--base-model", paramLabel = "NAME",
+            description = "What adapter_config.json's base_model_name_or_path names (a hub id or a path). Default: the "
+                    + "model's hub id (a hub cache snapshot's, or config.json's _name_or_path when it is one), else its "
+                    + "path relative to the working directory when it lies inside it, else its folder name; never an "
+                    + "absolute path.")
+    String baseModel;
+
     @Mixin
     DeviceOption device;
 
@@ -143,9 +151,9 @@ public final class TrainLoraCommand implements Callable<Integer> {
              LanguageModel lm = LanguageModel.open(model, device.resolve(), resources.budget())) {
             LoraTrainer.Settings settings = new LoraTrainer.Settings(targetModules,
                     layers == null ? null : layerList(layers, lm.config().numLayers()), rank, alpha, rslora, schedule, seed);
-            LoraTrainer.Result r = LoraTrainer.train(lm, model.toAbsolutePath().normalize().toString(), training, settings,
-                    err);
-            write(out, guard, lm, r, training, settings, force);
+            String baseName = baseModel != null ? baseModel : baseModelName(model, lm.dir());
+            LoraTrainer.Result r = LoraTrainer.train(lm, baseName, training, settings, err);
+            write(out, guard, lm, baseName, r, training, settings, force);
             PrintWriter stdout = spec.commandLine().getOut();
             stdout.printf(Locale.ROOT, "wrote %s: %s; %,d parameters; loss %.4f -> %.4f over %d steps%n", out,
                     LoraAdapter.summary(r.config(), r.modules()), r.modules().stream().mapToLong(LoraModule::parameters).sum(),
@@ -164,11 +172,31 @@ public final class TrainLoraCommand implements Callable<Integer> {
         return new TrainingSchedule(steps, batchSize, lr, 0.1, w, weightDecay, 0.9, 0.999, 1e-8, 1.0, steps);
     }
 
+    /**
+     * How an adapter names the model it was trained on when the user does not say: its hub id,
+     * else its path relative to the working directory when it lies inside it, else its folder
+     * (or archive) name. An absolute path would leak the user's directories into a published
+     * adapter and mean nothing on another machine.
+     *
+     * @param model the model as given on the command line
+     * @param files the folder its files are read from
+     */
+    static String baseModelName(Path model, Path files) {
+        String hub = BaseModel.hubId(model, files);
+        if (hub != null) {
+            return hub;
+        }
+        Path abs = model.toAbsolutePath().normalize();
+        Path cwd = Path.of("").toAbsolutePath().normalize();
+        return abs.startsWith(cwd) && !abs.equals(cwd) ? cwd.relativize(abs).toString().replace(java.io.File.separatorChar, '/')
+                : BaseModel.of(model, files, null).name();
+    }
+
     /** Writes the adapter with its training log and a manifest recording the base model, the data and the settings. */
-    static void write(Path out, OutputGuard guard, LanguageModel base, LoraTrainer.Result r, TrainingData training,
-                      LoraTrainer.Settings settings, boolean force) {
+    static void write(Path out, OutputGuard guard, LanguageModel base, String baseName, LoraTrainer.Result r,
+                      TrainingData training, LoraTrainer.Settings settings, boolean force) {
         Map<String, JsonNode> provenance = new LinkedHashMap<>();
-        provenance.put("base", Json.MAPPER.createObjectNode().put("path", base.dir().toAbsolutePath().normalize().toString())
+        provenance.put("base", Json.MAPPER.createObjectNode().put("name", baseName)
                 .put("fingerprint", Manifest.fingerprint(base.dir())));
         ObjectNode t = Json.MAPPER.createObjectNode();
         t.set("data", training.describe());

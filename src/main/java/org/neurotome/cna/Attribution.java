@@ -22,7 +22,7 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * Log-probability-increase attribution (METHOD.md A2; Yu &amp; Ananiadou, EMNLP 2024, P2 §3 and
+ * Log-probability-increase attribution (docs/method.md A2; Yu &amp; Ananiadou, EMNLP 2024, P2 §3 and
  * the {@code get_log_increase} of their notebooks): how much adding one component's output
  * to the residual stream raises {@code log p(target)} under the frozen final norm, for every
  * FFN neuron, every head and every attention/FFN layer, at the last position of each context.

@@ -8,7 +8,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Comparative Neuron Analysis (METHOD.md A4; Yu &amp; Ananiadou, EMNLP 2024, §4.1 and
+ * Comparative Neuron Analysis (docs/method.md A4; Yu &amp; Ananiadou, EMNLP 2024, §4.1 and
  * {@code Llama_view_arithmetic_CNA.ipynb}): {@code CNA(l,k) = Imp_A(l,k) − Imp_B(l,k)} for
  * every FFN neuron, where run B is scored with run A's frozen final norm and A's target at
  * each position, and each run uses its own residuals and coefficients (and its own final-norm

@@ -1,7 +1,7 @@
 package org.neurotome.cna;
 
 /**
- * Log-probability increases (METHOD.md A2) of every component of a model at one scored
+ * Log-probability increases (docs/method.md A2) of every component of a model at one scored
  * position, or their mean over many: each FFN neuron with its signed coefficient, each head,
  * and each attention and FFN layer as a whole, with the base log-probabilities they are
  * measured from.

@@ -4,7 +4,7 @@ import org.neurotome.arch.NormKind;
 
 /**
  * The final norm frozen at the statistics of one run's final residual {@code h = x^L_T}
- * (METHOD.md A2; the {@code get_bsvalues} of Yu &amp; Ananiadou's notebooks): every partial
+ * (docs/method.md A2; the {@code get_bsvalues} of Yu &amp; Ananiadou's notebooks): every partial
  * residual is divided by the same {@code sqrt(finalVar + eps)} instead of its own, which makes
  * the projection linear in its input. {@code finalVar} is {@code mean(h²)} for RMSNorm and
  * the biased variance {@code mean((h − mean h)²)} for LayerNorm.

@@ -12,13 +12,15 @@ import org.neurotome.model.ForwardResult;
 import org.neurotome.model.HeadScale;
 import org.neurotome.model.LanguageModel;
 import org.neurotome.model.Tap;
+import org.neurotome.model.Transformer;
 
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.function.Consumer;
 
 /**
- * The head scan of METHOD.md A3 (Yu &amp; Ananiadou, EMNLP 2024, §3.2 and
+ * The head scan of docs/method.md A3 (Yu &amp; Ananiadou, EMNLP 2024, §3.2 and
  * {@code Llama_view_arithmetic-head.ipynb}): every attention head is ablated in turn (its
  * output zeroed at every position, as zeroing its columns of the output projection) and the
  * target tokens are scored again. Instead of one edited copy of the model per head, a batch
@@ -91,9 +93,19 @@ public final class HeadScan {
         }
     }
 
-    /** Ablates every head of {@code model} on every step of {@code prompts}. */
+    /** Ablates every head of {@code model} on every step of {@code prompts}; non-finite logits are refused. */
     public static HeadScanResult run(LanguageModel model, PromptSet prompts, Options options) {
-        ModelConfig c = model.config();
+        return run(model.transformer(), prompts, options, model::requireFinite);
+    }
+
+    /**
+     * Ablates every head of {@code transformer} on every step of {@code prompts}, checking the
+     * unablated logits with {@code finiteCheck} (a model view without a checkpoint of its own,
+     * such as a fixture in training, passes one that accepts all).
+     */
+    public static HeadScanResult run(Transformer transformer, PromptSet prompts, Options options,
+                                     Consumer<NDArray> finiteCheck) {
+        ModelConfig c = transformer.config();
         int layers = c.numLayers();
         int heads = c.numHeads();
         int n = prompts.steps().size();
@@ -130,9 +142,9 @@ public final class HeadScan {
             int r = part.size();
             int[] lengths = part.stream().mapToInt(x -> x.context().length).toArray();
             try (NDScope scope = new NDScope();
-                 ForwardResult base = model.transformer().forward(ForwardRequest.tokens(
+                 ForwardResult base = transformer.forward(ForwardRequest.tokens(
                          part.stream().map(Row::context).toList()).withTaps(taps).tapAtAllPositions().withAllLogits())) {
-                model.requireFinite(base.logits());
+                finiteCheck.accept(base.logits());
                 Scored b = score(base.logits(), part, 1, null);
                 int[] t = b.targets();
                 for (int i = 0; i < t.length; i++) {
@@ -162,7 +174,7 @@ public final class HeadScan {
                     }
                 }
                 long[] done = {doneBefore};
-                model.transformer().forwardEach(ablations, (a, ab) -> {
+                transformer.forwardEach(ablations, (a, ab) -> {
                     int l = at.get(a)[0];
                     int g0 = at.get(a)[1];
                     int g = at.get(a)[2];

@@ -17,7 +17,7 @@ import java.util.Set;
  * A case's probability is the product of its steps' (teacher-forced) probabilities and it is
  * correct when every step's top-1 is its target. Accuracies are in percent, drops in
  * percentage points; a relative drop is the drop as a percentage of the original accuracy
- * (METHOD.md A6: decreases both in points and relative to the original).
+ * (docs/method.md A6: decreases both in points and relative to the original).
  */
 public final class HeadScanResult {
     /** Accuracy on the cases with one label value. */
@@ -128,6 +128,24 @@ public final class HeadScanResult {
     }
 
     /** The unablated outcome per case: log-probability of its target tokens and whether it is correct. */
+    /** The share of target tokens predicted top-1 without any ablation. */
+    public double baseTokenAccuracy() {
+        return share(baseTop1);
+    }
+
+    /** The share of target tokens predicted top-1 with {@code head} ablated. */
+    public double tokenAccuracy(Head head) {
+        return share(top1[head.layer()][head.head()]);
+    }
+
+    private static double share(boolean[] hits) {
+        int right = 0;
+        for (boolean h : hits) {
+            right += h ? 1 : 0;
+        }
+        return (double) right / hits.length;
+    }
+
     public List<CaseOutcome> baseCases() {
         List<CaseOutcome> out = new ArrayList<>();
         for (int i = 0; i < caseSteps.length; i++) {

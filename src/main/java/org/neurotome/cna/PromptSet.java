@@ -10,6 +10,7 @@ import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.function.Function;
 import java.util.SequencedMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -17,9 +18,9 @@ import java.util.regex.Pattern;
 /**
  * The prompts an analysis runs on, as token ids: one prompt (text or ids) or the cases of a
  * data set. Each case is scored at one or more <em>steps</em>, one per target token,
- * teacher-forced on the earlier target tokens (METHOD.md A6: every answer token is a separate
+ * teacher-forced on the earlier target tokens (docs/method.md A6: every answer token is a separate
  * next-token case). A case without a target is scored at one step against the model's own
- * top-1 prediction (METHOD.md A2).
+ * top-1 prediction (docs/method.md A2).
  */
 public final class PromptSet {
     /**
@@ -102,7 +103,7 @@ public final class PromptSet {
         if (target == null) {
             return new PromptSet(List.of(new Case(text, model.encode(text), new int[0], new LinkedHashMap<>())));
         }
-        int[][] split = split(model, text, target, "--target '" + target + "' after '" + text + "'");
+        int[][] split = split(model::encode, text, target, "--target '" + target + "' after '" + text + "'");
         return new PromptSet(List.of(new Case(text, split[0], split[1], new LinkedHashMap<>())));
     }
 
@@ -112,19 +113,24 @@ public final class PromptSet {
             throw NeurotomeException.badInput(model.dir() + " has no " + TextTokenizer.FILE + "; a data set ("
                     + where + ") needs the model's tokenizer");
         }
+        return ofCases(model::encode, cases, where);
+    }
+
+    /** As {@link #ofCases(LanguageModel, List, String)}, with {@code encoder} as the model's tokenizer. */
+    public static PromptSet ofCases(Function<String, int[]> encoder, List<EvalCase> cases, String where) {
         List<Case> out = new ArrayList<>();
         for (int i = 0; i < cases.size(); i++) {
             EvalCase c = cases.get(i);
-            int[][] split = split(model, c.prompt(), c.target(), where + " case " + (i + 1) + " ('" + c.prompt() + "')");
+            int[][] split = split(encoder, c.prompt(), c.target(), where + " case " + (i + 1) + " ('" + c.prompt() + "')");
             out.add(new Case(c.prompt(), split[0], split[1], c.labels()));
         }
         return new PromptSet(out);
     }
 
     /** The ids of {@code prompt}, and of {@code target} as it follows the prompt. */
-    private static int[][] split(LanguageModel model, String prompt, String target, String what) {
-        int[] p = model.encode(prompt);
-        int[] full = model.encode(prompt + target);
+    private static int[][] split(Function<String, int[]> encoder, String prompt, String target, String what) {
+        int[] p = encoder.apply(prompt);
+        int[] full = encoder.apply(prompt + target);
         if (full.length <= p.length || !Arrays.equals(p, Arrays.copyOf(full, p.length))) {
             throw NeurotomeException.badInput(what + ": the tokens of the prompt are not a prefix of the tokens of"
                     + " prompt + target (" + Arrays.toString(p) + " vs " + Arrays.toString(full)
@@ -151,7 +157,7 @@ public final class PromptSet {
 
     /**
      * Every case with the whole word {@code word} replaced by {@code replacement} in its
-     * prompt (the second prompt of a one-word contrast, METHOD.md A4), keeping the targets.
+     * prompt (the second prompt of a one-word contrast, docs/method.md A4), keeping the targets.
      * A case without the word, or given as ids, is a BAD_INPUT error.
      */
     public PromptSet swapWord(LanguageModel model, String word, String replacement) {

@@ -16,7 +16,7 @@ import java.nio.file.Path;
 import java.util.Map;
 
 /**
- * What a findings document was computed from (DESIGN.md: outputs list their inputs' hashes):
+ * What a findings document was computed from (docs/architecture.md "Outputs list their inputs"):
  * the model (and the second model of a checkpoint comparison) with its fingerprint, the
  * input (prompt text and ids, or a data set with its SHA-256 and selection), and the
  * analysis parameters. Nothing in the analyses is random, so there is no seed.

@@ -18,7 +18,7 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * The before-softmax projection {@code bs(z)} of METHOD.md A2 (the notebooks'
+ * The before-softmax projection {@code bs(z)} of docs/method.md A2 (the notebooks'
  * {@code get_bsvalues}), with the final norm frozen per row at a {@link FrozenNorm}:
  * <pre>
  *   bs(z) = cap(u(z)),   u(z) = W_U · (C(z) / s ⊙ g) + b_U
@@ -158,7 +158,7 @@ public final class VocabularyProjection implements AutoCloseable {
 
     /**
      * The {@code k} tokens ranked highest by {@code direction(v)} for each row of {@code v}
-     * [N, D], best first: the frozen norm and no bias term (METHOD.md A4), so the ranking does
+     * [N, D], best first: the frozen norm and no bias term (docs/method.md A4), so the ranking does
      * not depend on any run's scale.
      */
     public int[][] topTokens(NDArray v, int k) {
@@ -178,7 +178,7 @@ public final class VocabularyProjection implements AutoCloseable {
     }
 
     /**
-     * The {@code k} top tokens of each neuron's value vector {@code m·value} (METHOD.md A4),
+     * The {@code k} top tokens of each neuron's value vector {@code m·value} (docs/method.md A4),
      * where only the sign of {@code coefs[i]} matters (0 counts as positive).
      */
     public int[][] valueTopTokens(List<Neuron> neurons, double[] coefs, int k) {

@@ -13,7 +13,7 @@ import java.util.Random;
 import java.util.Set;
 
 /**
- * The arithmetic evaluation set (P1 §3.2, App. A; METHOD.md A6): for every operation and digit
+ * The arithmetic evaluation set (P1 §3.2, App. A; docs/method.md A6): for every operation and digit
  * count a set of operand pairs, each asked in all four templates so that templates compare on
  * the same problems.
  * <ul>

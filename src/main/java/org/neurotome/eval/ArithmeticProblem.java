@@ -8,7 +8,7 @@ import java.util.List;
 import java.util.Random;
 
 /**
- * One arithmetic problem {@code n1 op n2} of the data sets (METHOD.md A6): both operands have
+ * One arithmetic problem {@code n1 op n2} of the data sets (docs/method.md A6): both operands have
  * the same number of digits (1D 0–9, 2D 10–99, 3D 100–999), subtraction has n1 ≥ n2 and
  * division is exact (n1 = n2·q with n2 ≥ 1).
  */

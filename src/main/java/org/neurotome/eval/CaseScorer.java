@@ -7,7 +7,7 @@ import java.util.List;
 
 /**
  * A model as the evaluation harness sees it: given a batch of cases, how it scores each case's
- * target, token by token, teacher-forced (METHOD.md A6: every answer token is a separate
+ * target, token by token, teacher-forced (docs/method.md A6: every answer token is a separate
  * next-token case conditioned on the earlier answer tokens).
  *
  * <p>Contract of an implementation over a causal language model:
@@ -35,6 +35,29 @@ public interface CaseScorer {
 
     /** One score per case of {@code batch}, in the same order. */
     List<CaseScore> score(List<EvalCase> batch);
+
+    /**
+     * Case {@code index} of a batch cannot be scored (its tokens do not fit the model, or the
+     * tokenizer refuses it); the runner names the case's data set and line and rethrows the cause.
+     */
+    final class CaseRefused extends RuntimeException {
+        private final int index;
+
+        public CaseRefused(int index, NeurotomeException cause) {
+            super(cause.getMessage(), cause, false, false);
+            this.index = index;
+        }
+
+        /** The refused case's index in its batch. */
+        public int index() {
+            return index;
+        }
+
+        @Override
+        public synchronized NeurotomeException getCause() {
+            return (NeurotomeException) super.getCause();
+        }
+    }
 
     /**
      * The target token ids of {@code c}: the tail of {@code fullIds} (the tokens of

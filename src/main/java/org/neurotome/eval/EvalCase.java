@@ -6,7 +6,7 @@ import java.util.SequencedMap;
 
 /**
  * One evaluation case: a prompt, the text that should follow it, and labels that say which
- * slice of a metric the case belongs to (METHOD.md A6). {@code prompt + target} is the whole
+ * slice of a metric the case belongs to (docs/method.md A6). {@code prompt + target} is the whole
  * sentence; a scorer tokenizes it, takes the tokens after those of the prompt as the target
  * tokens and scores each one teacher-forced. Label values are strings or integers, kept in
  * insertion order so that a written data set is byte-for-byte reproducible.

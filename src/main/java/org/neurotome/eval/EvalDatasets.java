@@ -8,7 +8,7 @@ import java.util.Random;
 import java.util.Set;
 
 /**
- * The five evaluation data sets of {@code eval/datasets/} (METHOD.md A6), generated from one
+ * The five evaluation data sets of {@code eval/datasets/} (docs/method.md A6), generated from one
  * seed: the same seed gives the same bytes. {@code eval/README.md} documents every file and
  * label.
  */

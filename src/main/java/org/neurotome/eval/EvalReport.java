@@ -63,6 +63,18 @@ public record EvalReport(String toolVersion, long seed, ModelInfo model, Optiona
         return gates.stream().allMatch(GateResult::passed);
     }
 
+    /**
+     * The verdict in words: {@code PASSED: 2 of 2 gates passed}, {@code FAILED: 1 of 2 gates
+     * passed}, or, when the suite has no gate, that nothing was judged.
+     */
+    public String verdict() {
+        if (gates.isEmpty()) {
+            return "no gates: the suite sets none, so nothing was judged";
+        }
+        int failed = failedGates().size();
+        return (failed == 0 ? "PASSED" : "FAILED") + ": " + (gates.size() - failed) + " of " + gates.size() + " gates passed";
+    }
+
     /** The gates that failed, in suite order. */
     public List<GateResult> failedGates() {
         return gates.stream().filter(g -> !g.passed()).toList();

@@ -19,12 +19,13 @@ import java.util.function.LongSupplier;
  * Runs an evaluation: reads every task's data set (all of them before scoring anything, so a bad
  * file fails fast), scores the cases in batches with the candidate and, if given, the baseline,
  * computes each task's metrics, pairs the two models' per-case correctness, and decides the
- * gates (METHOD.md A6). The result depends only on the inputs; timings are kept apart.
+ * gates (docs/method.md A6). The result depends only on the inputs; timings are kept apart.
  */
 public final class EvalRunner {
     private final int batchSize;
     private final ProgressListener progress;
     private final LongSupplier nanoClock;
+    private final String suite;
 
     /**
      * @param batchSize the most cases handed to a scorer at once
@@ -38,6 +39,19 @@ public final class EvalRunner {
         this.batchSize = batchSize;
         this.progress = progress;
         this.nanoClock = nanoClock;
+        this.suite = null;
+    }
+
+    private EvalRunner(EvalRunner r, String suite) {
+        this.batchSize = r.batchSize;
+        this.progress = r.progress;
+        this.nanoClock = r.nanoClock;
+        this.suite = suite;
+    }
+
+    /** This runner naming suite {@code name} when a case cannot be scored. */
+    public EvalRunner forSuite(String name) {
+        return new EvalRunner(this, name);
     }
 
     /** A runner timing with {@link System#nanoTime}. */
@@ -101,7 +115,15 @@ public final class EvalRunner {
         progress.update(spec.id(), model, 0, cases.size());
         for (int from = 0; from < cases.size(); from = (int) Math.min(cases.size(), (long) from + batchSize)) {
             List<EvalCase> batch = cases.subList(from, (int) Math.min(cases.size(), (long) from + batchSize));
-            List<CaseScore> got = scorer.score(batch);
+            List<CaseScore> got;
+            try {
+                got = scorer.score(batch);
+            } catch (CaseScorer.CaseRefused e) {
+                int i = from + e.index();
+                throw new NeurotomeException(e.getCause().exitCode(), data.where(i) + ": case '" + cases.get(i).prompt()
+                        + "' of task '" + spec.id() + "'" + (suite == null ? "" : " in suite '" + suite + "'") + " ("
+                        + model + "): " + e.getCause().getMessage(), e.getCause());
+            }
             if (got.size() != batch.size() || got.stream().anyMatch(Objects::isNull)) {
                 throw new IllegalStateException("the " + model + " scorer returned " + got.size()
                         + " scores (or a null) for a batch of " + batch.size() + " cases of task '" + spec.id() + "'");

@@ -7,7 +7,7 @@ import java.util.Random;
 /**
  * Plain English sentences from a small grammar, with no gendered word and no number: the
  * general language the fixture models learn besides arithmetic and occupations, and the
- * held-out text of the language evaluation (METHOD.md A6 "Language"; DESIGN.md "The fixture
+ * held-out text of the language evaluation (docs/method.md A6 "Language"; docs/architecture.md "The fixture
  * world"). Four sentence forms, drawn with weights 5:2:1:2:
  * <pre>
  *   The farmer carried the basket near the market.   (subject, verb, object, preposition, place)

@@ -14,7 +14,7 @@ import java.util.Map;
 
 /**
  * A release gate: a condition on the eval metrics that must hold for a candidate checkpoint to
- * ship (METHOD A6, "Gates"). Written in a suite as one string:
+ * ship (docs/method.md A6, "Gates"). Written in a suite as one string:
  *
  * <pre>
  * arithmetic.accuracy &gt;= 0.9                 absolute bound on a metric
@@ -58,6 +58,16 @@ public sealed interface Gate {
     default GateResult evaluate(Map<String, Double> metrics, Map<String, Double> baseline) {
         return evaluate(metrics, baseline, Map.of());
     }
+
+    /**
+     * The quantity the gate judges, as the report's metrics and comparison name it
+     * ({@code gender.bias_gap.rel_change}; a {@code not_worse} gate's metric's {@code .delta}),
+     * and whether a smaller value is the better one: how a sweep ranks its variants by this gate.
+     */
+    String quantity();
+
+    /** Whether a smaller {@link #quantity} is better ({@code <=}, {@code <}). */
+    boolean smallerIsBetter();
 
     /** Parses a gate expression; a malformed one is a {@link SchemaViolation}. */
     static Gate parse(String expression) {
@@ -155,6 +165,16 @@ public sealed interface Gate {
         }
 
         @Override
+        public String quantity() {
+            return metric + change.suffix;
+        }
+
+        @Override
+        public boolean smallerIsBetter() {
+            return relation == Relation.AT_MOST || relation == Relation.BELOW;
+        }
+
+        @Override
         public String toString() {
             return metric + change.suffix + " " + relation.symbol + " " + GateSyntax.plain(bound);
         }
@@ -186,6 +206,16 @@ public sealed interface Gate {
                     pairs.b(), pairs.c(), McNemar.method(pairs.b(), pairs.c()), p,
                     worse ? "significantly worse" : "not significantly worse");
             return new GateResult(toString(), metric, NOT_WORSE, alpha, p, !worse, reason);
+        }
+
+        @Override
+        public String quantity() {
+            return metric + Change.DELTA.suffix;
+        }
+
+        @Override
+        public boolean smallerIsBetter() {
+            return false;
         }
 
         @Override

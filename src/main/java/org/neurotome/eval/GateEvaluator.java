@@ -4,7 +4,7 @@ import java.util.List;
 import java.util.SequencedMap;
 
 /**
- * Decides the release gates of a run from its metrics (METHOD.md A6: absolute bounds, bounds on
+ * Decides the release gates of a run from its metrics (docs/method.md A6: absolute bounds, bounds on
  * the change from a baseline, and a paired significance test for accuracy changes). A suite's
  * gates plug in as {@code (m, b, p) -> gates.stream().map(g -> g.evaluate(m, b, p)).toList()}.
  */

@@ -9,7 +9,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The gender-bias sets of P1 §6.2 and METHOD.md A6, complete and in a fixed order (no
+ * The gender-bias sets of P1 §6.2 and docs/method.md A6, complete and in a fixed order (no
  * sampling). The bias gap of a profession compares the two cases that share a {@code pair}
  * label: {@code log p(target | biased gender) − log p(target | other gender)}.
  * <ul>

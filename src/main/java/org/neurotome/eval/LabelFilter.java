@@ -17,7 +17,7 @@ import java.util.Map;
 import java.util.stream.Collectors;
 
 /**
- * Which dataset cases to keep, by their labels (METHOD A6 datasets: operation, template,
+ * Which dataset cases to keep, by their labels (docs/method.md A6 datasets: operation, template,
  * digits, profession, gender, …). Written as a mapping from label to one value or a list of
  * values: {@code where: {template: 3, operation: ["+", "-"]}}. A case matches when, for every
  * label named, it has that label with one of the listed values; values compare as text, so

@@ -5,7 +5,7 @@ import java.util.stream.Collectors;
 
 /**
  * The labels the cases of a task kind must carry, which are the labels its metrics read
- * (METHOD.md A6). A case's optional {@code kind} label, when present, must equal
+ * (docs/method.md A6). A case's optional {@code kind} label, when present, must equal
  * {@link #kindLabel}, so a task pointed at the wrong file fails before anything is scored.
  *
  * @param kindLabel the value of the {@code kind} label of this kind's cases

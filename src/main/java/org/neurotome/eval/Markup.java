@@ -15,7 +15,7 @@ public final class Markup {
      * characters XML forbids (C0 controls other than tab, newline, carriage return; unpaired
      * surrogates; U+FFFE, U+FFFF) replaced by U+FFFD.
      */
-    static String escape(String s) {
+    public static String escape(String s) {
         StringBuilder out = new StringBuilder(s.length() + 16);
         for (int i = 0; i < s.length(); i++) {
             char ch = s.charAt(i);

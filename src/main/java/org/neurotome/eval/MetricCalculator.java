@@ -7,7 +7,7 @@ import java.util.SequencedMap;
 import java.util.function.IntFunction;
 
 /**
- * Turns a task's case scores into its metrics (METHOD.md A6; P1 §3.3 for accuracy, P1 §6.2 for
+ * Turns a task's case scores into its metrics (docs/method.md A6; P1 §3.3 for accuracy, P1 §6.2 for
  * the bias gap). With {@code N} the task name, every task reports {@code N.cases}, and:
  * <ul>
  *   <li>arithmetic: {@code N.accuracy} — the fraction of cases whose every target token is the
@@ -59,16 +59,9 @@ public final class MetricCalculator {
     private static void arithmetic(Builder b) {
         List<Integer> all = b.all();
         b.accuracy(b.name + ".accuracy", all);
-        int tokens = 0;
-        int top1 = 0;
-        double logProb = 0;
-        for (CaseScore s : b.scores) {
-            tokens += s.tokens().size();
-            top1 += s.top1Count();
-            logProb += s.logProb();
-        }
-        b.values.put(b.name + ".token_accuracy", (double) top1 / tokens);
-        b.values.put(b.name + ".logprob", logProb / b.scores.size());
+        ScoreTotals t = ScoreTotals.of(b.scores);
+        b.values.put(b.name + ".token_accuracy", t.tokenAccuracy());
+        b.values.put(b.name + ".logprob", t.logProb() / b.scores.size());
         b.accuracyBreakdown("op", all, i -> "op=" + DatasetReader.labelText(b.cases.get(i), "operation"));
         b.accuracyBreakdown("template", all, i -> "template=" + DatasetReader.labelText(b.cases.get(i), "template"));
         b.accuracyBreakdown("digits", all, i -> "digits=" + DatasetReader.labelText(b.cases.get(i), "digits"));
@@ -125,17 +118,10 @@ public final class MetricCalculator {
     }
 
     private static void language(Builder b) {
-        int tokens = 0;
-        int top1 = 0;
-        double logProb = 0;
-        for (CaseScore s : b.scores) {
-            tokens += s.tokens().size();
-            top1 += s.top1Count();
-            logProb += s.logProb();
-        }
-        b.values.put(b.name + ".perplexity", Math.exp(-logProb / tokens));
-        b.values.put(b.name + ".accuracy", (double) top1 / tokens);
-        b.values.put(b.name + ".tokens", (double) tokens);
+        ScoreTotals t = ScoreTotals.of(b.scores);
+        b.values.put(b.name + ".perplexity", Math.exp(-t.logProb() / t.tokens()));
+        b.values.put(b.name + ".accuracy", t.tokenAccuracy());
+        b.values.put(b.name + ".tokens", (double) t.tokens());
     }
 
     private static double mean(List<Double> values, List<Integer> indices) {

@@ -5,7 +5,7 @@ import java.util.Map;
 import java.util.SequencedMap;
 
 /**
- * The change of every metric from a baseline (METHOD.md A6: decreases reported both in points
+ * The change of every metric from a baseline (docs/method.md A6: decreases reported both in points
  * and relative to the original): for each name in both maps, {@code name.delta} = candidate −
  * baseline and {@code name.rel_change} = (candidate − baseline) / |baseline|. The relative change
  * is left out where the baseline is 0, where it is undefined.

@@ -54,9 +54,15 @@ public final class ModelCaseScorer implements CaseScorer {
         List<int[]> rows = new ArrayList<>();
         for (int b = 0; b < cases.size(); b++) {
             EvalCase c = cases.get(b);
-            int[] prompt = encoder.apply(c.prompt());
-            int[] ids = encoder.apply(c.prompt() + c.target());
-            targets[b] = CaseScorer.targetTokens(c, prompt, ids);
+            int[] prompt;
+            int[] ids;
+            try {
+                prompt = encoder.apply(c.prompt());
+                ids = encoder.apply(c.prompt() + c.target());
+                targets[b] = CaseScorer.targetTokens(c, prompt, ids);
+            } catch (org.neurotome.NeurotomeException e) {
+                throw new CaseRefused(b, e);
+            }
             promptLength[b] = prompt.length;
             rows.add(ids);
             if (rows.size() == FORWARD_ROWS || b == cases.size() - 1) {

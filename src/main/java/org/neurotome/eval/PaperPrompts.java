@@ -5,9 +5,9 @@ import java.util.List;
 
 /**
  * The prompt text of the papers, in one place: the four arithmetic operations in their four
- * templates (Yu &amp; Ananiadou, EMNLP 2024, App. A Table 14; METHOD.md A6, B §2.1), the eight
+ * templates (Yu &amp; Ananiadou, EMNLP 2024, App. A Table 14; docs/method.md A6, B §2.1), the eight
  * occupation templates and the 32 professions of the gender-bias study (P1 §6.2, App. D
- * Tables 22–23, as METHOD.md A6 lists them), and the two additions METHOD.md A6 asks for: a
+ * Tables 22–23, as docs/method.md A6 lists them), and the two additions docs/method.md A6 asks for: a
  * pronoun template and a factual-gender control list.
  *
  * <p>Spacing convention, shared by every data set built from these prompts: a prompt never
@@ -198,7 +198,7 @@ public final class PaperPrompts {
     }
 
     /**
-     * The 32 professions of P1 App. D Table 23 and the gender each is biased toward, as METHOD.md
+     * The 32 professions of P1 App. D Table 23 and the gender each is biased toward, as docs/method.md
      * A6 lists them ("reception" written receptionist, "labour" written labourer, and carpenter
      * standing in for the one man-biased name the text lost).
      */
@@ -264,7 +264,7 @@ public final class PaperPrompts {
         }
     }
 
-    /** The pronoun template of METHOD.md A6: {@code The <noun> said that} → {@code " she"} / {@code " he"}. */
+    /** The pronoun template of docs/method.md A6: {@code The <noun> said that} → {@code " she"} / {@code " he"}. */
     public static final String PRONOUN_PATTERN = "The <noun> said that";
 
     /** {@link #PRONOUN_PATTERN} with the noun filled in. */
@@ -278,7 +278,7 @@ public final class PaperPrompts {
     }
 
     /**
-     * The factual-gender control list (METHOD.md A6): nouns whose gender is a fact of the
+     * The factual-gender control list (docs/method.md A6): nouns whose gender is a fact of the
      * language, so the right pronoun must survive any debiasing edit.
      */
     public enum FactualPair {

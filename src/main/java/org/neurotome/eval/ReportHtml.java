@@ -47,13 +47,7 @@ public final class ReportHtml {
 
     /** The page as UTF-8 text. */
     public static String render(EvalReport r) {
-        StringBuilder out = new StringBuilder();
-        out.append("<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\">\n<head>\n")
-                .append("<meta charset=\"utf-8\"/>\n")
-                .append("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\"/>\n")
-                .append("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\n")
-                .append(TITLE).append(e(r.model().name())).append("</title>\n")
-                .append("<style>\n").append(CSS).append("</style>\n</head>\n<body>\n");
+        StringBuilder out = new StringBuilder(head(TITLE.substring("<title>".length()) + r.model().name()));
         header(out, r);
         gates(out, r);
         metrics(out, r);
@@ -65,11 +59,23 @@ public final class ReportHtml {
         return out.toString();
     }
 
+    /**
+     * The start of a self-contained report page, up to and including {@code <body>}: the
+     * security policy that forbids loading anything, {@code title}, and the reports' style sheet.
+     */
+    public static String head(String title) {
+        return "<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\">\n<head>\n"
+                + "<meta charset=\"utf-8\"/>\n"
+                + "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\"/>\n"
+                + "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\n"
+                + "<title>" + e(title) + "</title>\n"
+                + "<style>\n" + CSS + "</style>\n</head>\n<body>\n";
+    }
+
     private static void header(StringBuilder out, EvalReport r) {
-        int failed = r.failedGates().size();
-        out.append("<h1>neurotome evaluation report</h1>\n<p class=\"verdict ").append(r.passed() ? "pass" : "fail")
-                .append("\">").append(r.passed() ? "PASSED" : "FAILED").append(": ")
-                .append(r.gates().size() - failed).append(" of ").append(r.gates().size()).append(" gates passed</p>\n")
+        out.append("<h1>neurotome evaluation report</h1>\n<p class=\"verdict ")
+                .append(r.gates().isEmpty() ? "none" : r.passed() ? "pass" : "fail").append("\">").append(e(r.verdict()))
+                .append("</p>\n")
                 .append("<p>candidate <code>").append(e(r.model().name())).append("</code>");
         r.baseline().ifPresent(b -> out.append(" against baseline <code>").append(e(b.name())).append("</code>"));
         out.append("</p>\n");

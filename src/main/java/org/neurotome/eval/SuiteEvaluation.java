@@ -2,9 +2,11 @@ package org.neurotome.eval;
 
 import ai.djl.Device;
 import org.neurotome.Sha256;
+import org.neurotome.checkpoint.Checkpoint;
 import org.neurotome.checkpoint.Manifest;
 import org.neurotome.model.LanguageModel;
 import org.neurotome.model.MemoryBudget;
+import org.neurotome.model.Residency;
 import org.neurotome.model.WeightOverlay;
 
 import java.nio.charset.StandardCharsets;
@@ -51,7 +53,7 @@ public final class SuiteEvaluation {
         }
         Suite.requireTasks(gates, suite.taskIds(), "gates");
         GateEvaluator evaluator = (m, b, p) -> gates.stream().map(g -> g.evaluate(m, b, p)).toList();
-        try (LanguageModel cand = LanguageModel.open(candidate, device, budget, candidateAdapter);
+        try (LanguageModel cand = openHolding(candidate, candidateAdapter, baseline, device, budget);
              LanguageModel base = baseline == null ? null
                      : LanguageModel.open(baseline, device, budget, baselineAdapter)) {
             EvaluatedModel c = new EvaluatedModel(info(candidate, candidateAdapter), new ModelCaseScorer(cand));
@@ -63,7 +65,26 @@ public final class SuiteEvaluation {
                 base.transformer().setProgress((done, total) -> progress.update("layers", "baseline", done, total));
             }
             return new EvalRunner(streamed ? Integer.MAX_VALUE : ModelCaseScorer.FORWARD_ROWS, progress)
-                    .run(c, b, tasks, evaluator, EvalDatasets.DEFAULT_SEED);
+                    .forSuite(suite.name()).run(c, b, tasks, evaluator, EvalDatasets.DEFAULT_SEED);
+        }
+    }
+
+    /**
+     * Opens the candidate while what streaming the baseline needs is held back from the budget,
+     * so that the candidate's choices (kept weights, a second layer buffer) never leave the
+     * baseline too little: the two then fit exactly when the budget covers both at their least,
+     * which is what the error of a budget too small says.
+     */
+    private static LanguageModel openHolding(Path candidate, WeightOverlay adapter, Path baseline, Device device,
+                                             MemoryBudget budget) {
+        long held = 0;
+        if (baseline != null) {
+            try (Checkpoint b = Checkpoint.open(baseline)) {
+                held = Residency.streamingNeed(b);
+            }
+        }
+        try (MemoryBudget.Reservation r = budget.reserve(held)) {
+            return LanguageModel.open(candidate, device, budget, adapter);
         }
     }
 

@@ -41,8 +41,7 @@ public final class SummaryTable {
             columns(out, gates);
         }
         int failed = r.failedGates().size();
-        out.append('\n').append(failed == 0 ? "PASSED" : "FAILED").append(": ")
-                .append(r.gates().size() - failed).append(" of ").append(r.gates().size()).append(" gates passed");
+        out.append('\n').append(r.verdict());
         if (failed > 0) {
             out.append("; failed: ").append(String.join(", ", r.failedGates().stream()
                     .map(g -> g.reason() == null ? g.name() : g.name() + " (" + g.reason() + ")").toList()));

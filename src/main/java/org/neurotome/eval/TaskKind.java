@@ -4,7 +4,7 @@ import com.fasterxml.jackson.annotation.JsonProperty;
 
 import java.util.Locale;
 
-/** What an eval task measures, which decides the metrics it reports (METHOD A6). */
+/** What an eval task measures, which decides the metrics it reports (docs/method.md A6). */
 public enum TaskKind {
     /** Top-1 accuracy on arithmetic prompts, per operation, template and digit count. */
     @JsonProperty("arithmetic") ARITHMETIC,

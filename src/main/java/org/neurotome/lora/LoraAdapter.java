@@ -158,6 +158,14 @@ public final class LoraAdapter implements WeightOverlay {
      * key (an adapter for another family fails here too: none of its modules exists).
      */
     public List<LoraModule> bind(Architecture arch, ModelConfig c) {
+        try {
+            return bindModules(arch, c);
+        } catch (LoraConfig.SlowPattern e) {
+            throw e.refusal(file(LoraConfig.FILE));
+        }
+    }
+
+    private List<LoraModule> bindModules(Architecture arch, ModelConfig c) {
         Map<String, Slot> family = projections(arch, c);
         String model = "a " + c.modelType() + " model with " + c.numLayers() + " layers";
         String weights = file(WEIGHTS);
@@ -241,8 +249,7 @@ public final class LoraAdapter implements WeightOverlay {
                             + shortNames(family) + " (or " + LoraConfig.ALL_LINEAR + ")";
                 }
             }
-        } else if (!config.targetPattern().equals(LoraConfig.ALL_LINEAR)
-                && family.keySet().stream().noneMatch(m -> m.matches(config.targetPattern()))) {
+        } else if (family.keySet().stream().noneMatch(config::matchesTargetPattern)) {
             message = where + " is the pattern '" + config.targetPattern() + "', which matches no projection of "
                     + model + "; projections: " + shortNames(family);
         }

@@ -3,6 +3,7 @@ package org.neurotome.lora;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.neurotome.BoundedRegex;
 import org.neurotome.Json;
 import org.neurotome.NeurotomeException;
 
@@ -52,6 +53,9 @@ public record LoraConfig(int r, double alpha, List<String> targetModules, String
     public static final String FILE = "adapter_config.json";
     /** PEFT's {@code INCLUDE_LINEAR_LAYERS_SHORTHAND}: every linear layer but the output layer. */
     public static final String ALL_LINEAR = "all-linear";
+    /** The largest rank read: far above any useful one (a rank past a matrix's smaller side adds nothing). */
+    public static final int MAX_RANK = 1 << 20;
+    private static final String RANKS = "a whole number from 1 to " + MAX_RANK;
     /** Keys whose non-default values change the forward pass in ways a LoRA view does not compute. */
     private static final Map<String, String> UNSUPPORTED = unsupported();
     /** init_lora_weights values that train the adapter against a changed base model. */
@@ -99,8 +103,7 @@ public record LoraConfig(int r, double alpha, List<String> targetModules, String
         try {
             root = Json.MAPPER.readTree(file.toFile());
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw NeurotomeException.badCheckpoint(file + ":" + e.getLocation().getLineNr() + ":"
-                    + e.getLocation().getColumnNr() + ": invalid JSON: " + e.getOriginalMessage());
+            throw NeurotomeException.badCheckpoint(Json.invalid(file, e));
         } catch (IOException e) {
             throw NeurotomeException.badCheckpoint(file + ": cannot read: " + e.getMessage());
         }
@@ -177,8 +180,8 @@ public record LoraConfig(int r, double alpha, List<String> targetModules, String
         List<String> layersPattern = null;
         JsonNode lp = root.get("layers_pattern");
         if (lp != null && !lp.isNull()) {
-            layersPattern = lp.isTextual() ? List.of(in.pattern("layers_pattern", lp.asText()))
-                    : in.names("layers_pattern", lp);
+            layersPattern = lp.isTextual() ? List.of(lp.asText()) : in.names("layers_pattern", lp);
+            layersPattern.forEach(p -> in.pattern("layers_pattern", p));
         }
         List<String> excludeList = null;
         String excludePattern = null;
@@ -202,13 +205,13 @@ public record LoraConfig(int r, double alpha, List<String> targetModules, String
      * every projection.
      */
     public boolean targets(String module) {
-        if (excludePattern != null && module.matches(excludePattern)
+        if (excludePattern != null && matches("exclude_modules", excludePattern, module)
                 || excludeModules != null && (excludeModules.contains(module)
                 || excludeModules.stream().anyMatch(e -> module.endsWith("." + e)))) {
             return false;
         }
         if (targetPattern != null) {
-            return targetPattern.equals(ALL_LINEAR) || module.matches(targetPattern);
+            return matchesTargetPattern(module);
         }
         if (targetModules.contains(module)) {
             return true;
@@ -223,34 +226,81 @@ public record LoraConfig(int r, double alpha, List<String> targetModules, String
         return layer != null && layersToTransform.contains(layer);
     }
 
+    /** Whether the string form of {@code target_modules} selects {@code module} ({@code all-linear}: every projection). */
+    public boolean matchesTargetPattern(String module) {
+        return targetPattern.equals(ALL_LINEAR) || matches("target_modules", targetPattern, module);
+    }
+
     /** The layer index PEFT reads from a module path: the first numbered segment, or the one after {@code layers_pattern}. */
     private Integer layerIndex(String module) {
-        List<Pattern> patterns = new ArrayList<>();
+        Map<String, Pattern> patterns = new LinkedHashMap<>();
         if (layersPattern == null || layersPattern.isEmpty()) {
-            patterns.add(Pattern.compile(".*?\\.[^.]*\\.(\\d+)\\."));
+            patterns.put("", Pattern.compile(".*?\\.[^.]*\\.(\\d+)\\."));
         } else {
             for (String p : layersPattern) {
-                patterns.add(Pattern.compile("(?:^|.*?\\.)" + p + "\\.(\\d+)\\."));
+                patterns.put(p, Pattern.compile("(?:^|.*?\\.)" + p + "\\.(\\d+)\\."));
             }
         }
-        for (Pattern p : patterns) {
-            Matcher m = p.matcher(module);
-            if (m.lookingAt()) {
+        for (Map.Entry<String, Pattern> p : patterns.entrySet()) {
+            Matcher m;
+            try {
+                m = BoundedRegex.lookingAt(p.getValue(), module);
+            } catch (BoundedRegex.TooMuchWork e) {
+                throw new SlowPattern("layers_pattern", p.getKey(), module, e.steps());
+            }
+            if (m != null) {
                 return Integer.parseInt(m.group(1));
             }
         }
         return null;
     }
 
+    /**
+     * Whether {@code regex}, the value of {@code key}, matches the whole of {@code module}, with a
+     * bound on the engine's work: a pattern that backtracks without end is a {@link SlowPattern}.
+     */
+    private static boolean matches(String key, String regex, String module) {
+        try {
+            return BoundedRegex.matches(Pattern.compile(regex), module);
+        } catch (BoundedRegex.TooMuchWork e) {
+            throw new SlowPattern(key, regex, module, e.steps());
+        }
+    }
+
+    /**
+     * A pattern of the config took more than {@code steps} steps to match a module path (a
+     * nested repetition such as {@code ((.*)*)*x} backtracks without end); {@link #refusal}
+     * turns it into the error naming the adapter's file.
+     */
+    public static final class SlowPattern extends RuntimeException {
+        private final String key;
+        private final String regex;
+        private final String module;
+
+        SlowPattern(String key, String regex, String module, long steps) {
+            super("more than " + steps + " steps", null, false, false);
+            this.key = key;
+            this.regex = regex;
+            this.module = module;
+        }
+
+        /** The BAD_CHECKPOINT error for the config in {@code file}. */
+        public NeurotomeException refusal(String file) {
+            return NeurotomeException.badCheckpoint(file + ": key '" + key + "' is the pattern '" + regex
+                    + "', which backtracks without end on the module path '" + module + "' (" + getMessage()
+                    + "); allowed: a regular expression without nested repetition");
+        }
+    }
+
     /** The rank of {@code module}: {@code rank_pattern}'s first matching key, else {@code r}. */
     public int rank(String module) {
-        String key = patternKey(rankPattern.keySet(), module);
+        String key = patternKey("rank_pattern", rankPattern.keySet(), module);
         return key == null ? r : rankPattern.get(key);
     }
 
     /** The α of {@code module}: {@code alpha_pattern}'s first matching key, else {@code lora_alpha}. */
     public double alpha(String module) {
-        String key = patternKey(alphaPattern.keySet(), module);
+        String key = patternKey("alpha_pattern", alphaPattern.keySet(), module);
         return key == null ? alpha : alphaPattern.get(key);
     }
 
@@ -261,9 +311,9 @@ public record LoraConfig(int r, double alpha, List<String> targetModules, String
     }
 
     /** PEFT's {@code get_pattern_key}: the first key whose pattern ends the module path at a dot boundary. */
-    private static String patternKey(Set<String> keys, String module) {
+    private static String patternKey(String key, Set<String> keys, String module) {
         for (String k : keys) {
-            if (module.matches("(.*\\.)?(" + k + ")")) {
+            if (matches(key + "." + k, "(.*\\.)?(" + k + ")", module)) {
                 return k;
             }
         }
@@ -348,10 +398,10 @@ public record LoraConfig(int r, double alpha, List<String> targetModules, String
 
         int rank(String key, JsonNode v) {
             if (v == null || v.isNull()) {
-                throw bad(key, "missing", "a whole number >= 1");
+                throw bad(key, "missing", RANKS);
             }
-            if (!v.isIntegralNumber() || v.asLong() < 1 || v.asLong() > 1 << 20) {
-                throw bad(key, v.toString(), "a whole number >= 1");
+            if (!v.isIntegralNumber() || !v.canConvertToLong() || v.asLong() < 1 || v.asLong() > MAX_RANK) {
+                throw bad(key, v.toString(), RANKS);
             }
             return v.asInt();
         }

@@ -6,6 +6,7 @@ import org.neurotome.Json;
 import org.neurotome.eval.CaseScore;
 import org.neurotome.eval.EvalCase;
 import org.neurotome.eval.ModelCaseScorer;
+import org.neurotome.eval.ScoreTotals;
 import org.neurotome.model.LanguageModel;
 import org.neurotome.model.Transformer;
 
@@ -19,7 +20,7 @@ import java.util.function.IntFunction;
 /**
  * P1 §5's scan: one LoRA per layer (each trained alone, on that layer only, from the same data
  * and seed), and the accuracy each reaches on a set of cases against the model's own — every
- * target token the top-1 prediction, teacher-forced (METHOD.md A6) — with the token accuracy
+ * target token the top-1 prediction, teacher-forced (docs/method.md A6) — with the token accuracy
  * beside it. The layer whose LoRA gains most (case accuracy, then token accuracy, then the
  * lower layer) is the best; its adapter is kept for the comparison that follows (CNA between
  * the model and the model with that LoRA).
@@ -89,14 +90,7 @@ public final class LoraLayerScan {
 
     /** Whole-case and per-token accuracy of scored cases. */
     private static double[] accuracy(List<CaseScore> scored) {
-        int right = 0;
-        int tokens = 0;
-        int tokensRight = 0;
-        for (CaseScore s : scored) {
-            right += s.correct() ? 1 : 0;
-            tokens += s.tokens().size();
-            tokensRight += s.top1Count();
-        }
-        return new double[] {(double) right / scored.size(), (double) tokensRight / tokens};
+        ScoreTotals t = ScoreTotals.of(scored);
+        return new double[] {t.accuracy(), t.tokenAccuracy()};
     }
 }

@@ -9,7 +9,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A model's tensors read through a LoRA adapter (DESIGN.md "Weights are a view"): each
+ * A model's tensors read through a LoRA adapter (docs/architecture.md "Weights are a view"): each
  * adapted tensor is read from the base source and its module's {@link LoraDelta} is added to
  * exactly the elements read, so a whole matrix, a block of rows or one row all come out as
  * W + scale·B·A would have stored them; every other tensor passes through unchanged.

@@ -191,8 +191,7 @@ public final class LoraTrainer {
                         firstLoss = Double.isNaN(firstLoss) ? mean : firstLoss;
                         lastLoss = mean;
                         ObjectNode line = Json.MAPPER.createObjectNode().put("event", "step").put("step", step + 1)
-                                .put("lr", lr).put("loss", round(mean)).put("grad_norm", round(normSum / window))
-                                .put("elapsed_s", round(elapsed));
+                                .put("lr", lr).put("loss", round(mean)).put("grad_norm", round(normSum / window));
                         log.add(line.toString());
                         if ((step + 1) % Math.max(LOG_EVERY, sch.steps() / 10) == 0 || step + 1 == sch.steps()) {
                             err.printf(Locale.ROOT, "step %d/%d loss %.4f lr %.2e (%.0f ms/step)%n", step + 1, sch.steps(),
@@ -206,8 +205,10 @@ public final class LoraTrainer {
                 }
             }
             double wall = (System.nanoTime() - start) / 1e9;
+            // times go to the console only: the log is hashed with the adapter, and repeats run to run
+            err.printf(Locale.ROOT, "trained %d steps in %.1f s (%.0f ms/step)%n", sch.steps(), wall, 1000 * wall / sch.steps());
+            err.flush();
             log.add(Json.MAPPER.createObjectNode().put("event", "end").put("steps", sch.steps())
-                    .put("wall_s", round(wall)).put("ms_per_step", round(1000 * wall / sch.steps()))
                     .put("first_loss", round(firstLoss)).put("final_loss", round(lastLoss)).toString());
             return new Result(config, params.modules(), log, firstLoss, lastLoss);
         }
@@ -216,7 +217,7 @@ public final class LoraTrainer {
     private static ObjectNode startLine(LanguageModel base, String baseName, LoraConfig config, TrainingData data,
                                         Settings s, long parameters) {
         ObjectNode line = Json.MAPPER.createObjectNode().put("event", "start");
-        line.putObject("base").put("path", baseName).put("fingerprint", Manifest.fingerprint(base.dir()));
+        line.putObject("base").put("name", baseName).put("fingerprint", Manifest.fingerprint(base.dir()));
         line.set("adapter_config", config.toJson());
         line.set("data", data.describe());
         line.set("schedule", Json.MAPPER.valueToTree(s.schedule()));

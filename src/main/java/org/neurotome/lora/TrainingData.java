@@ -22,7 +22,7 @@ import java.util.function.Function;
 
 /**
  * What a LoRA trains on: the cases of an eval data set ({@code {"prompt", "target"}} JSONL,
- * METHOD.md A6), with the loss on the target tokens only (the prompt is context), or the
+ * docs/method.md A6), with the loss on the target tokens only (the prompt is context), or the
  * fixture corpus ({@link FixtureCorpus}): {@code standard}, its endless sentences of every kind
  * with the loss on every next token of {@code <s> … </s>}, or {@code arithmetic}, its endless
  * arithmetic problems (never a held-out pair) as prompt and answer, with the loss on the

@@ -110,10 +110,18 @@ public final class MemoryBudget {
         return u == 0 ? bytes + " bytes" : String.format(Locale.ROOT, "%.1f %s", v, units[u]);
     }
 
-    /** The smallest {@code --max-memory} value, in whole MiB, that leaves {@code bytes} after the runtime's allowance. */
-    static String smallestFor(long bytes) {
-        long mib = (bytes + RUNTIME_OVERHEAD + (1L << 20) - 1) >> 20;
-        return mib + "m";
+    /**
+     * The smallest {@code --max-memory} that leaves {@code need} bytes for one more model beside
+     * what is reserved now, and how it is made up: {@code 449m (384 MiB for the JVM and libtorch
+     * + 65.0 MiB for this model)}, with what models already open hold when they hold any. It is
+     * computed from the reservations themselves, not from {@link #available()}, which stops at zero.
+     */
+    synchronized String smallestFor(long need, String what) {
+        long bytes = RUNTIME_OVERHEAD + reserved + need;
+        long mib = (bytes + (1L << 20) - 1) >> 20;
+        return mib + "m (" + format(RUNTIME_OVERHEAD) + " for the JVM and libtorch"
+                + (reserved > 0 ? " + " + format(reserved) + " held by the models already open" : "")
+                + " + " + format(need) + " " + what + ")";
     }
 
     /** A share of the budget, given back on close. */

@@ -44,7 +44,7 @@ public record Residency(boolean streaming, boolean unembedKept, long bytes, long
                     + " widens to " + MemoryBudget.format(sizes.buffer()) + " in float32, plus "
                     + MemoryBudget.format(sizes.small() + MemoryBudget.ACTIVATION_FLOOR)
                     + " for the norms and activations; the smallest --max-memory that works is "
-                    + MemoryBudget.smallestFor(budget.limit() - MemoryBudget.RUNTIME_OVERHEAD - available + need));
+                    + budget.smallestFor(need, "to stream this model"));
         }
         long buffer = sizes.buffer();
         int buffers = available - need >= buffer ? 2 : 1;
@@ -59,8 +59,16 @@ public record Residency(boolean streaming, boolean unembedKept, long bytes, long
      * in float32, the norms, the least room for activations and the runtime's own allowance.
      */
     public static long streamingFloor(Checkpoint checkpoint) {
+        return streamingNeed(checkpoint) + MemoryBudget.RUNTIME_OVERHEAD;
+    }
+
+    /**
+     * What streaming {@code checkpoint}'s weights takes from a budget at least: one layer in
+     * float32, the norms and the least room for activations.
+     */
+    public static long streamingNeed(Checkpoint checkpoint) {
         ModelConfig config = ModelConfig.from(checkpoint.config());
-        return Sizes.of(Architecture.forCheckpoint(checkpoint), config).streaming() + MemoryBudget.RUNTIME_OVERHEAD;
+        return Sizes.of(Architecture.forCheckpoint(checkpoint), config).streaming();
     }
 
     /** The float32 sizes that decide between resident and streamed weights. */

@@ -1,7 +1,5 @@
 package org.neurotome.model;
 
-import ai.djl.huggingface.tokenizers.Encoding;
-import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import com.fasterxml.jackson.databind.JsonNode;
 import org.neurotome.Json;
 import org.neurotome.NeurotomeException;
@@ -15,8 +13,9 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * A checkpoint's {@code tokenizer.json} through DJL's Hugging Face tokenizers binding. Text
- * is encoded without the post-processor's special tokens; a BOS id is prepended when
+ * A checkpoint's {@code tokenizer.json} through DJL's Hugging Face tokenizers binding, which
+ * runs in a separate process ({@link TokenizerProcess}) so that no file can abort neurotome.
+ * Text is encoded without the post-processor's special tokens; a BOS id is prepended when
  * {@code tokenizer_config.json} says {@code add_bos_token: true}, or, without that key, when
  * the tokenizer's own post-processor would add it (as transformers' fast tokenizers do).
  * Nothing is ever padded: batches carry explicit lengths.
@@ -25,12 +24,14 @@ public final class TextTokenizer implements AutoCloseable {
     public static final String FILE = "tokenizer.json";
     public static final String CONFIG_FILE = "tokenizer_config.json";
 
-    private final HuggingFaceTokenizer tokenizer;
+    private final TokenizerProcess.Handle tokenizer;
     private final Integer bosId;
     private final Boolean addBos;
+    private final int vocabSize;
 
-    private TextTokenizer(HuggingFaceTokenizer tokenizer, Integer bosId, Boolean addBos) {
+    private TextTokenizer(TokenizerProcess.Handle tokenizer, Integer bosId, Boolean addBos, int vocabSize) {
         this.tokenizer = tokenizer;
+        this.vocabSize = vocabSize;
         this.bosId = bosId;
         this.addBos = addBos;
     }
@@ -52,25 +53,17 @@ public final class TextTokenizer implements AutoCloseable {
                 addBos = add.asBoolean();
             }
         }
-        try {
-            HuggingFaceTokenizer tok = HuggingFaceTokenizer.newInstance(file, Map.of("addSpecialTokens", "false",
-                    "padding", "false", "truncation", "false"));
-            if (addBos == null) {
-                Encoding plain = tok.encode("a", false, false);
-                Encoding special = tok.encode("a", true, false);
-                addBos = bosId != null && special.getIds().length > plain.getIds().length
-                        && special.getIds()[0] == bosId;
-            }
-            if (addBos && bosId == null) {
-                throw NeurotomeException.badCheckpoint(cfg + ": add_bos_token is true but config.json gives no bos_token_id");
-            }
-            return Optional.of(new TextTokenizer(tok, bosId, addBos));
-        } catch (IOException | RuntimeException e) {
-            if (e instanceof NeurotomeException ne) {
-                throw ne;
-            }
-            throw NeurotomeException.badCheckpoint(file + ": cannot load the tokenizer: " + e.getMessage());
+        TokenizerProcess.Handle tok = TokenizerProcess.load(file);
+        if (addBos == null) {
+            long[] plain = TokenizerProcess.encode(tok, "a", false);
+            long[] special = TokenizerProcess.encode(tok, "a", true);
+            addBos = bosId != null && special.length > plain.length && special[0] == bosId;
         }
+        if (addBos && bosId == null) {
+            TokenizerProcess.close(tok);
+            throw NeurotomeException.badCheckpoint(cfg + ": add_bos_token is true but config.json gives no bos_token_id");
+        }
+        return Optional.of(new TextTokenizer(tok, bosId, addBos, config.vocabSize()));
     }
 
     /**
@@ -102,33 +95,37 @@ public final class TextTokenizer implements AutoCloseable {
         }
     }
 
-    /** The ids of {@code text}, with BOS first when the model expects one. */
+    /**
+     * The ids of {@code text}, with BOS first when the model expects one. An id the model's
+     * vocabulary does not have is the tokenizer's fault (it belongs to another model): a
+     * BAD_CHECKPOINT error naming the file.
+     */
     public int[] encode(String text) {
-        long[] ids;
-        try {
-            ids = tokenizer.encode(text, false, false).getIds();
-        } catch (RuntimeException e) {
-            throw NeurotomeException.badCheckpoint(FILE + ": cannot encode '" + text + "': " + e.getMessage());
-        }
+        long[] ids = TokenizerProcess.encode(tokenizer, text, false);
         int offset = addBos ? 1 : 0;
         int[] out = new int[ids.length + offset];
         if (addBos) {
             out[0] = bosId;
         }
         for (int i = 0; i < ids.length; i++) {
-            out[i + offset] = Math.toIntExact(ids[i]);
+            if (ids[i] < 0 || ids[i] >= vocabSize) {
+                throw NeurotomeException.badCheckpoint(tokenizer.file() + ": encodes '" + text + "' with id " + ids[i]
+                        + ", outside the model's vocabulary of size " + vocabSize + " (config.json vocab_size; ids 0.."
+                        + (vocabSize - 1) + "): the tokenizer is not this model's");
+            }
+            out[i + offset] = (int) ids[i];
         }
         return out;
     }
 
     /** The text of {@code ids}, special tokens included. */
     public String decode(int[] ids) {
-        return tokenizer.decode(Arrays.stream(ids).asLongStream().toArray(), false);
+        return TokenizerProcess.decode(tokenizer, Arrays.stream(ids).asLongStream().toArray(), false);
     }
 
     /** The text of {@code ids} as a reader sees it: special tokens ({@code </s>}, ...) left out. */
     public String text(int[] ids) {
-        return tokenizer.decode(Arrays.stream(ids).asLongStream().toArray(), true);
+        return TokenizerProcess.decode(tokenizer, Arrays.stream(ids).asLongStream().toArray(), true);
     }
 
     /**
@@ -155,6 +152,6 @@ public final class TextTokenizer implements AutoCloseable {
 
     @Override
     public void close() {
-        tokenizer.close();
+        TokenizerProcess.close(tokenizer);
     }
 }

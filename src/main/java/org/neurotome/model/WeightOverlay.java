@@ -7,7 +7,7 @@ import java.nio.file.Path;
 
 /**
  * A change to a model's weights applied as they are read, never written into the checkpoint
- * (DESIGN.md "Weights are a view"): a LoRA adapter, W + (α/r)·B·A. Because it decorates the
+ * (docs/architecture.md "Weights are a view"): a LoRA adapter, W + (α/r)·B·A. Because it decorates the
  * model's {@link TensorSource}, kept and streamed weights, every analysis and every command
  * see the changed weights without knowing of it.
  */

@@ -134,6 +134,11 @@ public final class OutputGuard {
         if (Files.isDirectory(shown)) {
             throw refuse(shown, "is a directory; give a file name for " + kind);
         }
+        // only a regular file is read back: opening a pipe or a terminal to read it would wait for ever
+        if (Files.exists(shown) && !Files.isRegularFile(shown)) {
+            throw refuse(shown, "exists and is not a regular file (a pipe, a device or a socket); refusing to read"
+                    + " or replace it: give a file name for " + kind);
+        }
         if (Files.exists(shown) && !ours.test(shown)) {
             throw refuse(shown, "exists and is not " + kind + " written by neurotome; refusing to replace it:"
                     + " choose a new file name");

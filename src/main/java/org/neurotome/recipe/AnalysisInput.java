@@ -23,7 +23,7 @@ public sealed interface AnalysisInput {
     record TokenIds(List<List<Integer>> sequences) implements AnalysisInput {
     }
 
-    /** The cases of a dataset (METHOD A6 format), filtered by label and capped at {@code limit}. */
+    /** The cases of a dataset (docs/method.md A6 format), filtered by label and capped at {@code limit}. */
     record DatasetCases(Path dataset, LabelFilter where, Integer limit) implements AnalysisInput {
         /** The dataset's cases that pass {@code where}, the first {@code limit} of them. */
         public List<EvalCase> cases() {

@@ -3,21 +3,17 @@ package org.neurotome.recipe;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.neurotome.Json;
 import org.neurotome.NeurotomeException;
+import org.neurotome.analysis.Analyses;
+import org.neurotome.analysis.AnalysisSpec;
 import org.neurotome.arch.Head;
 import org.neurotome.cna.Attribution;
-import org.neurotome.cna.Comparison;
-import org.neurotome.cna.ComparisonResult;
 import org.neurotome.cna.Findings;
-import org.neurotome.cna.HeadScan;
 import org.neurotome.cna.Progress;
 import org.neurotome.cna.PromptSet;
 import org.neurotome.cna.Provenance;
-import org.neurotome.cna.VocabularyProjection;
 import org.neurotome.arch.LayerRange;
 import org.neurotome.eval.EvalCase;
 import org.neurotome.eval.LabelFilter;
-import org.neurotome.lora.LoraAdapter;
-import org.neurotome.lora.LoraLayerScan;
 import org.neurotome.model.LanguageModel;
 import org.neurotome.model.MemoryBudget;
 import org.neurotome.model.TextTokenizer;
@@ -31,8 +27,8 @@ import java.util.function.Consumer;
 import java.util.function.Function;
 
 /**
- * Runs one {@code locate} analysis of a recipe on the loaded model through the CNA engine
- * (METHOD.md A2–A4) and returns its findings: the prompts (each prompt × each given target,
+ * Runs one {@code locate} analysis of a recipe on the loaded model through {@link Analyses}
+ * and returns its findings: the prompts (each prompt × each given target,
  * or the model's own prediction), token ids or dataset cases become a {@link PromptSet};
  * CNA's side B is the same prompts with heads ablated, another checkpoint, the model with a
  * LoRA adapter, or the contrast prompts. A lora-scan (P1 §5) trains a LoRA per layer first and
@@ -74,16 +70,15 @@ final class AnalysisRunner {
                 .put("per_case", perCase);
         TextTokenizer tok = model.tokenizer().orElse(null);
         Provenance prov = new Provenance(Provenance.model(model, recorded.apply(model.dir())), null, input, parameters);
+        Analyses.Context ctx = context(a.id());
         return switch (a) {
-            case Locate.HeadScan h -> Findings.headScan(HeadScan.run(model, prompts, HeadScan.Options.defaults()
-                    .withProgress(progress)), prov, 0, tok, perCase);
-            case Locate.Attribution at -> {
-                try (VocabularyProjection p = projection(model)) {
-                    yield Findings.attribution(attribution(model, p).run(prompts, perCase), prov, 0, tok, perCase);
-                }
-            }
-            case Locate.Cna c -> cna(c, prompts, selections, perCase, prov, tok);
-            case Locate.LoraScan ls -> loraScan(ls, prompts, perCase, prov, tok);
+            case Locate.HeadScan h -> Analyses.run(model, prompts, new AnalysisSpec.HeadScan(null), perCase, ctx,
+                    out -> Findings.headScan(((Analyses.HeadScanned) out).result(), prov, 0, tok, perCase));
+            case Locate.Attribution at -> Analyses.run(model, prompts,
+                    new AnalysisSpec.Attribution(Attribution.NeuronPath.VALUE_PROJECTIONS), perCase, ctx,
+                    out -> Findings.attribution(((Analyses.Attributed) out).result(), prov, 0, tok, perCase));
+            case Locate.Cna c -> cna(c, prompts, selections, perCase, prov, tok, ctx);
+            case Locate.LoraScan ls -> loraScan(ls, prompts, perCase, prov, tok, ctx);
         };
     }
 
@@ -92,12 +87,17 @@ final class AnalysisRunner {
         return bestLayers;
     }
 
+    private Analyses.Context context(String id) {
+        return new Analyses.Context(device, budget, progress, line -> log.accept(id + ": " + line),
+                (m, named) -> modelRecord(m, named));
+    }
+
     /**
      * P1 §5: a LoRA per layer of the scan, each scored on the score cases, then CNA between the
      * model (A) and the model with the best layer's LoRA (B) on the step's cases.
      */
     private Findings loraScan(Locate.LoraScan ls, PromptSet prompts, boolean perCase, Provenance prov,
-                              TextTokenizer tok) {
+                              TextTokenizer tok, Analyses.Context ctx) {
         LayerRange range = ls.scan() == null ? LayerRange.all(model.config()) : ls.scan().check(model.config());
         List<Integer> layers = new ArrayList<>();
         for (int l = range.first(); l <= range.last(); l++) {
@@ -109,27 +109,24 @@ final class AnalysisRunner {
             throw NeurotomeException.badInput("locate '" + ls.id() + "': no case of " + ls.score().dataset()
                     + " matches score.where " + ls.score().where());
         }
-        LoraLayerScan.Result scan = LoraLayerScan.run(model, ls.train().data(), layers,
-                l -> ls.train().atLayer(l).settings(model.config(), new LayerRange(l, l)), cases,
-                line -> log.accept(ls.id() + ": " + line));
-        bestLayers.put(ls.id(), scan.best());
-        ObjectNode scanJson = scan.toJson();
-        scanJson.set("train", ls.train().describe(recorded));
-        scanJson.set("score", Provenance.dataset(ls.score().dataset(), recorded.apply(ls.score().dataset()),
-                labels(ls.score().where()), ls.score().limit(), cases.size()));
-        prov.parameters().set("lora_scan", scanJson);
-        try (VocabularyProjection p = projection(model);
-             LanguageModel tuned = LanguageModel.open(model.dir(), device, budget, scan.bestAdapter().adapter());
-             VocabularyProjection q = projection(tuned)) {
-            Provenance withB = new Provenance(prov.model(), modelRecord(tuned), prov.input(), prov.parameters());
-            ComparisonResult r = Comparison.adapter(attribution(model, p), attribution(tuned, q), prompts, perCase);
-            return Findings.comparison(r, withB, 0, 10, tok, perCase);
-        }
+        AnalysisSpec.LoraScan spec = new AnalysisSpec.LoraScan(ls.train().data(), layers,
+                l -> ls.train().atLayer(l).settings(model.config(), new LayerRange(l, l)), cases);
+        return Analyses.run(model, prompts, spec, perCase, ctx, outcome -> {
+            Analyses.Compared out = (Analyses.Compared) outcome;
+            bestLayers.put(ls.id(), out.scan().best());
+            ObjectNode scanJson = out.scan().toJson();
+            scanJson.set("train", ls.train().describe(recorded));
+            scanJson.set("score", Provenance.dataset(ls.score().dataset(), recorded.apply(ls.score().dataset()),
+                    labels(ls.score().where()), ls.score().limit(), cases.size()));
+            prov.parameters().set("lora_scan", scanJson);
+            Provenance withB = new Provenance(prov.model(), out.modelB(), prov.input(), prov.parameters());
+            return Findings.comparison(out.result(), withB, 0, 10, tok, perCase);
+        });
     }
 
-    /** A model with its adapter as findings record them: both paths through {@code recorded}. */
-    private ObjectNode modelRecord(LanguageModel m) {
-        ObjectNode o = Provenance.model(m, recorded.apply(m.dir()));
+    /** A model named by {@code named}, with its adapter, as findings record them: both paths through {@code recorded}. */
+    private ObjectNode modelRecord(LanguageModel m, Path named) {
+        ObjectNode o = Provenance.model(m, recorded.apply(named));
         m.overlay().filter(a -> a.dir() != null)
                 .ifPresent(a -> ((ObjectNode) o.get("adapter")).put("path", recorded.apply(a.dir())));
         return o;
@@ -142,43 +139,31 @@ final class AnalysisRunner {
     }
 
     private Findings cna(Locate.Cna c, PromptSet prompts, Map<String, Selection> selections, boolean perCase,
-                         Provenance prov, TextTokenizer tok) {
-        try (VocabularyProjection p = projection(model)) {
-            Attribution a = attribution(model, p);
-            ComparisonResult r;
-            switch (c.comparison()) {
-                case CnaComparison.AblatedHeads ab -> {
-                    List<Head> heads = Selection.heads(ab.heads(), selections);
-                    prov.parameters().put("ablate", heads.toString());
-                    r = Comparison.headsAblated(a, prompts, heads, perCase);
-                }
-                case CnaComparison.OtherCheckpoint oc -> {
-                    try (LanguageModel other = LanguageModel.open(oc.checkpoint(), device, budget);
-                         VocabularyProjection q = projection(other)) {
-                        prov = new Provenance(prov.model(), Provenance.model(other, recorded.apply(oc.checkpoint())),
-                                prov.input(), prov.parameters());
-                        r = Comparison.checkpoints(a, attribution(other, q), prompts, perCase);
-                    }
-                }
-                case CnaComparison.WithAdapter wa -> {
-                    try (LanguageModel other = LanguageModel.open(model.dir(), device, budget,
-                            LoraAdapter.read(wa.adapter()));
-                         VocabularyProjection q = projection(other)) {
-                        prov = new Provenance(prov.model(), modelRecord(other), prov.input(), prov.parameters());
-                        r = Comparison.adapter(a, attribution(other, q), prompts, perCase);
-                    }
-                }
-                case CnaComparison.ContrastPrompts cp -> {
-                    if (c.prompts() == null || cp.prompts().size() != c.prompts().size()) {
-                        throw NeurotomeException.badInput("locate '" + c.id() + "': contrast has " + cp.prompts().size()
-                                + " prompts for " + (c.prompts() == null ? "no text" : c.prompts().size()) + " prompts; give one contrast prompt per text prompt");
-                    }
-                    prov.parameters().putPOJO("contrast", cp.prompts());
-                    r = Comparison.contrast(a, prompts, contrast(c, prompts, cp.prompts()), perCase);
-                }
+                         Provenance prov, TextTokenizer tok, Analyses.Context ctx) {
+        AnalysisSpec.Against against = switch (c.comparison()) {
+            case CnaComparison.AblatedHeads ab -> {
+                List<Head> heads = Selection.heads(ab.heads(), selections);
+                prov.parameters().put("ablate", heads.toString());
+                yield new AnalysisSpec.AblatedHeads(heads);
             }
-            return Findings.comparison(r, prov, 0, 10, tok, perCase);
-        }
+            case CnaComparison.OtherCheckpoint oc -> new AnalysisSpec.OtherCheckpoint(oc.checkpoint());
+            case CnaComparison.WithAdapter wa -> new AnalysisSpec.WithAdapter(wa.adapter());
+            case CnaComparison.ContrastPrompts cp -> {
+                if (c.prompts() == null || cp.prompts().size() != c.prompts().size()) {
+                    throw NeurotomeException.badInput("locate '" + c.id() + "': contrast has " + cp.prompts().size()
+                            + " prompts for " + (c.prompts() == null ? "no text" : c.prompts().size()) + " prompts; give one contrast prompt per text prompt");
+                }
+                prov.parameters().putPOJO("contrast", cp.prompts());
+                yield new AnalysisSpec.ContrastPrompts(contrast(c, prompts, cp.prompts()));
+            }
+        };
+        return Analyses.run(model, prompts, new AnalysisSpec.Cna(against, Attribution.NeuronPath.VALUE_PROJECTIONS),
+                perCase, ctx, outcome -> {
+                    Analyses.Compared out = (Analyses.Compared) outcome;
+                    Provenance withB = out.modelB() == null ? prov
+                            : new Provenance(prov.model(), out.modelB(), prov.input(), prov.parameters());
+                    return Findings.comparison(out.result(), withB, 0, 10, tok, perCase);
+                });
     }
 
     /** Side B of a contrast: each case's prompt replaced by its prompt's contrast, targets kept (A's). */
@@ -192,14 +177,6 @@ final class AnalysisRunner {
             texts.add(text);
         }
         return a.withPrompts(ids, texts);
-    }
-
-    private static VocabularyProjection projection(LanguageModel m) {
-        return new VocabularyProjection(m.weights(), VocabularyProjection.DEFAULT_CACHE_BYTES);
-    }
-
-    private Attribution attribution(LanguageModel m, VocabularyProjection p) {
-        return new Attribution(m, p, Attribution.Options.defaults().withProgress(progress));
     }
 
     /** The step's cases, with {@code texts} standing for its prompts (its own, or CNA's contrast prompts). */

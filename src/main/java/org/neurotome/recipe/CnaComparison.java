@@ -5,7 +5,7 @@ import java.util.List;
 
 /**
  * The second run B that Comparative Neuron Analysis sets against the model's run A
- * (METHOD A4: CNA(l,k) = Imp_A(l,k) − Imp_B(l,k), with A's norm scale and prediction).
+ * (docs/method.md A4: CNA(l,k) = Imp_A(l,k) − Imp_B(l,k), with A's norm scale and prediction).
  */
 public sealed interface CnaComparison {
 

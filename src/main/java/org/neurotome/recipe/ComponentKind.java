@@ -4,7 +4,7 @@ import com.fasterxml.jackson.annotation.JsonProperty;
 
 import java.util.Locale;
 
-/** The two kinds of model components neurotome locates and edits (METHOD notation l_h, l_k). */
+/** The two kinds of model components neurotome locates and edits (the notation l_h, l_k of docs/method.md). */
 public enum ComponentKind {
     /** Attention heads, written {@code layer.head}: 17.22. */
     @JsonProperty("heads") HEADS,

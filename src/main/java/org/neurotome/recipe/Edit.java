@@ -13,7 +13,7 @@ import java.util.Map;
 import java.util.Objects;
 
 /**
- * One weight edit of a recipe's {@code edit} list (METHOD A5, and a LoRA merge), chosen by {@code op}; each op
+ * One weight edit of a recipe's {@code edit} list (docs/method.md A5, and a LoRA merge), chosen by {@code op}; each op
  * declares exactly its own parameters. Edits apply in list order. Heads and neurons are given
  * literally or as {@code ${id}} of an earlier locate/select step.
  */

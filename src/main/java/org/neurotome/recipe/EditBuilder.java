@@ -11,7 +11,7 @@ import org.neurotome.surgery.ZeroNeurons;
 
 import java.util.Map;
 
-/** Turns a recipe's edit records, with their {@code ${id}}s resolved, into surgery edits (METHOD.md A5; merge-lora). */
+/** Turns a recipe's edit records, with their {@code ${id}}s resolved, into surgery edits (docs/method.md A5; merge-lora). */
 final class EditBuilder {
     private EditBuilder() {
     }

@@ -19,7 +19,7 @@ import java.util.Set;
 
 /**
  * A {@code locate} step: produces named findings — ranked heads and/or neurons — either by
- * running an analysis (METHOD A2–A4, chosen by {@code method}) or by reading a findings JSON
+ * running an analysis (docs/method.md A2–A4, chosen by {@code method}) or by reading a findings JSON
  * file written by an earlier run ({@code from}). Later steps refer to it by {@link #id()}.
  */
 public sealed interface Locate permits Locate.Analysis, Locate.FindingsFile {
@@ -76,7 +76,7 @@ public sealed interface Locate permits Locate.Analysis, Locate.FindingsFile {
     }
 
     /**
-     * {@code method: head-scan} (METHOD A3): ablate each head in turn and rank heads by the drop in
+     * {@code method: head-scan} (docs/method.md A3): ablate each head in turn and rank heads by the drop in
      * target probability (prompts) or accuracy (dataset). Yields heads.
      */
     record HeadScan(String id, List<String> prompts, List<List<Integer>> tokenIds, Path dataset, LabelFilter where,
@@ -96,7 +96,7 @@ public sealed interface Locate permits Locate.Analysis, Locate.FindingsFile {
     }
 
     /**
-     * {@code method: attribution} (METHOD A2): the log-probability increase of every FFN neuron and
+     * {@code method: attribution} (docs/method.md A2): the log-probability increase of every FFN neuron and
      * every head for the target. Yields heads and neurons (a select picks one with {@code kind}).
      */
     record Attribution(String id, List<String> prompts, List<List<Integer>> tokenIds, Path dataset, LabelFilter where,
@@ -117,7 +117,7 @@ public sealed interface Locate permits Locate.Analysis, Locate.FindingsFile {
     }
 
     /**
-     * {@code method: cna} (METHOD A4): Imp_A − Imp_B for every FFN neuron, B being exactly one of:
+     * {@code method: cna} (docs/method.md A4): Imp_A − Imp_B for every FFN neuron, B being exactly one of:
      * the model with heads ablated ({@code ablate}), another checkpoint ({@code against}), the
      * model with a LoRA adapter on its weights ({@code against_adapter}, P1 §5), or the model on
      * contrast prompts ({@code contrast}, one per prompt). Yields neurons.
@@ -225,7 +225,7 @@ public sealed interface Locate permits Locate.Analysis, Locate.FindingsFile {
     /**
      * The cases a lora-scan measures accuracy on (every target token top-1, teacher-forced).
      *
-     * @param dataset JSONL cases (METHOD A6)
+     * @param dataset JSONL cases (docs/method.md A6)
      * @param where   label filter
      * @param limit   at most this many cases
      */

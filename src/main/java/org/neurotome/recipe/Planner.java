@@ -20,7 +20,7 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * The plan {@code neurotome apply --dry-run} prints: the stages in order, each analysis with
+ * Makes the {@link Plan} of a recipe, which {@code neurotome apply --dry-run} prints: the stages in order, each analysis with
  * its inputs and forward passes, the tensors each edit touches (exact for listed heads and
  * neurons; by role for ones chosen at run time), the output, and rough memory and time
  * estimates under the run's memory budget: whether the weights are kept or streamed one layer
@@ -45,15 +45,15 @@ public final class Planner {
      *
      * @param allowOtherModel use findings files computed on another model
      */
-    public static String plan(Recipe recipe, boolean allowOtherModel, MemoryBudget budget) {
-        StringBuilder b = new StringBuilder();
+    public static Plan plan(Recipe recipe, boolean allowOtherModel, MemoryBudget budget) {
+        List<Plan.Stage> b = new ArrayList<>();
+        Plan.Residency residency = null;
         try (Checkpoint input = Checkpoint.open(recipe.model().path())) {
             ModelConfig c = ModelConfig.from(input);
             long params = input.tensors().values().stream().mapToLong(TensorInfo::numel).sum();
             long bytes = input.tensors().values().stream().mapToLong(TensorInfo::byteLength).sum();
-            line(b, "model    %s: %s, %d layers, %d heads (%d kv), %d FFN neurons/layer, %,d parameters, %s",
-                    recipe.model().path(), c.modelType(), c.numLayers(), c.numHeads(), c.numKvHeads(), c.ffnSize(), params,
-                    mib(bytes));
+            b.add(new Plan.Model(recipe.model().path().toString(), c.modelType(), c.numLayers(), c.numHeads(),
+                    c.numKvHeads(), c.ffnSize(), params, bytes));
             double flops = 0;
             int passes = 0;
             Map<String, Integer> kept = new LinkedHashMap<>();
@@ -63,7 +63,7 @@ public final class Planner {
                     case Locate.FindingsFile f -> {
                         FindingsFileStep.direct(recipe, f, i, FindingsFileStep.read(f, i, recipe.model().path(),
                                 allowOtherModel));
-                        line(b, "locate   %s: findings from %s", f.id(), f.from());
+                        b.add(new Plan.FindingsFrom(f.id(), f.from().toString()));
                     }
                     case Locate.Analysis a -> {
                         int cases = cases(a);
@@ -82,23 +82,21 @@ public final class Planner {
                             case Locate.Cna cn -> 3;
                             case Locate.LoraScan ls -> 3; // its LoRAs train on kept weights only
                         };
-                        line(b, "locate   %s: %s on %d case%s, about %,d forward passes; keeps the top %s",
-                                a.id(), a.method(), cases, cases == 1 ? "" : "s", forwards, a.top() == 0 ? "all" : a.top());
+                        b.add(new Plan.Analyse(a.id(), a.method(), input(a), cases, forwards, a.top()));
                     }
                 }
                 kept.put(step.id(), step instanceof Locate.Analysis a ? a.top() : 0);
             }
             for (Select s : recipe.select()) {
-                line(b, "select   %s: from %s, %s%s%s%s", s.id(), s.from(), s.kind().name().toLowerCase(Locale.ROOT),
-                        s.top() == null ? "" : ", top " + s.top(), s.threshold() == null ? "" : ", value >= " + s.threshold(),
-                        (s.layers() == null ? "" : ", layers " + s.layers()) + (s.perCase() ? ", union of per-case tops" : ""));
+                b.add(new Plan.Select(s.id(), s.from(), s.kind().name().toLowerCase(Locale.ROOT), s.top(), s.threshold(),
+                        s.layers() == null ? null : s.layers().toString(), s.perCase()));
             }
             List<org.neurotome.surgery.Edit> literal = new ArrayList<>();
             boolean allLiteral = true;
             for (Edit e : recipe.edit()) {
                 if (references(e)) {
                     allLiteral = false;
-                    line(b, "edit     %s on %s chosen at run time: touches their %s", e.op(), referenced(e), touched(e));
+                    b.add(new Plan.EditAtRunTime(e.op(), referenced(e), touched(e)));
                 } else {
                     literal.add(EditBuilder.build(e, Map.of()));
                 }
@@ -106,38 +104,34 @@ public final class Planner {
             if (allLiteral) {
                 Surgeon.Lowered lowered = Surgeon.lower(input, literal);
                 for (TensorEdit t : lowered.tensorEdits()) {
-                    if (t.kind() == TensorEdit.Kind.ADD) {
-                        line(b, "edit     add %s to %s", t.addend().describe(), t.tensor());
-                    } else {
-                        line(b, "edit     %s %s %s of %s (%d)", t.kind().name().toLowerCase(Locale.ROOT),
-                                t.axis() == 0 ? "rows" : "columns", Surgeon.ranges(t.indices()), t.tensor(),
-                                t.indices().length);
-                    }
+                    b.add(t.kind() == TensorEdit.Kind.ADD
+                            ? new Plan.EditTensor(t.tensor(), "add", null, null, null, t.addend().describe())
+                            : new Plan.EditTensor(t.tensor(), t.kind().name().toLowerCase(Locale.ROOT), t.axis(),
+                            Surgeon.ranges(t.indices()), t.indices().length, null));
                 }
                 if (lowered.config() != input.config()) {
-                    line(b, "config   rewritten: %s", lowered.config());
+                    b.add(new Plan.RewriteConfig(String.valueOf(lowered.config())));
                 }
             } else if (!literal.isEmpty()) {
-                line(b, "edit     %d listed edit(s) lowered after the run-time ones are known", literal.size());
+                b.add(new Plan.EditListed(literal.size()));
                 compactCheck(input, recipe.edit());
             }
             LoraTraining rec = recipe.recover();
             if (rec != null) {
                 flops += 3 * 2.0 * params * 16 * rec.steps() * rec.batchSize();
-                line(b, "recover  LoRA r %d, alpha %s%s on %s, layers %s: %d steps of %d rows from %s; merged into "
-                        + "the output, the adapter in %s/", rec.rank(), rec.alpha(), rec.rslora() ? " (rsLoRA)" : "",
+                b.add(new Plan.Recover(rec.rank(), rec.alpha(), rec.rslora(),
                         rec.targetModules() == null ? "the query and value projections" : String.join(", ",
-                                rec.targetModules()), rec.layers() == null ? "all" : rec.layers(), rec.steps(),
-                        rec.batchSize(), rec.corpus() != null ? "the " + rec.corpus() + " corpus" : rec.dataset(),
-                        Recovery.ADAPTER_DIR);
+                                rec.targetModules()), rec.layers() == null ? "all" : String.valueOf(rec.layers()),
+                        rec.steps(), rec.batchSize(),
+                        rec.corpus() != null ? "the " + rec.corpus() + " corpus" : String.valueOf(rec.dataset()),
+                        Recovery.ADAPTER_DIR));
             }
-            line(b, "output   %s (dtype %s, %s), with recipe.yaml, findings.json, manifest.json, README.md (model card)",
-                    recipe.output().dir(), recipe.output().dtype().name().toLowerCase(Locale.ROOT),
+            b.add(new Plan.Write(recipe.output().dir().toString(), recipe.output().dtype().name().toLowerCase(Locale.ROOT),
                     recipe.output().maxShardSize() != null ? "shards of at most " + recipe.output().maxShardSize()
                             : input.shardFiles().size() > 1 ? input.shardFiles().size() + " shards, as the input"
-                            : "one file, as the input");
+                            : "one file, as the input"));
             if (recipe.output().archive() != null) {
-                line(b, "archive  %s%s", recipe.output().archivePath(), recipe.eval() == null ? "" : ", when every gate passes");
+                b.add(new Plan.Archive(recipe.output().archivePath().toString(), recipe.eval() != null));
             }
             if (recipe.eval() != null) {
                 int evalCases = 0;
@@ -146,9 +140,8 @@ public final class Planner {
                 }
                 flops += 2.0 * params * 24 * evalCases * 2;
                 passes += 2 * recipe.eval().suite().tasks().size();
-                line(b, "eval     suite %s: %d tasks, up to %d cases, candidate and baseline; %d gates%s",
-                        recipe.eval().suite().name(), recipe.eval().suite().tasks().size(), evalCases, recipe.eval().gates().size(),
-                        rec != null && !recipe.edit().isEmpty() ? "; the edited model too, before recovery" : "");
+                b.add(new Plan.Evaluate(recipe.eval().suite().name(), recipe.eval().suite().tasks().size(), evalCases,
+                        recipe.eval().gates().size(), rec != null && !recipe.edit().isEmpty()));
             }
             boolean runsModel = flops > 0;
             long memory = 128L << 20;
@@ -156,21 +149,28 @@ public final class Planner {
             if (runsModel) {
                 Residency r = Residency.of(input, budget);
                 if (r.streaming()) {
-                    line(b, "weights  streamed one layer at a time under %s (largest layer %s in float32; unembedding %s);"
-                                    + " about %d passes, each reading the %s of the checkpoint", budget.origin(),
-                            mib(r.layerBytes()), r.unembedKept() ? "kept" : "read in blocks", passes, mib(bytes));
+                    residency = new Plan.Residency(true, budget.origin(), 0, r.layerBytes(), r.unembedKept(), passes, bytes);
                     memory = r.bytes() + (512L << 20);
                     seconds += passes * bytes / STREAM_BYTES_PER_S;
                 } else {
-                    line(b, "weights  kept in memory (%s in float32) under %s", mib(r.bytes()), budget.origin());
+                    residency = new Plan.Residency(false, budget.origin(), r.bytes(), r.layerBytes(), true, 0, bytes);
                     memory = r.bytes() + Math.min(VocabularyProjection.DEFAULT_CACHE_BYTES,
                             4L * c.numLayers() * c.ffnSize() * c.vocabSize()) + (256L << 20);
                 }
             }
-            line(b, "estimate memory ~%s; time ~%s (rough: %.0f GFLOP/s, %.2f GB/s writes, %.1f GB/s streamed reads)",
-                    mib(memory), duration(seconds), FLOPS / 1e9, WRITE_BYTES_PER_S / 1e9, STREAM_BYTES_PER_S / 1e9);
+            return new Plan(b, residency, new Plan.Estimate(memory, seconds, FLOPS, WRITE_BYTES_PER_S,
+                    STREAM_BYTES_PER_S));
         }
-        return b.toString();
+    }
+
+    /** Where an analysis takes its cases from, as the recipe gives it. */
+    private static String input(Locate.Analysis a) {
+        return switch (a.input()) {
+            case AnalysisInput.Prompts p -> "prompts " + p.prompts();
+            case AnalysisInput.TokenIds t -> "token ids " + t.sequences();
+            case AnalysisInput.DatasetCases d -> "dataset " + d.dataset() + " where " + d.where().labels()
+                    + (d.limit() == null ? "" : " limit " + d.limit());
+        };
     }
 
     /**
@@ -238,18 +238,5 @@ public final class Planner {
             case Edit.Compact c -> "zeroed slices, removed";
             case Edit.MergeLora m -> "adapted projections: W + " + m.scale() + "·scale·B·A";
         };
-    }
-
-    private static String mib(long bytes) {
-        return String.format(Locale.ROOT, "%.1f MiB", bytes / (double) (1 << 20));
-    }
-
-    private static String duration(double seconds) {
-        return seconds < 120 ? String.format(Locale.ROOT, "%.0f s", Math.max(1, seconds))
-                : String.format(Locale.ROOT, "%.0f min", seconds / 60);
-    }
-
-    private static void line(StringBuilder b, String format, Object... args) {
-        b.append(String.format(Locale.ROOT, format, args)).append('\n');
     }
 }

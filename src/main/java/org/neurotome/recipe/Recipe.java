@@ -25,9 +25,11 @@ import java.util.Map;
  *                    output and written beside it; null when absent
  * @param output      where the edited checkpoint goes
  * @param eval        the suite run on the result, with the input as baseline; null when absent
+ * @param sweep       the grid and objective of {@code neurotome sweep}; null when absent ({@code apply}
+ *                    ignores it)
  */
 public record Recipe(String description, ModelInput model, List<Locate> locate, List<Select> select,
-                     List<Edit> edit, LoraTraining recover, Output output, EvalStage eval) {
+                     List<Edit> edit, LoraTraining recover, Output output, EvalStage eval, Sweep sweep) {
     public Recipe {
         if (model == null) {
             throw SchemaViolation.missingKey("model", "the input checkpoint: path, device");

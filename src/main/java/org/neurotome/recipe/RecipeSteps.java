@@ -31,7 +31,7 @@ public final class RecipeSteps {
                     o.put("method", a.method()).put("input", input(a));
                     if (a instanceof Locate.Cna cna) {
                         o.put("against", switch (cna.comparison()) {
-                            case CnaComparison.AblatedHeads h -> "heads " + h.heads() + " ablated";
+                            case CnaComparison.AblatedHeads h -> "heads " + heads(h.heads(), selections) + " ablated";
                             case CnaComparison.OtherCheckpoint c -> "checkpoint " + c.checkpoint().getFileName();
                             case CnaComparison.WithAdapter w -> "the model with LoRA adapter " + w.adapter().getFileName();
                             case CnaComparison.ContrastPrompts p -> p.prompts().size() == 1
@@ -39,8 +39,9 @@ public final class RecipeSteps {
                         });
                     }
                     if (a instanceof Locate.LoraScan scan) {
-                        o.put("against", "the model with the LoRA of the best layer of "
-                                + (scan.scan() == null ? "all layers" : scan.scan()));
+                        o.put("against", scan.scan() != null && scan.scan().last() != null
+                                && scan.scan().first() == scan.scan().last() ? "the model with a LoRA on layer " + scan.scan().first()
+                                : "the model with a LoRA on the best of " + (scan.scan() == null ? "all layers" : "layers " + scan.scan()));
                     }
                     o.put("top", a.top());
                 }
@@ -72,6 +73,12 @@ public final class RecipeSteps {
                     .put("gates", recipe.eval().gates().size());
         }
         return steps;
+    }
+
+    /** Heads as ablated: listed, or those an earlier step found ({@code ${id}} resolved once it ran). */
+    private static String heads(HeadSet set, Map<String, Selection> selections) {
+        return set instanceof Reference ref && !(selections.get(ref.id()) instanceof Selection.Heads)
+                ? set.toString() : new HeadSet.Listed(Selection.heads(set, selections)).toString();
     }
 
     /** The input of an analysis in words: {@code 1 prompt}, {@code 400 cases of arithmetic.jsonl}. */

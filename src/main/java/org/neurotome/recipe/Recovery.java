@@ -103,7 +103,7 @@ final class Recovery {
                         + " (" + (layers == null ? "all layers" : "layers " + layers) + ", " + settings.schedule().steps()
                         + " steps)");
                 // the adapter's base is the edited model, which is not kept: it has no name
-                trained = LoraTrainer.train(lm, null, recover.data(), settings, new PrintWriter(Writer.nullWriter()));
+                trained = LoraTrainer.train(lm, null, recover.data(), settings, lines(options.log()));
                 options.log().accept(String.format(java.util.Locale.ROOT, "recover: loss %.4f -> %.4f",
                         trained.firstLoss(), trained.finalLoss()));
                 Map<String, JsonNode> provenance = new LinkedHashMap<>();
@@ -113,7 +113,7 @@ final class Recovery {
             }
             LoraAdapter adapter = LoraAdapter.read(adapterDir);
             List<Edit> all = new ArrayList<>(edits);
-            all.add(new MergeLora(adapter, 1.0));
+            all.add(new MergeLora(adapter, 1.0, ADAPTER_DIR));
             Map<String, byte[]> files = new LinkedHashMap<>(written.extraFiles());
             try (Stream<Path> list = Files.list(adapterDir)) {
                 for (Path f : list.sorted().toList()) {
@@ -134,6 +134,33 @@ final class Recovery {
             throw NeurotomeException.outputFailed(out + ": cannot write the recovery's scratch files: "
                     + e.getMessage(), e);
         }
+    }
+
+    /** A writer whose lines go to the run's log (the console), where the training's times belong. */
+    private static PrintWriter lines(java.util.function.Consumer<String> log) {
+        return new PrintWriter(new Writer() {
+            private final StringBuilder line = new StringBuilder();
+
+            @Override
+            public void write(char[] text, int off, int len) {
+                for (int i = off; i < off + len; i++) {
+                    if (text[i] == '\n') {
+                        log.accept("recover: " + line);
+                        line.setLength(0);
+                    } else {
+                        line.append(text[i]);
+                    }
+                }
+            }
+
+            @Override
+            public void flush() {
+            }
+
+            @Override
+            public void close() {
+            }
+        });
     }
 
     /** What the recovery trained: settings, data, losses, the adapter's shape. */

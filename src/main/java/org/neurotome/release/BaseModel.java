@@ -56,16 +56,34 @@ public record BaseModel(String name, String license, String licenseName, String 
     }
 
     private static String derivedName(Path given, JsonNode config) {
+        String hub = hubId(given, config);
+        if (hub != null) {
+            return hub;
+        }
+        String file = given.toAbsolutePath().normalize().getFileName().toString();
+        return ArchiveFormat.of(given).map(f -> file.substring(0, file.length() - f.extension().length())).orElse(file);
+    }
+
+    /**
+     * The Hugging Face id of a checkpoint, or null when it has none: the repository of a hub
+     * cache snapshot ({@code models--org--name/snapshots/rev}), else {@code config.json}'s
+     * {@code _name_or_path} when that is a hub id rather than a local path.
+     *
+     * @param given the checkpoint as named on the command line or in the recipe
+     * @param files the folder its files are read from
+     */
+    public static String hubId(Path given, Path files) {
+        return hubId(given, readJson(files.resolve("config.json")));
+    }
+
+    private static String hubId(Path given, JsonNode config) {
         Matcher m = HF_CACHE.matcher(given.toAbsolutePath().normalize().toString().replace('\\', '/'));
         if (m.matches()) {
             return m.group(1) + "/" + m.group(2);
         }
         String declared = text(config, "_name_or_path");
-        if (declared != null && HUB_ID.matcher(declared).matches() && !declared.contains("--") && !declared.contains("..")) {
-            return declared;
-        }
-        String file = given.toAbsolutePath().normalize().getFileName().toString();
-        return ArchiveFormat.of(given).map(f -> file.substring(0, file.length() - f.extension().length())).orElse(file);
+        return declared != null && HUB_ID.matcher(declared).matches() && !declared.contains("--")
+                && !declared.contains("..") ? declared : null;
     }
 
     /** The YAML front matter of a model card ({@code ---} lines around it), or null when there is none or it is malformed. */

@@ -51,12 +51,20 @@ public final class ModelCard {
         JsonNode manifest = read(dir.resolve("manifest.json"));
         JsonNode report = Files.isRegularFile(dir.resolve(REPORT)) ? read(dir.resolve(REPORT)) : null;
         Path card = dir.resolve(FILE);
-        AtomicFile.write(card, render(manifest, report));
+        AtomicFile.write(card, render(manifest, read(dir.resolve("config.json")), report));
         return card;
     }
 
     /** The card for {@code manifest} and, when the recipe had an eval stage, its {@code report}. */
     public static String render(JsonNode manifest, JsonNode report) {
+        return render(manifest, null, report);
+    }
+
+    /**
+     * The card for {@code manifest}, the output's {@code config} (null: not consulted) and,
+     * when the recipe had an eval stage, its {@code report}.
+     */
+    public static String render(JsonNode manifest, JsonNode config, JsonNode report) {
         BaseModel base = BaseModel.fromJson(manifest.get(BaseModel.SECTION));
         String baseName = base == null ? "an unnamed model" : base.name();
         JsonNode steps = manifest.path("steps");
@@ -92,9 +100,12 @@ public final class ModelCard {
             JsonNode step = i < editSteps.size() ? editSteps.get(i) : null;
             i++;
             int tensors = edit.path("touched").size();
+            // the edits past the recipe's own are the recover stage's merge of the LoRA it trained
+            String from = step == null && manifest.has("recover") ? recovery(manifest.path("recover"), !editSteps.isEmpty())
+                    : locatedBy(step, steps);
             b.append("| ").append(i).append(" | ").append(cell(edit.path("op").asText())).append(" | ")
                     .append(cell(components(edit) + (tensors > 0 ? "; " + count(tensors, "tensor") + " touched" : "")))
-                    .append(" | ").append(cell(locatedBy(step, steps))).append(" |\n");
+                    .append(" | ").append(cell(from)).append(" |\n");
         }
         b.append("\nThe tensors, axes and indices of every edit are listed in `manifest.json`; what each analysis")
                 .append(" found is in `findings.json`.\n\n");
@@ -102,6 +113,7 @@ public final class ModelCard {
         if (report != null) {
             evaluation(b, report, steps);
         }
+        loading(b, config);
 
         b.append("## Provenance\n\n| | |\n| --- | --- |\n");
         b.append("| base model | ").append(cell(baseName)).append(", fingerprint `")
@@ -116,6 +128,33 @@ public final class ModelCard {
         b.append("Every file's SHA-256 is in `manifest.json`; `neurotome verify` checks this folder, or an archive of it,")
                 .append(" against it.\n");
         return b.toString();
+    }
+
+    /**
+     * Families whose transformers classes read {@code head_dim} from config.json only from the
+     * version given on; earlier ones take hidden_size / num_attention_heads, which a checkpoint
+     * whose heads were compacted no longer satisfies.
+     */
+    private static final Map<String, String> HEAD_DIM_SINCE = Map.of("llama", "4.48", "mistral", "4.48");
+
+    /** A "Loading" section when the output needs a newer transformers than its family's first. */
+    private static void loading(StringBuilder b, JsonNode config) {
+        if (config == null || !HEAD_DIM_SINCE.containsKey(config.path("model_type").asText())
+                || !config.path("head_dim").canConvertToInt()) {
+            return;
+        }
+        int heads = config.path("num_attention_heads").asInt();
+        int headDim = config.path("head_dim").asInt();
+        int hidden = config.path("hidden_size").asInt();
+        if ((long) heads * headDim == hidden) {
+            return;
+        }
+        b.append("## Loading\n\nThis checkpoint's attention heads were compacted: ").append(heads).append(" heads of ")
+                .append(headDim).append(" (`head_dim`) no longer span the hidden size ").append(hidden)
+                .append(". Load it with transformers ").append(HEAD_DIM_SINCE.get(config.path("model_type").asText()))
+                .append(" or later, whose ").append(config.path("model_type").asText()).append(" classes read `head_dim`")
+                .append(" from `config.json`; earlier versions derive it as hidden_size / num_attention_heads and fail")
+                .append(" with shape mismatches.\n\n");
     }
 
     private static String frontMatter(BaseModel base, JsonNode manifest) {
@@ -164,8 +203,22 @@ public final class ModelCard {
             case "compact" -> "zeroed " + (edit.path("heads").asBoolean() && edit.path("neurons").asBoolean() ? "heads and neurons"
                     : edit.path("heads").asBoolean() ? "heads" : "neurons") + " removed from the weights, config.json rewritten"
                     + (edit.path("pad").asBoolean() ? "; FFN layers padded to one width" : "");
+            case "merge-lora" -> "LoRA adapter `" + edit.path("adapter").asText() + "` merged at scale "
+                    + edit.path("scale").asDouble() + ": r " + edit.path("r").asInt() + ", alpha "
+                    + edit.path("lora_alpha").asDouble() + ", " + count(edit.path("modules").size(), "module");
             default -> op;
         };
+    }
+
+    /** What the recover stage trained, from its manifest section. */
+    private static String recovery(JsonNode recover, boolean edited) {
+        JsonNode data = recover.path("data");
+        String on = data.path("kind").asText().equals("corpus") ? "the " + data.path("mix").asText() + " corpus"
+                : "`" + fileName(data.path("path").asText()) + "`";
+        return String.format(java.util.Locale.ROOT, "the `recover` stage: trained on the %s, %d steps on %s, "
+                        + "loss %.4f → %.4f; the adapter is in `%s/`", edited ? "edited model" : "input model",
+                recover.path("steps").asInt(), on,
+                recover.path("first_loss").asDouble(), recover.path("final_loss").asDouble(), recover.path("adapter").asText());
     }
 
     /** Where an edit's components came from, following a select back to its analysis. */
@@ -223,9 +276,14 @@ public final class ModelCard {
         }
         boolean verdict = report.path("passed").asBoolean();
         b.append("## Evaluation\n\n").append(suite == null ? "The eval suite" : "The suite `" + suite + "`")
-                .append(" ran on this model with the base model as baseline: **").append(verdict ? "PASSED" : "FAILED")
-                .append("**, ").append(passed).append(" of ").append(gates.size()).append(" gates")
-                .append(verdict ? "." : "; this model must not ship.").append(" The full report is `eval/report.html`.\n\n");
+                .append(" ran on this model with the base model as baseline: ");
+        if (gates.isEmpty()) {
+            b.append("it sets no gates, so nothing was judged.");
+        } else {
+            b.append("**").append(verdict ? "PASSED" : "FAILED").append("**, ").append(passed).append(" of ")
+                    .append(gates.size()).append(" gates").append(verdict ? "." : "; this model must not ship.");
+        }
+        b.append(" The full report is `eval/report.html`.\n\n");
         if (!gates.isEmpty()) {
             b.append("| gate | value | result |\n| --- | ---: | :---: |\n");
             for (JsonNode g : gates) {

@@ -21,7 +21,7 @@ import java.util.stream.IntStream;
 
 /**
  * {@code compact}: physically removes what the earlier edits of the recipe zeroed
- * (METHOD.md A5) and rewrites {@code config.json}. FFN neurons: every layer must end with
+ * (docs/method.md A5) and rewrites {@code config.json}. FFN neurons: every layer must end with
  * the same width; when layers lost different numbers, {@code pad} keeps some zeroed ones
  * (the lowest-indexed) in the layers that lost more, and without it the edit refuses. The
  * removed neurons contribute exactly 0, so the model's function is unchanged. Heads: only when every layer lost the same number of whole

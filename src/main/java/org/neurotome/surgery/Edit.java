@@ -5,7 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.List;
 
 /**
- * One named weight edit of a recipe (METHOD.md A5). An edit is lowered to
+ * One named weight edit of a recipe (docs/method.md A5). An edit is lowered to
  * {@link TensorEdit}s on the input checkpoint's tensors; it records what it silences in the
  * {@link EditContext} so a later {@code compact} knows what can be removed.
  */

@@ -12,7 +12,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
 
-/** {@code keep-heads}: zeroes every head in a layer range except the listed ones (METHOD.md A5). */
+/** {@code keep-heads}: zeroes every head in a layer range except the listed ones (docs/method.md A5). */
 public final class KeepHeads implements Edit {
     private final List<Head> keep;
     private final LayerRange layers;

@@ -14,7 +14,7 @@ import java.util.TreeSet;
 
 /**
  * {@code keep-neurons}: the paper's §6.1 pruning — keep only the listed FFN neurons in a
- * layer range (17–31 for Llama-7B) and zero the rest (METHOD.md A5, part B §4.2).
+ * layer range (17–31 for Llama-7B) and zero the rest (docs/method.md A5, part B §4.2).
  */
 public final class KeepNeurons implements Edit {
     private final List<Neuron> keep;

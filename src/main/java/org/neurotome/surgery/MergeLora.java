@@ -26,16 +26,31 @@ import java.util.List;
 public final class MergeLora implements Edit {
     private final LoraAdapter adapter;
     private final double scale;
+    private final String recordedAs;
     /** The modules the adapter changed, once lowered. */
     private List<LoraModule> merged = List.of();
 
-    /** @param scale the factor on every delta (1: the adapter as trained; −1 takes a merged adapter out again) */
+    /**
+     * An adapter recorded in the manifest by its absolute path.
+     *
+     * @param scale the factor on every delta (1: the adapter as trained; −1 takes a merged adapter out again)
+     */
     public MergeLora(LoraAdapter adapter, double scale) {
+        this(adapter, scale, adapter.dir() == null ? null : adapter.dir().toAbsolutePath().normalize().toString());
+    }
+
+    /**
+     * @param scale      the factor on every delta
+     * @param recordedAs how the manifest names the adapter (the output's own {@code adapter/} for
+     *                   one a recover stage trained, whose scratch directory is gone)
+     */
+    public MergeLora(LoraAdapter adapter, double scale, String recordedAs) {
         if (!Double.isFinite(scale)) {
             throw NeurotomeException.badInput("merge-lora: scale " + scale + " must be a finite number");
         }
         this.adapter = adapter;
         this.scale = scale;
+        this.recordedAs = recordedAs;
     }
 
     @Override
@@ -78,7 +93,7 @@ public final class MergeLora implements Edit {
     public ObjectNode describe() {
         LoraConfig c = adapter.config();
         ObjectNode o = Json.MAPPER.createObjectNode().put("op", op());
-        o.put("adapter", adapter.dir() == null ? null : adapter.dir().toAbsolutePath().normalize().toString());
+        o.put("adapter", recordedAs);
         o.put("adapter_sha256", adapter.fingerprint());
         o.put("scale", scale);
         o.put("r", c.r());

@@ -11,7 +11,7 @@ import java.util.List;
 import java.util.TreeSet;
 
 /**
- * {@code scale-neurons}: multiplies FFN neurons' outputs by a factor (METHOD.md A5) by
+ * {@code scale-neurons}: multiplies FFN neurons' outputs by a factor (docs/method.md A5) by
  * scaling their value vectors, which is exactly the runtime's neuron-scale intervention
  * (m_k · factor · down[:, k]).
  */

@@ -73,8 +73,9 @@ public final class Surgeon {
     /** Lowers {@code edits} against {@code input} without writing anything (for --dry-run and tests). */
     public static Lowered lower(Checkpoint input, List<Edit> edits) {
         ModelConfig config = ModelConfig.from(input);
-        Architecture arch = config.architecture();
-        Architecture.forCheckpoint(input).validate(input, config);
+        // tensor names as the input spells them (a GPT-2 file without "transformer."), so the output keeps them
+        Architecture arch = Architecture.forCheckpoint(input);
+        arch.validate(input, config);
         EditContext ctx = new EditContext(arch, config, input.config());
         List<TensorEdit> all = new ArrayList<>();
         ArrayNode described = Json.MAPPER.createArrayNode();

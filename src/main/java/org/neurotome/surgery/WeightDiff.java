@@ -78,9 +78,9 @@ public final class WeightDiff {
         if (ca.equals(cb)) {
             // heads and neurons are read through the config: it must describe the tensors (a config
             // claiming 2^31 layers would otherwise be walked layer by layer)
-            Architecture.forCheckpoint(a).validate(a, ca);
+            Architecture arch = Architecture.forCheckpoint(a);
+            arch.validate(a, ca);
             Architecture.forCheckpoint(b).validate(b, cb);
-            Architecture arch = ca.architecture();
             HeadLayout heads = new HeadLayout(arch, ca);
             NeuronLayout neurons = new NeuronLayout(arch, ca);
             Map<String, float[][]> cache = new HashMap<>();

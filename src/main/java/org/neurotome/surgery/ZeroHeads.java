@@ -11,7 +11,7 @@ import java.util.List;
 import java.util.TreeSet;
 
 /**
- * {@code zero-heads}: silences attention heads (METHOD.md A5; the paper's §3.2 zeroes
+ * {@code zero-heads}: silences attention heads (docs/method.md A5; the paper's §3.2 zeroes
  * {@code o_proj.weight[:, h·hd:(h+1)·hd]}). Zeroes each head's output-projection inputs and
  * its query rows, and a key/value head's rows only once every query head that reads it is
  * zeroed, so no GQA group another head still uses is broken. Where q/k norms act on the whole

@@ -11,7 +11,7 @@ import java.util.List;
 import java.util.TreeSet;
 
 /**
- * {@code zero-neurons}: silences FFN neurons (METHOD.md A5; the paper's §6.2 "set their
+ * {@code zero-neurons}: silences FFN neurons (docs/method.md A5; the paper's §6.2 "set their
  * parameters to zero"). Zeroes the value vector (down-projection column) and the neuron's
  * up/gate rows and bias entries, so its coefficient m_k is exactly 0 (SiLU(0)·0 = GELU(0) = 0).
  */

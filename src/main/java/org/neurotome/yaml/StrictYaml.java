@@ -28,7 +28,6 @@ import org.neurotome.NeurotomeException;
 import java.io.IOException;
 import java.math.BigDecimal;
 import java.math.BigInteger;
-import java.nio.charset.MalformedInputException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -58,6 +57,12 @@ public final class StrictYaml {
     private static final String BASE_DIR = StrictYaml.class.getName() + ".baseDir";
     private static final PropertyNamingStrategies.NamingBase KEY_NAMES =
             (PropertyNamingStrategies.NamingBase) PropertyNamingStrategies.SNAKE_CASE;
+
+    /**
+     * The largest recipe or suite read: a hand-written one is a few kilobytes, and one listing
+     * every FFN neuron of several layers of a large model still fits.
+     */
+    public static final int MAX_BYTES = 1 << 20;
 
     private final ObjectMapper mapper;
 
@@ -130,15 +135,31 @@ public final class StrictYaml {
         return Arrays.stream(type.getRecordComponents()).map(c -> KEY_NAMES.translate(c.getName())).toList();
     }
 
+    /**
+     * Reads {@code file} as UTF-8, refusing it unread when it is larger than {@link #MAX_BYTES}
+     * (and reading no further than that from a pipe), so a huge file costs no parse.
+     */
     private static String readText(Path file) {
         try {
             if (Files.isDirectory(file)) {
                 throw NeurotomeException.badInput(file + ": is a directory; allowed: a YAML file");
             }
-            return Files.readString(file);
+            long size = Files.size(file);
+            byte[] bytes;
+            try (java.io.InputStream in = Files.newInputStream(file)) {
+                bytes = size > MAX_BYTES ? null : in.readNBytes(MAX_BYTES + 1);
+            }
+            if (bytes == null || bytes.length > MAX_BYTES) {
+                throw NeurotomeException.badInput(file + ": " + (bytes == null ? size + " bytes" : "more than " + MAX_BYTES
+                        + " bytes") + "; allowed: at most " + MAX_BYTES + " bytes (1 MiB) for a YAML document");
+            }
+            return java.nio.charset.StandardCharsets.UTF_8.newDecoder()
+                    .onMalformedInput(java.nio.charset.CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(java.nio.charset.CodingErrorAction.REPORT)
+                    .decode(java.nio.ByteBuffer.wrap(bytes)).toString();
         } catch (NoSuchFileException e) {
             throw NeurotomeException.badInput(file + ": no such file");
-        } catch (MalformedInputException e) {
+        } catch (java.nio.charset.CharacterCodingException e) {
             throw NeurotomeException.badInput(file + ": not UTF-8 text");
         } catch (IOException e) {
             throw NeurotomeException.badInput(file + ": cannot read: " + NeurotomeException.reason(e));

@@ -5,9 +5,9 @@ import java.util.Locale;
 import java.util.Optional;
 
 /**
- * "Did you mean" for a misspelt key or value: the allowed word at the smallest Levenshtein
- * distance (case-insensitive), if it is close enough to be a plausible typo, or the only allowed
- * word the input is a prefix of.
+ * "Did you mean" for a misspelt key or value: the allowed word at the smallest edit
+ * distance (case-insensitive; a swap of two neighbours counts as one edit), if it is close
+ * enough to be a plausible typo, or the only allowed word the input is a prefix of.
  */
 public final class Suggestions {
     private Suggestions() {
@@ -39,23 +39,28 @@ public final class Suggestions {
         return Optional.empty();
     }
 
-    /** Levenshtein distance: insertions, deletions and substitutions, each costing one. */
+    /**
+     * Edit distance with adjacent transpositions (optimal string alignment): insertions,
+     * deletions, substitutions and swaps of two neighbouring characters ({@code tpo} → {@code top}),
+     * each costing one.
+     */
     static int distance(String a, String b) {
-        int[] previous = new int[b.length() + 1];
-        int[] current = new int[b.length() + 1];
+        int[][] d = new int[a.length() + 1][b.length() + 1];
+        for (int i = 0; i <= a.length(); i++) {
+            d[i][0] = i;
+        }
         for (int j = 0; j <= b.length(); j++) {
-            previous[j] = j;
+            d[0][j] = j;
         }
         for (int i = 1; i <= a.length(); i++) {
-            current[0] = i;
             for (int j = 1; j <= b.length(); j++) {
-                int substitution = previous[j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1);
-                current[j] = Math.min(substitution, Math.min(previous[j], current[j - 1]) + 1);
+                int substitution = d[i - 1][j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1);
+                d[i][j] = Math.min(substitution, Math.min(d[i - 1][j], d[i][j - 1]) + 1);
+                if (i > 1 && j > 1 && a.charAt(i - 1) == b.charAt(j - 2) && a.charAt(i - 2) == b.charAt(j - 1)) {
+                    d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+                }
             }
-            int[] swap = previous;
-            previous = current;
-            current = swap;
         }
-        return previous[b.length()];
+        return d[a.length()][b.length()];
     }
 }

@@ -18,7 +18,7 @@ import java.util.List;
 import java.util.Random;
 
 /**
- * Log-probability-increase attribution of every FFN neuron (METHOD.md A2) through the cached
+ * Log-probability-increase attribution of every FFN neuron (docs/method.md A2) through the cached
  * value projections against one vocabulary projection per neuron (the reference code's
  * formula), on the same checkpoint and prompts, in one run; the neuron scores of the two
  * must agree to 1e-5. The value-projection path is timed twice: with an empty cache (its

@@ -76,6 +76,31 @@ class SafetensorsFormatTest {
     }
 
     @Test
+    void contentAfterTheHeaderObjectIsRefusedButSpacePaddingIsNot() throws IOException {
+        String entry = "{\"a\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[0,2]}}";
+        for (String padding : new String[] {"   ", "\n \t\r "}) {
+            try (SafetensorsFile f = SafetensorsFile.open(file(entry + padding, 2))) {
+                assertEquals(1, f.tensors().size(), "JSON whitespace after the object is padding");
+            }
+        }
+        for (String trailing : new String[] {"x", " {}", "\u0000\u0000", " // note"}) {
+            assertTrue(rejected(file(entry + trailing, 2)).contains("trailing content after its JSON object"),
+                    "'" + trailing + "' after the header");
+        }
+    }
+
+    @Test
+    void aHeaderThatIsNotUtf8IsRefused() throws IOException {
+        byte[] h = "{\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}".getBytes(StandardCharsets.UTF_8);
+        h[3] = (byte) 0xff;
+        ByteBuffer b = ByteBuffer.allocate(8 + h.length + 1).order(ByteOrder.LITTLE_ENDIAN);
+        b.putLong(h.length).put(h);
+        Path p = dir.resolve("model.safetensors");
+        Files.write(p, b.array());
+        assertTrue(rejected(p).contains("header is not UTF-8 text"));
+    }
+
+    @Test
     void headerNotAnObject() throws IOException {
         assertTrue(rejected(file("[1, 2]", 0)).contains("not a JSON object"));
     }

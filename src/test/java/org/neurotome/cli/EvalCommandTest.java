@@ -70,4 +70,28 @@ class EvalCommandTest {
     void aMissingSuiteIsBadInput() {
         assertEquals(2, Main.execute("eval", "src/test/resources/reference/stories260K", "--suite", tmp.resolve("none.yaml").toString()));
     }
+
+    @Test
+    void aCaseLongerThanTheModelsPositionsIsNamedBySuiteDataSetAndLine() throws Exception {
+        Path data = tmp.resolve("long.jsonl");
+        Files.writeString(data, """
+                {"prompt":"The farmer","target":" sold the lamp.","labels":{"kind":"language"}}
+                {"prompt":"The blanket","target":"%s","labels":{"kind":"language"}}
+                """.formatted(" was clean and the farmer sold the lamp behind the bridge.".repeat(4)));
+        Path suite = tmp.resolve("long.yaml");
+        Files.writeString(suite, """
+                name: long
+                tasks:
+                  - kind: language
+                    dataset: %s
+                gates:
+                  - language.perplexity <= 1000
+                """.formatted(data));
+        CliRun run = CliRun.of("eval", "checkpoints/fixture-gpt2", "--suite", suite.toString(), "--out",
+                tmp.resolve("report").toString());
+        assertEquals(2, run.code(), run.err());
+        assertTrue(run.err().startsWith("error: " + data + ":2: case 'The blanket' of task 'language' in suite 'long' "
+                + "(candidate): a sequence of "), run.err());
+        assertTrue(run.err().endsWith(" tokens is longer than the model's 32 learned positions\n"), run.err());
+    }
 }

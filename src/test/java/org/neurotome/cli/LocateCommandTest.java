@@ -183,6 +183,20 @@ class LocateCommandTest {
     }
 
     @Test
+    @org.junit.jupiter.api.Timeout(120)
+    void findingsOntoAPipeOrATerminalAreRefusedWithoutReadingThem() throws Exception {
+        Path fifo = tmp.resolve("fifo");
+        assertEquals(0, new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor());
+        for (Path target : List.of(fifo, Path.of("/proc/self/fd/1"))) {
+            Run r = locate(STORIES, "--ids", IDS, "--method", "attribution", "--json", target.toString());
+            assertEquals(4, r.code(), target + ": " + r.err());
+            assertTrue(r.err().contains("exists and is not a regular file (a pipe, a device or a socket)"), r.err());
+        }
+        assertTrue(java.nio.file.Files.exists(fifo, java.nio.file.LinkOption.NOFOLLOW_LINKS)
+                && !java.nio.file.Files.isRegularFile(fifo), "the pipe is left as it was");
+    }
+
+    @Test
     void badInputsExitWithTwoAndSayWhy() {
         String[][] cases = {
                 {"--method grep", "allowed: head-scan, attribution, cna"},

@@ -50,6 +50,37 @@ class LoraCommandsTest {
         assertEquals("start", Json.MAPPER.readTree(log[0]).get("event").asText());
         assertEquals(20, Json.MAPPER.readTree(log[log.length - 1]).get("steps").asInt());
         CliRun.stdout(0, "verify", adapter.toString());
+        String written = Files.readString(adapter.resolve("training-log.jsonl"))
+                + Files.readString(adapter.resolve("manifest.json"));
+        assertFalse(written.contains("elapsed") || written.contains("wall_s") || written.contains("ms_per_step"),
+                "no times in the files the manifest hashes: " + written);
+    }
+
+    @Test
+    void theAdapterNamesItsBaseModelByNameOrRelativePathNeverByAnAbsolutePath() throws Exception {
+        JsonNode config = Json.MAPPER.readTree(adapter.resolve("adapter_config.json").toFile());
+        assertEquals(MODEL, config.get("base_model_name_or_path").asText(), "a model inside the working directory");
+        assertEquals(MODEL, Json.MAPPER.readTree(adapter.resolve("manifest.json").toFile()).at("/base/name").asText());
+        assertFalse(Files.readString(adapter.resolve("training-log.jsonl")).contains(Path.of(MODEL).toAbsolutePath().toString()));
+
+        Path named = tmp.resolve("named");
+        CliRun.stdout(0, "train-lora", MODEL, "--corpus", "arithmetic", "--steps", "2", "--batch-size", "4", "--out",
+                named.toString(), "--base-model", "org/fixture-gpt2");
+        assertEquals("org/fixture-gpt2", Json.MAPPER.readTree(named.resolve("adapter_config.json").toFile())
+                .get("base_model_name_or_path").asText());
+
+        Path outside = tmp.resolve("models/fixture-copy");
+        Files.createDirectories(outside);
+        try (var files = Files.list(Path.of(MODEL))) {
+            for (Path f : files.filter(Files::isRegularFile).toList()) {
+                Files.copy(f, outside.resolve(f.getFileName()));
+            }
+        }
+        Path unnamed = tmp.resolve("unnamed");
+        CliRun.stdout(0, "train-lora", outside.toString(), "--corpus", "arithmetic", "--steps", "2", "--batch-size", "4",
+                "--out", unnamed.toString());
+        assertEquals("fixture-copy", Json.MAPPER.readTree(unnamed.resolve("adapter_config.json").toFile())
+                .get("base_model_name_or_path").asText(), "a model outside the working directory: its folder name");
     }
 
     @Test
@@ -65,8 +96,10 @@ class LoraCommandsTest {
         assertEquals(2 * 4 * (128 + 384), inspect.get("adapter").get("parameters").asLong());
 
         Path findings = tmp.resolve("cna.json");
-        CliRun.stdout(0, "locate", MODEL, "--method", "cna", "--prompt", "Q: What is 12 times 34? A:",
+        String table = CliRun.stdout(0, "locate", MODEL, "--method", "cna", "--prompt", "Q: What is 12 times 34? A:",
                 "--against-adapter", adapter.toString(), "--json", findings.toString(), "--top", "5");
+        assertTrue(table.contains("A = the model, B = the model with LoRA adapter " + adapter), table);
+        assertFalse(table.contains("contrast"), table);
         JsonNode f = Json.MAPPER.readTree(findings.toFile());
         assertEquals("adapter", f.get("comparison").asText());
         assertEquals(adapter.toString(), f.get("against").get("adapter").get("path").asText());
@@ -105,7 +138,7 @@ class LoraCommandsTest {
                 .replace("\"r\" : 4", "\"r\" : 0"));
         CliRun badAdapter = CliRun.of("predict", MODEL, "--ids", "1,2", "--adapter", bad.toString());
         assertEquals(3, badAdapter.code());
-        assertEquals("error: " + bad.resolve("adapter_config.json") + ": key 'r' is 0; allowed: a whole number >= 1",
+        assertEquals("error: " + bad.resolve("adapter_config.json") + ": key 'r' is 0; allowed: a whole number from 1 to 1048576",
                 badAdapter.err().strip());
         CliRun otherFamily = CliRun.of("predict", "checkpoints/fixture-llama", "--ids", "1,2", "--adapter",
                 adapter.toString());

@@ -41,7 +41,7 @@ class MainTest {
         CliRun none = CliRun.of();
         assertEquals(2, none.code());
         assertEquals("", none.out());
-        assertTrue(none.err().startsWith("error: name a command; commands: apply, locate"), none.err());
+        assertTrue(none.err().startsWith("error: name a command; commands: apply, sweep, run-unit, locate"), none.err());
         assertEquals(2, CliRun.of("fixtures").code());
     }
 

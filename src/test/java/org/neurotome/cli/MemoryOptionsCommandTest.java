@@ -102,5 +102,60 @@ class MemoryOptionsCommandTest {
         CliRun threads = CliRun.of("predict", model.toString(), "--ids", "1", "--threads", "0");
         assertEquals(2, threads.code(), threads.err());
         assertTrue(threads.err().contains("--threads must be at least 1"), threads.err());
+        int processors = Runtime.getRuntime().availableProcessors();
+        for (int many : new int[] {processors + 1, 10_000}) {
+            CliRun tooMany = CliRun.of("predict", model.toString(), "--ids", "1", "--threads", String.valueOf(many));
+            assertEquals(2, tooMany.code(), tooMany.err());
+            assertEquals("error: --threads is " + many + ", more than the " + processors + " processors this machine "
+                    + "gives neurotome; allowed: 1 to " + processors + "\n", tooMany.err());
+        }
+    }
+
+    /** The value a refusal advises as the smallest --max-memory that works, e.g. {@code 449m}. */
+    private static String advised(CliRun refused) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("the smallest --max-memory that works is (\\d+m) \\("
+                + "384\\.0 MiB for the JVM and libtorch").matcher(refused.err());
+        assertTrue(m.find(), refused.err());
+        return m.group(1);
+    }
+
+    /**
+     * {@code args} followed by a --max-memory value: far too small is refused with advice; the
+     * advised value works on the first try (exit in {@code ok}); a tenth less is refused again,
+     * with the same advice.
+     */
+    private static void adviceHolds(java.util.List<Integer> ok, String... args) {
+        String[] with = java.util.Arrays.copyOf(args, args.length + 1);
+        with[args.length] = "100m";
+        CliRun tiny = CliRun.of(with);
+        assertEquals(2, tiny.code(), tiny.err());
+        String value = advised(tiny);
+        with[args.length] = value;
+        CliRun enough = CliRun.of(with);
+        assertTrue(ok.contains(enough.code()), value + ": " + enough.err());
+        long mib = Long.parseLong(value.substring(0, value.length() - 1));
+        with[args.length] = (mib * 9 / 10) + "m";
+        CliRun less = CliRun.of(with);
+        assertEquals(2, less.code(), with[args.length] + ": " + less.err());
+        assertEquals(value, advised(less), less.err());
+    }
+
+    @Test
+    void theAdvisedBudgetWorksOnTheFirstTryAndATenthLessIsRefused(@TempDir Path dir) throws Exception {
+        Path model = org.neurotome.testing.TestModels.storiesWithFixtureTokenizer(dir);
+        adviceHolds(java.util.List.of(0), "predict", model.toString(), "--prompt", "there was a", "--max-memory");
+        Path suite = dir.resolve("suite.yaml");
+        Files.writeString(suite, """
+                name: pair
+                tasks:
+                  - kind: gender
+                    dataset: %s
+                    limit: 4
+                gates:
+                  - gender.bias_gap.delta >= -1
+                """.formatted(Path.of("eval/datasets/gender.jsonl").toAbsolutePath()));
+        // a candidate and a baseline open side by side share the budget
+        adviceHolds(java.util.List.of(0, 1), "eval", model.toString(), "--suite", suite.toString(), "--baseline",
+                model.toString(), "--out", dir.resolve("report").toString(), "--max-memory");
     }
 }

@@ -179,6 +179,18 @@ class ReleaseFlowTest {
     }
 
     @Test
+    void anErrorInsideAnArchiveNamesTheArchiveNotTheCache() throws Exception {
+        Path model = TestModels.storiesWithFixtureTokenizer(tmp);
+        Files.writeString(model.resolve("config.json"), "{\"model_type\": \"llama\",");
+        Path archive = tmp.resolve("broken.tar.gz");
+        ArchiveWriter.write(model, ArchiveFormat.TAR_GZ, archive, false);
+        CliRun r = CliRun.of("inspect", archive.toString());
+        assertEquals(3, r.code(), r.err());
+        assertTrue(r.err().startsWith("error: " + archive + "!/config.json:1:"), r.err());
+        assertFalse(r.err().contains(org.neurotome.archive.ArchiveCache.root().toString()), r.err());
+    }
+
+    @Test
     void readingCommandsGiveTheSameAnswerOnTheArchiveAsOnTheDirectory() throws Exception {
         Path model = TestModels.storiesWithFixtureTokenizer(tmp);
         Path archive = tmp.resolve("model.tar.zst");

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.neurotome.Json;
+import org.neurotome.testing.TestModels;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 
@@ -122,14 +123,20 @@ class ShippedRecipesRunTest {
         JsonNode r = apply("arith-prune", "locate.0.limit=120", "locate.1.limit=40",
                 "eval.suite=" + QUICK.resolve("arithmetic.yaml"));
         assertTrue(metric(r, "arithmetic.accuracy") >= baseline(r, "arithmetic.accuracy") - 0.10);
+        JsonNode findings = Json.MAPPER.readTree(tmp.resolve("arith-prune/findings.json").toFile());
+        String head = findings.at("/selections/arith_head/0").asText();
+        assertTrue(head.matches("\\d+\\.\\d+"), head);
         card("arith-prune", "fixture-llama", "neurons selected from `arith_cna`: cna on 40 cases of arithmetic.jsonl"
-                + " against heads ${arith_head} ablated, top 50 |", r);
+                + " against heads [" + head + "] ablated, top 50 |", r);
+        assertEquals("heads [" + head + "] ablated",
+                Json.MAPPER.readTree(tmp.resolve("arith-prune/manifest.json").toFile()).at("/steps/1/against").asText());
     }
 
     @Test
     void pruneThenRecoverWritesTheMergedModelItsAdapterAndBothReports() throws Exception {
-        JsonNode r = apply(-1, "arith-prune-recover", "locate.0.limit=20", "locate.0.train.steps=10",
-                "locate.0.score.limit=20", "recover.steps=20", "eval.suite=" + QUICK.resolve("arithmetic.yaml"));
+        String[] sets = {"locate.0.limit=20", "locate.0.train.steps=10", "locate.0.score.limit=20", "recover.steps=20",
+                "eval.suite=" + QUICK.resolve("arithmetic.yaml")};
+        JsonNode r = apply(-1, "arith-prune-recover", sets);
         Path out = tmp.resolve("arith-prune-recover");
         JsonNode before = Json.MAPPER.readTree(out.resolve("eval/before-recovery/report.json").toFile());
         assertEquals(0, before.get("gates").size(), "the before-recovery report only measures");
@@ -142,6 +149,13 @@ class ShippedRecipesRunTest {
         assertEquals("keep-neurons", edits.get(0).get("op").asText());
         assertEquals("merge-lora", edits.get(1).get("op").asText());
         assertEquals(recover.get("adapter_sha256").asText(), edits.get(1).get("adapter_sha256").asText());
+        assertEquals("adapter", edits.get(1).get("adapter").asText(), "the merged adapter is the output's own");
+        card("arith-prune-recover", "fixture-llama", "| 2 | merge-lora | LoRA adapter `adapter` merged at scale 1.0: r 8,"
+                + " alpha 16.0, 4 modules; 4 tensors touched | the `recover` stage: trained on the edited model, 20 steps"
+                + " on the arithmetic corpus, loss ", r);
+        String card = Files.readString(out.resolve("README.md"));
+        assertTrue(!card.contains("listed in the recipe") && !card.contains("${"), card);
+        assertTrue(!Files.readString(out.resolve("manifest.json")).contains("${"), "every reference resolved");
         assertTrue(manifest.get("files").has("adapter/adapter_model.safetensors"));
         CliRun.stdout(0, "verify", out.toString());
         CliRun.stdout(0, "verify", out.resolve("adapter").toString());
@@ -172,6 +186,13 @@ class ShippedRecipesRunTest {
         for (int v = 0; v < merged.get("logits").size(); v++) {
             assertEquals(viewed.get("logits").get(v).asDouble(), merged.get("logits").get(v).asDouble(), 1e-4);
         }
+
+        // run again, the output is the same bytes: no file the manifest hashes holds a time
+        java.util.Map<String, String> first = TestModels.contentHashes(out);
+        assertTrue(first.containsKey("manifest.json"), "the manifest hashes every file, adapter/ and eval/ too");
+        org.neurotome.FileTree.delete(out);
+        apply(-1, "arith-prune-recover", sets);
+        assertEquals(first, TestModels.contentHashes(out), "a second run writes the same bytes");
     }
 
     @Test
@@ -198,6 +219,8 @@ class ShippedRecipesRunTest {
                 manifest.get("edits").get(0).get("modules").get(0).get("module").asText());
         assertTrue(Files.isRegularFile(out.resolve("adapter/adapter_config.json")));
         assertTrue(Files.notExists(out.resolve("eval/before-recovery")), "nothing was edited before the recovery");
+        assertTrue(Files.readString(out.resolve("README.md")).contains("| the `recover` stage: trained on the input model, 10"
+                + " steps on the arithmetic corpus, loss "), Files.readString(out.resolve("README.md")));
     }
 
     @Test

@@ -31,7 +31,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Identities CNA must satisfy whatever the weights (METHOD.md A4): ablating a head of layer l
+ * Identities CNA must satisfy whatever the weights (docs/method.md A4): ablating a head of layer l
  * changes no neuron below l; a second checkpoint that is the first with a head's output
  * projection zeroed gives the same comparison as ablating that head; comparing a model with
  * itself or a prompt with itself gives zero everywhere; the mean over a data set is the mean

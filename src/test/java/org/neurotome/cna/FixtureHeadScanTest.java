@@ -15,7 +15,7 @@ import java.util.Random;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * The paper's head structure (P1 §3.2, METHOD A3) on the trained fixtures: over the one-digit
+ * The paper's head structure (P1 §3.2, docs/method.md A3) on the trained fixtures: over the one-digit
  * {@code n1+n2=} cases, the most damaging head of some operation costs it at least 20 points
  * of accuracy, while one random head (5 seeds) costs it under 5 points on average. The
  * measured numbers are printed and recorded in checkpoints/README.md.

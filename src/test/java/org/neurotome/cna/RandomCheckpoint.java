@@ -22,7 +22,7 @@ import java.util.Random;
 /**
  * Untrained checkpoints with the fixture-world tokenizer, so that analyses can run on text
  * prompts and data sets: weights drawn from N(0, std²) with a fixed seed (as
- * {@link Weights#initialize} does), written as a Hugging Face directory.
+ * {@link InitialWeights} does), written as a Hugging Face directory.
  */
 public final class RandomCheckpoint {
     private RandomCheckpoint() {

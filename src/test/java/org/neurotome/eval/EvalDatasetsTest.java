@@ -21,7 +21,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Every case of every data set obeys METHOD.md A6, checked against rules restated here rather
+ * Every case of every data set obeys docs/method.md A6, checked against rules restated here rather
  * than against the generator's own helpers; generation is reproducible and the committed files
  * are what the default seed writes.
  */

@@ -17,7 +17,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** The paper's text, checked against METHOD.md A6 and P1 App. A/D as written there. */
+/** The paper's text, checked against docs/method.md A6 and P1 App. A/D as written there. */
 class PaperPromptsTest {
 
     @Test

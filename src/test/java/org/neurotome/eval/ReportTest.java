@@ -286,4 +286,18 @@ class ReportTest {
         assertTrue(lines[headline + 4].startsWith("arithmetic.accuracy.delta >= -0.01") && lines[headline + 4].endsWith("FAIL"));
         assertEquals("FAILED: 4 of 5 gates passed; failed: arithmetic.accuracy.delta >= -0.01", lines[lines.length - 1]);
     }
+
+    @Test
+    void aReportWithoutGatesSaysNothingWasJudged() throws Exception {
+        Files.createDirectories(dir.resolve("data"));
+        EvalReport s = SampleRun.run(dir.resolve("data"), steppingClock());
+        EvalReport r = new EvalReport(s.toolVersion(), s.seed(), s.model(), s.baseline(), s.tasks(), s.metrics(),
+                s.baselineMetrics(), s.comparison(), s.paired(), List.of(), s.timings());
+        String summary = SummaryTable.render(r);
+        assertTrue(summary.endsWith("\nno gates: the suite sets none, so nothing was judged\n"), summary);
+        assertFalse(summary.contains("PASSED") || summary.contains("0 of 0"), summary);
+        Element verdict = elements(parseXml(ReportHtml.render(r)), XHTML, "p").getFirst();
+        assertEquals("verdict none", verdict.getAttribute("class"));
+        assertEquals("no gates: the suite sets none, so nothing was judged", verdict.getTextContent());
+    }
 }

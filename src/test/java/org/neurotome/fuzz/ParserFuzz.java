@@ -28,8 +28,8 @@ import static org.junit.jupiter.api.Assertions.fail;
  * The property every reader of user-supplied bytes must hold (README "Safety"; the fuzz
  * targets of this package): <b>any input ends in a value or a {@link NeurotomeException}
  * with an exit code — never another exception, a hang or a JVM abort</b>. A target is pure
- * Java (a native library's abort would take the test JVM down with it; the tokenizer is
- * guarded by a check before it, not fuzzed).
+ * Java (a native library's abort would take the test JVM down with it; the tokenizer runs in
+ * a process of its own, and is not fuzzed here).
  *
  * <p>How a target is written (the pattern of every {@code *FuzzTest} here):
  * <ol>

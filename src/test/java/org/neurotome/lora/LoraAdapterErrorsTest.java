@@ -93,7 +93,7 @@ class LoraAdapterErrorsTest {
     void aRankOfZeroIsRefusedNamingTheKey() throws IOException {
         Path a = withConfig("gpt2_tied", c -> c.put("r", 0));
         contains(refused("gpt2_tied", a), a.resolve(LoraConfig.FILE).toString(), "key 'r' is 0",
-                "allowed: a whole number >= 1");
+                "allowed: a whole number from 1 to 1048576");
     }
 
     @Test
@@ -158,5 +158,28 @@ class LoraAdapterErrorsTest {
         NeurotomeException e = assertThrows(NeurotomeException.class, () -> LoraAdapter.read(empty));
         assertEquals(ExitCode.BAD_CHECKPOINT, e.exitCode());
         contains(e.getMessage(), empty.resolve(LoraConfig.FILE).toString(), "missing");
+    }
+
+    @Test
+    void aRankAboveTheLargestReadSaysWhatIsAllowed() throws IOException {
+        Path a = withConfig("gpt2_tied", c -> c.put("r", Integer.MAX_VALUE));
+        contains(refused("gpt2_tied", a), "key 'r' is 2147483647", "allowed: a whole number from 1 to 1048576");
+    }
+
+    @Test
+    void aDeeplyNestedConfigIsRefusedAsInvalidJson() throws IOException {
+        Path a = withConfig("gpt2_tied", c -> { });
+        Files.writeString(a.resolve(LoraConfig.FILE), "[".repeat(5000) + "]".repeat(5000));
+        contains(refused("gpt2_tied", a), a.resolve(LoraConfig.FILE) + ": invalid JSON:", "nesting depth");
+    }
+
+    @Test
+    @org.junit.jupiter.api.Timeout(120)
+    void aTargetPatternThatBacktracksWithoutEndIsRefused() throws IOException {
+        Path a = withConfig("gpt2_tied", c -> c.put("target_modules", "((((.*)*)*)*)*x"));
+        contains(refused("gpt2_tied", a), a.resolve(LoraConfig.FILE) + ": key 'target_modules' is the pattern "
+                + "'((((.*)*)*)*)*x', which backtracks without end on the module path 'transformer.h.0.");
+        Path rank = withConfig("llama_gqa_tied_bf16", c -> ((ObjectNode) c.get("rank_pattern")).put("((((.*)*)*)*)*y", 2));
+        contains(refused("llama_gqa_tied_bf16", rank), "key 'rank_pattern.((((.*)*)*)*)*y'");
     }
 }

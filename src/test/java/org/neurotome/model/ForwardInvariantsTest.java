@@ -22,7 +22,7 @@ import static org.neurotome.model.ReferenceConformanceTest.assertClose;
 
 /**
  * Identities the forward pass must satisfy whatever the weights (TransformerLens
- * {@code tests/unit/test_use_attn_result.py} and METHOD.md A1/A3/A5): per-head results sum
+ * {@code tests/unit/test_use_attn_result.py} and docs/method.md A1/A3/A5): per-head results sum
  * to the attention output, an intervention equals the corresponding weight edit located
  * through {@link HeadLayout}/{@link NeuronLayout}, padding and batching change nothing, and
  * a forward resumed from a recorded residual equals the full one.

@@ -135,7 +135,8 @@ class StreamingTest {
             assertEquals(ExitCode.BAD_INPUT, e.exitCode());
             assertTrue(e.getMessage().startsWith("--max-memory tiny leaves "), e.getMessage());
             assertTrue(e.getMessage().contains("layer 0 widens to "), e.getMessage());
-            String smallest = e.getMessage().replaceAll(".*the smallest --max-memory that works is ", "");
+            String smallest = e.getMessage().replaceAll(".*the smallest --max-memory that works is ", "")
+                    .replaceAll(" \\(.*", "");
             MemoryBudget enough = MemoryBudget.parse(smallest);
             try (Weights w = Weights.load(ckpt, Device.cpu(), enough)) {
                 assertEquals(kept(ckpt), logits(w), "a model opened with the suggested budget runs");

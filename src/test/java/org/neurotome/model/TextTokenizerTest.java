@@ -71,4 +71,64 @@ class TextTokenizerTest {
         assertTrue(e.getMessage().endsWith("tokenizer.json: the WordLevel model's unk_token '[UNK]' is not in its"
                 + " vocabulary, so words outside it cannot be encoded"), e.getMessage());
     }
+
+    /**
+     * The tiny tokenizer with its words split further on {@code regex} (a Split pre-tokenizer
+     * after the whitespace one) refuses {@code text} (exit 3), and its next call, in a fresh
+     * process, encodes; returns the refusal's message.
+     */
+    private static String refusedWithSplit(Path tmp, String regex, String text) throws Exception {
+        Path dir = TinyTokenizer.copyReference("stories260K", tmp.resolve("m"));
+        TinyTokenizer.write(dir, true);
+        Path file = dir.resolve(TextTokenizer.FILE);
+        com.fasterxml.jackson.databind.node.ObjectNode json =
+                (com.fasterxml.jackson.databind.node.ObjectNode) org.neurotome.Json.MAPPER.readTree(file.toFile());
+        com.fasterxml.jackson.databind.node.ArrayNode steps = json.putObject("pre_tokenizer").put("type", "Sequence")
+                .putArray("pretokenizers");
+        steps.addObject().put("type", "Whitespace");
+        steps.addObject().put("type", "Split").put("behavior", "Isolated").put("invert", false)
+                .putObject("pattern").put("Regex", regex);
+        Files.writeString(file, json.toString());
+        try (LanguageModel lm = LanguageModel.open(dir, Device.cpu())) {
+            TextTokenizer tok = lm.tokenizer().orElseThrow();
+            NeurotomeException e = assertThrows(NeurotomeException.class, () -> tok.encode(text));
+            assertEquals(ExitCode.BAD_CHECKPOINT, e.exitCode());
+            assertTrue(e.getMessage().startsWith(file + ": the tokenizer library "), e.getMessage());
+            assertArrayEquals(new int[] {1, 3, 4}, tok.encode("once upon"), "the next call gets a fresh process");
+            return e.getMessage();
+        }
+    }
+
+    @Test
+    void aPatternOnWhichTheTokenizerLibraryAbortsIsRefusedNamingTheFile(@TempDir Path tmp) throws Exception {
+        String m = refusedWithSplit(tmp, "((a+)+)+$", "a".repeat(40) + "b");
+        assertTrue(m.contains(": the tokenizer library aborted encoding a text of 41 characters"), m);
+        assertTrue(m.contains("retry-limit-in-match over"), m);
+    }
+
+    @Test
+    void aPatternThatBacktracksForMinutesIsRefusedAfterTheTimeout(@TempDir Path tmp) throws Exception {
+        System.setProperty(TokenizerProcess.TIMEOUT_PROPERTY, "3");
+        try {
+            String m = refusedWithSplit(tmp, "a+a+$", "a".repeat(4000) + "b");
+            assertTrue(m.contains(": the tokenizer library gave no answer within 3 s encoding a text of 4001 characters"),
+                    m);
+        } finally {
+            System.clearProperty(TokenizerProcess.TIMEOUT_PROPERTY);
+        }
+    }
+
+    @Test
+    void anIdOutsideTheModelsVocabularyIsTheTokenizersFault(@TempDir Path tmp) throws Exception {
+        Path dir = TinyTokenizer.copyReference("stories260K", tmp.resolve("m"));
+        TinyTokenizer.write(dir, true);
+        Path file = dir.resolve(TextTokenizer.FILE);
+        Files.writeString(file, Files.readString(file).replace("\"girl\" : 10", "\"girl\" : 600"));
+        try (LanguageModel lm = LanguageModel.open(dir, Device.cpu())) {
+            NeurotomeException e = assertThrows(NeurotomeException.class, () -> lm.encode("a little girl"));
+            assertEquals(ExitCode.BAD_CHECKPOINT, e.exitCode());
+            assertEquals(file + ": encodes 'a little girl' with id 600, outside the model's vocabulary of size 512 "
+                    + "(config.json vocab_size; ids 0..511): the tokenizer is not this model's", e.getMessage());
+        }
+    }
 }

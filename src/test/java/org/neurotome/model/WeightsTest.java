@@ -20,7 +20,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /**
- * Weights written back through {@link Weights#toOutputTensors} reproduce the source
+ * Weights written back through {@link CheckpointTensors} reproduce the source
  * checkpoint byte for byte (names, shapes, orientation, fused and reordered rows, F16/BF16
  * re-encoding), and a config written by {@link ModelConfig#toConfigJson()} reads back equal.
  */

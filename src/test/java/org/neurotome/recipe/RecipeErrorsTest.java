@@ -252,4 +252,13 @@ class RecipeErrorsTest {
                 + "but got <stream end> (while parsing a flow sequence at line 1, column 1)",
                 error(FULL, Map.of("edit.0.heads", "[17.22")));
     }
+
+    @Test
+    void aRecipeLargerThanTheLimitIsRefusedUnread(@org.junit.jupiter.api.io.TempDir Path tmp) throws java.io.IOException {
+        Path big = tmp.resolve("big.yaml");
+        // a valid document: one description far longer than any recipe needs
+        java.nio.file.Files.writeString(big, "description: " + "x".repeat(20 << 20) + "\n");
+        assertEquals(big + ": " + java.nio.file.Files.size(big) + " bytes; allowed: at most 1048576 bytes (1 MiB) "
+                + "for a YAML document", error(big, Map.of()));
+    }
 }

@@ -119,6 +119,34 @@ class ModelCardTest {
     }
 
     @Test
+    void aRecoverStagesMergeIsSaidToBeTheRecoveryAndASuiteWithoutGatesJudgesNothing() throws Exception {
+        com.fasterxml.jackson.databind.node.ObjectNode m = (com.fasterxml.jackson.databind.node.ObjectNode)
+                Json.MAPPER.readTree(MANIFEST);
+        m.putArray("edits").add(Json.MAPPER.readTree("""
+                {"op": "keep-neurons", "kept": 1, "neurons": ["3.1"], "layers": "2-"}"""))
+                .add(Json.MAPPER.readTree("""
+                {"op": "merge-lora", "adapter": "adapter", "scale": 1.0, "r": 8, "lora_alpha": 16.0,
+                 "modules": [{"module": "m.q"}, {"module": "m.v"}], "touched": [{}, {}]}"""));
+        m.putArray("steps").add(Json.MAPPER.readTree("""
+                {"stage": "edit", "op": "keep-neurons", "uses": null}"""))
+                .add(Json.MAPPER.readTree("""
+                {"stage": "recover", "rank": 8, "steps": 300, "data": "arithmetic corpus"}"""));
+        m.set("recover", Json.MAPPER.readTree("""
+                {"data": {"kind": "corpus", "mix": "arithmetic"}, "steps": 300, "first_loss": 0.5,
+                 "final_loss": 0.25, "adapter": "adapter"}"""));
+        JsonNode noGates = Json.MAPPER.readTree("""
+                {"passed": true, "metrics": {"arithmetic.accuracy": 0.5}, "baseline_metrics": {"arithmetic.accuracy": 0.5},
+                 "comparison": {}, "gates": []}""");
+        String card = ModelCard.render(m, noGates);
+        assertTrue(card.contains("| 2 | merge-lora | LoRA adapter `adapter` merged at scale 1.0: r 8, alpha 16.0, 2 modules;"
+                + " 2 tensors touched | the `recover` stage: trained on the edited model, 300 steps on the arithmetic corpus,"
+                + " loss 0.5000 → 0.2500; the adapter is in `adapter/` |"), card);
+        assertTrue(card.contains("ran on this model with the base model as baseline: it sets no gates, so nothing was"
+                + " judged."), card);
+        assertFalse(card.contains("PASSED") || card.contains("0 of 0"), card);
+    }
+
+    @Test
     void theBaseModelIsNamedByTheRecipeTheCacheLayoutTheConfigOrTheFolder() throws IOException {
         Path snapshot = Files.createDirectories(tmp.resolve("hub/models--meta-llama--Llama-2-7b-hf/snapshots/0123abc"));
         Files.writeString(snapshot.resolve("config.json"), "{\"_name_or_path\": \"someone/else\"}");
@@ -147,5 +175,38 @@ class ModelCardTest {
         Files.writeString(dir.resolve("config.json"), "{}");
         assertNull(BaseModel.of(dir, dir, null).license());
         assertNull(BaseModel.of(dir, dir, null).licenseName());
+    }
+
+    @Test
+    void aLlamaWhoseHeadsWereCompactedSaysWhichTransformersLoadsIt() throws Exception {
+        JsonNode manifest = Json.MAPPER.readTree(MANIFEST);
+        String compacted = ModelCard.render(manifest, Json.MAPPER.readTree("""
+                {"model_type": "llama", "hidden_size": 48, "num_attention_heads": 3, "head_dim": 8}"""), null);
+        assertTrue(compacted.contains("## Loading\n\nThis checkpoint's attention heads were compacted: 3 heads of 8 "
+                + "(`head_dim`) no longer span the hidden size 48. Load it with transformers 4.48 or later"), compacted);
+        for (String config : new String[] {
+                "{\"model_type\": \"llama\", \"hidden_size\": 48, \"num_attention_heads\": 6, \"head_dim\": 8}",
+                "{\"model_type\": \"llama\", \"hidden_size\": 48, \"num_attention_heads\": 3}",
+                "{\"model_type\": \"qwen3\", \"hidden_size\": 48, \"num_attention_heads\": 3, \"head_dim\": 8}"}) {
+            assertFalse(ModelCard.render(manifest, Json.MAPPER.readTree(config), null).contains("## Loading"), config);
+        }
+    }
+
+    @Test
+    void anApplyThatCompactsHeadsWritesTheLoadingNote() throws Exception {
+        Path recipe = tmp.resolve("compact.yaml");
+        Files.writeString(recipe, """
+                model:
+                  path: %s
+                edit:
+                  - op: zero-heads
+                    heads: [0.0, 0.1, 0.2, 1.3, 1.4, 1.5, 2.0, 2.1, 2.2]
+                  - op: compact
+                    remove: [heads]
+                output:
+                  dir: %s
+                """.formatted(org.neurotome.model.ReferenceData.caseDir("llama_gqa_tied_bf16"), tmp.resolve("out")));
+        assertEquals(0, org.neurotome.cli.Main.execute("apply", recipe.toString()));
+        assertTrue(Files.readString(tmp.resolve("out/README.md")).contains("Load it with transformers 4.48 or later"));
     }
 }

@@ -38,7 +38,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * Each edit touches exactly the tensors, rows and columns it should, and a forward of the
  * written model equals the same forward of the original with the matching runtime
- * intervention (METHOD.md A5: "edits are exact").
+ * intervention (docs/method.md A5: "edits are exact").
  */
 class EditsTest {
     private static final Path REFERENCE = Path.of("src/test/resources/reference");

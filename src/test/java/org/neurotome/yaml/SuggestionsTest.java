@@ -15,6 +15,7 @@ class SuggestionsTest {
         assertEquals(0, Suggestions.distance("dtype", "dtype"));
         assertEquals(1, Suggestions.distance("dtyp", "dtype"));
         assertEquals(5, Suggestions.distance("", "heads"));
+        assertEquals(1, Suggestions.distance("tpo", "top"), "a swap of neighbours is one edit");
     }
 
     @Test

@@ -1,0 +1,148 @@
+package org.neurotome.analysis;
+
+import ai.djl.Device;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.neurotome.cna.Attribution;
+import org.neurotome.cna.AttributionResult;
+import org.neurotome.cna.Comparison;
+import org.neurotome.cna.ComparisonResult;
+import org.neurotome.cna.HeadScan;
+import org.neurotome.cna.HeadScanResult;
+import org.neurotome.cna.Progress;
+import org.neurotome.cna.PromptSet;
+import org.neurotome.cna.VocabularyProjection;
+import org.neurotome.lora.LoraAdapter;
+import org.neurotome.lora.LoraLayerScan;
+import org.neurotome.model.LanguageModel;
+import org.neurotome.model.MemoryBudget;
+
+import java.nio.file.Path;
+import java.util.function.BiFunction;
+import java.util.function.Consumer;
+import java.util.function.Function;
+
+/**
+ * The one place an {@link AnalysisSpec} becomes calls into the analyses: which engine runs,
+ * which second model a comparison opens (another checkpoint, or the same one with an adapter)
+ * and under which budget, and how the LoRA layer scan hands its best adapter to CNA. The
+ * {@code locate} command and a recipe's analyse stage both call {@link #run}; each turns the
+ * {@link Outcome} into findings and tables its own way, inside the call.
+ */
+public final class Analyses {
+
+    /**
+     * What an analysis runs with besides the model and prompts.
+     *
+     * @param device   where a second model is opened
+     * @param budget   the memory a second model is opened under
+     * @param progress progress of long passes
+     * @param log      one line per stage of a LoRA scan
+     * @param describe how a second model is recorded, given the path the spec named it by (the
+     *                 checkpoint compared with; the model's own for the model with an adapter)
+     */
+    public record Context(Device device, MemoryBudget budget, Progress progress, Consumer<String> log,
+                          BiFunction<LanguageModel, Path, ObjectNode> describe) {
+    }
+
+    /** What an analysis produced. */
+    public sealed interface Outcome {
+    }
+
+    public record HeadScanned(HeadScanResult result) implements Outcome {
+    }
+
+    public record Attributed(AttributionResult result) implements Outcome {
+    }
+
+    /**
+     * A comparison: its result, side B's model as recorded (null when B is the same model), and
+     * for a LoRA scan the scan itself (else null).
+     */
+    public record Compared(ComparisonResult result, ObjectNode modelB, LoraLayerScan.Result scan) implements Outcome {
+    }
+
+    private Analyses() {
+    }
+
+    /**
+     * Runs {@code spec} on {@code model} over {@code prompts} ({@code perCase} keeps each case's
+     * own scores) and hands the outcome to {@code then} while what it was computed with (the
+     * vocabulary projections, side B's model) is still open: findings read the top tokens of
+     * neurons' value vectors through them.
+     */
+    public static <T> T run(LanguageModel model, PromptSet prompts, AnalysisSpec spec, boolean perCase, Context ctx,
+                            Function<Outcome, T> then) {
+        return switch (spec) {
+            case AnalysisSpec.HeadScan h -> then.apply(new HeadScanned(HeadScan.run(model, prompts,
+                    HeadScan.Options.defaults().withGroupBy(h.groupBy()).withProgress(ctx.progress()))));
+            case AnalysisSpec.Attribution at -> {
+                try (VocabularyProjection p = projection(model)) {
+                    yield then.apply(new Attributed(attribution(model, p, at.neuronPath(), ctx).run(prompts, perCase)));
+                }
+            }
+            case AnalysisSpec.Cna c -> cna(model, prompts, c, perCase, ctx, then);
+            case AnalysisSpec.LoraScan ls -> loraScan(model, prompts, ls, perCase, ctx, then);
+        };
+    }
+
+    private static <T> T cna(LanguageModel model, PromptSet prompts, AnalysisSpec.Cna c, boolean perCase,
+                             Context ctx, Function<Outcome, T> then) {
+        try (VocabularyProjection p = projection(model)) {
+            Attribution a = attribution(model, p, c.neuronPath(), ctx);
+            return switch (c.against()) {
+                case AnalysisSpec.AblatedHeads ab ->
+                        then.apply(new Compared(Comparison.headsAblated(a, prompts, ab.heads(), perCase), null, null));
+                case AnalysisSpec.ContrastPrompts cp ->
+                        then.apply(new Compared(Comparison.contrast(a, prompts, cp.prompts(), perCase), null, null));
+                case AnalysisSpec.OtherCheckpoint oc -> {
+                    try (LanguageModel other = opened(LanguageModel.open(oc.checkpoint(), ctx.device(), ctx.budget()), ctx);
+                         VocabularyProjection q = projection(other)) {
+                        Attribution b = attribution(other, q, c.neuronPath(), ctx);
+                        yield then.apply(new Compared(Comparison.checkpoints(a, b, prompts, perCase),
+                                ctx.describe().apply(other, oc.checkpoint()), null));
+                    }
+                }
+                case AnalysisSpec.WithAdapter wa -> {
+                    try (LanguageModel other = opened(LanguageModel.open(model.dir(), ctx.device(), ctx.budget(),
+                            LoraAdapter.read(wa.adapter())), ctx);
+                         VocabularyProjection q = projection(other)) {
+                        Attribution b = attribution(other, q, c.neuronPath(), ctx);
+                        yield then.apply(new Compared(Comparison.adapter(a, b, prompts, perCase),
+                                ctx.describe().apply(other, model.dir()), null));
+                    }
+                }
+            };
+        }
+    }
+
+    /** P1 §5: a LoRA per layer, each scored, then CNA between the model (A) and the model with the best one (B). */
+    private static <T> T loraScan(LanguageModel model, PromptSet prompts, AnalysisSpec.LoraScan ls,
+                                  boolean perCase, Context ctx, Function<Outcome, T> then) {
+        LoraLayerScan.Result scan = LoraLayerScan.run(model, ls.data(), ls.layers(), ls.settings(), ls.scoreCases(),
+                ctx.log());
+        try (VocabularyProjection p = projection(model);
+             LanguageModel tuned = opened(LanguageModel.open(model.dir(), ctx.device(), ctx.budget(),
+                     scan.bestAdapter().adapter()), ctx);
+             VocabularyProjection q = projection(tuned)) {
+            Attribution.NeuronPath path = Attribution.NeuronPath.VALUE_PROJECTIONS;
+            ComparisonResult r = Comparison.adapter(attribution(model, p, path, ctx), attribution(tuned, q, path, ctx),
+                    prompts, perCase);
+            return then.apply(new Compared(r, ctx.describe().apply(tuned, model.dir()), scan));
+        }
+    }
+
+    /** A second model, opened for side B, reporting its passes as the first one does. */
+    private static LanguageModel opened(LanguageModel m, Context ctx) {
+        m.transformer().setProgress((done, total) -> ctx.progress().update("layers", done, total));
+        return m;
+    }
+
+    private static VocabularyProjection projection(LanguageModel m) {
+        return new VocabularyProjection(m.weights(), VocabularyProjection.DEFAULT_CACHE_BYTES);
+    }
+
+    private static Attribution attribution(LanguageModel m, VocabularyProjection p, Attribution.NeuronPath path,
+                                           Context ctx) {
+        return new Attribution(m, p, Attribution.Options.defaults().withNeuronPath(path).withProgress(ctx.progress()));
+    }
+}

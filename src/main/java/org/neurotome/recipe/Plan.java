@@ -1,0 +1,230 @@
+package org.neurotome.recipe;
+
+import com.fasterxml.jackson.annotation.JsonSubTypes;
+import com.fasterxml.jackson.annotation.JsonTypeInfo;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import org.neurotome.Json;
+
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * What a recipe will do, as a value: its stages in order, each with what it reads and what it
+ * yields, how the weights are held under the memory budget, and the estimate. {@link Planner}
+ * makes it from the recipe, the checkpoint's header and the budget alone; {@code apply
+ * --dry-run} prints it as text ({@link #text()}) or JSON ({@link #toJson()}), and the JSON reads
+ * back into an equal value ({@link #fromJson}), so a plan can be stored and scheduled.
+ */
+public record Plan(List<Stage> stages, Residency residency, Estimate estimate) {
+
+    public Plan {
+        stages = List.copyOf(stages);
+    }
+
+    /** One stage of a recipe run. */
+    @JsonTypeInfo(use = JsonTypeInfo.Id.NAME, property = "stage")
+    @JsonSubTypes({
+            @JsonSubTypes.Type(value = Model.class, name = "model"),
+            @JsonSubTypes.Type(value = FindingsFrom.class, name = "findings-from"),
+            @JsonSubTypes.Type(value = Analyse.class, name = "analyse"),
+            @JsonSubTypes.Type(value = Select.class, name = "select"),
+            @JsonSubTypes.Type(value = EditAtRunTime.class, name = "edit-at-run-time"),
+            @JsonSubTypes.Type(value = EditTensor.class, name = "edit-tensor"),
+            @JsonSubTypes.Type(value = EditListed.class, name = "edit-listed"),
+            @JsonSubTypes.Type(value = RewriteConfig.class, name = "rewrite-config"),
+            @JsonSubTypes.Type(value = Recover.class, name = "recover"),
+            @JsonSubTypes.Type(value = Write.class, name = "write"),
+            @JsonSubTypes.Type(value = Archive.class, name = "archive"),
+            @JsonSubTypes.Type(value = Evaluate.class, name = "evaluate")})
+    public sealed interface Stage {
+        /** The stage as one line of {@code apply --dry-run}. */
+        String line();
+    }
+
+    /** The input checkpoint every stage reads: its path as the recipe gives it, shape and size. */
+    public record Model(String path, String modelType, int layers, int heads, int kvHeads, int ffn, long parameters,
+                        long bytes) implements Stage {
+        @Override
+        public String line() {
+            return format("model    %s: %s, %d layers, %d heads (%d kv), %d FFN neurons/layer, %,d parameters, %s",
+                    path, modelType, layers, heads, kvHeads, ffn, parameters, mib(bytes));
+        }
+    }
+
+    /** Findings {@code id} read from a file instead of computed. */
+    public record FindingsFrom(String id, String from) implements Stage {
+        @Override
+        public String line() {
+            return format("locate   %s: findings from %s", id, from);
+        }
+    }
+
+    /**
+     * An analysis yielding findings {@code id}: {@code method} on {@code cases} cases read from
+     * {@code input} (a data set with its filter, or the recipe's prompts or ids), about
+     * {@code forwardPasses} forward passes, keeping the top {@code top} (0: all).
+     */
+    public record Analyse(String id, String method, String input, int cases, long forwardPasses, int top)
+            implements Stage {
+        @Override
+        public String line() {
+            return format("locate   %s: %s on %d case%s, about %,d forward passes; keeps the top %s",
+                    id, method, cases, cases == 1 ? "" : "s", forwardPasses, top == 0 ? "all" : top);
+        }
+    }
+
+    /** Selection {@code id} from the findings {@code from}. */
+    public record Select(String id, String from, String kind, Integer top, Double threshold, String layers,
+                         boolean perCase) implements Stage {
+        @Override
+        public String line() {
+            return format("select   %s: from %s, %s%s%s%s", id, from, kind, top == null ? "" : ", top " + top,
+                    threshold == null ? "" : ", value >= " + threshold,
+                    (layers == null ? "" : ", layers " + layers) + (perCase ? ", union of per-case tops" : ""));
+        }
+    }
+
+    /** An edit of components known only when the run has located them ({@code components} is the reference). */
+    public record EditAtRunTime(String op, String components, String touches) implements Stage {
+        @Override
+        public String line() {
+            return format("edit     %s on %s chosen at run time: touches their %s", op, components, touches);
+        }
+    }
+
+    /**
+     * One tensor's edit, known now: {@code kind} (zero, scale, keep, add, …) of rows or columns
+     * ({@code axis}) given as {@code ranges}, {@code count} of them; for an addition,
+     * {@code addend} describes what is added.
+     */
+    public record EditTensor(String tensor, String kind, Integer axis, String ranges, Integer count, String addend)
+            implements Stage {
+        @Override
+        public String line() {
+            return addend != null ? format("edit     add %s to %s", addend, tensor)
+                    : format("edit     %s %s %s of %s (%d)", kind, axis == 0 ? "rows" : "columns", ranges, tensor, count);
+        }
+    }
+
+    /** Listed edits lowered only once the run-time ones are known. */
+    public record EditListed(int count) implements Stage {
+        @Override
+        public String line() {
+            return format("edit     %d listed edit(s) lowered after the run-time ones are known", count);
+        }
+    }
+
+    /** {@code config.json} as the edits rewrite it. */
+    public record RewriteConfig(String config) implements Stage {
+        @Override
+        public String line() {
+            return format("config   rewritten: %s", config);
+        }
+    }
+
+    /** A LoRA trained on the edited model and merged into it, the adapter kept in {@code adapterDir}. */
+    public record Recover(int rank, double alpha, boolean rslora, String targets, String layers, int steps,
+                          int batchSize, String data, String adapterDir) implements Stage {
+        @Override
+        public String line() {
+            return format("recover  LoRA r %d, alpha %s%s on %s, layers %s: %d steps of %d rows from %s; merged into "
+                    + "the output, the adapter in %s/", rank, alpha, rslora ? " (rsLoRA)" : "", targets, layers, steps,
+                    batchSize, data, adapterDir);
+        }
+    }
+
+    /** The output checkpoint and its provenance files. */
+    public record Write(String dir, String dtype, String shards) implements Stage {
+        @Override
+        public String line() {
+            return format("output   %s (dtype %s, %s), with recipe.yaml, findings.json, manifest.json, README.md "
+                    + "(model card)", dir, dtype, shards);
+        }
+    }
+
+    /** The archive of the output, written only when every gate passes if there are gates. */
+    public record Archive(String path, boolean onlyWhenGatesPass) implements Stage {
+        @Override
+        public String line() {
+            return format("archive  %s%s", path, onlyWhenGatesPass ? ", when every gate passes" : "");
+        }
+    }
+
+    /** The eval suite run on the output against the input (and on the model before recovery, with a recover stage). */
+    public record Evaluate(String suite, int tasks, int cases, int gates, boolean beforeRecovery) implements Stage {
+        @Override
+        public String line() {
+            return format("eval     suite %s: %d tasks, up to %d cases, candidate and baseline; %d gates%s", suite,
+                    tasks, cases, gates, beforeRecovery ? "; the edited model too, before recovery" : "");
+        }
+    }
+
+    /**
+     * How the weights are held under the budget ({@code budget} says where it came from):
+     * kept ({@code keptBytes} in float32) or streamed (the largest layer, whether the
+     * unembedding is kept, the passes over the {@code checkpointBytes} of the checkpoint).
+     * Null in a plan that runs no model.
+     */
+    public record Residency(boolean streamed, String budget, long keptBytes, long layerBytes, boolean unembedKept,
+                            int passes, long checkpointBytes) {
+        public String line() {
+            return streamed
+                    ? format("weights  streamed one layer at a time under %s (largest layer %s in float32; unembedding "
+                    + "%s); about %d passes, each reading the %s of the checkpoint", budget, mib(layerBytes),
+                    unembedKept ? "kept" : "read in blocks", passes, mib(checkpointBytes))
+                    : format("weights  kept in memory (%s in float32) under %s", mib(keptBytes), budget);
+        }
+    }
+
+    /** The rough estimate and the rates it assumes. */
+    public record Estimate(long memoryBytes, double seconds, double flopsPerSecond, double writeBytesPerSecond,
+                           double streamBytesPerSecond) {
+        public String line() {
+            return format("estimate memory ~%s; time ~%s (rough: %.0f GFLOP/s, %.2f GB/s writes, %.1f GB/s streamed "
+                    + "reads)", mib(memoryBytes), duration(seconds), flopsPerSecond / 1e9, writeBytesPerSecond / 1e9,
+                    streamBytesPerSecond / 1e9);
+        }
+    }
+
+    /** The plan as {@code apply --dry-run} prints it: one line per stage, the weights, the estimate. */
+    public String text() {
+        StringBuilder b = new StringBuilder();
+        stages.forEach(s -> b.append(s.line()).append('\n'));
+        if (residency != null) {
+            b.append(residency.line()).append('\n');
+        }
+        b.append(estimate.line()).append('\n');
+        return b.toString();
+    }
+
+    /** The plan as JSON ({@code apply --dry-run --json}); each stage names its kind in {@code stage}. */
+    public String toJson() {
+        try {
+            return Json.pretty().writeValueAsString(this);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** A plan read back from {@link #toJson()}. */
+    public static Plan fromJson(String json) {
+        try {
+            return Json.MAPPER.readValue(json, Plan.class);
+        } catch (JsonProcessingException e) {
+            throw new IllegalArgumentException("not a plan: " + e.getOriginalMessage(), e);
+        }
+    }
+
+    static String mib(long bytes) {
+        return String.format(Locale.ROOT, "%.1f MiB", bytes / (double) (1 << 20));
+    }
+
+    private static String duration(double seconds) {
+        return seconds < 120 ? String.format(Locale.ROOT, "%.0f s", Math.max(1, seconds))
+                : String.format(Locale.ROOT, "%.0f min", seconds / 60);
+    }
+
+    private static String format(String format, Object... args) {
+        return String.format(Locale.ROOT, format, args);
+    }
+}

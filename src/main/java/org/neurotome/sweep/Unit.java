@@ -1,0 +1,74 @@
+package org.neurotome.sweep;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.neurotome.Json;
+import org.neurotome.NeurotomeException;
+
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.SequencedMap;
+
+/**
+ * One unit of a sweep: a variant of the recipe (the recipe with its grid overrides), run end to
+ * end as {@code apply} runs it, its output and result kept in the sweep's unit store. A unit is
+ * named by {@link #key}, the SHA-256 of everything its result depends on ({@link SweepPlan}), so
+ * a finished unit is found again by any later sweep that needs it. Units travel as one JSON line
+ * ({@code --emit-units}, Spark tasks), with absolute paths: every worker must see the same files.
+ *
+ * @param index     the variant's position in the grid (0-based)
+ * @param key       the content key
+ * @param recipe    the recipe file
+ * @param overrides the variant's {@code --set} overrides, in grid order
+ * @param store     the unit store's directory ({@code <sweep>/units})
+ * @param threads   libtorch threads the unit runs with
+ */
+public record Unit(int index, String key, Path recipe, SequencedMap<String, String> overrides, Path store,
+                   int threads) {
+    public Unit {
+        overrides = new LinkedHashMap<>(overrides);
+    }
+
+    /** The unit as one line of JSON. */
+    public String toJson() {
+        ObjectNode n = Json.MAPPER.createObjectNode();
+        n.put("index", index).put("key", key).put("recipe", recipe.toString());
+        ObjectNode set = n.putObject("overrides");
+        overrides.forEach(set::put);
+        n.put("store", store.toString()).put("threads", threads);
+        try {
+            return Json.MAPPER.writeValueAsString(n);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Reads a unit line; {@code where} names it in errors ({@code units.jsonl:3}). */
+    public static Unit fromJson(String line, String where) {
+        try {
+            JsonNode n = Json.MAPPER.readTree(line);
+            SequencedMap<String, String> set = new LinkedHashMap<>();
+            for (Map.Entry<String, JsonNode> e : n.required("overrides").properties()) {
+                set.put(e.getKey(), e.getValue().asText());
+            }
+            return new Unit(n.required("index").asInt(), n.required("key").asText(),
+                    Path.of(n.required("recipe").asText()), set, Path.of(n.required("store").asText()),
+                    n.required("threads").asInt());
+        } catch (JsonProcessingException | IllegalArgumentException e) {
+            throw NeurotomeException.badInput(where + ": not a unit written by sweep --emit-units: "
+                    + e.getMessage().lines().findFirst().orElse(""));
+        }
+    }
+
+    /** This unit's folder in the store. */
+    public Path dir() {
+        return store.resolve(key);
+    }
+
+    /** Where the unit writes its checkpoint. */
+    public Path model() {
+        return dir().resolve("model");
+    }
+}
