@@ -40,8 +40,7 @@ public final class VerifyCommand implements Callable<Integer> {
         }
         long bad = 0;
         for (Manifest.Check c : checks) {
-            String verdict = !c.ok() ? "MISMATCH (manifest " + c.expected() + ", found " + c.actual() + ")"
-                    : c.hashed() ? "ok" : "not hashed (" + c.expected() + ")";
+            String verdict = c.ok() ? "ok" : "MISMATCH (manifest " + c.expected() + ", found " + c.actual() + ")";
             System.out.printf("%-40s %s%n", c.file(), verdict);
             bad += c.ok() ? 0 : 1;
         }

@@ -105,6 +105,21 @@ public final class Surgeon {
     /** Applies {@code edits} to {@code input} and writes the result atomically. */
     public static Result apply(Checkpoint input, List<Edit> edits, Options options) {
         Lowered lowered = lower(input, edits);
+        try (CheckpointWriter.Staged staged = stage(input, lowered, options)) {
+            CheckpointWriter.Written w = staged.commit();
+            return new Result(w.dir(), w.sha256(), lowered.described(), lowered.config());
+        }
+    }
+
+    /**
+     * Applies {@code edits} to {@code input} and writes the result into its partial directory,
+     * for the caller to finish (eval reports, model card) and commit.
+     */
+    public static CheckpointWriter.Staged stage(Checkpoint input, List<Edit> edits, Options options) {
+        return stage(input, lower(input, edits), options);
+    }
+
+    private static CheckpointWriter.Staged stage(Checkpoint input, Lowered lowered, Options options) {
         List<OutputTensor> tensors = WeightRewriter.rewrite(input, lowered.tensorEdits(), options.dtype());
         Map<String, byte[]> files = new TreeMap<>(copiedFiles(input.dir()));
         ObjectNode config = withDtype(lowered.config(), options.dtype());
@@ -136,10 +151,8 @@ public final class Surgeon {
             input.tensors().forEach((name, t) -> shardOf.put(name, t.file().getFileName().toString()));
             writer.shardLike(shardOf);
         }
-        CheckpointWriter.Written w = writer
-                .write(options.out(), tensors, files,
-                        new CheckpointWriter.LastFile(Manifest.FILE, hashes -> Manifest.render(hashes, sections)));
-        return new Result(w.dir(), w.sha256(), lowered.described(), lowered.config());
+        return writer.stage(options.out(), tensors, files,
+                new CheckpointWriter.LastFile(Manifest.FILE, hashes -> Manifest.render(hashes, sections)));
     }
 
     /** {@code transformers}' names of the dtypes a checkpoint may be converted to. */
