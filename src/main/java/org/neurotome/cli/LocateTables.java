@@ -127,8 +127,8 @@ final class LocateTables {
     /** After bounds: how many neurons were scored exactly (the list is the exhaustive one either way). */
     private static void scored(PrintWriter out, boolean bounded, long scored, long total) {
         if (bounded) {
-            out.printf(java.util.Locale.ROOT, "%,d of %,d neurons scored exactly; bounds rule out the rest (--exhaustive scores all)%n", scored,
-                    total);
+            out.printf(java.util.Locale.ROOT, "%,d of %,d neurons scored exactly; %s (--exhaustive scores all)%n",
+                    scored, total, scored < total ? "bounds rule out the rest" : "the bounds ruled out none");
         }
     }
 
