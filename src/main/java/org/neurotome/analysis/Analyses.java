@@ -77,7 +77,8 @@ public final class Analyses {
                     HeadScan.Options.defaults().withGroupBy(h.groupBy()).withProgress(ctx.progress()))));
             case AnalysisSpec.Attribution at -> {
                 try (VocabularyProjection p = projection(model)) {
-                    yield then.apply(new Attributed(attribution(model, p, at.neuronPath(), ctx).run(prompts, perCase)));
+                    yield then.apply(new Attributed(attribution(model, p, at.neuronPath(), ctx).run(prompts, perCase,
+                            at.scoring())));
                 }
             }
             case AnalysisSpec.Cna c -> cna(model, prompts, c, perCase, ctx, then);
@@ -91,14 +92,16 @@ public final class Analyses {
             Attribution a = attribution(model, p, c.neuronPath(), ctx);
             return switch (c.against()) {
                 case AnalysisSpec.AblatedHeads ab ->
-                        then.apply(new Compared(Comparison.headsAblated(a, prompts, ab.heads(), perCase), null, null));
+                        then.apply(new Compared(Comparison.headsAblated(a, prompts, ab.heads(), perCase,
+                                c.scoring()), null, null));
                 case AnalysisSpec.ContrastPrompts cp ->
-                        then.apply(new Compared(Comparison.contrast(a, prompts, cp.prompts(), perCase), null, null));
+                        then.apply(new Compared(Comparison.contrast(a, prompts, cp.prompts(), perCase,
+                                c.scoring()), null, null));
                 case AnalysisSpec.OtherCheckpoint oc -> {
                     try (LanguageModel other = opened(LanguageModel.open(oc.checkpoint(), ctx.device(), ctx.budget()), ctx);
                          VocabularyProjection q = projection(other)) {
                         Attribution b = attribution(other, q, c.neuronPath(), ctx);
-                        yield then.apply(new Compared(Comparison.checkpoints(a, b, prompts, perCase),
+                        yield then.apply(new Compared(Comparison.checkpoints(a, b, prompts, perCase, c.scoring()),
                                 ctx.describe().apply(other, oc.checkpoint()), null));
                     }
                 }
@@ -107,7 +110,7 @@ public final class Analyses {
                             LoraAdapter.read(wa.adapter())), ctx);
                          VocabularyProjection q = projection(other)) {
                         Attribution b = attribution(other, q, c.neuronPath(), ctx);
-                        yield then.apply(new Compared(Comparison.adapter(a, b, prompts, perCase),
+                        yield then.apply(new Compared(Comparison.adapter(a, b, prompts, perCase, c.scoring()),
                                 ctx.describe().apply(other, model.dir()), null));
                     }
                 }
@@ -126,7 +129,7 @@ public final class Analyses {
              VocabularyProjection q = projection(tuned)) {
             Attribution.NeuronPath path = Attribution.NeuronPath.VALUE_PROJECTIONS;
             ComparisonResult r = Comparison.adapter(attribution(model, p, path, ctx), attribution(tuned, q, path, ctx),
-                    prompts, perCase);
+                    prompts, perCase, ls.scoring());
             return then.apply(new Compared(r, ctx.describe().apply(tuned, model.dir()), scan));
         }
     }

@@ -3,6 +3,7 @@ package org.neurotome.analysis;
 import org.neurotome.arch.Head;
 import org.neurotome.cna.Attribution.NeuronPath;
 import org.neurotome.cna.PromptSet;
+import org.neurotome.cna.Scoring;
 import org.neurotome.eval.EvalCase;
 import org.neurotome.lora.LoraTrainer;
 import org.neurotome.lora.TrainingData;
@@ -24,20 +25,24 @@ public sealed interface AnalysisSpec {
     record HeadScan(List<String> groupBy) implements AnalysisSpec {
     }
 
-    /** Every component's log-probability increase for the target. */
-    record Attribution(NeuronPath neuronPath) implements AnalysisSpec {
+    /**
+     * Every component's log-probability increase for the target; {@code scoring} says whether
+     * every one is scored exactly or only those bounds cannot rule out of the top K.
+     */
+    record Attribution(NeuronPath neuronPath, Scoring scoring) implements AnalysisSpec {
     }
 
-    /** Importance on the prompts (side A) against {@code against} (side B). */
-    record Cna(Against against, NeuronPath neuronPath) implements AnalysisSpec {
+    /** Importance on the prompts (side A) against {@code against} (side B), scored as {@code scoring} says. */
+    record Cna(Against against, NeuronPath neuronPath, Scoring scoring) implements AnalysisSpec {
     }
 
     /**
      * A LoRA on each of {@code layers}, trained on {@code data} with the settings of each layer,
-     * scored on {@code scoreCases}; then CNA between the model and the model with the best one.
+     * scored on {@code scoreCases}; then CNA between the model and the model with the best one,
+     * scored as {@code scoring} says.
      */
     record LoraScan(TrainingData data, List<Integer> layers, IntFunction<LoraTrainer.Settings> settings,
-                    List<EvalCase> scoreCases) implements AnalysisSpec {
+                    List<EvalCase> scoreCases, Scoring scoring) implements AnalysisSpec {
     }
 
     /** What CNA compares the model's run on the prompts with. */

@@ -5,6 +5,7 @@ import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
 import org.apache.commons.compress.archivers.tar.TarConstants;
 import org.neurotome.ExitCode;
 import org.neurotome.NeurotomeException;
+import org.neurotome.Scratch;
 import org.apache.commons.io.output.CloseShieldOutputStream;
 
 import java.io.BufferedOutputStream;
@@ -13,10 +14,9 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
@@ -30,7 +30,8 @@ import java.util.stream.Stream;
  * before their contents; every entry has mtime 0, uid and gid 0, no user or group names, and
  * mode 644 (files) or 755 (folders); long names and sizes over 8 GiB use pax headers
  * (POSIX.1-2001). Hidden files (names starting with a dot, such as partial writes) are left
- * out. The archive is written to a hidden sibling, flushed to disk and renamed into place.
+ * out. The archive is written to a hidden sibling ({@link Scratch}), flushed to disk and renamed
+ * into place.
  */
 public final class ArchiveWriter {
     private static final int BUFFER = 1 << 20;
@@ -46,47 +47,51 @@ public final class ArchiveWriter {
      */
     public static Path write(Path dir, ArchiveFormat format, Path target, boolean force) {
         Path out = target.toAbsolutePath().normalize();
+        if (Files.exists(out) && !force) {
+            throw new NeurotomeException(ExitCode.OUTPUT_FAILED, out + ": already exists; pass --force to replace it");
+        }
+        try (Scratch partial = stage(dir, format, out)) {
+            partial.moveTo(out);
+        } catch (IOException e) {
+            throw NeurotomeException.outputFailed(out + ": cannot move the archive into place: " + e.getMessage(), e);
+        }
+        return out;
+    }
+
+    /**
+     * Archives {@code dir} into a new hidden file beside {@code target} (a {@link Scratch},
+     * created exclusively: a link planted under its name is removed, never written through),
+     * flushed to disk, for the caller to move into place. Failures are OUTPUT_FAILED and leave
+     * no file behind.
+     */
+    public static Scratch stage(Path dir, ArchiveFormat format, Path target) {
+        Path out = target.toAbsolutePath().normalize();
         Path source = dir.toAbsolutePath().normalize();
         if (out.startsWith(source)) {
             throw NeurotomeException.badInput(out + ": an archive of " + source + " cannot be written inside it");
         }
-        if (Files.exists(out) && !force) {
-            throw new NeurotomeException(ExitCode.OUTPUT_FAILED, out + ": already exists; pass --force to replace it");
-        }
         List<String> entries = entries(source);
-        Path tmp = out.resolveSibling("." + out.getFileName() + ".partial-" + ProcessHandle.current().pid());
-        try {
-            Files.createDirectories(out.getParent());
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
-                    StandardOpenOption.WRITE)) {
-                OutputStream file = new BufferedOutputStream(Channels.newOutputStream(ch), BUFFER);
-                // the tar stream's close ends the compressed stream but must leave the file open to be flushed
-                try (TarArchiveOutputStream tar = new TarArchiveOutputStream(
-                        format.compress(CloseShieldOutputStream.wrap(file)), "UTF-8")) {
-                    tar.setLongFileMode(TarArchiveOutputStream.LONGFILE_POSIX);
-                    tar.setBigNumberMode(TarArchiveOutputStream.BIGNUMBER_POSIX);
-                    tar.setAddPaxHeadersForNonAsciiNames(true);
-                    byte[] buffer = new byte[BUFFER];
-                    for (String name : entries) {
-                        add(tar, source, name, buffer);
-                    }
-                    tar.finish();
+        Scratch partial = Scratch.file(out, Scratch.PARTIAL);
+        try (FileChannel ch = FileChannel.open(partial.path(), StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE,
+                LinkOption.NOFOLLOW_LINKS)) {
+            OutputStream file = new BufferedOutputStream(Channels.newOutputStream(ch), BUFFER);
+            // the tar stream's close ends the compressed stream but must leave the file open to be flushed
+            try (TarArchiveOutputStream tar = new TarArchiveOutputStream(
+                    format.compress(CloseShieldOutputStream.wrap(file)), "UTF-8")) {
+                tar.setLongFileMode(TarArchiveOutputStream.LONGFILE_POSIX);
+                tar.setBigNumberMode(TarArchiveOutputStream.BIGNUMBER_POSIX);
+                tar.setAddPaxHeadersForNonAsciiNames(true);
+                byte[] buffer = new byte[BUFFER];
+                for (String name : entries) {
+                    add(tar, source, name, buffer);
                 }
-                file.flush();
-                ch.force(true);
+                tar.finish();
             }
-            try {
-                Files.move(tmp, out, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, out, StandardCopyOption.REPLACE_EXISTING);
-            }
-            return out;
+            file.flush();
+            ch.force(true);
+            return partial;
         } catch (IOException | RuntimeException e) {
-            try {
-                Files.deleteIfExists(tmp);
-            } catch (IOException ignored) {
-                // a hidden partial; the next write of the same archive truncates it
-            }
+            partial.close();
             if (e instanceof NeurotomeException ne) {
                 throw ne;
             }

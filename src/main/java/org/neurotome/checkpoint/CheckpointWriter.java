@@ -5,9 +5,11 @@ import org.neurotome.Json;
 import org.neurotome.NeurotomeException;
 import org.neurotome.output.OutputGuard;
 import org.neurotome.output.OutputLock;
+import org.neurotome.Scratch;
 import org.neurotome.Sha256;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.StandardOpenOption;
@@ -19,15 +21,13 @@ import java.util.concurrent.Future;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.stream.Stream;
+import java.util.TreeMap;
 
 /**
  * Writes a Hugging Face checkpoint directory atomically: tensors go into
@@ -35,10 +35,12 @@ import java.util.stream.Stream;
  * a {@code model.safetensors.index.json} when they exceed the maximum shard size (the
  * layout of {@code transformers}' {@code save_pretrained}). Headers are padded with spaces
  * to an 8-byte boundary and carry {@code __metadata__}. Everything is written into a
- * temporary sibling directory, re-opened to verify, and only then renamed into place, so a
- * failed run leaves nothing that looks like a finished checkpoint (a partial directory is
- * removed on failure, on SIGTERM/SIGINT, and — left by a killed process — by the next write).
- * The output is checked by an {@link OutputGuard} and written under its {@link OutputLock}.
+ * hidden partial directory beside the output ({@link Scratch}), re-opened to verify, and only
+ * then renamed into place, so a failed run leaves nothing that looks like a finished checkpoint
+ * (a partial directory is removed on failure, on SIGTERM/SIGINT, and — left by a killed
+ * process — by the next write). A caller with more to add (a recipe run's eval reports, model
+ * card and archive) {@link #stage stages} the checkpoint and commits it when all is done. The
+ * output is checked by an {@link OutputGuard} and written under its {@link OutputLock}.
  */
 public final class CheckpointWriter {
     private final long maxShardBytes;
@@ -50,6 +52,8 @@ public final class CheckpointWriter {
     private OutputGuard guard;
     /** When set, the shard each tensor goes to, by the name of an input shard (the output is sharded like the input). */
     private Map<String, String> shardOf;
+    /** Files copied into the output as they are, by their name there. */
+    private Map<String, Path> copied = Map.of();
 
     /**
      * @param maxShardBytes shard size limit (a tensor larger than it gets a shard of its own)
@@ -93,12 +97,76 @@ public final class CheckpointWriter {
         return this;
     }
 
+    /**
+     * This writer, also copying {@code files} (name in the output → file to copy) into the
+     * output, streamed and hashed as they are (an input's tokenizer, licence, ...).
+     */
+    public CheckpointWriter copying(Map<String, Path> files) {
+        this.copied = Map.copyOf(files);
+        return this;
+    }
+
     /** A file written last, whose content depends on the hashes of all the others. */
     public record LastFile(String name, java.util.function.Function<Map<String, String>, byte[]> content) {
     }
 
     /** What was written: each file's SHA-256 by file name. */
     public record Written(Path dir, Map<String, String> sha256) {
+    }
+
+    /**
+     * A checkpoint written and verified in its partial directory {@link #dir()}, not yet in
+     * place: the caller may add files (eval reports) and then {@link #commit()} it; closed
+     * without a commit, the partial is removed and the output left as it was. It holds the
+     * output's lock until closed.
+     */
+    public static final class Staged implements AutoCloseable {
+        private final Path out;
+        private final Scratch partial;
+        private final Map<String, String> sha256;
+        private final OutputLock lock;
+
+        private Staged(Path out, Scratch partial, Map<String, String> sha256, OutputLock lock) {
+            this.out = out;
+            this.partial = partial;
+            this.sha256 = sha256;
+            this.lock = lock;
+        }
+
+        /** The partial directory, where the checkpoint is until committed. */
+        public Path dir() {
+            return partial.path();
+        }
+
+        /** The output directory it replaces when committed. */
+        public Path out() {
+            return out;
+        }
+
+        /** The SHA-256 of each file the writer wrote, by name (the last file's excluded). */
+        public Map<String, String> sha256() {
+            return sha256;
+        }
+
+        /** Renames the partial directory into place, replacing an earlier output. */
+        public Written commit() {
+            try {
+                partial.moveTo(out);
+            } catch (IOException e) {
+                throw NeurotomeException.outputFailed(out + ": cannot move the finished output into place: "
+                        + NeurotomeException.reason(e), e);
+            }
+            return new Written(out, sha256);
+        }
+
+        @Override
+        public void close() {
+            try {
+                partial.close();
+            } finally {
+                lock.close();
+            }
+        }
     }
 
     /**
@@ -115,11 +183,25 @@ public final class CheckpointWriter {
      * into place; its own hash is not part of the result.
      */
     public Written write(Path out, List<OutputTensor> tensors, Map<String, byte[]> files, LastFile lastFile) {
+        try (Staged staged = stage(out, tensors, files, lastFile)) {
+            return staged.commit();
+        }
+    }
+
+    /**
+     * As {@link #write(Path, List, Map, LastFile)}, but leaves the written checkpoint in its
+     * partial directory for the caller to finish and commit.
+     */
+    public Staged stage(Path out, List<OutputTensor> tensors, Map<String, byte[]> files, LastFile lastFile) {
         out = check(out);
-        try (OutputLock lock = OutputLock.acquire(out)) {
+        OutputLock lock = OutputLock.acquire(out);
+        try {
             // checked again under the lock: another run may have written it meanwhile
             check(out);
-            return writeLocked(out, tensors, files, lastFile);
+            return writeLocked(out, tensors, files, lastFile, lock);
+        } catch (RuntimeException | Error e) {
+            lock.close();
+            throw e;
         }
     }
 
@@ -134,23 +216,17 @@ public final class CheckpointWriter {
         return abs;
     }
 
-    private Written writeLocked(Path out, List<OutputTensor> tensors, Map<String, byte[]> files, LastFile lastFile) {
-        Path parent = out.getParent();
-        Path tmp = parent.resolve("." + out.getFileName() + ".partial-" + ProcessHandle.current().pid());
+    private Staged writeLocked(Path out, List<OutputTensor> tensors, Map<String, byte[]> files, LastFile lastFile,
+                               OutputLock lock) {
         // shards are hashed on a second thread while the next one is written
         ExecutorService hasher = Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "sha256");
             t.setDaemon(true);
             return t;
         });
-        // SIGTERM / SIGINT while writing: the partial goes with the process
-        Thread cleanup = new Thread(() -> deleteOnShutdown(tmp), "partial-cleanup");
-        Runtime.getRuntime().addShutdownHook(cleanup);
+        Scratch partial = Scratch.directory(out, Scratch.PARTIAL);
+        Path tmp = partial.path();
         try {
-            Files.createDirectories(parent);
-            deleteStalePartials(parent, out.getFileName().toString());
-            deleteTree(tmp);
-            Files.createDirectory(tmp);
             Map<String, Future<String>> hashes = new LinkedHashMap<>();
             List<List<OutputTensor>> shards = planShards(tensors);
             if (shards.size() == 1) {
@@ -173,6 +249,16 @@ public final class CheckpointWriter {
                 byte[] indexBytes = (Json.pretty().writeValueAsString(index) + "\n").getBytes(StandardCharsets.UTF_8);
                 hashes.put(Checkpoint.INDEX, CompletableFuture.completedFuture(writeFile(tmp.resolve(Checkpoint.INDEX), indexBytes)));
             }
+            for (Map.Entry<String, Path> f : new TreeMap<>(copied).entrySet()) {
+                if (!files.containsKey(f.getKey())) {
+                    Path copy = tmp.resolve(f.getKey());
+                    // streamed into a new file, whose mode follows the umask (not the input's)
+                    try (InputStream in = Files.newInputStream(f.getValue())) {
+                        Files.copy(in, copy);
+                    }
+                    hashes.put(f.getKey(), hasher.submit(() -> Sha256.hex(copy)));
+                }
+            }
             for (Map.Entry<String, byte[]> f : files.entrySet()) {
                 hashes.put(f.getKey(), CompletableFuture.completedFuture(writeFile(tmp.resolve(f.getKey()), f.getValue())));
             }
@@ -184,41 +270,17 @@ public final class CheckpointWriter {
                 Files.write(tmp.resolve(lastFile.name()), lastFile.content().apply(Map.copyOf(sha)));
             }
             verify(tmp, tensors, tensorFile);
-            moveIntoPlace(tmp, out);
-            return new Written(out, sha);
+            return new Staged(out, partial, java.util.Collections.unmodifiableMap(sha), lock);
         } catch (IOException e) {
             hasher.shutdownNow();
-            deleteQuietly(tmp);
+            partial.close();
             throw NeurotomeException.outputFailed(out + ": cannot write: " + NeurotomeException.reason(e), e);
         } catch (RuntimeException | Error e) {
             hasher.shutdownNow();
-            deleteQuietly(tmp);
+            partial.close();
             throw e;
         } finally {
             hasher.shutdown();
-            try {
-                Runtime.getRuntime().removeShutdownHook(cleanup);
-            } catch (IllegalStateException shuttingDown) {
-                // the hook is running: it removes the partial
-            }
-        }
-    }
-
-    /**
-     * Removes the partial directory while the process shuts down; the writing thread may still
-     * be adding a file, so a few attempts are made.
-     */
-    private static void deleteOnShutdown(Path tmp) {
-        for (int attempt = 0; attempt < 20 && Files.exists(tmp); attempt++) {
-            try {
-                deleteTree(tmp);
-            } catch (IOException e) {
-                try {
-                    Thread.sleep(20);
-                } catch (InterruptedException interrupted) {
-                    return;
-                }
-            }
         }
     }
 
@@ -324,47 +386,5 @@ public final class CheckpointWriter {
         if (count != tensors.size()) {
             throw new IllegalStateException("wrote " + count + " tensors, expected " + tensors.size());
         }
-    }
-
-    private static void moveIntoPlace(Path tmp, Path out) throws IOException {
-        Path old = null;
-        if (Files.exists(out)) {
-            old = out.resolveSibling("." + out.getFileName() + ".replaced-" + ProcessHandle.current().pid());
-            deleteTree(old);
-            Files.move(out, old);
-        }
-        try {
-            Files.move(tmp, out, StandardCopyOption.ATOMIC_MOVE);
-        } catch (AtomicMoveNotSupportedException e) {
-            Files.move(tmp, out);
-        }
-        if (old != null) {
-            deleteTree(old);
-        }
-    }
-
-    /** Removes partial directories for {@code name} left by processes that died mid-write (e.g. killed). */
-    private static void deleteStalePartials(Path parent, String name) throws IOException {
-        String prefix = "." + name + ".partial-";
-        try (Stream<Path> list = Files.list(parent)) {
-            for (Path p : list.filter(x -> x.getFileName().toString().startsWith(prefix)).toList()) {
-                String pid = p.getFileName().toString().substring(prefix.length());
-                if (pid.matches("\\d+") && ProcessHandle.of(Long.parseLong(pid)).isEmpty()) {
-                    deleteTree(p);
-                }
-            }
-        }
-    }
-
-    private static void deleteQuietly(Path dir) {
-        try {
-            deleteTree(dir);
-        } catch (IOException ignored) {
-            // best effort: the directory is a hidden partial, never mistaken for output
-        }
-    }
-
-    static void deleteTree(Path dir) throws IOException {
-        org.neurotome.FileTree.delete(dir);
     }
 }

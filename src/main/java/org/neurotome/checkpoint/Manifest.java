@@ -95,8 +95,9 @@ public final class Manifest {
     }
 
     /**
-     * The manifest section naming files written into the directory after the manifest (the eval
-     * reports of a recipe run): allowed there, but not hashed.
+     * The manifest section naming files still to be written into the directory after the
+     * manifest (the eval reports and model card of a recipe run), before the output is moved into
+     * place; {@link #addFiles} hashes them and takes them off. A finished output has none left.
      */
     public static final String WRITTEN_AFTER = "written_after";
 
@@ -140,11 +141,8 @@ public final class Manifest {
         }
     }
 
-    /**
-     * One line of a verification: the file (relative, '/'-separated), what the manifest says,
-     * what is there now; {@code hashed} false for a file the manifest names as written after it.
-     */
-    public record Check(String file, String expected, String actual, boolean hashed) {
+    /** One line of a verification: the file (relative, '/'-separated), what the manifest says, what is there now. */
+    public record Check(String file, String expected, String actual) {
         public boolean ok() {
             return expected.equals(actual);
         }
@@ -153,8 +151,9 @@ public final class Manifest {
     /**
      * Compares the directory's full file list, subdirectories included, with the manifest of
      * {@code dir}: every listed file is re-hashed (or found missing), and every other file is a
-     * mismatch unless the manifest names it as written after itself. A missing or malformed
-     * manifest is a BAD_CHECKPOINT error.
+     * mismatch. A file the manifest names as still to be written after it ({@link #WRITTEN_AFTER}:
+     * the eval reports and model card of a recipe run) is a mismatch too: the run that wrote the
+     * directory did not finish. A missing or malformed manifest is a BAD_CHECKPOINT error.
      */
     public static List<Check> verify(Path dir) {
         Path file = dir.resolve(FILE);
@@ -168,26 +167,29 @@ public final class Manifest {
             Map.Entry<String, JsonNode> e = it.next();
             listed.put(e.getKey(), e.getValue().asText());
         }
-        java.util.Set<String> after = new java.util.HashSet<>();
+        java.util.Set<String> after = new java.util.TreeSet<>();
         manifest.path(WRITTEN_AFTER).forEach(n -> after.add(n.asText()));
         try (Stream<Path> files = Files.walk(dir)) {
             List<Check> checks = new java.util.ArrayList<>();
             for (Map.Entry<String, String> e : listed.entrySet()) {
                 Path f = dir.resolve(e.getKey());
                 checks.add(new Check(e.getKey(), e.getValue(), Files.isRegularFile(f, java.nio.file.LinkOption.NOFOLLOW_LINKS)
-                        ? Sha256.hex(f) : Files.exists(f) ? "not a regular file" : "missing", true));
+                        ? Sha256.hex(f) : Files.exists(f) ? "not a regular file" : "missing"));
+            }
+            for (String name : after) {
+                if (!listed.containsKey(name)) {
+                    checks.add(new Check(name, "to be written before the output was finished", (Files.exists(dir.resolve(name),
+                            java.nio.file.LinkOption.NOFOLLOW_LINKS) ? "present but never hashed" : "missing")
+                            + ": the run that wrote it did not finish"));
+                }
             }
             for (Path f : files.filter(p -> !Files.isDirectory(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)).sorted().toList()) {
                 String name = dir.relativize(f).toString().replace(java.io.File.separatorChar, '/');
-                if (listed.containsKey(name) || name.equals(FILE)) {
+                if (listed.containsKey(name) || after.contains(name) || name.equals(FILE)) {
                     continue;
                 }
-                if (after.contains(name)) {
-                    checks.add(new Check(name, "written after the manifest", "written after the manifest", false));
-                } else {
-                    checks.add(new Check(name, "not listed", Files.isRegularFile(f, java.nio.file.LinkOption.NOFOLLOW_LINKS)
-                            ? Sha256.hex(f) : "not a regular file", true));
-                }
+                checks.add(new Check(name, "not listed", Files.isRegularFile(f, java.nio.file.LinkOption.NOFOLLOW_LINKS)
+                        ? Sha256.hex(f) : "not a regular file"));
             }
             return checks;
         } catch (IOException e) {

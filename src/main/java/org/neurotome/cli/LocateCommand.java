@@ -11,6 +11,7 @@ import org.neurotome.analysis.AnalysisSpec;
 import org.neurotome.arch.Head;
 import org.neurotome.cna.Attribution;
 import org.neurotome.cna.AttributionResult;
+import org.neurotome.cna.ComparisonResult;
 import org.neurotome.cna.ComponentScores;
 import org.neurotome.cna.Findings;
 import org.neurotome.cna.FindingsChart;
@@ -18,6 +19,7 @@ import org.neurotome.cna.HeadScan;
 import org.neurotome.cna.HeadScanResult;
 import org.neurotome.cna.PromptSet;
 import org.neurotome.cna.Provenance;
+import org.neurotome.cna.Scoring;
 import org.neurotome.eval.EvalCase;
 import org.neurotome.eval.EvalCaseFile;
 import org.neurotome.model.LanguageModel;
@@ -121,6 +123,11 @@ public final class LocateCommand implements Callable<Integer> {
             description = "Entries to list and write (0: all). Default: ${DEFAULT-VALUE}.")
     int top;
 
+    @Option(names = "--exhaustive",
+            description = "attribution, cna: score every neuron and head exactly, as --top 0 does, instead of only "
+                    + "those that bounds on the scores cannot rule out of the top K (the lists are the same).")
+    boolean exhaustive;
+
     @Option(names = "--top-tokens", paramLabel = "N", defaultValue = "10",
             description = "cna: top tokens listed per neuron value vector. Default: ${DEFAULT-VALUE}.")
     int topTokens;
@@ -196,13 +203,19 @@ public final class LocateCommand implements Callable<Integer> {
                         : new Provenance(prov.model(), c.modelB(), prov.input(), prov.parameters());
                 Findings findings = Findings.comparison(c.result(), withB, top, topTokens, tok, perCase);
                 LocateTables.comparison(out, findings);
+                ComparisonResult r = c.result();
+                if (r.scored().bounded()) {
+                    yield new Shown(findings, FindingsChart.layerBars("CNA: sum of the differences of the "
+                                    + r.scored().neurons() + " neurons scored exactly, per layer (" + r.kind().key() + ")",
+                            "diff", List.of("positive", "negative"), scoredSums(r.diff())));
+                }
                 double[][] layers = new double[2][];
                 layers[0] = findings.document().path("layers").findValues("positive_diff").stream()
                         .mapToDouble(v -> v.asDouble()).toArray();
                 layers[1] = findings.document().path("layers").findValues("negative_diff").stream()
                         .mapToDouble(v -> v.asDouble()).toArray();
                 yield new Shown(findings, FindingsChart.layerBars("CNA: sum of neuron differences per layer ("
-                        + c.result().kind().key() + ")", "diff", List.of("positive", "negative"), layers));
+                        + r.kind().key() + ")", "diff", List.of("positive", "negative"), layers));
             }
         };
     }
@@ -211,13 +224,31 @@ public final class LocateCommand implements Callable<Integer> {
     private AnalysisSpec spec(LanguageModel lm, PromptSet prompts) {
         return switch (method) {
             case "head-scan" -> new AnalysisSpec.HeadScan(by);
-            case "attribution" -> new AnalysisSpec.Attribution(neuronPath());
+            case "attribution" -> new AnalysisSpec.Attribution(neuronPath(), scoring());
             default -> new AnalysisSpec.Cna(against != null ? new AnalysisSpec.OtherCheckpoint(against)
                     : againstAdapter != null ? new AnalysisSpec.WithAdapter(againstAdapter)
                     : !ablate.isEmpty() ? new AnalysisSpec.AblatedHeads(
                             ablate.stream().map(h -> Head.parse(h).check(lm.config())).toList())
-                    : new AnalysisSpec.ContrastPrompts(contrastSide(lm, prompts)), neuronPath());
+                    : new AnalysisSpec.ContrastPrompts(contrastSide(lm, prompts)), neuronPath(), scoring());
         };
+    }
+
+    private Scoring scoring() {
+        return Scoring.of(top, null, exhaustive);
+    }
+
+    /** Per layer, the sums of the positive and of the negative differences among the neurons scored (not NaN). */
+    private static double[][] scoredSums(float[][] diff) {
+        double[][] out = new double[2][diff.length];
+        for (int l = 0; l < diff.length; l++) {
+            for (float v : diff[l]) {
+                if (!Float.isNaN(v)) {
+                    out[0][l] += Math.max(v, 0);
+                    out[1][l] += Math.min(v, 0);
+                }
+            }
+        }
+        return out;
     }
 
     private Attribution.NeuronPath neuronPath() {
@@ -235,6 +266,10 @@ public final class LocateCommand implements Callable<Integer> {
         }
         if (top < 0) {
             throw NeurotomeException.badInput("--top must be 0 (all) or more, got " + top);
+        }
+        if (exhaustive && method.equals("head-scan")) {
+            throw NeurotomeException.badInput("--exhaustive chooses how attribution and cna score neurons; a head-scan "
+                    + "always ablates every head");
         }
         if (topTokens < 0) {
             throw NeurotomeException.badInput("--top-tokens must be 0 or more, got " + topTokens);
@@ -277,6 +312,8 @@ public final class LocateCommand implements Callable<Integer> {
         inputs.put("the model", model);
         inputs.put("the checkpoint of --against", against);
         inputs.put("the data set", input.dataset);
+        inputs.put("the adapter of --adapter", run.adapter.adapter);
+        inputs.put("the adapter of --against-adapter", againstAdapter);
         OutputGuard guard = OutputGuard.protecting(inputs);
         if (json != null) {
             guard.file(json, "a findings JSON", Findings::isFindingsFile);
@@ -407,6 +444,9 @@ public final class LocateCommand implements Callable<Integer> {
         p.put("per_case", perCase);
         if (!method.equals("head-scan")) {
             p.put("neuron_path", neuronPath);
+            if (exhaustive) {
+                p.put("exhaustive", true);
+            }
         }
         p.put("device", run.device.device);
         return p;

@@ -77,6 +77,7 @@ final class LocateTables {
             out.printf("attribution over %d cases (%d positions), mean p(target) = %s%n", r.prompts().cases().size(),
                     steps.size(), fmt(steps.stream().mapToDouble(StepScores::prob).average().orElseThrow()));
         }
+        scored(out, r.scored().bounded(), r.scored().neurons(), r.scored().neuronsTotal());
         out.printf("%nFFN neurons by log-probability increase%n%4s  %-10s  %9s  %9s%n", "rank", "neuron", "score", "coef");
         List<AttributionResult.NeuronScore> neurons = r.neurons(top);
         for (int i = 0; i < neurons.size(); i++) {
@@ -105,6 +106,9 @@ final class LocateTables {
         };
         out.printf("CNA over %d position(s): A = the model, B = %s; mean p_A = %s, p_B = %s%n", d.path("positions").asInt(),
                 against, fmt(d.path("base").path("prob_a").asDouble()), fmt(d.path("base").path("prob_b").asDouble()));
+        JsonNode sc = d.path("scoring");
+        scored(out, sc.path("method").asText().equals("bounds"), sc.path("neurons_scored").asLong(),
+                sc.path("neurons").asLong());
         out.printf("%4s  %-10s  %9s  %9s  %9s  %9s  %9s  %s%n", "rank", "neuron", "diff", "score_a", "score_b", "coef_a",
                 "coef_b", "top tokens");
         int rank = 1;
@@ -117,6 +121,14 @@ final class LocateTables {
             out.printf("%4d  %-10s  %9s  %9s  %9s  %9s  %9s  %s%n", rank++, n.neuron(), fmt(o.path("diff").asDouble()),
                     fmt(o.path("score_a").asDouble()), fmt(o.path("score_b").asDouble()), fmt(o.path("coef_a").asDouble()),
                     fmt(o.path("coef_b").asDouble()), String.join(" ", tokens));
+        }
+    }
+
+    /** After bounds: how many neurons were scored exactly (the list is the exhaustive one either way). */
+    private static void scored(PrintWriter out, boolean bounded, long scored, long total) {
+        if (bounded) {
+            out.printf(java.util.Locale.ROOT, "%,d of %,d neurons scored exactly; bounds rule out the rest (--exhaustive scores all)%n", scored,
+                    total);
         }
     }
 

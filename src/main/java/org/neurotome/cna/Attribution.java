@@ -111,10 +111,16 @@ public final class Attribution {
     }
 
     /**
-     * Scores every step of {@code prompts} and averages over them; {@code keepSteps} also
-     * keeps each step's own scores.
+     * Scores every step of {@code prompts} and averages over them, every neuron and head
+     * exactly or as {@code scoring} says; {@code keepSteps} also keeps each step's own scores.
      */
-    public AttributionResult run(PromptSet prompts, boolean keepSteps) {
+    public AttributionResult run(PromptSet prompts, boolean keepSteps, Scoring scoring) {
+        return scoring.exhaustive() ? exhaustive(prompts, keepSteps)
+                : BoundedRanking.attribution(this, prompts, keepSteps, scoring);
+    }
+
+    /** Every neuron and head of every step scored exactly. */
+    private AttributionResult exhaustive(PromptSet prompts, boolean keepSteps) {
         ModelConfig c = model.config();
         List<PromptSet.Step> steps = prompts.steps();
         ComponentScores.Sum sum = new ComponentScores.Sum(c.numLayers(), c.numHeads(), c.ffnSize());
@@ -128,7 +134,8 @@ public final class Attribution {
             }
             options.progress().update("positions", scored.size(), steps.size());
         }
-        return new AttributionResult(prompts, scored, sum.mean());
+        return new AttributionResult(prompts, scored, sum.mean(), Scoring.Summary.exhaustive(
+                (long) c.numLayers() * c.ffnSize(), (long) c.numLayers() * c.numHeads()));
     }
 
     /**
@@ -329,16 +336,8 @@ public final class Attribution {
         int layers = c.numLayers();
         int heads = c.numHeads();
         int ffnSize = c.ffnSize();
-        int rows = records.stream().mapToInt(Recorded::rows).sum();
-        int[] target = new int[rows];
-        float[] s = new float[rows];
-        int at = 0;
-        for (Recorded r : records) {
-            for (int i = 0; i < r.rows(); i++, at++) {
-                target[at] = r.target[i];
-                s[at] = (float) r.norm[i].scale();
-            }
-        }
+        Rows all = new Rows(records);
+        int rows = all.size();
         float[][][] neuron = new float[rows][layers][];
         float[][][] coef = new float[rows][layers][];
         float[][][] head = new float[rows][layers][];
@@ -346,73 +345,32 @@ public final class Attribution {
         double[][] headBase = new double[rows][layers];
         double[][] attention = new double[rows][layers];
         double[][] ffn = new double[rows][layers];
-        int chunk = rowsPerBatch(1);
         for (int l = 0; l < layers; l++) {
             try (NDScope layerScope = new NDScope(); Weights.Lease<NDArray> values = model.weights().ffnValues(l)) {
-                NDArray pre = joined(records, l, r -> r.pre);                                     // [R, D]
-                NDArray mid = joined(records, l, r -> r.mid);                                     // [R, D]
-                NDArray post = joined(records, l, r -> r.post);                                   // [R, I]
-                NDArray attnOut = joined(records, l, r -> r.attnOut);                             // [R, D]
-                NDArray mlpOut = joined(records, l, r -> r.mlpOut);                               // [R, D]
-                NDArray perHeadOut = joined(records, l, r -> r.heads);                            // [R, H, D]
-                NDManager m = pre.getManager();
-                NDArray idx = m.create(longs(target, 1), new Shape(rows, 1));
-                NDArray baseU = projection.uncapped(mid, s);                                      // [R, V]
-                float[] nb = pick(projection.cap(baseU), idx);
-                // a neuron's value reaches the residual divided by the post-FFN norm's scale, if any
-                float[] postScale = postScales(records, l, rows);
-                float[] valueScale = s.clone();
-                for (int r = 0; postScale != null && r < rows; r++) {
-                    valueScale[r] *= postScale[r];
-                }
-                float[] hb = new float[rows];
-                float[] att = new float[rows];
-                float[] ff = new float[rows];
-                float[] hd = new float[rows * heads];
-                for (int r0 = 0; r0 < rows; r0 += chunk) {
-                    int r1 = Math.min(rows, r0 + chunk);
-                    int n = r1 - r0;
-                    try (NDScope scope = new NDScope()) {
-                        NDIndex part = new NDIndex(r0 + ":" + r1);
-                        float[] sc = Arrays.copyOfRange(s, r0, r1);
-                        int[] tg = Arrays.copyOfRange(target, r0, r1);
-                        NDArray ix = m.create(longs(tg, 1), new Shape(n, 1));
-                        NDArray p = pre.get(part);
-                        System.arraycopy(pick(projection.logits(p, sc), ix), 0, hb, r0, n);
-                        System.arraycopy(pick(projection.logits(p.add(attnOut.get(part)), sc), ix), 0, att, r0, n);
-                        System.arraycopy(pick(projection.logits(mid.get(part).add(mlpOut.get(part)), sc), ix), 0, ff,
-                                r0, n);
-                        float[] sHeads = new float[n * heads];
-                        for (int i = 0; i < sHeads.length; i++) {
-                            sHeads[i] = sc[i / heads];
-                        }
-                        NDArray byHead = p.expandDims(1).add(perHeadOut.get(part))                // [n, H, D]
-                                .reshape((long) n * heads, c.hiddenSize());
-                        System.arraycopy(pick(projection.logits(byHead, sHeads),
-                                m.create(longs(tg, heads), new Shape((long) n * heads, 1))), 0, hd, r0 * heads, n * heads);
-                    }
-                }
+                Layer in = layer(records, l, all);
+                LayerScores ls = layerScores(in, all, true);
                 float[][] nl = options.neuronPath() == NeuronPath.VALUE_PROJECTIONS
-                        ? neuronsByValueProjections(l, values.get(), baseU, post, valueScale, target, nb)
-                        : neuronsOneByOne(l, values.get(), mid, post, s, postScale, target, nb);
-                float[] cf = post.toFloatArray();
+                        ? neuronsByValueProjections(l, values.get(), in.baseU, in.post, in.valueScale, all.target, in.nb)
+                        : neuronsOneByOne(l, values.get(), in.mid, in.post, all.s, in.postScale, all.target, in.nb,
+                        java.util.stream.IntStream.range(0, ffnSize).toArray());
+                float[] cf = in.post.toFloatArray();
                 for (int r = 0; r < rows; r++) {
                     neuron[r][l] = nl[r];
                     coef[r][l] = Arrays.copyOfRange(cf, r * ffnSize, (r + 1) * ffnSize);
                     head[r][l] = new float[heads];
                     for (int h = 0; h < heads; h++) {
-                        head[r][l][h] = hd[r * heads + h] - hb[r];
+                        head[r][l][h] = ls.hd[r * heads + h] - ls.hb[r];
                     }
-                    neuronBase[r][l] = nb[r];
-                    headBase[r][l] = hb[r];
-                    attention[r][l] = att[r] - hb[r];
-                    ffn[r][l] = ff[r] - nb[r];
+                    neuronBase[r][l] = in.nb[r];
+                    headBase[r][l] = ls.hb[r];
+                    attention[r][l] = ls.att[r] - ls.hb[r];
+                    ffn[r][l] = ls.ff[r] - in.nb[r];
                 }
             }
             options.progress().update("layers scored", l + 1, layers);
         }
         List<List<StepScores>> out = new ArrayList<>();
-        at = 0;
+        int at = 0;
         for (Recorded rec : records) {
             List<StepScores> one = new ArrayList<>();
             for (int i = 0; i < rec.rows(); i++, at++) {
@@ -420,6 +378,147 @@ public final class Attribution {
                         coef[at], neuronBase[at], head[at], headBase[at], attention[at], ffn[at])));
             }
             out.add(one);
+        }
+        return out;
+    }
+
+    /** The rows of several records, joined in record order: each row's target and frozen-norm scale. */
+    static final class Rows {
+        final int[] target;
+        final float[] s;
+
+        Rows(List<Recorded> records) {
+            int rows = records.stream().mapToInt(Recorded::rows).sum();
+            target = new int[rows];
+            s = new float[rows];
+            int at = 0;
+            for (Recorded r : records) {
+                for (int i = 0; i < r.rows(); i++, at++) {
+                    target[at] = r.target[i];
+                    s[at] = (float) r.norm[i].scale();
+                }
+            }
+        }
+
+        int size() {
+            return target.length;
+        }
+    }
+
+    /**
+     * Layer {@code l} of several records' rows, joined, and what every score of the layer starts
+     * from: the neurons' base projected ({@code baseU}, uncapped) and its log-probabilities
+     * ({@code nb}), each row's divisor of the FFN coefficients ({@code valueScale}: the frozen
+     * scale, times the post-FFN norm's scale where there is one). Temporaries of the caller's scope.
+     */
+    static final class Layer {
+        final int index;
+        NDArray pre;
+        NDArray mid;
+        NDArray post;
+        NDArray attnOut;
+        NDArray mlpOut;
+        NDArray perHeadOut;
+        NDArray idx;
+        NDArray baseU;
+        float[] nb;
+        float[] postScale;
+        float[] valueScale;
+
+        Layer(int index) {
+            this.index = index;
+        }
+
+        /** {@code post / valueScale} [R, I]: each neuron's coefficient as its direction enters {@code baseU}. */
+        NDArray coefficients() {
+            return post.div(post.getManager().create(valueScale, new Shape(valueScale.length, 1)));
+        }
+    }
+
+    Layer layer(List<Recorded> records, int l, Rows all) {
+        int rows = all.size();
+        Layer in = new Layer(l);
+        in.pre = joined(records, l, r -> r.pre);                                              // [R, D]
+        in.mid = joined(records, l, r -> r.mid);                                              // [R, D]
+        in.post = joined(records, l, r -> r.post);                                            // [R, I]
+        in.attnOut = joined(records, l, r -> r.attnOut);                                      // [R, D]
+        in.mlpOut = joined(records, l, r -> r.mlpOut);                                        // [R, D]
+        in.perHeadOut = joined(records, l, r -> r.heads);                                     // [R, H, D]
+        NDManager m = in.pre.getManager();
+        in.idx = m.create(longs(all.target, 1), new Shape(rows, 1));
+        in.baseU = projection.uncapped(in.mid, all.s);                                        // [R, V]
+        in.nb = pick(projection.cap(in.baseU), in.idx);
+        // a neuron's value reaches the residual divided by the post-FFN norm's scale, if any
+        in.postScale = postScales(records, l, rows);
+        in.valueScale = all.s.clone();
+        for (int r = 0; in.postScale != null && r < rows; r++) {
+            in.valueScale[r] *= in.postScale[r];
+        }
+        return in;
+    }
+
+    /** A layer's base log-probabilities: of the heads' base, with the attention output, with the FFN output; per head when asked. */
+    record LayerScores(float[] hb, float[] att, float[] ff, float[] hd) {
+    }
+
+    LayerScores layerScores(Layer in, Rows all, boolean withHeads) {
+        ModelConfig c = model.config();
+        int heads = c.numHeads();
+        int rows = all.size();
+        int chunk = rowsPerBatch(1);
+        NDManager m = in.pre.getManager();
+        float[] hb = new float[rows];
+        float[] att = new float[rows];
+        float[] ff = new float[rows];
+        float[] hd = withHeads ? new float[rows * heads] : null;
+        for (int r0 = 0; r0 < rows; r0 += chunk) {
+            int r1 = Math.min(rows, r0 + chunk);
+            int n = r1 - r0;
+            try (NDScope scope = new NDScope()) {
+                NDIndex part = new NDIndex(r0 + ":" + r1);
+                float[] sc = Arrays.copyOfRange(all.s, r0, r1);
+                int[] tg = Arrays.copyOfRange(all.target, r0, r1);
+                NDArray ix = m.create(longs(tg, 1), new Shape(n, 1));
+                NDArray p = in.pre.get(part);
+                System.arraycopy(pick(projection.logits(p, sc), ix), 0, hb, r0, n);
+                System.arraycopy(pick(projection.logits(p.add(in.attnOut.get(part)), sc), ix), 0, att, r0, n);
+                System.arraycopy(pick(projection.logits(in.mid.get(part).add(in.mlpOut.get(part)), sc), ix), 0, ff,
+                        r0, n);
+                if (withHeads) {
+                    float[] sHeads = new float[n * heads];
+                    for (int i = 0; i < sHeads.length; i++) {
+                        sHeads[i] = sc[i / heads];
+                    }
+                    NDArray byHead = p.expandDims(1).add(in.perHeadOut.get(part))           // [n, H, D]
+                            .reshape((long) n * heads, c.hiddenSize());
+                    System.arraycopy(pick(projection.logits(byHead, sHeads),
+                            m.create(longs(tg, heads), new Shape((long) n * heads, 1))), 0, hd, r0 * heads, n * heads);
+                }
+            }
+        }
+        return new LayerScores(hb, att, ff, hd);
+    }
+
+    /**
+     * The increases of the listed neurons of layer {@code in} at every row [R][n], computed as
+     * the full layer's are ({@link NeuronPath}), with {@code values} the layer's value vectors.
+     */
+    float[][] neuronsAt(Layer in, NDArray values, int[] neurons, Rows all) {
+        int rows = all.size();
+        float[][] out = new float[rows][neurons.length];
+        if (options.neuronPath() == NeuronPath.PER_NEURON) {
+            return neuronsOneByOne(in.index, values, in.mid, in.post, all.s, in.postScale, all.target, in.nb, neurons);
+        }
+        NDManager m = in.baseU.getManager();
+        NDArray idx = m.create(Arrays.stream(neurons).asLongStream().toArray());
+        NDArray a = in.coefficients().transpose().get(idx).transpose();                        // [R, n]
+        int block = Math.clamp(BLOCK_ELEMENTS / projection.vocabSize(), 1, neurons.length);
+        for (int k0 = 0; k0 < neurons.length; k0 += block) {
+            int k1 = Math.min(neurons.length, k0 + block);
+            try (NDScope scope = new NDScope()) {
+                NDArray dirs = projection.valueDirections(in.index, values, Arrays.copyOfRange(neurons, k0, k1));
+                scoreBlock(dirs, k0, k0, k1, a, in.baseU, all.target, in.nb, out);
+            }
         }
         return out;
     }
@@ -518,13 +617,13 @@ public final class Attribution {
      * when not null, is each row's post-FFN norm scale dividing the value.
      */
     private float[][] neuronsOneByOne(int l, NDArray values, NDArray mid, NDArray post, float[] s, float[] postScale,
-                                      int[] target, float[] base) {
+                                      int[] target, float[] base, int[] neurons) {
         int rows = s.length;
-        int neurons = model.config().ffnSize();
         int d = model.config().hiddenSize();
-        float[][] out = new float[rows][neurons];
+        float[][] out = new float[rows][neurons.length];
         for (int r = 0; r < rows; r++) {
-            for (int k = 0; k < neurons; k++) {
+            for (int j = 0; j < neurons.length; j++) {
+                int k = neurons[j];
                 try (NDScope scope = new NDScope()) {
                     NDArray value = projection.values(l, values, new NDIndex(k + ":" + (k + 1))).reshape(d);  // [D]
                     NDArray m = post.get(r, k);
@@ -533,7 +632,7 @@ public final class Attribution {
                     }
                     NDArray z = mid.get(r).add(value.mul(m)).reshape(1, d);
                     float lp = projection.logits(z, new float[] {s[r]}).logSoftmax(1).get(0, target[r]).getFloat();
-                    out[r][k] = lp - base[r];
+                    out[r][j] = lp - base[r];
                 }
             }
         }

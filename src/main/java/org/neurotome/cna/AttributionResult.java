@@ -9,7 +9,8 @@ import java.util.List;
 /**
  * The outcome of {@link Attribution#run}: each scored position's target, probability and
  * frozen norm (with its own component scores when they were kept), and the component scores
- * averaged over all positions, ranked on request.
+ * averaged over all positions, ranked on request. After a bounded run ({@link Scoring}) the
+ * neurons and heads never scored are NaN, and rank last.
  */
 public final class AttributionResult {
     /** An FFN neuron's mean log-probability increase and mean signed coefficient. */
@@ -23,11 +24,18 @@ public final class AttributionResult {
     private final PromptSet prompts;
     private final List<StepScores> steps;
     private final ComponentScores mean;
+    private final Scoring.Summary scored;
 
-    AttributionResult(PromptSet prompts, List<StepScores> steps, ComponentScores mean) {
+    AttributionResult(PromptSet prompts, List<StepScores> steps, ComponentScores mean, Scoring.Summary scored) {
         this.prompts = prompts;
         this.steps = List.copyOf(steps);
         this.mean = mean;
+        this.scored = scored;
+    }
+
+    /** What was scored exactly: everything, or what the bounds left. */
+    public Scoring.Summary scored() {
+        return scored;
     }
 
     public PromptSet prompts() {

@@ -14,7 +14,9 @@ import java.util.List;
  * each position, and each run uses its own residuals and coefficients (and its own final-norm
  * weight and unembedding when B is another checkpoint). Four pairings: the same model with
  * heads ablated, another checkpoint of the same shape, the same checkpoint with a LoRA adapter
- * (§5), and the same model on prompts that differ in one word. Over a data set the scores are averaged over positions. When both runs
+ * (§5), and the same model on prompts that differ in one word. Over a data set the scores are
+ * averaged over positions. Every neuron is scored, or only those that bounds cannot rule out of
+ * the top k ({@link Scoring}). When both runs
  * are of one model their rows are scored together, so each layer's value vectors are read and
  * projected once for both.
  */
@@ -50,44 +52,55 @@ public final class Comparison {
 
     /** Run A = {@code attribution} on {@code prompts}; run B = the same with {@code ablate} zeroed. */
     public static ComparisonResult headsAblated(Attribution attribution, PromptSet prompts, List<Head> ablate,
-                                                boolean keepSteps) {
+                                                boolean keepSteps, Scoring scoring) {
         if (ablate.isEmpty()) {
             throw NeurotomeException.badInput("a heads-ablated comparison needs at least one head to ablate");
         }
         return run(Kind.HEADS_ABLATED, new Side(attribution, prompts, List.of()), new Side(attribution, prompts, ablate),
-                keepSteps);
+                keepSteps, scoring);
     }
 
     /** Run A = model {@code a}; run B = model {@code b}, of the same shape, on the same prompts. */
-    public static ComparisonResult checkpoints(Attribution a, Attribution b, PromptSet prompts, boolean keepSteps) {
-        return run(Kind.CHECKPOINTS, new Side(a, prompts, List.of()), new Side(b, prompts, List.of()), keepSteps);
+    public static ComparisonResult checkpoints(Attribution a, Attribution b, PromptSet prompts, boolean keepSteps,
+                                               Scoring scoring) {
+        return run(Kind.CHECKPOINTS, new Side(a, prompts, List.of()), new Side(b, prompts, List.of()), keepSteps,
+                scoring);
     }
 
     /**
      * Run A = model {@code a}; run B = the same checkpoint with a LoRA adapter on its weights
      * ({@code b}), on the same prompts: the base model against its fine-tuning (P1 §5).
      */
-    public static ComparisonResult adapter(Attribution a, Attribution b, PromptSet prompts, boolean keepSteps) {
-        return run(Kind.ADAPTER, new Side(a, prompts, List.of()), new Side(b, prompts, List.of()), keepSteps);
+    public static ComparisonResult adapter(Attribution a, Attribution b, PromptSet prompts, boolean keepSteps,
+                                           Scoring scoring) {
+        return run(Kind.ADAPTER, new Side(a, prompts, List.of()), new Side(b, prompts, List.of()), keepSteps, scoring);
     }
 
     /** Run A = {@code a} prompts; run B = {@code b} prompts (e.g. one word swapped), same model, A's targets. */
-    public static ComparisonResult contrast(Attribution attribution, PromptSet a, PromptSet b, boolean keepSteps) {
-        return run(Kind.CONTRAST, new Side(attribution, a, List.of()), new Side(attribution, b, List.of()), keepSteps);
+    public static ComparisonResult contrast(Attribution attribution, PromptSet a, PromptSet b, boolean keepSteps,
+                                            Scoring scoring) {
+        return run(Kind.CONTRAST, new Side(attribution, a, List.of()), new Side(attribution, b, List.of()), keepSteps,
+                scoring);
     }
 
     /**
-     * Scores A, then B with A's norms and targets, position by position. {@code keepSteps}
-     * keeps each position's scores of both runs.
+     * Scores A, then B with A's norms and targets, position by position, every neuron exactly
+     * or as {@code scoring} says. {@code keepSteps} keeps each position's scores of both runs.
      */
-    public static ComparisonResult run(Kind kind, Side a, Side b, boolean keepSteps) {
+    public static ComparisonResult run(Kind kind, Side a, Side b, boolean keepSteps, Scoring scoring) {
         checkSameShape(a.attribution().model().config(), b.attribution().model().config());
+        if (a.prompts().steps().size() != b.prompts().steps().size()) {
+            throw NeurotomeException.badInput("the two runs score " + a.prompts().steps().size() + " and "
+                    + b.prompts().steps().size() + " positions; a comparison pairs them one to one");
+        }
+        return scoring.exhaustive() ? exhaustive(kind, a, b, keepSteps)
+                : BoundedRanking.comparison(kind, a, b, keepSteps, scoring);
+    }
+
+    /** Every neuron of both runs scored exactly. */
+    private static ComparisonResult exhaustive(Kind kind, Side a, Side b, boolean keepSteps) {
         List<PromptSet.Step> stepsA = a.prompts().steps();
         List<PromptSet.Step> stepsB = b.prompts().steps();
-        if (stepsA.size() != stepsB.size()) {
-            throw NeurotomeException.badInput("the two runs score " + stepsA.size() + " and " + stepsB.size()
-                    + " positions; a comparison pairs them one to one");
-        }
         ModelConfig c = a.attribution().model().config();
         ComponentScores.Sum sumA = new ComponentScores.Sum(c.numLayers(), c.numHeads(), c.ffnSize());
         ComponentScores.Sum sumB = new ComponentScores.Sum(c.numLayers(), c.numHeads(), c.ffnSize());
@@ -124,7 +137,8 @@ public final class Comparison {
             }
             progress.update("positions", to, stepsA.size());
         }
-        return new ComparisonResult(kind, a, b, keptA, keptB, sumA.mean(), sumB.mean());
+        return new ComparisonResult(kind, a, b, keptA, keptB, sumA.mean(), sumB.mean(),
+                Scoring.Summary.exhaustive((long) c.numLayers() * c.ffnSize(), -1));
     }
 
     private static StepScores stripped(StepScores s) {

@@ -8,7 +8,8 @@ import java.util.List;
 /**
  * The outcome of a {@link Comparison}: both runs' scores per position (component scores
  * only when they were kept) and averaged over positions, and the neurons ranked by
- * {@code diff = score_a − score_b}, largest first, ties to the lower layer then neuron.
+ * {@code diff = score_a − score_b}, largest first, ties to the lower layer then neuron. After a
+ * bounded run ({@link Scoring}) the neurons never scored are NaN, and rank last.
  */
 public final class ComparisonResult {
     /**
@@ -31,9 +32,11 @@ public final class ComparisonResult {
     private final List<StepScores> stepsB;
     private final ComponentScores meanA;
     private final ComponentScores meanB;
+    private final Scoring.Summary scored;
 
     ComparisonResult(Comparison.Kind kind, Comparison.Side a, Comparison.Side b, List<StepScores> stepsA,
-                     List<StepScores> stepsB, ComponentScores meanA, ComponentScores meanB) {
+                     List<StepScores> stepsB, ComponentScores meanA, ComponentScores meanB, Scoring.Summary scored) {
+        this.scored = scored;
         this.kind = kind;
         this.a = a;
         this.b = b;
@@ -41,6 +44,11 @@ public final class ComparisonResult {
         this.stepsB = List.copyOf(stepsB);
         this.meanA = meanA;
         this.meanB = meanB;
+    }
+
+    /** What was scored exactly: every neuron, or what the bounds left (heads are not ranked: −1). */
+    public Scoring.Summary scored() {
+        return scored;
     }
 
     public Comparison.Kind kind() {

@@ -174,6 +174,7 @@ public final class Findings {
         if (r.steps().size() == 1) {
             num(base, "final_var", r.steps().getFirst().norm().finalVar());
         }
+        scoring(d, r.scored());
         d.putObject("rank").put("heads", "score").put("neurons", "score");
         d.set("heads", headScores(AttributionResult.heads(r.mean(), top)));
         d.set("neurons", neuronScores(AttributionResult.neurons(r.mean(), top)));
@@ -209,6 +210,7 @@ public final class Findings {
         ObjectNode base = d.putObject("base");
         num(base, "prob_a", r.probA());
         num(base, "prob_b", r.probB());
+        scoring(d, r.scored());
         d.putObject("rank").putNull("heads").put("neurons", "diff");
         d.putArray("heads");
         d.set("neurons", differences(r, r.ranked(top), topTokens, tok));
@@ -301,6 +303,15 @@ public final class Findings {
             d.putNull("target");
         }
         return d;
+    }
+
+    /** What was scored exactly: every component, or how many the bounds left of how many. */
+    private static void scoring(ObjectNode d, Scoring.Summary s) {
+        ObjectNode o = d.putObject("scoring").put("method", s.bounded() ? "bounds" : "exhaustive");
+        o.put("neurons_scored", s.neurons()).put("neurons", s.neuronsTotal());
+        if (s.heads() >= 0) {
+            o.put("heads_scored", s.heads()).put("heads", s.headsTotal());
+        }
     }
 
     private static ObjectNode position(ArrayNode cases, PromptSet prompts, int step, int target, TextTokenizer tok) {

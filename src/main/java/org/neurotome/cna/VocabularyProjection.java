@@ -42,6 +42,12 @@ public final class VocabularyProjection implements AutoCloseable {
     /** Default cache budget for value directions: 1 GiB. */
     public static final long DEFAULT_CACHE_BYTES = 1L << 30;
     private static final int TOP_TOKEN_BATCH = 256;
+    /** Rows of a partial value-direction product are projected in blocks of this many. */
+    static final int ROW_BLOCK = 16;
+    /** Squarings of the Gram matrix in {@link #gramBound}. */
+    private static final int SQUARINGS = 5;
+    /** Relative slack on bounds computed in float32. */
+    private static final double ROUNDING = 1e-3;
 
     private final Weights w;
     private final NDManager cache;
@@ -54,6 +60,8 @@ public final class VocabularyProjection implements AutoCloseable {
     private final NDArray[] valueGains;
     private final NDArray softcap;
     private long used;
+    private double tokenNorm = Double.NaN;
+    private double gram = Double.NaN;
 
     /**
      * A projection over {@code weights}, caching value directions up to {@code cacheBytes} or
@@ -154,6 +162,114 @@ public final class VocabularyProjection implements AutoCloseable {
             return all.get(rows);
         }
         return directions(values(layer, values, rows));
+    }
+
+    /**
+     * The rows of each listed layer's value directions, {@code neurons} of {@code layer}
+     * [n, V], from its value vectors {@code values} [I, D]: taken from the cache when the layer
+     * is there, else projected for these rows only (never filling the cache). Rows are projected
+     * in whole blocks of {@value #ROW_BLOCK} (zero rows fill the last), because libtorch's CPU
+     * matrix product takes another path for a few rows than for many, and the rows of a whole
+     * layer's product must come out the same. Call inside an {@code NDScope}.
+     */
+    public NDArray valueDirections(int layer, NDArray values, int[] neurons) {
+        NDManager m = values.getManager();
+        NDArray idx = m.create(java.util.Arrays.stream(neurons).asLongStream().toArray());
+        if (valueDirections[layer] != null) {
+            return valueDirections[layer].get(idx);
+        }
+        NDArray rows = values(layer, values, null).get(idx);                                   // [n, D]
+        int padded = (neurons.length + ROW_BLOCK - 1) / ROW_BLOCK * ROW_BLOCK;
+        if (padded > neurons.length) {
+            rows = rows.concat(m.zeros(new Shape(padded - neurons.length, rows.getShape().get(1))), 0);
+        }
+        NDArray d = directions(rows);
+        return padded > neurons.length ? d.get(new NDIndex("0:" + neurons.length)) : d;
+    }
+
+    /**
+     * The row vectors w_v with {@code direction(v)[t] = w_t · v} for every v, for rows of
+     * vocabulary weights {@code y} [N, V]: {@code w = C((y · W_U) ⊙ g)} [N, D], so that
+     * {@code y · direction(v) = w · v} (C is symmetric and the gain a diagonal). In the
+     * caller's scope.
+     */
+    public NDArray pullBack(NDArray y) {
+        NDArray[] sum = new NDArray[1];
+        w.forEachUnembedBlock((from, rows) -> {
+            long to = from + rows.getShape().get(0);
+            NDArray part = y.get(new NDIndex(":, " + from + ":" + to)).matMul(rows);          // [N, D]
+            sum[0] = sum[0] == null ? part : sum[0].add(part);
+        });
+        return centre(sum[0].mul(gain));
+    }
+
+    /** {@code C(W_U[v] ⊙ g)} for the tokens {@code ids} [n, D]: each token's row of {@link #pullBack}. In the caller's scope. */
+    public NDArray tokenVectors(NDManager m, long[] ids) {
+        NDArray out = m.zeros(new Shape(ids.length, w.config().hiddenSize()));
+        w.forEachUnembedBlock((from, rows) -> {
+            long to = from + rows.getShape().get(0);
+            for (int i = 0; i < ids.length; i++) {
+                if (ids[i] >= from && ids[i] < to) {
+                    out.set(new NDIndex(i), rows.get(ids[i] - from));
+                }
+            }
+        });
+        return centre(out.mul(gain));
+    }
+
+    /** {@code max_v ‖C(W_U[v] ⊙ g)‖}: with Cauchy–Schwarz, {@code |direction(v)[t]| ≤ this · ‖v‖} for every token. */
+    public synchronized double tokenNormBound() {
+        if (Double.isNaN(tokenNorm)) {
+            double[] max = {0};
+            w.forEachUnembedBlock((from, rows) -> {
+                try (NDScope scope = new NDScope()) {
+                    NDArray n = centre(rows.mul(gain)).square().sum(new int[] {1}).sqrt();
+                    max[0] = Math.max(max[0], n.max().getFloat());
+                }
+            });
+            tokenNorm = max[0] * (1 + ROUNDING);
+        }
+        return tokenNorm;
+    }
+
+    /**
+     * An upper bound on the largest eigenvalue of {@code G = Σ_v w_v w_vᵀ} (w_v the token
+     * vectors above), so that {@code ‖direction(v)‖² ≤ this · ‖v‖²}: G is accumulated over the
+     * vocabulary, then {@code λ_max ≤ ‖G^k‖_F^{1/k}} with k = 2^{@value #SQUARINGS} by repeated
+     * squaring, which overestimates by at most a factor {@code D^{1/(2k)}}. Computed once.
+     */
+    public synchronized double gramBound() {
+        if (Double.isNaN(gram)) {
+            try (NDScope scope = new NDScope()) {
+                NDArray[] g = new NDArray[1];
+                w.forEachUnembedBlock((from, rows) -> {
+                    NDArray t = centre(rows.mul(gain));
+                    NDArray part = t.transpose().matMul(t);                                 // [D, D]
+                    g[0] = g[0] == null ? part : g[0].add(part);
+                });
+                NDArray b = g[0];
+                double logNorm = 0;
+                for (int j = 0; j <= SQUARINGS; j++) {
+                    double n = b.norm().getFloat();
+                    if (!(n > 0)) {
+                        gram = 0;
+                        return gram;
+                    }
+                    logNorm = 2 * logNorm + Math.log(n);                                  // ‖G^(2^j)‖_F = e^logNorm
+                    b = b.div(b.getManager().full(new Shape(), (float) n));
+                    if (j < SQUARINGS) {
+                        b = b.matMul(b);
+                    }
+                }
+                gram = Math.exp(logNorm / (1 << SQUARINGS)) * (1 + ROUNDING);
+            }
+        }
+        return gram;
+    }
+
+    /** The final logit soft-cap c, or 0 when the model has none. */
+    public double softcap() {
+        return softcap == null ? 0 : w.config().features().finalSoftcap();
     }
 
     /**

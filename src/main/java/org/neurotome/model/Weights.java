@@ -383,23 +383,42 @@ public final class Weights implements AutoCloseable {
     public NDArray unembed(NDArray x, boolean bias) {
         NDList parts = new NDList();
         long vocab = config.vocabSize();
+        forEachUnembedBlock((from, w) -> {
+            long to = from + w.getShape().get(0);
+            NDArray blockBias = bias && unembedBias != null
+                    ? (to - from == vocab ? unembedBias : unembedBias.get(from + ":" + to)) : null;
+            NDArray part = Linear.linear(x, w, blockBias).singletonOrThrow();
+            part.attach(x.getManager());
+            parts.add(part);
+        });
+        return parts.size() == 1 ? parts.singletonOrThrow() : NDArrays.concat(parts, -1);
+    }
+
+    /** What {@link #forEachUnembedBlock} hands over: rows {@code from …} of W_U. */
+    @FunctionalInterface
+    public interface UnembedBlock {
+        void accept(long from, NDArray rows);
+    }
+
+    /**
+     * Hands the unembedding W_U ({@code lm_head.weight}, or the token embeddings when tied) to
+     * {@code visit} in blocks of rows, in vocabulary order: the kept blocks, or each widened from
+     * the checkpoint for the call and freed after it. A block is valid only during its visit;
+     * what the visitor keeps must be attached to a manager of its own.
+     */
+    public void forEachUnembedBlock(UnembedBlock visit) {
+        long vocab = config.vocabSize();
         for (int b = 0; b * unembedBlockRows < vocab; b++) {
             long from = b * unembedBlockRows;
             long to = Math.min(vocab, from + unembedBlockRows);
-            NDArray blockBias = bias && unembedBias != null
-                    ? (to - from == vocab ? unembedBias : unembedBias.get(from + ":" + to)) : null;
             if (unembedBlocks != null) {
-                parts.add(Linear.linear(x, unembedBlocks.get(b), blockBias).singletonOrThrow());
+                visit.accept(from, unembedBlocks.get(b));
             } else {
                 try (Widening wd = Widening.fresh(manager.newSubManager())) {
-                    NDArray w = widener(wd).unembedRows(from, to);
-                    NDArray part = Linear.linear(x, w, blockBias).singletonOrThrow();
-                    part.attach(x.getManager());
-                    parts.add(part);
+                    visit.accept(from, widener(wd).unembedRows(from, to));
                 }
             }
         }
-        return parts.size() == 1 ? parts.singletonOrThrow() : NDArrays.concat(parts, -1);
     }
 
     /** The unembedding W_U [V, D] of weights built for training (resident in one block). */

@@ -2,6 +2,7 @@ package org.neurotome.output;
 
 import org.neurotome.ExitCode;
 import org.neurotome.NeurotomeException;
+import org.neurotome.Scratch;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -9,12 +10,16 @@ import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -23,7 +28,10 @@ import java.util.Map;
  * released (and the file removed) when the run ends, and by the operating system when the
  * process dies however it dies, so a crashed run's lock is stale and simply taken over. A
  * second run asking for a held lock fails at once with OUTPUT_FAILED, naming the pid that
- * holds it. The lock is re-entrant within one thread (a recipe run holds it while the
+ * holds it. Whoever takes the lock sweeps what dead runs left beside the output
+ * ({@link Scratch#sweep}). The lock file is created exclusively and never opened through a link. The folders
+ * created for the output are removed again at release when the run left nothing in them. The
+ * lock is re-entrant within one thread (a recipe run holds it while the
  * checkpoint writer takes it again); another thread of the same process is refused like
  * another process.
  */
@@ -37,6 +45,8 @@ public final class OutputLock implements AutoCloseable {
     private final Thread owner;
     private final Thread cleanup;
     private int depth = 1;
+    /** The folders the lock's acquisition created for the output, deepest first: removed at release when empty. */
+    private List<Path> created = List.of();
 
     private OutputLock(Path file, FileChannel channel, FileLock lock) {
         this.file = file;
@@ -70,12 +80,16 @@ public final class OutputLock implements AutoCloseable {
                 held.depth++;
                 return held;
             }
+            List<Path> created = missingFolders(file.getParent());
             try {
                 Files.createDirectories(file.getParent());
                 for (int attempt = 0; ; attempt++) {
                     OutputLock taken = tryTake(abs, file);
                     if (taken != null) {
+                        taken.created = created;
                         HELD.put(file, taken);
+                        // the only writer now: what dead runs left beside the output goes (or comes back)
+                        Scratch.sweep(abs);
                         return taken;
                     }
                     if (attempt == 20) {
@@ -83,8 +97,32 @@ public final class OutputLock implements AutoCloseable {
                     }
                 }
             } catch (IOException e) {
+                removeEmpty(created);
                 throw NeurotomeException.outputFailed(abs + ": cannot take the lock " + file + ": "
                         + NeurotomeException.reason(e), e);
+            } catch (RuntimeException e) {
+                removeEmpty(created);
+                throw e;
+            }
+        }
+    }
+
+    /** The folders from {@code dir} up that do not exist yet, deepest first. */
+    private static List<Path> missingFolders(Path dir) {
+        List<Path> missing = new ArrayList<>();
+        for (Path p = dir; p != null && !Files.exists(p, LinkOption.NOFOLLOW_LINKS); p = p.getParent()) {
+            missing.add(p);
+        }
+        return missing;
+    }
+
+    /** Removes {@code folders} (deepest first) while they are empty: a run that wrote nothing leaves no folder. */
+    private static void removeEmpty(List<Path> folders) {
+        for (Path p : folders) {
+            try {
+                Files.delete(p);
+            } catch (IOException e) {
+                return; // not empty (the output is there, or someone else's file): kept, and so are its parents
             }
         }
     }
@@ -94,12 +132,25 @@ public final class OutputLock implements AutoCloseable {
      * path (a releasing run deletes it; a run that opened it just before the deletion locks a
      * file nobody else sees, and must try again). Null when the file changed under us. The
      * check compares file keys from {@code stat}, never opening the file a second time: closing
-     * any descriptor of a file drops the process's POSIX locks on it.
+     * any descriptor of a file drops the process's POSIX locks on it. The file is created
+     * exclusively and never opened through a link: a symbolic link, a file with other hard links
+     * (someone else's file) or anything but a regular file under its name is refused before a
+     * byte is written.
      */
     private static OutputLock tryTake(Path out, Path file) throws IOException {
         Object before = key(file);
-        FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ,
-                StandardOpenOption.WRITE);
+        if (before != null) {
+            refuseForeign(out, file);
+        }
+        FileChannel ch;
+        try {
+            ch = before == null
+                    ? FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.READ,
+                    StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS)
+                    : FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS);
+        } catch (FileAlreadyExistsException | NoSuchFileException e) {
+            return null; // created or removed by another run meanwhile
+        }
         FileLock lock;
         try {
             lock = ch.tryLock();
@@ -110,7 +161,8 @@ public final class OutputLock implements AutoCloseable {
             ch.close();
             throw busy(out, file, holder(file));
         }
-        if (before == null || !before.equals(key(file))) {
+        Object after = key(file);
+        if (after == null || before != null && !before.equals(after) || nlink(file) != 1) {
             lock.release();
             ch.close();
             return null;
@@ -121,10 +173,32 @@ public final class OutputLock implements AutoCloseable {
         return new OutputLock(file, ch, lock);
     }
 
+    /** Refuses a lock file name that holds a link or anything but a regular file of its own. */
+    private static void refuseForeign(Path out, Path file) throws IOException {
+        String what = Files.isSymbolicLink(file) ? "a symbolic link"
+                : !Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS) ? "not a regular file"
+                : nlink(file) != 1 ? "a file with " + nlink(file) + " hard links (another file's name)" : null;
+        if (what != null) {
+            throw new NeurotomeException(ExitCode.OUTPUT_FAILED, out + ": its lock file " + file + " is " + what
+                    + "; refusing to write through it: remove it and run again");
+        }
+    }
+
+    /** How many names {@code file} has (1 where the file system does not say). */
+    private static int nlink(Path file) throws IOException {
+        try {
+            return (Integer) Files.getAttribute(file, "unix:nlink", LinkOption.NOFOLLOW_LINKS);
+        } catch (UnsupportedOperationException | IllegalArgumentException e) {
+            return 1;
+        } catch (NoSuchFileException e) {
+            return 0;
+        }
+    }
+
     /** The file key (device and inode) of {@code file}, or null when it does not exist. */
     private static Object key(Path file) throws IOException {
         try {
-            Object key = Files.readAttributes(file, BasicFileAttributes.class).fileKey();
+            Object key = Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).fileKey();
             return key != null ? key : file;
         } catch (NoSuchFileException e) {
             return null;
@@ -133,6 +207,9 @@ public final class OutputLock implements AutoCloseable {
 
     /** The pid written in a lock file, or "another process" when it cannot be read. */
     private static String holder(Path file) {
+        if (!Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) {
+            return "another process";
+        }
         try {
             String text = Files.readString(file).trim();
             String pid = text.split("\\s+")[0];
@@ -173,6 +250,7 @@ public final class OutputLock implements AutoCloseable {
             } catch (IOException ignored) {
                 // the lock goes with the channel or the process; a left file is stale
             }
+            removeEmpty(created);
             try {
                 Runtime.getRuntime().removeShutdownHook(cleanup);
             } catch (IllegalStateException shuttingDown) {

@@ -68,6 +68,9 @@ final class AnalysisRunner {
         ObjectNode input = describe(a, prompts);
         ObjectNode parameters = Json.MAPPER.createObjectNode().put("method", a.method()).put("top", a.top())
                 .put("per_case", perCase);
+        if (!(a instanceof Locate.HeadScan) && a.scoring().exhaustive() && a.top() > 0) {
+            parameters.put("exhaustive", true);
+        }
         TextTokenizer tok = model.tokenizer().orElse(null);
         Provenance prov = new Provenance(Provenance.model(model, recorded.apply(model.dir())), null, input, parameters);
         Analyses.Context ctx = context(a.id());
@@ -75,7 +78,7 @@ final class AnalysisRunner {
             case Locate.HeadScan h -> Analyses.run(model, prompts, new AnalysisSpec.HeadScan(null), perCase, ctx,
                     out -> Findings.headScan(((Analyses.HeadScanned) out).result(), prov, 0, tok, perCase));
             case Locate.Attribution at -> Analyses.run(model, prompts,
-                    new AnalysisSpec.Attribution(Attribution.NeuronPath.VALUE_PROJECTIONS), perCase, ctx,
+                    new AnalysisSpec.Attribution(Attribution.NeuronPath.VALUE_PROJECTIONS, a.scoring()), perCase, ctx,
                     out -> Findings.attribution(((Analyses.Attributed) out).result(), prov, 0, tok, perCase));
             case Locate.Cna c -> cna(c, prompts, selections, perCase, prov, tok, ctx);
             case Locate.LoraScan ls -> loraScan(ls, prompts, perCase, prov, tok, ctx);
@@ -110,7 +113,8 @@ final class AnalysisRunner {
                     + " matches score.where " + ls.score().where());
         }
         AnalysisSpec.LoraScan spec = new AnalysisSpec.LoraScan(ls.train().data(), layers,
-                l -> ls.train().atLayer(l).settings(model.config(), new LayerRange(l, l)), cases);
+                l -> ls.train().atLayer(l).settings(model.config(), new LayerRange(l, l)), cases,
+                ls.scoring());
         return Analyses.run(model, prompts, spec, perCase, ctx, outcome -> {
             Analyses.Compared out = (Analyses.Compared) outcome;
             bestLayers.put(ls.id(), out.scan().best());
@@ -157,7 +161,8 @@ final class AnalysisRunner {
                 yield new AnalysisSpec.ContrastPrompts(contrast(c, prompts, cp.prompts()));
             }
         };
-        return Analyses.run(model, prompts, new AnalysisSpec.Cna(against, Attribution.NeuronPath.VALUE_PROJECTIONS),
+        return Analyses.run(model, prompts, new AnalysisSpec.Cna(against, Attribution.NeuronPath.VALUE_PROJECTIONS,
+                c.scoring()),
                 perCase, ctx, outcome -> {
                     Analyses.Compared out = (Analyses.Compared) outcome;
                     Provenance withB = out.modelB() == null ? prov

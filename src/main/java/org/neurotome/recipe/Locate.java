@@ -63,6 +63,21 @@ public sealed interface Locate permits Locate.Analysis, Locate.FindingsFile {
         /** How many ranked entries the findings keep (per case when a select asks for per_case); 0 = all. */
         Integer top();
 
+        /**
+         * How the ranked lists are found: with a {@code top}, by bounds that leave only a few
+         * components to score exactly, unless {@code exhaustive: true} asks for every one scored
+         * (the lists are the same); a head scan ablates every head either way.
+         */
+        default org.neurotome.cna.Scoring scoring() {
+            boolean all = switch (this) {
+                case Attribution at -> at.exhaustive();
+                case Cna c -> c.exhaustive();
+                case LoraScan ls -> ls.exhaustive();
+                case HeadScan h -> true;
+            };
+            return org.neurotome.cna.Scoring.of(top(), layers(), all);
+        }
+
         /** The one input form given: prompts, token ids or dataset cases. */
         default AnalysisInput input() {
             return AnalysisInput.of(prompts(), tokenIds(), dataset(), where(), limit());
@@ -102,12 +117,13 @@ public sealed interface Locate permits Locate.Analysis, Locate.FindingsFile {
     record Attribution(String id, List<String> prompts, List<List<Integer>> tokenIds, Path dataset, LabelFilter where,
                        Integer limit,
                        @JsonFormat(with = JsonFormat.Feature.ACCEPT_SINGLE_VALUE_AS_ARRAY) List<String> target,
-                       LayerRange layers, Integer top) implements Analysis {
+                       LayerRange layers, Integer top, Boolean exhaustive) implements Analysis {
         public Attribution {
             requireId(id);
             AnalysisInput.of(prompts, tokenIds, dataset, where, limit);
             target = checkTarget(target, dataset);
             top = checkTop(top);
+            exhaustive = exhaustive != null && exhaustive;
         }
 
         @Override
@@ -125,13 +141,15 @@ public sealed interface Locate permits Locate.Analysis, Locate.FindingsFile {
     record Cna(String id, List<String> prompts, List<List<Integer>> tokenIds, Path dataset, LabelFilter where,
                Integer limit, @JsonFormat(with = JsonFormat.Feature.ACCEPT_SINGLE_VALUE_AS_ARRAY) List<String> target,
                LayerRange layers, Integer top, HeadSet ablate, Path against, Path againstAdapter,
-               @JsonFormat(with = JsonFormat.Feature.ACCEPT_SINGLE_VALUE_AS_ARRAY) List<String> contrast)
+               @JsonFormat(with = JsonFormat.Feature.ACCEPT_SINGLE_VALUE_AS_ARRAY) List<String> contrast,
+               Boolean exhaustive)
             implements Analysis {
         public Cna {
             requireId(id);
             AnalysisInput input = AnalysisInput.of(prompts, tokenIds, dataset, where, limit);
             target = checkTarget(target, dataset);
             top = checkTop(top);
+            exhaustive = exhaustive != null && exhaustive;
             List<String> given = new ArrayList<>();
             if (ablate != null) {
                 given.add("ablate");
@@ -196,13 +214,15 @@ public sealed interface Locate permits Locate.Analysis, Locate.FindingsFile {
     record LoraScan(String id, List<String> prompts, List<List<Integer>> tokenIds, Path dataset, LabelFilter where,
                     Integer limit,
                     @JsonFormat(with = JsonFormat.Feature.ACCEPT_SINGLE_VALUE_AS_ARRAY) List<String> target,
-                    LayerRange layers, Integer top, LayerRange scan, LoraTraining train, ScoreSet score)
+                    LayerRange layers, Integer top, LayerRange scan, LoraTraining train, ScoreSet score,
+                    Boolean exhaustive)
             implements Analysis {
         public LoraScan {
             requireId(id);
             AnalysisInput.of(prompts, tokenIds, dataset, where, limit);
             target = checkTarget(target, dataset);
             top = checkTop(top);
+            exhaustive = exhaustive != null && exhaustive;
             if (train == null) {
                 throw SchemaViolation.missingKey("train", "how each layer's LoRA is trained: corpus or dataset, "
                         + "target_modules, rank, alpha, steps, ...");

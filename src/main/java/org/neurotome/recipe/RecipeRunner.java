@@ -7,9 +7,11 @@ import org.neurotome.Json;
 import org.neurotome.NeurotomeException;
 import org.neurotome.output.OutputGuard;
 import org.neurotome.output.OutputLock;
+import org.neurotome.Scratch;
 import org.neurotome.Sha256;
 import org.neurotome.archive.ArchiveWriter;
 import org.neurotome.checkpoint.Checkpoint;
+import org.neurotome.checkpoint.CheckpointWriter;
 import org.neurotome.checkpoint.DType;
 import org.neurotome.checkpoint.Manifest;
 import org.neurotome.cna.Findings;
@@ -118,7 +120,6 @@ public final class RecipeRunner {
     }
 
     private static Outcome runLocked(Path recipeFile, Recipe recipe, Options options, OutputGuard guard) {
-        Path archive = recipe.output().archivePath();
         byte[] recipeBytes = read(recipeFile);
         Function<Path, String> recorded = recordedRelativeTo(recipeFile);
         ai.djl.Device device = Devices.parse(recipe.model().device().name().toLowerCase(Locale.ROOT));
@@ -176,84 +177,124 @@ public final class RecipeRunner {
         }
 
         long t0 = System.nanoTime();
-        EvalReport beforeRecovery = null;
         Path out = recipe.output().dir();
         options.log().accept("write " + out);
+        Recovery.Recovered written;
         try (Checkpoint input = Checkpoint.open(recipe.model().path())) {
-            Map<String, byte[]> extra = new LinkedHashMap<>();
-            extra.put(RECIPE_FILE, recipeBytes);
-            extra.put(FINDINGS_FILE, findingsDocument(findings, selections));
-            String recipeSha = Sha256.hex(recipeBytes);
-            Map<String, JsonNode> provenance = new LinkedHashMap<>();
-            provenance.put("input", Json.MAPPER.createObjectNode().put("dir", recorded.apply(recipe.model().path()))
-                    .put("sha256", Manifest.fingerprint(input.dir())));
-            provenance.put("recipe", Json.MAPPER.createObjectNode().put("path", recorded.apply(recipeFile))
-                    .put("sha256", recipeSha).put("description", recipe.description()));
-            provenance.put(BaseModel.SECTION, BaseModel.of(recipe.model().path(), input.dir(), recipe.model().name()).toJson());
-            provenance.put(RecipeSteps.SECTION, RecipeSteps.describe(recipe, selections));
-            // written once the checkpoint is in place; Manifest.addFiles then lists them with their hashes
-            ArrayNode after = Json.MAPPER.createArrayNode();
-            if (recipe.eval() != null) {
-                after.add(EVAL_DIR + "/" + ReportWriter.HTML_FILE).add(EVAL_DIR + "/" + ReportWriter.JSON_FILE);
-                if (recipe.recover() != null && !recipe.edit().isEmpty()) {
-                    String before = EVAL_DIR + "/" + Recovery.BEFORE_DIR + "/";
-                    after.add(before + ReportWriter.HTML_FILE).add(before + ReportWriter.JSON_FILE);
-                }
-            }
-            provenance.put(Manifest.WRITTEN_AFTER, after.add(ModelCard.FILE));
-            DType dtype = switch (recipe.output().dtype()) {
-                case KEEP -> null;
-                case F32 -> DType.F32;
-                case F16 -> DType.F16;
-                case BF16 -> DType.BF16;
-            };
-            Long shard = recipe.output().maxShardSize() == null ? null : recipe.output().maxShardSize().bytes();
-            Surgeon.Options written = new Surgeon.Options(out, dtype, shard, options.force(), extra, provenance,
-                    Map.of("neurotome.recipe_sha256", recipeSha), guard);
-            if (recipe.recover() == null) {
-                Surgeon.apply(input, edits, written);
-            } else {
-                beforeRecovery = Recovery.run(recipe, input, edits, written, device, options, bestLayers, recorded);
+            Surgeon.Options how = writeOptions(recipe, recipeFile, options, guard, input, findings, selections, recipeBytes,
+                    recorded);
+            written = recipe.recover() == null ? new Recovery.Recovered(Surgeon.stage(input, edits, how), null)
+                    : Recovery.run(recipe, input, edits, how, device, options, bestLayers, recorded);
+        }
+        try (CheckpointWriter.Staged staged = written.output()) {
+            options.log().accept("wrote " + out + " in " + seconds(t0).asText() + " s");
+            return finish(recipe, options, staged, written.beforeRecovery(), selections, recorded, device);
+        }
+    }
+
+    /** How the output is written: its format, the recipe's files and the provenance its manifest records. */
+    private static Surgeon.Options writeOptions(Recipe recipe, Path recipeFile, Options options, OutputGuard guard,
+                                                Checkpoint input, Map<String, Findings> findings,
+                                                Map<String, Selection> selections, byte[] recipeBytes,
+                                                Function<Path, String> recorded) {
+        Map<String, byte[]> extra = new LinkedHashMap<>();
+        extra.put(RECIPE_FILE, recipeBytes);
+        extra.put(FINDINGS_FILE, findingsDocument(findings, selections));
+        String recipeSha = Sha256.hex(recipeBytes);
+        Map<String, JsonNode> provenance = new LinkedHashMap<>();
+        provenance.put("input", Json.MAPPER.createObjectNode().put("dir", recorded.apply(recipe.model().path()))
+                .put("sha256", Manifest.fingerprint(input.dir())));
+        provenance.put("recipe", Json.MAPPER.createObjectNode().put("path", recorded.apply(recipeFile))
+                .put("sha256", recipeSha).put("description", recipe.description()));
+        provenance.put(BaseModel.SECTION, BaseModel.of(recipe.model().path(), input.dir(), recipe.model().name()).toJson());
+        provenance.put(RecipeSteps.SECTION, RecipeSteps.describe(recipe, selections));
+        // written after the checkpoint, before it is renamed into place; Manifest.addFiles then lists
+        // them with their hashes, and verify refuses an output where any is still missing
+        ArrayNode after = Json.MAPPER.createArrayNode();
+        laterFiles(recipe).forEach(after::add);
+        provenance.put(Manifest.WRITTEN_AFTER, after);
+        DType dtype = switch (recipe.output().dtype()) {
+            case KEEP -> null;
+            case F32 -> DType.F32;
+            case F16 -> DType.F16;
+            case BF16 -> DType.BF16;
+        };
+        Long shard = recipe.output().maxShardSize() == null ? null : recipe.output().maxShardSize().bytes();
+        return new Surgeon.Options(recipe.output().dir(), dtype, shard, options.force(), extra, provenance,
+                Map.of("neurotome.recipe_sha256", recipeSha), guard);
+    }
+
+    /** The files a run writes into its output after the checkpoint: eval reports, then the model card. */
+    private static List<String> laterFiles(Recipe recipe) {
+        List<String> later = new ArrayList<>();
+        if (recipe.eval() != null) {
+            later.add(EVAL_DIR + "/" + ReportWriter.HTML_FILE);
+            later.add(EVAL_DIR + "/" + ReportWriter.JSON_FILE);
+            if (recipe.recover() != null && !recipe.edit().isEmpty()) {
+                String before = EVAL_DIR + "/" + Recovery.BEFORE_DIR + "/";
+                later.add(before + ReportWriter.HTML_FILE);
+                later.add(before + ReportWriter.JSON_FILE);
             }
         }
-        options.log().accept("wrote " + out + " in " + seconds(t0).asText() + " s");
+        later.add(ModelCard.FILE);
+        return later;
+    }
 
+    /**
+     * Evaluates the written checkpoint in its partial directory, adds the reports and the model
+     * card, archives it, and only then moves the output (and the archive) into place: a run that
+     * fails or is killed before that leaves an earlier output, and its archive, as they were.
+     */
+    private static Outcome finish(Recipe recipe, Options options, CheckpointWriter.Staged staged,
+                                  EvalReport beforeRecovery, Map<String, Selection> selections,
+                                  Function<Path, String> recorded, ai.djl.Device device) {
+        Path out = staged.out();
+        Path dir = staged.dir();
+        // the reports name the output, not the partial directory it is evaluated in
+        Function<Path, String> named = p -> recorded.apply(p.toAbsolutePath().normalize().equals(dir) ? out : p);
         EvalReport report = null;
         if (recipe.eval() != null) {
             options.log().accept("eval " + recipe.eval().suite().name() + " (baseline: the input checkpoint)");
             long t1 = System.nanoTime();
-            report = SuiteEvaluation.run(recipe.eval().suite(), recipe.eval().gates(), out, recipe.model().path(), device,
-                    options.budget(), null, options.eval()).recorded(recorded);
+            report = SuiteEvaluation.run(recipe.eval().suite().definition(), recipe.eval().gates(), dir, recipe.model().path(), device,
+                    options.budget(), null, options.eval()).recorded(named);
             options.log().accept("evaluated in " + seconds(t1).asText() + " s");
             // without timings the output is the same bytes on every run, and so is its archive
-            ReportWriter.write(report.withoutTimings(), out.resolve(EVAL_DIR));
+            ReportWriter.write(report.withoutTimings(), dir.resolve(EVAL_DIR));
             if (beforeRecovery != null) {
                 ReportWriter.write(beforeRecovery.recorded(recorded).withoutTimings(),
-                        out.resolve(EVAL_DIR).resolve(Recovery.BEFORE_DIR));
+                        dir.resolve(EVAL_DIR).resolve(Recovery.BEFORE_DIR));
             }
         }
-        ModelCard.write(out);
-        List<String> later = new ArrayList<>();
-        if (report != null) {
-            later.add(EVAL_DIR + "/" + ReportWriter.JSON_FILE);
-            later.add(EVAL_DIR + "/" + ReportWriter.HTML_FILE);
-            if (beforeRecovery != null) {
-                later.add(EVAL_DIR + "/" + Recovery.BEFORE_DIR + "/" + ReportWriter.JSON_FILE);
-                later.add(EVAL_DIR + "/" + Recovery.BEFORE_DIR + "/" + ReportWriter.HTML_FILE);
-            }
-        }
-        later.add(ModelCard.FILE);
-        Manifest.addFiles(out, later);
-        if (archive != null && report != null && !report.passed()) {
+        ModelCard.write(dir);
+        Manifest.addFiles(dir, laterFiles(recipe));
+        Path archive = recipe.output().archivePath();
+        boolean ships = report == null || report.passed();
+        if (archive != null && !ships) {
             options.log().accept("no archive: a gate failed, so " + out + " must not ship");
-            removeStale(archive);
-            archive = null;
-        } else if (archive != null) {
-            long t1 = System.nanoTime();
-            ArchiveWriter.write(out, recipe.output().archive(), archive, options.force());
-            options.log().accept("wrote " + archive + " in " + seconds(t1).asText() + " s");
         }
-        return new Outcome(out, selections, report, beforeRecovery, archive);
+        try (Scratch packed = archive != null && ships ? packed(recipe, options, dir, archive) : null) {
+            // an earlier archive goes first: it never stands beside an output it does not hold
+            if (archive != null) {
+                removeStale(archive);
+            }
+            staged.commit();
+            if (packed != null) {
+                packed.moveTo(archive);
+            }
+        } catch (IOException e) {
+            throw NeurotomeException.outputFailed(archive + ": cannot move the archive into place: "
+                    + NeurotomeException.reason(e), e);
+        }
+        return new Outcome(out, selections, report, beforeRecovery, ships ? archive : null);
+    }
+
+    /** The archive of the finished output, written beside its final place, not yet moved into it. */
+    private static Scratch packed(Recipe recipe, Options options, Path dir, Path archive) {
+        long t1 = System.nanoTime();
+        Scratch packed = ArchiveWriter.stage(dir, recipe.output().archive(), archive);
+        options.log().accept("wrote " + archive + " in " + seconds(t1).asText() + " s");
+        return packed;
     }
 
     /** An archive of an earlier run (replaced under --force) must not stay beside an output that failed its gates. */

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.neurotome.Json;
 import org.neurotome.NeurotomeException;
+import org.neurotome.Scratch;
 import org.neurotome.arch.LayerRange;
 import org.neurotome.checkpoint.Checkpoint;
 import org.neurotome.checkpoint.CheckpointWriter;
@@ -39,35 +40,40 @@ import java.util.stream.Stream;
  * as {@code recover} says; then the output is written from the input with the recipe's edits
  * and the adapter merged after them ({@code merge-lora}), the adapter itself in
  * {@code adapter/} beside the weights, and the training recorded in the manifest. The scratch
- * directory is removed whatever happens (and, left by a killed run, by the next one).
+ * directory {@code .<out>.recover-<pid>} is a {@link Scratch}: removed whatever happens, on
+ * SIGTERM too, and, left by a killed run, by the next one.
  */
 final class Recovery {
     /** Where the adapter goes inside the output directory. */
     static final String ADAPTER_DIR = "adapter";
     /** Where the before-recovery report goes inside the output's eval directory. */
     static final String BEFORE_DIR = "before-recovery";
-    private static final String SCRATCH = ".recover-";
+    private static final String SCRATCH = "recover";
 
     private Recovery() {
     }
 
     /**
-     * Runs the stage and writes the output; returns the before-recovery report (null without
-     * an eval stage, or when no edit came before the recovery).
+     * The output written into its partial directory, not yet in place, and the edited model's
+     * report before recovery (null without an eval stage, or when no edit came before the recovery).
+     */
+    record Recovered(CheckpointWriter.Staged output, EvalReport beforeRecovery) {
+    }
+
+    /**
+     * Runs the stage and writes the output into its partial directory, for the caller to finish
+     * and commit.
      *
      * @param written    where and how the output is written (the recipe's files and provenance included)
      * @param bestLayers the best layer of each lora-scan step, for {@code layers: ${id}}
      */
-    static EvalReport run(Recipe recipe, Checkpoint input, List<Edit> edits, Surgeon.Options written,
-                          ai.djl.Device device, RecipeRunner.Options options, Map<String, Integer> bestLayers,
-                          Function<Path, String> recorded) {
+    static Recovered run(Recipe recipe, Checkpoint input, List<Edit> edits, Surgeon.Options written,
+                         ai.djl.Device device, RecipeRunner.Options options, Map<String, Integer> bestLayers,
+                         Function<Path, String> recorded) {
         LoraTraining recover = recipe.recover();
         Path out = written.out().toAbsolutePath().normalize();
-        Path scratch = out.resolveSibling("." + out.getFileName() + SCRATCH + ProcessHandle.current().pid());
-        try {
-            deleteStale(out);
-            org.neurotome.FileTree.delete(scratch);
-            Files.createDirectories(scratch);
+        try (Scratch work = Scratch.directory(out, SCRATCH)) {
+            Path scratch = work.path();
             Path edited = input.dir();
             EvalReport before = null;
             if (!edits.isEmpty()) {
@@ -79,7 +85,7 @@ final class Recovery {
                     options.log().accept("eval " + recipe.eval().suite().name() + " before recovery (baseline: the input)");
                     Path model = edited;
                     // the edited model lives in a scratch directory: the report names it by the output
-                    before = SuiteEvaluation.run(recipe.eval().suite(), List.of(), edited, recipe.model().path(), device,
+                    before = SuiteEvaluation.run(recipe.eval().suite().definition(), List.of(), edited, recipe.model().path(), device,
                             options.budget(), null, options.eval()).recorded(p -> p.equals(model)
                             ? recorded.apply(out) + " (edited, before recovery)" : recorded.apply(p));
                 }
@@ -121,18 +127,12 @@ final class Recovery {
             section.put("summary", LoraAdapter.summary(trained.config(), trained.modules()));
             provenance.put("recover", section);
             options.log().accept("recover: merge the adapter into " + out);
-            Surgeon.apply(input, all, new Surgeon.Options(written.out(), written.dtype(), written.maxShardBytes(),
-                    written.force(), files, provenance, written.metadata(), written.guard()));
-            return before;
+            return new Recovered(Surgeon.stage(input, all, new Surgeon.Options(written.out(), written.dtype(),
+                    written.maxShardBytes(), written.force(), files, provenance, written.metadata(), written.guard())),
+                    before);
         } catch (IOException e) {
-            throw NeurotomeException.outputFailed(scratch + ": cannot write the recovery's scratch files: "
+            throw NeurotomeException.outputFailed(out + ": cannot write the recovery's scratch files: "
                     + e.getMessage(), e);
-        } finally {
-            try {
-                org.neurotome.FileTree.delete(scratch);
-            } catch (IOException ignored) {
-                // best effort: a hidden directory, removed by the next run for this output
-            }
         }
     }
 
@@ -180,21 +180,5 @@ final class Recovery {
         o.put("parameters", trained.modules().stream().mapToLong(m -> m.parameters()).sum());
         o.put("first_loss", trained.firstLoss()).put("final_loss", trained.finalLoss());
         return o;
-    }
-
-    /** Removes scratch directories of runs for {@code out} whose process is gone. */
-    private static void deleteStale(Path out) throws IOException {
-        String prefix = "." + out.getFileName() + SCRATCH;
-        if (!Files.isDirectory(out.getParent())) {
-            return;
-        }
-        try (Stream<Path> list = Files.list(out.getParent())) {
-            for (Path p : list.filter(x -> x.getFileName().toString().startsWith(prefix)).toList()) {
-                String pid = p.getFileName().toString().substring(prefix.length());
-                if (pid.matches("\\d+") && ProcessHandle.of(Long.parseLong(pid)).isEmpty()) {
-                    org.neurotome.FileTree.delete(p);
-                }
-            }
-        }
     }
 }

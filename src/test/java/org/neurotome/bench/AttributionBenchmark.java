@@ -7,6 +7,7 @@ import org.neurotome.cna.Attribution;
 import org.neurotome.cna.AttributionResult;
 import org.neurotome.cna.PromptSet;
 import org.neurotome.cna.RandomCheckpoint;
+import org.neurotome.cna.Scoring;
 import org.neurotome.cna.StepScores;
 import org.neurotome.cna.VocabularyProjection;
 import org.neurotome.model.LanguageModel;
@@ -60,18 +61,18 @@ public final class AttributionBenchmark {
             Attribution.Options direct = fast.withNeuronPath(Attribution.NeuronPath.PER_NEURON);
             try (VocabularyProjection warm = new VocabularyProjection(model.weights(), 0)) {
                 PromptSet one = PromptSet.ofIds(List.of(prompts.getFirst()));
-                new Attribution(model, warm, fast).run(one, false);
-                new Attribution(model, warm, direct).run(one, false);
+                new Attribution(model, warm, fast).run(one, false, Scoring.EXHAUSTIVE);
+                new Attribution(model, warm, direct).run(one, false, Scoring.EXHAUSTIVE);
             }
             try (VocabularyProjection p = new VocabularyProjection(model.weights(), VocabularyProjection.DEFAULT_CACHE_BYTES)) {
                 long t0 = System.nanoTime();
-                AttributionResult cold = new Attribution(model, p, fast).run(set, true);
+                AttributionResult cold = new Attribution(model, p, fast).run(set, true, Scoring.EXHAUSTIVE);
                 double coldSeconds = (System.nanoTime() - t0) / 1e9;
                 t0 = System.nanoTime();
-                AttributionResult cached = new Attribution(model, p, fast).run(set, true);
+                AttributionResult cached = new Attribution(model, p, fast).run(set, true, Scoring.EXHAUSTIVE);
                 double cachedSeconds = (System.nanoTime() - t0) / 1e9;
                 t0 = System.nanoTime();
-                AttributionResult reference = new Attribution(model, p, direct).run(set, true);
+                AttributionResult reference = new Attribution(model, p, direct).run(set, true, Scoring.EXHAUSTIVE);
                 double directSeconds = (System.nanoTime() - t0) / 1e9;
 
                 BenchTable t = new BenchTable("neuron path", "seconds", "neurons / s", "speed-up vs one projection per neuron",

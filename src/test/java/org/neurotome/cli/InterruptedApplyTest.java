@@ -2,6 +2,7 @@ package org.neurotome.cli;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.neurotome.Sha256;
 import org.neurotome.checkpoint.Checkpoint;
 import org.neurotome.checkpoint.CheckpointWriter;
 import org.neurotome.checkpoint.DType;
@@ -24,7 +25,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * An {@code apply} killed (SIGKILL) while it writes leaves nothing that looks like a finished
  * checkpoint: only a hidden partial directory, never the output directory; the input is
  * unchanged, and the next run writes the output normally and removes the dead run's partial
- * (and takes over its stale lock). Terminated (SIGTERM) instead, it removes its partial itself.
+ * (and takes over its stale lock). Terminated (SIGTERM) instead, it removes its partial itself,
+ * and a recover stage its scratch directory. Killed during its eval, or failing to write its
+ * archive for want of space, a run leaves an earlier output and archive as they were.
  */
 class InterruptedApplyTest {
     @TempDir
@@ -65,8 +68,106 @@ class InterruptedApplyTest {
         assertFalse(Files.exists(tmp.resolve("out")));
     }
 
+    @Test
+    void aRunKilledDuringEvalLeavesTheEarlierOutputAndItsArchive() throws Exception {
+        Path recipe = evaluatedRecipe(400);
+        CliRun.stdout(0, "apply", recipe.toString());
+        Path out = tmp.resolve("out");
+        Map<String, String> earlier = TestModels.treeHashes(out);
+        String archive = Sha256.hex(tmp.resolve("out.tar"));
+
+        anotherHead(recipe);
+        Process p = startApply(List.of(), recipe.toString(), "--force");
+        assertTrue(awaitLog(p, "eval quick"), "the run was seen starting its eval");
+        p.destroyForcibly().waitFor();
+        assertEquals(earlier, TestModels.treeHashes(out), "the earlier output is untouched");
+        assertEquals(archive, Sha256.hex(tmp.resolve("out.tar")), "and so is its archive");
+        assertEquals(0, Main.execute("verify", out.toString()));
+
+        CliRun.stdout(0, "apply", recipe.toString(), "--force");
+        assertEquals(List.of(), TestModels.hiddenEntries(tmp), "the next run removes the dead run's partial");
+    }
+
+    /**
+     * A disk that fills while the archive is written (the file size limit of {@code ulimit -f},
+     * set between the largest file of the output and the archive, fails that write as a full
+     * disk would) leaves the earlier output and archive as they were.
+     */
+    @Test
+    void aWriteFailingAfterTheEvalLeavesTheEarlierOutput() throws Exception {
+        Path recipe = evaluatedRecipe(4);
+        CliRun.stdout(0, "apply", recipe.toString());
+        Path out = tmp.resolve("out");
+        Map<String, String> earlier = TestModels.treeHashes(out);
+        long largest = 0;
+        for (String f : earlier.keySet()) {
+            largest = Math.max(largest, Files.size(out.resolve(f)));
+        }
+        long limitKiB = largest / 1024 + 2;
+        assertTrue(Files.size(tmp.resolve("out.tar")) > limitKiB * 1024, "the archive is larger than the limit");
+        String archive = Sha256.hex(tmp.resolve("out.tar"));
+
+        anotherHead(recipe);
+        Process p = startApply(List.of("bash", "-c", "ulimit -f " + limitKiB + " && exec \"$0\" \"$@\""),
+                recipe.toString(), "--force");
+        assertEquals(4, p.waitFor(), Files.readString(tmp.resolve("log.txt")));
+        assertTrue(Files.readString(tmp.resolve("log.txt")).contains("File too large"), Files.readString(tmp.resolve("log.txt")));
+        assertEquals(earlier, TestModels.treeHashes(out), "the earlier output is untouched");
+        assertEquals(archive, Sha256.hex(tmp.resolve("out.tar")), "and so is its archive");
+        assertEquals(List.of(), TestModels.hiddenEntries(tmp), "no partial directory, archive or lock left");
+    }
+
+    @Test
+    void aTerminatedRecoveryRemovesItsScratchDirectory() throws Exception {
+        Path model = tmp.resolve("model");
+        TestModels.copy(Path.of("checkpoints/fixture-llama"), model);
+        Path recipe = recipe("""
+                recover:
+                  corpus: arithmetic
+                  target_modules: [q_proj]
+                  rank: 2
+                  steps: 100000
+                  batch_size: 4
+                """);
+        Process p = startApply(recipe);
+        assertTrue(awaitLog(p, "recover: train"), "the run was seen training");
+        p.destroy();
+        p.waitFor();
+        assertEquals(List.of(), TestModels.hiddenEntries(tmp), "SIGTERM: no scratch, partial or lock left");
+        assertFalse(Files.exists(tmp.resolve("out")));
+    }
+
+    /** fixture-llama in {@code tmp/model} and a recipe zeroing one of its heads, evaluated on {@code cases} arithmetic cases, archived. */
+    private Path evaluatedRecipe(int cases) throws IOException {
+        TestModels.copy(Path.of("checkpoints/fixture-llama"), tmp.resolve("model"));
+        Files.writeString(tmp.resolve("suite.yaml"), """
+                name: quick
+                tasks:
+                  - kind: arithmetic
+                    dataset: %s
+                    limit: %d
+                gates:
+                  - arithmetic.accuracy.delta >= -1
+                """.formatted(Path.of("eval/datasets/arithmetic.jsonl").toAbsolutePath(), cases));
+        return recipe("""
+                  archive: tar
+                eval:
+                  suite: suite.yaml
+                """);
+    }
+
+    /** The recipe, zeroing another head: a run of it writes an output other than the earlier one. */
+    private static void anotherHead(Path recipe) throws IOException {
+        Files.writeString(recipe, Files.readString(recipe).replace("heads: [0.1]", "heads: [1.2]"));
+    }
+
     /** A recipe zeroing one head of {@code tmp/model} into {@code tmp/out}. */
     private Path recipe() throws IOException {
+        return recipe("");
+    }
+
+    /** A recipe zeroing one head of {@code tmp/model} into {@code tmp/out}, ending with {@code more} (more keys of output first). */
+    private Path recipe(String more) throws IOException {
         Path recipe = tmp.resolve("recipe.yaml");
         Files.writeString(recipe, """
                 model:
@@ -76,16 +177,35 @@ class InterruptedApplyTest {
                     heads: [0.1]
                 output:
                   dir: out
-                """);
+                """ + more);
         return recipe;
     }
 
     /** {@code neurotome apply RECIPE} in a JVM of its own, its output in {@code tmp/log.txt}. */
     private Process startApply(Path recipe) throws IOException {
+        return startApply(List.of(), recipe.toString());
+    }
+
+    /** {@code neurotome apply ARGS} in a JVM of its own, started through {@code wrapper} (a command line before java's). */
+    private Process startApply(List<String> wrapper, String... args) throws IOException {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        return new ProcessBuilder(java, "-Dai.djl.offline=true", "--enable-native-access=ALL-UNNAMED",
-                "-cp", System.getProperty("java.class.path"), Main.class.getName(), "apply", recipe.toString())
-                .redirectErrorStream(true).redirectOutput(tmp.resolve("log.txt").toFile()).start();
+        List<String> command = new ArrayList<>(wrapper);
+        command.addAll(List.of(java, "-Dai.djl.offline=true", "--enable-native-access=ALL-UNNAMED",
+                "-cp", System.getProperty("java.class.path"), Main.class.getName(), "apply"));
+        command.addAll(List.of(args));
+        return new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(tmp.resolve("log.txt").toFile()).start();
+    }
+
+    /** Whether {@code p} logs a line containing {@code text} before it ends (or a minute passes). */
+    private boolean awaitLog(Process p, String text) throws IOException, InterruptedException {
+        long deadline = System.nanoTime() + 60_000_000_000L;
+        while (p.isAlive() && System.nanoTime() < deadline) {
+            if (Files.readString(tmp.resolve("log.txt")).contains(text)) {
+                return true;
+            }
+            Thread.sleep(5);
+        }
+        return false;
     }
 
     /** The partial directory {@code p} writes, once it appears; null if the run ends (or a minute passes) first. */

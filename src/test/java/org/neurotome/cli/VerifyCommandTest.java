@@ -54,16 +54,8 @@ class VerifyCommandTest {
         new CheckpointWriter(1 << 20, Map.of(), false).write(out,
                 List.of(OutputTensor.ofFloats("w", DType.F32, new long[] {1}, new float[] {1})),
                 Map.of(Checkpoint.CONFIG, "{\"model_type\":\"llama\"}".getBytes(), "notes.txt", "n".getBytes()),
-                new CheckpointWriter.LastFile(Manifest.FILE, hashes -> Manifest.render(hashes,
-                        Map.of(Manifest.WRITTEN_AFTER, Json.MAPPER.createArrayNode().add("eval/report.json")))));
+                new CheckpointWriter.LastFile(Manifest.FILE, hashes -> Manifest.render(hashes, Map.of())));
         assertEquals(0, Main.execute("verify", out.toString()));
-
-        Files.createDirectories(out.resolve("eval"));
-        Files.writeString(out.resolve("eval/report.json"), "{}");
-        CliRun after = CliRun.of("verify", out.toString());
-        assertEquals(0, after.code(), after.err());
-        assertTrue(after.out().contains("eval/report.json"), after.out());
-        assertTrue(after.out().contains("not hashed (written after the manifest)"), after.out());
 
         for (String added : List.of("extra.txt", "eval/extra.html", "deep/er/x.bin")) {
             Path f = out.resolve(added);
@@ -78,5 +70,33 @@ class VerifyCommandTest {
         CliRun removed = CliRun.of("verify", out.toString());
         assertEquals(3, removed.code());
         assertTrue(removed.out().contains("notes.txt") && removed.out().contains("found missing"), removed.out());
+    }
+
+    /**
+     * An output whose manifest still names files to be written after it (a recipe run's eval
+     * reports and model card) is one whose run did not finish: verify refuses it, whether the
+     * files are missing or there but never hashed into the manifest.
+     */
+    @Test
+    void verifyRefusesAnOutputWhosePlannedEvalDidNotFinish() throws IOException {
+        Path out = tmp.resolve("out");
+        new CheckpointWriter(1 << 20, Map.of(), false).write(out,
+                List.of(OutputTensor.ofFloats("w", DType.F32, new long[] {1}, new float[] {1})),
+                Map.of(Checkpoint.CONFIG, "{\"model_type\":\"llama\"}".getBytes()),
+                new CheckpointWriter.LastFile(Manifest.FILE, hashes -> Manifest.render(hashes,
+                        Map.of(Manifest.WRITTEN_AFTER, Json.MAPPER.createArrayNode().add("eval/report.json")))));
+        CliRun missing = CliRun.of("verify", out.toString());
+        assertEquals(3, missing.code(), missing.out());
+        assertTrue(missing.out().contains("eval/report.json") && missing.out().contains("did not finish"), missing.out());
+
+        Files.createDirectories(out.resolve("eval"));
+        Files.writeString(out.resolve("eval/report.json"), "{}");
+        CliRun unhashed = CliRun.of("verify", out.toString());
+        assertEquals(3, unhashed.code(), unhashed.out());
+        assertTrue(unhashed.out().contains("present but never hashed"), unhashed.out());
+
+        Manifest.addFiles(out, List.of("eval/report.json"));
+        CliRun finished = CliRun.of("verify", out.toString());
+        assertEquals(0, finished.code(), finished.out());
     }
 }

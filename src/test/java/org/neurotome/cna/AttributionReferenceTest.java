@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Every reference case and prompt (test resources {@code reference/}, README "Conventions"):
@@ -22,9 +23,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  * increase leads from the head base to the neuron base of its layer, the FFN layer's from
  * there to the next layer's head base, and for RMSNorm models (whose frozen projection of
  * the final residual is the model's own logits) the last FFN ends at the reference logits'
- * log-probability of the target.
+ * log-probability of the target. Attribution's top 20 neurons found by bounds are the
+ * reference's top 20 (a neuron within 2e-4 of the 20th may take the place of another), each
+ * with the reference's increase within 1e-4.
  */
 class AttributionReferenceTest {
+    private static final int TOP = 20;
+    private static final double TOLERANCE = 1e-4;
+
     static List<String> cases() {
         return ReferenceData.caseNames();
     }
@@ -89,6 +95,40 @@ class AttributionReferenceTest {
                 }
                 Close.assertAbs(at + " head logprob_before", ReferenceData.floats(e.path("head_increase").path("logprob_before")),
                         Close.floats(f.scores().headBase()), 1e-4);
+            }
+        }
+    }
+    @ParameterizedTest
+    @MethodSource("cases")
+    void topNeuronsByBoundsMatchTheReference(String name) {
+        JsonNode prompts = ReferenceData.expected(name).path("prompts");
+        try (LanguageModel model = LanguageModel.open(ReferenceData.caseDir(name), Device.cpu());
+             VocabularyProjection projection = new VocabularyProjection(model.weights(), VocabularyProjection.DEFAULT_CACHE_BYTES)) {
+            Attribution attribution = new Attribution(model, projection, Attribution.Options.defaults());
+            int ffn = model.config().ffnSize();
+            for (int i = 0; i < prompts.size(); i++) {
+                String at = name + " prompt " + i;
+                float[] expected = ReferenceData.floats(prompts.get(i).path("neuron_increase").path("increase"));
+                float[] sorted = expected.clone();
+                java.util.Arrays.sort(sorted);
+                double last = sorted[sorted.length - TOP];
+                double next = sorted[sorted.length - TOP - 1];
+                AttributionResult r = attribution.run(PromptSet.ofIds(ReferenceData.ints(prompts.get(i).path("ids")),
+                        new int[0]), false, Scoring.bounded(TOP, null));
+                assertTrue(r.scored().bounded(), at);
+                List<AttributionResult.NeuronScore> got = r.neurons(TOP);
+                assertEquals(TOP, got.size(), at);
+                java.util.Set<Integer> listed = new java.util.HashSet<>();
+                for (AttributionResult.NeuronScore n : got) {
+                    int flat = n.neuron().layer() * ffn + n.neuron().neuron();
+                    listed.add(flat);
+                    Close.assertAbs(at + " " + n.neuron(), expected[flat], n.score(), TOLERANCE);
+                    assertTrue(expected[flat] >= last - 2 * TOLERANCE, at + " lists " + n.neuron() + " below the 20th");
+                }
+                for (int flat = 0; flat < expected.length; flat++) {
+                    assertTrue(listed.contains(flat) || expected[flat] <= next + 2 * TOLERANCE,
+                            at + " misses neuron " + flat / ffn + "." + flat % ffn);
+                }
             }
         }
     }

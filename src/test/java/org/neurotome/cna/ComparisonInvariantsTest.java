@@ -46,7 +46,7 @@ class ComparisonInvariantsTest {
         try (LanguageModel m = LanguageModel.open(ReferenceData.caseDir("stories260K"), Device.cpu());
              VocabularyProjection p = new VocabularyProjection(m.weights(), VocabularyProjection.DEFAULT_CACHE_BYTES)) {
             Attribution a = new Attribution(m, p, Attribution.Options.defaults());
-            ComparisonResult r = Comparison.headsAblated(a, PromptSet.ofIds(List.of(PROMPTS)), List.of(new Head(3, 5)), true);
+            ComparisonResult r = Comparison.headsAblated(a, PromptSet.ofIds(List.of(PROMPTS)), List.of(new Head(3, 5)), true, Scoring.EXHAUSTIVE);
             float[][] diff = r.diff();
             for (int l = 0; l < 3; l++) {
                 for (float d : diff[l]) {
@@ -85,16 +85,16 @@ class ComparisonInvariantsTest {
              VocabularyProjection pb = new VocabularyProjection(b.weights(), VocabularyProjection.DEFAULT_CACHE_BYTES)) {
             Attribution attrA = new Attribution(a, pa, Attribution.Options.defaults());
             ComparisonResult byCheckpoint = Comparison.checkpoints(attrA,
-                    new Attribution(b, pb, Attribution.Options.defaults()), prompts, false);
-            ComparisonResult byAblation = Comparison.headsAblated(attrA, prompts, List.of(head), false);
+                    new Attribution(b, pb, Attribution.Options.defaults()), prompts, false, Scoring.EXHAUSTIVE);
+            ComparisonResult byAblation = Comparison.headsAblated(attrA, prompts, List.of(head), false, Scoring.EXHAUSTIVE);
             Close.assertAbs("diff", Close.flat(byAblation.diff()), Close.flat(byCheckpoint.diff()), 1e-5);
             Close.assertAbs("prob_b", byAblation.probB(), byCheckpoint.probB(), 1e-6);
             assertTrue(byCheckpoint.ranked(1).getFirst().diff() > 1e-3, "zeroing the head must move some neuron");
 
-            ComparisonResult itself = Comparison.checkpoints(attrA, attrA, prompts, false);
+            ComparisonResult itself = Comparison.checkpoints(attrA, attrA, prompts, false, Scoring.EXHAUSTIVE);
             Close.assertAbs("a model against itself", new float[itself.diff().length * itself.diff()[0].length],
                     Close.flat(itself.diff()), 0);
-            ComparisonResult samePrompt = Comparison.contrast(attrA, prompts, prompts, false);
+            ComparisonResult samePrompt = Comparison.contrast(attrA, prompts, prompts, false, Scoring.EXHAUSTIVE);
             Close.assertAbs("a prompt against itself", new float[samePrompt.diff().length * samePrompt.diff()[0].length],
                     Close.flat(samePrompt.diff()), 0);
         }

@@ -54,7 +54,7 @@ class FindingsTest {
     @Test
     void attributionFindingsReadBackInRankOrder() {
         AttributionResult r = new Attribution(model, projection, Attribution.Options.defaults())
-                .run(PromptSet.ofIds(PROMPT, new int[0]), false);
+                .run(PromptSet.ofIds(PROMPT, new int[0]), false, Scoring.EXHAUSTIVE);
         Path file = tmp.resolve("f.json");
         Findings.attribution(r, provenance, 0, null, false).write(file);
         Findings f = Findings.read(file);
@@ -86,7 +86,7 @@ class FindingsTest {
         assertEquals(1, s.document().path("cases").size());
 
         ComparisonResult cna = Comparison.headsAblated(new Attribution(model, projection, Attribution.Options.defaults()),
-                PromptSet.ofIds(PROMPT, new int[0]), List.of(new Head(3, 5)), true);
+                PromptSet.ofIds(PROMPT, new int[0]), List.of(new Head(3, 5)), true, Scoring.EXHAUSTIVE);
         Findings c = Findings.comparison(cna, provenance, 4, 3, null, true);
         assertEquals(Set.of("layer", "neuron", "diff", "score_a", "score_b", "coef_a", "coef_b", "top_tokens"),
                 keys(c.neurons().getFirst().fields()));

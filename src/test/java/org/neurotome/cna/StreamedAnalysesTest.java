@@ -72,9 +72,9 @@ class StreamedAnalysesTest {
                  VocabularyProjection pb = new VocabularyProjection(stream.weights(), VocabularyProjection.DEFAULT_CACHE_BYTES)) {
                 Attribution aa = new Attribution(kept, pa, Attribution.Options.defaults());
                 Attribution ab = new Attribution(stream, pb, Attribution.Options.defaults());
-                same(name + " attribution", aa.run(prompts, false).mean(), ab.run(prompts, false).mean());
-                ComparisonResult ca = Comparison.headsAblated(aa, prompts, ablate, false);
-                ComparisonResult cb = Comparison.headsAblated(ab, prompts, ablate, false);
+                same(name + " attribution", aa.run(prompts, false, Scoring.EXHAUSTIVE).mean(), ab.run(prompts, false, Scoring.EXHAUSTIVE).mean());
+                ComparisonResult ca = Comparison.headsAblated(aa, prompts, ablate, false, Scoring.EXHAUSTIVE);
+                ComparisonResult cb = Comparison.headsAblated(ab, prompts, ablate, false, Scoring.EXHAUSTIVE);
                 same(name + " CNA side A", ca.meanA(), cb.meanA());
                 same(name + " CNA side B", ca.meanB(), cb.meanB());
             }

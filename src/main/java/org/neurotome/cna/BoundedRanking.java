@@ -1,0 +1,572 @@
+package org.neurotome.cna;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.index.NDIndex;
+import org.neurotome.arch.ModelConfig;
+import org.neurotome.model.Weights;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.BitSet;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Attribution and CNA by bounds ({@code docs/bounds.md}): the exact top k neurons (and, for
+ * attribution, heads) of the mean over positions and, when kept, of each position, with only
+ * the components the bounds cannot rule out scored exactly. A first pass records every chunk
+ * of positions and computes what is cheap exactly (coefficients, base and layer scores) and a
+ * bound on every neuron and head ({@link LogProbBounds}); then {@link TopKSearch} picks what to
+ * score, at most twice, each round scoring the picked components at every position of every
+ * chunk (chunks are recorded again when there were several). Scores are computed as the
+ * exhaustive path computes them, so those that are listed are the same numbers. A component
+ * never scored is NaN in the returned scores.
+ */
+final class BoundedRanking {
+    private BoundedRanking() {
+    }
+
+    /** The running sum over positions of one run's exact scores of one kind, and each position's own when kept. */
+    private static final class Tally {
+        final double[] sum;
+        final int width;
+
+        Tally(int layers, int width) {
+            this.sum = new double[layers * width];
+            this.width = width;
+        }
+
+        float mean(int flat, int count) {
+            return (float) (sum[flat] / count);
+        }
+    }
+
+    /** Bounds summed over positions (the mean's list) and each position's own when kept. */
+    private static final class BoundLists {
+        final double[] sum;
+        final float[][] perStep;
+
+        BoundLists(int size, int steps, boolean keep) {
+            sum = new double[size];
+            perStep = keep ? new float[steps][size] : null;
+        }
+
+        void add(int step, int flat, float bound) {
+            sum[flat] += bound;
+            if (perStep != null) {
+                perStep[step][flat] = bound;
+            }
+        }
+
+        List<float[]> lists(int steps) {
+            List<float[]> out = new ArrayList<>();
+            float[] mean = new float[sum.length];
+            for (int i = 0; i < mean.length; i++) {
+                mean[i] = (float) (sum[i] / steps);
+            }
+            out.add(mean);
+            if (perStep != null) {
+                out.addAll(Arrays.asList(perStep));
+            }
+            return out;
+        }
+    }
+
+    /** The positions of a prompt set, split into the chunks that are recorded together. */
+    private record Chunks(List<PromptSet.Step> steps, int size) {
+        /** At most one chunk of all the positions (a chunk's size may be as large as an int holds). */
+        Chunks {
+            size = Math.max(1, Math.min(size, steps.size()));
+        }
+
+        int count() {
+            return (steps.size() + size - 1) / size;
+        }
+
+        List<PromptSet.Step> get(int i) {
+            return steps.subList(i * size, Math.min(steps.size(), (i + 1) * size));
+        }
+
+        int first(int i) {
+            return i * size;
+        }
+    }
+
+    // ------------------------------------------------------------------------------------
+    // attribution
+
+    static AttributionResult attribution(Attribution at, PromptSet prompts, boolean keepSteps, Scoring scoring) {
+        ModelConfig c = at.model().config();
+        int layers = c.numLayers();
+        int ffn = c.ffnSize();
+        int heads = c.numHeads();
+        List<PromptSet.Step> steps = prompts.steps();
+        int n = steps.size();
+        Chunks chunks = new Chunks(steps, at.rowsPerPass(prompts.maxContext()));
+        LogProbBounds bounds = new LogProbBounds(at.projection());
+        ComponentScores.Sum sum = new ComponentScores.Sum(layers, heads, ffn);
+        StepScores[] kept = new StepScores[n];
+        BoundLists neuronBounds = new BoundLists(layers * ffn, n, keepSteps);
+        BoundLists headBounds = new BoundLists(layers * heads, n, keepSteps);
+        Attribution.Recorded single = null;
+        Progress progress = at.options().progress();
+        try {
+            for (int ch = 0; ch < chunks.count(); ch++) {
+                List<PromptSet.Step> part = chunks.get(ch);
+                Attribution.Recorded rec = at.record(Attribution.contexts(part), List.of(), Attribution.targets(part), null);
+                try {
+                    Attribution.Rows rows = new Attribution.Rows(List.of(rec));
+                    ComponentScores[] partial = partials(rows.size(), layers, heads, ffn);
+                    for (int l = 0; l < layers; l++) {
+                        try (NDScope scope = new NDScope(); Weights.Lease<NDArray> values = at.model().weights().ffnValues(l)) {
+                            Attribution.Layer in = at.layer(List.of(rec), l, rows);
+                            cheap(in, at.layerScores(in, rows, false), partial, 0);
+                            if (!scoring.ranks(l)) {
+                                continue;
+                            }
+                            LogProbBounds.Bounds nb = bounds.of(in.baseU, rows.target, rowsOf(in.coefficients()),
+                                    LogProbBounds.Components.shared(at.projection().values(l, values.get(), null)), false);
+                            LogProbBounds.Bounds hb = bounds.of(at.projection().uncapped(in.pre, rows.s), rows.target,
+                                    inverse(rows.s, heads), LogProbBounds.Components.perRow(in.perHeadOut), false);
+                            for (int r = 0; r < rows.size(); r++) {
+                                int step = chunks.first(ch) + r;
+                                for (int i = 0; i < ffn; i++) {
+                                    neuronBounds.add(step, l * ffn + i, nb.upper()[r][i]);
+                                }
+                                for (int h = 0; h < heads; h++) {
+                                    headBounds.add(step, l * heads + h, hb.upper()[r][h]);
+                                }
+                            }
+                        }
+                    }
+                    for (int r = 0; r < rows.size(); r++) {
+                        sum.add(partial[r]);
+                        kept[chunks.first(ch) + r] = new StepScores(rec.target[r], rec.logprob[r], rec.norm[r],
+                                keepSteps ? partial[r] : null);
+                    }
+                } finally {
+                    if (chunks.count() == 1) {
+                        single = rec;
+                    } else {
+                        rec.close();
+                    }
+                }
+                progress.update("positions bounded", Math.min(n, chunks.first(ch + 1)), n);
+            }
+            BitSet neuronEligible = eligible(scoring, layers, ffn);
+            BitSet headEligible = eligible(scoring, layers, heads);
+            TopKSearch neuronSearch = new TopKSearch(scoring.top(), neuronEligible, neuronBounds.lists(n));
+            TopKSearch headSearch = new TopKSearch(scoring.top(), headEligible, headBounds.lists(n));
+            Tally neuronTally = new Tally(layers, ffn);
+            Tally headTally = new Tally(layers, heads);
+            while (true) {
+                int[] neurons = neuronSearch.next();
+                int[] headPicks = headSearch.next();
+                if (neurons.length == 0 && headPicks.length == 0) {
+                    break;
+                }
+                int[] headsToScore = wholeLayers(headPicks, heads);
+                Map<Integer, int[]> neuronLayers = byLayer(neurons, ffn);
+                Map<Integer, int[]> headLayers = byLayer(headsToScore, heads);
+                for (int ch = 0; ch < chunks.count(); ch++) {
+                    List<PromptSet.Step> part = chunks.get(ch);
+                    Attribution.Recorded rec = single != null ? single
+                            : at.record(Attribution.contexts(part), List.of(), Attribution.targets(part), null);
+                    try {
+                        Attribution.Rows rows = new Attribution.Rows(List.of(rec));
+                        int first = chunks.first(ch);
+                        for (int l = 0; l < layers; l++) {
+                            int[] ns = neuronLayers.get(l);
+                            boolean hs = headLayers.containsKey(l);
+                            if (ns == null && !hs) {
+                                continue;
+                            }
+                            try (NDScope scope = new NDScope();
+                                 Weights.Lease<NDArray> values = ns == null ? null : at.model().weights().ffnValues(l)) {
+                                Attribution.Layer in = at.layer(List.of(rec), l, rows);
+                                if (ns != null) {
+                                    float[][] got = at.neuronsAt(in, values.get(), ns, rows);
+                                    for (int r = 0; r < rows.size(); r++) {
+                                        for (int j = 0; j < ns.length; j++) {
+                                            record(neuronTally, kept, first + r, l, ns[j], got[r][j], true);
+                                        }
+                                    }
+                                }
+                                if (hs) {
+                                    Attribution.LayerScores ls = at.layerScores(in, rows, true);
+                                    for (int r = 0; r < rows.size(); r++) {
+                                        for (int h = 0; h < heads; h++) {
+                                            record(headTally, kept, first + r, l, h, ls.hd()[r * heads + h] - ls.hb()[r],
+                                                    false);
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    } finally {
+                        if (single == null) {
+                            rec.close();
+                        }
+                    }
+                }
+                settle(neuronSearch, neurons, neuronTally, kept, n, true);
+                settle(headSearch, headsToScore, headTally, kept, n, false);
+                progress.update("neurons scored exactly", neuronSearch.scoredCount(), neuronEligible.cardinality());
+            }
+            ComponentScores mean = sum.mean();
+            fill(mean.neuron(), neuronSearch, neuronTally, n);
+            fill(mean.head(), headSearch, headTally, n);
+            Scoring.Summary summary = new Scoring.Summary(true, neuronSearch.scoredCount(), (long) layers * ffn,
+                    headSearch.scoredCount(), (long) layers * heads);
+            List<StepScores> out = Arrays.asList(kept);
+            return new AttributionResult(prompts, out, mean, summary);
+        } finally {
+            if (single != null) {
+                single.close();
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------------------------
+    // comparison
+
+    static ComparisonResult comparison(Comparison.Kind kind, Comparison.Side a, Comparison.Side b, boolean keepSteps,
+                                       Scoring scoring) {
+        Attribution atA = a.attribution();
+        Attribution atB = b.attribution();
+        ModelConfig c = atA.model().config();
+        int layers = c.numLayers();
+        int ffn = c.ffnSize();
+        int heads = c.numHeads();
+        boolean oneModel = atA == atB;
+        List<PromptSet.Step> stepsA = a.prompts().steps();
+        List<PromptSet.Step> stepsB = b.prompts().steps();
+        int n = stepsA.size();
+        int maxLen = Math.max(a.prompts().maxContext(), b.prompts().maxContext());
+        Chunks chunksA = new Chunks(stepsA, Math.min(atA.rowsPerPass(maxLen), atB.rowsPerPass(maxLen)));
+        Chunks chunksB = new Chunks(stepsB, chunksA.size());
+        LogProbBounds boundsA = new LogProbBounds(atA.projection());
+        LogProbBounds boundsB = oneModel ? boundsA : new LogProbBounds(atB.projection());
+        ComponentScores.Sum sumA = new ComponentScores.Sum(layers, heads, ffn);
+        ComponentScores.Sum sumB = new ComponentScores.Sum(layers, heads, ffn);
+        StepScores[] keptA = new StepScores[n];
+        StepScores[] keptB = new StepScores[n];
+        BoundLists diffBounds = new BoundLists(layers * ffn, n, keepSteps);
+        Attribution.Recorded[] single = null;
+        Progress progress = atA.options().progress();
+        try {
+            for (int ch = 0; ch < chunksA.count(); ch++) {
+                Attribution.Recorded[] rec = record(a, b, chunksA.get(ch), chunksB.get(ch));
+                try {
+                    int rows = rec[0].rows();
+                    ComponentScores[] partA = partials(rows, layers, heads, ffn);
+                    ComponentScores[] partB = partials(rows, layers, heads, ffn);
+                    for (int l = 0; l < layers; l++) {
+                        try (NDScope scope = new NDScope();
+                             Weights.Lease<NDArray> valuesA = atA.model().weights().ffnValues(l);
+                             Weights.Lease<NDArray> valuesB = oneModel ? null : atB.model().weights().ffnValues(l)) {
+                            Side[] side = sides(atA, atB, rec, l);
+                            Attribution.LayerScores lsA = side[0].attribution().layerScores(side[0].in(),
+                                    side[0].rows(), false);
+                            cheap(side[0].in(), lsA, partA, 0);
+                            cheap(side[1].in(), oneModel ? lsA : side[1].attribution().layerScores(side[1].in(),
+                                    side[1].rows(), false), partB, side[1].offset());
+                            if (!scoring.ranks(l)) {
+                                continue;
+                            }
+                            LogProbBounds.Bounds upper = side[0].bounds(boundsA, valuesA.get(), false);
+                            LogProbBounds.Bounds lower = side[1].bounds(boundsB, (oneModel ? valuesA : valuesB).get(),
+                                    true);
+                            boolean[] same = oneModel ? sameRows(side[0].in(), rows) : new boolean[rows];
+                            for (int r = 0; r < rows; r++) {
+                                int step = chunksA.first(ch) + r;
+                                for (int i = 0; i < ffn; i++) {
+                                    float bound = same[r] ? upper.slack()[r][i] + lower.slack()[r][i]
+                                            : upper.upper()[r][i] - lower.lower()[r][i];
+                                    diffBounds.add(step, l * ffn + i, bound);
+                                }
+                            }
+                        }
+                    }
+                    for (int r = 0; r < rows; r++) {
+                        int step = chunksA.first(ch) + r;
+                        sumA.add(partA[r]);
+                        sumB.add(partB[r]);
+                        keptA[step] = new StepScores(rec[0].target[r], rec[0].logprob[r], rec[0].norm[r],
+                                keepSteps ? partA[r] : null);
+                        keptB[step] = new StepScores(rec[1].target[r], rec[1].logprob[r], rec[1].norm[r],
+                                keepSteps ? partB[r] : null);
+                    }
+                } finally {
+                    if (chunksA.count() == 1) {
+                        single = rec;
+                    } else {
+                        close(rec);
+                    }
+                }
+                progress.update("positions bounded", Math.min(n, chunksA.first(ch + 1)), n);
+            }
+            BitSet eligible = eligible(scoring, layers, ffn);
+            TopKSearch search = new TopKSearch(scoring.top(), eligible, diffBounds.lists(n));
+            Tally tallyA = new Tally(layers, ffn);
+            Tally tallyB = new Tally(layers, ffn);
+            while (true) {
+                int[] neurons = search.next();
+                if (neurons.length == 0) {
+                    break;
+                }
+                Map<Integer, int[]> byLayer = byLayer(neurons, ffn);
+                for (int ch = 0; ch < chunksA.count(); ch++) {
+                    Attribution.Recorded[] rec = single != null ? single : record(a, b, chunksA.get(ch), chunksB.get(ch));
+                    try {
+                        int first = chunksA.first(ch);
+                        for (Map.Entry<Integer, int[]> e : byLayer.entrySet()) {
+                            int l = e.getKey();
+                            int[] ns = e.getValue();
+                            try (NDScope scope = new NDScope();
+                                 Weights.Lease<NDArray> valuesA = atA.model().weights().ffnValues(l);
+                                 Weights.Lease<NDArray> valuesB = oneModel ? null : atB.model().weights().ffnValues(l)) {
+                                Side[] side = sides(atA, atB, rec, l);
+                                float[][][] got = exact(side, valuesA.get(), (oneModel ? valuesA : valuesB).get(), ns);
+                                float[][] gotA = got[0];
+                                float[][] gotB = got[1];
+                                for (int r = 0; r < rec[0].rows(); r++) {
+                                    for (int j = 0; j < ns.length; j++) {
+                                        record(tallyA, keptA, first + r, l, ns[j], gotA[r][j], true);
+                                        record(tallyB, keptB, first + r, l, ns[j], gotB[r][j], true);
+                                    }
+                                }
+                            }
+                        }
+                    } finally {
+                        if (single == null) {
+                            close(rec);
+                        }
+                    }
+                }
+                for (int cand : neurons) {
+                    float diff = tallyA.mean(cand, n) - tallyB.mean(cand, n);
+                    search.set(0, cand, diff);
+                    for (int s = 0; keepSteps && s < n; s++) {
+                        int l = cand / ffn;
+                        int i = cand % ffn;
+                        search.set(s + 1, cand, keptA[s].scores().neuron()[l][i] - keptB[s].scores().neuron()[l][i]);
+                    }
+                }
+                search.scored(neurons);
+                progress.update("neurons scored exactly", search.scoredCount(), eligible.cardinality());
+            }
+            ComponentScores meanA = sumA.mean();
+            ComponentScores meanB = sumB.mean();
+            fill(meanA.neuron(), search, tallyA, n);
+            fill(meanB.neuron(), search, tallyB, n);
+            Scoring.Summary summary = new Scoring.Summary(true, search.scoredCount(), (long) layers * ffn, -1, -1);
+            return new ComparisonResult(kind, a, b, Arrays.asList(keptA), Arrays.asList(keptB), meanA, meanB, summary);
+        } finally {
+            if (single != null) {
+                close(single);
+            }
+        }
+    }
+
+    /** One run's rows of a layer as scored: which attribution, the joined layer, and which of its rows are this run's. */
+    private record Side(Attribution attribution, Attribution.Layer in, Attribution.Rows rows, int offset, int count) {
+        /** Bounds of this run's rows: upper, or lower too when {@code lower}. */
+        LogProbBounds.Bounds bounds(LogProbBounds b, NDArray values, boolean lower) {
+            NDIndex mine = new NDIndex(offset + ":" + (offset + count));
+            float[][] a = rowsOf(in.coefficients().get(mine));
+            int[] target = Arrays.copyOfRange(rows.target, offset, offset + count);
+            return b.of(in.baseU.get(mine), target, a,
+                    LogProbBounds.Components.shared(attribution.projection().values(in.index, values, null)), lower);
+        }
+    }
+
+    /**
+     * Run A's and run B's rows of layer {@code l}: of one model, both runs' rows joined in one
+     * layer (as the exhaustive path scores them, A's first); of two, each model's own.
+     */
+    private static Side[] sides(Attribution atA, Attribution atB, Attribution.Recorded[] rec, int l) {
+        int rows = rec[0].rows();
+        if (atA == atB) {
+            List<Attribution.Recorded> both = List.of(rec[0], rec[1]);
+            Attribution.Rows all = new Attribution.Rows(both);
+            Attribution.Layer in = atA.layer(both, l, all);
+            return new Side[] {new Side(atA, in, all, 0, rows), new Side(atA, in, all, rows, rows)};
+        }
+        Attribution.Rows rowsA = new Attribution.Rows(List.of(rec[0]));
+        Attribution.Rows rowsB = new Attribution.Rows(List.of(rec[1]));
+        return new Side[] {new Side(atA, atA.layer(List.of(rec[0]), l, rowsA), rowsA, 0, rows),
+                new Side(atB, atB.layer(List.of(rec[1]), l, rowsB), rowsB, 0, rows)};
+    }
+
+    /** The exact increases of {@code neurons} in run A's and run B's rows, [2][R][n]; one product when they share a layer. */
+    private static float[][][] exact(Side[] side, NDArray valuesA, NDArray valuesB, int[] neurons) {
+        if (side[0].in() == side[1].in()) {
+            float[][] all = side[0].attribution().neuronsAt(side[0].in(), valuesA, neurons, side[0].rows());
+            int rows = side[0].count();
+            return new float[][][] {Arrays.copyOfRange(all, 0, rows), Arrays.copyOfRange(all, rows, 2 * rows)};
+        }
+        return new float[][][] {side[0].attribution().neuronsAt(side[0].in(), valuesA, neurons, side[0].rows()),
+                side[1].attribution().neuronsAt(side[1].in(), valuesB, neurons, side[1].rows())};
+    }
+
+    /**
+     * Rows where both runs entered the layer's FFN with the same residual and coefficients
+     * (bit for bit; rows of one model joined A then B): there every neuron's increase is the
+     * same in both runs, so its difference is 0 up to rounding (below an ablated head's layer).
+     */
+    private static boolean[] sameRows(Attribution.Layer in, int rows) {
+        float[] mid = in.mid.toFloatArray();
+        float[] post = in.post.toFloatArray();
+        int d = mid.length / (2 * rows);
+        int ffn = post.length / (2 * rows);
+        boolean[] out = new boolean[rows];
+        for (int r = 0; r < rows; r++) {
+            out[r] = Arrays.equals(mid, r * d, (r + 1) * d, mid, (rows + r) * d, (rows + r + 1) * d)
+                    && Arrays.equals(post, r * ffn, (r + 1) * ffn, post, (rows + r) * ffn, (rows + r + 1) * ffn)
+                    && (in.postScale == null || in.postScale[r] == in.postScale[rows + r]);
+        }
+        return out;
+    }
+
+    // ------------------------------------------------------------------------------------
+    // shared steps
+
+    /** Records run A's chunk, then run B's with A's targets and norms. */
+    private static Attribution.Recorded[] record(Comparison.Side a, Comparison.Side b, List<PromptSet.Step> partA,
+                                                 List<PromptSet.Step> partB) {
+        Attribution.Recorded recA = a.attribution().record(Attribution.contexts(partA), a.ablate(),
+                Attribution.targets(partA), null);
+        try {
+            return new Attribution.Recorded[] {recA, b.attribution().record(Attribution.contexts(partB), b.ablate(),
+                    recA.target.clone(), recA.norms())};
+        } catch (RuntimeException | Error e) {
+            recA.close();
+            throw e;
+        }
+    }
+
+    private static void close(Attribution.Recorded[] rec) {
+        for (Attribution.Recorded r : rec) {
+            r.close();
+        }
+    }
+
+    /** Partial scores of {@code rows} positions: neurons and heads NaN (not scored) until filled. */
+    private static ComponentScores[] partials(int rows, int layers, int heads, int ffn) {
+        ComponentScores[] out = new ComponentScores[rows];
+        for (int r = 0; r < rows; r++) {
+            float[][] neuron = new float[layers][ffn];
+            float[][] head = new float[layers][heads];
+            for (int l = 0; l < layers; l++) {
+                Arrays.fill(neuron[l], Float.NaN);
+                Arrays.fill(head[l], Float.NaN);
+            }
+            out[r] = new ComponentScores(neuron, new float[layers][], new double[layers], head, new double[layers],
+                    new double[layers], new double[layers]);
+        }
+        return out;
+    }
+
+    /** Writes a layer's exactly computed cheap scores (coefficients, bases, whole layers) into rows {@code offset …} of {@code in}. */
+    private static void cheap(Attribution.Layer in, Attribution.LayerScores ls, ComponentScores[] into, int offset) {
+        int l = in.index;
+        int ffn = (int) in.post.getShape().get(1);
+        float[] cf = in.post.toFloatArray();
+        for (int r = 0; r < into.length; r++) {
+            int at = offset + r;
+            ComponentScores s = into[r];
+            s.coef()[l] = Arrays.copyOfRange(cf, at * ffn, (at + 1) * ffn);
+            s.neuronBase()[l] = in.nb[at];
+            s.headBase()[l] = ls.hb()[at];
+            s.attention()[l] = ls.att()[at] - ls.hb()[at];
+            s.ffn()[l] = ls.ff()[at] - in.nb[at];
+        }
+    }
+
+    private static float[][] rowsOf(NDArray a) {
+        int rows = (int) a.getShape().get(0);
+        int n = (int) a.getShape().get(1);
+        float[] flat = a.toFloatArray();
+        float[][] out = new float[rows][];
+        for (int r = 0; r < rows; r++) {
+            out[r] = Arrays.copyOfRange(flat, r * n, (r + 1) * n);
+        }
+        return out;
+    }
+
+    /** 1/s of each row, for each of {@code width} components: a head's coefficient under the frozen norm. */
+    private static float[][] inverse(float[] s, int width) {
+        float[][] out = new float[s.length][width];
+        for (int r = 0; r < s.length; r++) {
+            Arrays.fill(out[r], 1 / s[r]);
+        }
+        return out;
+    }
+
+    private static BitSet eligible(Scoring scoring, int layers, int width) {
+        BitSet out = new BitSet();
+        for (int l = 0; l < layers; l++) {
+            if (scoring.ranks(l)) {
+                out.set(l * width, (l + 1) * width);
+            }
+        }
+        return out;
+    }
+
+    /** Every head of each layer that has a picked head: heads are scored a whole layer at a time. */
+    private static int[] wholeLayers(int[] picks, int width) {
+        BitSet out = new BitSet();
+        for (int p : picks) {
+            int l = p / width;
+            out.set(l * width, (l + 1) * width);
+        }
+        return out.stream().toArray();
+    }
+
+    /** Candidates by layer, each layer's indices ascending. */
+    private static Map<Integer, int[]> byLayer(int[] flat, int width) {
+        Map<Integer, List<Integer>> m = new TreeMap<>();
+        for (int f : flat) {
+            m.computeIfAbsent(f / width, k -> new ArrayList<>()).add(f % width);
+        }
+        Map<Integer, int[]> out = new TreeMap<>();
+        m.forEach((l, v) -> out.put(l, v.stream().mapToInt(Integer::intValue).toArray()));
+        return out;
+    }
+
+    /** Adds one position's exact score to the tally (in position order) and to the kept position's scores. */
+    private static void record(Tally t, StepScores[] kept, int step, int l, int i, float v, boolean neuron) {
+        t.sum[l * t.width + i] += v;
+        ComponentScores s = kept[step] == null ? null : kept[step].scores();
+        if (s != null) {
+            (neuron ? s.neuron() : s.head())[l][i] = v;
+        }
+    }
+
+    /** Gives the search the exact values of what was just scored: the mean, and each kept position's. */
+    private static void settle(TopKSearch search, int[] scored, Tally t, StepScores[] kept, int n, boolean neuron) {
+        for (int cand : scored) {
+            search.set(0, cand, t.mean(cand, n));
+            for (int s = 0; s < n; s++) {
+                ComponentScores sc = kept[s].scores();
+                if (sc != null) {
+                    search.set(s + 1, cand, (neuron ? sc.neuron() : sc.head())[cand / t.width][cand % t.width]);
+                }
+            }
+        }
+        search.scored(scored);
+    }
+
+    /** Writes the mean of every scored component into {@code mean} [L][W]; the rest stay NaN. */
+    private static void fill(float[][] mean, TopKSearch search, Tally t, int n) {
+        for (int l = 0; l < mean.length; l++) {
+            for (int i = 0; i < mean[l].length; i++) {
+                int flat = l * t.width + i;
+                mean[l][i] = search.isScored(flat) ? t.mean(flat, n) : Float.NaN;
+            }
+        }
+    }
+}
