@@ -19,7 +19,7 @@ public final class AtomicFile {
     /** Writes {@code text} as UTF-8 to {@code file}, creating its folder; failures are OUTPUT_FAILED errors. */
     public static void write(Path file, String text) {
         // created like any other file, so its mode follows the umask (a temp file's is 0600)
-        try (Scratch tmp = Scratch.file(file, Scratch.TMP)) {
+        try (Scratch tmp = Scratch.temporary(file, Scratch.TMP)) {
             Files.writeString(tmp.path(), text, StandardCharsets.UTF_8, StandardOpenOption.CREATE_NEW,
                     StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS);
             tmp.moveTo(file.toAbsolutePath());

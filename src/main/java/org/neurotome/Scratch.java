@@ -64,11 +64,25 @@ public final class Scratch implements AutoCloseable {
     }
 
     /**
-     * The name of a new file {@code .<name>.<kind>-<pid>-<n>} beside {@code out} (nothing there:
-     * the caller creates it with {@code CREATE_NEW}), after sweeping what dead processes left.
+     * The name of a new file {@code .<name>.<kind>-<pid>} beside {@code out}, one per output and
+     * process (nothing there: the caller creates it with {@code CREATE_NEW}), after sweeping what
+     * dead processes left.
      */
     public static Scratch file(Path out, String kind) {
-        Path path = name(out, kind, "-" + COUNTER.incrementAndGet());
+        return file(out, kind, "");
+    }
+
+    /**
+     * The name of a new temporary file or folder {@code .<name>.<kind>-<pid>-<n>} beside
+     * {@code out}, unique within the process (several threads may write the same file, or unpack
+     * the same archive; the last rename wins), after sweeping what dead processes left.
+     */
+    public static Scratch temporary(Path out, String kind) {
+        return file(out, kind, "-" + COUNTER.incrementAndGet());
+    }
+
+    private static Scratch file(Path out, String kind, String suffix) {
+        Path path = name(out, kind, suffix);
         try {
             prepare(out, path);
         } catch (IOException e) {

@@ -1,7 +1,9 @@
 package org.neurotome.archive;
 
+import org.neurotome.AtomicFile;
 import org.neurotome.FileTree;
 import org.neurotome.NeurotomeException;
+import org.neurotome.Scratch;
 import org.neurotome.Sha256;
 
 import java.io.IOException;
@@ -31,7 +33,9 @@ import java.util.stream.Stream;
  * never sees half an archive; when two processes unpack the same archive at once, the first
  * rename wins and the other's copy is dropped. A second use of an unchanged file (same path,
  * size, modification time and inode) is found through {@code stamps/} without reading it
- * again; {@code verify} always reads the archive afresh.
+ * again — but an entry is used only while it is as it was unpacked ({@link CacheEntry}: one
+ * {@code stat} per file); a changed entry is unpacked anew. {@code verify} always unpacks the
+ * archive afresh and checks those bytes, and its copy replaces a changed entry.
  * Deleting the cache directory at any time when no neurotome command runs is safe.
  */
 public final class ArchiveCache {
@@ -62,44 +66,139 @@ public final class ArchiveCache {
      * The checkpoint directory to read for {@code path}: {@code path} itself unless its name
      * ends in {@code .tar}, {@code .tar.gz} or {@code .tar.zst}, in which case the archive is
      * unpacked into the cache (once) and its checkpoint directory returned: the archive's top
-     * level, or its single top-level folder when everything sits in one.
+     * level, or its single top-level folder when everything sits in one. A cache entry is used
+     * only while it is as it was unpacked ({@link CacheEntry}); a changed one is unpacked anew.
      */
     public static Path directoryOf(Path path) {
-        return directoryOf(path, true);
+        ArchiveFormat format = archiveFormat(path);
+        if (format == null) {
+            return path;
+        }
+        String stamp = stamp(path);
+        Path root = root();
+        Path entry = RESOLVED.get(root + "\n" + stamp);
+        if (entry == null || !CacheEntry.intact(entry)) {
+            createPrivate(root);
+            String sha = readStamp(root, stamp);
+            entry = sha == null ? null : root.resolve(sha);
+            if (entry == null || !CacheEntry.intact(entry)) {
+                try (Unpacked fresh = unpack(path, format, root)) {
+                    entry = fresh.install();
+                }
+            }
+            writeStamp(root, stamp, entry.getFileName().toString());
+            RESOLVED.put(root + "\n" + stamp, entry);
+        }
+        Path dir = checkpointDir(entry);
+        ARCHIVES.putIfAbsent(dir, path);
+        return dir;
     }
 
-    /** As {@link #directoryOf(Path)}, hashing the archive afresh: for {@code verify}. */
-    public static Path directoryOfVerified(Path path) {
-        return directoryOf(path, false);
+    /**
+     * The archive at {@code path} unpacked afresh, hashed as it streams, for {@code verify}: it
+     * checks these bytes, never an earlier copy. Closing it keeps it as the archive's cache
+     * entry unless a sound one is there already. A directory is returned as it is.
+     */
+    public static Unpacked unpackedAfresh(Path path) {
+        ArchiveFormat format = archiveFormat(path);
+        if (format == null) {
+            return new Unpacked(path, path, null, null, null);
+        }
+        Path root = root();
+        createPrivate(root);
+        return unpack(path, format, root);
     }
 
-    private static Path directoryOf(Path path, boolean trustStamp) {
+    /** The format of an archive path, or null for a directory; a missing archive is refused. */
+    private static ArchiveFormat archiveFormat(Path path) {
         ArchiveFormat format = ArchiveFormat.of(path).orElse(null);
         if (format == null || Files.isDirectory(path)) {
-            return path;
+            return null;
         }
         if (!Files.isRegularFile(path)) {
             throw NeurotomeException.badCheckpoint(path + ": no such archive (a checkpoint is a directory, or a "
                     + ArchiveFormat.allowed() + " archive of one)");
         }
-        String stamp = stamp(path);
-        Path root = root();
-        Path known = RESOLVED.get(root + "\n" + stamp);
-        if (trustStamp && known != null && Files.isDirectory(known)) {
-            ARCHIVES.putIfAbsent(known, path);
-            return known;
+        return format;
+    }
+
+    /**
+     * An archive unpacked into a staging directory beside the cache's entries, not yet an entry;
+     * closing it removes what was not installed.
+     */
+    public static final class Unpacked implements AutoCloseable {
+        private final Path top;
+        private final Scratch staging;
+        private final String sha;
+        private final String stamp;
+        private final Path archive;
+
+        private Unpacked(Path archive, Path top, Scratch staging, String sha, String stamp) {
+            this.archive = archive;
+            this.top = top;
+            this.staging = staging;
+            this.sha = sha;
+            this.stamp = stamp;
         }
-        createPrivate(root);
-        String sha = trustStamp ? readStamp(root, stamp) : null;
-        if (sha == null || !Files.isDirectory(root.resolve(sha))) {
-            sha = unpack(path, format, root);
+
+        /** The checkpoint directory of what was unpacked; errors about it name the archive. */
+        public Path dir() {
+            if (staging == null) {
+                return top;
+            }
+            Path dir = checkpointDir(top);
+            ARCHIVES.putIfAbsent(dir, archive);
+            return dir;
         }
-        Path unpacked = root.resolve(sha);
-        writeStamp(root, stamp, sha);
-        Path dir = checkpointDir(unpacked);
-        RESOLVED.put(root + "\n" + stamp, dir);
-        ARCHIVES.putIfAbsent(dir, path);
-        return dir;
+
+        /**
+         * Makes this the archive's cache entry, unless a sound one is there already (another
+         * process, or the same bytes under another name); an entry that was changed is replaced.
+         * Returns the entry.
+         */
+        Path install() {
+            Path root = staging.path().getParent();
+            Path entry = root.resolve(sha);
+            if (CacheEntry.intact(entry)) {
+                return entry;
+            }
+            try {
+                CacheEntry.record(top, entry);
+                if (Files.exists(entry, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                    try (Scratch old = Scratch.temporary(root.resolve("stale"), Scratch.PARTIAL)) {
+                        Files.move(entry, old.path(), StandardCopyOption.ATOMIC_MOVE);
+                    }
+                }
+                Files.move(top, entry, StandardCopyOption.ATOMIC_MOVE);
+            } catch (FileAlreadyExistsException | DirectoryNotEmptyException e) {
+                // another process installed the same archive first
+            } catch (AtomicMoveNotSupportedException e) {
+                throw NeurotomeException.outputFailed(root + ": the cache's file system cannot rename directories atomically", e);
+            } catch (IOException e) {
+                if (!Files.isDirectory(entry)) {
+                    throw NeurotomeException.outputFailed("cannot move " + top + " into place: " + e, e);
+                }
+            }
+            return entry;
+        }
+
+        /** Keeps what was unpacked as the cache entry when none sound is there, and removes the rest. */
+        @Override
+        public void close() {
+            if (staging == null) {
+                return;
+            }
+            try {
+                if (stamp != null && Files.isDirectory(top)) {
+                    Path entry = install();
+                    writeStamp(entry.getParent(), stamp, sha);
+                }
+            } catch (NeurotomeException e) {
+                // the cache is only a cache: the next use unpacks the archive again
+            } finally {
+                staging.close();
+            }
+        }
     }
 
     /**
@@ -117,33 +216,21 @@ public final class ArchiveCache {
 
     /**
      * Unpacks {@code archive} into a staging directory, hashing it on the way (one pass over its
-     * bytes), and renames the staging directory to the hash; when the hash is already there
-     * (the same bytes under another name, or another process faster) the copy is dropped.
-     * Returns the hash.
+     * bytes): a hidden {@link Scratch} in the cache, removed on failure, on SIGTERM and, left by
+     * a killed process, by a later unpack.
      */
-    private static String unpack(Path archive, ArchiveFormat format, Path root) {
+    private static Unpacked unpack(Path archive, ArchiveFormat format, Path root) {
         removeAbandoned(root);
-        Path staging = root.resolve(".unpack.partial-" + ProcessHandle.current().pid() + "-" + System.nanoTime());
-        ArchiveLimits limits = ArchiveLimits.configured(freeSpace(root));
-        String sha = ArchiveUnpacker.unpack(archive, archive.toString(), format, staging, limits).sha256();
-        if (Files.isDirectory(root.resolve(sha))) {
-            FileTree.deleteQuietly(staging);
-            return sha;
-        }
+        String stamp = stamp(archive);
+        Scratch staging = Scratch.temporary(root.resolve("unpack"), Scratch.PARTIAL);
         try {
-            Files.move(staging, root.resolve(sha), StandardCopyOption.ATOMIC_MOVE);
-        } catch (FileAlreadyExistsException | DirectoryNotEmptyException e) {
-            FileTree.deleteQuietly(staging); // another process finished the same archive first
-        } catch (AtomicMoveNotSupportedException e) {
-            FileTree.deleteQuietly(staging);
-            throw NeurotomeException.outputFailed(root + ": the cache's file system cannot rename directories atomically", e);
-        } catch (IOException e) {
-            FileTree.deleteQuietly(staging);
-            if (!Files.isDirectory(root.resolve(sha))) {
-                throw NeurotomeException.outputFailed("cannot move " + staging + " into place: " + e, e);
-            }
+            ArchiveLimits limits = ArchiveLimits.configured(freeSpace(root));
+            String sha = ArchiveUnpacker.unpack(archive, archive.toString(), format, staging.path(), limits).sha256();
+            return new Unpacked(archive, staging.path(), staging, sha, stamp);
+        } catch (RuntimeException | Error e) {
+            staging.close();
+            throw e;
         }
-        return sha;
     }
 
     /** The checkpoint inside an unpacked archive: its top, or the one folder everything is in. */
@@ -184,13 +271,10 @@ public final class ArchiveCache {
     }
 
     private static void writeStamp(Path root, String stamp, String sha) {
-        Path file = stampFile(root, stamp);
         try {
-            Files.createDirectories(file.getParent());
-            Path tmp = Files.createTempFile(file.getParent(), ".stamp", ".tmp");
-            Files.writeString(tmp, sha + "\n");
-            Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        } catch (IOException e) {
+            // a hidden temporary beside it, renamed over it: removed on SIGTERM, swept if killed
+            AtomicFile.write(stampFile(root, stamp), sha + "\n");
+        } catch (NeurotomeException e) {
             // without a stamp the next use hashes the archive again; nothing is wrong
         }
     }

@@ -9,6 +9,7 @@ import org.neurotome.Scratch;
 import org.neurotome.Sha256;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.StandardOpenOption;
@@ -26,6 +27,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * Writes a Hugging Face checkpoint directory atomically: tensors go into
@@ -50,6 +52,8 @@ public final class CheckpointWriter {
     private OutputGuard guard;
     /** When set, the shard each tensor goes to, by the name of an input shard (the output is sharded like the input). */
     private Map<String, String> shardOf;
+    /** Files copied into the output as they are, by their name there. */
+    private Map<String, Path> copied = Map.of();
 
     /**
      * @param maxShardBytes shard size limit (a tensor larger than it gets a shard of its own)
@@ -90,6 +94,15 @@ public final class CheckpointWriter {
      */
     public CheckpointWriter shardLike(Map<String, String> shardOf) {
         this.shardOf = Map.copyOf(shardOf);
+        return this;
+    }
+
+    /**
+     * This writer, also copying {@code files} (name in the output → file to copy) into the
+     * output, streamed and hashed as they are (an input's tokenizer, licence, ...).
+     */
+    public CheckpointWriter copying(Map<String, Path> files) {
+        this.copied = Map.copyOf(files);
         return this;
     }
 
@@ -235,6 +248,16 @@ public final class CheckpointWriter {
                 }
                 byte[] indexBytes = (Json.pretty().writeValueAsString(index) + "\n").getBytes(StandardCharsets.UTF_8);
                 hashes.put(Checkpoint.INDEX, CompletableFuture.completedFuture(writeFile(tmp.resolve(Checkpoint.INDEX), indexBytes)));
+            }
+            for (Map.Entry<String, Path> f : new TreeMap<>(copied).entrySet()) {
+                if (!files.containsKey(f.getKey())) {
+                    Path copy = tmp.resolve(f.getKey());
+                    // streamed into a new file, whose mode follows the umask (not the input's)
+                    try (InputStream in = Files.newInputStream(f.getValue())) {
+                        Files.copy(in, copy);
+                    }
+                    hashes.put(f.getKey(), hasher.submit(() -> Sha256.hex(copy)));
+                }
             }
             for (Map.Entry<String, byte[]> f : files.entrySet()) {
                 hashes.put(f.getKey(), CompletableFuture.completedFuture(writeFile(tmp.resolve(f.getKey()), f.getValue())));

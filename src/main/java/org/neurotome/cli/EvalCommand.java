@@ -71,6 +71,8 @@ public final class EvalCommand implements Callable<Integer> {
         inputs.put("the model", model);
         inputs.put("the baseline", baseline);
         inputs.put("the suite", suite);
+        inputs.put("the adapter of --adapter", run.adapter.adapter);
+        inputs.put("the adapter of --baseline-adapter", baselineAdapter);
         loaded.datasets().forEach(f -> inputs.put("the data set of " + f.key(), f.path()));
         ReportWriter.check(out, OutputGuard.protecting(inputs));
         EvalReport report;

@@ -312,6 +312,8 @@ public final class LocateCommand implements Callable<Integer> {
         inputs.put("the model", model);
         inputs.put("the checkpoint of --against", against);
         inputs.put("the data set", input.dataset);
+        inputs.put("the adapter of --adapter", run.adapter.adapter);
+        inputs.put("the adapter of --against-adapter", againstAdapter);
         OutputGuard guard = OutputGuard.protecting(inputs);
         if (json != null) {
             guard.file(json, "a findings JSON", Findings::isFindingsFile);

@@ -29,7 +29,13 @@ public final class VerifyCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        Path files = ArchiveCache.directoryOfVerified(dir);
+        // an archive is unpacked afresh and these bytes are checked, never an earlier cached copy
+        try (ArchiveCache.Unpacked unpacked = ArchiveCache.unpackedAfresh(dir)) {
+            return check(unpacked.dir());
+        }
+    }
+
+    private int check(Path files) {
         List<Manifest.Check> checks = Manifest.verify(files);
         if (Files.isRegularFile(files.resolve(LoraConfig.FILE)) && !Files.exists(files.resolve(Checkpoint.CONFIG))) {
             LoraAdapter.read(files); // a LoRA adapter: reading validates its config and safetensors header

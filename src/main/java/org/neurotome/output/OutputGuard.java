@@ -47,9 +47,32 @@ public final class OutputGuard {
         for (Map.Entry<String, Path> e : inputs.entrySet()) {
             if (e.getValue() != null && Files.exists(e.getValue())) {
                 list.add(new Input(e.getKey(), e.getValue(), Location.of(e.getValue())));
+                if (Files.isDirectory(e.getValue())) {
+                    list.addAll(linksInside(e.getKey(), e.getValue()));
+                }
             }
         }
         return new OutputGuard(List.copyOf(list));
+    }
+
+    /** How deep into a directory input its symbolic links are looked for (a checkpoint, an adapter). */
+    private static final int LINK_DEPTH = 4;
+
+    /**
+     * The files a directory input reaches through symbolic links inside it (a checkpoint whose
+     * {@code model.safetensors} links elsewhere): inputs too, wherever they are.
+     */
+    private static List<Input> linksInside(String what, Path dir) {
+        List<Input> links = new ArrayList<>();
+        try (Stream<Path> walk = Files.walk(dir, LINK_DEPTH)) {
+            for (Path p : walk.filter(Files::isSymbolicLink).filter(Files::exists).toList()) {
+                links.add(new Input("the target of the link " + dir.relativize(p) + " in " + what, p.toRealPath(),
+                        Location.of(p)));
+            }
+        } catch (IOException | java.io.UncheckedIOException e) {
+            // an unreadable directory is refused where it is read, with its own message
+        }
+        return links;
     }
 
     /** A guard with no inputs but the working directory. */

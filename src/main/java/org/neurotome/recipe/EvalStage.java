@@ -6,8 +6,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.annotation.JsonDeserialize;
 import com.fasterxml.jackson.databind.deser.std.StdDeserializer;
 import org.neurotome.eval.Gate;
+import org.neurotome.yaml.ReferencedFile;
 import org.neurotome.eval.Suite;
 import org.neurotome.eval.SuiteLoader;
+import org.neurotome.eval.Task;
 import org.neurotome.yaml.SchemaViolation;
 import org.neurotome.yaml.SourceTree;
 import org.neurotome.yaml.StrictYaml;
@@ -20,11 +22,11 @@ import java.util.List;
 /**
  * The recipe's {@code eval}: the suite run on the output, with the input checkpoint as baseline.
  *
- * @param suite the suite, read from the file {@code suite} names (relative to the recipe's folder)
+ * @param suite the suite and its file, the one {@code suite} names (relative to the recipe's folder)
  * @param gates the gates that decide; the suite's own unless the recipe lists its own, which
  *              replace them (an empty list: report only)
  */
-public record EvalStage(@JsonDeserialize(using = EvalStage.SuiteFile.class) Suite suite, List<Gate> gates) {
+public record EvalStage(@JsonDeserialize(using = EvalStage.SuiteReader.class) SuiteFile suite, List<Gate> gates) {
     public EvalStage {
         if (suite == null) {
             throw SchemaViolation.missingKey("suite", "the eval suite file");
@@ -37,14 +39,43 @@ public record EvalStage(@JsonDeserialize(using = EvalStage.SuiteFile.class) Suit
         }
     }
 
+    /**
+     * A suite and the file it was read from (an input of the recipe like the data sets it names);
+     * it answers for the suite's name, tasks, gates and data sets.
+     *
+     * @param path       the suite file, resolved against the recipe's folder
+     * @param definition its tasks and gates
+     */
+    public record SuiteFile(Path path, Suite definition) {
+        public String name() {
+            return definition.name();
+        }
+
+        public List<Task> tasks() {
+            return definition.tasks();
+        }
+
+        public List<Gate> gates() {
+            return definition.gates();
+        }
+
+        public List<String> taskIds() {
+            return definition.taskIds();
+        }
+
+        public List<ReferencedFile> datasets() {
+            return definition.datasets();
+        }
+    }
+
     /** Reads the suite file a recipe names, strictly; its errors are positioned in the suite file. */
-    static final class SuiteFile extends StdDeserializer<Suite> {
-        SuiteFile() {
-            super(Suite.class);
+    static final class SuiteReader extends StdDeserializer<SuiteFile> {
+        SuiteReader() {
+            super(SuiteFile.class);
         }
 
         @Override
-        public Suite deserialize(JsonParser p, DeserializationContext ctxt) throws IOException {
+        public SuiteFile deserialize(JsonParser p, DeserializationContext ctxt) throws IOException {
             JsonNode n = ctxt.readTree(p);
             if (!n.isTextual() || n.asText().isBlank()) {
                 throw SchemaViolation.of("wrong type").gotText(SourceTree.describe(n)).allowed("a suite file path");
@@ -54,7 +85,7 @@ public record EvalStage(@JsonDeserialize(using = EvalStage.SuiteFile.class) Suit
                 throw SchemaViolation.of("missing file").got(file.toString());
             }
             boolean checkFiles = Boolean.TRUE.equals(ctxt.getAttribute(RecipeLoader.CHECK_FILES));
-            return checkFiles ? SuiteLoader.load(file) : SuiteLoader.parse(file);
+            return new SuiteFile(file, checkFiles ? SuiteLoader.load(file) : SuiteLoader.parse(file));
         }
     }
 }

@@ -121,13 +121,14 @@ public record Recipe(String description, ModelInput model, List<Locate> locate, 
 
     /**
      * What the output may not overlap: the recipe file, every file and directory it reads, and
-     * the eval suite's data sets, each described by the key that names it.
+     * the eval suite file with its data sets, each described by the key that names it.
      */
     public Map<String, Path> protectedInputs(Path recipeFile) {
         Map<String, Path> inputs = new LinkedHashMap<>();
         inputs.put("the recipe", recipeFile);
         List<ReferencedFile> files = new ArrayList<>(inputFiles());
         if (eval != null) {
+            files.add(new ReferencedFile("eval.suite", eval.suite().path(), false));
             eval.suite().datasets().forEach(f -> files.add(new ReferencedFile("eval.suite " + f.key(), f.path(), false)));
         }
         for (ReferencedFile f : files) {

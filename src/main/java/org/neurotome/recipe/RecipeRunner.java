@@ -256,7 +256,7 @@ public final class RecipeRunner {
         if (recipe.eval() != null) {
             options.log().accept("eval " + recipe.eval().suite().name() + " (baseline: the input checkpoint)");
             long t1 = System.nanoTime();
-            report = SuiteEvaluation.run(recipe.eval().suite(), recipe.eval().gates(), dir, recipe.model().path(), device,
+            report = SuiteEvaluation.run(recipe.eval().suite().definition(), recipe.eval().gates(), dir, recipe.model().path(), device,
                     options.budget(), null, options.eval()).recorded(named);
             options.log().accept("evaluated in " + seconds(t1).asText() + " s");
             // without timings the output is the same bytes on every run, and so is its archive

@@ -85,7 +85,7 @@ final class Recovery {
                     options.log().accept("eval " + recipe.eval().suite().name() + " before recovery (baseline: the input)");
                     Path model = edited;
                     // the edited model lives in a scratch directory: the report names it by the output
-                    before = SuiteEvaluation.run(recipe.eval().suite(), List.of(), edited, recipe.model().path(), device,
+                    before = SuiteEvaluation.run(recipe.eval().suite().definition(), List.of(), edited, recipe.model().path(), device,
                             options.budget(), null, options.eval()).recorded(p -> p.equals(model)
                             ? recorded.apply(out) + " (edited, before recovery)" : recorded.apply(p));
                 }

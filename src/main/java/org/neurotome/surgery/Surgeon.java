@@ -22,14 +22,13 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.TreeMap;
-import java.util.stream.Stream;
 
 /**
  * Applies a list of {@link Edit}s to a checkpoint and writes the result: edits are lowered
  * to tensor edits and streamed tensor by tensor into a new checkpoint of the same format
- * (dtype kept unless asked, shards, index); the tokenizer and other files are copied;
+ * (dtype kept unless asked, shards, index); the tokenizer and the other files a checkpoint
+ * needs are copied, and what else the input's folder holds is listed as left out ({@link CopiedFiles});
  * {@code config.json} is rewritten only by a compacting edit or a dtype conversion (its
  * {@code torch_dtype}); shards follow the input's unless a size limit is given. The output carries its
  * provenance: safetensors {@code __metadata__} (tool version, input fingerprint, recipe
@@ -37,13 +36,6 @@ import java.util.stream.Stream;
  * edit with the tensors and indices it touched.
  */
 public final class Surgeon {
-    /**
-     * Files that describe an earlier run or the input model, not the edited model: never copied
-     * (the output gets its own, and its own model card {@code README.md}).
-     */
-    private static final Set<String> RUN_FILES = Set.of(Manifest.FILE, "recipe.yaml", "findings.json",
-            "report.json", "report.html", "README.md");
-
     private Surgeon() {
     }
 
@@ -121,7 +113,8 @@ public final class Surgeon {
 
     private static CheckpointWriter.Staged stage(Checkpoint input, Lowered lowered, Options options) {
         List<OutputTensor> tensors = WeightRewriter.rewrite(input, lowered.tensorEdits(), options.dtype());
-        Map<String, byte[]> files = new TreeMap<>(copiedFiles(input.dir()));
+        CopiedFiles copied = CopiedFiles.of(input);
+        Map<String, byte[]> files = new TreeMap<>();
         ObjectNode config = withDtype(lowered.config(), options.dtype());
         try {
             files.put(Checkpoint.CONFIG, config == input.config()
@@ -142,10 +135,16 @@ public final class Surgeon {
         sections.put("input", Json.MAPPER.createObjectNode().put("dir", input.dir().toAbsolutePath().toString())
                 .put("sha256", inputFingerprint));
         sections.put("edits", lowered.described());
+        if (!copied.leftOut().isEmpty()) {
+            ObjectNode leftOut = Json.MAPPER.createObjectNode();
+            copied.leftOut().forEach(leftOut::put);
+            sections.put(CopiedFiles.SECTION, leftOut);
+        }
         sections.putAll(options.provenance());
         CheckpointWriter writer = new CheckpointWriter(options.maxShardBytes() == null ? Long.MAX_VALUE
                 : options.maxShardBytes(), metadata, options.force())
-                .protecting(options.guard().and("the input checkpoint", input.dir()));
+                .protecting(options.guard().and("the input checkpoint", input.dir()))
+                .copying(copied.copied());
         if (options.maxShardBytes() == null && input.shardFiles().size() > 1) {
             Map<String, String> shardOf = new LinkedHashMap<>();
             input.tensors().forEach((name, t) -> shardOf.put(name, t.file().getFileName().toString()));
@@ -215,22 +214,5 @@ public final class Surgeon {
             i = j + 1;
         }
         return b.toString();
-    }
-
-    /** Every file of the input other than its tensors, its index, config.json and earlier run records. */
-    private static Map<String, byte[]> copiedFiles(Path dir) {
-        Map<String, byte[]> files = new TreeMap<>();
-        try (Stream<Path> list = Files.list(dir)) {
-            for (Path f : list.filter(Files::isRegularFile).toList()) {
-                String name = f.getFileName().toString();
-                if (!name.endsWith(".safetensors") && !name.equals(Checkpoint.INDEX) && !name.equals(Checkpoint.CONFIG)
-                        && !RUN_FILES.contains(name) && !name.startsWith(".")) {
-                    files.put(name, Files.readAllBytes(f));
-                }
-            }
-        } catch (IOException e) {
-            throw NeurotomeException.badCheckpoint(dir + ": cannot read: " + NeurotomeException.reason(e));
-        }
-        return files;
     }
 }

@@ -138,7 +138,11 @@ class ArchiveRoundTripTest {
         Path copy = Files.copy(archive, tmp.resolve("copy.tar.zst"));
         Files.setLastModifiedTime(copy, FileTime.fromMillis(42));
         assertEquals(first, ArchiveCache.directoryOf(copy), "the same bytes elsewhere: the same cache entry");
-        assertEquals(first, ArchiveCache.directoryOfVerified(archive));
+        try (ArchiveCache.Unpacked fresh = ArchiveCache.unpackedAfresh(archive)) {
+            assertFalse(fresh.dir().equals(first), "verify's copy is unpacked afresh");
+            assertEquals(ArchiveFixtures.contents(first), ArchiveFixtures.contents(fresh.dir()));
+        }
+        assertEquals(first, ArchiveCache.directoryOf(archive), "and dropped, since the entry is sound");
         long unpacked = ArchiveFixtures.cacheEntries().stream().filter(e -> e.matches("[0-9a-f]{64}")).count();
         assertEquals(1, unpacked, ArchiveFixtures.cacheEntries().toString());
     }

@@ -5,9 +5,12 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.neurotome.Json;
+import org.neurotome.testing.TestModels;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -115,6 +118,28 @@ class LoraCommandsTest {
         assertTrue(run.code() == 0 || run.code() == 1, run.err());
         String report = Files.readString(out.resolve("report.json"));
         assertTrue(report.contains("+ adapter " + adapter.toAbsolutePath().normalize()), "the candidate names its adapter");
+    }
+
+    /** An adapter a command reads is an input: no report, findings file or chart is written into it. */
+    @Test
+    void anAdapterThatIsReadIsNeverWrittenInto() throws Exception {
+        Map<String, String> before = TestModels.treeHashes(adapter);
+        String prompt = "Q: What is 12 times 34? A:";
+        List<List<String>> runs = List.of(
+                List.of("eval", MODEL, "--adapter", adapter.toString(), "--suite", "eval/suites/arithmetic.yaml",
+                        "--out", adapter.toString()),
+                List.of("eval", MODEL, "--baseline", MODEL, "--baseline-adapter", adapter.toString(), "--suite",
+                        "eval/suites/arithmetic.yaml", "--out", adapter.resolve("report").toString()),
+                List.of("locate", MODEL, "--method", "head-scan", "--prompt", prompt, "--adapter", adapter.toString(),
+                        "--json", adapter.resolve("findings.json").toString()),
+                List.of("locate", MODEL, "--method", "cna", "--prompt", prompt, "--against-adapter", adapter.toString(),
+                        "--svg", adapter.resolve("chart.svg").toString()));
+        for (List<String> args : runs) {
+            CliRun run = CliRun.of(args.toArray(String[]::new));
+            assertEquals(4, run.code(), args + ": " + run.err());
+            assertTrue(run.err().contains("the adapter of --"), run.err());
+        }
+        assertEquals(before, TestModels.treeHashes(adapter), "the adapter is unchanged");
     }
 
     @Test

@@ -244,4 +244,80 @@ class OutputSafetyTest {
         assertEquals(0, CliRun.of("locate", model.toString(), "--method", "attribution", "--prompt", "3+5=",
                 "--json", findings.toString(), "--svg", chart.toString()).code());
     }
+
+    /**
+     * A lock file name planted as a symbolic link or a hard link to someone else's file is never
+     * written through: the run is refused (exit 4) and the file keeps its bytes.
+     */
+    @Test
+    void aPlantedLockFileLinkIsRefusedNeverWrittenThrough() throws IOException {
+        Path lock = OutputLock.lockFile(tmp.resolve("out"));
+        Files.createSymbolicLink(lock, tmp.resolve("notes.txt"));
+        assertRefused(apply(), "is a symbolic link; refusing to write through it");
+        assertTrue(Files.isSymbolicLink(lock), "the planted link is left for its owner to see");
+        Files.delete(lock);
+
+        Files.createLink(lock, tmp.resolve("notes.txt"));
+        assertRefused(apply(), "hard links");
+        Files.delete(lock);
+        assertFalse(Files.exists(tmp.resolve("out")));
+        assertEquals(0, apply().code(), "with the link gone the run goes ahead");
+    }
+
+    /**
+     * An archive's partial file planted as a link to someone else's file is removed, not written
+     * through: the archive is a regular file of its own and the victim keeps its bytes.
+     */
+    @Test
+    void aPlantedArchivePartialIsReplacedNeverWrittenThrough() throws IOException {
+        assertEquals(0, apply().code());
+        Path archive = tmp.resolve("out.tar.gz");
+        Path partial = tmp.resolve(".out.tar.gz.partial-" + ProcessHandle.current().pid());
+        Files.createSymbolicLink(partial, tmp.resolve("notes.txt"));
+        assertEquals(0, Main.execute("package", tmp.resolve("out").toString()));
+        assertEquals("the user's notes\n", Files.readString(tmp.resolve("notes.txt")));
+        assertTrue(Files.isRegularFile(archive, java.nio.file.LinkOption.NOFOLLOW_LINKS), "the archive is no link");
+        assertEquals(0, Main.execute("verify", archive.toString()));
+
+        Files.createLink(partial, tmp.resolve("notes.txt"));
+        assertEquals(0, Main.execute("package", tmp.resolve("out").toString(), "--force"));
+        assertEquals("the user's notes\n", Files.readString(tmp.resolve("notes.txt")));
+        assertFalse(Files.exists(partial, java.nio.file.LinkOption.NOFOLLOW_LINKS));
+    }
+
+    /**
+     * Everything a run reads is an input, resolved through links: the eval suite file itself (not
+     * only its data sets), and the file a link inside the input checkpoint points to — here the
+     * earlier output's weights, which replacing that output would delete.
+     */
+    @Test
+    void theSuiteFileAndTheTargetsOfLinksInTheInputAreInputsToo() throws IOException {
+        assertEquals(0, apply().code());
+        Path out = tmp.resolve("out");
+        Files.writeString(tmp.resolve("language.jsonl"),
+                "{\"prompt\":\"The farmer\",\"target\":\" was clean.\",\"labels\":{\"kind\":\"language\"}}\n");
+        Files.writeString(out.resolve("suite.yaml"), """
+                name: kept-in-the-output
+                tasks:
+                  - kind: language
+                    dataset: ../language.jsonl
+                """);
+        String plain = Files.readString(recipe);
+        Files.writeString(recipe, plain + "eval:\n  suite: out/suite.yaml\n");
+        assertRefused(apply("--force"), "contains the file named by eval.suite");
+        assertTrue(Files.exists(out.resolve("suite.yaml")));
+        Files.delete(out.resolve("suite.yaml"));
+
+        Path linked = Files.createDirectories(tmp.resolve("linked"));
+        try (Stream<Path> files = Files.list(model)) {
+            for (Path f : files.filter(f -> !f.getFileName().toString().endsWith(".safetensors")).toList()) {
+                Files.copy(f, linked.resolve(f.getFileName()));
+            }
+        }
+        Files.createSymbolicLink(linked.resolve("model.safetensors"), Path.of("../out/model.safetensors"));
+        Files.writeString(recipe, plain.replace("path: model", "path: linked"));
+        String weights = org.neurotome.Sha256.hex(out.resolve("model.safetensors"));
+        assertRefused(apply("--force"), "contains the target of the link model.safetensors in the checkpoint named by model.path");
+        assertEquals(weights, org.neurotome.Sha256.hex(out.resolve("model.safetensors")), "the linked weights are still there");
+    }
 }

@@ -178,6 +178,40 @@ class ReleaseFlowTest {
         assertTrue(broken.err().startsWith("error: " + gz + ": "), broken.err());
     }
 
+    /**
+     * The cache holds each archive unpacked once; a changed entry is never used: verify checks
+     * the bytes it unpacks from the archive itself (and its copy replaces the changed entry), and
+     * predict reads the archive's weights, not the changed ones.
+     */
+    @Test
+    void aChangedCacheEntryIsNeitherVerifiedNorRead() throws Exception {
+        TestModels.storiesWithFixtureTokenizer(tmp);
+        CliRun.stdout(0, "apply", recipe("language.perplexity.rel_change <= 10").toString(), "--set", "output.archive=tar");
+        String archive = tmp.resolve("out.tar").toString();
+        String expected = CliRun.stdout(0, "predict", tmp.resolve("out").toString(), "--prompt", "3+5=", "--top", "5", "--json");
+        assertEquals(expected, CliRun.stdout(0, "predict", archive, "--prompt", "3+5=", "--top", "5", "--json"));
+
+        Path cached = ArchiveCache.directoryOf(tmp.resolve("out.tar")).resolve("model.safetensors");
+        tamper(cached);
+        CliRun verified = CliRun.of("verify", archive);
+        assertEquals(0, verified.code(), verified.out() + verified.err());
+        assertFalse(verified.out().contains("MISMATCH"), verified.out());
+        tamper(ArchiveCache.directoryOf(tmp.resolve("out.tar")).resolve("model.safetensors"));
+        assertEquals(expected, CliRun.stdout(0, "predict", archive, "--prompt", "3+5=", "--top", "5", "--json"),
+                "the archive's weights, not the changed copy");
+    }
+
+    /** Overwrites a block in the middle of a cached weights file (made writable first). */
+    private static void tamper(Path weights) throws IOException {
+        weights.toFile().setWritable(true);
+        try (RandomAccessFile f = new RandomAccessFile(weights.toFile(), "rw")) {
+            byte[] block = new byte[64 * 1024];
+            java.util.Arrays.fill(block, (byte) 0x41);
+            f.seek(f.length() / 2);
+            f.write(block);
+        }
+    }
+
     @Test
     void anErrorInsideAnArchiveNamesTheArchiveNotTheCache() throws Exception {
         Path model = TestModels.storiesWithFixtureTokenizer(tmp);

@@ -122,7 +122,7 @@ class UnfinishedApplyTest {
         // killed while deleting the earlier output once the new one was in place
         Files.createDirectories(tmp.resolve(".out.replaced-" + dead));
         Files.writeString(tmp.resolve(".out.replaced-" + dead).resolve("model.safetensors"), "old");
-        Files.createDirectories(tmp.resolve(".out.tar.partial-" + dead + "-1"));
+        Files.createDirectories(tmp.resolve(".out.tar.partial-" + dead));
         CliRun.stdout(0, "apply", recipe.toString(), "--force");
         assertEquals(List.of(), TestModels.hiddenEntries(tmp), "stale entries beside an existing output are removed");
         assertEquals(0, Main.execute("verify", out.toString()));
