@@ -36,7 +36,7 @@ public final class Scratch implements AutoCloseable {
 
     private final Path path;
     private final boolean directory;
-    private final Thread hook;
+    private final Runnable hook = this::onShutdown;
     /** Held while the entry moves into place, so that the shutdown hook sees it either before or after. */
     private final Object moving = new Object();
     private boolean moved;
@@ -44,8 +44,7 @@ public final class Scratch implements AutoCloseable {
     private Scratch(Path path, boolean directory) {
         this.path = path;
         this.directory = directory;
-        this.hook = new Thread(this::onShutdown, "scratch-cleanup");
-        Runtime.getRuntime().addShutdownHook(hook);
+        Shutdown.onShutdown(hook);
     }
 
     /**
@@ -146,11 +145,7 @@ public final class Scratch implements AutoCloseable {
                 FileTree.deleteQuietly(path);
             }
         }
-        try {
-            Runtime.getRuntime().removeShutdownHook(hook);
-        } catch (IllegalStateException shuttingDown) {
-            // the hook is running or about to: it finds the entry gone
-        }
+        Shutdown.cancel(hook);
     }
 
     /**
