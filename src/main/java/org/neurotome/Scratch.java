@@ -54,12 +54,14 @@ public final class Scratch implements AutoCloseable {
     public static Scratch directory(Path out, String kind) {
         Path path = name(out, kind, "");
         try {
-            prepare(out, path);
-            Files.createDirectory(path);
+            return Shutdown.creating(() -> {
+                prepare(out, path);
+                Files.createDirectory(path);
+                return new Scratch(path, true);
+            });
         } catch (IOException e) {
             throw NeurotomeException.outputFailed(path + ": cannot create: " + NeurotomeException.reason(e), e);
         }
-        return new Scratch(path, true);
     }
 
     /**

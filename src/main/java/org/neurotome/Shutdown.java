@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
  * The process's one shutdown hook, and how a signalled process ends. SIGTERM, SIGINT or SIGHUP
@@ -19,10 +20,14 @@ import java.util.Set;
  * the status the JVM gives a signalled process: no native destructor runs, so the engine is
  * never torn down while a thread is inside it. A command that ends by itself exits as usual.
  * The signal handlers are those of the JVM ({@code sun.misc.Signal}, Terminator), recording
- * the signal first.
+ * the signal first. An entry is made and its cleanup registered in one {@link #creating}
+ * section, which the hook waits for and which waits for ever once the hook has begun: a signal
+ * never falls between the two.
  */
 public final class Shutdown {
     private static final Set<Runnable> CLEANUPS = new LinkedHashSet<>();
+    /** Shared by sections making an entry and registering its cleanup; the hook takes it whole, never to give it back. */
+    private static final ReentrantReadWriteLock GATE = new ReentrantReadWriteLock();
     /** 128 + the signal that started the shutdown; 0 while none did. */
     private static volatile int signalled;
 
@@ -51,6 +56,22 @@ public final class Shutdown {
         }
     }
 
+    /** Work that makes an entry on disk and registers its cleanup. */
+    @FunctionalInterface
+    public interface Creation<T> {
+        T make() throws java.io.IOException;
+    }
+
+    /** Runs {@code creation} whole before a shutdown's cleanups, or never. */
+    public static <T> T creating(Creation<T> creation) throws java.io.IOException {
+        GATE.readLock().lock();
+        try {
+            return creation.make();
+        } finally {
+            GATE.readLock().unlock();
+        }
+    }
+
     /** Runs {@code cleanup} if the process is shut down before {@link #cancel} is called with it. */
     public static void onShutdown(Runnable cleanup) {
         synchronized (CLEANUPS) {
@@ -66,6 +87,7 @@ public final class Shutdown {
     }
 
     private static void onShutdown() {
+        GATE.writeLock().lock();
         List<Runnable> cleanups;
         synchronized (CLEANUPS) {
             cleanups = new ArrayList<>(CLEANUPS);

@@ -85,7 +85,7 @@ public final class OutputLock implements AutoCloseable {
             try {
                 Files.createDirectories(file.getParent());
                 for (int attempt = 0; ; attempt++) {
-                    OutputLock taken = tryTake(abs, file);
+                    OutputLock taken = Shutdown.creating(() -> tryTake(abs, file));
                     if (taken != null) {
                         taken.created = created;
                         HELD.put(file, taken);
