@@ -152,11 +152,11 @@ public final class Scratch implements AutoCloseable {
 
     /**
      * SIGTERM / Ctrl-C: removes the entry; the thread writing it may still be adding files, so
-     * a few attempts are made.
+     * attempts are made for up to five seconds (writing a checkpoint into it takes about one).
      */
     private void onShutdown() {
         synchronized (moving) {
-            for (int attempt = 0; attempt < 20 && !moved && Files.exists(path, LinkOption.NOFOLLOW_LINKS); attempt++) {
+            for (int attempt = 0; attempt < 250 && !moved && Files.exists(path, LinkOption.NOFOLLOW_LINKS); attempt++) {
                 try {
                     FileTree.delete(path);
                 } catch (IOException e) {
