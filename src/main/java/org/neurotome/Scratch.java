@@ -36,7 +36,7 @@ public final class Scratch implements AutoCloseable {
 
     private final Path path;
     private final boolean directory;
-    private final Thread hook;
+    private final Runnable hook = this::onShutdown;
     /** Held while the entry moves into place, so that the shutdown hook sees it either before or after. */
     private final Object moving = new Object();
     private boolean moved;
@@ -44,8 +44,7 @@ public final class Scratch implements AutoCloseable {
     private Scratch(Path path, boolean directory) {
         this.path = path;
         this.directory = directory;
-        this.hook = new Thread(this::onShutdown, "scratch-cleanup");
-        Runtime.getRuntime().addShutdownHook(hook);
+        Shutdown.onShutdown(hook);
     }
 
     /**
@@ -55,12 +54,14 @@ public final class Scratch implements AutoCloseable {
     public static Scratch directory(Path out, String kind) {
         Path path = name(out, kind, "");
         try {
-            prepare(out, path);
-            Files.createDirectory(path);
+            return Shutdown.creating(() -> {
+                prepare(out, path);
+                Files.createDirectory(path);
+                return new Scratch(path, true);
+            });
         } catch (IOException e) {
             throw NeurotomeException.outputFailed(path + ": cannot create: " + NeurotomeException.reason(e), e);
         }
-        return new Scratch(path, true);
     }
 
     /**
@@ -146,20 +147,16 @@ public final class Scratch implements AutoCloseable {
                 FileTree.deleteQuietly(path);
             }
         }
-        try {
-            Runtime.getRuntime().removeShutdownHook(hook);
-        } catch (IllegalStateException shuttingDown) {
-            // the hook is running or about to: it finds the entry gone
-        }
+        Shutdown.cancel(hook);
     }
 
     /**
      * SIGTERM / Ctrl-C: removes the entry; the thread writing it may still be adding files, so
-     * a few attempts are made.
+     * attempts are made for up to five seconds (writing a checkpoint into it takes about one).
      */
     private void onShutdown() {
         synchronized (moving) {
-            for (int attempt = 0; attempt < 20 && !moved && Files.exists(path, LinkOption.NOFOLLOW_LINKS); attempt++) {
+            for (int attempt = 0; attempt < 250 && !moved && Files.exists(path, LinkOption.NOFOLLOW_LINKS); attempt++) {
                 try {
                     FileTree.delete(path);
                 } catch (IOException e) {

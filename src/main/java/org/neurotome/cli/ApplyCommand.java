@@ -5,6 +5,7 @@ import org.neurotome.NeurotomeException;
 import org.neurotome.archive.ArchiveFormat;
 import org.neurotome.eval.ReportWriter;
 import org.neurotome.eval.SummaryTable;
+import org.neurotome.recipe.AnalysisSource;
 import org.neurotome.recipe.Plan;
 import org.neurotome.recipe.Planner;
 import org.neurotome.recipe.Recipe;
@@ -111,7 +112,7 @@ public final class ApplyCommand implements Callable<Integer> {
                         err.flush();
                     },
                     analysis, (task, which, done, total) -> eval.update(task + " (" + which + ")", done, total),
-                    resources.budget()));
+                    resources.budget(), AnalysisSource.OWN));
         }
         eval.finish();
         stdout.println("wrote " + outcome.out());

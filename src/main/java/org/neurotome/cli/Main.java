@@ -2,6 +2,7 @@ package org.neurotome.cli;
 
 import org.neurotome.ExitCode;
 import org.neurotome.NeurotomeException;
+import org.neurotome.Shutdown;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -64,6 +65,7 @@ public final class Main implements Callable<Integer> {
     }
 
     public static void main(String[] args) {
+        Shutdown.handleSignals();
         System.exit(execute(args));
     }
 

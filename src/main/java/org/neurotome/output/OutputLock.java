@@ -3,6 +3,7 @@ package org.neurotome.output;
 import org.neurotome.ExitCode;
 import org.neurotome.NeurotomeException;
 import org.neurotome.Scratch;
+import org.neurotome.Shutdown;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -43,7 +44,7 @@ public final class OutputLock implements AutoCloseable {
     private final FileChannel channel;
     private final FileLock lock;
     private final Thread owner;
-    private final Thread cleanup;
+    private final Runnable cleanup;
     private int depth = 1;
     /** The folders the lock's acquisition created for the output, deepest first: removed at release when empty. */
     private List<Path> created = List.of();
@@ -54,8 +55,8 @@ public final class OutputLock implements AutoCloseable {
         this.lock = lock;
         this.owner = Thread.currentThread();
         // SIGTERM / SIGINT: the OS drops the lock with the process; the file goes too
-        this.cleanup = new Thread(() -> deleteIfOurs(file), "output-lock-cleanup");
-        Runtime.getRuntime().addShutdownHook(cleanup);
+        this.cleanup = () -> deleteIfOurs(file);
+        Shutdown.onShutdown(cleanup);
     }
 
     /** The lock file of output {@code out} (a file or directory): {@code .<name>.lock} beside it. */
@@ -84,7 +85,7 @@ public final class OutputLock implements AutoCloseable {
             try {
                 Files.createDirectories(file.getParent());
                 for (int attempt = 0; ; attempt++) {
-                    OutputLock taken = tryTake(abs, file);
+                    OutputLock taken = Shutdown.creating(() -> tryTake(abs, file));
                     if (taken != null) {
                         taken.created = created;
                         HELD.put(file, taken);
@@ -251,11 +252,7 @@ public final class OutputLock implements AutoCloseable {
                 // the lock goes with the channel or the process; a left file is stale
             }
             removeEmpty(created);
-            try {
-                Runtime.getRuntime().removeShutdownHook(cleanup);
-            } catch (IllegalStateException shuttingDown) {
-                // the hook is running or about to: it finds the file gone
-            }
+            Shutdown.cancel(cleanup);
         }
     }
 }

@@ -62,9 +62,10 @@ public final class RecipeRunner {
      * @param analysis progress of long analyses
      * @param eval     progress of the eval stage
      * @param budget   memory every model of the run shares (weights kept or streamed)
+     * @param analyses where the analyses' findings come from ({@link AnalysisSource#OWN}: computed here)
      */
     public record Options(boolean force, boolean allowOtherModel, Consumer<String> log, Progress analysis,
-                          ProgressListener eval, MemoryBudget budget) {
+                          ProgressListener eval, MemoryBudget budget, AnalysisSource analyses) {
     }
 
     /**
@@ -143,7 +144,8 @@ public final class RecipeRunner {
                     case Locate.Analysis a -> {
                         requireRanked(recipe, a, findings, selections);
                         options.log().accept("locate " + a.id() + ": " + a.method());
-                        Findings full = runner.run(a, selections, perCase(recipe, a.id()));
+                        Findings full = options.analyses().findings(i, a,
+                                wider -> runner.run(wider, selections, perCase(recipe, a.id())));
                         yield full.restrict(a.top(), a.layers());
                     }
                 };

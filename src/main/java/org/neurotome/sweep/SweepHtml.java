@@ -31,7 +31,7 @@ final class SweepHtml {
             out.append("<p class=\"verdict fail\">no variant passed every gate</p>\n");
         }
         out.append("<p>recipe <code>").append(e(plan.recipe().toString())).append("</code>; objective <code>")
-                .append(e(objective)).append("</code>; units: ").append(plan.units().size()).append(" planned, ")
+                .append(e(objective)).append("</code>; units: ").append(plan.planned()).append(" planned, ")
                 .append(s.run()).append(" run, ").append(s.reused()).append(" reused, ").append(s.failed().size())
                 .append(" failed</p>\n");
         table(out, s);

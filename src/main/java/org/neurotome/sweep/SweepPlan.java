@@ -7,6 +7,7 @@ import org.neurotome.checkpoint.Checkpoint;
 import org.neurotome.checkpoint.Manifest;
 import org.neurotome.checkpoint.TensorInfo;
 import org.neurotome.eval.Gate;
+import org.neurotome.recipe.Locate;
 import org.neurotome.recipe.Recipe;
 import org.neurotome.recipe.RecipeLoader;
 import org.neurotome.recipe.Sweep;
@@ -47,6 +48,9 @@ public record SweepPlan(Path recipe, Path dir, Grid grid, List<Unit> units, Swee
     /** What the JVM and libtorch hold beside a unit's weights. */
     static final long RUNTIME_BYTES = 384L << 20;
 
+    /** Overrides of the stages after locate, which no analysis reads. */
+    private static final List<String> AFTER_LOCATE = List.of("select.", "edit.", "recover.", "output.", "eval.", "sweep.");
+
     /** The unit store inside the sweep's directory. */
     public static final String UNITS = "units";
 
@@ -73,20 +77,40 @@ public record SweepPlan(Path recipe, Path dir, Grid grid, List<Unit> units, Swee
         Path store = out.resolve(UNITS);
         byte[] recipeBytes = read(recipe);
         Map<Path, String> hashes = new HashMap<>();
-        List<Unit> units = new ArrayList<>();
         List<SequencedMap<String, String>> variants = grid.variants();
-        for (int i = 0; i < variants.size(); i++) {
-            SequencedMap<String, String> set = variants.get(i);
+        List<Recipe> loaded = new ArrayList<>();
+        for (SequencedMap<String, String> set : variants) {
             Map<String, String> withOutput = new LinkedHashMap<>(set);
             withOutput.put("output.dir", store.resolve("variant").toString());
-            Recipe variant = load(recipe, withOutput, recipeFile);
-            units.add(new Unit(i, key(recipeBytes, set, threads, variant, hashes), recipe, set, store, threads));
+            loaded.add(load(recipe, withOutput, recipeFile));
+        }
+        List<Map<Integer, String>> analysisTexts = new ArrayList<>();
+        Map<String, Integer> tops = new HashMap<>();
+        for (int i = 0; i < variants.size(); i++) {
+            Recipe variant = loaded.get(i);
+            Map<Integer, String> texts = analysisTexts(recipeBytes, variants.get(i), threads, variant, hashes);
+            analysisTexts.add(texts);
+            texts.forEach((step, text) -> tops.merge(text, ((Locate.Analysis) variant.locate().get(step)).top(),
+                    (a, b) -> a == 0 || b == 0 ? 0 : Math.max(a, b)));
+        }
+        List<Unit> units = new ArrayList<>();
+        for (int i = 0; i < variants.size(); i++) {
+            List<SharedAnalysis> shared = new ArrayList<>();
+            analysisTexts.get(i).forEach((step, text) -> shared.add(new SharedAnalysis(step,
+                    sha(text + "top " + tops.get(text) + "\n"), tops.get(text))));
+            units.add(new Unit(i, key(recipeBytes, variants.get(i), threads, loaded.get(i), hashes, shared), recipe,
+                    variants.get(i), store, threads, shared));
         }
         long weights;
         try (Checkpoint input = Checkpoint.open(base.model().path())) {
             weights = input.tensors().values().stream().mapToLong(TensorInfo::numel).sum() * Float.BYTES;
         }
         return new SweepPlan(recipe, out, grid, units, objective(base), 2 * weights + RUNTIME_BYTES);
+    }
+
+    /** The units a sweep plans: one per variant and one per analysis they share. */
+    public int planned() {
+        return units.size() + SharedAnalysis.of(units).size();
     }
 
     /** The recipe's objective, or the default: the first gate's quantity, in the direction it asks for. */
@@ -116,12 +140,54 @@ public record SweepPlan(Path recipe, Path dir, Grid grid, List<Unit> units, Swee
         }
     }
 
+    /**
+     * What each shareable analysis of a variant depends on, by locate step, without the top it
+     * keeps: the overrides that can reach a locate step (not those of select, edit, recover,
+     * output, eval or sweep, nor the step's own top) and the content of the files it reads. An
+     * analysis that takes another step's ranking (a CNA's ablate) or trains (a lora-scan) is not
+     * shared.
+     */
+    private static Map<Integer, String> analysisTexts(byte[] recipeBytes, SequencedMap<String, String> set,
+                                                      int threads, Recipe variant, Map<Path, String> hashes) {
+        Map<Integer, String> texts = new LinkedHashMap<>();
+        List<String> ids = new ArrayList<>();
+        variant.locate().forEach(l -> ids.add(l.id()));
+        variant.select().forEach(s -> ids.add(s.id()));
+        for (int step = 0; step < variant.locate().size(); step++) {
+            String prefix = "locate." + step + ".";
+            if (!(variant.locate().get(step) instanceof Locate.Analysis a) || a instanceof Locate.LoraScan
+                    || ids.stream().anyMatch(id -> variant.usesOf(id).keySet().stream().anyMatch(k -> k.startsWith(prefix)))) {
+                continue;
+            }
+            StringBuilder text = new StringBuilder();
+            text.append("analysis ").append(step).append('\n');
+            text.append(common(recipeBytes, threads, variant, hashes));
+            set.forEach((k, v) -> {
+                if (!k.equals(prefix + "top") && AFTER_LOCATE.stream().noneMatch(k::startsWith)) {
+                    text.append("set ").append(k).append('=').append(v).append('\n');
+                }
+            });
+            texts.put(step, text.toString());
+        }
+        return texts;
+    }
+
     private static String key(byte[] recipeBytes, SequencedMap<String, String> set, int threads, Recipe variant,
-                              Map<Path, String> hashes) {
+                              Map<Path, String> hashes, List<SharedAnalysis> shared) {
+        StringBuilder text = new StringBuilder(common(recipeBytes, threads, variant, hashes));
+        set.forEach((k, v) -> text.append("set ").append(k).append('=').append(v).append('\n'));
+        shared.forEach(a -> text.append("shared ").append(a.key()).append('\n'));
+        variant.eval().suite().tasks().forEach(t -> text.append("task ").append(t.id()).append(' ').append(t.kind())
+                .append(' ').append(t.where().labels()).append(' ').append(t.limit()).append('\n'));
+        variant.eval().gates().forEach(g -> text.append("gate ").append(g).append('\n'));
+        return sha(text.toString());
+    }
+
+    /** The version, the recipe, the threads and every file the variant reads, by content. */
+    private static String common(byte[] recipeBytes, int threads, Recipe variant, Map<Path, String> hashes) {
         StringBuilder text = new StringBuilder();
         text.append("neurotome ").append(Tool.version()).append('\n');
         text.append("recipe ").append(Sha256.hex(recipeBytes)).append('\n');
-        set.forEach((k, v) -> text.append("set ").append(k).append('=').append(v).append('\n'));
         text.append("threads ").append(threads).append('\n');
         List<ReferencedFile> files = new ArrayList<>(variant.inputFiles());
         files.addAll(variant.eval().suite().datasets());
@@ -129,11 +195,12 @@ public record SweepPlan(Path recipe, Path dir, Grid grid, List<Unit> units, Swee
             String hash = hashes.computeIfAbsent(f.path(), p -> f.directory() ? Manifest.fingerprint(p) : sha(p));
             text.append("input ").append(f.key()).append(' ').append(hash).append('\n');
         }
-        variant.eval().suite().tasks().forEach(t -> text.append("task ").append(t.id()).append(' ').append(t.kind())
-                .append(' ').append(t.where().labels()).append(' ').append(t.limit()).append('\n'));
-        variant.eval().gates().forEach(g -> text.append("gate ").append(g).append('\n'));
+        return text.toString();
+    }
+
+    private static String sha(String text) {
         MessageDigest digest = Sha256.digest();
-        return HexFormat.of().formatHex(digest.digest(text.toString().getBytes(StandardCharsets.UTF_8)));
+        return HexFormat.of().formatHex(digest.digest(text.getBytes(StandardCharsets.UTF_8)));
     }
 
     private static String sha(Path file) {

@@ -77,7 +77,7 @@ public record SweepResult(SweepPlan plan, List<UnitResult> results, int best, in
         } else {
             root.putNull("best");
         }
-        root.putObject("units").put("planned", plan.units().size()).put("run", run).put("reused", reused)
+        root.putObject("units").put("planned", plan.planned()).put("run", run).put("reused", reused)
                 .put("failed", failed().size());
         ObjectNode timings = root.putObject("timings").put("seconds", seconds);
         ObjectNode units = timings.putObject("units");

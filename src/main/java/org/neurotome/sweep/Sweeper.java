@@ -8,6 +8,7 @@ import org.neurotome.recipe.RecipeLoader;
 import org.neurotome.recipe.RecipeRunner;
 
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -45,11 +46,16 @@ public final class Sweeper {
                     todo.add(u);
                 }
             }
-            int reused = plan.units().size() - todo.size();
-            options.log().accept(plan.units().size() + " units planned: " + todo.size() + " to run, " + reused
+            // an analysis is needed only by variants that run; those of reused variants count as reused
+            List<SharedAnalysis> needed = SharedAnalysis.of(todo).stream().filter(a -> !a.done(storeOf(plan))).toList();
+            int reused = plan.planned() - todo.size() - needed.size();
+            options.log().accept(plan.planned() + " units planned: " + (todo.size() + needed.size()) + " to run"
+                    + (needed.isEmpty() ? "" : " (" + needed.size() + " shared analys" + (needed.size() == 1 ? "is" : "es")
+                    + ")") + ", " + reused
                     + " reused" + (todo.isEmpty() ? "; nothing to run" : ""));
-            int run = todo.size();
             fill(results, todo, engine.run(todo, plan.unitBytes(), options.budget(), options.log()));
+            int run = todo.size() + (int) needed.stream().filter(a -> a.done(storeOf(plan))).count();
+            reused = plan.planned() - run;
             int best = SweepResult.best(results, plan.objective());
             if (best >= 0 && !Files.isDirectory(plan.units().get(best).model())) {
                 // the best variant's checkpoint was removed by an earlier sweep that chose another one
@@ -85,9 +91,13 @@ public final class Sweeper {
                         + " units have not run (index " + String.join(", ", missing.stream().map(String::valueOf)
                         .toList()) + "); run them with neurotome run-unit UNITS --index N");
             }
-            return write(plan, results, SweepResult.best(results, plan.objective()), 0, plan.units().size(), keepAll,
+            return write(plan, results, SweepResult.best(results, plan.objective()), 0, plan.planned(), keepAll,
                     seconds(t0));
         }
+    }
+
+    private static Path storeOf(SweepPlan plan) {
+        return plan.dir().resolve(SweepPlan.UNITS);
     }
 
     /** The sweep's directory may not overlap the recipe or anything it reads. */

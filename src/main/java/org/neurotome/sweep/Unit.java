@@ -2,12 +2,15 @@ package org.neurotome.sweep;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.neurotome.Json;
 import org.neurotome.NeurotomeException;
 
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.SequencedMap;
 
@@ -24,11 +27,13 @@ import java.util.SequencedMap;
  * @param overrides the variant's {@code --set} overrides, in grid order
  * @param store     the unit store's directory ({@code <sweep>/units})
  * @param threads   libtorch threads the unit runs with
+ * @param shared    the analyses it shares with other variants, computed once into the store
  */
 public record Unit(int index, String key, Path recipe, SequencedMap<String, String> overrides, Path store,
-                   int threads) {
+                   int threads, List<SharedAnalysis> shared) {
     public Unit {
         overrides = new LinkedHashMap<>(overrides);
+        shared = List.copyOf(shared);
     }
 
     /** The unit as one line of JSON. */
@@ -38,6 +43,8 @@ public record Unit(int index, String key, Path recipe, SequencedMap<String, Stri
         ObjectNode set = n.putObject("overrides");
         overrides.forEach(set::put);
         n.put("store", store.toString()).put("threads", threads);
+        ArrayNode analyses = n.putArray("shared");
+        shared.forEach(a -> analyses.addObject().put("step", a.step()).put("key", a.key()).put("top", a.top()));
         try {
             return Json.MAPPER.writeValueAsString(n);
         } catch (JsonProcessingException e) {
@@ -53,9 +60,14 @@ public record Unit(int index, String key, Path recipe, SequencedMap<String, Stri
             for (Map.Entry<String, JsonNode> e : n.required("overrides").properties()) {
                 set.put(e.getKey(), e.getValue().asText());
             }
+            List<SharedAnalysis> shared = new ArrayList<>();
+            for (JsonNode a : n.required("shared")) {
+                shared.add(new SharedAnalysis(a.required("step").asInt(), a.required("key").asText(),
+                        a.required("top").asInt()));
+            }
             return new Unit(n.required("index").asInt(), n.required("key").asText(),
                     Path.of(n.required("recipe").asText()), set, Path.of(n.required("store").asText()),
-                    n.required("threads").asInt());
+                    n.required("threads").asInt(), shared);
         } catch (JsonProcessingException | IllegalArgumentException e) {
             throw NeurotomeException.badInput(where + ": not a unit written by sweep --emit-units: "
                     + e.getMessage().lines().findFirst().orElse(""));

@@ -36,9 +36,10 @@ public final class UnitRunner {
             Map<String, String> set = new LinkedHashMap<>(unit.overrides());
             set.put("output.dir", unit.model().toString());
             Recipe recipe = RecipeLoader.loadForRun(unit.recipe(), set);
+            Consumer<String> unitLog = line -> log.accept("unit " + unit.index() + ": " + line);
             RecipeRunner.Outcome outcome = RecipeRunner.run(unit.recipe(), recipe, new RecipeRunner.Options(true,
-                    false, line -> log.accept("unit " + unit.index() + ": " + line), Progress.NONE,
-                    (task, which, done, total) -> { }, budget));
+                    false, unitLog, Progress.NONE, (task, which, done, total) -> { }, budget,
+                    SharedAnalysis.source(unit, set, unitLog)));
             result = UnitResult.finished(unit, outcome.report(), Manifest.fingerprint(outcome.out()), seconds(t0));
         } catch (NeurotomeException e) {
             result = UnitResult.failed(unit, oneLine(e.getMessage()), e.exitCode().code(), seconds(t0));

@@ -157,5 +157,20 @@ class MemoryOptionsCommandTest {
         // a candidate and a baseline open side by side share the budget
         adviceHolds(java.util.List.of(0, 1), "eval", model.toString(), "--suite", suite.toString(), "--baseline",
                 model.toString(), "--out", dir.resolve("report").toString(), "--max-memory");
+        Path recipe = dir.resolve("recipe.yaml");
+        Files.writeString(recipe, """
+                model:
+                  path: %s
+                locate:
+                  - id: scan
+                    method: head-scan
+                    token_ids: [[1, 403, 407]]
+                edit:
+                  - op: zero-heads
+                    heads: ${scan}
+                output:
+                  dir: %s
+                """.formatted(model, dir.resolve("out")));
+        adviceHolds(java.util.List.of(0), "apply", recipe.toString(), "--force", "--max-memory");
     }
 }

@@ -39,7 +39,7 @@ class SweepCommandTest {
     }
 
     @Test
-    void theBestVariantIsApplysOutputAndTheOnlyOneKept() {
+    void theBestVariantIsApplysOutputAndTheOnlyOneKept() throws IOException {
         assertEquals(0, first.code(), first.err());
         JsonNode rows = sweep.get("rows");
         assertEquals(2, rows.size());
@@ -52,9 +52,15 @@ class SweepCommandTest {
         assertEquals("gender.bias_gap.rel_change", sweep.at("/objective/metric").asText(), "the first gate's quantity");
         assertEquals(rows.get(1).at("/comparison/gender.bias_gap.rel_change").asDouble(),
                 sweep.at("/best/objective").asDouble());
-        assertEquals(2, sweep.at("/units/planned").asInt());
-        assertEquals(2, sweep.at("/units/run").asInt());
+        // two variants and the CNA they share: the ranking is computed once, with the larger top
+        assertEquals(3, sweep.at("/units/planned").asInt());
+        assertEquals(3, sweep.at("/units/run").asInt());
         assertEquals(0, sweep.at("/units/reused").asInt());
+        assertEquals(1, first.err().split("shared ranking computed", -1).length - 1, "the CNA ran once: " + first.err());
+        assertEquals(1, first.err().split("shared ranking read", -1).length - 1, first.err());
+        try (var dirs = Files.list(tmp.resolve("s/units"))) {
+            assertEquals(1, dirs.filter(d -> Files.isRegularFile(d.resolve("findings.json"))).count());
+        }
         Path best = tmp.resolve("s").resolve(rows.get(1).get("output").asText());
         assertTrue(Files.isDirectory(best));
         assertFalse(Files.exists(tmp.resolve("s").resolve(rows.get(0).get("output").asText())), "only the best is kept");
@@ -70,10 +76,10 @@ class SweepCommandTest {
         CliRun again = CliRun.of("sweep", RECIPE, "--grid", GRID, "--out", tmp.resolve("s").toString(), "--threads", "1",
                 "--json");
         assertEquals(0, again.code(), again.err());
-        assertTrue(again.err().contains("0 to run, 2 reused; nothing to run"), again.err());
+        assertTrue(again.err().contains("0 to run, 3 reused; nothing to run"), again.err());
         JsonNode doc = Json.MAPPER.readTree(again.out());
         assertEquals(0, doc.at("/units/run").asInt());
-        assertEquals(2, doc.at("/units/reused").asInt());
+        assertEquals(3, doc.at("/units/reused").asInt());
         assertEquals(sweep.get("rows"), doc.get("rows"));
     }
 

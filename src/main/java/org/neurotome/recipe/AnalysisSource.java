@@ -1,0 +1,24 @@
+package org.neurotome.recipe;
+
+import org.neurotome.cna.Findings;
+
+import java.util.function.Function;
+
+/**
+ * Where a run's analyses come from: computed by the run itself ({@link #OWN}, as {@code apply}
+ * does), or shared with other runs that need the same ranking. A sweep over an analysis's
+ * {@code top} computes the ranking once, with the largest top of its variants, and each variant
+ * cuts its own top from it: a bounded search finds the same exact top K for every K up to the
+ * one it was asked for (docs/bounds.md).
+ */
+public interface AnalysisSource {
+    /** Every analysis computed by the run that needs it. */
+    AnalysisSource OWN = (step, analysis, run) -> run.apply(analysis);
+
+    /**
+     * The full findings of locate step {@code step} (before its own top and layers cut them).
+     *
+     * @param run computes the findings of an analysis, on the run's model
+     */
+    Findings findings(int step, Locate.Analysis analysis, Function<Locate.Analysis, Findings> run);
+}
