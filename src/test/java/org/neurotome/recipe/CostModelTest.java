@@ -29,7 +29,8 @@ class CostModelTest {
     private Estimate estimate(String recipe, Map<String, String> set) {
         Map<String, String> overrides = new LinkedHashMap<>(set);
         overrides.put("output.dir", tmp.resolve("out").toString());
-        return Planner.plan(RecipeLoader.loadForRun(Path.of("recipes", recipe + ".yaml"), overrides), false,
+        Path file = Path.of("recipes", recipe + ".yaml");
+        return Planner.plan(file, RecipeLoader.loadForRun(file, overrides), false,
                 MemoryBudget.parse(null)).estimate();
     }
 
@@ -97,7 +98,7 @@ class CostModelTest {
     @Test
     void theJsonNamesEveryFigure() throws Exception {
         Path recipe = Path.of("recipes", "arith-prune-recover.yaml");
-        Plan plan = Planner.plan(RecipeLoader.loadForRun(recipe, Map.of("output.dir", tmp.resolve("out").toString())),
+        Plan plan = Planner.plan(recipe, RecipeLoader.loadForRun(recipe, Map.of("output.dir", tmp.resolve("out").toString())),
                 false, MemoryBudget.parse(null));
         JsonNode e = Json.MAPPER.readTree(plan.toJson()).get("estimate");
         for (String range : List.of("seconds", "memoryBytes")) {
