@@ -59,7 +59,7 @@ public final class SuiteEvaluation {
             EvaluatedModel c = new EvaluatedModel(info(candidate, candidateAdapter), new ModelCaseScorer(cand));
             Optional<EvaluatedModel> b = base == null ? Optional.empty()
                     : Optional.of(new EvaluatedModel(info(baseline, baselineAdapter), new ModelCaseScorer(base)));
-            boolean streamed = cand.weights().streaming() || base != null && base.weights().streaming();
+            boolean streamed = cand.weights().memory().layerMajor() || base != null && base.weights().memory().layerMajor();
             cand.transformer().setProgress((done, total) -> progress.update("layers", "candidate", done, total));
             if (base != null) {
                 base.transformer().setProgress((done, total) -> progress.update("layers", "baseline", done, total));
