@@ -19,6 +19,7 @@ import org.neurotome.cna.Progress;
 import org.neurotome.eval.EvalReport;
 import org.neurotome.eval.ProgressListener;
 import org.neurotome.eval.ReportWriter;
+import org.neurotome.eval.Suite;
 import org.neurotome.eval.SuiteEvaluation;
 import org.neurotome.model.Devices;
 import org.neurotome.model.LanguageModel;
@@ -258,7 +259,9 @@ public final class RecipeRunner {
         if (recipe.eval() != null) {
             options.log().accept("eval " + recipe.eval().suite().name() + " (baseline: the input checkpoint)");
             long t1 = System.nanoTime();
-            report = SuiteEvaluation.run(recipe.eval().suite().definition(), recipe.eval().gates(), dir, recipe.model().path(), device,
+            Suite suite = recipe.eval().suite().definition();
+            report = SuiteEvaluation.run(suite, recipe.eval().gates(), dir, recipe.model().path(),
+                    options.analyses().baseline(suite, recipe.model().path(), device, options.budget()), device,
                     options.budget(), null, options.eval()).recorded(named);
             options.log().accept("evaluated in " + seconds(t1).asText() + " s");
             // without timings the output is the same bytes on every run, and so is its archive
