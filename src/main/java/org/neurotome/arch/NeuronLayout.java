@@ -1,5 +1,7 @@
 package org.neurotome.arch;
 
+import org.neurotome.NeurotomeException;
+
 import java.util.ArrayList;
 import java.util.List;
 
@@ -23,7 +25,7 @@ public final class NeuronLayout {
 
     /** The slices computing neuron {@code k}'s activation: up (and gate) rows and bias entries. */
     public List<TensorSlice> inputSlices(int layer, int k) {
-        check(k);
+        check(layer, k);
         List<TensorSlice> s = new ArrayList<>();
         if (arch.fusedGateUp()) {
             String name = arch.tensorName(Role.GATE_UP, layer);
@@ -44,11 +46,16 @@ public final class NeuronLayout {
 
     /** Neuron {@code k}'s value vector in the down projection. */
     public TensorSlice valueSlice(int layer, int k) {
-        check(k);
+        check(layer, k);
         return new TensorSlice(arch.tensorName(Role.DOWN, layer), axes.inAxis(), k, 1);
     }
 
-    private void check(int k) {
+    private void check(int layer, int k) {
+        if (config.sparseLayer(layer)) {
+            throw NeurotomeException.badInput("layer " + layer + " of this " + config.modelType() + " model routes to"
+                    + " experts; its neurons are the experts' units, which neuron edits do not reach yet (heads can be"
+                    + " edited)");
+        }
         if (k < 0 || k >= config.ffnSize()) {
             throw new IllegalArgumentException("neuron " + k + " out of range 0.." + (config.ffnSize() - 1));
         }

@@ -90,6 +90,10 @@ public final class Attribution {
 
     /** Attribution on {@code model}, projecting through {@code projection} (built on the same weights). */
     public Attribution(LanguageModel model, VocabularyProjection projection, Options options) {
+        if (model.config().features().experts().count() > 0) {
+            throw NeurotomeException.badCheckpoint(model.config().modelType() + " is a mixture of experts: attribution"
+                    + " and CNA over its expert neurons are not supported yet (the head scan is)");
+        }
         if (projection.weights() != model.weights()) {
             throw new IllegalArgumentException("the projection was built on other weights than the model's");
         }

@@ -10,7 +10,9 @@ import ai.djl.ndarray.types.SparseFormat;
 import ai.djl.nn.core.Linear;
 import ai.djl.nn.norm.LayerNorm;
 import org.neurotome.NeurotomeException;
+import ai.djl.ndarray.types.DataType;
 import org.neurotome.arch.Architecture;
+import org.neurotome.arch.Experts;
 import org.neurotome.arch.ModelConfig;
 import org.neurotome.arch.NormKind;
 import org.neurotome.arch.RopeScaling;
@@ -231,8 +233,8 @@ public final class Transformer implements AutoCloseable {
                 : r.residual().getShape().get(1);
         long keys = seq + (r.cache() == null ? 0 : r.cache().length());
         long d = c.hiddenSize();
-        long widest = Math.max(Math.max(3 * d, 3L * c.ffnSize()), (long) c.numHeads() * (keys + 2L * c.headDim()));
-        long tapWidth = (long) Math.max(d, (long) c.numHeads() * d) + c.ffnSize();
+        long widest = Math.max(Math.max(3 * d, 3L * c.maxFfnWidth()), (long) c.numHeads() * (keys + 2L * c.headDim()));
+        long tapWidth = (long) Math.max(d, (long) c.numHeads() * d) + c.maxFfnWidth();
         long taps = r.taps().size() * (r.tapAllPositions() ? seq : 1) * tapWidth;
         long logits = (r.allLogits() ? seq : 1) * c.vocabSize();
         return new Activations(4 * rows * (seq * d + taps), 4 * rows * Math.max(seq * (d + widest), 2 * logits));
@@ -246,6 +248,9 @@ public final class Transformer implements AutoCloseable {
             int l = Tap.layerOf(t, c);
             if (l >= 0 && l < request.startLayer()) {
                 throw NeurotomeException.badInput("tap '" + t + "' lies before the start layer " + request.startLayer());
+            }
+            if (l >= 0 && Tap.routing(t) && !c.sparseLayer(l)) {
+                throw NeurotomeException.badInput("tap '" + t + "': layer " + l + " has a dense FFN and no router");
             }
         }
         NDManager out = w.manager().newSubManager();
@@ -322,7 +327,7 @@ public final class Transformer implements AutoCloseable {
         for (NeuronScale n : r.neuronScales()) {
             check(n.row(), b.rows(), "neuron scale " + n, "row");
             check(n.layer() - r.startLayer(), c.numLayers() - r.startLayer(), "neuron scale " + n, "layer");
-            check(n.neuron(), c.ffnSize(), "neuron scale " + n, "neuron");
+            check(n.neuron(), c.ffnWidth(n.layer()), "neuron scale " + n, "neuron");
         }
     }
 
@@ -366,7 +371,8 @@ public final class Transformer implements AutoCloseable {
                 ones(headScales, h.layer(), c.numHeads())[h.row() * c.numHeads() + h.head()] *= h.factor();
             }
             for (NeuronScale n : req.neuronScales()) {
-                ones(neuronScales, n.layer(), c.ffnSize())[n.row() * c.ffnSize() + n.neuron()] *= n.factor();
+                int width = c.ffnWidth(n.layer());
+                ones(neuronScales, n.layer(), width)[n.row() * width + n.neuron()] *= n.factor();
             }
         }
 
@@ -397,7 +403,7 @@ public final class Transformer implements AutoCloseable {
         /** Layer {@code layer}'s neuron factors [B, 1, I], or null when none applies. */
         NDArray neuronScale(int layer) {
             float[] f = neuronScales.get(layer);
-            return f == null ? null : owned(out.create(f, new Shape(b.rows(), 1, c.ffnSize())));
+            return f == null ? null : owned(out.create(f, new Shape(b.rows(), 1, c.ffnWidth(layer))));
         }
 
         boolean wants(String tap) {
@@ -698,6 +704,9 @@ public final class Transformer implements AutoCloseable {
         } else {
             m = activation(a);
         }
+        if (lw.router() != null) {
+            m = m.mul(routingGain(l, x, lw, p));
+        }
         NDArray scale = p.neuronScale(l);
         if (scale != null) {
             m = m.mul(scale);
@@ -714,6 +723,35 @@ public final class Transformer implements AutoCloseable {
             out = out.div(rms).mul(normWeight(lw.ln2Post()));
         }
         return out;
+    }
+
+    /**
+     * A sparse layer's factor on each of its neurons [B, S, W] (see {@link LayerWeights}): the
+     * routing weight of the neuron's expert, and the sigmoid gate on the shared expert's. The
+     * router's probabilities are a float32 softmax over every expert; the top k are selected
+     * ({@code torch.topk}) and their probabilities, divided by their
+     * sum where the family renormalises, are the weights; the other experts' are 0.
+     */
+    private NDArray routingGain(int l, NDArray x, LayerWeights lw, Pass p) {
+        Experts e = c.features().experts();
+        NDArray logits = Linear.linear(x, lw.router(), null).singletonOrThrow();      // [B, S, E]
+        p.record(Tap.routerLogits(l), logits);
+        int last = logits.getShape().dimension() - 1;
+        NDArray probs = logits.softmax(last);
+        NDArray selected = probs.topK(e.topK(), last, true, true).get(1);             // [B, S, k]
+        p.record(Tap.expertIndices(l), selected);
+        NDArray chosen = selected.oneHot(e.count(), DataType.FLOAT32).sum(new int[] {last});  // [B, S, E]
+        NDArray weights = probs.mul(chosen);
+        if (e.renormalize()) {
+            weights = weights.div(weights.sum(new int[] {last}, true));
+        }
+        p.record(Tap.expertWeights(l), weights);
+        NDArray gain = weights.repeat(last, e.width());                                // [B, S, E·I_e]
+        if (lw.sharedGate() != null) {
+            NDArray shared = ai.djl.nn.Activation.sigmoid(Linear.linear(x, lw.sharedGate(), null).singletonOrThrow());
+            gain = gain.concat(shared.repeat(last, e.sharedWidth()), last);
+        }
+        return gain;
     }
 
     private NDArray activation(NDArray x) {

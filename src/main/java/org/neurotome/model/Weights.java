@@ -307,7 +307,8 @@ public final class Weights implements AutoCloseable {
 
     /**
      * Layer {@code l}'s FFN value vectors [I, D] until the lease is closed: row k is neuron k's
-     * column of the down projection (streaming widens only that matrix).
+     * column of the down projection (streaming widens only that matrix); in a sparse layer every
+     * expert's columns, expert-major, the shared expert's last.
      */
     public Lease<NDArray> ffnValues(int l) {
         if (!streaming) {
@@ -315,7 +316,8 @@ public final class Weights implements AutoCloseable {
         }
         Widening wd = pooled();
         try {
-            return Lease.closing(widener(wd).inOut(Role.DOWN, l), wd);
+            Widener widener = widener(wd);
+            return Lease.closing(config.sparseLayer(l) ? widener.expertValues(l) : widener.inOut(Role.DOWN, l), wd);
         } catch (RuntimeException | Error e) {
             wd.close();
             throw e;
@@ -481,6 +483,8 @@ public final class Weights implements AutoCloseable {
             putIfPresent(p, n + "k_norm", w.kNorm());
             putIfPresent(p, n + "ln1_post", w.ln1Post());
             putIfPresent(p, n + "ln2_post", w.ln2Post());
+            putIfPresent(p, n + "router", w.router());
+            putIfPresent(p, n + "shared_gate", w.sharedGate());
         }
         p.put("ln_f", lnF);
         putIfPresent(p, "ln_f_bias", lnFBias);

@@ -171,7 +171,15 @@ final class Widener {
         long ffn = c.ffnSize();
         NDArray ffnIn;
         NDArray ffnInBias = null;
-        if (arch.fusedGateUp()) {
+        NDArray ffnOut;
+        NDArray router = null;
+        NDArray sharedGate = null;
+        if (c.sparseLayer(l)) {
+            ffnIn = expertRows(l);
+            ffnOut = expertValues(l);
+            router = outIn(Role.ROUTER, l);
+            sharedGate = arch.has(Role.SHARED_EXPERT_GATE, c, l) ? outIn(Role.SHARED_EXPERT_GATE, l) : null;
+        } else if (arch.fusedGateUp()) {
             ffnIn = outIn(Role.GATE_UP, l);
         } else if (arch.gatedMlp()) {
             ffnIn = stacked(l, null, new long[] {ffn, ffn}, Role.GATE, Role.UP);
@@ -182,10 +190,96 @@ final class Widener {
             ffnIn = outIn(Role.UP, l);
             ffnInBias = optional(Role.UP_BIAS, l);
         }
+        if (!c.sparseLayer(l)) {
+            ffnOut = inOut(Role.DOWN, l);
+        }
+        NDArray ffnOutBias = c.sparseLayer(l) ? null : optional(Role.DOWN_BIAS, l);
         return new LayerWeights(optional(Role.LN1, l), optional(Role.LN1_BIAS, l), qkv, qkvBias,
                 inOut(Role.O, l), optional(Role.O_BIAS, l), optional(Role.LN2, l), optional(Role.LN2_BIAS, l),
-                ffnIn, ffnInBias, inOut(Role.DOWN, l), optional(Role.DOWN_BIAS, l),
+                ffnIn, ffnInBias, ffnOut, ffnOutBias,
                 optional(Role.Q_NORM, l), optional(Role.K_NORM, l), optional(Role.LN1_POST, l),
-                optional(Role.LN2_POST, l));
+                optional(Role.LN2_POST, l), router, sharedGate);
+    }
+
+    /**
+     * Where one expert's [rows, cols] matrix lies: a whole tensor, or a block of elements of a
+     * tensor that fuses every expert (transformers v5).
+     */
+    private record Block(String name, long offset) {
+    }
+
+    /** Expert {@code e}'s gate (or up) rows [I_e, D] in layer {@code l}. */
+    private Block expertIn(int l, int e, boolean up) {
+        long n = (long) c.features().experts().width() * c.hiddenSize();
+        if (arch.fusedExperts()) {
+            return new Block(arch.tensorName(Role.EXPERTS_GATE_UP, l), (2L * e + (up ? 1 : 0)) * n);
+        }
+        return new Block(arch.tensorName(up ? Role.EXPERT_UP : Role.EXPERT_GATE, l, e), 0);
+    }
+
+    /** Expert {@code e}'s down projection [D, I_e] in layer {@code l}. */
+    private Block expertOut(int l, int e) {
+        long n = (long) c.features().experts().width() * c.hiddenSize();
+        if (arch.fusedExperts()) {
+            return new Block(arch.tensorName(Role.EXPERTS_DOWN, l), e * n);
+        }
+        return new Block(arch.tensorName(Role.EXPERT_DOWN, l, e), 0);
+    }
+
+    /**
+     * A sparse layer's input rows as one FFN [2W, D]: every expert's gate rows in expert order,
+     * then the shared expert's, then the up rows in the same order.
+     */
+    NDArray expertRows(int l) {
+        org.neurotome.arch.Experts x = c.features().experts();
+        long d = c.hiddenSize();
+        long width = x.neurons();
+        long expert = (long) x.width() * d;
+        MemorySegment dst = wd.memory().allocate(4 * 2 * width * d, 64);
+        for (int half = 0; half < 2; half++) {
+            long base = half * width * d;
+            for (int e = 0; e < x.count(); e++) {
+                Block b = expertIn(l, e, half == 1);
+                src.read(b.name(), b.offset(), expert, dst.asSlice(4 * (base + e * expert), 4 * expert));
+            }
+            if (x.sharedWidth() > 0) {
+                long n = (long) x.sharedWidth() * d;
+                src.read(arch.tensorName(half == 0 ? Role.SHARED_GATE : Role.SHARED_UP, l), 0, n,
+                        dst.asSlice(4 * (base + x.count() * expert), 4 * n));
+            }
+        }
+        return finish(alias(dst, 2 * width, d));
+    }
+
+    /**
+     * A sparse layer's value vectors as one FFN [W, D]: row e·I_e + j is column j of expert e's
+     * down projection, the shared expert's columns last.
+     */
+    NDArray expertValues(int l) {
+        org.neurotome.arch.Experts x = c.features().experts();
+        long d = c.hiddenSize();
+        long width = x.neurons();
+        MemorySegment dst = wd.memory().allocate(4 * width * d, 64);     // [D, W], viewed transposed
+        try (Arena scratch = Arena.ofConfined()) {
+            for (int e = 0; e <= x.count(); e++) {
+                boolean shared = e == x.count();
+                long cols = shared ? x.sharedWidth() : x.width();
+                if (cols == 0) {
+                    continue;
+                }
+                MemorySegment m = scratch.allocate(4 * d * cols, 64);
+                if (shared) {
+                    src.read(arch.tensorName(Role.SHARED_DOWN, l), 0, d * cols, m);
+                } else {
+                    Block b = expertOut(l, e);
+                    src.read(b.name(), b.offset(), d * cols, m);
+                }
+                long at = (long) e * x.width();
+                for (long row = 0; row < d; row++) {
+                    MemorySegment.copy(m, 4 * row * cols, dst, 4 * (row * width + at), 4 * cols);
+                }
+            }
+        }
+        return finish(alias(dst, d, width).transpose());
     }
 }

@@ -94,7 +94,8 @@ public final class WeightDiff {
             }
             ArrayNode m = out.putArray("neurons");
             for (int l = 0; l < ca.numLayers(); l++) {
-                for (int k = 0; k < ca.ffnSize(); k++) {
+                // a sparse layer's neurons are its experts' units, which neuron edits do not reach
+                for (int k = 0; !ca.sparseLayer(l) && k < ca.ffnSize(); k++) {
                     report(m, "neuron", l + "." + k, neurons.valueSlice(l, k), a, b, changed, cache);
                 }
             }
