@@ -507,6 +507,15 @@ public record ModelConfig(String modelType, int numLayers, int numHeads, int num
         return features.experts().sparse(l) ? features.experts().neurons() : ffnSize;
     }
 
+    /** The FFN neurons of every layer together. */
+    public long totalNeurons() {
+        long n = 0;
+        for (int l = 0; l < numLayers; l++) {
+            n += ffnWidth(l);
+        }
+        return n;
+    }
+
     /** The widest layer's FFN neurons. */
     public int maxFfnWidth() {
         int w = 0;

@@ -32,21 +32,7 @@ class AttributionReferenceTest {
     private static final double TOLERANCE = 1e-4;
 
     static List<String> cases() {
-        return ReferenceData.denseCaseNames();
-    }
-
-    /** A mixture of experts is refused (exit 3, naming the family) until expert neurons are scored. */
-    @org.junit.jupiter.api.Test
-    void aMixtureOfExpertsIsRefused() {
-        try (LanguageModel model = LanguageModel.open(ReferenceData.caseDir("qwen2_moe_shared"), Device.cpu());
-             VocabularyProjection projection = new VocabularyProjection(model.weights(),
-                     VocabularyProjection.DEFAULT_CACHE_BYTES)) {
-            org.neurotome.NeurotomeException e = org.junit.jupiter.api.Assertions.assertThrows(
-                    org.neurotome.NeurotomeException.class,
-                    () -> new Attribution(model, projection, Attribution.Options.defaults()));
-            assertEquals(org.neurotome.ExitCode.BAD_CHECKPOINT, e.exitCode());
-            assertTrue(e.getMessage().contains("qwen2_moe is a mixture of experts"), e.getMessage());
-        }
+        return ReferenceData.caseNames();
     }
 
     private static double logSoftmax(float[] logits, int i) {

@@ -32,7 +32,7 @@ class ComparisonReferenceTest {
     private static final double TOLERANCE = 1e-4;
 
     static List<String> cases() {
-        return ReferenceData.denseCaseNames();
+        return ReferenceData.caseNames();
     }
 
     @ParameterizedTest

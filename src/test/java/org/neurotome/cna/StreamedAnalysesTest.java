@@ -29,7 +29,7 @@ class StreamedAnalysesTest {
     static final double TOLERANCE = 1e-6;
 
     static List<String> cases() {
-        return ReferenceData.denseCaseNames();
+        return ReferenceData.caseNames();
     }
 
     private static LanguageModel streamed(Path dir) {

@@ -34,9 +34,8 @@ public final class ReferenceData {
     }
 
     /**
-     * The cases without experts: attribution and CNA over expert neurons are not supported yet,
-     * so their reference tests run on these (the mixture-of-experts cases are refused, which
-     * {@code AttributionReferenceTest} checks).
+     * The cases without experts: the property test of the bounded top K runs on these, because a
+     * mixture of experts is always scored exhaustively.
      */
     public static List<String> denseCaseNames() {
         return caseNames().stream().filter(n -> !expected(n).has("moe")).toList();
