@@ -7,13 +7,17 @@ import org.neurotome.Scratch;
 import org.neurotome.Sha256;
 
 import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
@@ -42,6 +46,7 @@ public final class ArchiveCache {
     public static final String DIR_PROPERTY = "neurotome.cache.dir";
     public static final String DIR_ENV = "NEUROTOME_CACHE_DIR";
     private static final String STAMPS = "stamps";
+    private static final String INSTALL_LOCK = ".install.lock";
 
     /** Archives already resolved in this process, by cache root and stamp. */
     private static final Map<String, Path> RESOLVED = new ConcurrentHashMap<>();
@@ -162,9 +167,29 @@ public final class ArchiveCache {
             if (CacheEntry.intact(entry)) {
                 return entry;
             }
+            synchronized (ArchiveCache.class) {
+                try (FileChannel channel = FileChannel.open(root.resolve(INSTALL_LOCK), StandardOpenOption.CREATE,
+                        StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS);
+                     FileLock lock = channel.lock()) {
+                    return installLocked(root, entry);
+                } catch (IOException e) {
+                    throw NeurotomeException.outputFailed("cannot lock the archive cache " + root + ": " + e, e);
+                }
+            }
+        }
+
+        /**
+         * The install itself, one at a time across threads and processes: two installs of one
+         * archive at once would each write the entry's record and the second would take the
+         * first's sound entry for a changed one and move it aside under its reader.
+         */
+        private Path installLocked(Path root, Path entry) {
+            if (CacheEntry.intact(entry)) {
+                return entry;
+            }
             try {
                 CacheEntry.record(top, entry);
-                if (Files.exists(entry, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                if (Files.exists(entry, LinkOption.NOFOLLOW_LINKS)) {
                     try (Scratch old = Scratch.temporary(root.resolve("stale"), Scratch.PARTIAL)) {
                         Files.move(entry, old.path(), StandardCopyOption.ATOMIC_MOVE);
                     }

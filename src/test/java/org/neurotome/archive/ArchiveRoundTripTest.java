@@ -17,6 +17,7 @@ import java.nio.file.attribute.FileTime;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -145,6 +146,38 @@ class ArchiveRoundTripTest {
         assertEquals(first, ArchiveCache.directoryOf(archive), "and dropped, since the entry is sound");
         long unpacked = ArchiveFixtures.cacheEntries().stream().filter(e -> e.matches("[0-9a-f]{64}")).count();
         assertEquals(1, unpacked, ArchiveFixtures.cacheEntries().toString());
+    }
+
+    /**
+     * Two first uses that both find no entry each unpack the archive and install it; the second
+     * install must not take the first's sound entry for a changed one and move it aside while the
+     * first still reads it. One race is rarely lost, so it is run many times (each in a fresh cache).
+     */
+    @Test
+    void racingFirstUsesNeverSeeTheEntryMovedAside() throws Exception {
+        Path dir = ArchiveFixtures.sampleDir(tmp.resolve("model"));
+        Path archive = ArchiveWriter.write(dir, ArchiveFormat.TAR, tmp.resolve("m.tar"), false);
+        ExecutorService pool = Executors.newFixedThreadPool(4);
+        try {
+            for (int round = 0; round < 60; round++) {
+                try (AutoCloseable fresh = ArchiveFixtures.cacheAt(tmp.resolve("cache-" + round))) {
+                    CountDownLatch start = new CountDownLatch(1);
+                    List<Future<Path>> results = new ArrayList<>();
+                    for (int i = 0; i < 4; i++) {
+                        results.add(pool.submit(() -> {
+                            start.await();
+                            return ArchiveCache.directoryOf(archive);
+                        }));
+                    }
+                    start.countDown();
+                    for (Future<Path> r : results) {
+                        assertEquals(results.getFirst().get(), r.get(), "round " + round);
+                    }
+                }
+            }
+        } finally {
+            pool.shutdownNow();
+        }
     }
 
     @Test
