@@ -206,8 +206,21 @@ public final class Transformer implements AutoCloseable {
         for (int l = first; l < c.numLayers(); l++) {
             try (Weights.Lease<LayerWeights> lease = w.layer(l)) {
                 LayerWeights lw = transform.apply(l, lease.get());
-                for (Run run : runs) {
-                    if (run.req.startLayer() <= l) {
+                int layer = l;
+                List<Run> active = runs.stream().filter(r -> r.req.startLayer() <= layer).toList();
+                if (lw.experts() != null) {
+                    // a streamed sparse layer: every run attends, the router chooses, and only the
+                    // experts chosen anywhere are read before the FFN runs
+                    Set<Integer> chosen = new java.util.TreeSet<>();
+                    for (Run run : active) {
+                        chosen.addAll(run.attend(l, lw));
+                    }
+                    lw.experts().read(chosen);
+                    for (Run run : active) {
+                        run.feedForward(l, lw);
+                    }
+                } else {
+                    for (Run run : active) {
                         run.step(l, lw);
                     }
                 }
@@ -541,6 +554,52 @@ public final class Transformer implements AutoCloseable {
             release(prev);
         }
 
+        /** What {@link #attend} left for {@link #feedForward}. */
+        private Attended attended;
+
+        /**
+         * The first half of layer {@code l} (a streamed sparse one): attention, then the router on
+         * the FFN's input; the experts it selects at any position of this run.
+         */
+        Set<Integer> attend(int l, LayerWeights lw) {
+            p.layerKeep.clear();
+            Set<Integer> chosen = new java.util.TreeSet<>();
+            try (NDScope scope = new NDScope()) {
+                attended = attentionHalf(l, x, p, lw);
+                keep(attended.attnOut(), attended.ffnIn());
+                if (attended.mid() != null) {
+                    keep(attended.mid());
+                }
+                p.layerKeep.forEach(this::keep);
+                NDArray logits = Linear.linear(attended.ffnIn(), lw.router(), null).singletonOrThrow();
+                int last = logits.getShape().dimension() - 1;
+                for (long e : logits.softmax(last).topK(c.features().experts().topK(), last, true, true).get(1)
+                        .toLongArray()) {
+                    chosen.add((int) e);
+                }
+            }
+            return chosen;
+        }
+
+        /** The second half of layer {@code l} after {@link #attend}: the FFN and the residual. */
+        void feedForward(int l, LayerWeights lw) {
+            NDArray prev = x;
+            Attended a = attended;
+            attended = null;
+            p.layerKeep.clear();
+            try (NDScope scope = new NDScope()) {
+                x = ffnHalf(l, prev, a, p, lw);
+                keep(x);
+                p.layerKeep.forEach(this::keep);
+            }
+            release(a.attnOut());
+            release(a.ffnIn());
+            if (a.mid() != null && a.mid() != a.ffnIn()) {
+                release(a.mid());
+            }
+            release(prev);
+        }
+
         /** Closes a residual that is neither the caller's input nor a recorded tap. */
         private void release(NDArray a) {
             if (!req.training() && a != req.residual() && p.taps.values().stream().noneMatch(t -> t == a)) {
@@ -585,6 +644,18 @@ public final class Transformer implements AutoCloseable {
 
     /** One block over the residual stream {@code x}. */
     private NDArray layer(int l, NDArray x, Pass p, LayerWeights lw) {
+        return ffnHalf(l, x, attentionHalf(l, x, p, lw), p, lw);
+    }
+
+    /**
+     * What a block's attention leaves for its FFN: the attention output, the residual after it
+     * (null for a parallel block not asked for it) and the FFN's input.
+     */
+    private record Attended(NDArray attnOut, NDArray mid, NDArray ffnIn) {
+    }
+
+    /** The first half of a block: its attention, and the input of its FFN. */
+    private Attended attentionHalf(int l, NDArray x, Pass p, LayerWeights lw) {
         p.record(Tap.residPre(l), x);
         // OLMo 2 norms only the block outputs: attention reads x itself
         NDArray h = lw.ln1() == null ? x : norm(x, lw.ln1(), lw.ln1Bias());
@@ -598,9 +669,14 @@ public final class Transformer implements AutoCloseable {
         // parallel: the FFN reads x through its own norm (GPT-NeoX) or the attention's (GPT-J)
         NDArray ffnIn = !parallel ? (lw.ln2() == null ? mid : norm(mid, lw.ln2(), lw.ln2Bias()))
                 : lw.ln2() == null ? h : norm(x, lw.ln2(), lw.ln2Bias());
-        NDArray mlpOut = mlp(l, ffnIn, lw, p);
+        return new Attended(attnOut, mid, ffnIn);
+    }
+
+    /** The second half of a block: its FFN on {@code a}'s input, and the block's output. */
+    private NDArray ffnHalf(int l, NDArray x, Attended a, Pass p, LayerWeights lw) {
+        NDArray mlpOut = mlp(l, a.ffnIn(), lw, p);
         p.record(Tap.mlpOut(l), mlpOut);
-        NDArray next = parallel ? x.add(attnOut).add(mlpOut) : mid.add(mlpOut);
+        NDArray next = c.features().parallelResidual() ? x.add(a.attnOut()).add(mlpOut) : a.mid().add(mlpOut);
         p.record(Tap.residPost(l), next);
         return next;
     }

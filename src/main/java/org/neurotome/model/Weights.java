@@ -72,6 +72,7 @@ public final class Weights implements AutoCloseable {
     private final List<LayerWeights> layers;
     private final LayerBuffers buffers;
     private final ExecutorService prefetcher;
+    private final ExpertReads.ExpertCounter expertReads = new ExpertReads.ExpertCounter();
     private Prefetch pending;
 
     private Weights(Builder b) {
@@ -269,11 +270,19 @@ public final class Weights implements AutoCloseable {
         }
         Widening wd = buffer == null ? Widening.fresh(manager.newSubManager()) : inBuffer(buffer);
         try {
-            return Lease.closing(widener(wd).layer(l), wd);
+            // on the CPU a streamed sparse layer's routed experts are read once the router has chosen;
+            // arrays on another device are copies, so there every expert is read with the layer
+            ExpertReads.ExpertCounter deferred = device().equals(Device.cpu()) ? expertReads : null;
+            return Lease.closing(new Widener(wd, false, config, arch, source, deferred).layer(l), wd);
         } catch (RuntimeException | Error e) {
             wd.close();
             throw e;
         }
+    }
+
+    /** The routed experts streamed sparse layers have read so far, over every layer and lease. */
+    long expertsRead() {
+        return expertReads.experts();
     }
 
     /** Arrays in a free layer buffer (given back on close), or in fresh memory when none is free. */

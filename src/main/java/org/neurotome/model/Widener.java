@@ -29,13 +29,24 @@ final class Widener {
     private final ModelConfig c;
     private final Architecture arch;
     private final TensorSource src;
+    private final ExpertReads.ExpertCounter deferred;
 
     Widener(Widening wd, boolean training, ModelConfig c, Architecture arch, TensorSource src) {
+        this(wd, training, c, arch, src, null);
+    }
+
+    /**
+     * A widener that, when {@code deferred} is not null, leaves a sparse layer's routed experts
+     * to be read once the router has chosen ({@link ExpertReads}), counting them there.
+     */
+    Widener(Widening wd, boolean training, ModelConfig c, Architecture arch, TensorSource src,
+            ExpertReads.ExpertCounter deferred) {
         this.wd = wd;
         this.training = training;
         this.c = c;
         this.arch = arch;
         this.src = src;
+        this.deferred = deferred;
     }
 
     private String name(Role r, int l) {
@@ -174,9 +185,24 @@ final class Widener {
         NDArray ffnOut;
         NDArray router = null;
         NDArray sharedGate = null;
+        ExpertReads reads = null;
         if (c.sparseLayer(l)) {
-            ffnIn = expertRows(l);
-            ffnOut = expertValues(l);
+            org.neurotome.arch.Experts x = c.features().experts();
+            long d = c.hiddenSize();
+            MemorySegment in = wd.memory().allocate(4 * 2 * x.neurons() * d, 64);
+            MemorySegment out = wd.memory().allocate(4 * x.neurons() * d, 64);
+            readShared(l, in, out);
+            if (deferred == null) {
+                for (int e = 0; e < x.count(); e++) {
+                    readExpert(l, e, in, out);
+                }
+            } else {
+                in.fill((byte) 0);
+                out.fill((byte) 0);
+                reads = new ExpertReads(x.count(), e -> readExpert(l, e, in, out), deferred);
+            }
+            ffnIn = finish(alias(in, 2L * x.neurons(), d));
+            ffnOut = finish(alias(out, d, x.neurons()).transpose());
             router = outIn(Role.ROUTER, l);
             sharedGate = arch.has(Role.SHARED_EXPERT_GATE, c, l) ? outIn(Role.SHARED_EXPERT_GATE, l) : null;
         } else if (arch.fusedGateUp()) {
@@ -198,7 +224,7 @@ final class Widener {
                 inOut(Role.O, l), optional(Role.O_BIAS, l), optional(Role.LN2, l), optional(Role.LN2_BIAS, l),
                 ffnIn, ffnInBias, ffnOut, ffnOutBias,
                 optional(Role.Q_NORM, l), optional(Role.K_NORM, l), optional(Role.LN1_POST, l),
-                optional(Role.LN2_POST, l), router, sharedGate);
+                optional(Role.LN2_POST, l), router, sharedGate, reads);
     }
 
     /**
@@ -227,28 +253,51 @@ final class Widener {
     }
 
     /**
-     * A sparse layer's input rows as one FFN [2W, D]: every expert's gate rows in expert order,
-     * then the shared expert's, then the up rows in the same order.
+     * Reads expert {@code e} of sparse layer {@code l} into the layer's one FFN: its gate and up
+     * rows into {@code in} [2W, D] (gate rows e·I_e …, up rows W + e·I_e …) and the columns of its
+     * down projection into {@code out} [D, W] (columns e·I_e …), which the runtime views
+     * transposed as [W, D].
      */
-    NDArray expertRows(int l) {
+    private void readExpert(int l, int e, MemorySegment in, MemorySegment out) {
         org.neurotome.arch.Experts x = c.features().experts();
         long d = c.hiddenSize();
-        long width = x.neurons();
-        long expert = (long) x.width() * d;
-        MemorySegment dst = wd.memory().allocate(4 * 2 * width * d, 64);
+        long n = (long) x.width() * d;
         for (int half = 0; half < 2; half++) {
-            long base = half * width * d;
-            for (int e = 0; e < x.count(); e++) {
-                Block b = expertIn(l, e, half == 1);
-                src.read(b.name(), b.offset(), expert, dst.asSlice(4 * (base + e * expert), 4 * expert));
-            }
-            if (x.sharedWidth() > 0) {
-                long n = (long) x.sharedWidth() * d;
-                src.read(arch.tensorName(half == 0 ? Role.SHARED_GATE : Role.SHARED_UP, l), 0, n,
-                        dst.asSlice(4 * (base + x.count() * expert), 4 * n));
+            Block b = expertIn(l, e, half == 1);
+            src.read(b.name(), b.offset(), n, in.asSlice(4 * (half * x.neurons() * d + e * n), 4 * n));
+        }
+        Block b = expertOut(l, e);
+        readColumns(b.name(), b.offset(), x.width(), (long) e * x.width(), out);
+    }
+
+    /** Reads a shared expert's rows and columns (Qwen2-MoE) into the last places of {@code in} and {@code out}. */
+    private void readShared(int l, MemorySegment in, MemorySegment out) {
+        org.neurotome.arch.Experts x = c.features().experts();
+        if (x.sharedWidth() == 0) {
+            return;
+        }
+        long d = c.hiddenSize();
+        long n = (long) x.sharedWidth() * d;
+        long at = (long) x.count() * x.width();
+        src.read(arch.tensorName(Role.SHARED_GATE, l), 0, n, in.asSlice(4 * at * d, 4 * n));
+        src.read(arch.tensorName(Role.SHARED_UP, l), 0, n, in.asSlice(4 * (x.neurons() + at) * d, 4 * n));
+        readColumns(arch.tensorName(Role.SHARED_DOWN, l), 0, x.sharedWidth(), at, out);
+    }
+
+    /**
+     * Reads a [D, cols] matrix (elements from {@code offset} of tensor {@code name}) into columns
+     * {@code at …} of the [D, W] matrix {@code out}.
+     */
+    private void readColumns(String name, long offset, long cols, long at, MemorySegment out) {
+        long d = c.hiddenSize();
+        long width = c.features().experts().neurons();
+        try (Arena scratch = Arena.ofConfined()) {
+            MemorySegment m = scratch.allocate(4 * d * cols, 64);
+            src.read(name, offset, d * cols, m);
+            for (long row = 0; row < d; row++) {
+                MemorySegment.copy(m, 4 * row * cols, out, 4 * (row * width + at), 4 * cols);
             }
         }
-        return finish(alias(dst, 2 * width, d));
     }
 
     /**
@@ -258,28 +307,14 @@ final class Widener {
     NDArray expertValues(int l) {
         org.neurotome.arch.Experts x = c.features().experts();
         long d = c.hiddenSize();
-        long width = x.neurons();
-        MemorySegment dst = wd.memory().allocate(4 * width * d, 64);     // [D, W], viewed transposed
-        try (Arena scratch = Arena.ofConfined()) {
-            for (int e = 0; e <= x.count(); e++) {
-                boolean shared = e == x.count();
-                long cols = shared ? x.sharedWidth() : x.width();
-                if (cols == 0) {
-                    continue;
-                }
-                MemorySegment m = scratch.allocate(4 * d * cols, 64);
-                if (shared) {
-                    src.read(arch.tensorName(Role.SHARED_DOWN, l), 0, d * cols, m);
-                } else {
-                    Block b = expertOut(l, e);
-                    src.read(b.name(), b.offset(), d * cols, m);
-                }
-                long at = (long) e * x.width();
-                for (long row = 0; row < d; row++) {
-                    MemorySegment.copy(m, 4 * row * cols, dst, 4 * (row * width + at), 4 * cols);
-                }
-            }
+        MemorySegment out = wd.memory().allocate(4 * x.neurons() * d, 64);     // [D, W], viewed transposed
+        if (x.sharedWidth() > 0) {
+            readColumns(arch.tensorName(Role.SHARED_DOWN, l), 0, x.sharedWidth(), (long) x.count() * x.width(), out);
         }
-        return finish(alias(dst, d, width).transpose());
+        for (int e = 0; e < x.count(); e++) {
+            Block b = expertOut(l, e);
+            readColumns(b.name(), b.offset(), x.width(), (long) e * x.width(), out);
+        }
+        return finish(alias(out, d, x.neurons()).transpose());
     }
 }

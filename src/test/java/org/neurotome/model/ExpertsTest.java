@@ -107,6 +107,35 @@ class ExpertsTest {
         }
     }
 
+    /**
+     * Streamed, a sparse layer reads only the experts its router selected for the batch: one
+     * position reads exactly top-k experts per sparse layer, and a batch of prompts at most all
+     * of them, with the logits of the kept weights.
+     */
+    @Test
+    void aStreamedForwardReadsOnlyTheSelectedExperts() {
+        for (String name : List.of("qwen3_moe", "qwen2_moe_shared")) {
+            com.fasterxml.jackson.databind.JsonNode expected = ReferenceData.expected(name);
+            int[] one = ReferenceData.ints(expected.path("prompts").get(0).path("ids"));
+            int sparse = expected.path("moe").path("sparse_layers").size();
+            int topK = expected.path("moe").path("top_k").asInt();
+            float[] kept;
+            try (Checkpoint ck = Checkpoint.open(ReferenceData.caseDir(name)); Weights w = Weights.load(ck, Device.cpu());
+                 Transformer t = new Transformer(w); ForwardResult r = t.forward(ForwardRequest.tokens(one))) {
+                kept = r.lastLogits(0);
+                assertEquals(0, w.expertsRead(), "kept weights hold every expert");
+            }
+            try (Checkpoint ck = Checkpoint.open(ReferenceData.caseDir(name));
+                 Weights w = Weights.load(ck, Device.cpu(), StreamingTest.tight(ck)); Transformer t = new Transformer(w)) {
+                assertTrue(w.streaming());
+                try (ForwardResult r = t.forward(ForwardRequest.tokens(one))) {
+                    ReferenceConformanceTest.assertClose(name + " streamed", kept, r.lastLogits(0), 1e-6, false);
+                }
+                assertEquals((long) sparse * topK, w.expertsRead(), name + ": one position reads top-k experts a layer");
+            }
+        }
+    }
+
     private static ObjectNode config(String name) throws Exception {
         return (ObjectNode) Json.MAPPER.readTree(ReferenceData.caseDir(name).resolve("config.json").toFile());
     }
