@@ -182,7 +182,7 @@ final class Widener {
         long ffn = c.ffnSize();
         NDArray ffnIn;
         NDArray ffnInBias = null;
-        NDArray ffnOut;
+        NDArray ffnOut = null;
         NDArray router = null;
         NDArray sharedGate = null;
         ExpertReads reads = null;
@@ -191,16 +191,17 @@ final class Widener {
             long d = c.hiddenSize();
             MemorySegment in = wd.memory().allocate(4 * 2 * x.neurons() * d, 64);
             MemorySegment out = wd.memory().allocate(4 * x.neurons() * d, 64);
-            readShared(l, in, out);
             if (deferred == null) {
                 for (int e = 0; e < x.count(); e++) {
                     readExpert(l, e, in, out);
                 }
             } else {
+                // the rows of experts no position selects stay zeros
                 in.fill((byte) 0);
                 out.fill((byte) 0);
                 reads = new ExpertReads(x.count(), e -> readExpert(l, e, in, out), deferred);
             }
+            readShared(l, in, out);
             ffnIn = finish(alias(in, 2L * x.neurons(), d));
             ffnOut = finish(alias(out, d, x.neurons()).transpose());
             router = outIn(Role.ROUTER, l);
