@@ -525,23 +525,21 @@ public final class Architecture {
         for (LayerTensor lt : all) {
             Role r = lt.role();
             String name = lt.name();
-            {
-                expected.add(name);
-                if (!checkpoint.has(name)) {
-                    throw NeurotomeException.badCheckpoint(checkpoint.dir() + ": missing tensor '" + name + "' (role '"
-                            + r.key() + "' of " + table + ")");
-                }
-                TensorInfo t = checkpoint.info(name);
-                long[] want = shape(r, config);
-                if (!Arrays.equals(t.shape(), want)) {
-                    throw NeurotomeException.badCheckpoint(t.file() + ": tensor '" + name + "' has shape "
-                            + t.shapeString() + ", but config.json implies " + Arrays.toString(want) + " (role '"
-                            + r.key() + "' of " + table + ")");
-                }
-                if (!t.dtype().isFloat()) {
-                    throw NeurotomeException.badCheckpoint(t.file() + ": tensor '" + name + "' has dtype " + t.dtype()
-                            + "; weights must be F32, F16, BF16 or F64");
-                }
+            expected.add(name);
+            if (!checkpoint.has(name)) {
+                throw NeurotomeException.badCheckpoint(checkpoint.dir() + ": missing tensor '" + name + "' (role '"
+                        + r.key() + "' of " + table + ")");
+            }
+            TensorInfo t = checkpoint.info(name);
+            long[] want = shape(r, config);
+            if (!Arrays.equals(t.shape(), want)) {
+                throw NeurotomeException.badCheckpoint(t.file() + ": tensor '" + name + "' has shape "
+                        + t.shapeString() + ", but config.json implies " + Arrays.toString(want) + " (role '"
+                        + r.key() + "' of " + table + ")");
+            }
+            if (!t.dtype().isFloat()) {
+                throw NeurotomeException.badCheckpoint(t.file() + ": tensor '" + name + "' has dtype " + t.dtype()
+                        + "; weights must be F32, F16, BF16 or F64");
             }
         }
         List<Pattern> skip = new ArrayList<>();
