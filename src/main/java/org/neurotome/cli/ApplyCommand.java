@@ -90,7 +90,7 @@ public final class ApplyCommand implements Callable<Integer> {
             org.neurotome.output.OutputGuard guard = RecipeRunner.guard(recipe, r);
             guard.checkpointDirectory(r.output().dir(), force);
             RecipeRunner.archiveTarget(guard, r, force);
-            Plan plan = Planner.plan(r, allowOtherModel, resources.budget());
+            Plan plan = Planner.plan(recipe, r, allowOtherModel, resources.budget());
             if (json) {
                 stdout.println(plan.toJson());
             } else {

@@ -3,8 +3,10 @@ package org.neurotome.recipe;
 import com.fasterxml.jackson.annotation.JsonSubTypes;
 import com.fasterxml.jackson.annotation.JsonTypeInfo;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.neurotome.Json;
 
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
 
@@ -34,14 +36,15 @@ public record Plan(List<Stage> stages, Residency residency, Estimate estimate) {
             @JsonSubTypes.Type(value = RewriteConfig.class, name = "rewrite-config"),
             @JsonSubTypes.Type(value = Recover.class, name = "recover"),
             @JsonSubTypes.Type(value = Write.class, name = "write"),
-            @JsonSubTypes.Type(value = Archive.class, name = "archive"),
-            @JsonSubTypes.Type(value = Evaluate.class, name = "evaluate")})
+            @JsonSubTypes.Type(value = Evaluate.class, name = "evaluate"),
+            @JsonSubTypes.Type(value = Card.class, name = "card"),
+            @JsonSubTypes.Type(value = Archive.class, name = "archive")})
     public sealed interface Stage {
         /** The stage as one line of {@code apply --dry-run}. */
         String line();
     }
 
-    /** The input checkpoint every stage reads: its path as the recipe gives it, shape and size. */
+    /** The input checkpoint every stage reads: its path relative to the recipe's folder, shape and size. */
     public record Model(String path, String modelType, int layers, int heads, int kvHeads, int ffn, long parameters,
                         long bytes) implements Stage {
         @Override
@@ -137,8 +140,16 @@ public record Plan(List<Stage> stages, Residency residency, Estimate estimate) {
     public record Write(String dir, String dtype, String shards) implements Stage {
         @Override
         public String line() {
-            return format("output   %s (dtype %s, %s), with recipe.yaml, findings.json, manifest.json, README.md "
-                    + "(model card)", dir, dtype, shards);
+            return format("output   %s (dtype %s, %s), with recipe.yaml, findings.json, manifest.json", dir, dtype,
+                    shards);
+        }
+    }
+
+    /** The model card written into the output once it is evaluated: base model, edits and how they were found, gates. */
+    public record Card(String file) implements Stage {
+        @Override
+        public String line() {
+            return format("card     %s: the model card (base model, every edit and what located it, the gates)", file);
         }
     }
 
@@ -206,7 +217,29 @@ public record Plan(List<Stage> stages, Residency residency, Estimate estimate) {
         }
     }
 
-    /** A plan read back from {@link #toJson()}. */
+    /**
+     * The stages as an output's {@code manifest.json} records them under {@code plan}: the same
+     * JSON as {@link #toJson()}'s stages, but where the output itself lies is written relative to
+     * it (the write stage's dir as {@code .}, the archive beside it as {@code ../NAME}), so the
+     * bytes of an output do not depend on where it was written and it stays true when moved.
+     * The residency and the estimate depend on the machine's memory and are left out.
+     */
+    public Plan asRecordedInOutput() {
+        return new Plan(stages.stream().map(s -> switch (s) {
+            case Write w -> new Write(".", w.dtype(), w.shards());
+            case Archive a -> new Archive("../" + Path.of(a.path()).getFileName(), a.onlyWhenGatesPass());
+            default -> s;
+        }).toList(), null, null);
+    }
+
+    /** {@link #asRecordedInOutput()} as the manifest's {@code plan} section: {@code {"stages": [...]}}. */
+    public ObjectNode manifestSection() {
+        ObjectNode o = Json.MAPPER.createObjectNode();
+        o.set("stages", Json.MAPPER.valueToTree(asRecordedInOutput()).get("stages"));
+        return o;
+    }
+
+    /** A plan read back from {@link #toJson()} (or a manifest's {@code plan} section, which has only stages). */
     public static Plan fromJson(String json) {
         try {
             return Json.MAPPER.readValue(json, Plan.class);

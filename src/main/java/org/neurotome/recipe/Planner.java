@@ -10,14 +10,17 @@ import org.neurotome.eval.Task;
 import org.neurotome.model.MemoryBudget;
 import org.neurotome.model.Residency;
 import org.neurotome.model.Weights;
+import org.neurotome.release.ModelCard;
 import org.neurotome.surgery.Surgeon;
 import org.neurotome.surgery.TensorEdit;
 
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.function.Function;
 
 /**
  * Makes the {@link Plan} of a recipe, which {@code neurotome apply --dry-run} prints: the stages in order, each analysis with
@@ -43,16 +46,19 @@ public final class Planner {
      * at once when the recipe runs fails here too (findings files of another model or without
      * the kind an edit needs, ...).
      *
+     * @param recipeFile      the recipe's file: the stages name the files they read relative to its folder, as
+     *                        an output's manifest records them
      * @param allowOtherModel use findings files computed on another model
      */
-    public static Plan plan(Recipe recipe, boolean allowOtherModel, MemoryBudget budget) {
+    public static Plan plan(Path recipeFile, Recipe recipe, boolean allowOtherModel, MemoryBudget budget) {
+        Function<Path, String> recorded = RecipeRunner.recordedRelativeTo(recipeFile);
         List<Plan.Stage> b = new ArrayList<>();
         Plan.Residency residency = null;
         try (Checkpoint input = Checkpoint.open(recipe.model().path())) {
             ModelConfig c = ModelConfig.from(input);
             long params = input.tensors().values().stream().mapToLong(TensorInfo::numel).sum();
             long bytes = input.tensors().values().stream().mapToLong(TensorInfo::byteLength).sum();
-            b.add(new Plan.Model(recipe.model().path().toString(), c.modelType(), c.numLayers(), c.numHeads(),
+            b.add(new Plan.Model(recorded.apply(recipe.model().path()), c.modelType(), c.numLayers(), c.numHeads(),
                     c.numKvHeads(), c.ffnSize(), params, bytes));
             double flops = 0;
             int passes = 0;
@@ -63,7 +69,7 @@ public final class Planner {
                     case Locate.FindingsFile f -> {
                         FindingsFileStep.direct(recipe, f, i, FindingsFileStep.read(f, i, recipe.model().path(),
                                 allowOtherModel));
-                        b.add(new Plan.FindingsFrom(f.id(), f.from().toString()));
+                        b.add(new Plan.FindingsFrom(f.id(), recorded.apply(f.from())));
                     }
                     case Locate.Analysis a -> {
                         int cases = cases(a);
@@ -82,7 +88,7 @@ public final class Planner {
                             case Locate.Cna cn -> 3;
                             case Locate.LoraScan ls -> 3; // its LoRAs train on kept weights only
                         };
-                        b.add(new Plan.Analyse(a.id(), a.method(), input(a), cases, forwards, a.top()));
+                        b.add(new Plan.Analyse(a.id(), a.method(), input(a, recorded), cases, forwards, a.top()));
                     }
                 }
                 kept.put(step.id(), step instanceof Locate.Analysis a ? a.top() : 0);
@@ -123,16 +129,13 @@ public final class Planner {
                         rec.targetModules() == null ? "the query and value projections" : String.join(", ",
                                 rec.targetModules()), rec.layers() == null ? "all" : String.valueOf(rec.layers()),
                         rec.steps(), rec.batchSize(),
-                        rec.corpus() != null ? "the " + rec.corpus() + " corpus" : String.valueOf(rec.dataset()),
+                        rec.corpus() != null ? "the " + rec.corpus() + " corpus" : recorded.apply(rec.dataset()),
                         Recovery.ADAPTER_DIR));
             }
             b.add(new Plan.Write(recipe.output().dir().toString(), recipe.output().dtype().name().toLowerCase(Locale.ROOT),
                     recipe.output().maxShardSize() != null ? "shards of at most " + recipe.output().maxShardSize()
                             : input.shardFiles().size() > 1 ? input.shardFiles().size() + " shards, as the input"
                             : "one file, as the input"));
-            if (recipe.output().archive() != null) {
-                b.add(new Plan.Archive(recipe.output().archivePath().toString(), recipe.eval() != null));
-            }
             if (recipe.eval() != null) {
                 int evalCases = 0;
                 for (Task t : recipe.eval().suite().tasks()) {
@@ -142,6 +145,10 @@ public final class Planner {
                 passes += 2 * recipe.eval().suite().tasks().size();
                 b.add(new Plan.Evaluate(recipe.eval().suite().name(), recipe.eval().suite().tasks().size(), evalCases,
                         recipe.eval().gates().size(), rec != null && !recipe.edit().isEmpty()));
+            }
+            b.add(new Plan.Card(ModelCard.FILE));
+            if (recipe.output().archive() != null) {
+                b.add(new Plan.Archive(recipe.output().archivePath().toString(), recipe.eval() != null));
             }
             boolean runsModel = flops > 0;
             long memory = 128L << 20;
@@ -164,11 +171,11 @@ public final class Planner {
     }
 
     /** Where an analysis takes its cases from, as the recipe gives it. */
-    private static String input(Locate.Analysis a) {
+    private static String input(Locate.Analysis a, Function<Path, String> recorded) {
         return switch (a.input()) {
             case AnalysisInput.Prompts p -> "prompts " + p.prompts();
             case AnalysisInput.TokenIds t -> "token ids " + t.sequences();
-            case AnalysisInput.DatasetCases d -> "dataset " + d.dataset() + " where " + d.where().labels()
+            case AnalysisInput.DatasetCases d -> "dataset " + recorded.apply(d.dataset()) + " where " + d.where().labels()
                     + (d.limit() == null ? "" : " limit " + d.limit());
         };
     }

@@ -3,14 +3,11 @@ package org.neurotome.recipe;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import org.neurotome.Json;
 import org.neurotome.NeurotomeException;
 import org.neurotome.Scratch;
 import org.neurotome.arch.LayerRange;
 import org.neurotome.checkpoint.Checkpoint;
-import org.neurotome.checkpoint.CheckpointWriter;
 import org.neurotome.checkpoint.DType;
-import org.neurotome.checkpoint.Manifest;
 import org.neurotome.eval.EvalReport;
 import org.neurotome.eval.SuiteEvaluation;
 import org.neurotome.lora.LoraAdapter;
@@ -26,7 +23,6 @@ import java.io.PrintWriter;
 import java.io.Writer;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -35,10 +31,10 @@ import java.util.stream.Stream;
 
 /**
  * A recipe's {@code recover} stage (P1 §6.1: prune, then recover accuracy with LoRA): the
- * edited model is written to a scratch directory beside the output and, when the recipe has an
- * eval stage, scored against the input (the "before recovery" report); a LoRA is trained on it
- * as {@code recover} says; then the output is written from the input with the recipe's edits
- * and the adapter merged after them ({@code merge-lora}), the adapter itself in
+ * edited model is written to a scratch directory beside the output and, when the plan
+ * evaluates it, scored against the input (the "before recovery" report); a LoRA is trained on
+ * it as {@code recover} says; the write stage then writes the output from the input with the
+ * recipe's edits and the adapter merged after them ({@code merge-lora}), the adapter itself in
  * {@code adapter/} beside the weights, and the training recorded in the manifest. The scratch
  * directory {@code .<out>.recover-<pid>} is a {@link Scratch}: removed whatever happens, on
  * SIGTERM too, and, left by a killed run, by the next one.
@@ -54,40 +50,60 @@ final class Recovery {
     }
 
     /**
-     * The output written into its partial directory, not yet in place, and the edited model's
-     * report before recovery (null without an eval stage, or when no edit came before the recovery).
+     * The trained recovery, for the write stage: the adapter (its files in a scratch directory
+     * that stays until {@link #close}), the merge that applies it after the recipe's edits, the
+     * adapter's files and the manifest's {@code recover} section, and the edited model's report
+     * before recovery (null when the plan evaluates none).
      */
-    record Recovered(CheckpointWriter.Staged output, EvalReport beforeRecovery) {
+    record Trained(Scratch work, MergeLora merge, Map<String, byte[]> files, ObjectNode section, EvalReport beforeRecovery)
+            implements AutoCloseable {
+        @Override
+        public void close() {
+            work.close();
+        }
+
+        /** How the output is written with the adapter merged: its files and the {@code recover} section added. */
+        Surgeon.Options writing(Surgeon.Options written) {
+            Map<String, byte[]> all = new LinkedHashMap<>(written.extraFiles());
+            all.putAll(files);
+            Map<String, JsonNode> provenance = new LinkedHashMap<>(written.provenance());
+            provenance.put("recover", section);
+            return new Surgeon.Options(written.out(), written.dtype(), written.maxShardBytes(), written.force(), all,
+                    provenance, written.metadata(), written.guard());
+        }
     }
 
     /**
-     * Runs the stage and writes the output into its partial directory, for the caller to finish
-     * and commit.
+     * Trains the stage's LoRA: on the input when there are no edits, else on the edited model
+     * written to a scratch directory beside the output (and, with {@code evaluateBefore}, scored
+     * there against the input first).
      *
-     * @param written    where and how the output is written (the recipe's files and provenance included)
+     * @param out        the output directory
+     * @param dtype      the output's dtype (null: each tensor as in the input)
      * @param bestLayers the best layer of each lora-scan step, for {@code layers: ${id}}
      */
-    static Recovered run(Recipe recipe, Checkpoint input, List<Edit> edits, Surgeon.Options written,
-                         ai.djl.Device device, RecipeRunner.Options options, Map<String, Integer> bestLayers,
-                         Function<Path, String> recorded) {
+    static Trained train(Recipe recipe, Checkpoint input, List<Edit> edits, Path out, DType dtype,
+                         boolean evaluateBefore, ai.djl.Device device, RecipeRunner.Options options,
+                         Map<String, Integer> bestLayers, Function<Path, String> recorded) {
         LoraTraining recover = recipe.recover();
-        Path out = written.out().toAbsolutePath().normalize();
-        try (Scratch work = Scratch.directory(out, SCRATCH)) {
+        Path target = out.toAbsolutePath().normalize();
+        Scratch work = Scratch.directory(target, SCRATCH);
+        try {
             Path scratch = work.path();
             Path edited = input.dir();
             EvalReport before = null;
             if (!edits.isEmpty()) {
                 edited = scratch.resolve("edited");
                 options.log().accept("write the edited model for recovery");
-                Surgeon.apply(input, edits, new Surgeon.Options(edited, written.dtype(), Long.MAX_VALUE, false, Map.of(),
+                Surgeon.apply(input, edits, new Surgeon.Options(edited, dtype, Long.MAX_VALUE, false, Map.of(),
                         Map.of(), Map.of()));
-                if (recipe.eval() != null) {
+                if (evaluateBefore) {
                     options.log().accept("eval " + recipe.eval().suite().name() + " before recovery (baseline: the input)");
                     Path model = edited;
                     // the edited model lives in a scratch directory: the report names it by the output
                     before = SuiteEvaluation.run(recipe.eval().suite().definition(), List.of(), edited, recipe.model().path(), device,
                             options.budget(), null, options.eval()).recorded(p -> p.equals(model)
-                            ? recorded.apply(out) + " (edited, before recovery)" : recorded.apply(p));
+                            ? recorded.apply(target) + " (edited, before recovery)" : recorded.apply(p));
                 }
             }
             LayerRange layers = switch (recover.layers()) {
@@ -112,27 +128,24 @@ final class Recovery {
                         Map.of("training-log.jsonl", trained.logFile()), provenance, false, null);
             }
             LoraAdapter adapter = LoraAdapter.read(adapterDir);
-            List<Edit> all = new ArrayList<>(edits);
-            all.add(new MergeLora(adapter, 1.0, ADAPTER_DIR));
-            Map<String, byte[]> files = new LinkedHashMap<>(written.extraFiles());
+            Map<String, byte[]> files = new LinkedHashMap<>();
             try (Stream<Path> list = Files.list(adapterDir)) {
                 for (Path f : list.sorted().toList()) {
                     files.put(ADAPTER_DIR + "/" + f.getFileName(), Files.readAllBytes(f));
                 }
             }
-            Map<String, JsonNode> provenance = new LinkedHashMap<>(written.provenance());
             ObjectNode section = training(recover, trained, recorded);
             section.put("adapter", ADAPTER_DIR);
             section.put("adapter_sha256", adapter.fingerprint());
             section.put("summary", LoraAdapter.summary(trained.config(), trained.modules()));
-            provenance.put("recover", section);
-            options.log().accept("recover: merge the adapter into " + out);
-            return new Recovered(Surgeon.stage(input, all, new Surgeon.Options(written.out(), written.dtype(),
-                    written.maxShardBytes(), written.force(), files, provenance, written.metadata(), written.guard())),
-                    before);
+            return new Trained(work, new MergeLora(adapter, 1.0, ADAPTER_DIR), files, section, before);
         } catch (IOException e) {
-            throw NeurotomeException.outputFailed(out + ": cannot write the recovery's scratch files: "
+            work.close();
+            throw NeurotomeException.outputFailed(target + ": cannot write the recovery's scratch files: "
                     + e.getMessage(), e);
+        } catch (RuntimeException | Error e) {
+            work.close();
+            throw e;
         }
     }
 

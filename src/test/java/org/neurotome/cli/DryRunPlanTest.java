@@ -38,7 +38,7 @@ class DryRunPlanTest {
         String text = CliRun.stdout(0, "apply", recipe.toString(), "--out", out, "--dry-run");
         assertEquals(printed.text() + "dry run: nothing was written\n", text.replace("\r\n", "\n"));
 
-        Plan planned = Planner.plan(RecipeLoader.loadForRun(recipe, Map.of("output.dir", out)), false, MemoryBudget.parse(null));
+        Plan planned = Planner.plan(recipe, RecipeLoader.loadForRun(recipe, Map.of("output.dir", out)), false, MemoryBudget.parse(null));
         assertEquals(planned.stages(), printed.stages(), "the printed stages are the planner's");
 
         List<Plan.Stage> stages = printed.stages();

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.neurotome.Json;
+import org.neurotome.recipe.Plan;
 import org.neurotome.testing.TestModels;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
@@ -30,10 +31,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * {@code LoraRecipesFixtureTest} (slow). Analyses and eval sets are cut down with
  * {@code --set}; gates are the recipes' and suites'. Each output's model card names its base
  * model in Hugging Face front matter, says every edit and what located it, and carries the
- * gate table.
+ * gate table. After every run, the stages its manifest records are the stages {@code apply
+ * --dry-run --json} plans for the same recipe and settings: what was planned is what ran.
  */
 class ShippedRecipesRunTest {
     private static final Path QUICK = Path.of("src/test/resources/suites/quick").toAbsolutePath();
+    /** The recipes the tests below apply: every recipe shipped in recipes/. */
+    private static final List<String> APPLIED = List.of("arith-head-ablation", "arith-prune", "arith-prune-recover",
+            "gender-debias", "lora-layer-scan");
 
     @TempDir
     Path tmp;
@@ -99,7 +104,27 @@ class ShippedRecipesRunTest {
         } finally {
             System.setOut(old);
         }
+        String[] dry = java.util.Arrays.copyOf(args, args.length + 3);
+        dry[args.length] = "--dry-run";
+        dry[args.length + 1] = "--json";
+        dry[args.length + 2] = "--force"; // the output is there now
+        Plan planned = Plan.fromJson(CliRun.stdout(0, dry));
+        JsonNode manifest = Json.MAPPER.readTree(out.resolve("manifest.json").toFile());
+        Plan ran = Plan.fromJson(manifest.get("plan").toString());
+        assertEquals(planned.asRecordedInOutput().stages(), ran.stages(), recipe + ": the manifest's stages are the dry run's");
+        assertEquals(planned.stages().size(), manifest.at("/plan/stages").size());
         return Json.MAPPER.readTree(out.resolve("eval/report.json").toFile());
+    }
+
+    @Test
+    void everyShippedRecipeIsAppliedHere() throws Exception {
+        List<String> shipped = new ArrayList<>();
+        try (var files = Files.list(Path.of("recipes"))) {
+            files.map(f -> f.getFileName().toString()).filter(n -> n.endsWith(".yaml"))
+                    .forEach(n -> shipped.add(n.substring(0, n.length() - ".yaml".length())));
+        }
+        java.util.Collections.sort(shipped);
+        assertEquals(APPLIED, shipped, "each shipped recipe is applied, and its plan compared with its manifest, below");
     }
 
     private static double metric(JsonNode report, String name) {
@@ -155,7 +180,12 @@ class ShippedRecipesRunTest {
                 + " on the arithmetic corpus, loss ", r);
         String card = Files.readString(out.resolve("README.md"));
         assertTrue(!card.contains("listed in the recipe") && !card.contains("${"), card);
-        assertTrue(!Files.readString(out.resolve("manifest.json")).contains("${"), "every reference resolved");
+        // the plan section records the stages as planned, references and all (as --dry-run --json prints them);
+        // everything the manifest says the run did names what the references resolved to
+        com.fasterxml.jackson.databind.node.ObjectNode done = manifest.deepCopy();
+        done.remove("plan");
+        assertTrue(!done.toString().contains("${"), "every reference resolved: " + done);
+        assertTrue(manifest.get("plan").toString().contains("${arith_neurons}"), "the plan names the selection");
         assertTrue(manifest.get("files").has("adapter/adapter_model.safetensors"));
         CliRun.stdout(0, "verify", out.toString());
         CliRun.stdout(0, "verify", out.resolve("adapter").toString());

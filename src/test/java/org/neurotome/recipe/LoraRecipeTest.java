@@ -161,12 +161,13 @@ class LoraRecipeTest {
                   - {op: merge-lora, adapter: %s}
                 output: {dir: out}
                 """.formatted(model, adapter));
-        String plan = Planner.plan(RecipeLoader.load(f, Map.of()), false, MemoryBudget.unlimited()).text();
+        String plan = Planner.plan(f, RecipeLoader.load(f, Map.of()), false, MemoryBudget.unlimited()).text();
         assertTrue(plan.contains("edit     add lora model.layers.0.self_attn.q_proj, rank 2, scale 2.0 to "
                 + "model.layers.0.self_attn.q_proj.weight"), plan);
         assertEquals(14, plan.lines().filter(l -> l.startsWith("edit     add lora")).count(), "7 projections × 2 layers");
 
-        String recover = Planner.plan(RecipeLoader.load(Path.of("recipes/arith-prune-recover.yaml"), Map.of()), false,
+        String recover = Planner.plan(Path.of("recipes/arith-prune-recover.yaml"),
+                RecipeLoader.load(Path.of("recipes/arith-prune-recover.yaml"), Map.of()), false,
                 MemoryBudget.unlimited()).text();
         assertTrue(recover.contains("locate   lora_cna: lora-scan on 152 cases"), recover);
         assertTrue(recover.contains("recover  LoRA r 8, alpha 16.0 on q_proj, k_proj, v_proj, o_proj, layers ${lora_cna}: "
