@@ -354,19 +354,27 @@ public final class Architecture {
     /** The tensors of layer {@code layer} of a checkpoint with {@code config}, in canonical order. */
     public List<LayerTensor> layerTensors(ModelConfig config, int layer) {
         List<LayerTensor> out = new ArrayList<>();
+        forEachLayerTensor(config, layer, out::add);
+        return out;
+    }
+
+    /**
+     * Hands the tensors of layer {@code layer} to {@code visit} one at a time, in canonical order
+     * (the router before the experts), so a check can stop at the first bad one.
+     */
+    private void forEachLayerTensor(ModelConfig config, int layer, java.util.function.Consumer<LayerTensor> visit) {
         for (Role r : roles(config)) {
             if (!r.perLayer() || !has(r, config, layer)) {
                 continue;
             }
             if (r.perExpert()) {
                 for (int e = 0; e < config.features().experts().count(); e++) {
-                    out.add(new LayerTensor(r, e, tensorName(r, layer, e)));
+                    visit.accept(new LayerTensor(r, e, tensorName(r, layer, e)));
                 }
             } else {
-                out.add(new LayerTensor(r, -1, tensorName(r, layer)));
+                visit.accept(new LayerTensor(r, -1, tensorName(r, layer)));
             }
         }
-        return out;
     }
 
     /** The name of expert {@code expert}'s tensor of {@code role} in {@code layer}. */
@@ -513,34 +521,19 @@ public final class Architecture {
      */
     public void validate(Checkpoint checkpoint, ModelConfig config) {
         Set<String> expected = new LinkedHashSet<>();
-        List<LayerTensor> all = new ArrayList<>();
+        List<LayerTensor> modelLevel = new ArrayList<>();
         for (Role r : roles(config)) {
             if (!r.perLayer()) {
-                all.add(new LayerTensor(r, -1, tensorName(r)));
+                modelLevel.add(new LayerTensor(r, -1, tensorName(r)));
             }
         }
+        for (LayerTensor lt : modelLevel) {
+            check(checkpoint, config, lt, expected);
+        }
+        // one tensor at a time, so a config claiming far more layers or experts than the file holds
+        // fails at the first missing one
         for (int l = 0; l < config.numLayers(); l++) {
-            all.addAll(layerTensors(config, l));
-        }
-        for (LayerTensor lt : all) {
-            Role r = lt.role();
-            String name = lt.name();
-            expected.add(name);
-            if (!checkpoint.has(name)) {
-                throw NeurotomeException.badCheckpoint(checkpoint.dir() + ": missing tensor '" + name + "' (role '"
-                        + r.key() + "' of " + table + ")");
-            }
-            TensorInfo t = checkpoint.info(name);
-            long[] want = shape(r, config);
-            if (!Arrays.equals(t.shape(), want)) {
-                throw NeurotomeException.badCheckpoint(t.file() + ": tensor '" + name + "' has shape "
-                        + t.shapeString() + ", but config.json implies " + Arrays.toString(want) + " (role '"
-                        + r.key() + "' of " + table + ")");
-            }
-            if (!t.dtype().isFloat()) {
-                throw NeurotomeException.badCheckpoint(t.file() + ": tensor '" + name + "' has dtype " + t.dtype()
-                        + "; weights must be F32, F16, BF16 or F64");
-            }
+            forEachLayerTensor(config, l, lt -> check(checkpoint, config, lt, expected));
         }
         List<Pattern> skip = new ArrayList<>();
         for (String ig : ignored) {
@@ -561,6 +554,28 @@ public final class Architecture {
                         + table + " with this config.json expects only " + expected.size()
                         + " tensors (is model_type or a bias/tie setting wrong?)");
             }
+        }
+    }
+
+    /** Checks one expected tensor: present, of the shape the config implies, floating point. */
+    private void check(Checkpoint checkpoint, ModelConfig config, LayerTensor lt, Set<String> expected) {
+        Role r = lt.role();
+        String name = lt.name();
+        expected.add(name);
+        if (!checkpoint.has(name)) {
+            throw NeurotomeException.badCheckpoint(checkpoint.dir() + ": missing tensor '" + name + "' (role '"
+                    + r.key() + "' of " + table + ")");
+        }
+        TensorInfo t = checkpoint.info(name);
+        long[] want = shape(r, config);
+        if (!Arrays.equals(t.shape(), want)) {
+            throw NeurotomeException.badCheckpoint(t.file() + ": tensor '" + name + "' has shape "
+                    + t.shapeString() + ", but config.json implies " + Arrays.toString(want) + " (role '"
+                    + r.key() + "' of " + table + ")");
+        }
+        if (!t.dtype().isFloat()) {
+            throw NeurotomeException.badCheckpoint(t.file() + ": tensor '" + name + "' has dtype " + t.dtype()
+                    + "; weights must be F32, F16, BF16 or F64");
         }
     }
 
