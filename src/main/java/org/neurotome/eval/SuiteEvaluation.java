@@ -46,6 +46,24 @@ public final class SuiteEvaluation {
     public static EvalReport run(Suite suite, List<Gate> gates, Path candidate, WeightOverlay candidateAdapter,
                                  Path baseline, WeightOverlay baselineAdapter, Device device, MemoryBudget budget,
                                  Integer limit, ProgressListener progress) {
+        return run(suite, gates, candidate, candidateAdapter, baseline, baselineAdapter, null, device, budget, limit,
+                progress);
+    }
+
+    /**
+     * As {@link #run(Suite, List, Path, Path, Device, MemoryBudget, Integer, ProgressListener)},
+     * the baseline's scores replayed from {@code recorded} (its scores on this suite's cases)
+     * instead of computed; null computes them. The baseline is then not opened, but the candidate
+     * is opened as beside it, with what streaming the baseline needs held back from the budget.
+     */
+    public static EvalReport run(Suite suite, List<Gate> gates, Path candidate, Path baseline, BaselineScores recorded,
+                                 Device device, MemoryBudget budget, Integer limit, ProgressListener progress) {
+        return run(suite, gates, candidate, null, baseline, null, recorded, device, budget, limit, progress);
+    }
+
+    private static EvalReport run(Suite suite, List<Gate> gates, Path candidate, WeightOverlay candidateAdapter,
+                                  Path baseline, WeightOverlay baselineAdapter, BaselineScores recorded, Device device,
+                                  MemoryBudget budget, Integer limit, ProgressListener progress) {
         List<TaskSpec> tasks = new ArrayList<>();
         for (Task t : suite.tasks()) {
             TaskSpec spec = TaskSpec.of(t.id(), t.kind(), t.dataset(), t.where().labels(), t.limit());
@@ -54,11 +72,12 @@ public final class SuiteEvaluation {
         Suite.requireTasks(gates, suite.taskIds(), "gates");
         GateEvaluator evaluator = (m, b, p) -> gates.stream().map(g -> g.evaluate(m, b, p)).toList();
         try (LanguageModel cand = openHolding(candidate, candidateAdapter, baseline, device, budget);
-             LanguageModel base = baseline == null ? null
+             LanguageModel base = baseline == null || recorded != null ? null
                      : LanguageModel.open(baseline, device, budget, baselineAdapter)) {
             EvaluatedModel c = new EvaluatedModel(info(candidate, candidateAdapter), new ModelCaseScorer(cand));
-            Optional<EvaluatedModel> b = base == null ? Optional.empty()
-                    : Optional.of(new EvaluatedModel(info(baseline, baselineAdapter), new ModelCaseScorer(base)));
+            Optional<EvaluatedModel> b = baseline == null ? Optional.empty()
+                    : Optional.of(new EvaluatedModel(info(baseline, baselineAdapter),
+                    base == null ? recorded.scorer() : new ModelCaseScorer(base)));
             boolean streamed = cand.weights().streaming() || base != null && base.weights().streaming();
             cand.transformer().setProgress((done, total) -> progress.update("layers", "candidate", done, total));
             if (base != null) {

@@ -1,7 +1,11 @@
 package org.neurotome.recipe;
 
 import org.neurotome.cna.Findings;
+import org.neurotome.eval.BaselineScores;
+import org.neurotome.eval.Suite;
+import org.neurotome.model.MemoryBudget;
 
+import java.nio.file.Path;
 import java.util.function.Function;
 
 /**
@@ -9,7 +13,8 @@ import java.util.function.Function;
  * does), or shared with other runs that need the same ranking. A sweep over an analysis's
  * {@code top} computes the ranking once, with the largest top of its variants, and each variant
  * cuts its own top from it: a bounded search finds the same exact top K for every K up to the
- * one it was asked for (docs/bounds.md).
+ * one it was asked for (docs/bounds.md). The eval's measurement of the unedited input, which
+ * every output of the same input is compared with, is shared the same way ({@link #baseline}).
  */
 public interface AnalysisSource {
     /** Every analysis computed by the run that needs it. */
@@ -21,4 +26,12 @@ public interface AnalysisSource {
      * @param run computes the findings of an analysis, on the run's model
      */
     Findings findings(int step, Locate.Analysis analysis, Function<Locate.Analysis, Findings> run);
+
+    /**
+     * The input checkpoint {@code input}'s scores on {@code suite}'s cases, that the eval compares
+     * the output with; null (as {@link #OWN} answers) has the eval score the input itself.
+     */
+    default BaselineScores baseline(Suite suite, Path input, ai.djl.Device device, MemoryBudget budget) {
+        return null;
+    }
 }

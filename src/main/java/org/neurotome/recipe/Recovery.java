@@ -9,6 +9,7 @@ import org.neurotome.arch.LayerRange;
 import org.neurotome.checkpoint.Checkpoint;
 import org.neurotome.checkpoint.DType;
 import org.neurotome.eval.EvalReport;
+import org.neurotome.eval.Suite;
 import org.neurotome.eval.SuiteEvaluation;
 import org.neurotome.lora.LoraAdapter;
 import org.neurotome.lora.LoraConfig;
@@ -101,7 +102,9 @@ final class Recovery {
                     options.log().accept("eval " + recipe.eval().suite().name() + " before recovery (baseline: the input)");
                     Path model = edited;
                     // the edited model lives in a scratch directory: the report names it by the output
-                    before = SuiteEvaluation.run(recipe.eval().suite().definition(), List.of(), edited, recipe.model().path(), device,
+                    Suite suite = recipe.eval().suite().definition();
+                    before = SuiteEvaluation.run(suite, List.of(), edited, recipe.model().path(),
+                            options.analyses().baseline(suite, recipe.model().path(), device, options.budget()), device,
                             options.budget(), null, options.eval()).recorded(p -> p.equals(model)
                             ? recorded.apply(target) + " (edited, before recovery)" : recorded.apply(p));
                 }

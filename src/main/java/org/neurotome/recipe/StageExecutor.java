@@ -15,6 +15,7 @@ import org.neurotome.checkpoint.Manifest;
 import org.neurotome.cna.Findings;
 import org.neurotome.eval.EvalReport;
 import org.neurotome.eval.ReportWriter;
+import org.neurotome.eval.Suite;
 import org.neurotome.eval.SuiteEvaluation;
 import org.neurotome.model.Devices;
 import org.neurotome.model.LanguageModel;
@@ -217,8 +218,10 @@ final class StageExecutor implements AutoCloseable {
         Function<Path, String> named = p -> recorded.apply(p.toAbsolutePath().normalize().equals(dir) ? out : p);
         options.log().accept("eval " + recipe.eval().suite().name() + " (baseline: the input checkpoint)");
         long t1 = System.nanoTime();
-        report = SuiteEvaluation.run(recipe.eval().suite().definition(), recipe.eval().gates(), dir, recipe.model().path(),
-                device, options.budget(), null, options.eval()).recorded(named);
+        Suite suite = recipe.eval().suite().definition();
+        report = SuiteEvaluation.run(suite, recipe.eval().gates(), dir, recipe.model().path(),
+                options.analyses().baseline(suite, recipe.model().path(), device, options.budget()), device,
+                options.budget(), null, options.eval()).recorded(named);
         options.log().accept("evaluated in " + seconds(t1).asText() + " s");
         // without timings the output is the same bytes on every run, and so is its archive
         ReportWriter.write(report.withoutTimings(), dir.resolve(RecipeRunner.EVAL_DIR));

@@ -99,7 +99,7 @@ public record SweepPlan(Path recipe, Path dir, Grid grid, List<Unit> units, Swee
             analysisTexts.get(i).forEach((step, text) -> shared.add(new SharedAnalysis(step,
                     sha(text + "top " + tops.get(text) + "\n"), tops.get(text))));
             units.add(new Unit(i, key(recipeBytes, variants.get(i), threads, loaded.get(i), hashes, shared), recipe,
-                    variants.get(i), store, threads, shared));
+                    variants.get(i), store, threads, shared, baseline(threads, loaded.get(i), hashes)));
         }
         long weights;
         try (Checkpoint input = Checkpoint.open(base.model().path())) {
@@ -108,9 +108,9 @@ public record SweepPlan(Path recipe, Path dir, Grid grid, List<Unit> units, Swee
         return new SweepPlan(recipe, out, grid, units, objective(base), 2 * weights + RUNTIME_BYTES);
     }
 
-    /** The units a sweep plans: one per variant and one per analysis they share. */
+    /** The units a sweep plans: one per variant, one per analysis they share and one per baseline they share. */
     public int planned() {
-        return units.size() + SharedAnalysis.of(units).size();
+        return units.size() + SharedUnit.of(units).size();
     }
 
     /** The recipe's objective, or the default: the first gate's quantity, in the direction it asks for. */
@@ -177,10 +177,34 @@ public record SweepPlan(Path recipe, Path dir, Grid grid, List<Unit> units, Swee
         StringBuilder text = new StringBuilder(common(recipeBytes, threads, variant, hashes));
         set.forEach((k, v) -> text.append("set ").append(k).append('=').append(v).append('\n'));
         shared.forEach(a -> text.append("shared ").append(a.key()).append('\n'));
-        variant.eval().suite().tasks().forEach(t -> text.append("task ").append(t.id()).append(' ').append(t.kind())
-                .append(' ').append(t.where().labels()).append(' ').append(t.limit()).append('\n'));
+        tasks(variant, text);
         variant.eval().gates().forEach(g -> text.append("gate ").append(g).append('\n'));
         return sha(text.toString());
+    }
+
+    /**
+     * The evaluation of the variant's input: keyed by what the input's scores on the suite depend
+     * on (not the recipe, the overrides or the gates): the version, the threads, the device, the
+     * input checkpoint's fingerprint, the suite's tasks and their data sets' content.
+     */
+    private static SharedBaseline baseline(int threads, Recipe variant, Map<Path, String> hashes) {
+        StringBuilder text = new StringBuilder("baseline\n");
+        text.append("neurotome ").append(Tool.version()).append('\n');
+        text.append("threads ").append(threads).append('\n');
+        text.append("device ").append(variant.model().device()).append('\n');
+        text.append("model ").append(hashes.computeIfAbsent(variant.model().path(), Manifest::fingerprint)).append('\n');
+        for (ReferencedFile f : variant.eval().suite().datasets()) {
+            text.append("input ").append(f.key()).append(' ').append(hashes.computeIfAbsent(f.path(), SweepPlan::sha))
+                    .append('\n');
+        }
+        tasks(variant, text);
+        return new SharedBaseline(sha(text.toString()));
+    }
+
+    /** The suite's tasks: what each scores, on which cases. */
+    private static void tasks(Recipe variant, StringBuilder text) {
+        variant.eval().suite().tasks().forEach(t -> text.append("task ").append(t.id()).append(' ').append(t.kind())
+                .append(' ').append(t.where().labels()).append(' ').append(t.limit()).append('\n'));
     }
 
     /** The version, the recipe, the threads and every file the variant reads, by content. */

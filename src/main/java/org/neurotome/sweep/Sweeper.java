@@ -46,12 +46,11 @@ public final class Sweeper {
                     todo.add(u);
                 }
             }
-            // an analysis is needed only by variants that run; those of reused variants count as reused
-            List<SharedAnalysis> needed = SharedAnalysis.of(todo).stream().filter(a -> !a.done(storeOf(plan))).toList();
+            // a shared unit is needed only by variants that run; those of reused variants count as reused
+            List<SharedUnit> needed = SharedUnit.of(todo).stream().filter(a -> !a.done(storeOf(plan))).toList();
             int reused = plan.planned() - todo.size() - needed.size();
             options.log().accept(plan.planned() + " units planned: " + (todo.size() + needed.size()) + " to run"
-                    + (needed.isEmpty() ? "" : " (" + needed.size() + " shared analys" + (needed.size() == 1 ? "is" : "es")
-                    + ")") + ", " + reused
+                    + (needed.isEmpty() ? "" : " (" + shared(needed) + ")") + ", " + reused
                     + " reused" + (todo.isEmpty() ? "; nothing to run" : ""));
             fill(results, todo, engine.run(todo, plan.unitBytes(), options.budget(), options.log()));
             int run = todo.size() + (int) needed.stream().filter(a -> a.done(storeOf(plan))).count();
@@ -94,6 +93,20 @@ public final class Sweeper {
             return write(plan, results, SweepResult.best(results, plan.objective()), 0, plan.planned(), keepAll,
                     seconds(t0));
         }
+    }
+
+    /** The shared units to run, counted by kind: "1 shared analysis, 1 baseline evaluation". */
+    private static String shared(List<SharedUnit> needed) {
+        long analyses = needed.stream().filter(u -> u instanceof SharedAnalysis).count();
+        long baselines = needed.size() - analyses;
+        List<String> parts = new ArrayList<>();
+        if (analyses > 0) {
+            parts.add(analyses + " shared analys" + (analyses == 1 ? "is" : "es"));
+        }
+        if (baselines > 0) {
+            parts.add(baselines + " baseline evaluation" + (baselines == 1 ? "" : "s"));
+        }
+        return String.join(", ", parts);
     }
 
     private static Path storeOf(SweepPlan plan) {

@@ -28,9 +28,10 @@ import java.util.SequencedMap;
  * @param store     the unit store's directory ({@code <sweep>/units})
  * @param threads   libtorch threads the unit runs with
  * @param shared    the analyses it shares with other variants, computed once into the store
+ * @param baseline  the evaluation of the unedited model that its eval shares with the other variants
  */
 public record Unit(int index, String key, Path recipe, SequencedMap<String, String> overrides, Path store,
-                   int threads, List<SharedAnalysis> shared) {
+                   int threads, List<SharedAnalysis> shared, SharedBaseline baseline) {
     public Unit {
         overrides = new LinkedHashMap<>(overrides);
         shared = List.copyOf(shared);
@@ -45,6 +46,7 @@ public record Unit(int index, String key, Path recipe, SequencedMap<String, Stri
         n.put("store", store.toString()).put("threads", threads);
         ArrayNode analyses = n.putArray("shared");
         shared.forEach(a -> analyses.addObject().put("step", a.step()).put("key", a.key()).put("top", a.top()));
+        n.put("baseline", baseline.key());
         try {
             return Json.MAPPER.writeValueAsString(n);
         } catch (JsonProcessingException e) {
@@ -67,11 +69,18 @@ public record Unit(int index, String key, Path recipe, SequencedMap<String, Stri
             }
             return new Unit(n.required("index").asInt(), n.required("key").asText(),
                     Path.of(n.required("recipe").asText()), set, Path.of(n.required("store").asText()),
-                    n.required("threads").asInt(), shared);
+                    n.required("threads").asInt(), shared, new SharedBaseline(n.required("baseline").asText()));
         } catch (JsonProcessingException | IllegalArgumentException e) {
             throw NeurotomeException.badInput(where + ": not a unit written by sweep --emit-units: "
                     + e.getMessage().lines().findFirst().orElse(""));
         }
+    }
+
+    /** The units it shares with other variants: its analyses and its baseline. */
+    List<SharedUnit> sharedUnits() {
+        List<SharedUnit> all = new ArrayList<>(shared);
+        all.add(baseline);
+        return all;
     }
 
     /** This unit's folder in the store. */

@@ -1,18 +1,26 @@
 package org.neurotome.sweep;
 
+import ai.djl.Device;
 import org.neurotome.ExitCode;
 import org.neurotome.NeurotomeException;
 import org.neurotome.checkpoint.Manifest;
+import org.neurotome.cna.Findings;
 import org.neurotome.cna.Progress;
+import org.neurotome.eval.BaselineScores;
+import org.neurotome.eval.Suite;
 import org.neurotome.model.MemoryBudget;
 import org.neurotome.model.TorchThreads;
+import org.neurotome.recipe.AnalysisSource;
+import org.neurotome.recipe.Locate;
 import org.neurotome.recipe.Recipe;
 import org.neurotome.recipe.RecipeLoader;
 import org.neurotome.recipe.RecipeRunner;
 
+import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.function.Consumer;
+import java.util.function.Function;
 
 /**
  * Runs one unit where it stands — in the sweep's own process, in a Spark task, or as
@@ -39,7 +47,7 @@ public final class UnitRunner {
             Consumer<String> unitLog = line -> log.accept("unit " + unit.index() + ": " + line);
             RecipeRunner.Outcome outcome = RecipeRunner.run(unit.recipe(), recipe, new RecipeRunner.Options(true,
                     false, unitLog, Progress.NONE, (task, which, done, total) -> { }, budget,
-                    SharedAnalysis.source(unit, set, unitLog)));
+                    shared(unit, set, unitLog)));
             result = UnitResult.finished(unit, outcome.report(), Manifest.fingerprint(outcome.out()), seconds(t0));
         } catch (NeurotomeException e) {
             result = UnitResult.failed(unit, oneLine(e.getMessage()), e.exitCode().code(), seconds(t0));
@@ -49,6 +57,22 @@ public final class UnitRunner {
         }
         UnitStore.record(unit, result);
         return result;
+    }
+
+    /** The unit's analyses and baseline: the shared ones read from the store or computed into it, the others run. */
+    private static AnalysisSource shared(Unit unit, Map<String, String> set, Consumer<String> log) {
+        return new AnalysisSource() {
+            @Override
+            public Findings findings(int step, Locate.Analysis analysis, Function<Locate.Analysis, Findings> run) {
+                SharedAnalysis shared = unit.shared().stream().filter(s -> s.step() == step).findFirst().orElse(null);
+                return shared == null ? run.apply(analysis) : shared.findings(unit, set, run, log);
+            }
+
+            @Override
+            public BaselineScores baseline(Suite suite, Path input, Device device, MemoryBudget budget) {
+                return unit.baseline().scores(unit, suite, input, device, budget, log);
+            }
+        };
     }
 
     static String oneLine(String message) {

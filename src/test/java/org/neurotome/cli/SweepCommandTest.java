@@ -1,6 +1,7 @@
 package org.neurotome.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -19,8 +20,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * {@code neurotome sweep} over the shipped gender recipe on the GPT-2 fixture, a grid of two
  * values of {@code locate.0.top}: the variants are exactly {@code apply --set} of each value (the
- * same model SHA-256), the best one is the one that passes every gate, only its checkpoint is
- * kept, a rerun runs nothing, and the units emitted for a batch scheduler, run one by one and
+ * same model SHA-256, their eval reports included, though the unedited model is evaluated once
+ * for both), the best one is the one that passes every gate, only its checkpoint is kept, a
+ * rerun runs nothing, and the units emitted for a batch scheduler, run one by one and
  * collected, give the same rows.
  */
 class SweepCommandTest {
@@ -52,14 +54,22 @@ class SweepCommandTest {
         assertEquals("gender.bias_gap.rel_change", sweep.at("/objective/metric").asText(), "the first gate's quantity");
         assertEquals(rows.get(1).at("/comparison/gender.bias_gap.rel_change").asDouble(),
                 sweep.at("/best/objective").asDouble());
-        // two variants and the CNA they share: the ranking is computed once, with the larger top
-        assertEquals(3, sweep.at("/units/planned").asInt());
-        assertEquals(3, sweep.at("/units/run").asInt());
+        // two variants, the CNA they share (computed once, with the larger top) and the baseline's eval they share
+        assertEquals(4, sweep.at("/units/planned").asInt());
+        assertEquals(4, sweep.at("/units/run").asInt());
         assertEquals(0, sweep.at("/units/reused").asInt());
         assertEquals(1, first.err().split("shared ranking computed", -1).length - 1, "the CNA ran once: " + first.err());
         assertEquals(1, first.err().split("shared ranking read", -1).length - 1, first.err());
+        assertTrue(first.err().contains("4 units planned: 4 to run (1 shared analysis, 1 baseline evaluation), 0 reused"),
+                first.err());
+        assertEquals(1, first.err().split("baseline scores computed", -1).length - 1, "the input evaluated once: "
+                + first.err());
+        assertEquals(1, first.err().split("baseline scores read", -1).length - 1, first.err());
         try (var dirs = Files.list(tmp.resolve("s/units"))) {
             assertEquals(1, dirs.filter(d -> Files.isRegularFile(d.resolve("findings.json"))).count());
+        }
+        try (var dirs = Files.list(tmp.resolve("s/units"))) {
+            assertEquals(1, dirs.filter(d -> Files.isRegularFile(d.resolve("baseline.json"))).count());
         }
         Path best = tmp.resolve("s").resolve(rows.get(1).get("output").asText());
         assertTrue(Files.isDirectory(best));
@@ -69,6 +79,14 @@ class SweepCommandTest {
         assertEquals(0, Main.execute("apply", RECIPE, "--set", "locate.0.top=18", "--out", out, "--threads", "1"));
         assertEquals(Manifest.fingerprint(Path.of(out)), rows.get(1).get("model_sha256").asText(),
                 "the variant is what apply --set writes");
+        // the replayed baseline scores every case as apply's eval, which opened the input, scored it
+        JsonNode applied = Json.MAPPER.readTree(Path.of(out, "eval/report.json").toFile());
+        JsonNode swept = Json.MAPPER.readTree(best.resolve("eval/report.json").toFile());
+        ((ObjectNode) applied.get("model")).remove("name");
+        ((ObjectNode) swept.get("model")).remove("name");
+        assertTrue(swept.get("cases").elements().next().at("/0/baseline/logprobs").isArray(),
+                "the report holds the baseline's case scores");
+        assertEquals(applied, swept, "the eval report is apply's but for the output's name");
     }
 
     @Test
@@ -76,10 +94,10 @@ class SweepCommandTest {
         CliRun again = CliRun.of("sweep", RECIPE, "--grid", GRID, "--out", tmp.resolve("s").toString(), "--threads", "1",
                 "--json");
         assertEquals(0, again.code(), again.err());
-        assertTrue(again.err().contains("0 to run, 3 reused; nothing to run"), again.err());
+        assertTrue(again.err().contains("4 units planned: 0 to run, 4 reused; nothing to run"), again.err());
         JsonNode doc = Json.MAPPER.readTree(again.out());
         assertEquals(0, doc.at("/units/run").asInt());
-        assertEquals(3, doc.at("/units/reused").asInt());
+        assertEquals(4, doc.at("/units/reused").asInt());
         assertEquals(sweep.get("rows"), doc.get("rows"));
     }
 

@@ -11,8 +11,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The Spark engine on {@code local[2]}: DJL and libtorch run inside Spark tasks on this JDK, and
- * the sweep's rows (metrics, gates, model SHA-256) are those of the local engine; a master that
- * does not answer is one line and exit 2, at once.
+ * the sweep's rows (metrics, gates, model SHA-256) and units are those of the local engine; a
+ * master that does not answer is one line and exit 2, at once.
  */
 class SparkEngineTest {
     @TempDir
@@ -27,6 +27,9 @@ class SparkEngineTest {
         assertTrue(spark.err().contains("spark: 2 units on local[2]"), spark.err());
         assertEquals(2, spark.rows().size());
         assertEquals(local.rows(), spark.rows());
+        // two variants, their shared ranking and their shared baseline, each run once in either engine
+        assertEquals(4, spark.units().get("run").asInt(), spark.err());
+        assertEquals(local.units(), spark.units());
     }
 
     @Test

@@ -38,4 +38,9 @@ record SweepRun(int code, String out, String err) {
     JsonNode rows() throws IOException {
         return Json.MAPPER.readTree(out).get("rows");
     }
+
+    /** {@code units}: planned, run, reused, failed. */
+    JsonNode units() throws IOException {
+        return Json.MAPPER.readTree(out).get("units");
+    }
 }

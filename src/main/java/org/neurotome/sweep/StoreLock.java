@@ -1,0 +1,43 @@
+package org.neurotome.sweep;
+
+import org.neurotome.NeurotomeException;
+
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Supplier;
+
+/**
+ * The lock of one entry of a sweep's unit store ({@code units/<key>.lock}), held while a shared
+ * unit is read or computed: an operating-system file lock keeps out other processes (Spark
+ * executors, batch-scheduler tasks on the same file system), and a monitor per lock file the
+ * other threads of this JVM, which a file lock does not exclude.
+ */
+final class StoreLock {
+    private static final Map<Path, Object> MONITORS = new ConcurrentHashMap<>();
+
+    private StoreLock() {
+    }
+
+    /** Runs {@code work} holding the lock of entry {@code key} of {@code store}. */
+    static <T> T holding(Path store, String key, Supplier<T> work) {
+        Path lockFile = store.resolve(key + ".lock").toAbsolutePath().normalize();
+        synchronized (MONITORS.computeIfAbsent(lockFile, p -> new Object())) {
+            try {
+                Files.createDirectories(store);
+                try (FileChannel channel = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+                     FileLock lock = channel.lock()) {
+                    return work.get();
+                }
+            } catch (IOException e) {
+                throw NeurotomeException.outputFailed(lockFile + ": cannot lock the shared unit: "
+                        + NeurotomeException.reason(e), e);
+            }
+        }
+    }
+}
