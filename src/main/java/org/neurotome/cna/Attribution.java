@@ -175,7 +175,7 @@ public final class Attribution {
         long d = c.hiddenSize();
         long perRow = 4 * (c.numLayers() * ((long) c.numHeads() * d + 2L * c.maxFfnWidth() + 5 * d)
                 + 2L * c.vocabSize());
-        long room = model.weights().budget().available() / 2;
+        long room = model.weights().memory().recordedRowsBytes();
         return (int) Math.max(rowsPerBatch(maxLen), Math.min(Integer.MAX_VALUE, room / perRow));
     }
 
@@ -567,7 +567,7 @@ public final class Attribution {
         NDManager m = baseU.getManager();
         NDArray a = post.div(m.create(s, new Shape(rows, 1)));                                // [R, I]: m_k / s
         int block = Math.clamp(BLOCK_ELEMENTS / vocab, 1, neurons);
-        long room = Math.max(BLOCK_ELEMENTS, model.weights().budget().available() / 16);      // floats: a quarter
+        long room = model.weights().memory().projectedFloats(BLOCK_ELEMENTS);
         int projected = (int) Math.clamp(room / vocab / block * block, block, neurons);
         for (int p0 = 0; p0 < neurons; p0 += projected) {
             int p1 = Math.min(neurons, p0 + projected);

@@ -45,8 +45,7 @@ public record Residency(boolean streaming, boolean unembedKept, long bytes, long
                     + " for " + checkpoint.dir() + ", less than streaming it needs: layer " + sizes.largestLayerIndex()
                     + " widens to " + MemoryBudget.format(sizes.buffer()) + " in float32, plus "
                     + MemoryBudget.format(sizes.small() + MemoryBudget.ACTIVATION_FLOOR)
-                    + " for the norms and activations; the smallest --max-memory that works is "
-                    + budget.smallestFor(need, "to stream this model"));
+                    + " for the norms and activations; " + budget.smallestFor(need, "to stream this model"));
         }
         long buffer = sizes.buffer();
         int buffers = available - need >= buffer ? 2 : 1;

@@ -144,7 +144,8 @@ public final class Transformer implements AutoCloseable {
      * is read once per group rather than once per request.
      */
     public void forwardEach(List<ForwardRequest> requests, ResultConsumer consumer) {
-        if (!w.streaming()) {
+        WorkingMemory memory = w.memory();
+        if (!memory.layerMajor()) {
             for (int i = 0; i < requests.size(); i++) {
                 try (ForwardResult r = forward(requests.get(i))) {
                     consumer.accept(i, r);
@@ -152,7 +153,7 @@ public final class Transformer implements AutoCloseable {
             }
             return;
         }
-        long room = Math.max(w.budget().available(), 1);
+        long room = memory.passGroupBytes();
         int from = 0;
         while (from < requests.size()) {
             int to = from;

@@ -223,9 +223,9 @@ public final class Weights implements AutoCloseable {
         return streaming;
     }
 
-    /** The budget these weights were sized against; analyses take their caches from what it has left. */
-    public MemoryBudget budget() {
-        return budget;
+    /** The memory the users of these weights work in beside them, shared out by its one owner. */
+    public WorkingMemory memory() {
+        return new WorkingMemory(budget, streaming);
     }
 
     /**
