@@ -24,7 +24,7 @@ import ai.djl.ndarray.types.Shape;
  *   <li>lower: the best of {@code f(u_t + a·d_t) − f(u_t) − |a|·M} (M ≥ max |d_v|), Hoeffding's
  *       lemma (no cap), and a bound that takes the {@value #TOP_TOKENS} likeliest tokens S
  *       exactly and the rest to second order: {@code Σ_{v∉S} p_v e^{X_v} ≤ P_T + Σ_T p_v X_v
- *       + ½ e^{|a|M} Σ_T p_v X_v²};</li>
+ *       + g(|a|M) Σ_T p_v X_v²}, {@code g(R) = (e^R − 1 − R)/R²};</li>
  * </ul>
  * where {@code E_p[d²]} over the tail is at most {@code min(max_{v∉S} p_v · λ·‖v‖², P_T·M²)}, λ
  * the bound on the Gram matrix of the token vectors ({@link VocabularyProjection#gramBound}).
@@ -257,7 +257,7 @@ final class LogProbBounds {
                             best = Math.max(best, ai * (dt - qd) - ai * ai * bound * bound / 2);
                         }
                         double tail = w.tailMass + ai * (qd - headQd)
-                                + (halfCurvature + Math.exp(Math.abs(ai) * bound) / 2) * ai * ai * tailSecond;
+                                + (halfCurvature + excess(Math.abs(ai) * bound)) * ai * ai * tailSecond;
                         double hybrid = gain - Math.log(headExp + tail);
                         if (hybrid > best) {
                             best = hybrid;
@@ -268,6 +268,18 @@ final class LogProbBounds {
             }
         }
         return new Bounds(upper, low, slacks);
+    }
+
+    /**
+     * An upper bound on {@code g(R) = (e^R − 1 − R)/R²} (R ≥ 0; g(0) = ½), the coefficient with
+     * {@code e^x ≤ 1 + x + g(R)·x²} for every {@code x ≤ R}. Near 0, where the quotient
+     * cancels, the series {@code ½ + R/6 + R²/24 + …} is bounded by {@code ½ + R/6 + R²/12}.
+     */
+    static double excess(double r) {
+        if (r < 1e-3) {
+            return 0.5 + r / 6 + r * r / 12;
+        }
+        return (Math.expm1(r) - r) / (r * r);
     }
 
     /** The final soft-cap f(x) = c·tanh(x/c), or x. */
