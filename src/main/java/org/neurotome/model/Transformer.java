@@ -343,6 +343,15 @@ public final class Transformer implements AutoCloseable {
             check(n.layer() - r.startLayer(), c.numLayers() - r.startLayer(), "neuron scale " + n, "layer");
             check(n.neuron(), c.ffnWidth(n.layer()), "neuron scale " + n, "neuron");
         }
+        for (ExpertRemoval e : r.expertRemovals()) {
+            check(e.row(), b.rows(), "expert removal " + e, "row");
+            check(e.layer() - r.startLayer(), c.numLayers() - r.startLayer(), "expert removal " + e, "layer");
+            if (!c.sparseLayer(e.layer())) {
+                throw NeurotomeException.badInput("expert removal " + e + ": layer " + e.layer()
+                        + " has a dense FFN and no experts");
+            }
+            check(e.expert(), c.features().experts().count(), "expert removal " + e, "expert");
+        }
     }
 
     private static void check(int v, int n, String what, String field) {
@@ -363,6 +372,7 @@ public final class Transformer implements AutoCloseable {
         final NDArray[] localAngles;
         final Map<Integer, float[]> headScales = new HashMap<>();
         final Map<Integer, float[]> neuronScales = new HashMap<>();
+        final Map<Integer, float[]> routerMasks = new HashMap<>();
         final Map<String, NDArray> taps = new LinkedHashMap<>();
         final List<NDArray> layerKeep = new ArrayList<>();
 
@@ -388,6 +398,18 @@ public final class Transformer implements AutoCloseable {
                 int width = c.ffnWidth(n.layer());
                 ones(neuronScales, n.layer(), width)[n.row() * width + n.neuron()] *= n.factor();
             }
+            int experts = c.features().experts().count();
+            for (ExpertRemoval e : req.expertRemovals()) {
+                routerMasks.computeIfAbsent(e.layer(), k -> new float[b.rows() * experts])[e.row() * experts
+                        + e.expert()] = Float.NEGATIVE_INFINITY;
+            }
+        }
+
+        /** Router logits {@code logits} [B, S, E] of layer {@code layer} with the removed experts' at −∞. */
+        NDArray routerLogits(int layer, NDArray logits) {
+            float[] f = routerMasks.get(layer);
+            return f == null ? logits
+                    : logits.add(owned(out.create(f, new Shape(b.rows(), 1, c.features().experts().count()))));
         }
 
         /** The attention mask of layer {@code layer} [S, offset + S]: windowed where the family windows it. */
@@ -572,7 +594,8 @@ public final class Transformer implements AutoCloseable {
                     keep(attended.mid());
                 }
                 p.layerKeep.forEach(this::keep);
-                NDArray logits = Linear.linear(attended.ffnIn(), lw.router(), null).singletonOrThrow();
+                NDArray logits = p.routerLogits(l, Linear.linear(attended.ffnIn(), lw.router(), null)
+                        .singletonOrThrow());
                 int last = logits.getShape().dimension() - 1;
                 for (long e : logits.softmax(last).topK(c.features().experts().topK(), last, true, true).get(1)
                         .toLongArray()) {
@@ -811,7 +834,7 @@ public final class Transformer implements AutoCloseable {
      */
     private NDArray routingGain(int l, NDArray x, LayerWeights lw, Pass p) {
         Experts e = c.features().experts();
-        NDArray logits = Linear.linear(x, lw.router(), null).singletonOrThrow();      // [B, S, E]
+        NDArray logits = p.routerLogits(l, Linear.linear(x, lw.router(), null).singletonOrThrow());  // [B, S, E]
         p.record(Tap.routerLogits(l), logits);
         int last = logits.getShape().dimension() - 1;
         NDArray probs = logits.softmax(last);
