@@ -812,6 +812,9 @@ public final class Transformer implements AutoCloseable {
             m = m.mul(scale);
         }
         p.record(Tap.mlpPost(l), m);
+        if (lw.router() != null && p.wants(Tap.expertOut(l))) {
+            p.record(Tap.expertOut(l), expertOutputs(m, lw.ffnOut()));
+        }
         NDArray out = m.matMul(lw.ffnOut());                                           // [B, S, D]
         if (lw.ffnOutBias() != null) {
             out = out.add(lw.ffnOutBias());
@@ -852,6 +855,28 @@ public final class Transformer implements AutoCloseable {
             gain = gain.concat(shared.repeat(last, e.sharedWidth()), last);
         }
         return gain;
+    }
+
+    /**
+     * Each expert's share of a sparse layer's output [B, S, E (+1), D] from its coefficients
+     * {@code m} [B, S, W] (routing weights included) and value vectors {@code values} [W, D]:
+     * expert e's rows {@code e·I_e …} of both, the shared expert's last.
+     */
+    private NDArray expertOutputs(NDArray m, NDArray values) {
+        Experts e = c.features().experts();
+        long bs = m.getShape().get(0);
+        long s = m.getShape().get(1);
+        long d = values.getShape().get(1);
+        long routed = (long) e.count() * e.width();
+        NDArray coefs = m.get(new NDIndex(":, :, :{}", routed)).reshape(bs * s, e.count(), e.width())
+                .transpose(1, 0, 2);                                                   // [E, B·S, I_e]
+        NDArray out = coefs.matMul(values.get(new NDIndex(":{}", routed)).reshape(e.count(), e.width(), d))
+                .transpose(1, 0, 2).reshape(bs, s, e.count(), d);                      // [B, S, E, D]
+        if (e.sharedWidth() > 0) {
+            NDArray shared = m.get(new NDIndex(":, :, {}:", routed)).matMul(values.get(new NDIndex("{}:", routed)));
+            out = out.concat(shared.expandDims(2), 2);
+        }
+        return out;
     }
 
     private NDArray activation(NDArray x) {
