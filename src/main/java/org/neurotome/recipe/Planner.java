@@ -102,10 +102,13 @@ public final class Planner {
             if (allLiteral) {
                 Surgeon.Lowered lowered = Surgeon.lower(input, literal);
                 for (TensorEdit t : lowered.tensorEdits()) {
-                    b.add(t.kind() == TensorEdit.Kind.ADD
-                            ? new Plan.EditTensor(t.tensor(), "add", null, null, null, t.addend().describe())
-                            : new Plan.EditTensor(t.tensor(), t.kind().name().toLowerCase(Locale.ROOT), t.axis(),
-                            Surgeon.ranges(t.indices()), t.indices().length, null));
+                    b.add(switch (t.kind()) {
+                        case ADD -> new Plan.EditTensor(t.tensor(), "add", null, null, null, t.addend().describe());
+                        case RENAME -> new Plan.EditTensor(t.tensor(), "rename", null, null, null, t.into());
+                        case DROP -> new Plan.EditTensor(t.tensor(), "drop", null, null, null, null);
+                        case SCALE, KEEP -> new Plan.EditTensor(t.tensor(), t.kind().name().toLowerCase(Locale.ROOT), t.axis(),
+                            Surgeon.ranges(t.indices()), t.indices().length, null);
+                    });
                 }
                 if (lowered.config() != input.config()) {
                     b.add(new Plan.RewriteConfig(String.valueOf(lowered.config())));
