@@ -1,7 +1,8 @@
-package org.neurotome.eval;
+package org.neurotome.cna;
 
-import org.neurotome.cna.ExpertUsageResult;
-import org.neurotome.cna.FindingsChart;
+import org.neurotome.eval.Markup;
+import org.neurotome.eval.ReportHtml;
+import org.neurotome.eval.SvgBarChart;
 
 import java.io.IOException;
 import java.io.InputStream;
