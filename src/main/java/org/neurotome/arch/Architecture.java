@@ -37,7 +37,11 @@ import java.util.stream.Collectors;
  * class makes of an explicit null where it differs). Optional roles carry their own layout fact: q/k norms
  * ({@link Role#Q_NORM}), post-norms ({@link Role#LN1_POST}), a fused gate/up projection
  * ({@link Role#GATE_UP}); q/k norms act per head or on the whole projection ({@code qk_norm}), and a
- * block may norm only the outputs of attention and FFN ({@code norm_position: post}, OLMo 2). This class is the only place tensor names are known (the mergekit
+ * block may norm only the outputs of attention and FFN ({@code norm_position: post}, OLMo 2). A table
+ * with a {@link Role#ROUTER} is a mixture of experts: its sparse layers ({@link Experts#sparse})
+ * hold a router and experts instead of the dense FFN roles, each expert's tensors named with
+ * {@code {e}}, or, where the checkpoint was written by transformers v5, all experts of a layer
+ * fused into the tensors of the table's {@code fused_experts} section. This class is the only place tensor names are known (the mergekit
  * {@code _data/architectures/*.json} idea, made strict: unknown keys in a table and missing
  * or unexpected tensors in a checkpoint are errors naming the table and the tensor).
  */
@@ -45,7 +49,7 @@ public final class Architecture {
     private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
     private static final Map<String, Architecture> TABLES = new ConcurrentHashMap<>();
     private static final List<String> TOP_KEYS = List.of("model_type", "reference", "config", "requires", "layout",
-            "rope_scaling", "tensors", "ignored");
+            "rope_scaling", "tensors", "fused_experts", "ignored");
     private static final List<String> LAYOUT_KEYS = List.of("weights", "norm", "norm_weight", "mlp", "block", "rotary",
             "fused_qkv", "embed_scale", "sliding_window_layers", "optional_prefix", "qk_norm", "norm_position");
 
@@ -77,6 +81,7 @@ public final class Architecture {
     private final String optionalPrefix;
     private final boolean prefixStripped;
     private final Map<Role, Template> tensors;
+    private final Map<Role, Template> fusedExperts;
     private final List<String> ignored;
 
     /**
@@ -108,7 +113,8 @@ public final class Architecture {
     private Architecture(String modelType, String table, String reference, Map<String, ConfigField> configFields,
                          Map<String, JsonNode> requires, WeightLayout weightLayout, NormKind norm, boolean gatedMlp,
                          boolean parallelBlock, RotaryStyle rotary, Layout layout, String optionalPrefix,
-                         boolean prefixStripped, Map<Role, Template> tensors, List<String> ignored) {
+                         boolean prefixStripped, Map<Role, Template> tensors, Map<Role, Template> fusedExperts,
+                         List<String> ignored) {
         this.modelType = modelType;
         this.table = table;
         this.reference = reference;
@@ -123,6 +129,7 @@ public final class Architecture {
         this.optionalPrefix = optionalPrefix;
         this.prefixStripped = prefixStripped;
         this.tensors = tensors;
+        this.fusedExperts = fusedExperts;
         this.ignored = ignored;
     }
 
@@ -153,7 +160,10 @@ public final class Architecture {
             throw NeurotomeException.badCheckpoint(checkpoint.dir().resolve(Checkpoint.CONFIG)
                     + ": needs a \"model_type\" string; supported: " + String.join(", ", supported()));
         }
-        Architecture arch = forModelType(type.asText());
+        Architecture table = forModelType(type.asText());
+        Architecture arch = !table.fusedExperts.isEmpty()
+                && checkpoint.tensors().keySet().stream().anyMatch(table::fusedExpertName)
+                ? table.withFusedExperts() : table;
         if (arch.optionalPrefix.isEmpty()) {
             return arch;
         }
@@ -163,7 +173,40 @@ public final class Architecture {
 
     private Architecture withPrefixStripped() {
         return new Architecture(modelType, table, reference, configFields, requires, weightLayout, norm, gatedMlp,
-                parallelBlock, rotary, layout, optionalPrefix, true, tensors, ignored);
+                parallelBlock, rotary, layout, optionalPrefix, true, tensors, fusedExperts, ignored);
+    }
+
+    /** Whether {@code name} is a layer's fused expert gate/up tensor as transformers v5 writes it. */
+    private boolean fusedExpertName(String name) {
+        Template t = fusedExperts.get(Role.EXPERTS_GATE_UP);
+        String pattern = Pattern.quote(t.name()).replace("{l}", "\\E[0-9]+\\Q");
+        return Pattern.matches(pattern, name);
+    }
+
+    /**
+     * This table reading experts fused per layer (transformers v5's {@code experts.gate_up_proj}
+     * [E, 2I, D] and {@code experts.down_proj} [E, D, I]) under the names of its
+     * {@code fused_experts} section instead of one set of tensors per expert.
+     */
+    private Architecture withFusedExperts() {
+        Map<Role, Template> t = new EnumMap<>(tensors);
+        t.remove(Role.EXPERT_GATE);
+        t.remove(Role.EXPERT_UP);
+        t.remove(Role.EXPERT_DOWN);
+        t.putAll(fusedExperts);
+        return new Architecture(modelType, table, reference, configFields, requires, weightLayout, norm, gatedMlp,
+                parallelBlock, rotary, layout, optionalPrefix, prefixStripped, Collections.unmodifiableMap(t), Map.of(),
+                ignored);
+    }
+
+    /** Whether the family routes positions to experts (it has a {@link Role#ROUTER}). */
+    public boolean sparse() {
+        return tensors.containsKey(Role.ROUTER);
+    }
+
+    /** Whether this checkpoint's experts are fused per layer ({@link Role#EXPERTS_GATE_UP}) rather than one set each. */
+    public boolean fusedExperts() {
+        return tensors.containsKey(Role.EXPERTS_GATE_UP);
     }
 
     public String modelType() {
@@ -289,6 +332,60 @@ public final class Architecture {
         return t.when() == null || config.flag(t.when());
     }
 
+    /**
+     * Whether layer {@code layer} of a checkpoint with {@code config} holds the tensor(s) of
+     * {@code role}: {@link #has(Role, ModelConfig)}, and the dense FFN roles only in dense layers,
+     * the sparse ones only in sparse layers.
+     */
+    public boolean has(Role role, ModelConfig config, int layer) {
+        if (!has(role, config)) {
+            return false;
+        }
+        if (role.sparse()) {
+            return config.sparseLayer(layer);
+        }
+        return !role.denseFfn() || !config.sparseLayer(layer);
+    }
+
+    /** One tensor of a layer: its role, its expert (-1 unless the role is per expert) and its name. */
+    public record LayerTensor(Role role, int expert, String name) {
+    }
+
+    /** The tensors of layer {@code layer} of a checkpoint with {@code config}, in canonical order. */
+    public List<LayerTensor> layerTensors(ModelConfig config, int layer) {
+        List<LayerTensor> out = new ArrayList<>();
+        forEachLayerTensor(config, layer, out::add);
+        return out;
+    }
+
+    /**
+     * Hands the tensors of layer {@code layer} to {@code visit} one at a time, in canonical order
+     * (the router before the experts), so a check can stop at the first bad one.
+     */
+    private void forEachLayerTensor(ModelConfig config, int layer, java.util.function.Consumer<LayerTensor> visit) {
+        for (Role r : roles(config)) {
+            if (!r.perLayer() || !has(r, config, layer)) {
+                continue;
+            }
+            if (r.perExpert()) {
+                for (int e = 0; e < config.features().experts().count(); e++) {
+                    visit.accept(new LayerTensor(r, e, tensorName(r, layer, e)));
+                }
+            } else {
+                visit.accept(new LayerTensor(r, -1, tensorName(r, layer)));
+            }
+        }
+    }
+
+    /** The name of expert {@code expert}'s tensor of {@code role} in {@code layer}. */
+    public String tensorName(Role role, int layer, int expert) {
+        if (!role.perExpert()) {
+            throw new IllegalArgumentException(role + " is not per expert");
+        }
+        return resolve(template(role).name().replace("{l}", Integer.toString(layer))
+                .replace("{e}", Integer.toString(expert)));
+    }
+
     /** The name of a model-level tensor ({@code role.perLayer()} false). */
     public String tensorName(Role role) {
         if (role.perLayer()) {
@@ -301,6 +398,9 @@ public final class Architecture {
     public String tensorName(Role role, int layer) {
         if (!role.perLayer()) {
             throw new IllegalArgumentException(role + " is not per layer");
+        }
+        if (role.perExpert()) {
+            throw new IllegalArgumentException(role + " exists per expert; pass the expert index");
         }
         return resolve(template(role).name().replace("{l}", Integer.toString(layer)));
     }
@@ -345,6 +445,14 @@ public final class Architecture {
             case GATE_BIAS, UP_BIAS -> new long[] {ffn};
             case LM_HEAD -> new long[] {c.vocabSize(), d};
             case LM_HEAD_BIAS -> new long[] {c.vocabSize()};
+            case ROUTER -> new long[] {c.features().experts().count(), d};
+            case EXPERT_GATE, EXPERT_UP -> new long[] {c.features().experts().width(), d};
+            case EXPERT_DOWN -> new long[] {d, c.features().experts().width()};
+            case EXPERTS_GATE_UP -> new long[] {c.features().experts().count(), 2L * c.features().experts().width(), d};
+            case EXPERTS_DOWN -> new long[] {c.features().experts().count(), d, c.features().experts().width()};
+            case SHARED_GATE, SHARED_UP -> new long[] {c.features().experts().sharedWidth(), d};
+            case SHARED_DOWN -> new long[] {d, c.features().experts().sharedWidth()};
+            case SHARED_EXPERT_GATE -> new long[] {1, d};
         };
     }
 
@@ -399,10 +507,8 @@ public final class Architecture {
             }
         }
         for (int l = 0; l < config.numLayers(); l++) {
-            for (Role r : roles(config)) {
-                if (r.perLayer()) {
-                    names.add(tensorName(r, l));
-                }
+            for (LayerTensor t : layerTensors(config, l)) {
+                names.add(t.name());
             }
         }
         return names;
@@ -415,27 +521,19 @@ public final class Architecture {
      */
     public void validate(Checkpoint checkpoint, ModelConfig config) {
         Set<String> expected = new LinkedHashSet<>();
+        List<LayerTensor> modelLevel = new ArrayList<>();
         for (Role r : roles(config)) {
-            int layers = r.perLayer() ? config.numLayers() : 1;
-            for (int l = 0; l < layers; l++) {
-                String name = r.perLayer() ? tensorName(r, l) : tensorName(r);
-                expected.add(name);
-                if (!checkpoint.has(name)) {
-                    throw NeurotomeException.badCheckpoint(checkpoint.dir() + ": missing tensor '" + name + "' (role '"
-                            + r.key() + "' of " + table + ")");
-                }
-                TensorInfo t = checkpoint.info(name);
-                long[] want = shape(r, config);
-                if (!Arrays.equals(t.shape(), want)) {
-                    throw NeurotomeException.badCheckpoint(t.file() + ": tensor '" + name + "' has shape "
-                            + t.shapeString() + ", but config.json implies " + Arrays.toString(want) + " (role '"
-                            + r.key() + "' of " + table + ")");
-                }
-                if (!t.dtype().isFloat()) {
-                    throw NeurotomeException.badCheckpoint(t.file() + ": tensor '" + name + "' has dtype " + t.dtype()
-                            + "; weights must be F32, F16, BF16 or F64");
-                }
+            if (!r.perLayer()) {
+                modelLevel.add(new LayerTensor(r, -1, tensorName(r)));
             }
+        }
+        for (LayerTensor lt : modelLevel) {
+            check(checkpoint, config, lt, expected);
+        }
+        // one tensor at a time, so a config claiming far more layers or experts than the file holds
+        // fails at the first missing one
+        for (int l = 0; l < config.numLayers(); l++) {
+            forEachLayerTensor(config, l, lt -> check(checkpoint, config, lt, expected));
         }
         List<Pattern> skip = new ArrayList<>();
         for (String ig : ignored) {
@@ -459,6 +557,28 @@ public final class Architecture {
         }
     }
 
+    /** Checks one expected tensor: present, of the shape the config implies, floating point. */
+    private void check(Checkpoint checkpoint, ModelConfig config, LayerTensor lt, Set<String> expected) {
+        Role r = lt.role();
+        String name = lt.name();
+        expected.add(name);
+        if (!checkpoint.has(name)) {
+            throw NeurotomeException.badCheckpoint(checkpoint.dir() + ": missing tensor '" + name + "' (role '"
+                    + r.key() + "' of " + table + ")");
+        }
+        TensorInfo t = checkpoint.info(name);
+        long[] want = shape(r, config);
+        if (!Arrays.equals(t.shape(), want)) {
+            throw NeurotomeException.badCheckpoint(t.file() + ": tensor '" + name + "' has shape "
+                    + t.shapeString() + ", but config.json implies " + Arrays.toString(want) + " (role '"
+                    + r.key() + "' of " + table + ")");
+        }
+        if (!t.dtype().isFloat()) {
+            throw NeurotomeException.badCheckpoint(t.file() + ": tensor '" + name + "' has dtype " + t.dtype()
+                    + "; weights must be F32, F16, BF16 or F64");
+        }
+    }
+
     /** The layer a per-layer tensor name belongs to, or -1 when it is no per-layer tensor of this family. */
     private int layerOf(String name, ModelConfig config) {
         String mark = "2147483647";
@@ -466,7 +586,7 @@ public final class Architecture {
             if (!r.perLayer()) {
                 continue;
             }
-            String probe = tensorName(r, Integer.MAX_VALUE);
+            String probe = r.perExpert() ? tensorName(r, Integer.MAX_VALUE, 0) : tensorName(r, Integer.MAX_VALUE);
             int at = probe.indexOf(mark);
             String head = probe.substring(0, at);
             String tail = probe.substring(at + mark.length());
@@ -583,14 +703,32 @@ public final class Architecture {
         }
         Layout extra = new Layout(perHead, plusOne, embedScaled, windows, List.copyOf(ropeTypes), qkWhole, postOnly);
 
-        JsonNode tensorsNode = object(root, "tensors", table);
+        Map<Role, Template> tensors = templates(object(root, "tensors", table), table, "tensors");
+        Map<Role, Template> fused = root.has("fused_experts")
+                ? templates(object(root, "fused_experts", table), table, "fused_experts") : Map.of();
+        checkRoles(tensors, gated, norm, parallel && !config.has("parallel_residual"), perHead, postOnly, table);
+        checkExperts(tensors, fused, config, table);
+        if (windows == WindowLayers.PATTERN && !config.has("sliding_window_pattern")) {
+            throw NeurotomeException.badCheckpoint(table + ": layout.sliding_window_layers pattern needs the config"
+                    + " field sliding_window_pattern");
+        }
+
+        List<String> ignored = new ArrayList<>();
+        root.path("ignored").forEach(n -> ignored.add(n.asText()));
+        return new Architecture(modelType, table, reference, Collections.unmodifiableMap(fields),
+                Collections.unmodifiableMap(requires), weights, norm, gated, parallel, rotary, extra, prefix, false,
+                Collections.unmodifiableMap(tensors), Collections.unmodifiableMap(fused), List.copyOf(ignored));
+    }
+
+    /** The role → name templates of a table section ({@code tensors} or {@code fused_experts}). */
+    private static Map<Role, Template> templates(JsonNode tensorsNode, String table, String section) {
         Map<Role, Template> tensors = new EnumMap<>(Role.class);
         for (Iterator<Map.Entry<String, JsonNode>> it = tensorsNode.fields(); it.hasNext(); ) {
             Map.Entry<String, JsonNode> e = it.next();
             Role role = Role.ofKey(e.getKey());
             if (role == null) {
-                throw NeurotomeException.badCheckpoint(table + ": unknown role '" + e.getKey() + "' in tensors; allowed: "
-                        + Role.allowedKeys());
+                throw NeurotomeException.badCheckpoint(table + ": unknown role '" + e.getKey() + "' in " + section
+                        + "; allowed: " + Role.allowedKeys());
             }
             JsonNode v = e.getValue();
             Template t;
@@ -609,22 +747,66 @@ public final class Architecture {
                         + " must be a name template or {name, when}");
             }
             if (role.perLayer() != t.name().contains("{l}")) {
-                throw NeurotomeException.badCheckpoint(table + ": tensors." + e.getKey() + " '" + t.name() + "' "
+                throw NeurotomeException.badCheckpoint(table + ": " + section + "." + e.getKey() + " '" + t.name() + "' "
                         + (role.perLayer() ? "needs" : "must not contain") + " the layer placeholder {l}");
+            }
+            if (role.perExpert() != t.name().contains("{e}")) {
+                throw NeurotomeException.badCheckpoint(table + ": " + section + "." + e.getKey() + " '" + t.name() + "' "
+                        + (role.perExpert() ? "needs" : "must not contain") + " the expert placeholder {e}");
             }
             tensors.put(role, t);
         }
-        checkRoles(tensors, gated, norm, parallel && !config.has("parallel_residual"), perHead, postOnly, table);
-        if (windows == WindowLayers.PATTERN && !config.has("sliding_window_pattern")) {
-            throw NeurotomeException.badCheckpoint(table + ": layout.sliding_window_layers pattern needs the config"
-                    + " field sliding_window_pattern");
-        }
+        return tensors;
+    }
 
-        List<String> ignored = new ArrayList<>();
-        root.path("ignored").forEach(n -> ignored.add(n.asText()));
-        return new Architecture(modelType, table, reference, Collections.unmodifiableMap(fields),
-                Collections.unmodifiableMap(requires), weights, norm, gated, parallel, rotary, extra, prefix, false,
-                Collections.unmodifiableMap(tensors), List.copyOf(ignored));
+    /**
+     * A sparse table declares its router, its experts one way or both (per expert in
+     * {@code tensors}, fused in {@code fused_experts}, with the router again there), a shared
+     * expert whole or not at all, and reads its expert count, top k and expert width from
+     * config.json; a dense table declares none of these.
+     */
+    private static void checkExperts(Map<Role, Template> tensors, Map<Role, Template> fused, JsonNode config,
+                                     String table) {
+        boolean sparse = tensors.containsKey(Role.ROUTER);
+        for (Role r : Role.values()) {
+            if (r.sparse() && r != Role.ROUTER && tensors.containsKey(r) && !sparse) {
+                throw NeurotomeException.badCheckpoint(table + ": tensors." + r.key() + " needs a router");
+            }
+        }
+        if (!sparse) {
+            if (!fused.isEmpty()) {
+                throw NeurotomeException.badCheckpoint(table + ": fused_experts needs a router in tensors");
+            }
+            return;
+        }
+        for (Role r : List.of(Role.EXPERT_GATE, Role.EXPERT_UP, Role.EXPERT_DOWN)) {
+            if (!tensors.containsKey(r)) {
+                throw NeurotomeException.badCheckpoint(table + ": tensors lacks the role '" + r.key() + "'");
+            }
+        }
+        if (tensors.containsKey(Role.EXPERTS_GATE_UP) || tensors.containsKey(Role.EXPERTS_DOWN)) {
+            throw NeurotomeException.badCheckpoint(table + ": experts_gate_up and experts_down belong in fused_experts");
+        }
+        if (!fused.isEmpty() && !fused.keySet().equals(java.util.EnumSet.of(Role.ROUTER, Role.EXPERTS_GATE_UP,
+                Role.EXPERTS_DOWN))) {
+            throw NeurotomeException.badCheckpoint(table + ": fused_experts needs exactly router, experts_gate_up and"
+                    + " experts_down");
+        }
+        long shared = java.util.stream.Stream.of(Role.SHARED_GATE, Role.SHARED_UP, Role.SHARED_DOWN,
+                Role.SHARED_EXPERT_GATE).filter(tensors::containsKey).count();
+        if (shared != 0 && shared != 4) {
+            throw NeurotomeException.badCheckpoint(table + ": tensors needs shared_gate, shared_up, shared_down and"
+                    + " shared_expert_gate, or none of them");
+        }
+        for (String f : List.of("num_experts", "experts_per_token", "expert_ffn_size")) {
+            if (!config.has(f)) {
+                throw NeurotomeException.badCheckpoint(table + ": a router needs the config field " + f);
+            }
+        }
+        if (shared == 4 && !config.has("shared_expert_ffn_size")) {
+            throw NeurotomeException.badCheckpoint(table + ": a shared expert needs the config field"
+                    + " shared_expert_ffn_size");
+        }
     }
 
     /**
@@ -635,7 +817,12 @@ public final class Architecture {
     private static void checkRoles(Map<Role, Template> tensors, boolean gated, NormKind norm, boolean sharedNorm,
                                    boolean qkvPerHead, boolean postOnly, String table) {
         boolean gateUp = tensors.containsKey(Role.GATE_UP);
-        List<Role> required = new ArrayList<>(List.of(Role.EMBED, Role.O, Role.DOWN, Role.LN_F, Role.LM_HEAD));
+        // a mixture of experts whose every layer is sparse (Mixtral, OLMoE) has no dense FFN
+        boolean allSparse = tensors.containsKey(Role.ROUTER) && !tensors.containsKey(Role.DOWN);
+        List<Role> required = new ArrayList<>(List.of(Role.EMBED, Role.O, Role.LN_F, Role.LM_HEAD));
+        if (!allSparse) {
+            required.add(Role.DOWN);
+        }
         if (postOnly) {
             if (tensors.containsKey(Role.LN1) || tensors.containsKey(Role.LN2)) {
                 throw NeurotomeException.badCheckpoint(table + ": layout.norm_position post allows neither ln1 nor ln2");
@@ -644,8 +831,10 @@ public final class Architecture {
         } else {
             required.add(Role.LN1);
         }
-        required.add(gateUp ? Role.GATE_UP : Role.UP);
-        if (gated && !gateUp) {
+        if (!allSparse) {
+            required.add(gateUp ? Role.GATE_UP : Role.UP);
+        }
+        if (gated && !gateUp && !allSparse) {
             required.add(Role.GATE);
         }
         if (!sharedNorm && !postOnly) {

@@ -49,9 +49,11 @@ public record ModelConfig(String modelType, int numLayers, int numHeads, int num
      * @param windowPattern      every {@code windowPattern}-th layer is global, the others local
      *                           (Gemma 3's {@code sliding_window_pattern}; 0 where the table fixes the
      *                           local layers)
+     * @param experts            the mixture-of-experts settings ({@link Experts#NONE} for a dense model)
      */
     public record Features(RopeScaling ropeScaling, double queryPreAttnScalar, double attnSoftcap, double finalSoftcap,
-                           boolean parallelResidual, double clipQkv, double ropeLocalTheta, int windowPattern) {
+                           boolean parallelResidual, double clipQkv, double ropeLocalTheta, int windowPattern,
+                           Experts experts) {
         public Features {
             check(queryPreAttnScalar > 0, "query_pre_attn_scalar", queryPreAttnScalar);
             check(attnSoftcap >= 0 && Double.isFinite(attnSoftcap), "attn_logit_softcapping", attnSoftcap);
@@ -59,12 +61,13 @@ public record ModelConfig(String modelType, int numLayers, int numHeads, int num
             check(clipQkv >= 0 && Double.isFinite(clipQkv), "clip_qkv", clipQkv);
             check(ropeLocalTheta >= 0 && Double.isFinite(ropeLocalTheta), "rope_local_base_freq", ropeLocalTheta);
             check(windowPattern >= 0, "sliding_window_pattern", windowPattern);
+            java.util.Objects.requireNonNull(experts, "experts");
         }
 
         /** A family's plain settings: no rope scaling, scores over √head_dim, no soft-capping, the table's block. */
         public static Features plain(String modelType, int headDim) {
             return new Features(RopeScaling.NONE, headDim, 0, 0, Architecture.forModelType(modelType).parallelBlock(),
-                    0, 0, 0);
+                    0, 0, 0, Experts.NONE);
         }
     }
 
@@ -77,7 +80,8 @@ public record ModelConfig(String modelType, int numLayers, int numHeads, int num
      * {@code rotary_fraction} (GPT-NeoX's {@code rotary_pct}, Phi-3's {@code partial_rotary_factor}),
      * {@code parallel_residual} (the table's {@code layout.block} unless a config key chooses),
      * Gemma 2's {@code query_pre_attn_scalar} and soft-caps (an explicit null cap means none),
-     * OLMoE's {@code clip_qkv} (null: none), Gemma 3's local rotary base and window pattern.
+     * OLMoE's {@code clip_qkv} (null: none), Gemma 3's local rotary base and window pattern, and the
+     * mixture-of-experts settings ({@link Experts}; {@code dense_layers} is a list of layers).
      */
     static final Map<String, JsonNode> OPTIONAL_FIELDS = optionalFields();
     /** Every field in evaluation order: a default may name a field before it. */
@@ -85,7 +89,8 @@ public record ModelConfig(String modelType, int numLayers, int numHeads, int num
             "head_dim", "ffn_size", "vocab_size", "max_positions", "norm_eps", "rope_theta", "rotary_fraction",
             "rotary_dim", "sliding_window", "activation", "tie_word_embeddings", "attention_bias", "mlp_bias",
             "parallel_residual", "query_pre_attn_scalar", "attn_softcap", "final_softcap", "clip_qkv",
-            "rope_local_theta", "sliding_window_pattern");
+            "rope_local_theta", "sliding_window_pattern", "num_experts", "experts_per_token", "expert_ffn_size",
+            "shared_expert_ffn_size", "norm_topk_prob", "decoder_sparse_step", "dense_layers");
     /** The fields whose null (in config.json or as the table's default) means "none", read as 0. */
     private static final List<String> NULL_MEANS_NONE = List.of("attn_softcap", "final_softcap", "clip_qkv");
     /** The boolean fields a tensor template may depend on ({@code when:}). */
@@ -101,6 +106,13 @@ public record ModelConfig(String modelType, int numLayers, int numHeads, int num
         m.put("clip_qkv", Json.MAPPER.getNodeFactory().numberNode(0.0));
         m.put("rope_local_theta", Json.MAPPER.getNodeFactory().numberNode(0.0));
         m.put("sliding_window_pattern", Json.MAPPER.getNodeFactory().numberNode(0));
+        m.put("num_experts", Json.MAPPER.getNodeFactory().numberNode(0));
+        m.put("experts_per_token", Json.MAPPER.getNodeFactory().numberNode(0));
+        m.put("expert_ffn_size", Json.MAPPER.getNodeFactory().numberNode(0));
+        m.put("shared_expert_ffn_size", Json.MAPPER.getNodeFactory().numberNode(0));
+        m.put("norm_topk_prob", Json.MAPPER.getNodeFactory().booleanNode(false));
+        m.put("decoder_sparse_step", Json.MAPPER.getNodeFactory().numberNode(1));
+        m.put("dense_layers", Json.MAPPER.getNodeFactory().arrayNode());
         return Collections.unmodifiableMap(m);
     }
 
@@ -142,7 +154,7 @@ public record ModelConfig(String modelType, int numLayers, int numHeads, int num
 
     /** The fields that must be at least 1 (the others of {@link #TABLE_FIELDS} that are whole numbers may be 0). */
     private static final List<String> POSITIVE = List.of("num_layers", "num_heads", "num_kv_heads", "hidden_size",
-            "head_dim", "ffn_size", "vocab_size", "max_positions");
+            "head_dim", "ffn_size", "vocab_size", "max_positions", "decoder_sparse_step");
 
     /**
      * Reads the {@code config.json} of {@code checkpoint}: as {@link #from(ObjectNode)}, with the
@@ -188,6 +200,7 @@ public record ModelConfig(String modelType, int numLayers, int numHeads, int num
         }
         checkLayerTypes(config, arch, (int) v.get("num_layers"), (int) v.get("sliding_window"),
                 (int) v.get("sliding_window_pattern"));
+        Experts experts = experts(arch, v);
         int hidden = (int) v.get("hidden_size");
         int heads = (int) v.get("num_heads");
         int kvHeads = (int) v.get("num_kv_heads");
@@ -210,7 +223,43 @@ public record ModelConfig(String modelType, int numLayers, int numHeads, int num
                 new Features(RopeScaling.read(config, arch), (double) v.get("query_pre_attn_scalar"),
                         (double) v.get("attn_softcap"), (double) v.get("final_softcap"),
                         (boolean) v.get("parallel_residual"), (double) v.get("clip_qkv"),
-                        (double) v.get("rope_local_theta"), (int) v.get("sliding_window_pattern")));
+                        (double) v.get("rope_local_theta"), (int) v.get("sliding_window_pattern"), experts));
+    }
+
+    /**
+     * The mixture-of-experts settings read for a table that routes (its {@code num_experts} read
+     * from a key): at least one expert, each position routed to between 1 and all of them, experts
+     * of at least one unit, and dense layers that exist.
+     */
+    @SuppressWarnings("unchecked")
+    private static Experts experts(Architecture arch, Map<String, Object> v) {
+        if (!arch.sparse()) {
+            return Experts.NONE;
+        }
+        int count = (int) v.get("num_experts");
+        int topK = (int) v.get("experts_per_token");
+        int layers = (int) v.get("num_layers");
+        if (count < 1) {
+            throw NeurotomeException.badCheckpoint(Checkpoint.CONFIG + ": " + name(arch, "num_experts") + " is " + count
+                    + "; allowed: a whole number from 1");
+        }
+        if (topK < 1 || topK > count) {
+            throw NeurotomeException.badCheckpoint(Checkpoint.CONFIG + ": " + name(arch, "experts_per_token") + " is "
+                    + topK + "; allowed: a whole number from 1 to " + name(arch, "num_experts") + " " + count);
+        }
+        if ((int) v.get("expert_ffn_size") < 1) {
+            throw NeurotomeException.badCheckpoint(Checkpoint.CONFIG + ": " + name(arch, "expert_ffn_size") + " is "
+                    + v.get("expert_ffn_size") + "; allowed: a whole number from 1");
+        }
+        List<Integer> dense = (List<Integer>) v.get("dense_layers");
+        for (int l : dense) {
+            if (l < 0 || l >= layers) {
+                throw NeurotomeException.badCheckpoint(Checkpoint.CONFIG + ": " + name(arch, "dense_layers") + " lists "
+                        + l + "; allowed: layers 0 to " + (layers - 1));
+            }
+        }
+        return new Experts(count, topK, (boolean) v.get("norm_topk_prob"), (int) v.get("expert_ffn_size"),
+                (int) v.get("shared_expert_ffn_size"), (int) v.get("decoder_sparse_step"), dense);
     }
 
     /** How messages name a table field: by its config.json key, or as derived when the family has none. */
@@ -283,7 +332,7 @@ public record ModelConfig(String modelType, int numLayers, int numHeads, int num
         if (value != null && value.isNull() && NULL_MEANS_NONE.contains(field)) {
             return 0.0; // transformers: an explicit null cap (or clip) means none
         }
-        if (value != null && value.isTextual() && !field.equals("activation")) {
+        if (value != null && value.isTextual() && !field.equals("activation") && !field.equals("dense_layers")) {
             // text is for the table's derived defaults ("hidden_size / num_heads"), never a config value
             throw NeurotomeException.badCheckpoint(Checkpoint.CONFIG + ": " + source + " must be "
                     + (field.equals("norm_eps") || field.equals("rope_theta") ? "a number" : "a whole number")
@@ -311,7 +360,22 @@ public record ModelConfig(String modelType, int numLayers, int numHeads, int num
                 }
                 yield value.asText();
             }
-            case "tie_word_embeddings", "attention_bias", "mlp_bias", "parallel_residual" -> {
+            case "dense_layers" -> {
+                List<Integer> layers = new ArrayList<>();
+                if (!value.isArray()) {
+                    throw NeurotomeException.badCheckpoint(Checkpoint.CONFIG + ": " + source
+                            + " must be a list of layer indices, got " + value);
+                }
+                for (JsonNode n : value) {
+                    if (!n.isIntegralNumber() || !n.canConvertToInt()) {
+                        throw NeurotomeException.badCheckpoint(Checkpoint.CONFIG + ": " + source
+                                + " must be a list of layer indices, got " + value);
+                    }
+                    layers.add(n.asInt());
+                }
+                yield List.copyOf(layers);
+            }
+            case "tie_word_embeddings", "attention_bias", "mlp_bias", "parallel_residual", "norm_topk_prob" -> {
                 if (!value.isBoolean()) {
                     throw NeurotomeException.badCheckpoint(Checkpoint.CONFIG + ": " + source
                             + " must be true or false, got " + value);
@@ -435,6 +499,37 @@ public record ModelConfig(String modelType, int numLayers, int numHeads, int num
         return architecture().windowed(l, features.windowPattern());
     }
 
+    /**
+     * The FFN neurons of layer {@code l}: {@code ffnSize} in a dense layer; in a sparse one every
+     * expert's units, expert-major, then the shared expert's ({@link Experts#neurons()}).
+     */
+    public int ffnWidth(int l) {
+        return features.experts().sparse(l) ? features.experts().neurons() : ffnSize;
+    }
+
+    /** The FFN neurons of every layer together. */
+    public long totalNeurons() {
+        long n = 0;
+        for (int l = 0; l < numLayers; l++) {
+            n += ffnWidth(l);
+        }
+        return n;
+    }
+
+    /** The widest layer's FFN neurons. */
+    public int maxFfnWidth() {
+        int w = 0;
+        for (int l = 0; l < numLayers; l++) {
+            w = Math.max(w, ffnWidth(l));
+        }
+        return w;
+    }
+
+    /** Whether layer {@code l} routes its positions to experts. */
+    public boolean sparseLayer(int l) {
+        return features.experts().sparse(l);
+    }
+
     /** Query heads that share one key/value head (1 without grouped-query attention). */
     public int groupSize() {
         return numHeads / numKvHeads;
@@ -478,6 +573,14 @@ public record ModelConfig(String modelType, int numLayers, int numHeads, int num
         values.put("clip_qkv", features.clipQkv() == 0 ? null : features.clipQkv());
         values.put("rope_local_theta", features.ropeLocalTheta());
         values.put("sliding_window_pattern", features.windowPattern());
+        Experts e = features.experts();
+        values.put("num_experts", e.count());
+        values.put("experts_per_token", e.topK());
+        values.put("expert_ffn_size", e.width());
+        values.put("shared_expert_ffn_size", e.sharedWidth());
+        values.put("norm_topk_prob", e.renormalize());
+        values.put("decoder_sparse_step", e.sparseStep());
+        values.put("dense_layers", e.denseLayers());
         for (String field : FIELD_ORDER) {
             String key = arch.configField(field).key();
             if (key != null) {

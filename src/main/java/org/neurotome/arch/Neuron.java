@@ -43,9 +43,10 @@ public record Neuron(int layer, int neuron) implements Comparable<Neuron> {
 
     /** Checks the neuron exists in a model of this shape. */
     public Neuron check(ModelConfig c) {
-        if (layer < 0 || layer >= c.numLayers() || neuron < 0 || neuron >= c.ffnSize()) {
+        if (layer < 0 || layer >= c.numLayers() || neuron < 0 || neuron >= c.ffnWidth(layer)) {
             throw NeurotomeException.badInput("neuron " + this + " does not exist: the model has layers 0.."
-                    + (c.numLayers() - 1) + " and neurons 0.." + (c.ffnSize() - 1));
+                    + (c.numLayers() - 1) + " and neurons 0.." + (c.ffnWidth(Math.clamp(layer, 0, c.numLayers() - 1)) - 1)
+                    + (layer >= 0 && layer < c.numLayers() ? " in layer " + layer : ""));
         }
         return this;
     }

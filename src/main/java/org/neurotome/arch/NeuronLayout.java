@@ -1,5 +1,7 @@
 package org.neurotome.arch;
 
+import org.neurotome.NeurotomeException;
+
 import java.util.ArrayList;
 import java.util.List;
 
@@ -7,7 +9,9 @@ import java.util.List;
  * Where FFN neuron k of a layer lives in the weights: its input rows (of the up/gate
  * projections and their biases; of Phi-3's fused {@code gate_up_proj}, rows k and
  * I + k) and its value vector, the column k of the down projection
- * (row k of GPT-2's Conv1D {@code c_proj.weight}) that its coefficient m_k multiplies
+ * (row k of GPT-2's Conv1D {@code c_proj.weight}) that its coefficient m_k multiplies; in a
+ * sparse layer neuron e·I + j is row j of expert e's gate and up projections and column j of its
+ * down projection (the shared expert's units last)
  * (Geva et al. 2021, "Transformer Feed-Forward Layers Are Key-Value Memories"; docs/method.md A1).
  */
 public final class NeuronLayout {
@@ -23,8 +27,14 @@ public final class NeuronLayout {
 
     /** The slices computing neuron {@code k}'s activation: up (and gate) rows and bias entries. */
     public List<TensorSlice> inputSlices(int layer, int k) {
-        check(k);
+        check(layer, k);
         List<TensorSlice> s = new ArrayList<>();
+        if (config.sparseLayer(layer)) {
+            Unit u = unit(k);
+            s.add(new TensorSlice(u.name(u.shared ? Role.SHARED_GATE : Role.EXPERT_GATE, layer), axes.outAxis(), u.j, 1));
+            s.add(new TensorSlice(u.name(u.shared ? Role.SHARED_UP : Role.EXPERT_UP, layer), axes.outAxis(), u.j, 1));
+            return s;
+        }
         if (arch.fusedGateUp()) {
             String name = arch.tensorName(Role.GATE_UP, layer);
             s.add(new TensorSlice(name, axes.outAxis(), k, 1));
@@ -44,13 +54,36 @@ public final class NeuronLayout {
 
     /** Neuron {@code k}'s value vector in the down projection. */
     public TensorSlice valueSlice(int layer, int k) {
-        check(k);
+        check(layer, k);
+        if (config.sparseLayer(layer)) {
+            Unit u = unit(k);
+            return new TensorSlice(u.name(u.shared ? Role.SHARED_DOWN : Role.EXPERT_DOWN, layer), axes.inAxis(), u.j, 1);
+        }
         return new TensorSlice(arch.tensorName(Role.DOWN, layer), axes.inAxis(), k, 1);
     }
 
-    private void check(int k) {
-        if (k < 0 || k >= config.ffnSize()) {
-            throw new IllegalArgumentException("neuron " + k + " out of range 0.." + (config.ffnSize() - 1));
+    /** Neuron k of a sparse layer: unit {@code j} of expert {@code expert}, or of the shared expert. */
+    private record Unit(int expert, int j, boolean shared, Architecture arch) {
+        String name(Role role, int layer) {
+            return shared ? arch.tensorName(role, layer) : arch.tensorName(role, layer, expert);
+        }
+    }
+
+    private Unit unit(int k) {
+        Experts x = config.features().experts();
+        int routed = x.count() * x.width();
+        return k < routed ? new Unit(k / x.width(), k % x.width(), false, arch)
+                : new Unit(-1, k - routed, true, arch);
+    }
+
+    private void check(int layer, int k) {
+        if (config.sparseLayer(layer) && arch.fusedExperts()) {
+            throw NeurotomeException.badInput("layer " + layer + " of this " + config.modelType() + " checkpoint fuses its"
+                    + " experts into one tensor per layer ('" + arch.tensorName(Role.EXPERTS_GATE_UP, layer)
+                    + "'), whose units neuron edits do not reach; the per-expert form can be edited");
+        }
+        if (k < 0 || k >= config.ffnWidth(layer)) {
+            throw new IllegalArgumentException("neuron " + k + " out of range 0.." + (config.ffnWidth(layer) - 1));
         }
     }
 }

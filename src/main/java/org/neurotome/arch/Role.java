@@ -12,7 +12,13 @@ import java.util.stream.Collectors;
  * {@link #GATE_UP} is Phi-3's fused {@code gate_up_proj} (gate rows, then up rows);
  * {@link #Q_NORM}/{@link #K_NORM} are the RMSNorms of q and k (per head in Qwen3 and Gemma 3,
  * over the whole projection in OLMo 2); {@link #LN1_POST} and {@link #LN2_POST} are Gemma 2's
- * and OLMo 2's norms of the attention and FFN outputs.
+ * and OLMo 2's norms of the attention and FFN outputs. The roles of a sparse (mixture-of-experts)
+ * FFN block: {@link #ROUTER} ({@code gate.weight} [E, D]); each expert's {@link #EXPERT_GATE},
+ * {@link #EXPERT_UP} and {@link #EXPERT_DOWN} (templates with {@code {e}}, the expert index), or
+ * all experts fused as transformers v5 writes them ({@link #EXPERTS_GATE_UP} [E, 2I, D]: each
+ * expert's gate rows, then its up rows; {@link #EXPERTS_DOWN} [E, D, I]); and Qwen2-MoE's shared
+ * expert ({@link #SHARED_GATE}, {@link #SHARED_UP}, {@link #SHARED_DOWN}) with its sigmoid gate
+ * {@link #SHARED_EXPERT_GATE} [1, D].
  */
 public enum Role {
     EMBED(false), POS_EMBED(false),
@@ -25,6 +31,8 @@ public enum Role {
     LN2(true), LN2_BIAS(true),
     GATE(true), GATE_BIAS(true), UP(true), UP_BIAS(true), GATE_UP(true), DOWN(true), DOWN_BIAS(true),
     LN2_POST(true),
+    ROUTER(true), EXPERT_GATE(true), EXPERT_UP(true), EXPERT_DOWN(true), EXPERTS_GATE_UP(true), EXPERTS_DOWN(true),
+    SHARED_GATE(true), SHARED_UP(true), SHARED_DOWN(true), SHARED_EXPERT_GATE(true),
     LN_F(false), LN_F_BIAS(false),
     LM_HEAD(false), LM_HEAD_BIAS(false);
 
@@ -32,6 +40,22 @@ public enum Role {
 
     Role(boolean perLayer) {
         this.perLayer = perLayer;
+    }
+
+    /** Whether the role belongs to a sparse FFN block (router, experts, shared expert). */
+    public boolean sparse() {
+        return ordinal() >= ROUTER.ordinal() && ordinal() <= SHARED_EXPERT_GATE.ordinal();
+    }
+
+    /** Whether the role exists once per expert (its template contains {@code {e}}). */
+    public boolean perExpert() {
+        return this == EXPERT_GATE || this == EXPERT_UP || this == EXPERT_DOWN;
+    }
+
+    /** Whether the role belongs to a dense FFN (absent from a sparse layer). */
+    public boolean denseFfn() {
+        return this == GATE || this == GATE_BIAS || this == UP || this == UP_BIAS || this == GATE_UP || this == DOWN
+                || this == DOWN_BIAS;
     }
 
     /** Whether the role exists once per layer (its template contains {@code {l}}). */

@@ -7,6 +7,7 @@ import org.neurotome.NeurotomeException;
 import org.neurotome.model.ForwardRequest;
 import org.neurotome.model.ForwardResult;
 import org.neurotome.model.LanguageModel;
+import org.neurotome.model.Tap;
 import org.neurotome.model.TextTokenizer;
 import org.neurotome.model.TorchThreads;
 import picocli.CommandLine.ArgGroup;
@@ -19,7 +20,9 @@ import picocli.CommandLine.Spec;
 
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.List;
 import java.util.stream.IntStream;
 
 /** {@code neurotome predict}: the model's next-token distribution after a prompt. */
@@ -38,7 +41,8 @@ public final class PredictCommand implements java.util.concurrent.Callable<Integ
     @Option(names = "--top", paramLabel = "K", defaultValue = "10", description = "How many tokens to list. Default: ${DEFAULT-VALUE}.")
     int top;
 
-    @Option(names = "--json", description = "Print JSON: ids, tokens, top (id, token, prob, logprob).")
+    @Option(names = "--json", description = "Print JSON: ids, tokens, top (id, token, prob, logprob); for a mixture of"
+            + " experts also routing (layer, router_logits, weights, experts) at the last position.")
     boolean json;
 
     @Option(names = "--logits", description = "With --json: add the full last-position logit vector.")
@@ -58,8 +62,32 @@ public final class PredictCommand implements java.util.concurrent.Callable<Integ
             int[] ids = input.resolve(lm);
             lm.transformer().setProgress((done, total) -> bar.update("layers", done, total));
             float[] z;
-            try (ForwardResult r = lm.transformer().forward(ForwardRequest.tokens(ids))) {
+            ArrayNode routing = Json.MAPPER.createArrayNode();
+            List<String> taps = new ArrayList<>();
+            for (int l = 0; json && l < lm.config().numLayers(); l++) {
+                if (lm.config().sparseLayer(l)) {
+                    taps.addAll(List.of(Tap.routerLogits(l), Tap.expertWeights(l), Tap.expertIndices(l)));
+                }
+            }
+            try (ForwardResult r = lm.transformer().forward(ForwardRequest.tokens(ids).withTaps(taps))) {
                 z = r.lastLogits(0);
+                for (int l = 0; l < lm.config().numLayers(); l++) {
+                    if (taps.contains(Tap.routerLogits(l))) {
+                        ObjectNode layer = routing.addObject().put("layer", l);
+                        ArrayNode logitsNode = layer.putArray("router_logits");
+                        for (float v : r.tap(Tap.routerLogits(l)).get(0).toFloatArray()) {
+                            logitsNode.add(v);
+                        }
+                        ArrayNode weights = layer.putArray("weights");
+                        for (float v : r.tap(Tap.expertWeights(l)).get(0).toFloatArray()) {
+                            weights.add(v);
+                        }
+                        ArrayNode experts = layer.putArray("experts");
+                        for (long e : r.tap(Tap.expertIndices(l)).get(0).toLongArray()) {
+                            experts.add(e);
+                        }
+                    }
+                }
             }
             bar.finish();
             lm.requireFinite(z);
@@ -91,6 +119,9 @@ public final class PredictCommand implements java.util.concurrent.Callable<Integ
                     }
                     t.put("prob", Math.exp(z[id] - lse));
                     t.put("logprob", z[id] - lse);
+                }
+                if (!routing.isEmpty()) {
+                    root.set("routing", routing);
                 }
                 if (logits) {
                     ArrayNode all = root.putArray("logits");

@@ -115,7 +115,8 @@ public final class Attribution {
      * exactly or as {@code scoring} says; {@code keepSteps} also keeps each step's own scores.
      */
     public AttributionResult run(PromptSet prompts, boolean keepSteps, Scoring scoring) {
-        return scoring.exhaustive() ? exhaustive(prompts, keepSteps)
+        // a mixture of experts is scored exhaustively: the bounds of docs/bounds.md do not cover routing
+        return scoring.exhaustive() || model.config().features().experts().count() > 0 ? exhaustive(prompts, keepSteps)
                 : BoundedRanking.attribution(this, prompts, keepSteps, scoring);
     }
 
@@ -123,7 +124,7 @@ public final class Attribution {
     private AttributionResult exhaustive(PromptSet prompts, boolean keepSteps) {
         ModelConfig c = model.config();
         List<PromptSet.Step> steps = prompts.steps();
-        ComponentScores.Sum sum = new ComponentScores.Sum(c.numLayers(), c.numHeads(), c.ffnSize());
+        ComponentScores.Sum sum = new ComponentScores.Sum(c);
         List<StepScores> scored = new ArrayList<>();
         int chunk = rowsPerPass(prompts.maxContext());
         for (int from = 0; from < steps.size(); from += chunk) {
@@ -135,7 +136,7 @@ public final class Attribution {
             options.progress().update("positions", scored.size(), steps.size());
         }
         return new AttributionResult(prompts, scored, sum.mean(), Scoring.Summary.exhaustive(
-                (long) c.numLayers() * c.ffnSize(), (long) c.numLayers() * c.numHeads()));
+                c.totalNeurons(), (long) c.numLayers() * c.numHeads()));
     }
 
     /**
@@ -157,8 +158,8 @@ public final class Attribution {
     int rowsPerBatch(int maxLen) {
         ModelConfig c = model.config();
         long d = c.hiddenSize();
-        long perRow = c.numLayers() * ((long) c.numHeads() * d + c.ffnSize() + 6 * d)
-                + (long) maxLen * Math.max(Math.max(d, 2L * c.ffnSize()), (long) c.numHeads() * maxLen)
+        long perRow = c.numLayers() * ((long) c.numHeads() * d + c.maxFfnWidth() + 6 * d)
+                + (long) maxLen * Math.max(Math.max(d, 2L * c.maxFfnWidth()), (long) c.numHeads() * maxLen)
                 + c.vocabSize() * (long) (c.numHeads() + 4);
         return (int) Math.max(1, Math.min(Integer.MAX_VALUE, options.batchElements() / perRow));
     }
@@ -172,8 +173,9 @@ public final class Attribution {
     int rowsPerPass(int maxLen) {
         ModelConfig c = model.config();
         long d = c.hiddenSize();
-        long perRow = 4 * (c.numLayers() * ((long) c.numHeads() * d + 2L * c.ffnSize() + 5 * d) + 2L * c.vocabSize());
-        long room = model.weights().budget().available() / 2;
+        long perRow = 4 * (c.numLayers() * ((long) c.numHeads() * d + 2L * c.maxFfnWidth() + 5 * d)
+                + 2L * c.vocabSize());
+        long room = model.weights().memory().recordedRowsBytes();
         return (int) Math.max(rowsPerBatch(maxLen), Math.min(Integer.MAX_VALUE, room / perRow));
     }
 
@@ -335,7 +337,6 @@ public final class Attribution {
         ModelConfig c = model.config();
         int layers = c.numLayers();
         int heads = c.numHeads();
-        int ffnSize = c.ffnSize();
         Rows all = new Rows(records);
         int rows = all.size();
         float[][][] neuron = new float[rows][layers][];
@@ -346,6 +347,7 @@ public final class Attribution {
         double[][] attention = new double[rows][layers];
         double[][] ffn = new double[rows][layers];
         for (int l = 0; l < layers; l++) {
+            int ffnSize = c.ffnWidth(l);
             try (NDScope layerScope = new NDScope(); Weights.Lease<NDArray> values = model.weights().ffnValues(l)) {
                 Layer in = layer(records, l, all);
                 LayerScores ls = layerScores(in, all, true);
@@ -559,13 +561,13 @@ public final class Attribution {
     private float[][] neuronsByValueProjections(int l, NDArray values, NDArray baseU, NDArray post, float[] s,
                                                 int[] target, float[] base) {
         int rows = s.length;
-        int neurons = model.config().ffnSize();
+        int neurons = model.config().ffnWidth(l);
         long vocab = projection.vocabSize();
         float[][] out = new float[rows][neurons];
         NDManager m = baseU.getManager();
         NDArray a = post.div(m.create(s, new Shape(rows, 1)));                                // [R, I]: m_k / s
         int block = Math.clamp(BLOCK_ELEMENTS / vocab, 1, neurons);
-        long room = Math.max(BLOCK_ELEMENTS, model.weights().budget().available() / 16);      // floats: a quarter
+        long room = model.weights().memory().projectedFloats(BLOCK_ELEMENTS);
         int projected = (int) Math.clamp(room / vocab / block * block, block, neurons);
         for (int p0 = 0; p0 < neurons; p0 += projected) {
             int p1 = Math.min(neurons, p0 + projected);

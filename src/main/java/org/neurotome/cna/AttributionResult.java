@@ -63,21 +63,19 @@ public final class AttributionResult {
     }
 
     static List<NeuronScore> neurons(ComponentScores s, int top) {
-        int width = s.neuron()[0].length;
         List<NeuronScore> out = new ArrayList<>();
-        for (int i : Ranking.order(s.neuron(), top)) {
-            int l = i / width;
-            int k = i % width;
+        for (int[] i : Ranking.order(s.neuron(), top)) {
+            int l = i[0];
+            int k = i[1];
             out.add(new NeuronScore(new Neuron(l, k), s.neuron()[l][k], s.coef()[l][k]));
         }
         return out;
     }
 
     static List<HeadScore> heads(ComponentScores s, int top) {
-        int width = s.head()[0].length;
         List<HeadScore> out = new ArrayList<>();
-        for (int i : Ranking.order(s.head(), top)) {
-            out.add(new HeadScore(new Head(i / width, i % width), s.head()[i / width][i % width]));
+        for (int[] i : Ranking.order(s.head(), top)) {
+            out.add(new HeadScore(new Head(i[0], i[1]), s.head()[i[0]][i[1]]));
         }
         return out;
     }

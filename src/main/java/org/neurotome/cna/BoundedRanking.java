@@ -106,7 +106,7 @@ final class BoundedRanking {
         int n = steps.size();
         Chunks chunks = new Chunks(steps, at.rowsPerPass(prompts.maxContext()));
         LogProbBounds bounds = new LogProbBounds(at.projection());
-        ComponentScores.Sum sum = new ComponentScores.Sum(layers, heads, ffn);
+        ComponentScores.Sum sum = new ComponentScores.Sum(c);
         StepScores[] kept = new StepScores[n];
         BoundLists neuronBounds = new BoundLists(layers * ffn, n, keepSteps);
         BoundLists headBounds = new BoundLists(layers * heads, n, keepSteps);
@@ -249,8 +249,8 @@ final class BoundedRanking {
         Chunks chunksB = new Chunks(stepsB, chunksA.size());
         LogProbBounds boundsA = new LogProbBounds(atA.projection());
         LogProbBounds boundsB = oneModel ? boundsA : new LogProbBounds(atB.projection());
-        ComponentScores.Sum sumA = new ComponentScores.Sum(layers, heads, ffn);
-        ComponentScores.Sum sumB = new ComponentScores.Sum(layers, heads, ffn);
+        ComponentScores.Sum sumA = new ComponentScores.Sum(c);
+        ComponentScores.Sum sumB = new ComponentScores.Sum(c);
         StepScores[] keptA = new StepScores[n];
         StepScores[] keptB = new StepScores[n];
         BoundLists diffBounds = new BoundLists(layers * ffn, n, keepSteps);

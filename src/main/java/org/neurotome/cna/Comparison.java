@@ -93,7 +93,9 @@ public final class Comparison {
             throw NeurotomeException.badInput("the two runs score " + a.prompts().steps().size() + " and "
                     + b.prompts().steps().size() + " positions; a comparison pairs them one to one");
         }
-        return scoring.exhaustive() ? exhaustive(kind, a, b, keepSteps)
+        // a mixture of experts is scored exhaustively: the bounds of docs/bounds.md do not cover routing
+        boolean experts = a.attribution().model().config().features().experts().count() > 0;
+        return scoring.exhaustive() || experts ? exhaustive(kind, a, b, keepSteps)
                 : BoundedRanking.comparison(kind, a, b, keepSteps, scoring);
     }
 
@@ -102,8 +104,8 @@ public final class Comparison {
         List<PromptSet.Step> stepsA = a.prompts().steps();
         List<PromptSet.Step> stepsB = b.prompts().steps();
         ModelConfig c = a.attribution().model().config();
-        ComponentScores.Sum sumA = new ComponentScores.Sum(c.numLayers(), c.numHeads(), c.ffnSize());
-        ComponentScores.Sum sumB = new ComponentScores.Sum(c.numLayers(), c.numHeads(), c.ffnSize());
+        ComponentScores.Sum sumA = new ComponentScores.Sum(c);
+        ComponentScores.Sum sumB = new ComponentScores.Sum(c);
         List<StepScores> keptA = new ArrayList<>();
         List<StepScores> keptB = new ArrayList<>();
         int maxLen = Math.max(a.prompts().maxContext(), b.prompts().maxContext());
@@ -138,7 +140,7 @@ public final class Comparison {
             progress.update("positions", to, stepsA.size());
         }
         return new ComparisonResult(kind, a, b, keptA, keptB, sumA.mean(), sumB.mean(),
-                Scoring.Summary.exhaustive((long) c.numLayers() * c.ffnSize(), -1));
+                Scoring.Summary.exhaustive(c.totalNeurons(), -1));
     }
 
     private static StepScores stripped(StepScores s) {

@@ -134,11 +134,10 @@ public final class ComparisonResult {
 
     private static List<NeuronDifference> ranked(ComponentScores sa, ComponentScores sb, int top) {
         float[][] d = diff(sa, sb);
-        int width = d[0].length;
         List<NeuronDifference> out = new ArrayList<>();
-        for (int i : Ranking.order(d, top)) {
-            int l = i / width;
-            int k = i % width;
+        for (int[] i : Ranking.order(d, top)) {
+            int l = i[0];
+            int k = i[1];
             out.add(new NeuronDifference(new Neuron(l, k), d[l][k], sa.neuron()[l][k], sb.neuron()[l][k],
                     sa.coef()[l][k], sb.coef()[l][k]));
         }

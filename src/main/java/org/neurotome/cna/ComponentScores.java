@@ -28,10 +28,16 @@ public record ComponentScores(float[][] neuron, float[][] coef, double[] neuronB
         private final double[] ffn;
         private int count;
 
-        Sum(int layers, int heads, int neurons) {
-            neuron = new double[layers][neurons];
-            coef = new double[layers][neurons];
-            head = new double[layers][heads];
+        /** Sums for a model with {@code c}'s layers, heads and each layer's FFN neurons. */
+        Sum(org.neurotome.arch.ModelConfig c) {
+            int layers = c.numLayers();
+            neuron = new double[layers][];
+            coef = new double[layers][];
+            for (int l = 0; l < layers; l++) {
+                neuron[l] = new double[c.ffnWidth(l)];
+                coef[l] = new double[c.ffnWidth(l)];
+            }
+            head = new double[layers][c.numHeads()];
             neuronBase = new double[layers];
             headBase = new double[layers];
             attention = new double[layers];

@@ -68,7 +68,7 @@ public final class HeadScan {
 
     /** The widest activation of one batch row of {@code maxLen} positions: [S, max(D, 2I, H·S, V)]. */
     static long elementsPerRow(ModelConfig c, int maxLen) {
-        long width = Math.max(Math.max(c.hiddenSize(), 2L * c.ffnSize()), Math.max((long) c.numHeads() * maxLen,
+        long width = Math.max(Math.max(c.hiddenSize(), 2L * c.maxFfnWidth()), Math.max((long) c.numHeads() * maxLen,
                 c.vocabSize()));
         return maxLen * width;
     }

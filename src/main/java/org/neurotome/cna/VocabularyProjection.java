@@ -72,7 +72,7 @@ public final class VocabularyProjection implements AutoCloseable {
             throw new IllegalArgumentException("cache budget must be ≥ 0, got " + cacheBytes);
         }
         this.w = weights;
-        this.budget = Math.min(cacheBytes, weights.budget().available() / 2);
+        this.budget = weights.memory().projectionCacheBytes(cacheBytes);
         this.cache = weights.manager().newSubManager();
         int layers = weights.config().numLayers();
         this.valueDirections = new NDArray[layers];
@@ -346,7 +346,7 @@ public final class VocabularyProjection implements AutoCloseable {
         d.attach(cache);
         valueDirections[layer] = d;
         used += bytes;
-        reserved.add(w.budget().reserve(bytes));
+        reserved.add(w.memory().reserve(bytes));
         return d;
     }
 

@@ -78,7 +78,7 @@ public final class SuiteEvaluation {
             Optional<EvaluatedModel> b = baseline == null ? Optional.empty()
                     : Optional.of(new EvaluatedModel(info(baseline, baselineAdapter),
                     base == null ? recorded.scorer() : new ModelCaseScorer(base)));
-            boolean streamed = cand.weights().streaming() || base != null && base.weights().streaming();
+            boolean streamed = cand.weights().memory().layerMajor() || base != null && base.weights().memory().layerMajor();
             cand.transformer().setProgress((done, total) -> progress.update("layers", "candidate", done, total));
             if (base != null) {
                 base.transformer().setProgress((done, total) -> progress.update("layers", "baseline", done, total));

@@ -137,7 +137,7 @@ public final class LoraAdapter implements WeightOverlay {
         Map<String, Slot> out = new LinkedHashMap<>();
         for (int l = 0; l < c.numLayers(); l++) {
             for (Role r : arch.roles(c)) {
-                if (Architecture.PROJECTIONS.contains(r)) {
+                if (Architecture.PROJECTIONS.contains(r) && arch.has(r, c, l)) {
                     out.put(arch.moduleName(r, l), new Slot(r, l));
                 }
             }

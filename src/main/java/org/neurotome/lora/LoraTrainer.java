@@ -128,10 +128,7 @@ public final class LoraTrainer {
      * the log record of the base (null: nothing, as for a model that is not kept).
      */
     public static Result train(LanguageModel base, String baseName, TrainingData data, Settings s, PrintWriter err) {
-        if (base.weights().streaming()) {
-            throw NeurotomeException.badInput(base.dir() + ": training a LoRA needs the model's weights in memory, but "
-                    + "they are streamed under this memory budget; raise --max-memory");
-        }
+        base.weights().memory().requireKept(base.dir(), "training a LoRA");
         if (base.config().eosTokenIds().isEmpty() && data instanceof TrainingData.Corpus) {
             throw NeurotomeException.badInput(base.dir() + ": config.json has no eos_token_id to end corpus sentences");
         }

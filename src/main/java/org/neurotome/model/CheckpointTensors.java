@@ -24,7 +24,7 @@ import java.util.Map;
  * checkpoint writer takes the result; this is how a trained fixture model is saved.
  */
 public final class CheckpointTensors {
-    private record Target(Role role, int layer) {
+    private record Target(Role role, int layer, int expert) {
     }
 
     private final Weights weights;
@@ -37,8 +37,13 @@ public final class CheckpointTensors {
         this.config = weights.config();
         this.arch = weights.architecture();
         for (Role r : arch.roles(config)) {
-            for (int l = 0; l < (r.perLayer() ? config.numLayers() : 1); l++) {
-                byName.put(r.perLayer() ? arch.tensorName(r, l) : arch.tensorName(r), new Target(r, l));
+            if (!r.perLayer()) {
+                byName.put(arch.tensorName(r), new Target(r, -1, -1));
+            }
+        }
+        for (int l = 0; l < config.numLayers(); l++) {
+            for (Architecture.LayerTensor t : arch.layerTensors(config, l)) {
+                byName.put(t.name(), new Target(t.role(), l, t.expert()));
             }
         }
     }
@@ -57,7 +62,7 @@ public final class CheckpointTensors {
         for (String name : ct.arch.tensorNames(ct.config)) {
             Target t = ct.byName.get(name);
             out.add(OutputTensor.ofLazyFloats(name, dtype, ct.arch.shape(t.role, ct.config),
-                    () -> ct.values(t.role, t.layer)));
+                    () -> ct.values(t.role, t.layer, t.expert)));
         }
         return out;
     }
@@ -97,13 +102,54 @@ public final class CheckpointTensors {
         return out;
     }
 
-    private float[] values(Role r, int l) {
+    private float[] values(Role r, int l, int expert) {
         if (!r.perLayer()) {
             return modelValues(r);
         }
         try (Weights.Lease<LayerWeights> lease = weights.layer(l)) {
-            return layerValues(r, lease.get());
+            return r.sparse() ? expertValues(r, expert, lease.get()) : layerValues(r, lease.get());
         }
+    }
+
+    /**
+     * A sparse layer's tensor of {@code r} (of expert {@code e} where the role is per expert),
+     * cut from the runtime's one FFN of every expert's units (see {@link LayerWeights}).
+     */
+    private float[] expertValues(Role r, int e, LayerWeights w) {
+        org.neurotome.arch.Experts x = config.features().experts();
+        int d = config.hiddenSize();
+        int width = x.neurons();
+        int ie = x.width();
+        int shared = x.count() * ie;
+        return switch (r) {
+            case ROUTER -> w.router().toFloatArray();
+            case SHARED_EXPERT_GATE -> w.sharedGate().toFloatArray();
+            case EXPERT_GATE -> slice(w.ffnIn().toFloatArray(), e * ie * d, ie * d);
+            case EXPERT_UP -> slice(w.ffnIn().toFloatArray(), (width + e * ie) * d, ie * d);
+            case EXPERT_DOWN -> fromWriter(slice(w.ffnOut().toFloatArray(), e * ie * d, ie * d), ie, d);
+            case SHARED_GATE -> slice(w.ffnIn().toFloatArray(), shared * d, x.sharedWidth() * d);
+            case SHARED_UP -> slice(w.ffnIn().toFloatArray(), (width + shared) * d, x.sharedWidth() * d);
+            case SHARED_DOWN -> fromWriter(slice(w.ffnOut().toFloatArray(), shared * d, x.sharedWidth() * d),
+                    x.sharedWidth(), d);
+            case EXPERTS_GATE_UP -> {
+                float[] in = w.ffnIn().toFloatArray();
+                float[] out = new float[x.count() * 2 * ie * d];
+                for (int k = 0; k < x.count(); k++) {
+                    System.arraycopy(in, k * ie * d, out, 2 * k * ie * d, ie * d);
+                    System.arraycopy(in, (width + k * ie) * d, out, (2 * k + 1) * ie * d, ie * d);
+                }
+                yield out;
+            }
+            case EXPERTS_DOWN -> {
+                float[] values = w.ffnOut().toFloatArray();
+                float[] out = new float[x.count() * ie * d];
+                for (int k = 0; k < x.count(); k++) {
+                    System.arraycopy(fromWriter(slice(values, k * ie * d, ie * d), ie, d), 0, out, k * ie * d, ie * d);
+                }
+                yield out;
+            }
+            default -> throw new IllegalArgumentException(r + " is no role of a sparse layer");
+        };
     }
 
     private float[] modelValues(Role r) {

@@ -24,8 +24,23 @@ import ai.djl.ndarray.NDArray;
  * @param kNorm    [hd] or [KV·hd]: the same for keys, or null
  * @param ln1Post  [D]: the norm of the attention output before the residual adds it (Gemma 2, OLMo 2), or null
  * @param ln2Post  [D]: the norm of the FFN output before the residual adds it (Gemma 2, OLMo 2), or null
+ * @param router     [E, D]: a sparse layer's router, or null in a dense layer. A sparse layer's
+ *                   {@code ffnIn} and {@code ffnOut} hold every expert's units as one FFN of
+ *                   W = E·I_e + I_s neurons, expert-major with the shared expert's last
+ *                   ({@code ffnIn} [2W, D]: all gate rows, then all up rows; {@code ffnOut} [W, D])
+ * @param sharedGate [1, D]: the sigmoid gate of a shared expert (Qwen2-MoE), or null
+ * @param experts    a streamed sparse layer whose routed experts are read only once the router
+ *                   has chosen ({@link ExpertReads}); null when every expert's rows are there
  */
 public record LayerWeights(NDArray ln1, NDArray ln1Bias, NDArray qkv, NDArray qkvBias, NDArray o, NDArray oBias,
                            NDArray ln2, NDArray ln2Bias, NDArray ffnIn, NDArray ffnInBias, NDArray ffnOut,
-                           NDArray ffnOutBias, NDArray qNorm, NDArray kNorm, NDArray ln1Post, NDArray ln2Post) {
+                           NDArray ffnOutBias, NDArray qNorm, NDArray kNorm, NDArray ln1Post, NDArray ln2Post,
+                           NDArray router, NDArray sharedGate, ExpertReads experts) {
+    /** A dense layer's weights: no router. */
+    public LayerWeights(NDArray ln1, NDArray ln1Bias, NDArray qkv, NDArray qkvBias, NDArray o, NDArray oBias,
+                        NDArray ln2, NDArray ln2Bias, NDArray ffnIn, NDArray ffnInBias, NDArray ffnOut,
+                        NDArray ffnOutBias, NDArray qNorm, NDArray kNorm, NDArray ln1Post, NDArray ln2Post) {
+        this(ln1, ln1Bias, qkv, qkvBias, o, oBias, ln2, ln2Bias, ffnIn, ffnInBias, ffnOut, ffnOutBias, qNorm, kNorm,
+                ln1Post, ln2Post, null, null, null);
+    }
 }

@@ -21,6 +21,8 @@ public final class MemoryBudget {
     static final long RUNTIME_OVERHEAD = 384L << 20;
     /** The least room left for activations: a model that would leave less is streamed. */
     static final long ACTIVATION_FLOOR = 64L << 20;
+    /** What to do about a budget too small for the work asked of it. */
+    static final String RAISE = "raise --max-memory";
     public static final String SYNTAX = "a size such as 512m, 4g, 1.5g or 16G (k, m, g, t: binary units), or bytes";
     private static final Pattern WRITTEN = Pattern.compile("(\\d+(?:\\.\\d+)?)\\s*([kmgt])?(?:i?b)?",
             Pattern.CASE_INSENSITIVE);
@@ -112,14 +114,15 @@ public final class MemoryBudget {
 
     /**
      * The smallest {@code --max-memory} that leaves {@code need} bytes for one more model beside
-     * what is reserved now, and how it is made up: {@code 449m (384 MiB for the JVM and libtorch
-     * + 65.0 MiB for this model)}, with what models already open hold when they hold any. It is
-     * computed from the reservations themselves, not from {@link #available()}, which stops at zero.
+     * what is reserved now, and how it is made up: {@code the smallest --max-memory that works is
+     * 449m (384 MiB for the JVM and libtorch + 65.0 MiB for this model)}, with what models already
+     * open hold when they hold any. It is computed from the reservations themselves, not from
+     * {@link #available()}, which stops at zero.
      */
     synchronized String smallestFor(long need, String what) {
         long bytes = RUNTIME_OVERHEAD + reserved + need;
         long mib = (bytes + (1L << 20) - 1) >> 20;
-        return mib + "m (" + format(RUNTIME_OVERHEAD) + " for the JVM and libtorch"
+        return "the smallest --max-memory that works is " + mib + "m (" + format(RUNTIME_OVERHEAD) + " for the JVM and libtorch"
                 + (reserved > 0 ? " + " + format(reserved) + " held by the models already open" : "")
                 + " + " + format(need) + " " + what + ")";
     }

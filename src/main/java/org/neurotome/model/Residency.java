@@ -6,6 +6,8 @@ import org.neurotome.arch.ModelConfig;
 import org.neurotome.arch.Role;
 import org.neurotome.checkpoint.Checkpoint;
 
+import java.util.List;
+
 /**
  * How a model's weights are held under a memory budget: kept whole in float32 when that fits
  * with room for activations, else streamed — each layer widened from the mapped file into one
@@ -43,8 +45,7 @@ public record Residency(boolean streaming, boolean unembedKept, long bytes, long
                     + " for " + checkpoint.dir() + ", less than streaming it needs: layer " + sizes.largestLayerIndex()
                     + " widens to " + MemoryBudget.format(sizes.buffer()) + " in float32, plus "
                     + MemoryBudget.format(sizes.small() + MemoryBudget.ACTIVATION_FLOOR)
-                    + " for the norms and activations; the smallest --max-memory that works is "
-                    + budget.smallestFor(need, "to stream this model"));
+                    + " for the norms and activations; " + budget.smallestFor(need, "to stream this model"));
         }
         long buffer = sizes.buffer();
         int buffers = available - need >= buffer ? 2 : 1;
@@ -89,14 +90,15 @@ public record Residency(boolean streaming, boolean unembedKept, long bytes, long
             long small = 0;
             int tensors = 0;
             for (Role r : arch.roles(c)) {
-                long bytes = 4 * Weights.numel(arch.shape(r, c));
-                if (r.perLayer()) {
-                    tensors++;
-                    for (int l = 0; l < layer.length; l++) {
-                        layer[l] += bytes;
-                    }
-                } else if (r != Role.EMBED && r != Role.LM_HEAD) {
-                    small += bytes;
+                if (!r.perLayer() && r != Role.EMBED && r != Role.LM_HEAD) {
+                    small += 4 * Weights.numel(arch.shape(r, c));
+                }
+            }
+            for (int l = 0; l < layer.length; l++) {
+                List<Architecture.LayerTensor> ts = arch.layerTensors(c, l);
+                tensors = Math.max(tensors, ts.size());
+                for (Architecture.LayerTensor t : ts) {
+                    layer[l] += 4 * Weights.numel(arch.shape(t.role(), c));
                 }
             }
             int largest = 0;

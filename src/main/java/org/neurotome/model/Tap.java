@@ -24,6 +24,9 @@ public final class Tap {
             "attn.hook_result", "hook_attn_out", "hook_resid_mid", "mlp.hook_post", "hook_mlp_out", "hook_resid_post");
     /** Points only families with post-norms (Gemma 2, Gemma 3, OLMo 2) have. */
     private static final List<String> POST_NORM_POINTS = List.of("ln1_post.hook_scale", "ln2_post.hook_scale");
+    /** Points only mixture-of-experts families have, on their sparse layers. */
+    private static final List<String> ROUTING_POINTS = List.of("mlp.hook_router_logits", "mlp.hook_expert_weights",
+            "mlp.hook_expert_indices");
 
     private Tap() {
     }
@@ -89,6 +92,29 @@ public final class Tap {
         return "blocks." + l + ".ln2_post.hook_scale";
     }
 
+    /** A sparse layer's router logits, {@code gate.weight · x} [B, E]. */
+    public static String routerLogits(int l) {
+        return "blocks." + l + ".mlp.hook_router_logits";
+    }
+
+    /**
+     * A sparse layer's routing weights [B, E]: the selected experts' softmax probabilities
+     * (renormalised where the family does), 0 for the others (TransformerLens {@code hook_expert_weights}).
+     */
+    public static String expertWeights(int l) {
+        return "blocks." + l + ".mlp.hook_expert_weights";
+    }
+
+    /** A sparse layer's selected experts, by descending probability [B, k] (int64; TransformerLens {@code hook_expert_indices}). */
+    public static String expertIndices(int l) {
+        return "blocks." + l + ".mlp.hook_expert_indices";
+    }
+
+    /** Whether {@code name} is one of a sparse layer's routing taps. */
+    static boolean routing(String name) {
+        return ROUTING_POINTS.contains(pointOf(name));
+    }
+
     /** Residual stream leaving layer l [B, D]; of the last layer, the final residual before the norm. */
     public static String residPost(int l) {
         return "blocks." + l + ".hook_resid_post";
@@ -99,6 +125,9 @@ public final class Tap {
         List<String> names = new ArrayList<>();
         for (int l = 0; l < config.numLayers(); l++) {
             for (String p : points(config)) {
+                if (ROUTING_POINTS.contains(p) && !config.sparseLayer(l)) {
+                    continue;
+                }
                 names.add("blocks." + l + "." + p);
             }
         }
@@ -125,11 +154,13 @@ public final class Tap {
 
     /** The layer points a model with {@code config} offers. */
     private static List<String> points(ModelConfig config) {
-        if (!config.architecture().declares(Role.LN1_POST)) {
-            return LAYER_POINTS;
-        }
         List<String> all = new ArrayList<>(LAYER_POINTS);
-        all.addAll(POST_NORM_POINTS);
+        if (config.architecture().declares(Role.LN1_POST)) {
+            all.addAll(POST_NORM_POINTS);
+        }
+        if (config.architecture().sparse()) {
+            all.addAll(ROUTING_POINTS);
+        }
         return all;
     }
 

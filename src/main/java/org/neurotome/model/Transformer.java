@@ -10,7 +10,9 @@ import ai.djl.ndarray.types.SparseFormat;
 import ai.djl.nn.core.Linear;
 import ai.djl.nn.norm.LayerNorm;
 import org.neurotome.NeurotomeException;
+import ai.djl.ndarray.types.DataType;
 import org.neurotome.arch.Architecture;
+import org.neurotome.arch.Experts;
 import org.neurotome.arch.ModelConfig;
 import org.neurotome.arch.NormKind;
 import org.neurotome.arch.RopeScaling;
@@ -142,7 +144,8 @@ public final class Transformer implements AutoCloseable {
      * is read once per group rather than once per request.
      */
     public void forwardEach(List<ForwardRequest> requests, ResultConsumer consumer) {
-        if (!w.streaming()) {
+        WorkingMemory memory = w.memory();
+        if (!memory.layerMajor()) {
             for (int i = 0; i < requests.size(); i++) {
                 try (ForwardResult r = forward(requests.get(i))) {
                     consumer.accept(i, r);
@@ -150,7 +153,7 @@ public final class Transformer implements AutoCloseable {
             }
             return;
         }
-        long room = Math.max(w.budget().available(), 1);
+        long room = memory.passGroupBytes();
         int from = 0;
         while (from < requests.size()) {
             int to = from;
@@ -204,8 +207,21 @@ public final class Transformer implements AutoCloseable {
         for (int l = first; l < c.numLayers(); l++) {
             try (Weights.Lease<LayerWeights> lease = w.layer(l)) {
                 LayerWeights lw = transform.apply(l, lease.get());
-                for (Run run : runs) {
-                    if (run.req.startLayer() <= l) {
+                int layer = l;
+                List<Run> active = runs.stream().filter(r -> r.req.startLayer() <= layer).toList();
+                if (lw.experts() != null) {
+                    // a streamed sparse layer: every run attends, the router chooses, and only the
+                    // experts chosen anywhere are read before the FFN runs
+                    Set<Integer> chosen = new java.util.TreeSet<>();
+                    for (Run run : active) {
+                        chosen.addAll(run.attend(l, lw));
+                    }
+                    lw.experts().read(chosen);
+                    for (Run run : active) {
+                        run.feedForward(l, lw);
+                    }
+                } else {
+                    for (Run run : active) {
                         run.step(l, lw);
                     }
                 }
@@ -231,8 +247,8 @@ public final class Transformer implements AutoCloseable {
                 : r.residual().getShape().get(1);
         long keys = seq + (r.cache() == null ? 0 : r.cache().length());
         long d = c.hiddenSize();
-        long widest = Math.max(Math.max(3 * d, 3L * c.ffnSize()), (long) c.numHeads() * (keys + 2L * c.headDim()));
-        long tapWidth = (long) Math.max(d, (long) c.numHeads() * d) + c.ffnSize();
+        long widest = Math.max(Math.max(3 * d, 3L * c.maxFfnWidth()), (long) c.numHeads() * (keys + 2L * c.headDim()));
+        long tapWidth = (long) Math.max(d, (long) c.numHeads() * d) + c.maxFfnWidth();
         long taps = r.taps().size() * (r.tapAllPositions() ? seq : 1) * tapWidth;
         long logits = (r.allLogits() ? seq : 1) * c.vocabSize();
         return new Activations(4 * rows * (seq * d + taps), 4 * rows * Math.max(seq * (d + widest), 2 * logits));
@@ -246,6 +262,9 @@ public final class Transformer implements AutoCloseable {
             int l = Tap.layerOf(t, c);
             if (l >= 0 && l < request.startLayer()) {
                 throw NeurotomeException.badInput("tap '" + t + "' lies before the start layer " + request.startLayer());
+            }
+            if (l >= 0 && Tap.routing(t) && !c.sparseLayer(l)) {
+                throw NeurotomeException.badInput("tap '" + t + "': layer " + l + " has a dense FFN and no router");
             }
         }
         NDManager out = w.manager().newSubManager();
@@ -322,7 +341,7 @@ public final class Transformer implements AutoCloseable {
         for (NeuronScale n : r.neuronScales()) {
             check(n.row(), b.rows(), "neuron scale " + n, "row");
             check(n.layer() - r.startLayer(), c.numLayers() - r.startLayer(), "neuron scale " + n, "layer");
-            check(n.neuron(), c.ffnSize(), "neuron scale " + n, "neuron");
+            check(n.neuron(), c.ffnWidth(n.layer()), "neuron scale " + n, "neuron");
         }
     }
 
@@ -366,7 +385,8 @@ public final class Transformer implements AutoCloseable {
                 ones(headScales, h.layer(), c.numHeads())[h.row() * c.numHeads() + h.head()] *= h.factor();
             }
             for (NeuronScale n : req.neuronScales()) {
-                ones(neuronScales, n.layer(), c.ffnSize())[n.row() * c.ffnSize() + n.neuron()] *= n.factor();
+                int width = c.ffnWidth(n.layer());
+                ones(neuronScales, n.layer(), width)[n.row() * width + n.neuron()] *= n.factor();
             }
         }
 
@@ -397,7 +417,7 @@ public final class Transformer implements AutoCloseable {
         /** Layer {@code layer}'s neuron factors [B, 1, I], or null when none applies. */
         NDArray neuronScale(int layer) {
             float[] f = neuronScales.get(layer);
-            return f == null ? null : owned(out.create(f, new Shape(b.rows(), 1, c.ffnSize())));
+            return f == null ? null : owned(out.create(f, new Shape(b.rows(), 1, c.ffnWidth(layer))));
         }
 
         boolean wants(String tap) {
@@ -535,6 +555,52 @@ public final class Transformer implements AutoCloseable {
             release(prev);
         }
 
+        /** What {@link #attend} left for {@link #feedForward}. */
+        private Attended attended;
+
+        /**
+         * The first half of layer {@code l} (a streamed sparse one): attention, then the router on
+         * the FFN's input; the experts it selects at any position of this run.
+         */
+        Set<Integer> attend(int l, LayerWeights lw) {
+            p.layerKeep.clear();
+            Set<Integer> chosen = new java.util.TreeSet<>();
+            try (NDScope scope = new NDScope()) {
+                attended = attentionHalf(l, x, p, lw);
+                keep(attended.attnOut(), attended.ffnIn());
+                if (attended.mid() != null) {
+                    keep(attended.mid());
+                }
+                p.layerKeep.forEach(this::keep);
+                NDArray logits = Linear.linear(attended.ffnIn(), lw.router(), null).singletonOrThrow();
+                int last = logits.getShape().dimension() - 1;
+                for (long e : logits.softmax(last).topK(c.features().experts().topK(), last, true, true).get(1)
+                        .toLongArray()) {
+                    chosen.add((int) e);
+                }
+            }
+            return chosen;
+        }
+
+        /** The second half of layer {@code l} after {@link #attend}: the FFN and the residual. */
+        void feedForward(int l, LayerWeights lw) {
+            NDArray prev = x;
+            Attended a = attended;
+            attended = null;
+            p.layerKeep.clear();
+            try (NDScope scope = new NDScope()) {
+                x = ffnHalf(l, prev, a, p, lw);
+                keep(x);
+                p.layerKeep.forEach(this::keep);
+            }
+            release(a.attnOut());
+            release(a.ffnIn());
+            if (a.mid() != null && a.mid() != a.ffnIn()) {
+                release(a.mid());
+            }
+            release(prev);
+        }
+
         /** Closes a residual that is neither the caller's input nor a recorded tap. */
         private void release(NDArray a) {
             if (!req.training() && a != req.residual() && p.taps.values().stream().noneMatch(t -> t == a)) {
@@ -579,6 +645,18 @@ public final class Transformer implements AutoCloseable {
 
     /** One block over the residual stream {@code x}. */
     private NDArray layer(int l, NDArray x, Pass p, LayerWeights lw) {
+        return ffnHalf(l, x, attentionHalf(l, x, p, lw), p, lw);
+    }
+
+    /**
+     * What a block's attention leaves for its FFN: the attention output, the residual after it
+     * (null for a parallel block not asked for it) and the FFN's input.
+     */
+    private record Attended(NDArray attnOut, NDArray mid, NDArray ffnIn) {
+    }
+
+    /** The first half of a block: its attention, and the input of its FFN. */
+    private Attended attentionHalf(int l, NDArray x, Pass p, LayerWeights lw) {
         p.record(Tap.residPre(l), x);
         // OLMo 2 norms only the block outputs: attention reads x itself
         NDArray h = lw.ln1() == null ? x : norm(x, lw.ln1(), lw.ln1Bias());
@@ -592,9 +670,14 @@ public final class Transformer implements AutoCloseable {
         // parallel: the FFN reads x through its own norm (GPT-NeoX) or the attention's (GPT-J)
         NDArray ffnIn = !parallel ? (lw.ln2() == null ? mid : norm(mid, lw.ln2(), lw.ln2Bias()))
                 : lw.ln2() == null ? h : norm(x, lw.ln2(), lw.ln2Bias());
-        NDArray mlpOut = mlp(l, ffnIn, lw, p);
+        return new Attended(attnOut, mid, ffnIn);
+    }
+
+    /** The second half of a block: its FFN on {@code a}'s input, and the block's output. */
+    private NDArray ffnHalf(int l, NDArray x, Attended a, Pass p, LayerWeights lw) {
+        NDArray mlpOut = mlp(l, a.ffnIn(), lw, p);
         p.record(Tap.mlpOut(l), mlpOut);
-        NDArray next = parallel ? x.add(attnOut).add(mlpOut) : mid.add(mlpOut);
+        NDArray next = c.features().parallelResidual() ? x.add(a.attnOut()).add(mlpOut) : a.mid().add(mlpOut);
         p.record(Tap.residPost(l), next);
         return next;
     }
@@ -698,6 +781,9 @@ public final class Transformer implements AutoCloseable {
         } else {
             m = activation(a);
         }
+        if (lw.router() != null) {
+            m = m.mul(routingGain(l, x, lw, p));
+        }
         NDArray scale = p.neuronScale(l);
         if (scale != null) {
             m = m.mul(scale);
@@ -714,6 +800,35 @@ public final class Transformer implements AutoCloseable {
             out = out.div(rms).mul(normWeight(lw.ln2Post()));
         }
         return out;
+    }
+
+    /**
+     * A sparse layer's factor on each of its neurons [B, S, W] (see {@link LayerWeights}): the
+     * routing weight of the neuron's expert, and the sigmoid gate on the shared expert's. The
+     * router's probabilities are a float32 softmax over every expert; the top k are selected
+     * ({@code torch.topk}) and their probabilities, divided by their
+     * sum where the family renormalises, are the weights; the other experts' are 0.
+     */
+    private NDArray routingGain(int l, NDArray x, LayerWeights lw, Pass p) {
+        Experts e = c.features().experts();
+        NDArray logits = Linear.linear(x, lw.router(), null).singletonOrThrow();      // [B, S, E]
+        p.record(Tap.routerLogits(l), logits);
+        int last = logits.getShape().dimension() - 1;
+        NDArray probs = logits.softmax(last);
+        NDArray selected = probs.topK(e.topK(), last, true, true).get(1);             // [B, S, k]
+        p.record(Tap.expertIndices(l), selected);
+        NDArray chosen = selected.oneHot(e.count(), DataType.FLOAT32).sum(new int[] {last});  // [B, S, E]
+        NDArray weights = probs.mul(chosen);
+        if (e.renormalize()) {
+            weights = weights.div(weights.sum(new int[] {last}, true));
+        }
+        p.record(Tap.expertWeights(l), weights);
+        NDArray gain = weights.repeat(last, e.width());                                // [B, S, E·I_e]
+        if (lw.sharedGate() != null) {
+            NDArray shared = ai.djl.nn.Activation.sigmoid(Linear.linear(x, lw.sharedGate(), null).singletonOrThrow());
+            gain = gain.concat(shared.repeat(last, e.sharedWidth()), last);
+        }
+        return gain;
     }
 
     private NDArray activation(NDArray x) {

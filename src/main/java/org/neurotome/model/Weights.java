@@ -72,6 +72,7 @@ public final class Weights implements AutoCloseable {
     private final List<LayerWeights> layers;
     private final LayerBuffers buffers;
     private final ExecutorService prefetcher;
+    private final ExpertReads.ExpertCounter expertReads = new ExpertReads.ExpertCounter();
     private Prefetch pending;
 
     private Weights(Builder b) {
@@ -222,9 +223,9 @@ public final class Weights implements AutoCloseable {
         return streaming;
     }
 
-    /** The budget these weights were sized against; analyses take their caches from what it has left. */
-    public MemoryBudget budget() {
-        return budget;
+    /** The memory the users of these weights work in beside them, shared out by its one owner. */
+    public WorkingMemory memory() {
+        return new WorkingMemory(budget, streaming);
     }
 
     /**
@@ -269,11 +270,19 @@ public final class Weights implements AutoCloseable {
         }
         Widening wd = buffer == null ? Widening.fresh(manager.newSubManager()) : inBuffer(buffer);
         try {
-            return Lease.closing(widener(wd).layer(l), wd);
+            // on the CPU a streamed sparse layer's routed experts are read once the router has chosen;
+            // arrays on another device are copies, so there every expert is read with the layer
+            ExpertReads.ExpertCounter deferred = device().equals(Device.cpu()) ? expertReads : null;
+            return Lease.closing(new Widener(wd, false, config, arch, source, deferred).layer(l), wd);
         } catch (RuntimeException | Error e) {
             wd.close();
             throw e;
         }
+    }
+
+    /** The routed experts streamed sparse layers have read so far, over every layer and lease. */
+    long expertsRead() {
+        return expertReads.experts();
     }
 
     /** Arrays in a free layer buffer (given back on close), or in fresh memory when none is free. */
@@ -307,7 +316,8 @@ public final class Weights implements AutoCloseable {
 
     /**
      * Layer {@code l}'s FFN value vectors [I, D] until the lease is closed: row k is neuron k's
-     * column of the down projection (streaming widens only that matrix).
+     * column of the down projection (streaming widens only that matrix); in a sparse layer every
+     * expert's columns, expert-major, the shared expert's last.
      */
     public Lease<NDArray> ffnValues(int l) {
         if (!streaming) {
@@ -315,7 +325,8 @@ public final class Weights implements AutoCloseable {
         }
         Widening wd = pooled();
         try {
-            return Lease.closing(widener(wd).inOut(Role.DOWN, l), wd);
+            Widener widener = widener(wd);
+            return Lease.closing(config.sparseLayer(l) ? widener.expertValues(l) : widener.inOut(Role.DOWN, l), wd);
         } catch (RuntimeException | Error e) {
             wd.close();
             throw e;
@@ -481,6 +492,8 @@ public final class Weights implements AutoCloseable {
             putIfPresent(p, n + "k_norm", w.kNorm());
             putIfPresent(p, n + "ln1_post", w.ln1Post());
             putIfPresent(p, n + "ln2_post", w.ln2Post());
+            putIfPresent(p, n + "router", w.router());
+            putIfPresent(p, n + "shared_gate", w.sharedGate());
         }
         p.put("ln_f", lnF);
         putIfPresent(p, "ln_f_bias", lnFBias);

@@ -29,13 +29,24 @@ final class Widener {
     private final ModelConfig c;
     private final Architecture arch;
     private final TensorSource src;
+    private final ExpertReads.ExpertCounter deferred;
 
     Widener(Widening wd, boolean training, ModelConfig c, Architecture arch, TensorSource src) {
+        this(wd, training, c, arch, src, null);
+    }
+
+    /**
+     * A widener that, when {@code deferred} is not null, leaves a sparse layer's routed experts
+     * to be read once the router has chosen ({@link ExpertReads}), counting them there.
+     */
+    Widener(Widening wd, boolean training, ModelConfig c, Architecture arch, TensorSource src,
+            ExpertReads.ExpertCounter deferred) {
         this.wd = wd;
         this.training = training;
         this.c = c;
         this.arch = arch;
         this.src = src;
+        this.deferred = deferred;
     }
 
     private String name(Role r, int l) {
@@ -171,7 +182,31 @@ final class Widener {
         long ffn = c.ffnSize();
         NDArray ffnIn;
         NDArray ffnInBias = null;
-        if (arch.fusedGateUp()) {
+        NDArray ffnOut = null;
+        NDArray router = null;
+        NDArray sharedGate = null;
+        ExpertReads reads = null;
+        if (c.sparseLayer(l)) {
+            org.neurotome.arch.Experts x = c.features().experts();
+            long d = c.hiddenSize();
+            MemorySegment in = wd.memory().allocate(4 * 2 * x.neurons() * d, 64);
+            MemorySegment out = wd.memory().allocate(4 * x.neurons() * d, 64);
+            if (deferred == null) {
+                for (int e = 0; e < x.count(); e++) {
+                    readExpert(l, e, in, out);
+                }
+            } else {
+                // the rows of experts no position selects stay zeros
+                in.fill((byte) 0);
+                out.fill((byte) 0);
+                reads = new ExpertReads(x.count(), e -> readExpert(l, e, in, out), deferred);
+            }
+            readShared(l, in, out);
+            ffnIn = finish(alias(in, 2L * x.neurons(), d));
+            ffnOut = finish(alias(out, d, x.neurons()).transpose());
+            router = outIn(Role.ROUTER, l);
+            sharedGate = arch.has(Role.SHARED_EXPERT_GATE, c, l) ? outIn(Role.SHARED_EXPERT_GATE, l) : null;
+        } else if (arch.fusedGateUp()) {
             ffnIn = outIn(Role.GATE_UP, l);
         } else if (arch.gatedMlp()) {
             ffnIn = stacked(l, null, new long[] {ffn, ffn}, Role.GATE, Role.UP);
@@ -182,10 +217,105 @@ final class Widener {
             ffnIn = outIn(Role.UP, l);
             ffnInBias = optional(Role.UP_BIAS, l);
         }
+        if (!c.sparseLayer(l)) {
+            ffnOut = inOut(Role.DOWN, l);
+        }
+        NDArray ffnOutBias = c.sparseLayer(l) ? null : optional(Role.DOWN_BIAS, l);
         return new LayerWeights(optional(Role.LN1, l), optional(Role.LN1_BIAS, l), qkv, qkvBias,
                 inOut(Role.O, l), optional(Role.O_BIAS, l), optional(Role.LN2, l), optional(Role.LN2_BIAS, l),
-                ffnIn, ffnInBias, inOut(Role.DOWN, l), optional(Role.DOWN_BIAS, l),
+                ffnIn, ffnInBias, ffnOut, ffnOutBias,
                 optional(Role.Q_NORM, l), optional(Role.K_NORM, l), optional(Role.LN1_POST, l),
-                optional(Role.LN2_POST, l));
+                optional(Role.LN2_POST, l), router, sharedGate, reads);
+    }
+
+    /**
+     * Where one expert's [rows, cols] matrix lies: a whole tensor, or a block of elements of a
+     * tensor that fuses every expert (transformers v5).
+     */
+    private record Block(String name, long offset) {
+    }
+
+    /** Expert {@code e}'s gate (or up) rows [I_e, D] in layer {@code l}. */
+    private Block expertIn(int l, int e, boolean up) {
+        long n = (long) c.features().experts().width() * c.hiddenSize();
+        if (arch.fusedExperts()) {
+            return new Block(arch.tensorName(Role.EXPERTS_GATE_UP, l), (2L * e + (up ? 1 : 0)) * n);
+        }
+        return new Block(arch.tensorName(up ? Role.EXPERT_UP : Role.EXPERT_GATE, l, e), 0);
+    }
+
+    /** Expert {@code e}'s down projection [D, I_e] in layer {@code l}. */
+    private Block expertOut(int l, int e) {
+        long n = (long) c.features().experts().width() * c.hiddenSize();
+        if (arch.fusedExperts()) {
+            return new Block(arch.tensorName(Role.EXPERTS_DOWN, l), e * n);
+        }
+        return new Block(arch.tensorName(Role.EXPERT_DOWN, l, e), 0);
+    }
+
+    /**
+     * Reads expert {@code e} of sparse layer {@code l} into the layer's one FFN: its gate and up
+     * rows into {@code in} [2W, D] (gate rows e·I_e …, up rows W + e·I_e …) and the columns of its
+     * down projection into {@code out} [D, W] (columns e·I_e …), which the runtime views
+     * transposed as [W, D].
+     */
+    private void readExpert(int l, int e, MemorySegment in, MemorySegment out) {
+        org.neurotome.arch.Experts x = c.features().experts();
+        long d = c.hiddenSize();
+        long n = (long) x.width() * d;
+        for (int half = 0; half < 2; half++) {
+            Block b = expertIn(l, e, half == 1);
+            src.read(b.name(), b.offset(), n, in.asSlice(4 * (half * x.neurons() * d + e * n), 4 * n));
+        }
+        Block b = expertOut(l, e);
+        readColumns(b.name(), b.offset(), x.width(), (long) e * x.width(), out);
+    }
+
+    /** Reads a shared expert's rows and columns (Qwen2-MoE) into the last places of {@code in} and {@code out}. */
+    private void readShared(int l, MemorySegment in, MemorySegment out) {
+        org.neurotome.arch.Experts x = c.features().experts();
+        if (x.sharedWidth() == 0) {
+            return;
+        }
+        long d = c.hiddenSize();
+        long n = (long) x.sharedWidth() * d;
+        long at = (long) x.count() * x.width();
+        src.read(arch.tensorName(Role.SHARED_GATE, l), 0, n, in.asSlice(4 * at * d, 4 * n));
+        src.read(arch.tensorName(Role.SHARED_UP, l), 0, n, in.asSlice(4 * (x.neurons() + at) * d, 4 * n));
+        readColumns(arch.tensorName(Role.SHARED_DOWN, l), 0, x.sharedWidth(), at, out);
+    }
+
+    /**
+     * Reads a [D, cols] matrix (elements from {@code offset} of tensor {@code name}) into columns
+     * {@code at …} of the [D, W] matrix {@code out}.
+     */
+    private void readColumns(String name, long offset, long cols, long at, MemorySegment out) {
+        long d = c.hiddenSize();
+        long width = c.features().experts().neurons();
+        try (Arena scratch = Arena.ofConfined()) {
+            MemorySegment m = scratch.allocate(4 * d * cols, 64);
+            src.read(name, offset, d * cols, m);
+            for (long row = 0; row < d; row++) {
+                MemorySegment.copy(m, 4 * row * cols, out, 4 * (row * width + at), 4 * cols);
+            }
+        }
+    }
+
+    /**
+     * A sparse layer's value vectors as one FFN [W, D]: row e·I_e + j is column j of expert e's
+     * down projection, the shared expert's columns last.
+     */
+    NDArray expertValues(int l) {
+        org.neurotome.arch.Experts x = c.features().experts();
+        long d = c.hiddenSize();
+        MemorySegment out = wd.memory().allocate(4 * x.neurons() * d, 64);     // [D, W], viewed transposed
+        if (x.sharedWidth() > 0) {
+            readColumns(arch.tensorName(Role.SHARED_DOWN, l), 0, x.sharedWidth(), (long) x.count() * x.width(), out);
+        }
+        for (int e = 0; e < x.count(); e++) {
+            Block b = expertOut(l, e);
+            readColumns(b.name(), b.offset(), x.width(), (long) e * x.width(), out);
+        }
+        return finish(alias(out, d, x.neurons()).transpose());
     }
 }

@@ -124,7 +124,7 @@ final class InputFit {
         }
         for (int i = 0; i < l.neurons().size(); i++) {
             Neuron n = l.neurons().get(i);
-            if (n.layer() >= c.numLayers() || n.neuron() >= c.ffnSize()) {
+            if (n.layer() >= c.numLayers() || n.neuron() >= c.ffnWidth(n.layer())) {
                 throw doc.error(key + "." + i, SchemaViolation.of("no such neuron in the model").gotText(n.toString())
                         .allowed("layers 0-" + (c.numLayers() - 1) + ", neurons 0-" + (c.ffnSize() - 1)));
             }

@@ -12,7 +12,7 @@ import java.util.Locale;
 
 /**
  * What a recipe will do, as a value: its stages in order, each with what it reads and what it
- * yields, how the weights are held under the memory budget, and the estimate. {@link Planner}
+ * yields, how the weights are held under the memory budget, and the estimate ({@link Estimate}). {@link Planner}
  * makes it from the recipe, the checkpoint's header and the budget alone; {@code apply
  * --dry-run} prints it as text ({@link #text()}) or JSON ({@link #toJson()}), and the JSON reads
  * back into an equal value ({@link #fromJson}), so a plan can be stored and scheduled.
@@ -187,16 +187,6 @@ public record Plan(List<Stage> stages, Residency residency, Estimate estimate) {
         }
     }
 
-    /** The rough estimate and the rates it assumes. */
-    public record Estimate(long memoryBytes, double seconds, double flopsPerSecond, double writeBytesPerSecond,
-                           double streamBytesPerSecond) {
-        public String line() {
-            return format("estimate memory ~%s; time ~%s (rough: %.0f GFLOP/s, %.2f GB/s writes, %.1f GB/s streamed "
-                    + "reads)", mib(memoryBytes), duration(seconds), flopsPerSecond / 1e9, writeBytesPerSecond / 1e9,
-                    streamBytesPerSecond / 1e9);
-        }
-    }
-
     /** The plan as {@code apply --dry-run} prints it: one line per stage, the weights, the estimate. */
     public String text() {
         StringBuilder b = new StringBuilder();
@@ -204,7 +194,7 @@ public record Plan(List<Stage> stages, Residency residency, Estimate estimate) {
         if (residency != null) {
             b.append(residency.line()).append('\n');
         }
-        b.append(estimate.line()).append('\n');
+        b.append(estimate.text());
         return b.toString();
     }
 
@@ -250,11 +240,6 @@ public record Plan(List<Stage> stages, Residency residency, Estimate estimate) {
 
     static String mib(long bytes) {
         return String.format(Locale.ROOT, "%.1f MiB", bytes / (double) (1 << 20));
-    }
-
-    private static String duration(double seconds) {
-        return seconds < 120 ? String.format(Locale.ROOT, "%.0f s", Math.max(1, seconds))
-                : String.format(Locale.ROOT, "%.0f min", seconds / 60);
     }
 
     private static String format(String format, Object... args) {

@@ -4,7 +4,6 @@ import org.neurotome.arch.LayerRange;
 import org.neurotome.arch.ModelConfig;
 import org.neurotome.checkpoint.Checkpoint;
 import org.neurotome.checkpoint.TensorInfo;
-import org.neurotome.cna.VocabularyProjection;
 import org.neurotome.eval.EvalCaseFile;
 import org.neurotome.eval.Task;
 import org.neurotome.model.MemoryBudget;
@@ -25,18 +24,12 @@ import java.util.function.Function;
 /**
  * Makes the {@link Plan} of a recipe, which {@code neurotome apply --dry-run} prints: the stages in order, each analysis with
  * its inputs and forward passes, the tensors each edit touches (exact for listed heads and
- * neurons; by role for ones chosen at run time), the output, and rough memory and time
- * estimates under the run's memory budget: whether the weights are kept or streamed one layer
- * at a time (and then how many passes read the checkpoint). Only checkpoint headers and
- * datasets are read; nothing is written.
+ * neurons; by role for ones chosen at run time), the output, whether the weights are kept or
+ * streamed one layer at a time under the run's memory budget (and then how many passes read the
+ * checkpoint), and each stage's time and memory ({@link CostModel}). Only checkpoint headers
+ * and datasets are read; nothing is written.
  */
 public final class Planner {
-    /** A conservative float32 throughput for the estimate (2 CPU cores), in FLOP/s. */
-    private static final double FLOPS = 10e9;
-    /** Measured write throughput of the checkpoint writer on a virtual disk (BENCHMARKS.md), in bytes/s. */
-    private static final double WRITE_BYTES_PER_S = 0.35e9;
-    /** A conservative rate at which a streamed pass reads and widens stored weights (BENCHMARKS.md), in bytes/s. */
-    private static final double STREAM_BYTES_PER_S = 0.5e9;
 
     private Planner() {
     }
@@ -60,7 +53,7 @@ public final class Planner {
             long bytes = input.tensors().values().stream().mapToLong(TensorInfo::byteLength).sum();
             b.add(new Plan.Model(recorded.apply(recipe.model().path()), c.modelType(), c.numLayers(), c.numHeads(),
                     c.numKvHeads(), c.ffnSize(), params, bytes));
-            double flops = 0;
+            boolean runsModel = false;
             int passes = 0;
             Map<String, Integer> kept = new LinkedHashMap<>();
             for (int i = 0; i < recipe.locate().size(); i++) {
@@ -73,7 +66,6 @@ public final class Planner {
                     }
                     case Locate.Analysis a -> {
                         int cases = cases(a);
-                        int tokens = 16;
                         long forwards = switch (a) {
                             case Locate.HeadScan h -> (long) cases * (1 + (long) c.numLayers() * c.numHeads());
                             case Locate.Attribution at -> cases;
@@ -81,7 +73,7 @@ public final class Planner {
                             case Locate.LoraScan ls -> 2L * cases + layers(ls.scan(), c)
                                     * (3L * ls.train().steps() * ls.train().batchSize() + 2L * scoreCases(ls.score()));
                         };
-                        flops += 2.0 * params * tokens * forwards;
+                        runsModel = true;
                         passes += switch (a) {
                             case Locate.HeadScan h -> 2;
                             case Locate.Attribution at -> 2;
@@ -124,7 +116,7 @@ public final class Planner {
             }
             LoraTraining rec = recipe.recover();
             if (rec != null) {
-                flops += 3 * 2.0 * params * 16 * rec.steps() * rec.batchSize();
+                runsModel = true;
                 b.add(new Plan.Recover(rec.rank(), rec.alpha(), rec.rslora(),
                         rec.targetModules() == null ? "the query and value projections" : String.join(", ",
                                 rec.targetModules()), rec.layers() == null ? "all" : String.valueOf(rec.layers()),
@@ -141,7 +133,7 @@ public final class Planner {
                 for (Task t : recipe.eval().suite().tasks()) {
                     evalCases += t.limit() != null ? t.limit() : EvalCaseFile.read(t.dataset()).size();
                 }
-                flops += 2.0 * params * 24 * evalCases * 2;
+                runsModel = true;
                 passes += 2 * recipe.eval().suite().tasks().size();
                 b.add(new Plan.Evaluate(recipe.eval().suite().name(), recipe.eval().suite().tasks().size(), evalCases,
                         recipe.eval().gates().size(), rec != null && !recipe.edit().isEmpty()));
@@ -150,24 +142,48 @@ public final class Planner {
             if (recipe.output().archive() != null) {
                 b.add(new Plan.Archive(recipe.output().archivePath().toString(), recipe.eval() != null));
             }
-            boolean runsModel = flops > 0;
-            long memory = 128L << 20;
-            double seconds = flops / FLOPS + bytes / WRITE_BYTES_PER_S;
             if (runsModel) {
                 Residency r = Residency.of(input, budget);
-                if (r.streaming()) {
-                    residency = new Plan.Residency(true, budget.origin(), 0, r.layerBytes(), r.unembedKept(), passes, bytes);
-                    memory = r.bytes() + (512L << 20);
-                    seconds += passes * bytes / STREAM_BYTES_PER_S;
-                } else {
-                    residency = new Plan.Residency(false, budget.origin(), r.bytes(), r.layerBytes(), true, 0, bytes);
-                    memory = r.bytes() + Math.min(VocabularyProjection.DEFAULT_CACHE_BYTES,
-                            4L * c.numLayers() * c.ffnSize() * c.vocabSize()) + (256L << 20);
-                }
+                residency = r.streaming()
+                        ? new Plan.Residency(true, budget.origin(), 0, r.layerBytes(), r.unembedKept(), passes, bytes)
+                        : new Plan.Residency(false, budget.origin(), r.bytes(), r.layerBytes(), true, 0, bytes);
             }
-            return new Plan(b, residency, new Plan.Estimate(memory, seconds, FLOPS, WRITE_BYTES_PER_S,
-                    STREAM_BYTES_PER_S));
+            return new Plan(b, residency, cost(recipe, c, params, bytes, residency));
         }
+    }
+
+    /** Each stage's cost by {@link CostModel}: the one place the planner hands its stages over to be costed. */
+    private static Estimate cost(Recipe recipe, ModelConfig c, long params, long bytes, Plan.Residency residency) {
+        CostModel cost = new CostModel(c, params, bytes, residency);
+        cost.model();
+        for (Locate step : recipe.locate()) {
+            if (step instanceof Locate.Analysis a) {
+                cost.analyse(a, cases(a), tokens(a), recipe.select().stream()
+                        .anyMatch(s -> s.from().equals(a.id()) && s.perCase()));
+            }
+        }
+        if (recipe.recover() != null) {
+            cost.recover(recipe.recover());
+        }
+        cost.write(recipe.recover() != null && !recipe.edit().isEmpty());
+        if (recipe.eval() != null) {
+            cost.evaluate(recipe.eval().suite().tasks(), recipe.recover() != null && !recipe.edit().isEmpty());
+        }
+        if (recipe.output().archive() != null) {
+            cost.archive();
+        }
+        return cost.estimate();
+    }
+
+    /** The mean tokens of an analysis's cases (prompt and target), as {@link CostModel#tokens} counts them. */
+    private static double tokens(Locate.Analysis a) {
+        return switch (a.input()) {
+            case AnalysisInput.Prompts p -> p.prompts().stream().mapToDouble(CostModel::tokens).average().orElse(1)
+                    + a.target().size();
+            case AnalysisInput.TokenIds t -> t.sequences().stream().mapToInt(List::size).average().orElse(1);
+            case AnalysisInput.DatasetCases d -> d.cases().stream().mapToDouble(e -> CostModel.tokens(e.text()))
+                    .average().orElse(1);
+        };
     }
 
     /** Where an analysis takes its cases from, as the recipe gives it. */

@@ -78,6 +78,10 @@ public final class Compact implements Edit {
 
     private int compactNeurons(EditContext ctx, List<TensorEdit> out) {
         ModelConfig c = ctx.config();
+        if (c.features().experts().count() > 0) {
+            throw NeurotomeException.badInput("compact: " + c.modelType() + " is a mixture of experts, whose FFN widths"
+                    + " (intermediate_size and the experts') are not compacted; zeroed neurons stay as zeros");
+        }
         int width = 0;
         List<int[]> keep = new ArrayList<>();
         for (int l = 0; l < c.numLayers(); l++) {

@@ -45,7 +45,7 @@ public final class KeepNeurons implements Edit {
         }
         List<Neuron> zero = new ArrayList<>();
         for (int l = range.first(); l <= last; l++) {
-            for (int k = 0; k < ctx.config().ffnSize(); k++) {
+            for (int k = 0; k < ctx.config().ffnWidth(l); k++) {
                 if (!kept.contains(new Neuron(l, k))) {
                     zero.add(new Neuron(l, k));
                 }

@@ -94,7 +94,9 @@ public final class WeightDiff {
             }
             ArrayNode m = out.putArray("neurons");
             for (int l = 0; l < ca.numLayers(); l++) {
-                for (int k = 0; k < ca.ffnSize(); k++) {
+                // a fused experts tensor (transformers v5) is 3-D: its units are not reported one by one
+                boolean fused = ca.sparseLayer(l) && arch.fusedExperts();
+                for (int k = 0; !fused && k < ca.ffnWidth(l); k++) {
                     report(m, "neuron", l + "." + k, neurons.valueSlice(l, k), a, b, changed, cache);
                 }
             }

@@ -59,7 +59,7 @@ class ArchitectureTest {
         assertEquals("transformer.h.0.mlp.fc_out.bias", Architecture.forModelType("gptj").tensorName(Role.DOWN_BIAS, 0));
         assertEquals("lm_head.bias", Architecture.forModelType("gptj").tensorName(Role.LM_HEAD_BIAS));
         assertEquals(List.of("gpt2", "gptj", "llama", "mistral", "qwen2", "qwen3", "gemma2", "phi3", "gpt_neox", "olmo2",
-                        "gemma3_text"),
+                        "gemma3_text", "mixtral", "qwen2_moe", "qwen3_moe", "olmoe"),
                 Architecture.supported());
         for (String type : Architecture.supported()) {
             assertEquals(type, Architecture.forModelType(type).modelType());
@@ -86,7 +86,7 @@ class ArchitectureTest {
         ObjectNode bert = Json.MAPPER.createObjectNode().put("model_type", "bert");
         assertTrue(fails(ExitCode.BAD_CHECKPOINT, () -> ModelConfig.from(bert)).getMessage()
                 .contains("'bert' is not supported; supported: gpt2, gptj, llama, mistral, qwen2, qwen3, gemma2, phi3,"
-                        + " gpt_neox, olmo2, gemma3_text"));
+                        + " gpt_neox, olmo2, gemma3_text, mixtral, qwen2_moe, qwen3_moe, olmoe"));
         ObjectNode noLayers = config("gpt2_tied");
         noLayers.remove("n_layer");
         assertTrue(fails(ExitCode.BAD_CHECKPOINT, () -> ModelConfig.from(noLayers)).getMessage()

@@ -58,7 +58,14 @@ class FamilyDefaultsTest {
             Map.entry("final_softcap", c -> c.features().finalSoftcap()),
             Map.entry("clip_qkv", c -> c.features().clipQkv()),
             Map.entry("rope_local_theta", c -> c.features().ropeLocalTheta()),
-            Map.entry("sliding_window_pattern", c -> c.features().windowPattern()));
+            Map.entry("sliding_window_pattern", c -> c.features().windowPattern()),
+            Map.entry("num_experts", c -> c.features().experts().count()),
+            Map.entry("experts_per_token", c -> c.features().experts().topK()),
+            Map.entry("expert_ffn_size", c -> c.features().experts().width()),
+            Map.entry("shared_expert_ffn_size", c -> c.features().experts().sharedWidth()),
+            Map.entry("norm_topk_prob", c -> c.features().experts().renormalize()),
+            Map.entry("decoder_sparse_step", c -> c.features().experts().sparseStep()),
+            Map.entry("dense_layers", c -> c.features().experts().denseLayers()));
 
     private static JsonNode read() {
         try (InputStream in = FamilyDefaultsTest.class.getResourceAsStream("/arch/transformers-defaults.yaml")) {
@@ -130,6 +137,11 @@ class FamilyDefaultsTest {
             case Boolean b -> assertEquals(expected.asBoolean(), b, where);
             case Activation a -> assertEquals(Activation.ofConfigName(expected.asText()), a, where);
             case Integer i -> assertEquals(expected.asLong(), (long) i, where);
+            case List<?> l -> {
+                List<Integer> want = new ArrayList<>();
+                expected.forEach(n -> want.add(n.asInt()));
+                assertEquals(want, l, where);
+            }
             default -> assertEquals(expected.asDouble(), (Double) got, 1e-12, where);
         }
     }

@@ -55,6 +55,33 @@ class PredictGenerateCommandTest {
         }
     }
 
+    /** A mixture of experts' --json adds the last position's routing of every sparse layer, as the reference has it. */
+    @Test
+    void predictJsonShowsTheRouting() throws Exception {
+        Path dir = reference("qwen2_moe_shared");
+        JsonNode expected = json(java.nio.file.Files.readString(dir.resolve("expected.json")));
+        JsonNode prompt = expected.path("prompts").get(2);
+        String ids = prompt.path("ids").toString().replaceAll("[\\[\\] ]", "");
+        CliRun run = CliRun.of("predict", dir.toString(), "--ids", ids, "--json", "--device", "cpu");
+        assertEquals(0, run.code(), run.err());
+        JsonNode routing = json(run.out()).path("routing");
+        assertEquals(expected.path("moe").path("sparse_layers").size(), routing.size());
+        for (int i = 0; i < routing.size(); i++) {
+            JsonNode want = prompt.path("routing").get(i);
+            JsonNode got = routing.get(i);
+            int last = want.path("router_logits").size() - 1;
+            assertEquals(want.path("layer").asInt(), got.path("layer").asInt());
+            assertEquals(want.path("selected_experts").get(last).toString(), got.path("experts").toString());
+            for (int e = 0; e < got.path("weights").size(); e++) {
+                assertEquals(want.path("routing_weights").get(last).get(e).asDouble(), got.path("weights").get(e).asDouble(),
+                        1e-4, "layer " + i + " expert " + e);
+                assertEquals(want.path("router_logits").get(last).get(e).asDouble(),
+                        got.path("router_logits").get(e).asDouble(), 1e-4 * Math.max(1,
+                                Math.abs(want.path("router_logits").get(last).get(e).asDouble())));
+            }
+        }
+    }
+
     @Test
     void predictTextListsRanks() {
         CliRun run = CliRun.of("predict", reference("gpt2_tied").toString(), "--ids", "4,8,15", "--top", "3");

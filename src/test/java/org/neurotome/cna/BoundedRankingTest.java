@@ -31,7 +31,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class BoundedRankingTest {
     static Stream<String> models() {
-        List<String> all = new ArrayList<>(ReferenceData.caseNames());
+        List<String> all = new ArrayList<>(ReferenceData.denseCaseNames());
         all.add("fixture-llama");
         all.add("fixture-gpt2");
         return all.stream();

@@ -53,6 +53,62 @@ class ReferenceConformanceTest {
         }
     }
 
+    static List<String> moeCases() {
+        return ReferenceData.caseNames().stream().filter(n -> ReferenceData.expected(n).has("moe")).toList();
+    }
+
+    /**
+     * Mixture-of-experts cases: at every position of every prompt, each sparse layer's router
+     * logits and routing weights within the internals' tolerance and the selected experts
+     * exactly, in the reference's order (descending probability); the dense layers have no
+     * router taps.
+     */
+    @ParameterizedTest
+    @MethodSource("moeCases")
+    void routingMatchesTheReference(String name) {
+        JsonNode expected = ReferenceData.expected(name);
+        try (Checkpoint ckpt = Checkpoint.open(ReferenceData.caseDir(name));
+             Weights weights = Weights.load(ckpt, Device.cpu());
+             Transformer model = new Transformer(weights)) {
+            List<Integer> sparse = new ArrayList<>();
+            expected.path("moe").path("sparse_layers").forEach(n -> sparse.add(n.asInt()));
+            for (int l = 0; l < weights.config().numLayers(); l++) {
+                assertEquals(sparse.contains(l), weights.config().sparseLayer(l), name + " layer " + l + " sparse");
+            }
+            for (int i = 0; i < expected.path("prompts").size(); i++) {
+                JsonNode prompt = expected.path("prompts").get(i);
+                List<String> taps = new ArrayList<>();
+                for (int l : sparse) {
+                    taps.addAll(List.of(Tap.routerLogits(l), Tap.expertWeights(l), Tap.expertIndices(l)));
+                }
+                try (ForwardResult r = model.forward(ForwardRequest.tokens(ReferenceData.ints(prompt.path("ids")))
+                        .withTaps(taps).tapAtAllPositions())) {
+                    for (JsonNode routing : prompt.path("routing")) {
+                        int l = routing.path("layer").asInt();
+                        String at = name + " prompt " + i + " layer " + l + " ";
+                        assertClose(at + "router_logits", ReferenceData.floats(routing.path("router_logits")),
+                                r.tap(Tap.routerLogits(l)).get(0).toFloatArray(), 1e-4, true);
+                        assertClose(at + "routing_weights", ReferenceData.floats(routing.path("routing_weights")),
+                                r.tap(Tap.expertWeights(l)).get(0).toFloatArray(), 1e-4, true);
+                        long[] got = r.tap(Tap.expertIndices(l)).get(0).toLongArray();
+                        int[] want = ReferenceData.ints(routing.path("selected_experts").get(0).isArray()
+                                ? flatten(routing.path("selected_experts")) : routing.path("selected_experts"));
+                        assertEquals(want.length, got.length, at + "selected_experts");
+                        for (int k = 0; k < want.length; k++) {
+                            assertEquals(want[k], got[k], at + "selected_experts[" + k + "]");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private static JsonNode flatten(JsonNode nested) {
+        com.fasterxml.jackson.databind.node.ArrayNode flat = org.neurotome.Json.MAPPER.createArrayNode();
+        nested.forEach(row -> row.forEach(flat::add));
+        return flat;
+    }
+
     private static void check(String what, JsonNode prompt, ForwardResult r, int row, int layers) {
         assertClose(what + " logits", ReferenceData.floats(prompt.path("logits")), r.lastLogits(row), 1e-4, false);
         for (int l = 0; l < layers; l++) {

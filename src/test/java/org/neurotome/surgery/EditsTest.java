@@ -84,7 +84,8 @@ class EditsTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"gpt2_tied", "llama_gqa_tied_bf16", "qwen2_bias", "gptj_partial_rotary", "llama_sharded_f16",
-            "gpt_neox_parallel", "qwen3_qk_norm", "gemma2_softcap_window", "phi3_fused", "olmo2", "gemma3_text"})
+            "gpt_neox_parallel", "qwen3_qk_norm", "gemma2_softcap_window", "phi3_fused", "olmo2", "gemma3_text",
+            "mixtral_moe", "qwen2_moe_shared", "qwen3_moe", "olmoe_clip"})
     void zeroHeadsEqualsTheHeadAblationIntervention(String model) {
         Path out = write(model, List.of(new ZeroHeads(List.of(new Head(1, 2), new Head(0, 1)))));
         float[] expected = logits(REFERENCE.resolve(model), List.of(new HeadScale(0, 1, 2, 0f), new HeadScale(0, 0, 1, 0f)), List.of());
@@ -113,7 +114,8 @@ class EditsTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"gpt2_odd_untied", "llama_gqa_tied_bf16", "gptj_partial_rotary", "mistral",
-            "gpt_neox_parallel", "qwen3_qk_norm", "gemma2_softcap_window", "phi3_fused", "olmo2", "gemma3_text"})
+            "gpt_neox_parallel", "qwen3_qk_norm", "gemma2_softcap_window", "phi3_fused", "olmo2", "gemma3_text",
+            "mixtral_moe", "qwen2_moe_shared", "qwen3_moe", "olmoe_clip"})
     void zeroAndScaleNeuronsEqualTheNeuronInterventions(String model) {
         Path zeroed = write(model, List.of(new ZeroNeurons(List.of(new Neuron(0, 3), new Neuron(1, 7)))));
         float[] expected = logits(REFERENCE.resolve(model), List.of(),
@@ -122,7 +124,7 @@ class EditsTest {
         try (LanguageModel m = LanguageModel.open(zeroed, Device.cpu());
              ForwardResult r = m.transformer().forward(ForwardRequest.tokens(PROMPT).withTaps(Tap.mlpPost(0)).tapAtAllPositions())) {
             float[] coef = r.tap(Tap.mlpPost(0)).toFloatArray();
-            int ffn = m.config().ffnSize();
+            int ffn = m.config().ffnWidth(0);
             for (int p = 0; p < PROMPT.length; p++) {
                 assertEquals(0f, coef[p * ffn + 3], "m_3 of layer 0 is exactly 0 at position " + p);
             }
@@ -130,6 +132,34 @@ class EditsTest {
         Path scaled = write(model, List.of(new ScaleNeurons(List.of(new Neuron(1, 2)), 0.5f)));
         assertClose(logits(REFERENCE.resolve(model), List.of(), List.of(new NeuronScale(0, 1, 2, 0.5f))),
                 logits(scaled, List.of(), List.of()), 1e-5);
+    }
+
+    /**
+     * Expert neurons edit as the reference numbers them: neuron e·I + j is unit j of expert e
+     * (its gate and up rows, its down column), the shared expert's units last, and an edited
+     * checkpoint equals the neuron intervention.
+     */
+    @Test
+    void expertNeuronsAreTheExpertsUnits() {
+        String model = "qwen2_moe_shared";   // 8 experts of 12 units, a shared expert of 24; layer 1 dense
+        List<Neuron> neurons = List.of(new Neuron(0, 3 * 12 + 5), new Neuron(0, 8 * 12 + 20), new Neuron(2, 7 * 12));
+        try (Checkpoint ck = Checkpoint.open(REFERENCE.resolve(model))) {
+            List<String> touched = Surgeon.lower(ck, List.of(new ZeroNeurons(neurons))).tensorEdits().stream()
+                    .map(e -> e.tensor() + "/" + e.axis() + "/" + Arrays.toString(e.indices())).sorted().toList();
+            assertEquals(List.of(
+                    "model.layers.0.mlp.experts.3.down_proj.weight/1/[5]",
+                    "model.layers.0.mlp.experts.3.gate_proj.weight/0/[5]",
+                    "model.layers.0.mlp.experts.3.up_proj.weight/0/[5]",
+                    "model.layers.0.mlp.shared_expert.down_proj.weight/1/[20]",
+                    "model.layers.0.mlp.shared_expert.gate_proj.weight/0/[20]",
+                    "model.layers.0.mlp.shared_expert.up_proj.weight/0/[20]",
+                    "model.layers.2.mlp.experts.7.down_proj.weight/1/[0]",
+                    "model.layers.2.mlp.experts.7.gate_proj.weight/0/[0]",
+                    "model.layers.2.mlp.experts.7.up_proj.weight/0/[0]"), touched);
+        }
+        Path zeroed = write(model, List.of(new ZeroNeurons(neurons)));
+        List<NeuronScale> scales = neurons.stream().map(n -> new NeuronScale(0, n.layer(), n.neuron(), 0f)).toList();
+        assertClose(logits(REFERENCE.resolve(model), List.of(), scales), logits(zeroed, List.of(), List.of()), 1e-5);
     }
 
     @Test
