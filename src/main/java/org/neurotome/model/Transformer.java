@@ -45,6 +45,12 @@ import java.util.Set;
  * weights are leased from {@link Weights} for the span of the layer (widened then, when they
  * are streamed); many requests can share one lease per layer ({@link #forwardEach}), and a
  * {@link KvCache} lets generation run one new token at a time.
+ *
+ * <p>It is one class of about 900 lines on purpose: the forward pass is one sequence of steps
+ * whose family variants are layout facts read from the table, not subclasses, and every step
+ * shares the layer's lease, its {@code NDScope} and the taps requested. Split per family it
+ * would repeat the layer loop (as transformers' modeling files do); split per step it would
+ * pass those three through every call.
  */
 public final class Transformer implements AutoCloseable {
     private final Weights w;

@@ -102,10 +102,13 @@ public final class Planner {
             if (allLiteral) {
                 Surgeon.Lowered lowered = Surgeon.lower(input, literal);
                 for (TensorEdit t : lowered.tensorEdits()) {
-                    b.add(t.kind() == TensorEdit.Kind.ADD
-                            ? new Plan.EditTensor(t.tensor(), "add", null, null, null, t.addend().describe())
-                            : new Plan.EditTensor(t.tensor(), t.kind().name().toLowerCase(Locale.ROOT), t.axis(),
-                            Surgeon.ranges(t.indices()), t.indices().length, null));
+                    b.add(switch (t.kind()) {
+                        case ADD -> new Plan.EditTensor(t.tensor(), "add", null, null, null, t.addend().describe());
+                        case RENAME -> new Plan.EditTensor(t.tensor(), "rename", null, null, null, t.into());
+                        case DROP -> new Plan.EditTensor(t.tensor(), "drop", null, null, null, null);
+                        case SCALE, KEEP -> new Plan.EditTensor(t.tensor(), t.kind().name().toLowerCase(Locale.ROOT), t.axis(),
+                            Surgeon.ranges(t.indices()), t.indices().length, null);
+                    });
                 }
                 if (lowered.config() != input.config()) {
                     b.add(new Plan.RewriteConfig(String.valueOf(lowered.config())));
@@ -199,6 +202,8 @@ public final class Planner {
     /**
      * With edits chosen at run time, a compact can still be judged on the kinds no run-time edit
      * touches: a listed zero-heads splitting a key/value group fails now as it would in the run.
+     * A prune-experts (always listed) is judged too: different counts per layer, or fewer
+     * experts left than top-k, fail now.
      */
     private static void compactCheck(Checkpoint input, List<Edit> edits) {
         boolean runTimeHeads = edits.stream().anyMatch(e -> references(e)
@@ -217,7 +222,8 @@ public final class Planner {
                 known.add(EditBuilder.build(e, Map.of()));
             }
         }
-        if (known.stream().anyMatch(e -> e instanceof org.neurotome.surgery.Compact)) {
+        if (known.stream().anyMatch(e -> e instanceof org.neurotome.surgery.Compact
+                || e instanceof org.neurotome.surgery.PruneExperts)) {
             Surgeon.lower(input, known);
         }
     }
@@ -258,6 +264,8 @@ public final class Planner {
             case Edit.ScaleNeurons s -> "down-projection columns, scaled by " + s.factor();
             case Edit.KeepNeurons k -> "complement in layers " + (k.layers() == null ? "all" : k.layers())
                     + ": down-projection columns and up/gate rows";
+            case Edit.ZeroExperts z -> "each expert's gate/up rows and down columns (router kept)";
+            case Edit.PruneExperts p -> "router rows and expert tensors removed, kept experts renumbered, expert count in config.json";
             case Edit.Compact c -> "zeroed slices, removed";
             case Edit.MergeLora m -> "adapted projections: W + " + m.scale() + "·scale·B·A";
         };

@@ -50,6 +50,12 @@ final class References {
                 case Edit.ZeroNeurons e -> r.neurons(e.neurons(), k);
                 case Edit.ScaleNeurons e -> r.neurons(e.neurons(), k);
                 case Edit.KeepNeurons e -> r.neurons(e.neurons(), k);
+                case Edit.ZeroExperts e -> {
+                    // experts are listed
+                }
+                case Edit.PruneExperts e -> {
+                    // experts are listed
+                }
                 case Edit.Compact e -> {
                     // compact acts on what earlier edits zeroed; it names nothing
                 }

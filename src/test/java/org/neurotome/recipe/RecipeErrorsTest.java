@@ -112,7 +112,7 @@ class RecipeErrorsTest {
     @Test
     void unknownEditOpListsEveryOp() {
         assertEquals(INVALID.resolve("unknown-op.yaml") + ":6:9: unknown edit op at edit.1.op; got 'zero-neuron'; "
-                + "allowed: zero-heads, keep-heads, zero-neurons, scale-neurons, keep-neurons, compact, merge-lora; "
+                + "allowed: zero-heads, keep-heads, zero-neurons, scale-neurons, keep-neurons, zero-experts, prune-experts, compact, merge-lora; "
                 + "did you mean 'zero-neurons'?", loadError("unknown-op.yaml"));
     }
 
@@ -158,7 +158,7 @@ class RecipeErrorsTest {
     @Test
     void badHeadLiteralIsPositionedAtItsListItem() {
         assertEquals(INVALID.resolve("bad-head.yaml") + ":5:20: invalid head at edit.0.heads.1; got 17; "
-                + "allowed: layer.head (e.g. 17.22), a [layer, head] pair, a list of those, or a ${reference}",
+                + "allowed: layer.head (e.g. 17.22), a [layer, head] pair, {layer: L, head: K}, a list of those, or a ${reference}",
                 loadError("bad-head.yaml"));
     }
 
