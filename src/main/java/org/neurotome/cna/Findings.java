@@ -87,6 +87,16 @@ public final class Findings {
         return new Findings(d, method);
     }
 
+    /**
+     * These findings with {@code parameters} in place of the recorded ones: a sweep's variant
+     * cuts a ranking computed once for the largest top among the variants and records its own.
+     */
+    public Findings withParameters(ObjectNode parameters) {
+        ObjectNode d = document.deepCopy();
+        d.set("parameters", parameters);
+        return new Findings(d, method);
+    }
+
     private static void trim(ObjectNode o, int top, LayerRange layers) {
         for (String key : List.of("heads", "neurons", "experts")) {
             JsonNode list = o.get(key);

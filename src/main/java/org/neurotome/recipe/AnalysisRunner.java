@@ -66,12 +66,7 @@ final class AnalysisRunner {
     Findings run(Locate.Analysis a, Map<String, Selection> selections, boolean perCase) {
         PromptSet prompts = prompts(a, a.prompts());
         ObjectNode input = describe(a, prompts);
-        ObjectNode parameters = Json.MAPPER.createObjectNode().put("method", a.method()).put("top", a.top())
-                .put("per_case", perCase);
-        if ((a instanceof Locate.Attribution || a instanceof Locate.Cna || a instanceof Locate.LoraScan)
-                && a.scoring().exhaustive() && a.top() > 0) {
-            parameters.put("exhaustive", true);
-        }
+        ObjectNode parameters = parameters(a, perCase, Json.MAPPER.createObjectNode());
         TextTokenizer tok = model.tokenizer().orElse(null);
         Provenance prov = new Provenance(Provenance.model(model, recorded.apply(model.dir())), null, input, parameters);
         Analyses.Context ctx = context(a.id());
@@ -91,6 +86,26 @@ final class AnalysisRunner {
             case Locate.ExpertUsage eu -> Analyses.run(model, prompts, new AnalysisSpec.ExpertUsage(), false, ctx,
                     out -> Findings.expertUsage(((Analyses.ExpertsUsed) out).result(), prov, 0));
         };
+    }
+
+    /**
+     * The parameters that analysis {@code a} records: its method, top, per_case and, when it
+     * scores every component for a top K, exhaustive; then those of {@code recorded} (what a run of
+     * the same analysis with another top recorded after these: CNA's contrast and ablation).
+     */
+    static ObjectNode parameters(Locate.Analysis a, boolean perCase, ObjectNode recorded) {
+        ObjectNode parameters = Json.MAPPER.createObjectNode().put("method", a.method()).put("top", a.top())
+                .put("per_case", perCase);
+        if ((a instanceof Locate.Attribution || a instanceof Locate.Cna || a instanceof Locate.LoraScan)
+                && a.scoring().exhaustive() && a.top() > 0) {
+            parameters.put("exhaustive", true);
+        }
+        recorded.properties().forEach(e -> {
+            if (!parameters.has(e.getKey()) && !e.getKey().equals("exhaustive")) {
+                parameters.set(e.getKey(), e.getValue().deepCopy());
+            }
+        });
+        return parameters;
     }
 
     /** The best layers of the lora-scan steps run so far, by step id. */

@@ -20,8 +20,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * {@code neurotome sweep} over the shipped gender recipe on the GPT-2 fixture, a grid of two
  * values of {@code locate.0.top}: the variants are exactly {@code apply --set} of each value (the
- * same model SHA-256, their eval reports included, though the unedited model is evaluated once
- * for both), the best one is the one that passes every gate, only its checkpoint is kept, a
+ * same model SHA-256, their eval reports and findings included, though the unedited model is
+ * evaluated once for both and the CNA once for the larger top), the best one is the one that passes every gate, only its checkpoint is kept, a
  * rerun runs nothing, and the units emitted for a batch scheduler, run one by one and
  * collected, give the same rows.
  */
@@ -87,6 +87,13 @@ class SweepCommandTest {
         assertTrue(swept.get("cases").elements().next().at("/0/baseline/logprobs").isArray(),
                 "the report holds the baseline's case scores");
         assertEquals(applied, swept, "the eval report is apply's but for the output's name");
+
+        // the smaller top cuts the ranking computed for 18, and its findings record its own top
+        String out12 = tmp.resolve("apply-12").toString();
+        assertEquals(1, Main.execute("apply", RECIPE, "--set", "locate.0.top=12", "--out", out12, "--threads", "1"),
+                "top 12 fails a gate");
+        assertEquals(Manifest.fingerprint(Path.of(out12)), rows.get(0).get("model_sha256").asText(),
+                "the variant with the smaller top is what apply --set writes");
     }
 
     @Test
