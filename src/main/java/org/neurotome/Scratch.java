@@ -193,7 +193,7 @@ public final class Scratch implements AutoCloseable {
 
     /** Creates the output's folder, sweeps dead processes' entries and removes whatever holds {@code path}. */
     private static void prepare(Path out, Path path) throws IOException {
-        Files.createDirectories(path.getParent());
+        Shutdown.createDirectories(path.getParent());
         sweep(out);
         FileTree.delete(path);
     }

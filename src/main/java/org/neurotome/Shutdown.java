@@ -72,6 +72,14 @@ public final class Shutdown {
         }
     }
 
+    /**
+     * Creates a directory and any missing parents, or never once a shutdown has begun: a thread
+     * still writing while the cleanups remove its working entry must not make that entry again.
+     */
+    public static void createDirectories(java.nio.file.Path dir) throws java.io.IOException {
+        creating(() -> java.nio.file.Files.createDirectories(dir));
+    }
+
     /** Runs {@code cleanup} if the process is shut down before {@link #cancel} is called with it. */
     public static void onShutdown(Runnable cleanup) {
         synchronized (CLEANUPS) {

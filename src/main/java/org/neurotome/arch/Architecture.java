@@ -44,6 +44,10 @@ import java.util.stream.Collectors;
  * fused into the tensors of the table's {@code fused_experts} section. This class is the only place tensor names are known (the mergekit
  * {@code _data/architectures/*.json} idea, made strict: unknown keys in a table and missing
  * or unexpected tensors in a checkpoint are errors naming the table and the tensor).
+ *
+ * <p>It is long (about 900 lines) because it is the one reader of the tables: every key of every
+ * table is parsed and checked here, with an error naming the table and the key, so that no
+ * other class knows a tensor name or a table key.
  */
 public final class Architecture {
     private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());

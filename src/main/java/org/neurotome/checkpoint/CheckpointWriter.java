@@ -7,6 +7,7 @@ import org.neurotome.output.OutputGuard;
 import org.neurotome.output.OutputLock;
 import org.neurotome.Scratch;
 import org.neurotome.Sha256;
+import org.neurotome.Shutdown;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -367,7 +368,7 @@ public final class CheckpointWriter {
 
     private static String writeFile(Path file, byte[] content) throws IOException {
         // a name may hold a folder (an adapter beside the model: adapter/adapter_config.json)
-        Files.createDirectories(file.getParent());
+        Shutdown.createDirectories(file.getParent());
         Files.write(file, content);
         return Sha256.hex(content);
     }

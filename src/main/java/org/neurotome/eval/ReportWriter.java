@@ -2,6 +2,7 @@ package org.neurotome.eval;
 
 import org.neurotome.AtomicFile;
 import org.neurotome.Json;
+import org.neurotome.Shutdown;
 import org.neurotome.NeurotomeException;
 import org.neurotome.output.OutputGuard;
 
@@ -53,7 +54,7 @@ public final class ReportWriter {
     /** Writes both reports into {@code dir} (created if needed), replacing earlier ones; returns their paths. */
     public static List<Path> write(EvalReport report, Path dir) {
         try {
-            Files.createDirectories(dir);
+            Shutdown.createDirectories(dir);
         } catch (IOException e) {
             throw NeurotomeException.outputFailed("cannot create report directory " + dir + ": "
                     + NeurotomeException.reason(e), e);

@@ -49,6 +49,11 @@ import java.util.function.Function;
  * <p>Weights built for training ({@link #fromTensors}, {@link InitialWeights}) are resident,
  * contiguous and hold the whole embedding table as a parameter, and can be written back in
  * the family's Hugging Face layout ({@link CheckpointTensors}).
+ *
+ * <p>Its length (about 650 lines) is the lease: resident and streamed layers, the prefetch
+ * thread and the unembedding held whole or in blocks must be released in one order, so they
+ * stay in one class; the layout conversion ({@code arch/RuntimeLayout}) and the writing back
+ * ({@link CheckpointTensors}) live in their own classes.
  */
 public final class Weights implements AutoCloseable {
     /** The unembedding is projected in blocks of at most this many bytes (or a layer's, if smaller). */

@@ -66,11 +66,7 @@ final class AnalysisRunner {
     Findings run(Locate.Analysis a, Map<String, Selection> selections, boolean perCase) {
         PromptSet prompts = prompts(a, a.prompts());
         ObjectNode input = describe(a, prompts);
-        ObjectNode parameters = Json.MAPPER.createObjectNode().put("method", a.method()).put("top", a.top())
-                .put("per_case", perCase);
-        if (!(a instanceof Locate.HeadScan) && a.scoring().exhaustive() && a.top() > 0) {
-            parameters.put("exhaustive", true);
-        }
+        ObjectNode parameters = parameters(a, perCase, Json.MAPPER.createObjectNode());
         TextTokenizer tok = model.tokenizer().orElse(null);
         Provenance prov = new Provenance(Provenance.model(model, recorded.apply(model.dir())), null, input, parameters);
         Analyses.Context ctx = context(a.id());
@@ -82,7 +78,34 @@ final class AnalysisRunner {
                     out -> Findings.attribution(((Analyses.Attributed) out).result(), prov, 0, tok, perCase));
             case Locate.Cna c -> cna(c, prompts, selections, perCase, prov, tok, ctx);
             case Locate.LoraScan ls -> loraScan(ls, prompts, perCase, prov, tok, ctx);
+            case Locate.ExpertScan es -> Analyses.run(model, prompts, new AnalysisSpec.ExpertScan(), false, ctx,
+                    out -> Findings.expertScan(((Analyses.ExpertScanned) out).result(), prov, 0, tok));
+            case Locate.ExpertAttribution ea -> Analyses.run(model, prompts, new AnalysisSpec.ExpertAttribution(),
+                    perCase, ctx, out -> Findings.expertAttribution(((Analyses.ExpertsAttributed) out).result(), prov,
+                            0, tok, perCase));
+            case Locate.ExpertUsage eu -> Analyses.run(model, prompts, new AnalysisSpec.ExpertUsage(), false, ctx,
+                    out -> Findings.expertUsage(((Analyses.ExpertsUsed) out).result(), prov, 0));
         };
+    }
+
+    /**
+     * The parameters that analysis {@code a} records: its method, top, per_case and, when it
+     * scores every component for a top K, exhaustive; then those of {@code recorded} (what a run of
+     * the same analysis with another top recorded after these: CNA's contrast and ablation).
+     */
+    static ObjectNode parameters(Locate.Analysis a, boolean perCase, ObjectNode recorded) {
+        ObjectNode parameters = Json.MAPPER.createObjectNode().put("method", a.method()).put("top", a.top())
+                .put("per_case", perCase);
+        if ((a instanceof Locate.Attribution || a instanceof Locate.Cna || a instanceof Locate.LoraScan)
+                && a.scoring().exhaustive() && a.top() > 0) {
+            parameters.put("exhaustive", true);
+        }
+        recorded.properties().forEach(e -> {
+            if (!parameters.has(e.getKey()) && !e.getKey().equals("exhaustive")) {
+                parameters.set(e.getKey(), e.getValue().deepCopy());
+            }
+        });
+        return parameters;
     }
 
     /** The best layers of the lora-scan steps run so far, by step id. */

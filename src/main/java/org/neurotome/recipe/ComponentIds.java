@@ -13,8 +13,9 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Reads literal head and neuron ids as a recipe writes them: one {@code layer.index} value
- * ({@code 17.22}, also quoted), a pair {@code [17, 22]}, or a list of either. The written digits
+ * Reads literal head, neuron and expert ids as a recipe writes them: one {@code layer.index} value
+ * ({@code 17.22}, also quoted), a pair {@code [17, 22]}, a map {@code {layer: 17, head: 22}}
+ * (the noun as its key), or a list of those. The written digits
  * count: {@code 17.20} is head 20, {@code 17.2} head 2.
  */
 final class ComponentIds {
@@ -29,7 +30,7 @@ final class ComponentIds {
      */
     static <T> List<T> read(JsonNode node, String noun, String example, BiFunction<Integer, Integer, T> make) {
         String allowed = "layer." + noun + " (e.g. " + example + "), a [layer, " + noun + "] pair, "
-                + "a list of those, or a ${reference}";
+                + "{layer: L, " + noun + ": K}, a list of those" + (noun.equals("expert") ? "" : ", or a ${reference}");
         if (!node.isArray()) {
             return List.of(one(node, noun, allowed, make, null));
         }
@@ -48,6 +49,12 @@ final class ComponentIds {
 
     private static <T> T one(JsonNode n, String noun, String allowed, BiFunction<Integer, Integer, T> make,
                              Integer index) {
+        if (n.isObject()) {
+            if (n.size() != 2 || !n.path("layer").isIntegralNumber() || !n.path(noun).isIntegralNumber()) {
+                throw invalid(noun, n, allowed, index);
+            }
+            return make(make, n.get("layer").asLong(), n.get(noun).asLong(), noun, n, allowed, index);
+        }
         if (n.isArray()) {
             if (index == null) {
                 // a bare [17, 22] is a list of two values, not a pair

@@ -27,6 +27,8 @@ public sealed interface Edit {
         m.put("zero-neurons", ZeroNeurons.class);
         m.put("scale-neurons", ScaleNeurons.class);
         m.put("keep-neurons", KeepNeurons.class);
+        m.put("zero-experts", ZeroExperts.class);
+        m.put("prune-experts", PruneExperts.class);
         m.put("compact", Compact.class);
         m.put("merge-lora", MergeLora.class);
         return Collections.unmodifiableMap(m);
@@ -38,7 +40,8 @@ public sealed interface Edit {
     }
 
     /**
-     * The heads or neurons the edit names, literally or as a {@link Reference}; null for
+     * The heads or neurons the edit names, literally or as a {@link Reference}; the experts
+     * of {@code zero-experts} and {@code prune-experts} (always listed); null for
      * {@code compact} and {@code merge-lora}, which name none.
      */
     default Object components() {
@@ -48,6 +51,8 @@ public sealed interface Edit {
             case ZeroNeurons z -> z.neurons();
             case ScaleNeurons s -> s.neurons();
             case KeepNeurons k -> k.neurons();
+            case ZeroExperts z -> z.experts();
+            case PruneExperts p -> p.experts();
             case Compact c -> null;
             case MergeLora m -> null;
         };
@@ -117,6 +122,26 @@ public sealed interface Edit {
     }
 
     /**
+     * {@code zero-experts}: silence these routed experts (every unit's gate/up rows and down
+     * column); the router and the expert count stay, so the others' routing weights are unchanged.
+     */
+    record ZeroExperts(ExpertSet experts) implements Edit {
+        public ZeroExperts {
+            requireExperts(experts);
+        }
+    }
+
+    /**
+     * {@code prune-experts}: remove these routed experts (router rows, expert tensors; the rest
+     * renumbered) and lower config.json's expert count; the same number from every sparse layer.
+     */
+    record PruneExperts(ExpertSet experts) implements Edit {
+        public PruneExperts {
+            requireExperts(experts);
+        }
+    }
+
+    /**
      * {@code compact}: physically remove zeroed components when the result is a valid uniform
      * config, rewriting config.json; otherwise the edit is refused with a reason.
      *
@@ -177,6 +202,12 @@ public sealed interface Edit {
     private static void requireNeurons(NeuronSet neurons) {
         if (neurons == null) {
             throw SchemaViolation.missingKey("neurons", "neurons as 22.2651, a list of them, or ${id}");
+        }
+    }
+
+    private static void requireExperts(ExpertSet experts) {
+        if (experts == null) {
+            throw SchemaViolation.missingKey("experts", "experts as {layer: 1, expert: 5}, 1.5 or [1, 5], or a list of them");
         }
     }
 

@@ -5,7 +5,9 @@ import org.neurotome.surgery.KeepHeads;
 import org.neurotome.surgery.KeepNeurons;
 import org.neurotome.surgery.MergeLora;
 import org.neurotome.lora.LoraAdapter;
+import org.neurotome.surgery.PruneExperts;
 import org.neurotome.surgery.ScaleNeurons;
+import org.neurotome.surgery.ZeroExperts;
 import org.neurotome.surgery.ZeroHeads;
 import org.neurotome.surgery.ZeroNeurons;
 
@@ -23,6 +25,8 @@ final class EditBuilder {
             case Edit.ZeroNeurons z -> new ZeroNeurons(Selection.neurons(z.neurons(), selections));
             case Edit.ScaleNeurons s -> new ScaleNeurons(Selection.neurons(s.neurons(), selections), s.factor().floatValue());
             case Edit.KeepNeurons k -> new KeepNeurons(Selection.neurons(k.neurons(), selections), k.layers());
+            case Edit.ZeroExperts z -> new ZeroExperts(z.experts().experts());
+            case Edit.PruneExperts p -> new PruneExperts(p.experts().experts());
             case Edit.Compact c -> new Compact(c.remove().contains(ComponentKind.NEURONS),
                     c.remove().contains(ComponentKind.HEADS), c.pad());
             case Edit.MergeLora m -> new MergeLora(LoraAdapter.read(m.adapter()), m.scale());

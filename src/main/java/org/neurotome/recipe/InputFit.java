@@ -1,6 +1,7 @@
 package org.neurotome.recipe;
 
 import org.neurotome.NeurotomeException;
+import org.neurotome.arch.Expert;
 import org.neurotome.arch.Head;
 import org.neurotome.arch.LayerRange;
 import org.neurotome.arch.ModelConfig;
@@ -89,6 +90,8 @@ final class InputFit {
                     neurons(doc, e.neurons(), at + ".neurons", c);
                     layers(doc, e.layers(), at + ".layers", c);
                 }
+                case Edit.ZeroExperts e -> experts(doc, e.experts(), at + ".experts", c);
+                case Edit.PruneExperts e -> experts(doc, e.experts(), at + ".experts", c);
                 case Edit.Compact e -> {
                     // acts on what earlier edits zeroed
                 }
@@ -114,6 +117,19 @@ final class InputFit {
             if (h.layer() >= c.numLayers() || h.head() >= c.numHeads()) {
                 throw doc.error(key + "." + i, SchemaViolation.of("no such head in the model").gotText(h.toString())
                         .allowed("layers 0-" + (c.numLayers() - 1) + ", heads 0-" + (c.numHeads() - 1)));
+            }
+        }
+    }
+
+    private static void experts(Document<Recipe> doc, ExpertSet set, String key, ModelConfig c) {
+        List<Integer> sparse = Expert.sparseLayers(c);
+        int count = c.features().experts().count();
+        for (int i = 0; i < set.experts().size(); i++) {
+            Expert e = set.experts().get(i);
+            if (!sparse.contains(e.layer()) || e.expert() >= count) {
+                throw doc.error(key + "." + i, SchemaViolation.of("no such expert in the model").gotText(e.toString())
+                        .allowed(count == 0 ? "none: this " + c.modelType() + " model has no experts"
+                                : "sparse layers " + sparse + ", experts 0-" + (count - 1)));
             }
         }
     }

@@ -98,14 +98,19 @@ public record Plan(List<Stage> stages, Residency residency, Estimate estimate) {
     /**
      * One tensor's edit, known now: {@code kind} (zero, scale, keep, add, …) of rows or columns
      * ({@code axis}) given as {@code ranges}, {@code count} of them; for an addition,
-     * {@code addend} describes what is added.
+     * {@code addend} describes what is added, for a rename it is the new name; a drop leaves
+     * the tensor out.
      */
     public record EditTensor(String tensor, String kind, Integer axis, String ranges, Integer count, String addend)
             implements Stage {
         @Override
         public String line() {
-            return addend != null ? format("edit     add %s to %s", addend, tensor)
+            return switch (kind) {
+                case "rename" -> format("edit     rename %s to %s", tensor, addend);
+                case "drop" -> format("edit     drop %s", tensor);
+                default -> addend != null ? format("edit     add %s to %s", addend, tensor)
                     : format("edit     %s %s %s of %s (%d)", kind, axis == 0 ? "rows" : "columns", ranges, tensor, count);
+            };
         }
     }
 

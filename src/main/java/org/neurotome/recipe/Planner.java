@@ -68,7 +68,11 @@ public final class Planner {
                         int cases = cases(a);
                         long forwards = switch (a) {
                             case Locate.HeadScan h -> (long) cases * (1 + (long) c.numLayers() * c.numHeads());
+                            case Locate.ExpertScan es -> (long) cases * (1 + (long) c.numLayers()
+                                    * c.features().experts().count());
                             case Locate.Attribution at -> cases;
+                            case Locate.ExpertAttribution ea -> cases;
+                            case Locate.ExpertUsage eu -> cases;
                             case Locate.Cna cn -> 2L * cases;
                             case Locate.LoraScan ls -> 2L * cases + layers(ls.scan(), c)
                                     * (3L * ls.train().steps() * ls.train().batchSize() + 2L * scoreCases(ls.score()));
@@ -77,6 +81,9 @@ public final class Planner {
                         passes += switch (a) {
                             case Locate.HeadScan h -> 2;
                             case Locate.Attribution at -> 2;
+                            case Locate.ExpertScan es -> 2;
+                            case Locate.ExpertAttribution ea -> 2;
+                            case Locate.ExpertUsage eu -> 2;
                             case Locate.Cna cn -> 3;
                             case Locate.LoraScan ls -> 3; // its LoRAs train on kept weights only
                         };
@@ -102,10 +109,13 @@ public final class Planner {
             if (allLiteral) {
                 Surgeon.Lowered lowered = Surgeon.lower(input, literal);
                 for (TensorEdit t : lowered.tensorEdits()) {
-                    b.add(t.kind() == TensorEdit.Kind.ADD
-                            ? new Plan.EditTensor(t.tensor(), "add", null, null, null, t.addend().describe())
-                            : new Plan.EditTensor(t.tensor(), t.kind().name().toLowerCase(Locale.ROOT), t.axis(),
-                            Surgeon.ranges(t.indices()), t.indices().length, null));
+                    b.add(switch (t.kind()) {
+                        case ADD -> new Plan.EditTensor(t.tensor(), "add", null, null, null, t.addend().describe());
+                        case RENAME -> new Plan.EditTensor(t.tensor(), "rename", null, null, null, t.into());
+                        case DROP -> new Plan.EditTensor(t.tensor(), "drop", null, null, null, null);
+                        case SCALE, KEEP -> new Plan.EditTensor(t.tensor(), t.kind().name().toLowerCase(Locale.ROOT), t.axis(),
+                            Surgeon.ranges(t.indices()), t.indices().length, null);
+                    });
                 }
                 if (lowered.config() != input.config()) {
                     b.add(new Plan.RewriteConfig(String.valueOf(lowered.config())));
@@ -199,6 +209,8 @@ public final class Planner {
     /**
      * With edits chosen at run time, a compact can still be judged on the kinds no run-time edit
      * touches: a listed zero-heads splitting a key/value group fails now as it would in the run.
+     * A prune-experts (always listed) is judged too: different counts per layer, or fewer
+     * experts left than top-k, fail now.
      */
     private static void compactCheck(Checkpoint input, List<Edit> edits) {
         boolean runTimeHeads = edits.stream().anyMatch(e -> references(e)
@@ -217,7 +229,8 @@ public final class Planner {
                 known.add(EditBuilder.build(e, Map.of()));
             }
         }
-        if (known.stream().anyMatch(e -> e instanceof org.neurotome.surgery.Compact)) {
+        if (known.stream().anyMatch(e -> e instanceof org.neurotome.surgery.Compact
+                || e instanceof org.neurotome.surgery.PruneExperts)) {
             Surgeon.lower(input, known);
         }
     }
@@ -258,6 +271,8 @@ public final class Planner {
             case Edit.ScaleNeurons s -> "down-projection columns, scaled by " + s.factor();
             case Edit.KeepNeurons k -> "complement in layers " + (k.layers() == null ? "all" : k.layers())
                     + ": down-projection columns and up/gate rows";
+            case Edit.ZeroExperts z -> "each expert's gate/up rows and down columns (router kept)";
+            case Edit.PruneExperts p -> "router rows and expert tensors removed, kept experts renumbered, expert count in config.json";
             case Edit.Compact c -> "zeroed slices, removed";
             case Edit.MergeLora m -> "adapted projections: W + " + m.scale() + "·scale·B·A";
         };

@@ -105,6 +105,8 @@ public record Recipe(String description, ModelInput model, List<Locate> locate, 
                 case Edit.ZeroNeurons e -> e.neurons();
                 case Edit.ScaleNeurons e -> e.neurons();
                 case Edit.KeepNeurons e -> e.neurons();
+                case Edit.ZeroExperts e -> null;
+                case Edit.PruneExperts e -> null;
                 case Edit.Compact e -> null;
                 case Edit.MergeLora e -> null;
             };

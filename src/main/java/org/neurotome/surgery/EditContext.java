@@ -28,6 +28,7 @@ public final class EditContext {
     private final TreeSet<Head> zeroedHeads = new TreeSet<>();
     private final TreeSet<Neuron> zeroedNeurons = new TreeSet<>();
     private boolean merged;
+    private boolean expertsPruned;
     private final ObjectNode configJson;
     private ObjectNode rewrittenConfig;
 
@@ -71,6 +72,15 @@ public final class EditContext {
 
     void markMerged() {
         this.merged = true;
+    }
+
+    /** Whether experts have been removed and the rest renumbered (no edit may follow). */
+    boolean expertsPruned() {
+        return expertsPruned;
+    }
+
+    void markExpertsPruned() {
+        this.expertsPruned = true;
     }
 
     /** The model's shape now: the input's, or the compacted one once a compacting edit has run. */

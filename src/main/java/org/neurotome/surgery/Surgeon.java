@@ -72,6 +72,10 @@ public final class Surgeon {
         List<TensorEdit> all = new ArrayList<>();
         ArrayNode described = Json.MAPPER.createArrayNode();
         for (Edit e : edits) {
+            if (ctx.expertsPruned()) {
+                throw NeurotomeException.badInput(e.op() + " after prune-experts: the edits after it would name the"
+                        + " experts and neurons of the unpruned model; put prune-experts last");
+            }
             List<TensorEdit> lowered = e.lower(ctx);
             all.addAll(lowered);
             ObjectNode d = e.describe();
@@ -80,7 +84,9 @@ public final class Surgeon {
                 ObjectNode o = touched.addObject().put("tensor", t.tensor()).put("kind", t.kind().name().toLowerCase());
                 if (t.kind() == TensorEdit.Kind.ADD) {
                     o.put("delta", t.addend().describe());
-                } else {
+                } else if (t.kind() == TensorEdit.Kind.RENAME) {
+                    o.put("into", t.into());
+                } else if (t.kind() != TensorEdit.Kind.DROP) {
                     o.put("axis", t.axis()).put("count", t.indices().length).put("indices", ranges(t.indices()))
                             .put("factor", t.factor());
                 }
@@ -147,7 +153,8 @@ public final class Surgeon {
                 .copying(copied.copied());
         if (options.maxShardBytes() == null && input.shardFiles().size() > 1) {
             Map<String, String> shardOf = new LinkedHashMap<>();
-            input.tensors().forEach((name, t) -> shardOf.put(name, t.file().getFileName().toString()));
+            WeightRewriter.sources(input, lowered.tensorEdits()).forEach((name, from) ->
+                    shardOf.put(name, input.info(from).file().getFileName().toString()));
             writer.shardLike(shardOf);
         }
         return writer.stage(options.out(), tensors, files,
@@ -187,6 +194,9 @@ public final class Surgeon {
             }
             if (d.has("neurons")) {
                 s += " " + d.get("neurons").size() + " neurons";
+            }
+            if (d.has("experts")) {
+                s += " " + d.get("experts").size() + " experts";
             }
             if (d.has("modules")) {
                 s += " " + d.get("modules").size() + " modules";

@@ -81,7 +81,8 @@ class RecipeErrorsTest {
     void locateStepWithoutMethodOrFrom() {
         assertEquals(INVALID.resolve("missing-method.yaml") + ":4:5: missing required key 'method' (the analysis "
                 + "to run) or 'from' (a findings JSON file) in locate.0 (id: scan); "
-                + "allowed: head-scan, attribution, cna, lora-scan", loadError("missing-method.yaml"));
+                + "allowed: head-scan, attribution, cna, lora-scan, expert-scan, expert-attribution, expert-usage",
+                loadError("missing-method.yaml"));
     }
 
     @Test
@@ -112,14 +113,15 @@ class RecipeErrorsTest {
     @Test
     void unknownEditOpListsEveryOp() {
         assertEquals(INVALID.resolve("unknown-op.yaml") + ":6:9: unknown edit op at edit.1.op; got 'zero-neuron'; "
-                + "allowed: zero-heads, keep-heads, zero-neurons, scale-neurons, keep-neurons, compact, merge-lora; "
+                + "allowed: zero-heads, keep-heads, zero-neurons, scale-neurons, keep-neurons, zero-experts, prune-experts, compact, merge-lora; "
                 + "did you mean 'zero-neurons'?", loadError("unknown-op.yaml"));
     }
 
     @Test
     void unknownMethodListsEveryMethod() {
         assertEquals(INVALID.resolve("unknown-method.yaml") + ":5:13: unknown method at locate.0.method; "
-                + "got 'head_scan'; allowed: head-scan, attribution, cna, lora-scan; did you mean 'head-scan'?",
+                + "got 'head_scan'; allowed: head-scan, attribution, cna, lora-scan, expert-scan, expert-attribution, "
+                + "expert-usage; did you mean 'head-scan'?",
                 loadError("unknown-method.yaml"));
     }
 
@@ -158,7 +160,7 @@ class RecipeErrorsTest {
     @Test
     void badHeadLiteralIsPositionedAtItsListItem() {
         assertEquals(INVALID.resolve("bad-head.yaml") + ":5:20: invalid head at edit.0.heads.1; got 17; "
-                + "allowed: layer.head (e.g. 17.22), a [layer, head] pair, a list of those, or a ${reference}",
+                + "allowed: layer.head (e.g. 17.22), a [layer, head] pair, {layer: L, head: K}, a list of those, or a ${reference}",
                 loadError("bad-head.yaml"));
     }
 

@@ -49,7 +49,7 @@ class RecipeValuesTest {
     @Test
     void malformedHeadListsSayWhy() {
         assertEquals(MINIMAL + ": --set edit.0.heads=[17, 22]: invalid head at edit.0.heads.0; got 17; "
-                + "allowed: layer.head (e.g. 17.22), a [layer, head] pair, a list of those, or a ${reference}",
+                + "allowed: layer.head (e.g. 17.22), a [layer, head] pair, {layer: L, head: K}, a list of those, or a ${reference}",
                 error(Map.of("edit.0.heads", "[17, 22]")));
         assertEquals(MINIMAL + ": --set edit.0.heads=[1.2, 1.2]: duplicate head at edit.0.heads.1; got '1.2'; "
                 + "allowed: each head once", error(Map.of("edit.0.heads", "[1.2, 1.2]")));
@@ -114,15 +114,17 @@ class RecipeValuesTest {
     @Test
     void anEditWithoutAnOpListsTheOps() {
         assertEquals(MINIMAL + ": --set edit.0={heads: 1.2}: missing required key 'op' (the edit op to use) in "
-                + "edit.0; allowed: zero-heads, keep-heads, zero-neurons, scale-neurons, keep-neurons, compact, merge-lora",
+                + "edit.0; allowed: zero-heads, keep-heads, zero-neurons, scale-neurons, keep-neurons, zero-experts, "
+                + "prune-experts, compact, merge-lora",
                 error(Map.of("edit.0", "{heads: 1.2}")));
     }
 
     @Test
     void editOpsAndLocateMethodsNameTheirRecords() {
         Edit.ops().forEach((name, type) -> assertTrue(type.isRecord() && Edit.class.isAssignableFrom(type), name));
-        assertEquals(List.of("zero-heads", "keep-heads", "zero-neurons", "scale-neurons", "keep-neurons", "compact",
-                "merge-lora"), List.copyOf(Edit.ops().keySet()));
-        assertEquals(List.of("head-scan", "attribution", "cna", "lora-scan"), List.copyOf(Locate.methods().keySet()));
+        assertEquals(List.of("zero-heads", "keep-heads", "zero-neurons", "scale-neurons", "keep-neurons", "zero-experts",
+                "prune-experts", "compact", "merge-lora"), List.copyOf(Edit.ops().keySet()));
+        assertEquals(List.of("head-scan", "attribution", "cna", "lora-scan", "expert-scan", "expert-attribution",
+                "expert-usage"), List.copyOf(Locate.methods().keySet()));
     }
 }

@@ -34,14 +34,20 @@ class SparkClusterTest {
         try (ServerSocket s = new ServerSocket(0)) {
             port = Integer.toString(s.getLocalPort());
         }
-        Process p = script("start").redirectOutput(tmp.resolve("start.txt").toFile()).start();
-        boolean ended = p.waitFor(180, TimeUnit.SECONDS);
+        // the master URL is the script's standard output; what it says while it builds the
+        // engine's jar (a clean checkout has none yet) goes to its standard error
+        Process p = script("start").redirectErrorStream(false)
+                .redirectOutput(tmp.resolve("start.txt").toFile())
+                .redirectError(tmp.resolve("start-err.txt").toFile()).start();
+        boolean ended = p.waitFor(600, TimeUnit.SECONDS);
         if (!ended || p.exitValue() != 0) {
             p.destroyForcibly();
             stop();
-            throw new AssertionError("scripts/spark-cluster start failed: " + Files.readString(tmp.resolve("start.txt")));
+            throw new AssertionError("scripts/spark-cluster start failed: " + Files.readString(tmp.resolve("start.txt"))
+                    + Files.readString(tmp.resolve("start-err.txt")));
         }
         master = Files.readString(tmp.resolve("start.txt")).strip();
+        assertTrue(master.matches("spark://127\\.0\\.0\\.1:\\d+"), "the script printed the master URL alone: " + master);
     }
 
     @AfterAll

@@ -1,0 +1,45 @@
+package org.neurotome.recipe;
+
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.databind.DeserializationContext;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.annotation.JsonDeserialize;
+import com.fasterxml.jackson.databind.deser.std.StdDeserializer;
+import org.neurotome.arch.Expert;
+import org.neurotome.yaml.SchemaViolation;
+
+import java.io.IOException;
+import java.util.List;
+import java.util.stream.Collectors;
+
+/**
+ * The routed experts an edit acts on, listed in the recipe
+ * ({@code experts: [{layer: 0, expert: 4}, 1.7, [2, 3]]}), in the order written, without duplicates.
+ */
+@JsonDeserialize(using = ExpertSet.Deserializer.class)
+public record ExpertSet(List<Expert> experts) {
+    public ExpertSet {
+        experts = List.copyOf(experts);
+    }
+
+    @Override
+    public String toString() {
+        return experts.stream().map(Expert::toString).collect(Collectors.joining(", ", "[", "]"));
+    }
+
+    static final class Deserializer extends StdDeserializer<ExpertSet> {
+        Deserializer() {
+            super(ExpertSet.class);
+        }
+
+        @Override
+        public ExpertSet deserialize(JsonParser p, DeserializationContext ctxt) throws IOException {
+            JsonNode n = ctxt.readTree(p);
+            if (n.isTextual() && Reference.looksLikeOne(n.asText())) {
+                throw SchemaViolation.of("experts are listed, not taken from a step").gotText(n.asText())
+                        .allowed("{layer: L, expert: E}, L.E or [L, E], or a list of them");
+            }
+            return new ExpertSet(ComponentIds.read(n, "expert", "1.5", Expert::new));
+        }
+    }
+}

@@ -1,0 +1,66 @@
+package org.neurotome.surgery;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.neurotome.Json;
+import org.neurotome.arch.Expert;
+import org.neurotome.arch.Experts;
+import org.neurotome.arch.ModelConfig;
+import org.neurotome.arch.Neuron;
+import org.neurotome.arch.Role;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.TreeSet;
+
+/**
+ * {@code zero-experts}: silences routed experts while keeping the expert count and the router
+ * (docs/recipes.md; transformers' {@code MixtralSparseMoeBlock}: the layer output is
+ * {@code Σ_e routing_weight_e · expert_e(x)}). Every unit of the expert is zeroed as
+ * {@code zero-neurons} does (gate and up rows, down columns), so its output is exactly 0, while
+ * the router still selects it and its routing weight still takes its share of the top-k — unlike
+ * {@code prune-experts}, the other experts' weights are not renormalised. Fused experts zero
+ * the expert's sub-tensors of {@code gate_up_proj} and {@code down_proj}.
+ */
+public final class ZeroExperts implements Edit {
+    private final List<Expert> experts;
+
+    public ZeroExperts(List<Expert> experts) {
+        this.experts = List.copyOf(new TreeSet<>(experts));
+    }
+
+    @Override
+    public String op() {
+        return "zero-experts";
+    }
+
+    @Override
+    public List<TensorEdit> lower(EditContext ctx) {
+        ModelConfig c = ctx.config();
+        Experts x = c.features().experts();
+        for (Expert e : experts) {
+            e.check(c);
+        }
+        if (ctx.arch().fusedExperts()) {
+            List<TensorEdit> out = new ArrayList<>();
+            for (Expert e : experts) {
+                out.add(TensorEdit.zero(ctx.arch().tensorName(Role.EXPERTS_GATE_UP, e.layer()), 0, new int[] {e.expert()}));
+                out.add(TensorEdit.zero(ctx.arch().tensorName(Role.EXPERTS_DOWN, e.layer()), 0, new int[] {e.expert()}));
+            }
+            return out;
+        }
+        List<Neuron> units = new ArrayList<>();
+        for (Expert e : experts) {
+            for (int j = 0; j < x.width(); j++) {
+                units.add(new Neuron(e.layer(), e.expert() * x.width() + j));
+            }
+        }
+        return new ZeroNeurons(units).lower(ctx);
+    }
+
+    @Override
+    public ObjectNode describe() {
+        ObjectNode n = Json.MAPPER.createObjectNode().put("op", op());
+        experts.forEach(x -> n.withArray("experts").add(x.toString()));
+        return n;
+    }
+}
