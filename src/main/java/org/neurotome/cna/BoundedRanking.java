@@ -19,8 +19,8 @@ import java.util.TreeMap;
  * the components the bounds cannot rule out scored exactly. A first pass records every chunk
  * of positions and computes what is cheap exactly (coefficients, base and layer scores) and a
  * bound on every neuron and head ({@link LogProbBounds}); then {@link TopKSearch} picks what to
- * score, in rounds that grow geometrically, each round scoring the picked components at every
- * position of every chunk (chunks are recorded again when there were several). Scores are computed as the
+ * score, at most twice, each round scoring the picked components at every position of every
+ * chunk (chunks are recorded again when there were several). Scores are computed as the
  * exhaustive path computes them, so those that are listed are the same numbers. A component
  * never scored is NaN in the returned scores.
  */

@@ -7,14 +7,12 @@ import java.util.List;
 /**
  * The exact top k of one or more ranked lists over the same candidates, scoring as few
  * candidates exactly as their upper bounds allow ({@code docs/bounds.md}). Each list has an
- * upper bound per candidate; scoring a candidate gives its exact value in every list. After each
- * round θ is a list's k-th best exact value (none before k are scored), and a candidate whose
- * bound is not below θ is still open. Each round scores, per list, the open candidates with the
- * largest bounds, at most as many as are scored already (k in round one), so the rounds grow
- * geometrically and θ rises before the bounds of weak candidates are reached: the largest bounds
- * are often the loosest, not the best values. Once no candidate is open, every unscored
- * candidate's value is below the k-th, so the k best by value are among the scored ones, ties
- * included (they go to the lower index, as in {@link Ranking}). Candidates outside the eligible
+ * upper bound per candidate; scoring a candidate gives its exact value in every list. Round
+ * one scores each list's k best bounds; after a round, θ is a list's k-th best exact value and
+ * every unscored candidate whose bound is not below θ is scored next. Once no candidate is left
+ * whose bound reaches its list's θ, every unscored candidate's value is below the k-th, so the
+ * k best by value are among the scored ones, ties included (they go to the lower index, as in
+ * {@link Ranking}). Two rounds always suffice: θ only grows. Candidates outside the eligible
  * set are never scored (they are left out of every list).
  */
 final class TopKSearch {
@@ -23,6 +21,7 @@ final class TopKSearch {
     private final List<float[]> bounds;
     private final float[][] exact;
     private final BitSet scored = new BitSet();
+    private boolean started;
 
     /**
      * @param k        the entries wanted per list (≥ 1)
@@ -46,20 +45,22 @@ final class TopKSearch {
     /** The candidates to score next, ascending; empty when the top k of every list is known. */
     int[] next() {
         BitSet out = new BitSet();
-        int batch = Math.max(k, scored.cardinality());
         for (int j = 0; j < bounds.size(); j++) {
             float[] b = bounds.get(j);
+            if (!started) {
+                for (int c : best(b, k)) {
+                    out.set(c);
+                }
+                continue;
+            }
             float theta = kth(exact[j]);
-            BitSet open = new BitSet();
             for (int c = eligible.nextSetBit(0); c >= 0; c = eligible.nextSetBit(c + 1)) {
                 if (!scored.get(c) && (Float.isNaN(theta) || !(b[c] < theta))) {
-                    open.set(c);
+                    out.set(c);
                 }
             }
-            for (int c : best(b, open, batch)) {
-                out.set(c);
-            }
         }
+        started = true;
         return out.stream().toArray();
     }
 
@@ -84,9 +85,9 @@ final class TopKSearch {
         return scored.cardinality();
     }
 
-    /** The {@code n} candidates of {@code among} with the largest bounds (NaN first; ties to the lower index). */
-    private static int[] best(float[] b, BitSet among, int n) {
-        int[] idx = among.stream().toArray();
+    /** The {@code n} eligible, unscored candidates with the largest bounds (NaN first; ties to the lower index). */
+    private int[] best(float[] b, int n) {
+        int[] idx = eligible.stream().filter(c -> !scored.get(c)).toArray();
         if (idx.length <= n) {
             return idx;
         }
