@@ -5,6 +5,12 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.neurotome.cna.Attribution;
 import org.neurotome.cna.AttributionResult;
 import org.neurotome.cna.Comparison;
+import org.neurotome.cna.ExpertAttribution;
+import org.neurotome.cna.ExpertAttributionResult;
+import org.neurotome.cna.ExpertScan;
+import org.neurotome.cna.ExpertScanResult;
+import org.neurotome.cna.ExpertUsage;
+import org.neurotome.cna.ExpertUsageResult;
 import org.neurotome.cna.ComparisonResult;
 import org.neurotome.cna.HeadScan;
 import org.neurotome.cna.HeadScanResult;
@@ -54,6 +60,15 @@ public final class Analyses {
     public record Attributed(AttributionResult result) implements Outcome {
     }
 
+    public record ExpertScanned(ExpertScanResult result) implements Outcome {
+    }
+
+    public record ExpertsAttributed(ExpertAttributionResult result) implements Outcome {
+    }
+
+    public record ExpertsUsed(ExpertUsageResult result) implements Outcome {
+    }
+
     /**
      * A comparison: its result, side B's model as recorded (null when B is the same model), and
      * for a LoRA scan the scan itself (else null).
@@ -83,6 +98,16 @@ public final class Analyses {
             }
             case AnalysisSpec.Cna c -> cna(model, prompts, c, perCase, ctx, then);
             case AnalysisSpec.LoraScan ls -> loraScan(model, prompts, ls, perCase, ctx, then);
+            case AnalysisSpec.ExpertScan es -> then.apply(new ExpertScanned(ExpertScan.run(model, prompts,
+                    HeadScan.Options.DEFAULT_BATCH_ELEMENTS, ctx.progress())));
+            case AnalysisSpec.ExpertAttribution ea -> {
+                try (VocabularyProjection p = projection(model)) {
+                    yield then.apply(new ExpertsAttributed(ExpertAttribution.run(model, p, prompts,
+                            Attribution.Options.DEFAULT_BATCH_ELEMENTS, ctx.progress())));
+                }
+            }
+            case AnalysisSpec.ExpertUsage eu -> then.apply(new ExpertsUsed(ExpertUsage.run(model, prompts,
+                    Attribution.Options.DEFAULT_BATCH_ELEMENTS, ctx.progress())));
         };
     }
 

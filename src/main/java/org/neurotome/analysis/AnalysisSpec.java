@@ -16,7 +16,8 @@ import java.util.function.IntFunction;
  * One analysis of the paper, as {@link Analyses#run} runs it on a model and a set of prompts:
  * the head scan (P1 §3.2), log-probability-increase attribution (P1 §3.3), Comparative Neuron
  * Analysis against one kind of side B (P1 §4), or the LoRA layer scan (P1 §5: a LoRA per layer,
- * then CNA between the model and the best one). The {@code locate} command and a recipe's
+ * then CNA between the model and the best one), or, for a mixture of experts, the expert scan,
+ * expert attribution or expert usage. The {@code locate} command and a recipe's
  * {@code locate} steps both describe their analyses this way.
  */
 public sealed interface AnalysisSpec {
@@ -43,6 +44,18 @@ public sealed interface AnalysisSpec {
      */
     record LoraScan(TrainingData data, List<Integer> layers, IntFunction<LoraTrainer.Settings> settings,
                     List<EvalCase> scoreCases, Scoring scoring) implements AnalysisSpec {
+    }
+
+    /** Remove each expert of each sparse layer from its routing in turn (a mixture of experts only). */
+    record ExpertScan() implements AnalysisSpec {
+    }
+
+    /** Every routed expert's log-probability increase for the target (a mixture of experts only). */
+    record ExpertAttribution() implements AnalysisSpec {
+    }
+
+    /** Selection frequency, mean routing weight and REAP saliency of every expert over the prompts. */
+    record ExpertUsage() implements AnalysisSpec {
     }
 
     /** What CNA compares the model's run on the prompts with. */

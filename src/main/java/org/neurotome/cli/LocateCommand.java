@@ -13,6 +13,10 @@ import org.neurotome.cna.Attribution;
 import org.neurotome.cna.AttributionResult;
 import org.neurotome.cna.ComparisonResult;
 import org.neurotome.cna.ComponentScores;
+import org.neurotome.cna.ExpertAttributionResult;
+import org.neurotome.cna.ExpertScanResult;
+import org.neurotome.cna.ExpertUsageReport;
+import org.neurotome.cna.ExpertUsageResult;
 import org.neurotome.cna.Findings;
 import org.neurotome.cna.FindingsChart;
 import org.neurotome.cna.HeadScan;
@@ -52,7 +56,9 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "locate", mixinStandardHelpOptions = true,
         description = "Rank the attention heads and FFN neurons behind a prediction: head scan, "
-                + "log-probability-increase attribution, or Comparative Neuron Analysis (CNA).")
+                + "log-probability-increase attribution, or Comparative Neuron Analysis (CNA); in a mixture of experts, "
+                + "the experts: expert scan, expert attribution, expert usage (selection frequency, routing weight, "
+                + "REAP saliency).")
 public final class LocateCommand implements Callable<Integer> {
     static final List<String> METHODS = Findings.METHODS;
 
@@ -63,7 +69,8 @@ public final class LocateCommand implements Callable<Integer> {
     Path model;
 
     @Option(names = "--method", required = true, paramLabel = "METHOD",
-            description = "head-scan, attribution or cna.")
+            description = "head-scan, attribution, cna, or for a mixture of experts expert-scan, expert-attribution "
+                    + "or expert-usage.")
     String method;
 
     @ArgGroup(exclusive = true, multiplicity = "1")
@@ -144,8 +151,13 @@ public final class LocateCommand implements Callable<Integer> {
     Path json;
 
     @Option(names = "--svg", paramLabel = "FILE",
-            description = "Write an SVG: layer × head heatmap (head-scan) or per-layer bars (attribution, cna).")
+            description = "Write an SVG: layer × head heatmap (head-scan), per-layer bars (attribution, cna) or "
+                    + "layer × expert heatmap (expert-scan: drop, expert-attribution: score, expert-usage: REAP).")
     Path svg;
+
+    @Option(names = "--html", paramLabel = "FILE",
+            description = "expert-usage: write an HTML page with each sparse layer's table and charts of expert usage.")
+    Path html;
 
     @Mixin
     ModelOptions run;
@@ -166,7 +178,7 @@ public final class LocateCommand implements Callable<Integer> {
                     (other, named) -> Provenance.model(other));
             Shown shown = Analyses.run(lm, in.prompts, spec(lm, in.prompts), perCase, ctx, outcome -> {
                 progress.finish();
-                return show(outcome, prov, tok, out);
+                return show(lm, outcome, prov, tok, out);
             });
             out.flush();
             if (json != null) {
@@ -184,7 +196,7 @@ public final class LocateCommand implements Callable<Integer> {
     }
 
     /** The findings of {@code outcome}, its table printed to {@code out}, and its chart. */
-    private Shown show(Analyses.Outcome outcome, Provenance prov, TextTokenizer tok, PrintWriter out) {
+    private Shown show(LanguageModel lm, Analyses.Outcome outcome, Provenance prov, TextTokenizer tok, PrintWriter out) {
         return switch (outcome) {
             case Analyses.HeadScanned(HeadScanResult r) -> {
                 LocateTables.headScan(out, r, top, tok);
@@ -197,6 +209,30 @@ public final class LocateCommand implements Callable<Integer> {
                 yield new Shown(Findings.attribution(r, prov, top, tok, perCase), FindingsChart.layerBars(
                         "log-probability increase per layer", "increase", List.of("attention", "FFN"),
                         new double[][] {m.attention(), m.ffn()}));
+            }
+            case Analyses.ExpertScanned(ExpertScanResult r) -> {
+                LocateTables.expertScan(out, r, top, tok);
+                yield new Shown(Findings.expertScan(r, prov, top, tok), FindingsChart.heatmap("expert scan: "
+                        + r.rankedBy() + " when the expert is removed from the routing", r.rankedBy(), "expert",
+                        byLayer(lm, r.sparseLayers(), r.rankingTable())));
+            }
+            case Analyses.ExpertsAttributed(ExpertAttributionResult r) -> {
+                LocateTables.expertAttribution(out, r, top, tok);
+                double[][] t = new double[r.sparseLayers().size()][r.experts()];
+                for (int si = 0; si < t.length; si++) {
+                    for (int e = 0; e < r.experts(); e++) {
+                        t[si][e] = r.score(si, e);
+                    }
+                }
+                yield new Shown(Findings.expertAttribution(r, prov, top, tok, perCase), FindingsChart.heatmap(
+                        "expert attribution: log-probability increase", "score", "expert", byLayer(lm, r.sparseLayers(), t)));
+            }
+            case Analyses.ExpertsUsed(ExpertUsageResult r) -> {
+                LocateTables.expertUsage(out, r, top);
+                if (html != null) {
+                    AtomicFile.write(html, ExpertUsageReport.html(r, model.toString()));
+                }
+                yield new Shown(Findings.expertUsage(r, prov, top), ExpertUsageReport.chart(r, lm.config().numLayers()));
             }
             case Analyses.Compared c -> {
                 Provenance withB = c.modelB() == null ? prov
@@ -220,11 +256,23 @@ public final class LocateCommand implements Callable<Integer> {
         };
     }
 
+    /** Rows of the sparse layers spread over every layer of the model, dense layers 0. */
+    private static double[][] byLayer(LanguageModel lm, List<Integer> sparse, double[][] rows) {
+        double[][] all = new double[lm.config().numLayers()][rows[0].length];
+        for (int si = 0; si < sparse.size(); si++) {
+            all[sparse.get(si)] = rows[si];
+        }
+        return all;
+    }
+
     /** The analysis the options ask for. */
     private AnalysisSpec spec(LanguageModel lm, PromptSet prompts) {
         return switch (method) {
             case "head-scan" -> new AnalysisSpec.HeadScan(by);
             case "attribution" -> new AnalysisSpec.Attribution(neuronPath(), scoring());
+            case "expert-scan" -> new AnalysisSpec.ExpertScan();
+            case "expert-attribution" -> new AnalysisSpec.ExpertAttribution();
+            case "expert-usage" -> new AnalysisSpec.ExpertUsage();
             default -> new AnalysisSpec.Cna(against != null ? new AnalysisSpec.OtherCheckpoint(against)
                     : againstAdapter != null ? new AnalysisSpec.WithAdapter(againstAdapter)
                     : !ablate.isEmpty() ? new AnalysisSpec.AblatedHeads(
@@ -270,6 +318,22 @@ public final class LocateCommand implements Callable<Integer> {
         if (exhaustive && method.equals("head-scan")) {
             throw NeurotomeException.badInput("--exhaustive chooses how attribution and cna score neurons; a head-scan "
                     + "always ablates every head");
+        }
+        boolean experts = method.startsWith("expert-");
+        if (experts && (exhaustive || !neuronPath.equals("value-projections"))) {
+            throw NeurotomeException.badInput("--exhaustive and --neuron-path choose how attribution and cna score "
+                    + "neurons; --method " + method + " scores every expert");
+        }
+        if (perCase && (method.equals("expert-scan") || method.equals("expert-usage"))) {
+            throw NeurotomeException.badInput("--per-case lists each position's scores of head-scan, attribution, cna "
+                    + "and expert-attribution; --method " + method + " reports totals");
+        }
+        if (target != null && method.equals("expert-usage")) {
+            throw NeurotomeException.badInput("--target is not used by --method expert-usage: it counts the routing at "
+                    + "every position of the input, whatever comes next");
+        }
+        if (html != null && !method.equals("expert-usage")) {
+            throw NeurotomeException.badInput("--html writes the page of --method expert-usage; --method is " + method);
         }
         if (topTokens < 0) {
             throw NeurotomeException.badInput("--top-tokens must be 0 or more, got " + topTokens);
@@ -320,6 +384,9 @@ public final class LocateCommand implements Callable<Integer> {
         }
         if (svg != null) {
             guard.file(svg, "an SVG chart", FindingsChart::isChart);
+        }
+        if (html != null) {
+            guard.file(html, "an expert usage page", ExpertUsageReport::isReport);
         }
         if (json != null && svg != null && json.toAbsolutePath().normalize().equals(svg.toAbsolutePath().normalize())) {
             throw NeurotomeException.badInput("--json and --svg name the same file " + json + "; give two files");
@@ -442,7 +509,7 @@ public final class LocateCommand implements Callable<Integer> {
             by.forEach(a::add);
         }
         p.put("per_case", perCase);
-        if (!method.equals("head-scan")) {
+        if (method.equals("attribution") || method.equals("cna")) {
             p.put("neuron_path", neuronPath);
             if (exhaustive) {
                 p.put("exhaustive", true);

@@ -3,6 +3,9 @@ package org.neurotome.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import org.neurotome.cna.AttributionResult;
 import org.neurotome.cna.ComponentScores;
+import org.neurotome.cna.ExpertAttributionResult;
+import org.neurotome.cna.ExpertScanResult;
+import org.neurotome.cna.ExpertUsageResult;
 import org.neurotome.cna.Findings;
 import org.neurotome.cna.HeadScanResult;
 import org.neurotome.cna.StepScores;
@@ -94,6 +97,60 @@ final class LocateTables {
         for (int l = 0; l < m.attention().length; l++) {
             out.printf("%5d  %9s  %9s%n", l, fmt(m.attention()[l]), fmt(m.ffn()[l]));
         }
+    }
+
+    static void expertScan(PrintWriter out, ExpertScanResult r, int top, TextTokenizer tok) {
+        List<ExpertScanResult.ExpertEffect> shown = first(r.ranked(), top);
+        if (r.prompts().cases().size() == 1) {
+            out.printf("expert scan of %s: target %s, p = %s, log p = %s%n", r.prompts().cases().getFirst().describe(),
+                    targets(r.targets(), tok), fmt(r.baseProb()), fmt(r.baseLogprob()));
+        } else {
+            out.printf("expert scan over %d cases (%d positions): accuracy %s%%, mean p = %s%n",
+                    r.prompts().cases().size(), r.prompts().steps().size(), pct(r.baseAccuracy()), fmt(r.baseProb()));
+        }
+        out.printf("%4s  %-9s  %9s  %9s  %9s  %12s  %8s%n", "rank", "expert", "prob", "logprob", "drop", "logprob drop",
+                "accuracy");
+        for (int i = 0; i < shown.size(); i++) {
+            ExpertScanResult.ExpertEffect e = shown.get(i);
+            out.printf("%4d  %-9s  %9s  %9s  %9s  %12s  %7s%%%n", i + 1, e.layer() + "." + e.expert(), fmt(e.prob()),
+                    fmt(e.logprob()), fmt(e.drop()), fmt(e.logprobDrop()), pct(e.accuracy()));
+        }
+    }
+
+    static void expertAttribution(PrintWriter out, ExpertAttributionResult r, int top, TextTokenizer tok) {
+        if (r.prompts().cases().size() == 1) {
+            out.printf("expert attribution of %s: target %s, p = %s%n", r.prompts().cases().getFirst().describe(),
+                    targets(r.targets(), tok), fmt(r.baseProb()));
+        } else {
+            out.printf("expert attribution over %d cases (%d positions), mean p(target) = %s%n",
+                    r.prompts().cases().size(), r.steps().size(), fmt(r.baseProb()));
+        }
+        out.printf("%4s  %-9s  %9s%n", "rank", "expert", "score");
+        List<ExpertAttributionResult.ExpertScore> shown = first(r.ranked(), top);
+        for (int i = 0; i < shown.size(); i++) {
+            ExpertAttributionResult.ExpertScore e = shown.get(i);
+            out.printf("%4d  %-9s  %9s%n", i + 1, e.layer() + "." + e.expert(), fmt(e.score()));
+        }
+        out.printf("%nlayers%n%5s  %14s  %12s%n", "layer", "logprob before", "shared");
+        for (int si = 0; si < r.sparseLayers().size(); si++) {
+            out.printf("%5d  %14s  %12s%n", r.sparseLayers().get(si), fmt(r.before(si)), fmt(r.sharedScore(si)));
+        }
+    }
+
+    static void expertUsage(PrintWriter out, ExpertUsageResult r, int top) {
+        out.printf("expert usage over %d cases (%d positions), by REAP saliency%n", r.prompts().cases().size(),
+                r.tokens());
+        out.printf("%4s  %-9s  %7s  %9s  %11s  %9s%n", "rank", "expert", "count", "frequency", "mean weight", "reap");
+        List<ExpertUsageResult.ExpertStats> shown = first(r.ranked(), top);
+        for (int i = 0; i < shown.size(); i++) {
+            ExpertUsageResult.ExpertStats e = shown.get(i);
+            out.printf("%4d  %-9s  %7d  %9s  %11s  %9s%n", i + 1, e.layer() + "." + e.expert(), e.count(),
+                    fmt(e.frequency()), fmt(e.meanWeight()), fmt(e.reap()));
+        }
+    }
+
+    private static <T> List<T> first(List<T> ranked, int top) {
+        return ranked.subList(0, top == 0 ? ranked.size() : Math.min(top, ranked.size()));
     }
 
     static void comparison(PrintWriter out, Findings f) {

@@ -21,13 +21,16 @@ import java.util.Map;
 /**
  * A findings document ({@code docs/findings.md}): what was run ({@link Provenance}), then
  * the ranked heads and neurons of a head scan, an attribution or a CNA run, as JSON. The
+ * the experts of a mixture of experts (expert scan, expert attribution, expert usage) are
+ * listed under {@code experts}, ranked by {@code rank.experts}. The
  * same class writes documents from results and reads them back (a recipe's
  * {@code from: findings.json}); {@link #heads()} and {@link #neurons()} list the entries in
  * rank order with the value they are ranked by ({@code rank.heads}, {@code rank.neurons}).
  */
 public final class Findings {
     public static final String FORMAT = "neurotome-findings/1";
-    public static final List<String> METHODS = List.of("head-scan", "attribution", "cna");
+    public static final List<String> METHODS = List.of("head-scan", "attribution", "cna", "expert-scan",
+            "expert-attribution", "expert-usage");
 
     /** A head of the ranked list, its ranking value and all its fields. */
     public record RankedHead(Head head, double value, ObjectNode fields) {
@@ -95,7 +98,7 @@ public final class Findings {
     }
 
     private static void trim(ObjectNode o, int top, LayerRange layers) {
-        for (String key : List.of("heads", "neurons")) {
+        for (String key : List.of("heads", "neurons", "experts")) {
             JsonNode list = o.get(key);
             if (list == null || !list.isArray()) {
                 continue;
@@ -249,6 +252,122 @@ public final class Findings {
         return new Findings(d, "cna");
     }
 
+    /** The findings of an expert scan: experts ranked by {@link ExpertScanResult#rankedBy()}. */
+    public static Findings expertScan(ExpertScanResult r, Provenance p, int top, TextTokenizer tok) {
+        ObjectNode d = header("expert-scan", p, r.prompts(), r.targets(), tok);
+        ObjectNode base = d.putObject("base");
+        num(base, "prob", r.baseProb());
+        num(base, "logprob", r.baseLogprob());
+        num(base, "accuracy", r.baseAccuracy());
+        d.putObject("rank").putNull("heads").putNull("neurons").put("experts", r.rankedBy());
+        d.putArray("heads");
+        d.putArray("neurons");
+        ArrayNode experts = d.putArray("experts");
+        List<ExpertScanResult.ExpertEffect> ranked = r.ranked();
+        for (ExpertScanResult.ExpertEffect e : ranked.subList(0, limit(top, ranked.size()))) {
+            ObjectNode o = experts.addObject().put("layer", e.layer()).put("expert", e.expert());
+            num(o, "prob", e.prob());
+            num(o, "logprob", e.logprob());
+            num(o, "drop", e.drop());
+            num(o, "logprob_drop", e.logprobDrop());
+            num(o, "accuracy", e.accuracy());
+            num(o, "accuracy_drop", e.accuracyDrop());
+        }
+        return new Findings(d, "expert scan");
+    }
+
+    /** The findings of an expert attribution: experts ranked by mean {@code score}, per layer the shared expert's. */
+    public static Findings expertAttribution(ExpertAttributionResult r, Provenance p, int top, TextTokenizer tok,
+                                             boolean perCase) {
+        ObjectNode d = header("expert-attribution", p, r.prompts(), r.targets(), tok);
+        ObjectNode base = d.putObject("base");
+        num(base, "prob", r.baseProb());
+        num(base, "logprob", r.baseLogprob());
+        d.putObject("rank").putNull("heads").putNull("neurons").put("experts", "score");
+        d.putArray("heads");
+        d.putArray("neurons");
+        ArrayNode experts = d.putArray("experts");
+        List<ExpertAttributionResult.ExpertScore> ranked = r.ranked();
+        for (ExpertAttributionResult.ExpertScore e : ranked.subList(0, limit(top, ranked.size()))) {
+            num(experts.addObject().put("layer", e.layer()).put("expert", e.expert()), "score", e.score());
+        }
+        ArrayNode layers = d.putArray("layers");
+        for (int si = 0; si < r.sparseLayers().size(); si++) {
+            ObjectNode o = layers.addObject().put("layer", r.sparseLayers().get(si));
+            num(o, "logprob_before", r.before(si));
+            if (r.hasShared()) {
+                num(o, "shared_score", r.sharedScore(si));
+            } else {
+                o.putNull("shared_score");
+            }
+        }
+        if (perCase) {
+            ArrayNode cases = d.putArray("cases");
+            for (int s = 0; s < r.steps().size(); s++) {
+                ExpertAttributionResult.StepExperts st = r.steps().get(s);
+                ObjectNode o = position(cases, r.prompts(), s, st.target(), tok);
+                num(o, "prob", Math.exp(st.logprob()));
+                ArrayNode ls = o.putArray("layers");
+                for (int si = 0; si < r.sparseLayers().size(); si++) {
+                    ObjectNode lo = ls.addObject().put("layer", r.sparseLayers().get(si));
+                    num(lo, "logprob_before", st.before()[si]);
+                    ArrayNode inc = lo.putArray("increase");
+                    for (float v : st.increase()[si]) {
+                        inc.add(v);
+                    }
+                    if (st.shared() != null) {
+                        num(lo, "shared_increase", st.shared()[si]);
+                    } else {
+                        lo.putNull("shared_increase");
+                    }
+                }
+            }
+        }
+        return new Findings(d, "expert attribution");
+    }
+
+    /**
+     * The findings of an expert usage count: experts ranked by REAP saliency, and per layer
+     * every expert's count, frequency, mean routing weight and saliency in expert order.
+     */
+    public static Findings expertUsage(ExpertUsageResult r, Provenance p, int top) {
+        ObjectNode d = header("expert-usage", p, r.prompts(), new int[0], null);
+        d.putNull("target");
+        d.remove("target_ids");
+        d.put("tokens", r.tokens());
+        d.putObject("rank").putNull("heads").putNull("neurons").put("experts", "reap");
+        d.putArray("heads");
+        d.putArray("neurons");
+        ArrayNode experts = d.putArray("experts");
+        List<ExpertUsageResult.ExpertStats> ranked = r.ranked();
+        for (ExpertUsageResult.ExpertStats e : ranked.subList(0, limit(top, ranked.size()))) {
+            usage(experts.addObject().put("layer", e.layer()).put("expert", e.expert()), e);
+        }
+        ArrayNode layers = d.putArray("layers");
+        for (int l : r.sparseLayers()) {
+            ObjectNode o = layers.addObject().put("layer", l);
+            ArrayNode count = o.putArray("count");
+            ArrayNode frequency = o.putArray("frequency");
+            ArrayNode weight = o.putArray("mean_weight");
+            ArrayNode reap = o.putArray("reap");
+            for (int e = 0; e < r.experts(); e++) {
+                ExpertUsageResult.ExpertStats s = r.stats(l, e);
+                count.add(s.count());
+                frequency.add(s.frequency());
+                weight.add(s.meanWeight());
+                reap.add(s.reap());
+            }
+        }
+        return new Findings(d, "expert usage");
+    }
+
+    private static void usage(ObjectNode o, ExpertUsageResult.ExpertStats e) {
+        o.put("count", e.count());
+        num(o, "frequency", e.frequency());
+        num(o, "mean_weight", e.meanWeight());
+        num(o, "reap", e.reap());
+    }
+
     /** Writes the document to {@code file} through a temporary sibling, so a failure leaves no partial file. */
     public void write(Path file) {
         try {
@@ -262,7 +381,7 @@ public final class Findings {
         return document;
     }
 
-    /** {@code head-scan}, {@code attribution} or {@code cna}. */
+    /** One of {@link #METHODS}. */
     public String method() {
         return method;
     }

@@ -10,7 +10,7 @@ import java.util.Locale;
 
 /**
  * Standalone SVG pictures of findings: a layer × head heatmap of a head scan (as the paper's
- * Figure 2 draws the accuracy decrease of every head) and per-layer bars of attribution or
+ * Figure 2 draws the accuracy decrease of every head) or a layer × expert one of the expert analyses and per-layer bars of attribution or
  * CNA scores (the notebooks' {@code plt_bar} of attention and FFN layers). Every cell and
  * bar carries a {@code <title>} with its exact value.
  */
@@ -28,6 +28,11 @@ public final class FindingsChart {
      * blue for negative, on one scale set by the largest magnitude.
      */
     public static String heatmap(String title, String valueName, double[][] values) {
+        return heatmap(title, valueName, "head", values);
+    }
+
+    /** A heatmap of {@code values[layer][column]}, the columns named {@code columnName} (head, expert). */
+    public static String heatmap(String title, String valueName, String columnName, double[][] values) {
         int layers = values.length;
         int heads = values[0].length;
         double max = 0;
@@ -42,7 +47,7 @@ public final class FindingsChart {
         int height = MARGIN + layers * CELL + 40;
         width = Math.max(width, titleWidth(title));
         StringBuilder s = open(width, height, title);
-        text(s, MARGIN + heads * CELL / 2, MARGIN - 22, "middle", "head");
+        text(s, MARGIN + heads * CELL / 2, MARGIN - 22, "middle", escape(columnName));
         text(s, 12, MARGIN + layers * CELL / 2, "middle", "layer", "rotate(-90 12 " + (MARGIN + layers * CELL / 2) + ")");
         for (int h = 0; h < heads; h++) {
             if (heads <= 40 || h % 4 == 0) {

@@ -74,7 +74,7 @@ public final class HeadScan {
     }
 
     /** One case as one batch row: what it reads, and where its steps are scored. */
-    private record Row(int[] context, int firstStep, int[] positions, int[] targets) {
+    record Row(int[] context, int firstStep, int[] positions, int[] targets) {
         static Row of(PromptSet prompts, int caseIndex, int firstStep) {
             PromptSet.Case c = prompts.cases().get(caseIndex);
             int t = c.target().length;
@@ -200,7 +200,7 @@ public final class HeadScan {
     }
 
     /** The step of the i-th scored position of {@code part}, counting positions row by row. */
-    private static int stepOf(List<Row> part, int i) {
+    static int stepOf(List<Row> part, int i) {
         for (Row row : part) {
             if (i < row.positions().length) {
                 return row.firstStep() + i;
@@ -211,7 +211,7 @@ public final class HeadScan {
     }
 
     /** Log-probabilities and argmaxes at the scored positions, and the targets they were taken of. */
-    private record Scored(float[] logprob, long[] argmax, int[] targets) {
+    record Scored(float[] logprob, long[] argmax, int[] targets) {
     }
 
     /**
@@ -220,7 +220,7 @@ public final class HeadScan {
      * targets per (case, position) in that order without copies; null takes them from the
      * rows, a missing one (−1) being the argmax there.
      */
-    private static Scored score(NDArray logits, List<Row> part, int copies, int[] resolved) {
+    static Scored score(NDArray logits, List<Row> part, int copies, int[] resolved) {
         long seq = logits.getShape().get(1);
         long vocab = logits.getShape().get(2);
         List<Long> flat = new ArrayList<>();

@@ -15,7 +15,7 @@ import java.util.Map;
  * text is escaped.
  */
 public final class ReportHtml {
-    static final String CANDIDATE_COLOR = "#2b6cb0";
+    public static final String CANDIDATE_COLOR = "#2b6cb0";
     static final String BASELINE_COLOR = "#a0aec0";
 
     private static final String CSS = """

@@ -9,13 +9,13 @@ import java.util.Locale;
  * {@value #MAX_VERTICAL} categories are drawn as vertical bars, more as horizontal rows so long
  * labels (professions) stay readable. Values may be negative; a missing value draws no bar.
  */
-final class SvgBarChart {
+public final class SvgBarChart {
     static final int MAX_VERTICAL = 8;
     private static final int WIDTH = 520;
     private static final int TOP = 44;
 
     /** One bar per category; {@code values.get(i)} is null where the series has no value. */
-    record Series(String name, String color, List<Double> values) {
+    public record Series(String name, String color, List<Double> values) {
     }
 
     private final String title;
@@ -29,7 +29,7 @@ final class SvgBarChart {
      * @param unitRange draw the value axis from 0 to 1 (accuracies); otherwise it spans the values
      *                  and 0, widened to round ticks
      */
-    SvgBarChart(String title, List<String> categories, List<Series> series, boolean unitRange) {
+    public SvgBarChart(String title, List<String> categories, List<Series> series, boolean unitRange) {
         this.title = title;
         this.categories = List.copyOf(categories);
         this.series = List.copyOf(series);
@@ -55,7 +55,7 @@ final class SvgBarChart {
         }
     }
 
-    String svg() {
+    public String svg() {
         return categories.size() <= MAX_VERTICAL ? vertical() : horizontal();
     }
 

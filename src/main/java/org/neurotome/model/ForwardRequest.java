@@ -21,6 +21,7 @@ import java.util.Set;
  * @param lengths         each row's length for a residual input, or null
  * @param tapAllPositions record taps at every position [B, S, …] instead of the last
  * @param allLogits       return logits at every position [B, S, V] instead of the last [B, V]
+ * @param expertRemovals  experts taken out of a sparse layer's routing in one row
  * @param training        keep every intermediate alive for a backward pass (the caller's
  *                        {@code NDScope} or the result's {@link ForwardResult#close()} frees them)
  * @param cache           keys and values of earlier positions: the ids continue them, and their
@@ -28,7 +29,8 @@ import java.util.Set;
  */
 public record ForwardRequest(List<int[]> ids, int startLayer, NDArray residual, int[] lengths, Set<String> taps,
                              boolean tapAllPositions, boolean allLogits, List<HeadScale> headScales,
-                             List<NeuronScale> neuronScales, boolean training, KvCache cache) {
+                             List<NeuronScale> neuronScales, List<ExpertRemoval> expertRemovals, boolean training,
+                             KvCache cache) {
 
     public ForwardRequest {
         if ((ids == null) == (residual == null)) {
@@ -39,6 +41,7 @@ public record ForwardRequest(List<int[]> ids, int startLayer, NDArray residual, 
         taps = Set.copyOf(taps);
         headScales = List.copyOf(headScales);
         neuronScales = List.copyOf(neuronScales);
+        expertRemovals = List.copyOf(expertRemovals);
         if (cache != null && (ids == null || training)) {
             throw new IllegalArgumentException("a key/value cache continues token ids, without training");
         }
@@ -46,7 +49,8 @@ public record ForwardRequest(List<int[]> ids, int startLayer, NDArray residual, 
 
     /** A forward over token-id rows, which may differ in length. */
     public static ForwardRequest tokens(List<int[]> ids) {
-        return new ForwardRequest(ids, 0, null, null, Set.of(), false, false, List.of(), List.of(), false, null);
+        return new ForwardRequest(ids, 0, null, null, Set.of(), false, false, List.of(), List.of(), List.of(), false,
+                null);
     }
 
     public static ForwardRequest tokens(int[]... ids) {
@@ -60,14 +64,14 @@ public record ForwardRequest(List<int[]> ids, int startLayer, NDArray residual, 
      */
     public static ForwardRequest fromResidual(int layer, NDArray residual, int[] lengths) {
         return new ForwardRequest(null, layer, residual, lengths.clone(), Set.of(), false, false, List.of(),
-                List.of(), false, null);
+                List.of(), List.of(), false, null);
     }
 
     public ForwardRequest withTaps(Collection<String> names) {
         Set<String> all = new LinkedHashSet<>(taps);
         all.addAll(names);
         return new ForwardRequest(ids, startLayer, residual, lengths, all, tapAllPositions, allLogits, headScales,
-                neuronScales, training, cache);
+                neuronScales, expertRemovals, training, cache);
     }
 
     public ForwardRequest withTaps(String... names) {
@@ -77,29 +81,35 @@ public record ForwardRequest(List<int[]> ids, int startLayer, NDArray residual, 
     /** Taps at every position ([B, S, …]) rather than each row's last. */
     public ForwardRequest tapAtAllPositions() {
         return new ForwardRequest(ids, startLayer, residual, lengths, taps, true, allLogits, headScales, neuronScales,
-                training, cache);
+                expertRemovals, training, cache);
     }
 
     /** Logits at every position [B, S, V] (for a language-modelling loss). */
     public ForwardRequest withAllLogits() {
         return new ForwardRequest(ids, startLayer, residual, lengths, taps, tapAllPositions, true, headScales,
-                neuronScales, training, cache);
+                neuronScales, expertRemovals, training, cache);
     }
 
     public ForwardRequest withHeadScales(List<HeadScale> scales) {
         return new ForwardRequest(ids, startLayer, residual, lengths, taps, tapAllPositions, allLogits, scales,
-                neuronScales, training, cache);
+                neuronScales, expertRemovals, training, cache);
     }
 
     public ForwardRequest withNeuronScales(List<NeuronScale> scales) {
         return new ForwardRequest(ids, startLayer, residual, lengths, taps, tapAllPositions, allLogits, headScales,
-                scales, training, cache);
+                scales, expertRemovals, training, cache);
+    }
+
+    /** Takes these experts out of their layers' routing, each in its own row ({@link ExpertRemoval}). */
+    public ForwardRequest withExpertRemovals(List<ExpertRemoval> removals) {
+        return new ForwardRequest(ids, startLayer, residual, lengths, taps, tapAllPositions, allLogits, headScales,
+                neuronScales, removals, training, cache);
     }
 
     /** Keeps intermediates for autograd: run inside a {@code GradientCollector}, then call backward. */
     public ForwardRequest forTraining() {
         return new ForwardRequest(ids, startLayer, residual, lengths, taps, tapAllPositions, allLogits, headScales,
-                neuronScales, true, cache);
+                neuronScales, expertRemovals, true, cache);
     }
 
     /**
@@ -108,7 +118,7 @@ public record ForwardRequest(List<int[]> ids, int startLayer, NDArray residual, 
      */
     public ForwardRequest withCache(KvCache kv) {
         return new ForwardRequest(ids, startLayer, residual, lengths, taps, tapAllPositions, allLogits, headScales,
-                neuronScales, training, kv);
+                neuronScales, expertRemovals, training, kv);
     }
 
     /** Number of batch rows. */

@@ -26,7 +26,7 @@ public final class Tap {
     private static final List<String> POST_NORM_POINTS = List.of("ln1_post.hook_scale", "ln2_post.hook_scale");
     /** Points only mixture-of-experts families have, on their sparse layers. */
     private static final List<String> ROUTING_POINTS = List.of("mlp.hook_router_logits", "mlp.hook_expert_weights",
-            "mlp.hook_expert_indices");
+            "mlp.hook_expert_indices", "mlp.hook_expert_out");
 
     private Tap() {
     }
@@ -108,6 +108,16 @@ public final class Tap {
     /** A sparse layer's selected experts, by descending probability [B, k] (int64; TransformerLens {@code hook_expert_indices}). */
     public static String expertIndices(int l) {
         return "blocks." + l + ".mlp.hook_expert_indices";
+    }
+
+    /**
+     * A sparse layer's per-expert outputs [B, E, D] (Qwen2-MoE: [B, E + 1, D], the shared
+     * expert's last): row e is {@code routing_weights[e] · down_e · a_e}, zero for an expert not
+     * selected, and the shared row is the gated shared expert's output; the rows sum to
+     * {@link #mlpOut}.
+     */
+    public static String expertOut(int l) {
+        return "blocks." + l + ".mlp.hook_expert_out";
     }
 
     /** Whether {@code name} is one of a sparse layer's routing taps. */

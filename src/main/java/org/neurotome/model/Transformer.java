@@ -349,6 +349,15 @@ public final class Transformer implements AutoCloseable {
             check(n.layer() - r.startLayer(), c.numLayers() - r.startLayer(), "neuron scale " + n, "layer");
             check(n.neuron(), c.ffnWidth(n.layer()), "neuron scale " + n, "neuron");
         }
+        for (ExpertRemoval e : r.expertRemovals()) {
+            check(e.row(), b.rows(), "expert removal " + e, "row");
+            check(e.layer() - r.startLayer(), c.numLayers() - r.startLayer(), "expert removal " + e, "layer");
+            if (!c.sparseLayer(e.layer())) {
+                throw NeurotomeException.badInput("expert removal " + e + ": layer " + e.layer()
+                        + " has a dense FFN and no experts");
+            }
+            check(e.expert(), c.features().experts().count(), "expert removal " + e, "expert");
+        }
     }
 
     private static void check(int v, int n, String what, String field) {
@@ -369,6 +378,7 @@ public final class Transformer implements AutoCloseable {
         final NDArray[] localAngles;
         final Map<Integer, float[]> headScales = new HashMap<>();
         final Map<Integer, float[]> neuronScales = new HashMap<>();
+        final Map<Integer, float[]> routerMasks = new HashMap<>();
         final Map<String, NDArray> taps = new LinkedHashMap<>();
         final List<NDArray> layerKeep = new ArrayList<>();
 
@@ -394,6 +404,18 @@ public final class Transformer implements AutoCloseable {
                 int width = c.ffnWidth(n.layer());
                 ones(neuronScales, n.layer(), width)[n.row() * width + n.neuron()] *= n.factor();
             }
+            int experts = c.features().experts().count();
+            for (ExpertRemoval e : req.expertRemovals()) {
+                routerMasks.computeIfAbsent(e.layer(), k -> new float[b.rows() * experts])[e.row() * experts
+                        + e.expert()] = Float.NEGATIVE_INFINITY;
+            }
+        }
+
+        /** Router logits {@code logits} [B, S, E] of layer {@code layer} with the removed experts' at −∞. */
+        NDArray routerLogits(int layer, NDArray logits) {
+            float[] f = routerMasks.get(layer);
+            return f == null ? logits
+                    : logits.add(owned(out.create(f, new Shape(b.rows(), 1, c.features().experts().count()))));
         }
 
         /** The attention mask of layer {@code layer} [S, offset + S]: windowed where the family windows it. */
@@ -578,7 +600,8 @@ public final class Transformer implements AutoCloseable {
                     keep(attended.mid());
                 }
                 p.layerKeep.forEach(this::keep);
-                NDArray logits = Linear.linear(attended.ffnIn(), lw.router(), null).singletonOrThrow();
+                NDArray logits = p.routerLogits(l, Linear.linear(attended.ffnIn(), lw.router(), null)
+                        .singletonOrThrow());
                 int last = logits.getShape().dimension() - 1;
                 for (long e : logits.softmax(last).topK(c.features().experts().topK(), last, true, true).get(1)
                         .toLongArray()) {
@@ -795,6 +818,9 @@ public final class Transformer implements AutoCloseable {
             m = m.mul(scale);
         }
         p.record(Tap.mlpPost(l), m);
+        if (lw.router() != null && p.wants(Tap.expertOut(l))) {
+            p.record(Tap.expertOut(l), expertOutputs(m, lw.ffnOut()));
+        }
         NDArray out = m.matMul(lw.ffnOut());                                           // [B, S, D]
         if (lw.ffnOutBias() != null) {
             out = out.add(lw.ffnOutBias());
@@ -817,7 +843,7 @@ public final class Transformer implements AutoCloseable {
      */
     private NDArray routingGain(int l, NDArray x, LayerWeights lw, Pass p) {
         Experts e = c.features().experts();
-        NDArray logits = Linear.linear(x, lw.router(), null).singletonOrThrow();      // [B, S, E]
+        NDArray logits = p.routerLogits(l, Linear.linear(x, lw.router(), null).singletonOrThrow());  // [B, S, E]
         p.record(Tap.routerLogits(l), logits);
         int last = logits.getShape().dimension() - 1;
         NDArray probs = logits.softmax(last);
@@ -835,6 +861,28 @@ public final class Transformer implements AutoCloseable {
             gain = gain.concat(shared.repeat(last, e.sharedWidth()), last);
         }
         return gain;
+    }
+
+    /**
+     * Each expert's share of a sparse layer's output [B, S, E (+1), D] from its coefficients
+     * {@code m} [B, S, W] (routing weights included) and value vectors {@code values} [W, D]:
+     * expert e's rows {@code e·I_e …} of both, the shared expert's last.
+     */
+    private NDArray expertOutputs(NDArray m, NDArray values) {
+        Experts e = c.features().experts();
+        long bs = m.getShape().get(0);
+        long s = m.getShape().get(1);
+        long d = values.getShape().get(1);
+        long routed = (long) e.count() * e.width();
+        NDArray coefs = m.get(new NDIndex(":, :, :{}", routed)).reshape(bs * s, e.count(), e.width())
+                .transpose(1, 0, 2);                                                   // [E, B·S, I_e]
+        NDArray out = coefs.matMul(values.get(new NDIndex(":{}", routed)).reshape(e.count(), e.width(), d))
+                .transpose(1, 0, 2).reshape(bs, s, e.count(), d);                      // [B, S, E, D]
+        if (e.sharedWidth() > 0) {
+            NDArray shared = m.get(new NDIndex(":, :, {}:", routed)).matMul(values.get(new NDIndex("{}:", routed)));
+            out = out.concat(shared.expandDims(2), 2);
+        }
+        return out;
     }
 
     private NDArray activation(NDArray x) {

@@ -78,6 +78,13 @@ final class AnalysisRunner {
                     out -> Findings.attribution(((Analyses.Attributed) out).result(), prov, 0, tok, perCase));
             case Locate.Cna c -> cna(c, prompts, selections, perCase, prov, tok, ctx);
             case Locate.LoraScan ls -> loraScan(ls, prompts, perCase, prov, tok, ctx);
+            case Locate.ExpertScan es -> Analyses.run(model, prompts, new AnalysisSpec.ExpertScan(), false, ctx,
+                    out -> Findings.expertScan(((Analyses.ExpertScanned) out).result(), prov, 0, tok));
+            case Locate.ExpertAttribution ea -> Analyses.run(model, prompts, new AnalysisSpec.ExpertAttribution(),
+                    perCase, ctx, out -> Findings.expertAttribution(((Analyses.ExpertsAttributed) out).result(), prov,
+                            0, tok, perCase));
+            case Locate.ExpertUsage eu -> Analyses.run(model, prompts, new AnalysisSpec.ExpertUsage(), false, ctx,
+                    out -> Findings.expertUsage(((Analyses.ExpertsUsed) out).result(), prov, 0));
         };
     }
 
@@ -89,7 +96,8 @@ final class AnalysisRunner {
     static ObjectNode parameters(Locate.Analysis a, boolean perCase, ObjectNode recorded) {
         ObjectNode parameters = Json.MAPPER.createObjectNode().put("method", a.method()).put("top", a.top())
                 .put("per_case", perCase);
-        if (!(a instanceof Locate.HeadScan) && a.scoring().exhaustive() && a.top() > 0) {
+        if ((a instanceof Locate.Attribution || a instanceof Locate.Cna || a instanceof Locate.LoraScan)
+                && a.scoring().exhaustive() && a.top() > 0) {
             parameters.put("exhaustive", true);
         }
         recorded.properties().forEach(e -> {

@@ -51,6 +51,8 @@ final class CostModel {
 
     /** Float elements of one head-scan forward ({@code HeadScan.Options.DEFAULT_BATCH_ELEMENTS}). */
     private static final long HEAD_SCAN_ELEMENTS = 1L << 21;
+    /** The batch bound of expert attribution and usage ({@code Attribution.Options.DEFAULT_BATCH_ELEMENTS}). */
+    private static final long EXPERT_PASS_ELEMENTS = 1L << 22;
     /** Float elements of one attribution forward ({@code Attribution.Options.DEFAULT_BATCH_ELEMENTS}). */
     private static final long ATTRIBUTION_ELEMENTS = 1L << 22;
     /** Live activations of one batched forward, in multiples of its widest one. */
@@ -106,6 +108,15 @@ final class CostModel {
                 Forward f = forward(rows, tokens, perBatch, 0.5 + 0.5 / c.numLayers());
                 add(id, f.work, f.seconds, weights(1) + activations(HEAD_SCAN_ELEMENTS) + heap(RATES.heapBytes()));
             }
+            case Locate.ExpertScan es -> {
+                long rows = (long) cases * (1 + (long) c.numLayers() * c.features().experts().count());
+                long perBatch = Math.max(1, HEAD_SCAN_ELEMENTS / (long) (tokens * width(tokens)));
+                // as the head scan: a removal runs from its expert's layer on
+                Forward f = forward(rows, tokens, perBatch, 0.5 + 0.5 / c.numLayers());
+                add(id, f.work, f.seconds, weights(1) + activations(HEAD_SCAN_ELEMENTS) + heap(RATES.heapBytes()));
+            }
+            case Locate.ExpertAttribution ea -> expertPass(id, cases, tokens);
+            case Locate.ExpertUsage eu -> expertPass(id, cases, tokens);
             case Locate.Attribution at -> comparison(id, cases, tokens, 1, perCase && !at.exhaustive(), 1);
             case Locate.Cna cn -> comparison(id, cases, tokens, 2, perCase && !cn.exhaustive(),
                     cn.comparison() instanceof CnaComparison.AblatedHeads
@@ -123,6 +134,13 @@ final class CostModel {
                 comparison(id + " (CNA)", cases, tokens, 2, perCase && !ls.exhaustive(), 2);
             }
         }
+    }
+
+    /** Expert attribution or usage: one forward per case, with each sparse layer's expert outputs recorded. */
+    private void expertPass(String id, int cases, double tokens) {
+        long perBatch = Math.max(1, EXPERT_PASS_ELEMENTS / (long) (tokens * width(tokens)));
+        Forward f = forward(cases, tokens, perBatch, 1);
+        add(id, f.work, f.seconds, weights(1) + activations(EXPERT_PASS_ELEMENTS) + heap(RATES.heapBytes()));
     }
 
     /** Attribution ({@code sides} 1) or CNA (2) over {@code cases}, on {@code models} models. */

@@ -39,11 +39,15 @@ public sealed interface Locate permits Locate.Analysis, Locate.FindingsFile {
         m.put("attribution", Attribution.class);
         m.put("cna", Cna.class);
         m.put("lora-scan", LoraScan.class);
+        m.put("expert-scan", ExpertScan.class);
+        m.put("expert-attribution", ExpertAttribution.class);
+        m.put("expert-usage", ExpertUsage.class);
         return Collections.unmodifiableMap(m);
     }
 
     /** An analysis run on the recipe's model; its inputs, target, layers and top are common. */
-    sealed interface Analysis extends Locate permits HeadScan, Attribution, Cna, LoraScan {
+    sealed interface Analysis extends Locate permits HeadScan, Attribution, Cna, LoraScan, ExpertScan,
+            ExpertAttribution, ExpertUsage {
         List<String> prompts();
 
         List<List<Integer>> tokenIds();
@@ -74,6 +78,9 @@ public sealed interface Locate permits Locate.Analysis, Locate.FindingsFile {
                 case Cna c -> c.exhaustive();
                 case LoraScan ls -> ls.exhaustive();
                 case HeadScan h -> true;
+                case ExpertScan e -> true;
+                case ExpertAttribution e -> true;
+                case ExpertUsage e -> true;
             };
             return org.neurotome.cna.Scoring.of(top(), layers(), all);
         }
@@ -239,6 +246,75 @@ public sealed interface Locate permits Locate.Analysis, Locate.FindingsFile {
         @Override
         public Set<ComponentKind> yields() {
             return EnumSet.of(ComponentKind.NEURONS);
+        }
+    }
+
+    /**
+     * {@code method: expert-scan} (a mixture of experts; docs/findings.md): remove each expert of
+     * each sparse layer from its routing in turn and rank the experts by the drop in target
+     * probability (prompts) or accuracy (dataset). Its findings rank experts, which no select
+     * takes: it yields neither heads nor neurons.
+     */
+    record ExpertScan(String id, List<String> prompts, List<List<Integer>> tokenIds, Path dataset, LabelFilter where,
+                      Integer limit,
+                      @JsonFormat(with = JsonFormat.Feature.ACCEPT_SINGLE_VALUE_AS_ARRAY) List<String> target,
+                      LayerRange layers, Integer top) implements Analysis {
+        public ExpertScan {
+            requireId(id);
+            AnalysisInput.of(prompts, tokenIds, dataset, where, limit);
+            target = checkTarget(target, dataset);
+            top = checkTop(top);
+        }
+
+        @Override
+        public Set<ComponentKind> yields() {
+            return EnumSet.noneOf(ComponentKind.class);
+        }
+    }
+
+    /**
+     * {@code method: expert-attribution} (a mixture of experts): the log-probability increase of
+     * every routed expert's weighted output for the target. Ranks experts; yields neither heads
+     * nor neurons.
+     */
+    record ExpertAttribution(String id, List<String> prompts, List<List<Integer>> tokenIds, Path dataset,
+                             LabelFilter where, Integer limit,
+                             @JsonFormat(with = JsonFormat.Feature.ACCEPT_SINGLE_VALUE_AS_ARRAY) List<String> target,
+                             LayerRange layers, Integer top) implements Analysis {
+        public ExpertAttribution {
+            requireId(id);
+            AnalysisInput.of(prompts, tokenIds, dataset, where, limit);
+            target = checkTarget(target, dataset);
+            top = checkTop(top);
+        }
+
+        @Override
+        public Set<ComponentKind> yields() {
+            return EnumSet.noneOf(ComponentKind.class);
+        }
+    }
+
+    /**
+     * {@code method: expert-usage} (a mixture of experts): selection count, frequency, mean
+     * routing weight and REAP saliency of every expert over every position of the inputs. Ranks
+     * experts by saliency; yields neither heads nor neurons.
+     */
+    record ExpertUsage(String id, List<String> prompts, List<List<Integer>> tokenIds, Path dataset, LabelFilter where,
+                       Integer limit, LayerRange layers, Integer top) implements Analysis {
+        public ExpertUsage {
+            requireId(id);
+            AnalysisInput.of(prompts, tokenIds, dataset, where, limit);
+            top = checkTop(top);
+        }
+
+        @Override
+        public List<String> target() {
+            return List.of();
+        }
+
+        @Override
+        public Set<ComponentKind> yields() {
+            return EnumSet.noneOf(ComponentKind.class);
         }
     }
 

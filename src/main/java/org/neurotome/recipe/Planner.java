@@ -68,7 +68,11 @@ public final class Planner {
                         int cases = cases(a);
                         long forwards = switch (a) {
                             case Locate.HeadScan h -> (long) cases * (1 + (long) c.numLayers() * c.numHeads());
+                            case Locate.ExpertScan es -> (long) cases * (1 + (long) c.numLayers()
+                                    * c.features().experts().count());
                             case Locate.Attribution at -> cases;
+                            case Locate.ExpertAttribution ea -> cases;
+                            case Locate.ExpertUsage eu -> cases;
                             case Locate.Cna cn -> 2L * cases;
                             case Locate.LoraScan ls -> 2L * cases + layers(ls.scan(), c)
                                     * (3L * ls.train().steps() * ls.train().batchSize() + 2L * scoreCases(ls.score()));
@@ -77,6 +81,9 @@ public final class Planner {
                         passes += switch (a) {
                             case Locate.HeadScan h -> 2;
                             case Locate.Attribution at -> 2;
+                            case Locate.ExpertScan es -> 2;
+                            case Locate.ExpertAttribution ea -> 2;
+                            case Locate.ExpertUsage eu -> 2;
                             case Locate.Cna cn -> 3;
                             case Locate.LoraScan ls -> 3; // its LoRAs train on kept weights only
                         };

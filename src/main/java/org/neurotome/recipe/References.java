@@ -89,6 +89,10 @@ final class References {
         Locate l = source.locate();
         String what = source.where() + " (" + describe(l) + ")";
         ComponentKind kind = s.kind();
+        if (l.yields().isEmpty()) {
+            throw SchemaViolation.of("nothing to select").at("select", j, "from").got(s.from())
+                    .allowed("a locate step that ranks heads or neurons; " + what + " ranks experts");
+        }
         if (kind == null) {
             if (l.yields().size() != 1) {
                 throw SchemaViolation.missingKey("kind", what + " yields heads and neurons").at("select", j)

@@ -21,8 +21,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * {@code neurotome sweep} over the shipped gender recipe on the GPT-2 fixture, a grid of two
  * values of {@code locate.0.top}: the variants are exactly {@code apply --set} of each value (the
  * same model SHA-256, their eval reports and findings included, though the unedited model is
- * evaluated once for both and the CNA once for the larger top), the best one is the one that passes every gate, only its checkpoint is kept, a
- * rerun runs nothing, and the units emitted for a batch scheduler, run one by one and
+ * evaluated once for both and the CNA once for the larger top), the best one is the one that
+ * passes every gate, only its checkpoint is kept, a rerun runs nothing, a unit whose result.json
+ * is cut short runs again, and the units emitted for a batch scheduler, run one by one and
  * collected, give the same rows.
  */
 class SweepCommandTest {
@@ -105,6 +106,26 @@ class SweepCommandTest {
         JsonNode doc = Json.MAPPER.readTree(again.out());
         assertEquals(0, doc.at("/units/run").asInt());
         assertEquals(4, doc.at("/units/reused").asInt());
+        assertEquals(sweep.get("rows"), doc.get("rows"));
+    }
+
+    @Test
+    void aHalfWrittenResultIsNotTakenAsDoneAndItsUnitRunsAgain() throws IOException {
+        Path copy = tmp.resolve("half");
+        try (var files = Files.walk(tmp.resolve("s"))) {
+            for (Path f : files.toList()) {
+                Files.copy(f, copy.resolve(tmp.resolve("s").relativize(f).toString()));
+            }
+        }
+        // what a worker dying mid-write on a file system without atomic renames would leave
+        Path result = copy.resolve("units").resolve(sweep.at("/rows/0/key").asText()).resolve("result.json");
+        byte[] whole = Files.readAllBytes(result);
+        Files.write(result, java.util.Arrays.copyOf(whole, whole.length / 2));
+        CliRun again = CliRun.of("sweep", RECIPE, "--grid", GRID, "--out", copy.toString(), "--threads", "1", "--json");
+        assertEquals(0, again.code(), again.err());
+        JsonNode doc = Json.MAPPER.readTree(again.out());
+        assertEquals(1, doc.at("/units/run").asInt(), "the variant with the cut result: " + again.err());
+        assertEquals(3, doc.at("/units/reused").asInt());
         assertEquals(sweep.get("rows"), doc.get("rows"));
     }
 

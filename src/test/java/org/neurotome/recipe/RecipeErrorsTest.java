@@ -81,7 +81,8 @@ class RecipeErrorsTest {
     void locateStepWithoutMethodOrFrom() {
         assertEquals(INVALID.resolve("missing-method.yaml") + ":4:5: missing required key 'method' (the analysis "
                 + "to run) or 'from' (a findings JSON file) in locate.0 (id: scan); "
-                + "allowed: head-scan, attribution, cna, lora-scan", loadError("missing-method.yaml"));
+                + "allowed: head-scan, attribution, cna, lora-scan, expert-scan, expert-attribution, expert-usage",
+                loadError("missing-method.yaml"));
     }
 
     @Test
@@ -119,7 +120,8 @@ class RecipeErrorsTest {
     @Test
     void unknownMethodListsEveryMethod() {
         assertEquals(INVALID.resolve("unknown-method.yaml") + ":5:13: unknown method at locate.0.method; "
-                + "got 'head_scan'; allowed: head-scan, attribution, cna, lora-scan; did you mean 'head-scan'?",
+                + "got 'head_scan'; allowed: head-scan, attribution, cna, lora-scan, expert-scan, expert-attribution, "
+                + "expert-usage; did you mean 'head-scan'?",
                 loadError("unknown-method.yaml"));
     }
 

@@ -124,6 +124,7 @@ class RecipeValuesTest {
         Edit.ops().forEach((name, type) -> assertTrue(type.isRecord() && Edit.class.isAssignableFrom(type), name));
         assertEquals(List.of("zero-heads", "keep-heads", "zero-neurons", "scale-neurons", "keep-neurons", "zero-experts",
                 "prune-experts", "compact", "merge-lora"), List.copyOf(Edit.ops().keySet()));
-        assertEquals(List.of("head-scan", "attribution", "cna", "lora-scan"), List.copyOf(Locate.methods().keySet()));
+        assertEquals(List.of("head-scan", "attribution", "cna", "lora-scan", "expert-scan", "expert-attribution",
+                "expert-usage"), List.copyOf(Locate.methods().keySet()));
     }
 }
