@@ -182,13 +182,31 @@ public record Plan(List<Stage> stages, Residency residency, Estimate estimate) {
      * Null in a plan that runs no model.
      */
     public record Residency(boolean streamed, String budget, long keptBytes, long layerBytes, boolean unembedKept,
-                            int passes, long checkpointBytes) {
+                            int passes, long checkpointBytes, RoutedExperts experts) {
         public String line() {
-            return streamed
+            String weights = streamed
                     ? format("weights  streamed one layer at a time under %s (largest layer %s in float32; unembedding "
                     + "%s); about %d passes, each reading the %s of the checkpoint", budget, mib(layerBytes),
                     unembedKept ? "kept" : "read in blocks", passes, mib(checkpointBytes))
                     : format("weights  kept in memory (%s in float32) under %s", mib(keptBytes), budget);
+            return experts == null ? weights : weights + "\n" + experts.line(streamed);
+        }
+    }
+
+    /**
+     * What a forward of a sparse layer reads of its experts: each position is routed to
+     * {@code topK} of {@code count} experts, each expert {@code expertBytes} as stored, in
+     * {@code sparseLayers} layers. Streamed, a layer reads its attention, router (and shared
+     * expert) first, then only the experts its router selected at some position of the batch.
+     */
+    public record RoutedExperts(int topK, int count, int sparseLayers, long expertBytes) {
+        String line(boolean streamed) {
+            return format("experts  %d sparse layers of %d experts, %d routed per position (%s each as stored): %s",
+                    sparseLayers, count, topK, mib(expertBytes), streamed
+                            ? format("a forward of one position reads %s of a layer's %s of experts, a batch at most"
+                            + " the experts its router selects somewhere in it", mib(topK * expertBytes),
+                            mib(count * expertBytes))
+                            : "all kept in memory; a position computes with " + topK + " of them");
         }
     }
 

@@ -154,12 +154,31 @@ public final class Planner {
             }
             if (runsModel) {
                 Residency r = Residency.of(input, budget);
+                Plan.RoutedExperts experts = routedExperts(c, params, bytes);
                 residency = r.streaming()
-                        ? new Plan.Residency(true, budget.origin(), 0, r.layerBytes(), r.unembedKept(), passes, bytes)
-                        : new Plan.Residency(false, budget.origin(), r.bytes(), r.layerBytes(), true, 0, bytes);
+                        ? new Plan.Residency(true, budget.origin(), 0, r.layerBytes(), r.unembedKept(), passes, bytes,
+                        experts)
+                        : new Plan.Residency(false, budget.origin(), r.bytes(), r.layerBytes(), true, 0, bytes, experts);
             }
             return new Plan(b, residency, cost(recipe, c, params, bytes, residency));
         }
+    }
+
+    /**
+     * A mixture of experts' routing as the plan states it (null for a dense model): one expert's
+     * gate, up and down projections at the checkpoint's mean bytes per parameter.
+     */
+    private static Plan.RoutedExperts routedExperts(ModelConfig c, long params, long bytes) {
+        org.neurotome.arch.Experts e = c.features().experts();
+        if (e.count() == 0) {
+            return null;
+        }
+        int sparse = 0;
+        for (int l = 0; l < c.numLayers(); l++) {
+            sparse += c.sparseLayer(l) ? 1 : 0;
+        }
+        long expertBytes = Math.round(3.0 * c.hiddenSize() * e.width() * bytes / params);
+        return new Plan.RoutedExperts(e.topK(), e.count(), sparse, expertBytes);
     }
 
     /** Each stage's cost by {@link CostModel}: the one place the planner hands its stages over to be costed. */

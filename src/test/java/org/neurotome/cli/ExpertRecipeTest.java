@@ -8,6 +8,7 @@ import org.neurotome.model.ReferenceData;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -54,6 +55,12 @@ class ExpertRecipeTest {
                 Json.MAPPER.readTree(out.resolve("config.json").toFile()));
         String manifest = Files.readString(out.resolve("manifest.json"));
         assertTrue(manifest.contains("\"op\" : \"prune-experts\"") && manifest.contains("\"kind\" : \"rename\""), manifest);
+        Path small = tmp.resolve("small");
+        CliRun.stdout(0, "apply", r.toString(), "--out", small.toString(), "--max-memory", "1m");
+        for (String f : new String[] {"model.safetensors", "config.json"}) {
+            assertArrayEquals(Files.readAllBytes(out.resolve(f)), Files.readAllBytes(small.resolve(f)),
+                    f + ": the same bytes under --max-memory 1m");
+        }
     }
 
     @Test

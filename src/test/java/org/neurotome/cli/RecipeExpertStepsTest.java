@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.neurotome.Json;
+import org.neurotome.checkpoint.Checkpoint;
+import org.neurotome.model.Residency;
 import org.neurotome.model.ReferenceData;
 
 import java.io.ByteArrayOutputStream;
@@ -19,7 +21,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * A recipe's {@code expert-scan}, {@code expert-attribution} and {@code expert-usage} locate
  * steps on the Qwen3-MoE reference case: the output's findings.json holds each step's experts,
- * which agree with the reference; a select from an expert step is refused before anything runs.
+ * which agree with the reference; a select from an expert step is refused before anything runs;
+ * the dry run states what a forward of a sparse layer reads, kept and streamed.
  */
 class RecipeExpertStepsTest {
     private static final String CASE = "qwen3_moe";
@@ -100,6 +103,25 @@ class RecipeExpertStepsTest {
             assertEquals(expected.path("moe").path("usage").path("layers").get(l).path("count"),
                     usage.path("layers").get(l).path("count"));
         }
+    }
+
+    @Test
+    void theDryRunStatesWhatASparseLayerReads() throws Exception {
+        Path recipe = recipe("");
+        String floor;
+        try (Checkpoint c = Checkpoint.open(ReferenceData.caseDir(CASE))) {
+            floor = Long.toString(Residency.streamingFloor(c) + 1024);
+        }
+        // Qwen3-MoE case: 3 sparse layers of 4 experts, 2 routed; an expert is 3 · 32 · 16 float32 weights
+        JsonNode config = Json.MAPPER.readTree(ReferenceData.caseDir(CASE).resolve("config.json").toFile());
+        long expertBytes = 3L * config.path("hidden_size").asInt() * config.path("moe_intermediate_size").asInt() * 4;
+        String mib = String.format(java.util.Locale.ROOT, "%.1f MiB", expertBytes / (double) (1 << 20));
+        String streamed = CliRun.stdout(0, "apply", recipe.toString(), "--dry-run", "--max-memory", floor);
+        assertTrue(streamed.contains("experts  3 sparse layers of 4 experts, 2 routed per position (" + mib
+                + " each as stored): a forward of one position reads "), streamed);
+        String kept = CliRun.stdout(0, "apply", recipe.toString(), "--dry-run");
+        assertTrue(kept.contains("all kept in memory; a position computes with 2 of them"), kept);
+        assertFalse(Files.exists(tmp.resolve("out")));
     }
 
     @Test

@@ -269,6 +269,34 @@ class ExpertEditsTest {
         assertTrue(m.contains("has no experts"), m);
     }
 
+    /** A sharded input keeps its shards: a renumbered expert is written into the shard its tensors came from. */
+    @Test
+    void aShardedCheckpointPrunesIntoTheSameShards() throws Exception {
+        Path dir = ReferenceData.caseDir("olmoe_clip");
+        Path sharded = tmp.resolve("sharded");
+        try (Checkpoint src = Checkpoint.open(dir)) {
+            List<OutputTensor> tensors = src.tensors().keySet().stream().map(n -> OutputTensor.copyOf(src, n)).toList();
+            new CheckpointWriter(20_000, Map.of("format", "pt"), false).write(sharded, tensors,
+                    Map.of(Checkpoint.CONFIG, Files.readAllBytes(dir.resolve(Checkpoint.CONFIG))));
+        }
+        List<Expert> removal = referenceRemoval(ReferenceData.expected("olmoe_clip"));
+        Path out;
+        try (Checkpoint in = Checkpoint.open(sharded)) {
+            assertTrue(in.shardFiles().size() > 2, "the input is sharded: " + in.shardFiles());
+            out = tmp.resolve("pruned-sharded");
+            Surgeon.apply(in, List.of(new PruneExperts(removal)), new Surgeon.Options(out, null, null, false, Map.of(),
+                    Map.of(), Map.of()));
+            try (Checkpoint o = Checkpoint.open(out)) {
+                assertEquals(in.shardFiles().size(), o.shardFiles().size());
+                // layer 0 removes experts 0 and 1, so expert 2 becomes expert 0 and stays in its shard
+                String from = "model.layers.0.mlp.experts.2.down_proj.weight";
+                String to = "model.layers.0.mlp.experts.0.down_proj.weight";
+                assertEquals(in.info(from).file().getFileName(), o.info(to).file().getFileName());
+            }
+        }
+        assertSameTensors(dir.resolve("pruned"), out);
+    }
+
     @Test
     void editsBeforePruningFollowTheirExpertsRenumbered() throws Exception {
         // zero expert 3's unit 1 of layer 0, then remove expert 1: the zeroed unit is now expert 2's
