@@ -35,7 +35,7 @@ public final class ExpertScanResult {
     private final boolean[] baseTop1;
     private final float[][][] logprob;
     private final boolean[][][] top1;
-    private final int[][] caseSteps;
+    private final CaseSteps caseSteps;
 
     ExpertScanResult(PromptSet prompts, List<Integer> sparseLayers, int[] target, float[] baseLogprob,
                      boolean[] baseTop1, float[][][] logprob, boolean[][][] top1) {
@@ -46,14 +46,7 @@ public final class ExpertScanResult {
         this.baseTop1 = baseTop1;
         this.logprob = logprob;
         this.top1 = top1;
-        List<List<Integer>> byCase = new ArrayList<>();
-        for (int i = 0; i < prompts.cases().size(); i++) {
-            byCase.add(new ArrayList<>());
-        }
-        for (int s = 0; s < prompts.steps().size(); s++) {
-            byCase.get(prompts.steps().get(s).caseIndex()).add(s);
-        }
-        this.caseSteps = byCase.stream().map(l -> l.stream().mapToInt(Integer::intValue).toArray()).toArray(int[][]::new);
+        this.caseSteps = new CaseSteps(prompts);
     }
 
     public PromptSet prompts() {
@@ -77,17 +70,17 @@ public final class ExpertScanResult {
 
     /** Mean unablated probability of the targets over the cases. */
     public double baseProb() {
-        return meanProb(baseLogprob);
+        return caseSteps.meanProb(baseLogprob);
     }
 
     /** Mean unablated log-probability of the targets over the cases. */
     public double baseLogprob() {
-        return meanLogprob(baseLogprob);
+        return caseSteps.meanLogprob(baseLogprob);
     }
 
     /** Unablated accuracy in percent. */
     public double baseAccuracy() {
-        return accuracy(baseTop1);
+        return caseSteps.accuracy(baseTop1);
     }
 
     /** Log-probability of step {@code step}'s target with {@code expert} of sparse layer {@code layer} removed. */
@@ -99,9 +92,9 @@ public final class ExpertScanResult {
     public ExpertEffect effect(int layer, int expert) {
         int si = index(layer);
         float[] lp = logprob[si][expert];
-        double prob = meanProb(lp);
-        double logp = meanLogprob(lp);
-        double acc = accuracy(top1[si][expert]);
+        double prob = caseSteps.meanProb(lp);
+        double logp = caseSteps.meanLogprob(lp);
+        double acc = caseSteps.accuracy(top1[si][expert]);
         return new ExpertEffect(layer, expert, prob, logp, baseProb() - prob, baseLogprob() - logp, acc,
                 baseAccuracy() - acc);
     }
@@ -117,7 +110,7 @@ public final class ExpertScanResult {
                 all.add(effect(l, e));
             }
         }
-        Comparator<ExpertEffect> order = caseSteps.length == 1
+        Comparator<ExpertEffect> order = caseSteps.cases() == 1
                 ? Comparator.comparingDouble(e -> -e.drop())
                 : Comparator.<ExpertEffect>comparingDouble(e -> -e.accuracyDrop()).thenComparingDouble(e -> -e.drop());
         all.sort(order.thenComparingInt(ExpertEffect::layer).thenComparingInt(ExpertEffect::expert));
@@ -126,7 +119,7 @@ public final class ExpertScanResult {
 
     /** The key {@link #ranked()} orders by: {@code drop} for one case, {@code accuracy_drop} for several. */
     public String rankedBy() {
-        return caseSteps.length == 1 ? "drop" : "accuracy_drop";
+        return caseSteps.cases() == 1 ? "drop" : "accuracy_drop";
     }
 
     /** The ranking value of every expert, [sparse layer index][expert]. */
@@ -135,7 +128,7 @@ public final class ExpertScanResult {
         for (int si = 0; si < t.length; si++) {
             for (int e = 0; e < experts(); e++) {
                 ExpertEffect x = effect(sparseLayers.get(si), e);
-                t[si][e] = caseSteps.length == 1 ? x.drop() : x.accuracyDrop();
+                t[si][e] = caseSteps.cases() == 1 ? x.drop() : x.accuracyDrop();
             }
         }
         return t;
@@ -149,37 +142,4 @@ public final class ExpertScanResult {
         return si;
     }
 
-    private double accuracy(boolean[] hit) {
-        int ok = 0;
-        for (int[] steps : caseSteps) {
-            boolean all = true;
-            for (int s : steps) {
-                all &= hit[s];
-            }
-            ok += all ? 1 : 0;
-        }
-        return 100.0 * ok / caseSteps.length;
-    }
-
-    private double meanLogprob(float[] lp) {
-        double sum = 0;
-        for (int[] steps : caseSteps) {
-            for (int s : steps) {
-                sum += lp[s];
-            }
-        }
-        return sum / caseSteps.length;
-    }
-
-    private double meanProb(float[] lp) {
-        double sum = 0;
-        for (int[] steps : caseSteps) {
-            double caseLp = 0;
-            for (int s : steps) {
-                caseLp += lp[s];
-            }
-            sum += Math.exp(caseLp);
-        }
-        return sum / caseSteps.length;
-    }
 }

@@ -48,7 +48,7 @@ public final class HeadScanResult {
     private final float[][][] logprob;
     private final boolean[][][] top1;
     private final List<String> groupBy;
-    private final int[][] caseSteps;
+    private final CaseSteps caseSteps;
 
     HeadScanResult(PromptSet prompts, int[] target, float[] baseLogprob, boolean[] baseTop1, float[][][] logprob,
                    boolean[][][] top1, List<String> groupBy) {
@@ -59,15 +59,7 @@ public final class HeadScanResult {
         this.logprob = logprob;
         this.top1 = top1;
         this.groupBy = groupBy != null ? groupBy : labelsWorthGrouping(prompts);
-        int cases = prompts.cases().size();
-        List<List<Integer>> byCase = new ArrayList<>();
-        for (int i = 0; i < cases; i++) {
-            byCase.add(new ArrayList<>());
-        }
-        for (int s = 0; s < prompts.steps().size(); s++) {
-            byCase.get(prompts.steps().get(s).caseIndex()).add(s);
-        }
-        this.caseSteps = byCase.stream().map(l -> l.stream().mapToInt(Integer::intValue).toArray()).toArray(int[][]::new);
+        this.caseSteps = new CaseSteps(prompts);
     }
 
     /** Label keys with between 2 and 16 distinct values over the cases, in the first case's key order. */
@@ -109,17 +101,17 @@ public final class HeadScanResult {
 
     /** Mean unablated probability of the targets over the cases. */
     public double baseProb() {
-        return meanProb(baseLogprob);
+        return caseSteps.meanProb(baseLogprob);
     }
 
     /** Mean unablated log-probability of the targets over the cases. */
     public double baseLogprob() {
-        return meanLogprob(baseLogprob);
+        return caseSteps.meanLogprob(baseLogprob);
     }
 
     /** Unablated accuracy in percent. */
     public double baseAccuracy() {
-        return accuracy(baseTop1, allCases());
+        return caseSteps.accuracy(baseTop1);
     }
 
     /** Unablated accuracy per label value. */
@@ -127,7 +119,6 @@ public final class HeadScanResult {
         return byLabel(baseTop1, baseTop1);
     }
 
-    /** The unablated outcome per case: log-probability of its target tokens and whether it is correct. */
     /** The share of target tokens predicted top-1 without any ablation. */
     public double baseTokenAccuracy() {
         return share(baseTop1);
@@ -146,18 +137,20 @@ public final class HeadScanResult {
         return (double) right / hits.length;
     }
 
+    /** The unablated outcome per case: log-probability of its target tokens and whether it is correct. */
     public List<CaseOutcome> baseCases() {
         List<CaseOutcome> out = new ArrayList<>();
-        for (int i = 0; i < caseSteps.length; i++) {
+        for (int i = 0; i < caseSteps.cases(); i++) {
+            int[] steps = caseSteps.of(i);
             double lp = 0;
-            for (int s : caseSteps[i]) {
+            for (int s : steps) {
                 lp += baseLogprob[s];
             }
-            int[] ids = new int[caseSteps[i].length];
+            int[] ids = new int[steps.length];
             for (int j = 0; j < ids.length; j++) {
-                ids[j] = target[caseSteps[i][j]];
+                ids[j] = target[steps[j]];
             }
-            out.add(new CaseOutcome(i, ids, lp, correct(baseTop1, i)));
+            out.add(new CaseOutcome(i, ids, lp, caseSteps.correct(baseTop1, i)));
         }
         return out;
     }
@@ -180,9 +173,9 @@ public final class HeadScanResult {
     public HeadEffect effect(Head head) {
         float[] lp = logprob[head.layer()][head.head()];
         boolean[] hit = top1[head.layer()][head.head()];
-        double prob = meanProb(lp);
-        double logp = meanLogprob(lp);
-        double acc = accuracy(hit, allCases());
+        double prob = caseSteps.meanProb(lp);
+        double logp = caseSteps.meanLogprob(lp);
+        double acc = caseSteps.accuracy(hit);
         double baseAcc = baseAccuracy();
         return new HeadEffect(head, prob, logp, baseProb() - prob, baseLogprob() - logp, acc, baseAcc - acc,
                 relative(baseAcc, acc), byLabel(hit, baseTop1));
@@ -199,7 +192,7 @@ public final class HeadScanResult {
                 all.add(effect(new Head(l, h)));
             }
         }
-        Comparator<HeadEffect> order = caseSteps.length == 1
+        Comparator<HeadEffect> order = caseSteps.cases() == 1
                 ? Comparator.comparingDouble(e -> -e.drop())
                 : Comparator.<HeadEffect>comparingDouble(e -> -e.accuracyDrop()).thenComparingDouble(e -> -e.drop());
         all.sort(order.thenComparing(HeadEffect::head));
@@ -208,7 +201,7 @@ public final class HeadScanResult {
 
     /** The key {@link #ranked()} orders by: {@code drop} for one case, {@code accuracy_drop} for several. */
     public String rankedBy() {
-        return caseSteps.length == 1 ? "drop" : "accuracy_drop";
+        return caseSteps.cases() == 1 ? "drop" : "accuracy_drop";
     }
 
     /** The ranking value of every head, [layer][head]. */
@@ -217,7 +210,7 @@ public final class HeadScanResult {
         for (int l = 0; l < layers(); l++) {
             for (int h = 0; h < heads(); h++) {
                 HeadEffect e = effect(new Head(l, h));
-                t[l][h] = caseSteps.length == 1 ? e.drop() : e.accuracyDrop();
+                t[l][h] = caseSteps.cases() == 1 ? e.drop() : e.accuracyDrop();
             }
         }
         return t;
@@ -227,7 +220,7 @@ public final class HeadScanResult {
         SequencedMap<String, SequencedMap<String, LabelAccuracy>> out = new LinkedHashMap<>();
         for (String key : groupBy) {
             Map<String, List<Integer>> groups = new LinkedHashMap<>();
-            for (int i = 0; i < caseSteps.length; i++) {
+            for (int i = 0; i < caseSteps.cases(); i++) {
                 Object v = prompts.cases().get(i).labels().get(key);
                 if (v != null) {
                     groups.computeIfAbsent(String.valueOf(v), k -> new ArrayList<>()).add(i);
@@ -235,60 +228,13 @@ public final class HeadScanResult {
             }
             SequencedMap<String, LabelAccuracy> values = new LinkedHashMap<>();
             groups.forEach((value, cases) -> {
-                double acc = accuracy(hit, cases);
-                double baseAcc = accuracy(base, cases);
+                double acc = caseSteps.accuracy(hit, cases);
+                double baseAcc = caseSteps.accuracy(base, cases);
                 values.put(value, new LabelAccuracy(cases.size(), acc, baseAcc - acc, relative(baseAcc, acc)));
             });
             out.put(key, values);
         }
         return out;
-    }
-
-    private List<Integer> allCases() {
-        List<Integer> all = new ArrayList<>();
-        for (int i = 0; i < caseSteps.length; i++) {
-            all.add(i);
-        }
-        return all;
-    }
-
-    private boolean correct(boolean[] hit, int caseIndex) {
-        for (int s : caseSteps[caseIndex]) {
-            if (!hit[s]) {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    private double accuracy(boolean[] hit, List<Integer> cases) {
-        int ok = 0;
-        for (int i : cases) {
-            ok += correct(hit, i) ? 1 : 0;
-        }
-        return 100.0 * ok / cases.size();
-    }
-
-    private double meanLogprob(float[] lp) {
-        double sum = 0;
-        for (int[] steps : caseSteps) {
-            for (int s : steps) {
-                sum += lp[s];
-            }
-        }
-        return sum / caseSteps.length;
-    }
-
-    private double meanProb(float[] lp) {
-        double sum = 0;
-        for (int[] steps : caseSteps) {
-            double caseLp = 0;
-            for (int s : steps) {
-                caseLp += lp[s];
-            }
-            sum += Math.exp(caseLp);
-        }
-        return sum / caseSteps.length;
     }
 
     private static double relative(double base, double ablated) {
