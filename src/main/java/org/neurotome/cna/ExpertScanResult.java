@@ -11,7 +11,7 @@ import java.util.List;
  * probability is the product of its steps' (teacher-forced) probabilities, and it is correct
  * when every step's top-1 is its target; accuracies in percent, drops in percentage points.
  */
-public final class ExpertScanResult {
+public final class ExpertScanResult extends AblationScanResult {
     /**
      * What removing one expert does, averaged over the cases.
      *
@@ -28,34 +28,12 @@ public final class ExpertScanResult {
                                double accuracy, double accuracyDrop) {
     }
 
-    private final PromptSet prompts;
     private final List<Integer> sparseLayers;
-    private final int[] target;
-    private final float[] baseLogprob;
-    private final boolean[] baseTop1;
-    private final float[][][] logprob;
-    private final boolean[][][] top1;
-    private final CaseSteps caseSteps;
 
     ExpertScanResult(PromptSet prompts, List<Integer> sparseLayers, int[] target, float[] baseLogprob,
                      boolean[] baseTop1, float[][][] logprob, boolean[][][] top1) {
-        this.prompts = prompts;
+        super(prompts, target, baseLogprob, baseTop1, logprob, top1);
         this.sparseLayers = List.copyOf(sparseLayers);
-        this.target = target;
-        this.baseLogprob = baseLogprob;
-        this.baseTop1 = baseTop1;
-        this.logprob = logprob;
-        this.top1 = top1;
-        this.caseSteps = new CaseSteps(prompts);
-    }
-
-    public PromptSet prompts() {
-        return prompts;
-    }
-
-    /** The token scored at each step (the model's top-1 where the case gave no target). */
-    public int[] targets() {
-        return target.clone();
     }
 
     /** The layers with experts, in order. */
@@ -66,21 +44,6 @@ public final class ExpertScanResult {
     /** Experts per sparse layer. */
     public int experts() {
         return logprob[0].length;
-    }
-
-    /** Mean unablated probability of the targets over the cases. */
-    public double baseProb() {
-        return caseSteps.meanProb(baseLogprob);
-    }
-
-    /** Mean unablated log-probability of the targets over the cases. */
-    public double baseLogprob() {
-        return caseSteps.meanLogprob(baseLogprob);
-    }
-
-    /** Unablated accuracy in percent. */
-    public double baseAccuracy() {
-        return caseSteps.accuracy(baseTop1);
     }
 
     /** Log-probability of step {@code step}'s target with {@code expert} of sparse layer {@code layer} removed. */
@@ -110,16 +73,11 @@ public final class ExpertScanResult {
                 all.add(effect(l, e));
             }
         }
-        Comparator<ExpertEffect> order = caseSteps.cases() == 1
+        Comparator<ExpertEffect> order = singleCase()
                 ? Comparator.comparingDouble(e -> -e.drop())
                 : Comparator.<ExpertEffect>comparingDouble(e -> -e.accuracyDrop()).thenComparingDouble(e -> -e.drop());
         all.sort(order.thenComparingInt(ExpertEffect::layer).thenComparingInt(ExpertEffect::expert));
         return all;
-    }
-
-    /** The key {@link #ranked()} orders by: {@code drop} for one case, {@code accuracy_drop} for several. */
-    public String rankedBy() {
-        return caseSteps.cases() == 1 ? "drop" : "accuracy_drop";
     }
 
     /** The ranking value of every expert, [sparse layer index][expert]. */
@@ -128,7 +86,7 @@ public final class ExpertScanResult {
         for (int si = 0; si < t.length; si++) {
             for (int e = 0; e < experts(); e++) {
                 ExpertEffect x = effect(sparseLayers.get(si), e);
-                t[si][e] = caseSteps.cases() == 1 ? x.drop() : x.accuracyDrop();
+                t[si][e] = singleCase() ? x.drop() : x.accuracyDrop();
             }
         }
         return t;

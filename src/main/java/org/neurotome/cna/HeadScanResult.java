@@ -19,7 +19,7 @@ import java.util.Set;
  * percentage points; a relative drop is the drop as a percentage of the original accuracy
  * (docs/method.md A6: decreases both in points and relative to the original).
  */
-public final class HeadScanResult {
+public final class HeadScanResult extends AblationScanResult {
     /** Accuracy on the cases with one label value. */
     public record LabelAccuracy(int cases, double accuracy, double drop, double relativeDrop) {
     }
@@ -41,25 +41,12 @@ public final class HeadScanResult {
                              SequencedMap<String, SequencedMap<String, LabelAccuracy>> byLabel) {
     }
 
-    private final PromptSet prompts;
-    private final int[] target;
-    private final float[] baseLogprob;
-    private final boolean[] baseTop1;
-    private final float[][][] logprob;
-    private final boolean[][][] top1;
     private final List<String> groupBy;
-    private final CaseSteps caseSteps;
 
     HeadScanResult(PromptSet prompts, int[] target, float[] baseLogprob, boolean[] baseTop1, float[][][] logprob,
                    boolean[][][] top1, List<String> groupBy) {
-        this.prompts = prompts;
-        this.target = target;
-        this.baseLogprob = baseLogprob;
-        this.baseTop1 = baseTop1;
-        this.logprob = logprob;
-        this.top1 = top1;
+        super(prompts, target, baseLogprob, baseTop1, logprob, top1);
         this.groupBy = groupBy != null ? groupBy : labelsWorthGrouping(prompts);
-        this.caseSteps = new CaseSteps(prompts);
     }
 
     /** Label keys with between 2 and 16 distinct values over the cases, in the first case's key order. */
@@ -77,15 +64,6 @@ public final class HeadScanResult {
         return keys;
     }
 
-    public PromptSet prompts() {
-        return prompts;
-    }
-
-    /** The token scored at each step (the model's top-1 where the case gave no target). */
-    public int[] targets() {
-        return target.clone();
-    }
-
     /** The label keys accuracies are broken down by. */
     public List<String> groupBy() {
         return groupBy;
@@ -97,21 +75,6 @@ public final class HeadScanResult {
 
     public int heads() {
         return logprob[0].length;
-    }
-
-    /** Mean unablated probability of the targets over the cases. */
-    public double baseProb() {
-        return caseSteps.meanProb(baseLogprob);
-    }
-
-    /** Mean unablated log-probability of the targets over the cases. */
-    public double baseLogprob() {
-        return caseSteps.meanLogprob(baseLogprob);
-    }
-
-    /** Unablated accuracy in percent. */
-    public double baseAccuracy() {
-        return caseSteps.accuracy(baseTop1);
     }
 
     /** Unablated accuracy per label value. */
@@ -192,16 +155,11 @@ public final class HeadScanResult {
                 all.add(effect(new Head(l, h)));
             }
         }
-        Comparator<HeadEffect> order = caseSteps.cases() == 1
+        Comparator<HeadEffect> order = singleCase()
                 ? Comparator.comparingDouble(e -> -e.drop())
                 : Comparator.<HeadEffect>comparingDouble(e -> -e.accuracyDrop()).thenComparingDouble(e -> -e.drop());
         all.sort(order.thenComparing(HeadEffect::head));
         return all;
-    }
-
-    /** The key {@link #ranked()} orders by: {@code drop} for one case, {@code accuracy_drop} for several. */
-    public String rankedBy() {
-        return caseSteps.cases() == 1 ? "drop" : "accuracy_drop";
     }
 
     /** The ranking value of every head, [layer][head]. */
@@ -210,7 +168,7 @@ public final class HeadScanResult {
         for (int l = 0; l < layers(); l++) {
             for (int h = 0; h < heads(); h++) {
                 HeadEffect e = effect(new Head(l, h));
-                t[l][h] = caseSteps.cases() == 1 ? e.drop() : e.accuracyDrop();
+                t[l][h] = singleCase() ? e.drop() : e.accuracyDrop();
             }
         }
         return t;
