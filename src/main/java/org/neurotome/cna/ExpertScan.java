@@ -69,7 +69,7 @@ public final class ExpertScan {
                          part.stream().map(HeadScan.Row::context).toList()).withTaps(taps).tapAtAllPositions()
                          .withAllLogits())) {
                 model.requireFinite(base.logits());
-                int[] t = HeadScan.scoreBase(base.logits(), part, target, baseLogprob, baseTop1);
+                int[] t = HeadScan.scoreBase(base.logits(), part, 0, target, baseLogprob, baseTop1);
                 List<ForwardRequest> removals = new ArrayList<>();
                 List<int[]> at = new ArrayList<>();                                 // {sparse index, first expert, experts}
                 for (int si = 0; si < sparse.size(); si++) {
@@ -95,7 +95,7 @@ public final class ExpertScan {
                     int si = at.get(a)[0];
                     int g0 = at.get(a)[1];
                     int g = at.get(a)[2];
-                    HeadScan.scatter(HeadScan.score(out.logits(), part, g, t), part, g0, g, target, logprob[si],
+                    HeadScan.scatter(HeadScan.score(out.logits(), part, g, t), part, 0, g0, g, target, logprob[si],
                             top1[si]);
                     done[0] += (long) r * g;
                     progress.update("expert removals", done[0], total);

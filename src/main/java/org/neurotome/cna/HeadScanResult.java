@@ -49,6 +49,40 @@ public final class HeadScanResult extends AblationScanResult {
         this.groupBy = groupBy != null ? groupBy : labelsWorthGrouping(prompts);
     }
 
+    /**
+     * The result of the scan of {@code prompts} from its shards 0 … n−1 ({@link HeadScan#runShard}),
+     * in order: their per-step scores side by side, so it equals the unsharded scan's bit for bit.
+     * Shards of other prompts, missing or out of order are refused as bad input.
+     *
+     * @param groupBy as {@link HeadScan.Options#groupBy()}
+     */
+    public static HeadScanResult merge(PromptSet prompts, List<HeadScanShard> shards, List<String> groupBy) {
+        HeadScanShard[] parts = shards.toArray(HeadScanShard[]::new);
+        HeadScanShard.checkCover(prompts, parts);
+        int n = prompts.steps().size();
+        int layers = parts[0].logprob().length;
+        int heads = layers == 0 ? 0 : parts[0].logprob()[0].length;
+        int[] target = new int[n];
+        float[] baseLogprob = new float[n];
+        boolean[] baseTop1 = new boolean[n];
+        float[][][] logprob = new float[layers][heads][n];
+        boolean[][][] top1 = new boolean[layers][heads][n];
+        for (HeadScanShard s : parts) {
+            int at = s.firstStep();
+            int k = s.steps();
+            System.arraycopy(s.target(), 0, target, at, k);
+            System.arraycopy(s.baseLogprob(), 0, baseLogprob, at, k);
+            System.arraycopy(s.baseTop1(), 0, baseTop1, at, k);
+            for (int l = 0; l < layers; l++) {
+                for (int h = 0; h < heads; h++) {
+                    System.arraycopy(s.logprob()[l][h], 0, logprob[l][h], at, k);
+                    System.arraycopy(s.top1()[l][h], 0, top1[l][h], at, k);
+                }
+            }
+        }
+        return new HeadScanResult(prompts, target, baseLogprob, baseTop1, logprob, top1, groupBy);
+    }
+
     /** Label keys with between 2 and 16 distinct values over the cases, in the first case's key order. */
     private static List<String> labelsWorthGrouping(PromptSet prompts) {
         List<String> keys = new ArrayList<>();
