@@ -133,7 +133,7 @@ public final class LoraParameters implements AutoCloseable {
         NDArray ffnOut = deltas.containsKey(Role.DOWN) ? w.ffnOut().add(deltas.get(Role.DOWN).transpose()) : w.ffnOut();
         return new LayerWeights(w.ln1(), w.ln1Bias(), qkv, w.qkvBias(), o, w.oBias(), w.ln2(), w.ln2Bias(), ffnIn,
                 w.ffnInBias(), ffnOut, w.ffnOutBias(), w.qNorm(), w.kNorm(), w.ln1Post(), w.ln2Post(), w.router(),
-                w.sharedGate(), w.experts());
+                w.sharedGate(), w.experts(), w.sharedExpert());
     }
 
     /** The deltas of {@code roles} stacked along their rows, zeros for those absent; null when all are absent. */

@@ -113,42 +113,48 @@ public final class CheckpointTensors {
 
     /**
      * A sparse layer's tensor of {@code r} (of expert {@code e} where the role is per expert),
-     * cut from the runtime's one FFN of every expert's units (see {@link LayerWeights}).
+     * from the runtime's arrays of each expert (see {@link LayerWeights}).
      */
     private float[] expertValues(Role r, int e, LayerWeights w) {
         org.neurotome.arch.Experts x = config.features().experts();
         int d = config.hiddenSize();
-        int width = x.neurons();
         int ie = x.width();
-        int shared = x.count() * ie;
         return switch (r) {
             case ROUTER -> w.router().toFloatArray();
             case SHARED_EXPERT_GATE -> w.sharedGate().toFloatArray();
-            case EXPERT_GATE -> slice(w.ffnIn().toFloatArray(), e * ie * d, ie * d);
-            case EXPERT_UP -> slice(w.ffnIn().toFloatArray(), (width + e * ie) * d, ie * d);
-            case EXPERT_DOWN -> fromWriter(slice(w.ffnOut().toFloatArray(), e * ie * d, ie * d), ie, d);
-            case SHARED_GATE -> slice(w.ffnIn().toFloatArray(), shared * d, x.sharedWidth() * d);
-            case SHARED_UP -> slice(w.ffnIn().toFloatArray(), (width + shared) * d, x.sharedWidth() * d);
-            case SHARED_DOWN -> fromWriter(slice(w.ffnOut().toFloatArray(), shared * d, x.sharedWidth() * d),
-                    x.sharedWidth(), d);
-            case EXPERTS_GATE_UP -> {
-                float[] in = w.ffnIn().toFloatArray();
-                float[] out = new float[x.count() * 2 * ie * d];
-                for (int k = 0; k < x.count(); k++) {
-                    System.arraycopy(in, k * ie * d, out, 2 * k * ie * d, ie * d);
-                    System.arraycopy(in, (width + k * ie) * d, out, (2 * k + 1) * ie * d, ie * d);
-                }
-                yield out;
+            case EXPERT_GATE, EXPERT_UP, EXPERT_DOWN -> {
+                float[][] out = new float[1][];
+                w.experts().visit(List.of(e), (ew, k) -> out[0] = expertTensor(r, ew, ie));
+                yield out[0];
             }
-            case EXPERTS_DOWN -> {
-                float[] values = w.ffnOut().toFloatArray();
-                float[] out = new float[x.count() * ie * d];
-                for (int k = 0; k < x.count(); k++) {
-                    System.arraycopy(fromWriter(slice(values, k * ie * d, ie * d), ie, d), 0, out, k * ie * d, ie * d);
-                }
+            case SHARED_GATE -> expertTensor(Role.EXPERT_GATE, w.sharedExpert(), x.sharedWidth());
+            case SHARED_UP -> expertTensor(Role.EXPERT_UP, w.sharedExpert(), x.sharedWidth());
+            case SHARED_DOWN -> expertTensor(Role.EXPERT_DOWN, w.sharedExpert(), x.sharedWidth());
+            case EXPERTS_GATE_UP, EXPERTS_DOWN -> {
+                int n = ie * d;
+                int per = r == Role.EXPERTS_GATE_UP ? 2 * n : n;
+                float[] out = new float[x.count() * per];
+                w.experts().visit(java.util.stream.IntStream.range(0, x.count()).boxed().toList(), (ew, k) -> {
+                    if (r == Role.EXPERTS_GATE_UP) {
+                        System.arraycopy(ew.in().toFloatArray(), 0, out, k * per, per);
+                    } else {
+                        System.arraycopy(expertTensor(Role.EXPERT_DOWN, ew, ie), 0, out, k * per, per);
+                    }
+                });
                 yield out;
             }
             default -> throw new IllegalArgumentException(r + " is no role of a sparse layer");
+        };
+    }
+
+    /** An expert's gate [I, D], up [I, D] or down projection [D, I] as stored, from its arrays of {@code width} neurons. */
+    private float[] expertTensor(Role r, ExpertWeights w, int width) {
+        int d = config.hiddenSize();
+        return switch (r) {
+            case EXPERT_GATE -> slice(w.in().toFloatArray(), 0, width * d);
+            case EXPERT_UP -> slice(w.in().toFloatArray(), width * d, width * d);
+            case EXPERT_DOWN -> fromWriter(w.out().toFloatArray(), width, d);
+            default -> throw new IllegalArgumentException(r + " is no expert role");
         };
     }
 

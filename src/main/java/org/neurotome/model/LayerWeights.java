@@ -17,30 +17,32 @@ import ai.djl.ndarray.NDArray;
  * @param ln1      the attention's norm; null where blocks norm only their outputs (OLMo 2)
  * @param ln2      the FFN's norm; null for a parallel block whose FFN reads the attention's norm (GPT-J),
  *                 and where blocks norm only their outputs (OLMo 2)
- * @param ffnIn    [I, D], or [2I, D] for a gated MLP: gate rows first, then up rows
- * @param ffnOut   [I, D]
+ * @param ffnIn    [I, D], or [2I, D] for a gated MLP: gate rows first, then up rows (null in a sparse layer)
+ * @param ffnOut   [I, D] (null in a sparse layer)
  * @param qNorm    [hd]: the RMSNorm weight of every query head, applied before rotary (Qwen3, Gemma 3),
  *                 or [H·hd]: of the whole q projection (OLMo 2); or null
  * @param kNorm    [hd] or [KV·hd]: the same for keys, or null
  * @param ln1Post  [D]: the norm of the attention output before the residual adds it (Gemma 2, OLMo 2), or null
  * @param ln2Post  [D]: the norm of the FFN output before the residual adds it (Gemma 2, OLMo 2), or null
- * @param router     [E, D]: a sparse layer's router, or null in a dense layer. A sparse layer's
- *                   {@code ffnIn} and {@code ffnOut} hold every expert's units as one FFN of
- *                   W = E·I_e + I_s neurons, expert-major with the shared expert's last
- *                   ({@code ffnIn} [2W, D]: all gate rows, then all up rows; {@code ffnOut} [W, D])
- * @param sharedGate [1, D]: the sigmoid gate of a shared expert (Qwen2-MoE), or null
- * @param experts    a streamed sparse layer whose routed experts are read only once the router
- *                   has chosen ({@link ExpertReads}); null when every expert's rows are there
+ * @param router       [E, D]: a sparse layer's router, or null in a dense layer. A sparse layer has
+ *                     no {@code ffnIn}, {@code ffnOut} or their biases (null): each routed expert is
+ *                     its own FFN ({@link ExpertWeights}) in {@code experts}, the shared one in
+ *                     {@code sharedExpert}; their neurons are numbered as one FFN of
+ *                     W = E·I_e + I_s neurons, expert-major with the shared expert's last
+ * @param sharedGate   [1, D]: the sigmoid gate of a shared expert (Qwen2-MoE), or null
+ * @param experts      a sparse layer's routed experts, kept or read per use ({@link LayerExperts}); null in a dense layer
+ * @param sharedExpert a sparse layer's shared expert (Qwen2-MoE), or null
  */
 public record LayerWeights(NDArray ln1, NDArray ln1Bias, NDArray qkv, NDArray qkvBias, NDArray o, NDArray oBias,
                            NDArray ln2, NDArray ln2Bias, NDArray ffnIn, NDArray ffnInBias, NDArray ffnOut,
                            NDArray ffnOutBias, NDArray qNorm, NDArray kNorm, NDArray ln1Post, NDArray ln2Post,
-                           NDArray router, NDArray sharedGate, ExpertReads experts) {
+                           NDArray router, NDArray sharedGate, LayerExperts experts,
+                           ExpertWeights sharedExpert) {
     /** A dense layer's weights: no router. */
     public LayerWeights(NDArray ln1, NDArray ln1Bias, NDArray qkv, NDArray qkvBias, NDArray o, NDArray oBias,
                         NDArray ln2, NDArray ln2Bias, NDArray ffnIn, NDArray ffnInBias, NDArray ffnOut,
                         NDArray ffnOutBias, NDArray qNorm, NDArray kNorm, NDArray ln1Post, NDArray ln2Post) {
         this(ln1, ln1Bias, qkv, qkvBias, o, oBias, ln2, ln2Bias, ffnIn, ffnInBias, ffnOut, ffnOutBias, qNorm, kNorm,
-                ln1Post, ln2Post, null, null, null);
+                ln1Post, ln2Post, null, null, null, null);
     }
 }

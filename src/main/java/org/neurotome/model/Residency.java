@@ -13,11 +13,13 @@ import java.util.List;
  * with room for activations, else streamed — each layer widened from the mapped file into one
  * of one or two reusable layer buffers while it runs (two when the budget holds them, so the
  * next layer is read while one runs), the unembedding kept when it fits in half of what is left.
+ * A streamed sparse layer's buffer holds the layer without its routed experts, which a forward
+ * reads one at a time beside it ({@link LayerExperts}): streaming reserves room for one expert.
  *
  * @param streaming    layers are widened per use rather than kept
  * @param unembedKept  the unembedding is kept (else read in blocks per use)
  * @param bytes        the float32 bytes the weights hold at most at once
- * @param layerBytes   the float32 size of the largest layer
+ * @param layerBytes   the float32 size of the largest layer (streamed: without its routed experts)
  * @param layerBuffers layers widened at once when streaming: 2 when the next layer is read
  *                     while one runs, else 1 (0 when kept)
  * @param bufferBytes  the size of one layer buffer (the largest layer, aligned)
@@ -43,7 +45,10 @@ public record Residency(boolean streaming, boolean unembedKept, long bytes, long
         if (need > available) {
             throw NeurotomeException.badInput(budget.origin() + " leaves " + MemoryBudget.format(available)
                     + " for " + checkpoint.dir() + ", less than streaming it needs: layer " + sizes.largestLayerIndex()
-                    + " widens to " + MemoryBudget.format(sizes.buffer()) + " in float32, plus "
+                    + " widens to " + MemoryBudget.format(sizes.buffer())
+                    + (sizes.expert() > 0 ? " in float32 and one of its routed experts to " + MemoryBudget.format(sizes.expert())
+                            : "")
+                    + " in float32, plus "
                     + MemoryBudget.format(sizes.small() + MemoryBudget.ACTIVATION_FLOOR)
                     + " for the norms and activations; " + budget.smallestFor(need, "to stream this model"));
         }
@@ -51,8 +56,8 @@ public record Residency(boolean streaming, boolean unembedKept, long bytes, long
         int buffers = available - need >= buffer ? 2 : 1;
         long left = available - need - (buffers - 1) * buffer;
         boolean unembedKept = sizes.unembed() <= left / 2;
-        return new Residency(true, unembedKept, buffers * buffer + sizes.small() + (unembedKept ? sizes.unembed() : 0),
-                sizes.largestLayer(), buffers, buffer);
+        return new Residency(true, unembedKept, buffers * buffer + sizes.expert() + sizes.small()
+                + (unembedKept ? sizes.unembed() : 0), sizes.largestLayer(), buffers, buffer);
     }
 
     /**
@@ -72,12 +77,18 @@ public record Residency(boolean streaming, boolean unembedKept, long bytes, long
         return Sizes.of(Architecture.forCheckpoint(checkpoint), config).streaming();
     }
 
-    /** The float32 sizes that decide between resident and streamed weights. */
+    /**
+     * The float32 sizes that decide between resident and streamed weights: {@code largestLayer}
+     * without its routed experts, {@code expert} one routed expert (0 for a dense model).
+     */
     private record Sizes(long resident, long largestLayer, int largestLayerIndex, long small, long unembed,
-                         int layerTensors) {
-        /** What streaming holds at least: one layer buffer, the small model-level tensors, the activation floor. */
+                         int layerTensors, long expert) {
+        /**
+         * What streaming holds at least: one layer buffer, one routed expert, the small
+         * model-level tensors, the activation floor.
+         */
         long streaming() {
-            return buffer() + small + MemoryBudget.ACTIVATION_FLOOR;
+            return buffer() + expert + small + MemoryBudget.ACTIVATION_FLOOR;
         }
 
         /** One layer buffer: the largest layer with room to align each of its tensors. */
@@ -87,6 +98,7 @@ public record Residency(boolean streaming, boolean unembedKept, long bytes, long
 
         static Sizes of(Architecture arch, ModelConfig c) {
             long[] layer = new long[c.numLayers()];
+            long routed = 0;
             long small = 0;
             int tensors = 0;
             for (Role r : arch.roles(c)) {
@@ -98,7 +110,12 @@ public record Residency(boolean streaming, boolean unembedKept, long bytes, long
                 List<Architecture.LayerTensor> ts = arch.layerTensors(c, l);
                 tensors = Math.max(tensors, ts.size());
                 for (Architecture.LayerTensor t : ts) {
-                    layer[l] += 4 * Weights.numel(arch.shape(t.role(), c));
+                    long bytes = 4 * Weights.numel(arch.shape(t.role(), c));
+                    if (t.role().perExpert() || t.role() == Role.EXPERTS_GATE_UP || t.role() == Role.EXPERTS_DOWN) {
+                        routed += bytes;
+                    } else {
+                        layer[l] += bytes;
+                    }
                 }
             }
             int largest = 0;
@@ -110,7 +127,8 @@ public record Residency(boolean streaming, boolean unembedKept, long bytes, long
                 }
             }
             long unembed = 4L * c.vocabSize() * c.hiddenSize();
-            return new Sizes(layers + small + unembed, layer[largest], largest, small, unembed, tensors);
+            long expert = routed == 0 ? 0 : 4L * 3 * c.features().experts().width() * c.hiddenSize();
+            return new Sizes(layers + routed + small + unembed, layer[largest], largest, small, unembed, tensors, expert);
         }
     }
 }

@@ -1,6 +1,7 @@
 package org.neurotome.model;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
@@ -215,14 +216,14 @@ public final class Transformer implements AutoCloseable {
                 LayerWeights lw = transform.apply(l, lease.get());
                 int layer = l;
                 List<Run> active = runs.stream().filter(r -> r.req.startLayer() <= layer).toList();
-                if (lw.experts() != null) {
-                    // a streamed sparse layer: every run attends, the router chooses, and only the
-                    // experts chosen anywhere are read before the FFN runs
+                if (lw.experts() != null && lw.experts().streamed()) {
+                    // a streamed sparse layer: every run attends and routes, then each expert chosen
+                    // anywhere is read once, used by every run that chose it, and freed before the next
                     Set<Integer> chosen = new java.util.TreeSet<>();
                     for (Run run : active) {
                         chosen.addAll(run.attend(l, lw));
                     }
-                    lw.experts().read(chosen);
+                    lw.experts().visit(chosen, (ew, e) -> active.forEach(run -> run.addExpert(e, ew)));
                     for (Run run : active) {
                         run.feedForward(l, lw);
                     }
@@ -592,23 +593,33 @@ public final class Transformer implements AutoCloseable {
          */
         Set<Integer> attend(int l, LayerWeights lw) {
             p.layerKeep.clear();
-            Set<Integer> chosen = new java.util.TreeSet<>();
             try (NDScope scope = new NDScope()) {
-                attended = attentionHalf(l, x, p, lw);
-                keep(attended.attnOut(), attended.ffnIn());
-                if (attended.mid() != null) {
-                    keep(attended.mid());
+                Attended a = attentionHalf(l, x, p, lw);
+                Routing r = new Routing(l, a.ffnIn(), lw, p);
+                attended = new Attended(a.attnOut(), a.mid(), a.ffnIn(), r);
+                keep(a.attnOut(), a.ffnIn());
+                if (a.mid() != null) {
+                    keep(a.mid());
                 }
+                r.held().forEach(this::keep);
                 p.layerKeep.forEach(this::keep);
-                NDArray logits = p.routerLogits(l, Linear.linear(attended.ffnIn(), lw.router(), null)
-                        .singletonOrThrow());
-                int last = logits.getShape().dimension() - 1;
-                for (long e : logits.softmax(last).topK(c.features().experts().topK(), last, true, true).get(1)
-                        .toLongArray()) {
-                    chosen.add((int) e);
-                }
+                return r.chosen();
             }
-            return chosen;
+        }
+
+        /** Adds routed expert {@code e}'s output to this run's layer after {@link #attend}, if the run chose it. */
+        void addExpert(int e, ExpertWeights ew) {
+            Routing r = attended.routing();
+            NDArray before = r.sum();
+            try (NDScope scope = new NDScope()) {
+                if (!r.add(ew, e)) {
+                    return;
+                }
+                r.held().forEach(this::keep);
+            }
+            if (before != null && !r.holds(before)) {
+                before.close();
+            }
         }
 
         /** The second half of layer {@code l} after {@link #attend}: the FFN and the residual. */
@@ -616,12 +627,14 @@ public final class Transformer implements AutoCloseable {
             NDArray prev = x;
             Attended a = attended;
             attended = null;
+            List<NDArray> held = a.routing().held();
             p.layerKeep.clear();
             try (NDScope scope = new NDScope()) {
                 x = ffnHalf(l, prev, a, p, lw);
                 keep(x);
                 p.layerKeep.forEach(this::keep);
             }
+            held.forEach(this::release);
             release(a.attnOut());
             release(a.ffnIn());
             if (a.mid() != null && a.mid() != a.ffnIn()) {
@@ -679,9 +692,10 @@ public final class Transformer implements AutoCloseable {
 
     /**
      * What a block's attention leaves for its FFN: the attention output, the residual after it
-     * (null for a parallel block not asked for it) and the FFN's input.
+     * (null for a parallel block not asked for it), the FFN's input and, for a streamed sparse
+     * layer whose experts are handed over one at a time, its routing so far (else null).
      */
-    private record Attended(NDArray attnOut, NDArray mid, NDArray ffnIn) {
+    private record Attended(NDArray attnOut, NDArray mid, NDArray ffnIn, Routing routing) {
     }
 
     /** The first half of a block: its attention, and the input of its FFN. */
@@ -699,12 +713,12 @@ public final class Transformer implements AutoCloseable {
         // parallel: the FFN reads x through its own norm (GPT-NeoX) or the attention's (GPT-J)
         NDArray ffnIn = !parallel ? (lw.ln2() == null ? mid : norm(mid, lw.ln2(), lw.ln2Bias()))
                 : lw.ln2() == null ? h : norm(x, lw.ln2(), lw.ln2Bias());
-        return new Attended(attnOut, mid, ffnIn);
+        return new Attended(attnOut, mid, ffnIn, null);
     }
 
     /** The second half of a block: its FFN on {@code a}'s input, and the block's output. */
     private NDArray ffnHalf(int l, NDArray x, Attended a, Pass p, LayerWeights lw) {
-        NDArray mlpOut = mlp(l, a.ffnIn(), lw, p);
+        NDArray mlpOut = mlp(l, a, lw, p);
         p.record(Tap.mlpOut(l), mlpOut);
         NDArray next = c.features().parallelResidual() ? x.add(a.attnOut()).add(mlpOut) : a.mid().add(mlpOut);
         p.record(Tap.residPost(l), next);
@@ -801,29 +815,36 @@ public final class Transformer implements AutoCloseable {
         return out;
     }
 
-    private NDArray mlp(int l, NDArray x, LayerWeights lw, Pass p) {
-        NDArray a = Linear.linear(x, lw.ffnIn(), lw.ffnInBias()).singletonOrThrow();   // [B, S, I] or [B, S, 2I]
-        NDArray m;
-        if (arch.gatedMlp()) {
-            NDList gu = a.split(2, 2);
-            m = activation(gu.get(0)).mul(gu.get(1));
-        } else {
-            m = activation(a);
-        }
+    /** A block's FFN on {@code a}'s input: dense, or a sparse layer's experts. */
+    private NDArray mlp(int l, Attended a, LayerWeights lw, Pass p) {
+        NDArray out;
         if (lw.router() != null) {
-            m = m.mul(routingGain(l, x, lw, p));
-        }
-        NDArray scale = p.neuronScale(l);
-        if (scale != null) {
-            m = m.mul(scale);
-        }
-        p.record(Tap.mlpPost(l), m);
-        if (lw.router() != null && p.wants(Tap.expertOut(l))) {
-            p.record(Tap.expertOut(l), expertOutputs(m, lw.ffnOut()));
-        }
-        NDArray out = m.matMul(lw.ffnOut());                                           // [B, S, D]
-        if (lw.ffnOutBias() != null) {
-            out = out.add(lw.ffnOutBias());
+            Routing r = a.routing();
+            if (r == null) {
+                Routing fresh = new Routing(l, a.ffnIn(), lw, p);
+                lw.experts().visit(fresh.chosen(), fresh::add);
+                r = fresh;
+            }
+            out = r.finish(lw);
+        } else {
+            NDArray x = a.ffnIn();
+            NDArray h = Linear.linear(x, lw.ffnIn(), lw.ffnInBias()).singletonOrThrow();   // [B, S, I] or [B, S, 2I]
+            NDArray m;
+            if (arch.gatedMlp()) {
+                NDList gu = h.split(2, 2);
+                m = activation(gu.get(0)).mul(gu.get(1));
+            } else {
+                m = activation(h);
+            }
+            NDArray scale = p.neuronScale(l);
+            if (scale != null) {
+                m = m.mul(scale);
+            }
+            p.record(Tap.mlpPost(l), m);
+            out = m.matMul(lw.ffnOut());                                               // [B, S, D]
+            if (lw.ffnOutBias() != null) {
+                out = out.add(lw.ffnOutBias());
+            }
         }
         if (lw.ln2Post() != null) {
             // Gemma 2: the residual receives post_feedforward_layernorm(out)
@@ -835,54 +856,161 @@ public final class Transformer implements AutoCloseable {
     }
 
     /**
-     * A sparse layer's factor on each of its neurons [B, S, W] (see {@link LayerWeights}): the
-     * routing weight of the neuron's expert, and the sigmoid gate on the shared expert's. The
-     * router's probabilities are a float32 softmax over every expert; the top k are selected
-     * ({@code torch.topk}) and their probabilities, divided by their
-     * sum where the family renormalises, are the weights; the other experts' are 0.
+     * One request's pass through a sparse layer (transformers' {@code MixtralSparseMoeBlock},
+     * {@code Qwen2MoeSparseMoeBlock}): the router's probabilities are a float32 softmax over
+     * every expert; the top k are selected ({@code torch.topk}) and their probabilities, divided
+     * by their sum where the family renormalises, are the routing weights, the other experts' 0.
+     * Each routed expert selected at some position is then computed on every position, its
+     * neurons' coefficients scaled by its routing weight, and its output added, in the order the
+     * experts are handed over (ascending); the shared expert, scaled by
+     * {@code sigmoid(shared_expert_gate·x)}, is added last. An expert no position selected would
+     * add exact zeros and is skipped; its neurons' coefficients and its output are 0 in the taps.
+     * The neurons are numbered as one FFN, expert-major with the shared expert's last (see
+     * {@link LayerWeights}).
      */
-    private NDArray routingGain(int l, NDArray x, LayerWeights lw, Pass p) {
-        Experts e = c.features().experts();
-        NDArray logits = p.routerLogits(l, Linear.linear(x, lw.router(), null).singletonOrThrow());  // [B, S, E]
-        p.record(Tap.routerLogits(l), logits);
-        int last = logits.getShape().dimension() - 1;
-        NDArray probs = logits.softmax(last);
-        NDArray selected = probs.topK(e.topK(), last, true, true).get(1);             // [B, S, k]
-        p.record(Tap.expertIndices(l), selected);
-        NDArray chosen = selected.oneHot(e.count(), DataType.FLOAT32).sum(new int[] {last});  // [B, S, E]
-        NDArray weights = probs.mul(chosen);
-        if (e.renormalize()) {
-            weights = weights.div(weights.sum(new int[] {last}, true));
-        }
-        p.record(Tap.expertWeights(l), weights);
-        NDArray gain = weights.repeat(last, e.width());                                // [B, S, E·I_e]
-        if (lw.sharedGate() != null) {
-            NDArray shared = ai.djl.nn.Activation.sigmoid(Linear.linear(x, lw.sharedGate(), null).singletonOrThrow());
-            gain = gain.concat(shared.repeat(last, e.sharedWidth()), last);
-        }
-        return gain;
-    }
+    private final class Routing {
+        private final int l;
+        private final NDArray x;
+        private final Pass p;
+        private final Experts e;
+        private final NDArray weights;                                                 // [B, S, E]
+        private final NDArray scale;                                                   // [B, 1, W] or null
+        private final Set<Integer> chosen = new java.util.TreeSet<>();
+        private final NDArray[] coefs;
+        private final NDArray[] outs;
+        private NDArray sum;
 
-    /**
-     * Each expert's share of a sparse layer's output [B, S, E (+1), D] from its coefficients
-     * {@code m} [B, S, W] (routing weights included) and value vectors {@code values} [W, D]:
-     * expert e's rows {@code e·I_e …} of both, the shared expert's last.
-     */
-    private NDArray expertOutputs(NDArray m, NDArray values) {
-        Experts e = c.features().experts();
-        long bs = m.getShape().get(0);
-        long s = m.getShape().get(1);
-        long d = values.getShape().get(1);
-        long routed = (long) e.count() * e.width();
-        NDArray coefs = m.get(new NDIndex(":, :, :{}", routed)).reshape(bs * s, e.count(), e.width())
-                .transpose(1, 0, 2);                                                   // [E, B·S, I_e]
-        NDArray out = coefs.matMul(values.get(new NDIndex(":{}", routed)).reshape(e.count(), e.width(), d))
-                .transpose(1, 0, 2).reshape(bs, s, e.count(), d);                      // [B, S, E, D]
-        if (e.sharedWidth() > 0) {
-            NDArray shared = m.get(new NDIndex(":, :, {}:", routed)).matMul(values.get(new NDIndex("{}:", routed)));
-            out = out.concat(shared.expandDims(2), 2);
+        /** Routes {@code x} [B, S, D], the FFN's input, recording the router's taps. */
+        Routing(int l, NDArray x, LayerWeights lw, Pass p) {
+            this.l = l;
+            this.x = x;
+            this.p = p;
+            this.e = c.features().experts();
+            NDArray logits = p.routerLogits(l, Linear.linear(x, lw.router(), null).singletonOrThrow());  // [B, S, E]
+            p.record(Tap.routerLogits(l), logits);
+            int last = logits.getShape().dimension() - 1;
+            NDArray probs = logits.softmax(last);
+            NDArray selected = probs.topK(e.topK(), last, true, true).get(1);         // [B, S, k]
+            p.record(Tap.expertIndices(l), selected);
+            for (long k : selected.toLongArray()) {
+                chosen.add((int) k);
+            }
+            NDArray w = probs.mul(selected.oneHot(e.count(), DataType.FLOAT32).sum(new int[] {last}));
+            if (e.renormalize()) {
+                w = w.div(w.sum(new int[] {last}, true));
+            }
+            p.record(Tap.expertWeights(l), w);
+            this.weights = w;
+            this.scale = p.neuronScale(l);
+            this.coefs = new NDArray[e.count()];
+            this.outs = new NDArray[e.count()];
         }
-        return out;
+
+        /** The experts selected at some position. */
+        Set<Integer> chosen() {
+            return chosen;
+        }
+
+        /** The sum of the outputs added so far, or null. */
+        NDArray sum() {
+            return sum;
+        }
+
+        /** The arrays this routing holds beyond {@code x} (for a caller managing their lifetimes). */
+        List<NDArray> held() {
+            Set<NDArray> h = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+            for (NDArray a : new NDArray[] {weights, scale, sum}) {
+                if (a != null) {
+                    h.add(a);
+                }
+            }
+            for (int k = 0; k < e.count(); k++) {
+                if (coefs[k] != null) {
+                    h.add(coefs[k]);
+                }
+                if (outs[k] != null) {
+                    h.add(outs[k]);
+                }
+            }
+            return List.copyOf(h);
+        }
+
+        /** Whether {@code a} is one of the arrays of {@link #held}. */
+        boolean holds(NDArray a) {
+            return held().stream().anyMatch(h -> h == a);
+        }
+
+        /** Adds routed expert {@code k}'s output when some position selected it; whether it did. */
+        boolean add(ExpertWeights w, int k) {
+            if (!chosen.contains(k)) {
+                return false;
+            }
+            long width = e.width();
+            NDArray m = coefficients(w, weights.get(new NDIndex(":, :, {}:{}", k, k + 1)), k * width, width);
+            NDArray o = m.matMul(w.out());                                             // [B, S, D]
+            sum = sum == null ? o : sum.add(o);
+            if (p.wants(Tap.mlpPost(l))) {
+                coefs[k] = m;
+            }
+            if (p.wants(Tap.expertOut(l))) {
+                outs[k] = o;
+            }
+            return true;
+        }
+
+        /** An expert's neuron coefficients [B, S, width]: act(gate)·up, times {@code gain} and the neuron factors. */
+        private NDArray coefficients(ExpertWeights w, NDArray gain, long from, long width) {
+            NDList gu = Linear.linear(x, w.in(), null).singletonOrThrow().split(2, 2);
+            NDArray m = activation(gu.get(0)).mul(gu.get(1));
+            if (gain != null) {
+                m = m.mul(gain);
+            }
+            if (scale != null) {
+                m = m.mul(scale.get(new NDIndex(":, :, {}:{}", from, from + width)));
+            }
+            return m;
+        }
+
+        /**
+         * The layer's output [B, S, D] once every selected expert is added: the shared expert
+         * added, and the taps of every neuron's coefficient [B, S, W] and of each expert's output
+         * [B, S, E (+1), D] recorded.
+         */
+        NDArray finish(LayerWeights lw) {
+            long bs = x.getShape().get(0);
+            long s = x.getShape().get(1);
+            long d = c.hiddenSize();
+            NDArray sharedM = null;
+            NDArray sharedO = null;
+            if (lw.sharedExpert() != null) {
+                NDArray gate = lw.sharedGate() == null ? null
+                        : ai.djl.nn.Activation.sigmoid(Linear.linear(x, lw.sharedGate(), null).singletonOrThrow());
+                sharedM = coefficients(lw.sharedExpert(), gate, (long) e.count() * e.width(), e.sharedWidth());
+                sharedO = sharedM.matMul(lw.sharedExpert().out());
+                sum = sum == null ? sharedO : sum.add(sharedO);
+            }
+            if (p.wants(Tap.mlpPost(l))) {
+                NDList parts = new NDList();
+                for (int k = 0; k < e.count(); k++) {
+                    parts.add(coefs[k] != null ? coefs[k] : x.getManager().zeros(new Shape(bs, s, e.width())));
+                }
+                if (sharedM != null) {
+                    parts.add(sharedM);
+                }
+                p.record(Tap.mlpPost(l), NDArrays.concat(parts, 2));
+            }
+            if (p.wants(Tap.expertOut(l))) {
+                NDList parts = new NDList();
+                for (int k = 0; k < e.count(); k++) {
+                    parts.add(outs[k] != null ? outs[k] : x.getManager().zeros(new Shape(bs, s, d)));
+                }
+                if (sharedO != null) {
+                    parts.add(sharedO);
+                }
+                p.record(Tap.expertOut(l), NDArrays.stack(parts, 2));
+            }
+            return sum != null ? sum : x.getManager().zeros(new Shape(bs, s, d));
+        }
     }
 
     private NDArray activation(NDArray x) {

@@ -77,7 +77,7 @@ public final class Weights implements AutoCloseable {
     private final List<LayerWeights> layers;
     private final LayerBuffers buffers;
     private final ExecutorService prefetcher;
-    private final ExpertReads.ExpertCounter expertReads = new ExpertReads.ExpertCounter();
+    private final LayerExperts.ExpertCounter expertReads = new LayerExperts.ExpertCounter();
     private Prefetch pending;
 
     private Weights(Builder b) {
@@ -275,10 +275,8 @@ public final class Weights implements AutoCloseable {
         }
         Widening wd = buffer == null ? Widening.fresh(manager.newSubManager()) : inBuffer(buffer);
         try {
-            // on the CPU a streamed sparse layer's routed experts are read once the router has chosen;
-            // arrays on another device are copies, so there every expert is read with the layer
-            ExpertReads.ExpertCounter deferred = device().equals(Device.cpu()) ? expertReads : null;
-            return Lease.closing(new Widener(wd, false, config, arch, source, deferred).layer(l), wd);
+            // a streamed sparse layer's routed experts are read one at a time, once the router has chosen
+            return Lease.closing(new Widener(wd, false, config, arch, source, expertReads).layer(l), wd);
         } catch (RuntimeException | Error e) {
             wd.close();
             throw e;
@@ -322,11 +320,17 @@ public final class Weights implements AutoCloseable {
     /**
      * Layer {@code l}'s FFN value vectors [I, D] until the lease is closed: row k is neuron k's
      * column of the down projection (streaming widens only that matrix); in a sparse layer every
-     * expert's columns, expert-major, the shared expert's last.
+     * expert's columns, expert-major, the shared expert's last (joined into an array of the
+     * lease's own).
      */
     public Lease<NDArray> ffnValues(int l) {
         if (!streaming) {
-            return Lease.kept(layers.get(l).ffnOut());
+            LayerWeights lw = layers.get(l);
+            if (lw.experts() == null) {
+                return Lease.kept(lw.ffnOut());
+            }
+            NDArray values = lw.experts().values(lw.sharedExpert());
+            return new Held<>(values, values::close);
         }
         Widening wd = pooled();
         try {
@@ -499,6 +503,17 @@ public final class Weights implements AutoCloseable {
             putIfPresent(p, n + "ln2_post", w.ln2Post());
             putIfPresent(p, n + "router", w.router());
             putIfPresent(p, n + "shared_gate", w.sharedGate());
+            if (w.experts() != null) {
+                List<ExpertWeights> experts = w.experts().kept();
+                for (int e = 0; e < experts.size(); e++) {
+                    p.put(n + "experts." + e + ".in", experts.get(e).in());
+                    p.put(n + "experts." + e + ".out", experts.get(e).out());
+                }
+            }
+            if (w.sharedExpert() != null) {
+                p.put(n + "shared_expert.in", w.sharedExpert().in());
+                p.put(n + "shared_expert.out", w.sharedExpert().out());
+            }
         }
         p.put("ln_f", lnF);
         putIfPresent(p, "ln_f_bias", lnFBias);

@@ -16,6 +16,8 @@ import org.neurotome.arch.WeightLayout;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * Reads checkpoint-layout tensors into runtime arrays: decoded into native memory that
@@ -29,7 +31,7 @@ final class Widener {
     private final ModelConfig c;
     private final Architecture arch;
     private final TensorSource src;
-    private final ExpertReads.ExpertCounter deferred;
+    private final LayerExperts.ExpertCounter deferred;
 
     Widener(Widening wd, boolean training, ModelConfig c, Architecture arch, TensorSource src) {
         this(wd, training, c, arch, src, null);
@@ -37,10 +39,11 @@ final class Widener {
 
     /**
      * A widener that, when {@code deferred} is not null, leaves a sparse layer's routed experts
-     * to be read once the router has chosen ({@link ExpertReads}), counting them there.
+     * to be read one at a time when a forward asks for them ({@link LayerExperts}), counting
+     * them there.
      */
     Widener(Widening wd, boolean training, ModelConfig c, Architecture arch, TensorSource src,
-            ExpertReads.ExpertCounter deferred) {
+            LayerExperts.ExpertCounter deferred) {
         this.wd = wd;
         this.training = training;
         this.c = c;
@@ -185,25 +188,22 @@ final class Widener {
         NDArray ffnOut = null;
         NDArray router = null;
         NDArray sharedGate = null;
-        ExpertReads reads = null;
+        LayerExperts experts = null;
+        ExpertWeights shared = null;
         if (c.sparseLayer(l)) {
             org.neurotome.arch.Experts x = c.features().experts();
-            long d = c.hiddenSize();
-            MemorySegment in = wd.memory().allocate(4 * 2 * x.neurons() * d, 64);
-            MemorySegment out = wd.memory().allocate(4 * x.neurons() * d, 64);
+            ffnIn = null;
             if (deferred == null) {
+                List<ExpertWeights> kept = new ArrayList<>();
                 for (int e = 0; e < x.count(); e++) {
-                    readExpert(l, e, in, out);
+                    kept.add(expert(l, e));
                 }
+                experts = LayerExperts.kept(kept);
             } else {
-                // the rows of experts no position selects stay zeros
-                in.fill((byte) 0);
-                out.fill((byte) 0);
-                reads = new ExpertReads(x.count(), e -> readExpert(l, e, in, out), deferred);
+                experts = LayerExperts.streamed(x.count(), wd.manager(),
+                        (memory, e) -> new Widener(memory, training, c, arch, src).expert(l, e), deferred);
             }
-            readShared(l, in, out);
-            ffnIn = finish(alias(in, 2L * x.neurons(), d));
-            ffnOut = finish(alias(out, d, x.neurons()).transpose());
+            shared = x.sharedWidth() == 0 ? null : shared(l);
             router = outIn(Role.ROUTER, l);
             sharedGate = arch.has(Role.SHARED_EXPERT_GATE, c, l) ? outIn(Role.SHARED_EXPERT_GATE, l) : null;
         } else if (arch.fusedGateUp()) {
@@ -225,7 +225,7 @@ final class Widener {
                 inOut(Role.O, l), optional(Role.O_BIAS, l), optional(Role.LN2, l), optional(Role.LN2_BIAS, l),
                 ffnIn, ffnInBias, ffnOut, ffnOutBias,
                 optional(Role.Q_NORM, l), optional(Role.K_NORM, l), optional(Role.LN1_POST, l),
-                optional(Role.LN2_POST, l), router, sharedGate, reads);
+                optional(Role.LN2_POST, l), router, sharedGate, experts, shared);
     }
 
     /**
@@ -253,36 +253,33 @@ final class Widener {
         return new Block(arch.tensorName(Role.EXPERT_DOWN, l, e), 0);
     }
 
-    /**
-     * Reads expert {@code e} of sparse layer {@code l} into the layer's one FFN: its gate and up
-     * rows into {@code in} [2W, D] (gate rows e·I_e …, up rows W + e·I_e …) and the columns of its
-     * down projection into {@code out} [D, W] (columns e·I_e …), which the runtime views
-     * transposed as [W, D].
-     */
-    private void readExpert(int l, int e, MemorySegment in, MemorySegment out) {
-        org.neurotome.arch.Experts x = c.features().experts();
-        long d = c.hiddenSize();
-        long n = (long) x.width() * d;
-        for (int half = 0; half < 2; half++) {
-            Block b = expertIn(l, e, half == 1);
-            src.read(b.name(), b.offset(), n, in.asSlice(4 * (half * x.neurons() * d + e * n), 4 * n));
-        }
-        Block b = expertOut(l, e);
-        readColumns(b.name(), b.offset(), x.width(), (long) e * x.width(), out);
+    /** Routed expert {@code e} of sparse layer {@code l}, in arrays of its own. */
+    ExpertWeights expert(int l, int e) {
+        Block gate = expertIn(l, e, false);
+        Block up = expertIn(l, e, true);
+        Block down = expertOut(l, e);
+        return ffn(c.features().experts().width(), gate, up, down);
     }
 
-    /** Reads a shared expert's rows and columns (Qwen2-MoE) into the last places of {@code in} and {@code out}. */
-    private void readShared(int l, MemorySegment in, MemorySegment out) {
-        org.neurotome.arch.Experts x = c.features().experts();
-        if (x.sharedWidth() == 0) {
-            return;
-        }
+    /** The shared expert of sparse layer {@code l} (Qwen2-MoE). */
+    private ExpertWeights shared(int l) {
+        return ffn(c.features().experts().sharedWidth(), new Block(arch.tensorName(Role.SHARED_GATE, l), 0),
+                new Block(arch.tensorName(Role.SHARED_UP, l), 0), new Block(arch.tensorName(Role.SHARED_DOWN, l), 0));
+    }
+
+    /**
+     * A SwiGLU FFN of {@code width} neurons from its gate and up rows [width, D] and its down
+     * projection [D, width], the latter viewed transposed as value vectors [width, D].
+     */
+    private ExpertWeights ffn(long width, Block gate, Block up, Block down) {
         long d = c.hiddenSize();
-        long n = (long) x.sharedWidth() * d;
-        long at = (long) x.count() * x.width();
-        src.read(arch.tensorName(Role.SHARED_GATE, l), 0, n, in.asSlice(4 * at * d, 4 * n));
-        src.read(arch.tensorName(Role.SHARED_UP, l), 0, n, in.asSlice(4 * (x.neurons() + at) * d, 4 * n));
-        readColumns(arch.tensorName(Role.SHARED_DOWN, l), 0, x.sharedWidth(), at, out);
+        long n = width * d;
+        MemorySegment in = wd.memory().allocate(4 * 2 * n, 64);
+        src.read(gate.name(), gate.offset(), n, in.asSlice(0, 4 * n));
+        src.read(up.name(), up.offset(), n, in.asSlice(4 * n, 4 * n));
+        MemorySegment out = wd.memory().allocate(4 * n, 64);
+        src.read(down.name(), down.offset(), n, out);
+        return new ExpertWeights(finish(alias(in, 2 * width, d)), finish(alias(out, d, width).transpose()));
     }
 
     /**

@@ -1,15 +1,12 @@
 package org.neurotome.bench;
 
 import ai.djl.Device;
-import org.neurotome.arch.Architecture;
-import org.neurotome.arch.ModelConfig;
 import org.neurotome.checkpoint.Checkpoint;
+import org.neurotome.model.CountingOverlay;
 import org.neurotome.model.ForwardRequest;
 import org.neurotome.model.ForwardResult;
 import org.neurotome.model.LanguageModel;
 import org.neurotome.model.MemoryBudget;
-import org.neurotome.model.TensorSource;
-import org.neurotome.model.WeightOverlay;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -17,19 +14,16 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
  * What one forward reads of a checkpoint, measured two ways in one fresh JVM: the stored bytes
  * of every range the weight reader widens (counted by an identity {@link WeightOverlay} around
- * the model's {@link TensorSource}, which every kept and streamed read goes through), with the
- * distinct experts among them; and the bytes this process read from disk
+ * the model's {@link TensorSource}, which every kept and streamed read goes through:
+ * {@link CountingOverlay}), with the distinct experts among them; and the bytes this process read from disk
  * ({@code read_bytes} of {@code /proc/self/io}) with the checkpoint's files dropped from the
  * page cache ({@code dd iflag=nocache}) before opening and again before the forward. Prints
  * one Markdown row: open and forward separately, and the peak resident set (VmHWM) at the end.
@@ -48,40 +42,6 @@ public final class MoeForwardBenchmark {
     private MoeForwardBenchmark() {
     }
 
-    /** An overlay that changes nothing and counts what is read through it. */
-    private static final class Counting implements WeightOverlay {
-        private final Map<String, Long> itemSize;
-        private final AtomicLong bytes = new AtomicLong();
-        private final Set<String> experts = ConcurrentHashMap.newKeySet();
-
-        Counting(Checkpoint ckpt) {
-            this.itemSize = new java.util.HashMap<>();
-            ckpt.tensors().forEach((name, info) -> itemSize.put(name, (long) info.dtype().size()));
-        }
-
-        @Override
-        public TensorSource over(TensorSource base, Architecture arch, ModelConfig config) {
-            return (name, offset, count, dst) -> {
-                base.read(name, offset, count, dst);
-                bytes.addAndGet(count * itemSize.get(name));
-                Matcher m = EXPERT.matcher(name);
-                if (m.find()) {
-                    experts.add(m.group(1) + "." + m.group(2));
-                }
-            };
-        }
-
-        @Override
-        public Path dir() {
-            return Path.of(".");
-        }
-
-        @Override
-        public String fingerprint() {
-            return "counting";
-        }
-    }
-
     public static void main(String[] args) {
         Path dir = Path.of(args[0]);
         String budget = args[1];
@@ -93,16 +53,17 @@ public final class MoeForwardBenchmark {
             case "4x8" -> rows.addAll(List.of(PROMPTS));
             default -> throw new IllegalArgumentException("workload: 1, 8 or 4x8");
         }
-        Counting counting;
+        CountingOverlay counting;
         try (Checkpoint ckpt = Checkpoint.open(dir)) {
-            counting = new Counting(ckpt);
+            counting = new CountingOverlay(ckpt);
         }
         StreamingBenchmark.evict(dir);
         long io0 = readBytes();
         try (LanguageModel m = LanguageModel.open(dir, Device.cpu(), MemoryBudget.parse(budget), counting)) {
-            long openCounted = counting.bytes.get();
+            long openCounted = counting.bytes();
+            Set<String> openTensors = counting.byTensor().keySet();
             long openDisk = readBytes() - io0;
-            int openExperts = counting.experts.size();
+            int openExperts = experts(openTensors).size();
             StreamingBenchmark.evict(dir);
             long io1 = readBytes();
             long t0 = System.nanoTime();
@@ -111,8 +72,8 @@ public final class MoeForwardBenchmark {
             }
             double secs = (System.nanoTime() - t0) / 1e9;
             long fwdDisk = readBytes() - io1;
-            long fwdCounted = counting.bytes.get() - openCounted;
-            Set<String> fwdExperts = new TreeSet<>(counting.experts);
+            long fwdCounted = counting.bytes() - openCounted;
+            Set<String> fwdExperts = experts(counting.byTensor().keySet());
             int layers = m.config().numLayers();
             String perLayer = fwdExperts.isEmpty() ? "0" : perLayer(fwdExperts, layers);
             System.out.printf("| %s | %s | %s | %s | %.2f | %.3f | %.3f | %s | %.3f | %.3f | %.0f |%n",
@@ -121,6 +82,18 @@ public final class MoeForwardBenchmark {
                     m.weights().streaming() ? perLayer : "all " + openExperts + " at open",
                     fwdCounted / 1e9, fwdDisk / 1e9, BenchTable.procStatusMiB("VmHWM"));
         }
+    }
+
+    /** The distinct experts ("layer.expert") among {@code tensors}. */
+    private static Set<String> experts(Set<String> tensors) {
+        Set<String> out = new TreeSet<>();
+        for (String name : tensors) {
+            Matcher m = EXPERT.matcher(name);
+            if (m.find()) {
+                out.add(m.group(1) + "." + m.group(2));
+            }
+        }
+        return out;
     }
 
     /** The experts read per layer, as "a + b" over the layers. */
