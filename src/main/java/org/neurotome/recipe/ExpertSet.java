@@ -6,28 +6,32 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.annotation.JsonDeserialize;
 import com.fasterxml.jackson.databind.deser.std.StdDeserializer;
 import org.neurotome.arch.Expert;
-import org.neurotome.yaml.SchemaViolation;
 
 import java.io.IOException;
 import java.util.List;
 import java.util.stream.Collectors;
 
 /**
- * The routed experts an edit acts on, listed in the recipe
- * ({@code experts: [{layer: 0, expert: 4}, 1.7, [2, 3]]}), in the order written, without duplicates.
+ * The routed experts an edit acts on: listed in the recipe
+ * ({@code experts: [{layer: 0, expert: 4}, 1.7, [2, 3]]}) or chosen by an earlier select step
+ * from an expert analysis's findings ({@code experts: ${weak_experts}}).
  */
 @JsonDeserialize(using = ExpertSet.Deserializer.class)
-public record ExpertSet(List<Expert> experts) {
-    public ExpertSet {
-        experts = List.copyOf(experts);
+public sealed interface ExpertSet permits ExpertSet.Listed, Reference {
+
+    /** Experts written out in the recipe, in the order written, without duplicates. */
+    record Listed(List<Expert> experts) implements ExpertSet {
+        public Listed {
+            experts = List.copyOf(experts);
+        }
+
+        @Override
+        public String toString() {
+            return experts.stream().map(Expert::toString).collect(Collectors.joining(", ", "[", "]"));
+        }
     }
 
-    @Override
-    public String toString() {
-        return experts.stream().map(Expert::toString).collect(Collectors.joining(", ", "[", "]"));
-    }
-
-    static final class Deserializer extends StdDeserializer<ExpertSet> {
+    final class Deserializer extends StdDeserializer<ExpertSet> {
         Deserializer() {
             super(ExpertSet.class);
         }
@@ -36,10 +40,9 @@ public record ExpertSet(List<Expert> experts) {
         public ExpertSet deserialize(JsonParser p, DeserializationContext ctxt) throws IOException {
             JsonNode n = ctxt.readTree(p);
             if (n.isTextual() && Reference.looksLikeOne(n.asText())) {
-                throw SchemaViolation.of("experts are listed, not taken from a step").gotText(n.asText())
-                        .allowed("{layer: L, expert: E}, L.E or [L, E], or a list of them");
+                return Reference.parse(n.asText());
             }
-            return new ExpertSet(ComponentIds.read(n, "expert", "1.5", Expert::new));
+            return new Listed(ComponentIds.read(n, "expert", "1.5", Expert::new));
         }
     }
 }

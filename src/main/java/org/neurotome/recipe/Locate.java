@@ -252,8 +252,7 @@ public sealed interface Locate permits Locate.Analysis, Locate.FindingsFile {
     /**
      * {@code method: expert-scan} (a mixture of experts; docs/findings.md): remove each expert of
      * each sparse layer from its routing in turn and rank the experts by the drop in target
-     * probability (prompts) or accuracy (dataset). Its findings rank experts, which no select
-     * takes: it yields neither heads nor neurons.
+     * probability (prompts) or accuracy (dataset). Yields experts.
      */
     record ExpertScan(String id, List<String> prompts, List<List<Integer>> tokenIds, Path dataset, LabelFilter where,
                       Integer limit,
@@ -268,14 +267,13 @@ public sealed interface Locate permits Locate.Analysis, Locate.FindingsFile {
 
         @Override
         public Set<ComponentKind> yields() {
-            return EnumSet.noneOf(ComponentKind.class);
+            return EnumSet.of(ComponentKind.EXPERTS);
         }
     }
 
     /**
      * {@code method: expert-attribution} (a mixture of experts): the log-probability increase of
-     * every routed expert's weighted output for the target. Ranks experts; yields neither heads
-     * nor neurons.
+     * every routed expert's weighted output for the target. Yields experts.
      */
     record ExpertAttribution(String id, List<String> prompts, List<List<Integer>> tokenIds, Path dataset,
                              LabelFilter where, Integer limit,
@@ -290,14 +288,14 @@ public sealed interface Locate permits Locate.Analysis, Locate.FindingsFile {
 
         @Override
         public Set<ComponentKind> yields() {
-            return EnumSet.noneOf(ComponentKind.class);
+            return EnumSet.of(ComponentKind.EXPERTS);
         }
     }
 
     /**
      * {@code method: expert-usage} (a mixture of experts): selection count, frequency, mean
      * routing weight and REAP saliency of every expert over every position of the inputs. Ranks
-     * experts by saliency; yields neither heads nor neurons.
+     * experts by saliency; yields experts.
      */
     record ExpertUsage(String id, List<String> prompts, List<List<Integer>> tokenIds, Path dataset, LabelFilter where,
                        Integer limit, LayerRange layers, Integer top) implements Analysis {
@@ -314,7 +312,7 @@ public sealed interface Locate permits Locate.Analysis, Locate.FindingsFile {
 
         @Override
         public Set<ComponentKind> yields() {
-            return EnumSet.noneOf(ComponentKind.class);
+            return EnumSet.of(ComponentKind.EXPERTS);
         }
     }
 

@@ -8,6 +8,7 @@ import org.neurotome.NeurotomeException;
 import org.neurotome.Scratch;
 import org.neurotome.Sha256;
 import org.neurotome.archive.ArchiveWriter;
+import org.neurotome.arch.ModelConfig;
 import org.neurotome.checkpoint.Checkpoint;
 import org.neurotome.checkpoint.CheckpointWriter;
 import org.neurotome.checkpoint.DType;
@@ -154,7 +155,7 @@ final class StageExecutor implements AutoCloseable {
 
     private void select(Plan.Select stage) {
         Select s = recipe.select().stream().filter(x -> x.id().equals(stage.id())).findFirst().orElseThrow();
-        Selection chosen = Selector.select(findings.get(s.from()), s);
+        Selection chosen = Selector.select(findings.get(s.from()), s, ModelConfig.from(input));
         if (chosen.size() == 0) {
             throw NeurotomeException.badInput("select '" + s.id() + "' chose nothing from '" + s.from()
                     + "'; loosen its top, threshold or layers");
@@ -387,6 +388,7 @@ final class StageExecutor implements AutoCloseable {
             switch (s) {
                 case Selection.Heads h -> h.heads().forEach(x -> a.add(x.toString()));
                 case Selection.Neurons n -> n.neurons().forEach(x -> a.add(x.toString()));
+                case Selection.Experts e -> e.experts().forEach(x -> a.add(x.toString()));
             }
         });
         try {
