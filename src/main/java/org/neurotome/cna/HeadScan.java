@@ -105,26 +105,53 @@ public final class HeadScan {
      */
     public static HeadScanResult run(Transformer transformer, PromptSet prompts, Options options,
                                      Consumer<NDArray> finiteCheck) {
+        return HeadScanResult.merge(prompts, List.of(runShard(transformer, prompts, 0, 1, options, finiteCheck)),
+                options.groupBy());
+    }
+
+    /** Shard {@code shard} of {@code shards} of the scan of {@code model} ({@link #runShard(Transformer, PromptSet, int, int, Options, Consumer)}). */
+    public static HeadScanShard runShard(LanguageModel model, PromptSet prompts, int shard, int shards,
+                                         Options options) {
+        return runShard(model.transformer(), prompts, shard, shards, options, model::requireFinite);
+    }
+
+    /**
+     * Shard {@code shard} (0-based) of {@code shards} of the scan: the batches of cases the whole
+     * scan forms (their size set by the longest case of all of {@code prompts}, padding per
+     * batch), split into {@code shards} runs of consecutive whole batches, so every score is
+     * computed in the batch it is computed in unsharded and {@link HeadScanResult#merge} gives
+     * the unsharded result bit for bit. A shard past the number of batches is empty.
+     */
+    public static HeadScanShard runShard(Transformer transformer, PromptSet prompts, int shard, int shards,
+                                         Options options, Consumer<NDArray> finiteCheck) {
+        if (shards < 1 || shard < 0 || shard >= shards) {
+            throw NeurotomeException.badInput("shard " + shard + " of " + shards + ": want 0 <= shard < shards");
+        }
         ModelConfig c = transformer.config();
         int layers = c.numLayers();
         int heads = c.numHeads();
-        int n = prompts.steps().size();
         for (PromptSet.Step s : prompts.steps()) {
             if (s.target() >= c.vocabSize()) {
                 throw NeurotomeException.badInput("target id " + s.target() + " is outside the vocabulary of size "
                         + c.vocabSize());
             }
         }
-        List<Row> rows = new ArrayList<>();
+        List<Row> all = new ArrayList<>();
         for (int i = 0, step = 0; i < prompts.cases().size(); i++) {
             Row row = Row.of(prompts, i, step);
-            rows.add(row);
+            all.add(row);
             step += row.positions().length;
         }
-        int maxLen = rows.stream().mapToInt(r -> r.context().length).max().orElseThrow();
+        int maxLen = all.stream().mapToInt(r -> r.context().length).max().orElseThrow();
         long rowsPerForward = Math.max(1, options.batchElements() / elementsPerRow(c, maxLen));
-        int caseRows = Math.clamp(rowsPerForward / heads, 1, rows.size());
+        int caseRows = Math.clamp(rowsPerForward / heads, 1, all.size());
         int group = Math.clamp(rowsPerForward / caseRows, 1, heads);
+        int batches = Math.ceilDiv(all.size(), caseRows);
+        int fromCase = Math.min(all.size(), (int) ((long) shard * batches / shards) * caseRows);
+        int toCase = Math.min(all.size(), (int) ((long) (shard + 1) * batches / shards) * caseRows);
+        List<Row> rows = all.subList(fromCase, toCase);
+        int firstStep = fromCase < all.size() ? all.get(fromCase).firstStep() : prompts.steps().size();
+        int n = rows.stream().mapToInt(r -> r.positions().length).sum();
 
         int[] target = new int[n];
         float[] baseLogprob = new float[n];
@@ -145,14 +172,7 @@ public final class HeadScan {
                  ForwardResult base = transformer.forward(ForwardRequest.tokens(
                          part.stream().map(Row::context).toList()).withTaps(taps).tapAtAllPositions().withAllLogits())) {
                 finiteCheck.accept(base.logits());
-                Scored b = score(base.logits(), part, 1, null);
-                int[] t = b.targets();
-                for (int i = 0; i < t.length; i++) {
-                    int step = stepOf(part, i);
-                    target[step] = t[i];
-                    baseLogprob[step] = b.logprob()[i];
-                    baseTop1[step] = b.argmax()[i] == t[i];
-                }
+                int[] t = scoreBase(base.logits(), part, firstStep, target, baseLogprob, baseTop1);
                 List<ForwardRequest> ablations = new ArrayList<>();
                 List<int[]> at = new ArrayList<>();                                          // {layer, first head, heads}
                 for (int l = 0; l < layers; l++) {
@@ -178,25 +198,52 @@ public final class HeadScan {
                     int l = at.get(a)[0];
                     int g0 = at.get(a)[1];
                     int g = at.get(a)[2];
-                    Scored s = score(ab.logits(), part, g, t);                               // row-major (case, head, step)
-                    int k = 0;
-                    for (int i = 0; i < r; i++) {
-                        Row row = part.get(i);
-                        for (int j = 0; j < g; j++) {
-                            for (int p = 0; p < row.positions().length; p++, k++) {
-                                int step = row.firstStep() + p;
-                                logprob[l][g0 + j][step] = s.logprob()[k];
-                                top1[l][g0 + j][step] = s.argmax()[k] == target[step];
-                            }
-                        }
-                    }
+                    scatter(score(ab.logits(), part, g, t), part, firstStep, g0, g, target, logprob[l], top1[l]);
                     done[0] += (long) r * g;
                     options.progress().update("head ablations", done[0], total);
                 });
                 doneBefore = done[0];
             }
         }
-        return new HeadScanResult(prompts, target, baseLogprob, baseTop1, logprob, top1, options.groupBy());
+        return new HeadScanShard(shard, shards, HeadScanShard.digest(prompts), firstStep, target, baseLogprob,
+                baseTop1, logprob, top1);
+    }
+
+    /**
+     * Scores the unablated rows of {@code part} and records each step's target, log-probability
+     * and top-1 hit at index step − {@code firstStep}; returns the targets in scoring order, for
+     * the ablated rows to be scored on.
+     */
+    static int[] scoreBase(NDArray logits, List<Row> part, int firstStep, int[] target, float[] baseLogprob,
+                           boolean[] baseTop1) {
+        Scored b = score(logits, part, 1, null);
+        int[] t = b.targets();
+        for (int i = 0; i < t.length; i++) {
+            int step = stepOf(part, i) - firstStep;
+            target[step] = t[i];
+            baseLogprob[step] = b.logprob()[i];
+            baseTop1[step] = b.argmax()[i] == t[i];
+        }
+        return t;
+    }
+
+    /**
+     * Records the scores of {@code g} ablated copies of each row of {@code part} (row-major:
+     * case, ablated unit, step) as units {@code g0 .. g0+g-1} of {@code logprob} and
+     * {@code top1}, both [unit][step − {@code firstStep}].
+     */
+    static void scatter(Scored s, List<Row> part, int firstStep, int g0, int g, int[] target, float[][] logprob,
+                        boolean[][] top1) {
+        int k = 0;
+        for (Row row : part) {
+            for (int j = 0; j < g; j++) {
+                for (int p = 0; p < row.positions().length; p++, k++) {
+                    int step = row.firstStep() + p - firstStep;
+                    logprob[g0 + j][step] = s.logprob()[k];
+                    top1[g0 + j][step] = s.argmax()[k] == target[step];
+                }
+            }
+        }
     }
 
     /** The step of the i-th scored position of {@code part}, counting positions row by row. */

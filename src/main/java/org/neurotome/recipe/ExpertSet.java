@@ -1,13 +1,11 @@
 package org.neurotome.recipe;
 
-import com.fasterxml.jackson.core.JsonParser;
+import org.neurotome.yaml.NodeDeserializer;
 import com.fasterxml.jackson.databind.DeserializationContext;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.annotation.JsonDeserialize;
-import com.fasterxml.jackson.databind.deser.std.StdDeserializer;
 import org.neurotome.arch.Expert;
 
-import java.io.IOException;
 import java.util.List;
 import java.util.stream.Collectors;
 
@@ -31,14 +29,13 @@ public sealed interface ExpertSet permits ExpertSet.Listed, Reference {
         }
     }
 
-    final class Deserializer extends StdDeserializer<ExpertSet> {
+    final class Deserializer extends NodeDeserializer<ExpertSet> {
         Deserializer() {
             super(ExpertSet.class);
         }
 
         @Override
-        public ExpertSet deserialize(JsonParser p, DeserializationContext ctxt) throws IOException {
-            JsonNode n = ctxt.readTree(p);
+        protected ExpertSet read(JsonNode n, DeserializationContext ctxt) {
             if (n.isTextual() && Reference.looksLikeOne(n.asText())) {
                 return Reference.parse(n.asText());
             }
