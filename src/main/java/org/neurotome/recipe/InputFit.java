@@ -128,8 +128,9 @@ final class InputFit {
     }
 
     /**
-     * A select of the lowest experts needs findings that rank every expert of every sparse
-     * layer (its locate step's {@code top} 0 or at least all of them) and at most a layer's count.
+     * A select of the lowest experts needs findings that rank every expert of the sparse layers
+     * it takes (its locate step's {@code top} 0 or at least all of them, its {@code layers}
+     * including them) and at most a layer's count.
      */
     private static void lowestExperts(Document<Recipe> doc, int j, ModelConfig c) {
         Recipe r = doc.value();
@@ -139,13 +140,23 @@ final class InputFit {
             throw doc.error("select." + j + ".lowest", SchemaViolation.of("more experts than a sparse layer has")
                     .got(s.lowest()).allowed("1-" + count));
         }
-        int all = Expert.sparseLayers(c).size() * count;
+        List<Integer> sparse = Expert.sparseLayers(c);
+        int all = sparse.size() * count;
         for (int i = 0; i < r.locate().size(); i++) {
-            if (r.locate().get(i) instanceof Locate.Analysis a && a.id().equals(s.from()) && a.top() > 0
-                    && a.top() < all) {
+            if (!(r.locate().get(i) instanceof Locate.Analysis a) || !a.id().equals(s.from())) {
+                continue;
+            }
+            if (a.top() > 0 && a.top() < all) {
                 throw doc.error("locate." + i + ".top", SchemaViolation.of("select." + j + " takes the lowest-ranked"
                         + " experts of every sparse layer, which a top cuts off").got(a.top())
                         .allowed("0 (every expert ranked) or at least " + all));
+            }
+            List<Integer> unranked = sparse.stream().filter(l -> (s.layers() == null || s.layers().contains(l))
+                    && a.layers() != null && !a.layers().contains(l)).toList();
+            if (!unranked.isEmpty()) {
+                throw doc.error("locate." + i + ".layers", SchemaViolation.of("select." + j + " takes the"
+                        + " lowest-ranked experts of sparse layers " + unranked + ", which these layers leave unranked")
+                        .gotText(a.layers().toString()).allowed("layers that include every sparse layer the select takes"));
             }
         }
     }
@@ -165,7 +176,7 @@ final class InputFit {
         }
         List<Integer> sparse = Expert.sparseLayers(c);
         List<Integer> outside = sparse.stream().filter(l -> s.layers() != null && !s.layers().contains(l)).toList();
-        if (!outside.isEmpty() && outside.size() < sparse.size()) {
+        if (!outside.isEmpty()) {
             throw doc.error(key, SchemaViolation.of("prune-experts removes the same number from every sparse layer")
                     .gotText("'" + ref + "' (" + s.id() + " chooses none in sparse layers " + outside + ")")
                     .allowed("a select whose layers cover every sparse layer " + sparse));

@@ -1,5 +1,6 @@
 package org.neurotome.recipe;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonSubTypes;
 import com.fasterxml.jackson.annotation.JsonTypeInfo;
 import com.fasterxml.jackson.core.JsonProcessingException;
@@ -78,12 +79,13 @@ public record Plan(List<Stage> stages, Residency residency, Estimate estimate) {
 
     /** Selection {@code id} from the findings {@code from}. */
     public record Select(String id, String from, String kind, Integer top, Double threshold, String layers,
-                         boolean perCase) implements Stage {
+                         boolean perCase, @JsonInclude(JsonInclude.Include.NON_NULL) Integer lowest) implements Stage {
         @Override
         public String line() {
             return format("select   %s: from %s, %s%s%s%s", id, from, kind, top == null ? "" : ", top " + top,
                     threshold == null ? "" : ", value >= " + threshold,
-                    (layers == null ? "" : ", layers " + layers) + (perCase ? ", union of per-case tops" : ""));
+                    (layers == null ? "" : ", layers " + layers) + (perCase ? ", union of per-case tops" : "")
+                            + (lowest == null ? "" : ", the lowest " + lowest + " of every sparse layer"));
         }
     }
 

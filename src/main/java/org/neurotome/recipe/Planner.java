@@ -94,7 +94,7 @@ public final class Planner {
             }
             for (Select s : recipe.select()) {
                 b.add(new Plan.Select(s.id(), s.from(), s.kind().name().toLowerCase(Locale.ROOT), s.top(), s.threshold(),
-                        s.layers() == null ? null : s.layers().toString(), s.perCase()));
+                        s.layers() == null ? null : s.layers().toString(), s.perCase(), s.lowest()));
             }
             List<org.neurotome.surgery.Edit> literal = new ArrayList<>();
             boolean allLiteral = true;
@@ -228,7 +228,7 @@ public final class Planner {
     /**
      * With edits chosen at run time, a compact can still be judged on the kinds no run-time edit
      * touches: a listed zero-heads splitting a key/value group fails now as it would in the run.
-     * A prune-experts (always listed) is judged too: different counts per layer, or fewer
+     * A listed prune-experts is judged too: different counts per layer, or fewer
      * experts left than top-k, fail now.
      */
     private static void compactCheck(Checkpoint input, List<Edit> edits) {

@@ -10,18 +10,20 @@ import org.neurotome.arch.Neuron;
 import org.neurotome.cna.Findings;
 
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 
 /**
  * Applies a recipe's {@code select} step to findings: keep the entries of one kind within a
  * layer range whose ranking value reaches the threshold, then the first {@code top} of them
  * — or, with {@code per_case}, the union of each case's own top entries (the paper's §6.1
  * "top-500 FFN neurons per case, union"). Experts are kept per sparse layer: the
- * {@code lowest} last of each layer's ranking (REAP, arXiv 2510.13999, prunes the lowest
+ * {@code lowest} of each layer's ranking (REAP, arXiv 2510.13999, prunes the lowest
  * saliency), from findings that rank every expert of the layer.
  */
 final class Selector {
@@ -94,14 +96,17 @@ final class Selector {
     }
 
     /**
-     * The {@code lowest} last experts of each sparse layer in {@code s.layers()}, in the order of
-     * the ranking (so the lowest comes last). A layer the findings do not rank every expert of
-     * (the locate step's {@code top} cut it), or whose chosen values are not finite, is refused.
+     * The {@code lowest} experts of each sparse layer in {@code s.layers()}: the layer's experts
+     * sorted by the ranking value (an expert scan over a data set: accuracy drop, then drop) from
+     * the lowest, ties to the lower expert index, as REAP prunes. A layer the findings do not rank
+     * every expert of (the locate step's {@code top} or {@code layers} cut it), or with a value
+     * that is not finite, is refused: its lowest are unknown.
      */
     private static Selection lowestExperts(Findings f, Select s, ModelConfig c) {
         int count = c.features().experts().count();
         String key = f.document().path("rank").path("experts").asText("value");
-        Map<Integer, List<JsonNode>> byLayer = new java.util.TreeMap<>();
+        List<String> keys = key.equals("accuracy_drop") ? List.of(key, "drop") : List.of(key);
+        Map<Integer, List<JsonNode>> byLayer = new TreeMap<>();
         for (JsonNode e : f.document().path("experts")) {
             byLayer.computeIfAbsent(e.path("layer").asInt(), l -> new ArrayList<>()).add(e);
         }
@@ -109,27 +114,34 @@ final class Selector {
             throw NeurotomeException.badInput("select '" + s.id() + "': lowest " + s.lowest() + " is more than the "
                     + count + " experts of a sparse layer");
         }
+        Comparator<JsonNode> order = Comparator.comparingDouble(e -> e.path(keys.get(0)).asDouble());
+        for (String k : keys.subList(1, keys.size())) {
+            order = order.thenComparingDouble(e -> e.path(k).asDouble());
+        }
+        order = order.thenComparingInt(e -> e.path("expert").asInt());
         List<Expert> out = new ArrayList<>();
         for (int layer : Expert.sparseLayers(c)) {
             if (s.layers() != null && !s.layers().contains(layer)) {
                 continue;
             }
-            List<JsonNode> ranked = byLayer.getOrDefault(layer, List.of());
+            List<JsonNode> ranked = new ArrayList<>(byLayer.getOrDefault(layer, List.of()));
             if (ranked.size() != count) {
                 throw NeurotomeException.badInput("select '" + s.id() + "': the findings of '" + s.from() + "' rank "
                         + ranked.size() + " of layer " + layer + "'s " + count + " experts, so its lowest are unknown"
-                        + " (give '" + s.from() + "' top: 0 to rank every expert)");
+                        + " (give '" + s.from() + "' top: 0 and layers that include " + layer + ")");
             }
-            for (JsonNode e : ranked.subList(count - s.lowest(), count)) {
-                double value = e.path(key).asDouble(Double.NaN);
-                Expert x = new Expert(layer, e.path("expert").asInt());
-                if (!Double.isFinite(value)) {
-                    throw NeurotomeException.badInput("select '" + s.id() + "': expert " + x + " has no finite " + key
-                            + " in the ranking of '" + s.from() + "' (NaN or infinite: the model produced non-finite"
-                            + " numbers); nothing can be chosen by it");
+            for (JsonNode e : ranked) {
+                for (String k : keys) {
+                    if (!Double.isFinite(e.path(k).asDouble(Double.NaN))) {
+                        throw NeurotomeException.badInput("select '" + s.id() + "': expert " + layer + "."
+                                + e.path("expert").asInt() + " has no finite " + k + " in the ranking of '" + s.from()
+                                + "' (NaN or infinite: the model produced non-finite numbers); its layer's lowest"
+                                + " are unknown");
+                    }
                 }
-                out.add(x);
             }
+            ranked.sort(order);
+            ranked.subList(0, s.lowest()).forEach(e -> out.add(new Expert(layer, e.path("expert").asInt())));
         }
         return new Selection.Experts(out);
     }
