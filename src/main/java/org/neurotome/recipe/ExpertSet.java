@@ -1,6 +1,5 @@
 package org.neurotome.recipe;
 
-import org.neurotome.yaml.NodeDeserializer;
 import com.fasterxml.jackson.databind.DeserializationContext;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.annotation.JsonDeserialize;
@@ -29,16 +28,13 @@ public sealed interface ExpertSet permits ExpertSet.Listed, Reference {
         }
     }
 
-    final class Deserializer extends NodeDeserializer<ExpertSet> {
+    final class Deserializer extends ReferableDeserializer<ExpertSet> {
         Deserializer() {
             super(ExpertSet.class);
         }
 
         @Override
-        protected ExpertSet read(JsonNode n, DeserializationContext ctxt) {
-            if (n.isTextual() && Reference.looksLikeOne(n.asText())) {
-                return Reference.parse(n.asText());
-            }
+        protected ExpertSet written(JsonNode n, DeserializationContext ctxt) {
             return new Listed(ComponentIds.read(n, "expert", "1.5", Expert::new));
         }
     }
