@@ -87,8 +87,16 @@ public record Plan(List<Stage> stages, Residency residency, Estimate estimate) {
         }
     }
 
+    /**
+     * What the recipe's edits touch, as one or more stages: tensors known now, edits chosen at
+     * run time, listed edits lowered after those, the rewritten config. They are views of one
+     * step, which resolves every edit of the recipe and which the write stage applies.
+     */
+    public sealed interface EditStage extends Stage permits EditAtRunTime, EditTensor, EditListed, RewriteConfig {
+    }
+
     /** An edit of components known only when the run has located them ({@code components} is the reference). */
-    public record EditAtRunTime(String op, String components, String touches) implements Stage {
+    public record EditAtRunTime(String op, String components, String touches) implements EditStage {
         @Override
         public String line() {
             return format("edit     %s on %s chosen at run time: touches their %s", op, components, touches);
@@ -102,7 +110,7 @@ public record Plan(List<Stage> stages, Residency residency, Estimate estimate) {
      * the tensor out.
      */
     public record EditTensor(String tensor, String kind, Integer axis, String ranges, Integer count, String addend)
-            implements Stage {
+            implements EditStage {
         @Override
         public String line() {
             return switch (kind) {
@@ -115,7 +123,7 @@ public record Plan(List<Stage> stages, Residency residency, Estimate estimate) {
     }
 
     /** Listed edits lowered only once the run-time ones are known. */
-    public record EditListed(int count) implements Stage {
+    public record EditListed(int count) implements EditStage {
         @Override
         public String line() {
             return format("edit     %d listed edit(s) lowered after the run-time ones are known", count);
@@ -123,7 +131,7 @@ public record Plan(List<Stage> stages, Residency residency, Estimate estimate) {
     }
 
     /** {@code config.json} as the edits rewrite it. */
-    public record RewriteConfig(String config) implements Stage {
+    public record RewriteConfig(String config) implements EditStage {
         @Override
         public String line() {
             return format("config   rewritten: %s", config);

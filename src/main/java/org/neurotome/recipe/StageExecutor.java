@@ -97,10 +97,7 @@ final class StageExecutor implements AutoCloseable {
                     case Plan.FindingsFrom f -> x.findingsFrom(f);
                     case Plan.Analyse a -> x.analyse(a);
                     case Plan.Select s -> x.select(s);
-                    case Plan.EditAtRunTime e -> x.edit(e);
-                    case Plan.EditTensor e -> x.edit(e);
-                    case Plan.EditListed e -> x.edit(e);
-                    case Plan.RewriteConfig e -> x.edit(e);
+                    case Plan.EditStage e -> x.edit(e);
                     case Plan.Recover r -> x.recover(r);
                     case Plan.Write w -> x.write(w);
                     case Plan.Evaluate e -> x.evaluate(e);
@@ -170,7 +167,7 @@ final class StageExecutor implements AutoCloseable {
      * edits chosen at run time otherwise), so the first edit stage resolves all of the recipe's
      * edits against the selections, in the recipe's order, and the write applies them.
      */
-    private void edit(Plan.Stage stage) {
+    private void edit(Plan.EditStage stage) {
         if (edits != null) {
             return;
         }
