@@ -37,7 +37,6 @@ import java.util.function.Function;
 final class AnalysisRunner {
     private final LanguageModel model;
     private final ai.djl.Device device;
-    private final MemoryBudget budget;
     private final Progress progress;
     private final Consumer<String> log;
     private final Function<Path, String> recorded;
@@ -48,11 +47,10 @@ final class AnalysisRunner {
      * @param log      one line per stage (a lora-scan's layers)
      * @param recorded how a path is written into findings (relative to the recipe's folder)
      */
-    AnalysisRunner(LanguageModel model, ai.djl.Device device, MemoryBudget budget, Progress progress,
-                   Consumer<String> log, Function<Path, String> recorded) {
+    AnalysisRunner(LanguageModel model, ai.djl.Device device, Progress progress, Consumer<String> log,
+                   Function<Path, String> recorded) {
         this.model = model;
         this.device = device;
-        this.budget = budget;
         this.progress = progress;
         this.log = log;
         model.transformer().setProgress((done, total) -> progress.update("layers", done, total));
@@ -63,14 +61,16 @@ final class AnalysisRunner {
      * @param alsoFor    smaller tops whose bounded searches the findings state too (a sweep's shared ranking)
      * @param selections what earlier steps' {@code ${id}}s stand for (CNA's {@code ablate})
      * @param perCase    keep each case's own ranking (a select asks for {@code per_case})
+     * @param share      the stage's share of the memory budget, which a second model is opened under
      */
-    Findings run(Locate.Analysis a, List<Integer> alsoFor, Map<String, Selection> selections, boolean perCase) {
+    Findings run(Locate.Analysis a, List<Integer> alsoFor, Map<String, Selection> selections, boolean perCase,
+                 MemoryBudget share) {
         PromptSet prompts = prompts(a, a.prompts());
         ObjectNode input = describe(a, prompts);
         ObjectNode parameters = parameters(a, perCase, Json.MAPPER.createObjectNode());
         TextTokenizer tok = model.tokenizer().orElse(null);
         Provenance prov = new Provenance(Provenance.model(model, recorded.apply(model.dir())), null, input, parameters);
-        Analyses.Context ctx = context(a.id());
+        Analyses.Context ctx = context(a.id(), share);
         return switch (a) {
             case Locate.HeadScan h -> Analyses.run(model, prompts, new AnalysisSpec.HeadScan(null), perCase, ctx,
                     out -> Findings.headScan(((Analyses.HeadScanned) out).result(), prov, 0, tok, perCase));
@@ -115,8 +115,8 @@ final class AnalysisRunner {
         return bestLayers;
     }
 
-    private Analyses.Context context(String id) {
-        return new Analyses.Context(device, budget, progress, line -> log.accept(id + ": " + line),
+    private Analyses.Context context(String id, MemoryBudget share) {
+        return new Analyses.Context(device, share, progress, line -> log.accept(id + ": " + line),
                 (m, named) -> modelRecord(m, named));
     }
 
