@@ -338,8 +338,8 @@ public final class Weights implements AutoCloseable {
     /**
      * Layer {@code l}'s FFN value vectors [I, D] until the lease is closed: row k is neuron k's
      * column of the down projection (streaming widens only that matrix); in a sparse layer every
-     * expert's columns, expert-major, the shared expert's last (joined into an array of the
-     * lease's own).
+     * expert's columns, expert-major, the shared expert's last, as a new array of the lease's
+     * own, outside the layer buffers the budget reserves.
      */
     public Lease<NDArray> ffnValues(int l) {
         if (!streaming) {
@@ -350,7 +350,8 @@ public final class Weights implements AutoCloseable {
             NDArray values = lw.experts().values(lw.sharedExpert());
             return new Held<>(values, values::close);
         }
-        Widening wd = pooled();
+        // a layer buffer holds a sparse layer without its routed experts: their values get memory of their own
+        Widening wd = config.sparseLayer(l) ? Widening.fresh(manager.newSubManager()) : pooled();
         try {
             Widener widener = widener(wd);
             return Lease.closing(config.sparseLayer(l) ? widener.expertValues(l) : widener.inOut(Role.DOWN, l), wd);
