@@ -127,20 +127,56 @@ public final class Attribution {
     /** Every neuron and head of every step scored exactly. */
     private AttributionResult exhaustive(PromptSet prompts, boolean keepSteps) {
         ModelConfig c = model.config();
-        List<PromptSet.Step> steps = prompts.steps();
         ComponentScores.Sum sum = new ComponentScores.Sum(c);
         List<StepScores> scored = new ArrayList<>();
+        int steps = prompts.steps().size();
+        scorePasses(prompts, 0, steps, keepSteps, sum, scored);
+        return new AttributionResult(prompts, scored, sum.mean(), Scoring.Summary.exhaustive(
+                c.totalNeurons(), (long) c.numLayers() * c.numHeads()));
+    }
+
+    /**
+     * Shard {@code shard} (0-based) of {@code shards} of the exhaustive attribution of
+     * {@code prompts}: the steps in batches of {@link #rowsPerBatch} (sized by the longest context
+     * of all of {@code prompts}, as the unsharded run sizes them), split into {@code shards} runs
+     * of consecutive whole batches, each scored in passes as {@link #run} scores all of them.
+     * {@link AttributionResult#merge} joins the shards; a shard past the number of batches is
+     * empty.
+     */
+    public AttributionShard runShard(PromptSet prompts, int shard, int shards) {
+        if (shards < 1 || shard < 0 || shard >= shards) {
+            throw NeurotomeException.badInput("shard " + shard + " of " + shards + ": want 0 <= shard < shards");
+        }
+        int steps = prompts.steps().size();
+        int batch = rowsPerBatch(prompts.maxContext());
+        int batches = Math.ceilDiv(steps, batch);
+        int from = (int) Math.min(steps, (long) shard * batches / shards * batch);
+        int to = (int) Math.min(steps, (long) (shard + 1) * batches / shards * batch);
+        ComponentScores.Sum sum = new ComponentScores.Sum(model.config());
+        List<StepScores> scored = new ArrayList<>();
+        scorePasses(prompts, from, to, false, sum, scored);
+        return new AttributionShard(shard, shards, prompts.digest(), from, scored, sum);
+    }
+
+    /**
+     * Scores steps {@code from} to {@code to − 1} of {@code prompts} in passes of
+     * {@link #rowsPerPass} steps counted from {@code from}, adding each step's scores to
+     * {@code sum} in step order and its outcome to {@code scored} (with its scores when
+     * {@code keepSteps}).
+     */
+    private void scorePasses(PromptSet prompts, int from, int to, boolean keepSteps, ComponentScores.Sum sum,
+                             List<StepScores> scored) {
+        List<PromptSet.Step> steps = prompts.steps();
         int chunk = rowsPerPass(prompts.maxContext());
-        for (int from = 0; from < steps.size(); from += chunk) {
-            List<PromptSet.Step> part = steps.subList(from, Math.min(steps.size(), from + chunk));
+        for (int at = from, n; at < to; at += n) {
+            n = Math.min(chunk, to - at);
+            List<PromptSet.Step> part = steps.subList(at, at + n);
             for (StepScores s : score(contexts(part), List.of(), targets(part), null)) {
                 sum.add(s.scores());
                 scored.add(keepSteps ? s : new StepScores(s.target(), s.logprob(), s.norm(), null));
             }
-            options.progress().update("positions", scored.size(), steps.size());
+            options.progress().update("positions", scored.size(), to - from);
         }
-        return new AttributionResult(prompts, scored, sum.mean(), Scoring.Summary.exhaustive(
-                c.totalNeurons(), (long) c.numLayers() * c.numHeads()));
     }
 
     /**

@@ -33,6 +33,24 @@ public final class AttributionResult {
         this.scored = scored;
     }
 
+    /**
+     * The exhaustive attribution of {@code prompts} from its shards 0 … n−1
+     * ({@link Attribution#runShard}), in order: their steps side by side and their sums added
+     * in shard order, so the mean differs from the unsharded one only by the order of double
+     * additions. Shards of other prompts, missing or out of order are refused as bad input.
+     */
+    public static AttributionResult merge(PromptSet prompts, List<AttributionShard> shards) {
+        AttributionShard.checkCover(prompts, shards);
+        ComponentScores.Sum sum = shards.getFirst().sum().copy();
+        List<StepScores> steps = new ArrayList<>(shards.getFirst().steps());
+        for (AttributionShard s : shards.subList(1, shards.size())) {
+            sum.add(s.sum());
+            steps.addAll(s.steps());
+        }
+        return new AttributionResult(prompts, steps, sum.mean(), Scoring.Summary.exhaustive(sum.neurons(),
+                sum.heads()));
+    }
+
     /** What was scored exactly: everything, or what the bounds left. */
     public Scoring.Summary scored() {
         return scored;

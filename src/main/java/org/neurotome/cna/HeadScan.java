@@ -223,7 +223,7 @@ public final class HeadScan {
                 doneBefore = done[0];
             }
         }
-        return new HeadScanShard(shard, shards, HeadScanShard.digest(prompts), firstStep, target, baseLogprob,
+        return new HeadScanShard(shard, shards, prompts.digest(), firstStep, target, baseLogprob,
                 baseTop1, logprob, top1);
     }
 
