@@ -11,6 +11,7 @@ import java.util.Arrays;
 import java.util.BitSet;
 import java.util.List;
 import java.util.Map;
+import java.util.SortedMap;
 import java.util.TreeMap;
 
 /**
@@ -19,8 +20,8 @@ import java.util.TreeMap;
  * the components the bounds cannot rule out scored exactly. A first pass records every chunk
  * of positions and computes what is cheap exactly (coefficients, base and layer scores) and a
  * bound on every neuron and head ({@link LogProbBounds}); then {@link TopKSearch} picks what to
- * score, at most twice, each round scoring the picked components at every position of every
- * chunk (chunks are recorded again when there were several). Scores are computed as the
+ * score, in rounds that grow geometrically, each round scoring the picked components at every
+ * position of every chunk (chunks are recorded again when there were several). Scores are computed as the
  * exhaustive path computes them, so those that are listed are the same numbers. A component
  * never scored is NaN in the returned scores.
  */
@@ -157,17 +158,16 @@ final class BoundedRanking {
             }
             BitSet neuronEligible = eligible(scoring, layers, ffn);
             BitSet headEligible = eligible(scoring, layers, heads);
-            TopKSearch neuronSearch = new TopKSearch(scoring.top(), neuronEligible, neuronBounds.lists(n));
-            TopKSearch headSearch = new TopKSearch(scoring.top(), headEligible, headBounds.lists(n));
+            TopKSearch neuronSearch = new TopKSearch(scoring.top(), neuronEligible, neuronBounds.lists(n), 1);
+            TopKSearch headSearch = new TopKSearch(scoring.top(), headEligible, headBounds.lists(n), heads);
             Tally neuronTally = new Tally(layers, ffn);
             Tally headTally = new Tally(layers, heads);
             while (true) {
                 int[] neurons = neuronSearch.next();
-                int[] headPicks = headSearch.next();
-                if (neurons.length == 0 && headPicks.length == 0) {
+                int[] headsToScore = headSearch.next();
+                if (neurons.length == 0 && headsToScore.length == 0) {
                     break;
                 }
-                int[] headsToScore = wholeLayers(headPicks, heads);
                 Map<Integer, int[]> neuronLayers = byLayer(neurons, ffn);
                 Map<Integer, int[]> headLayers = byLayer(headsToScore, heads);
                 for (int ch = 0; ch < chunks.count(); ch++) {
@@ -218,8 +218,13 @@ final class BoundedRanking {
             ComponentScores mean = sum.mean();
             fill(mean.neuron(), neuronSearch, neuronTally, n);
             fill(mean.head(), headSearch, headTally, n);
+            SortedMap<Integer, Scoring.Summary> forTop = new TreeMap<>();
+            for (int t : scoring.alsoFor()) {
+                forTop.put(t, new Scoring.Summary(true, neuronSearch.replay(t), (long) layers * ffn,
+                        headSearch.replay(t), (long) layers * heads));
+            }
             Scoring.Summary summary = new Scoring.Summary(true, neuronSearch.scoredCount(), (long) layers * ffn,
-                    headSearch.scoredCount(), (long) layers * heads);
+                    headSearch.scoredCount(), (long) layers * heads, forTop);
             List<StepScores> out = Arrays.asList(kept);
             return new AttributionResult(prompts, out, mean, summary);
         } finally {
@@ -309,7 +314,7 @@ final class BoundedRanking {
                 progress.update("positions bounded", Math.min(n, chunksA.first(ch + 1)), n);
             }
             BitSet eligible = eligible(scoring, layers, ffn);
-            TopKSearch search = new TopKSearch(scoring.top(), eligible, diffBounds.lists(n));
+            TopKSearch search = new TopKSearch(scoring.top(), eligible, diffBounds.lists(n), 1);
             Tally tallyA = new Tally(layers, ffn);
             Tally tallyB = new Tally(layers, ffn);
             while (true) {
@@ -362,7 +367,12 @@ final class BoundedRanking {
             ComponentScores meanB = sumB.mean();
             fill(meanA.neuron(), search, tallyA, n);
             fill(meanB.neuron(), search, tallyB, n);
-            Scoring.Summary summary = new Scoring.Summary(true, search.scoredCount(), (long) layers * ffn, -1, -1);
+            SortedMap<Integer, Scoring.Summary> forTop = new TreeMap<>();
+            for (int t : scoring.alsoFor()) {
+                forTop.put(t, new Scoring.Summary(true, search.replay(t), (long) layers * ffn, -1, -1));
+            }
+            Scoring.Summary summary = new Scoring.Summary(true, search.scoredCount(), (long) layers * ffn, -1, -1,
+                    forTop);
             return new ComparisonResult(kind, a, b, Arrays.asList(keptA), Arrays.asList(keptB), meanA, meanB, summary);
         } finally {
             if (single != null) {
@@ -514,16 +524,6 @@ final class BoundedRanking {
             }
         }
         return out;
-    }
-
-    /** Every head of each layer that has a picked head: heads are scored a whole layer at a time. */
-    private static int[] wholeLayers(int[] picks, int width) {
-        BitSet out = new BitSet();
-        for (int p : picks) {
-            int l = p / width;
-            out.set(l * width, (l + 1) * width);
-        }
-        return out.stream().toArray();
     }
 
     /** Candidates by layer, each layer's indices ascending. */

@@ -69,14 +69,7 @@ public final class ExpertScan {
                          part.stream().map(HeadScan.Row::context).toList()).withTaps(taps).tapAtAllPositions()
                          .withAllLogits())) {
                 model.requireFinite(base.logits());
-                HeadScan.Scored b = HeadScan.score(base.logits(), part, 1, null);
-                int[] t = b.targets();
-                for (int i = 0; i < t.length; i++) {
-                    int step = HeadScan.stepOf(part, i);
-                    target[step] = t[i];
-                    baseLogprob[step] = b.logprob()[i];
-                    baseTop1[step] = b.argmax()[i] == t[i];
-                }
+                int[] t = HeadScan.scoreBase(base.logits(), part, 0, target, baseLogprob, baseTop1);
                 List<ForwardRequest> removals = new ArrayList<>();
                 List<int[]> at = new ArrayList<>();                                 // {sparse index, first expert, experts}
                 for (int si = 0; si < sparse.size(); si++) {
@@ -102,18 +95,8 @@ public final class ExpertScan {
                     int si = at.get(a)[0];
                     int g0 = at.get(a)[1];
                     int g = at.get(a)[2];
-                    HeadScan.Scored s = HeadScan.score(out.logits(), part, g, t);    // row-major (case, expert, step)
-                    int k = 0;
-                    for (int i = 0; i < r; i++) {
-                        HeadScan.Row row = part.get(i);
-                        for (int j = 0; j < g; j++) {
-                            for (int p = 0; p < row.positions().length; p++, k++) {
-                                int step = row.firstStep() + p;
-                                logprob[si][g0 + j][step] = s.logprob()[k];
-                                top1[si][g0 + j][step] = s.argmax()[k] == target[step];
-                            }
-                        }
-                    }
+                    HeadScan.scatter(HeadScan.score(out.logits(), part, g, t), part, 0, g0, g, target, logprob[si],
+                            top1[si]);
                     done[0] += (long) r * g;
                     progress.update("expert removals", done[0], total);
                 });

@@ -11,7 +11,7 @@ import java.util.List;
  * probability is the product of its steps' (teacher-forced) probabilities, and it is correct
  * when every step's top-1 is its target; accuracies in percent, drops in percentage points.
  */
-public final class ExpertScanResult {
+public final class ExpertScanResult extends AblationScanResult {
     /**
      * What removing one expert does, averaged over the cases.
      *
@@ -28,41 +28,12 @@ public final class ExpertScanResult {
                                double accuracy, double accuracyDrop) {
     }
 
-    private final PromptSet prompts;
     private final List<Integer> sparseLayers;
-    private final int[] target;
-    private final float[] baseLogprob;
-    private final boolean[] baseTop1;
-    private final float[][][] logprob;
-    private final boolean[][][] top1;
-    private final int[][] caseSteps;
 
     ExpertScanResult(PromptSet prompts, List<Integer> sparseLayers, int[] target, float[] baseLogprob,
                      boolean[] baseTop1, float[][][] logprob, boolean[][][] top1) {
-        this.prompts = prompts;
+        super(prompts, target, baseLogprob, baseTop1, logprob, top1);
         this.sparseLayers = List.copyOf(sparseLayers);
-        this.target = target;
-        this.baseLogprob = baseLogprob;
-        this.baseTop1 = baseTop1;
-        this.logprob = logprob;
-        this.top1 = top1;
-        List<List<Integer>> byCase = new ArrayList<>();
-        for (int i = 0; i < prompts.cases().size(); i++) {
-            byCase.add(new ArrayList<>());
-        }
-        for (int s = 0; s < prompts.steps().size(); s++) {
-            byCase.get(prompts.steps().get(s).caseIndex()).add(s);
-        }
-        this.caseSteps = byCase.stream().map(l -> l.stream().mapToInt(Integer::intValue).toArray()).toArray(int[][]::new);
-    }
-
-    public PromptSet prompts() {
-        return prompts;
-    }
-
-    /** The token scored at each step (the model's top-1 where the case gave no target). */
-    public int[] targets() {
-        return target.clone();
     }
 
     /** The layers with experts, in order. */
@@ -75,21 +46,6 @@ public final class ExpertScanResult {
         return logprob[0].length;
     }
 
-    /** Mean unablated probability of the targets over the cases. */
-    public double baseProb() {
-        return meanProb(baseLogprob);
-    }
-
-    /** Mean unablated log-probability of the targets over the cases. */
-    public double baseLogprob() {
-        return meanLogprob(baseLogprob);
-    }
-
-    /** Unablated accuracy in percent. */
-    public double baseAccuracy() {
-        return accuracy(baseTop1);
-    }
-
     /** Log-probability of step {@code step}'s target with {@code expert} of sparse layer {@code layer} removed. */
     public float stepLogprob(int layer, int expert, int step) {
         return logprob[index(layer)][expert][step];
@@ -99,9 +55,9 @@ public final class ExpertScanResult {
     public ExpertEffect effect(int layer, int expert) {
         int si = index(layer);
         float[] lp = logprob[si][expert];
-        double prob = meanProb(lp);
-        double logp = meanLogprob(lp);
-        double acc = accuracy(top1[si][expert]);
+        double prob = caseSteps.meanProb(lp);
+        double logp = caseSteps.meanLogprob(lp);
+        double acc = caseSteps.accuracy(top1[si][expert]);
         return new ExpertEffect(layer, expert, prob, logp, baseProb() - prob, baseLogprob() - logp, acc,
                 baseAccuracy() - acc);
     }
@@ -117,16 +73,11 @@ public final class ExpertScanResult {
                 all.add(effect(l, e));
             }
         }
-        Comparator<ExpertEffect> order = caseSteps.length == 1
+        Comparator<ExpertEffect> order = singleCase()
                 ? Comparator.comparingDouble(e -> -e.drop())
                 : Comparator.<ExpertEffect>comparingDouble(e -> -e.accuracyDrop()).thenComparingDouble(e -> -e.drop());
         all.sort(order.thenComparingInt(ExpertEffect::layer).thenComparingInt(ExpertEffect::expert));
         return all;
-    }
-
-    /** The key {@link #ranked()} orders by: {@code drop} for one case, {@code accuracy_drop} for several. */
-    public String rankedBy() {
-        return caseSteps.length == 1 ? "drop" : "accuracy_drop";
     }
 
     /** The ranking value of every expert, [sparse layer index][expert]. */
@@ -135,7 +86,7 @@ public final class ExpertScanResult {
         for (int si = 0; si < t.length; si++) {
             for (int e = 0; e < experts(); e++) {
                 ExpertEffect x = effect(sparseLayers.get(si), e);
-                t[si][e] = caseSteps.length == 1 ? x.drop() : x.accuracyDrop();
+                t[si][e] = singleCase() ? x.drop() : x.accuracyDrop();
             }
         }
         return t;
@@ -149,37 +100,4 @@ public final class ExpertScanResult {
         return si;
     }
 
-    private double accuracy(boolean[] hit) {
-        int ok = 0;
-        for (int[] steps : caseSteps) {
-            boolean all = true;
-            for (int s : steps) {
-                all &= hit[s];
-            }
-            ok += all ? 1 : 0;
-        }
-        return 100.0 * ok / caseSteps.length;
-    }
-
-    private double meanLogprob(float[] lp) {
-        double sum = 0;
-        for (int[] steps : caseSteps) {
-            for (int s : steps) {
-                sum += lp[s];
-            }
-        }
-        return sum / caseSteps.length;
-    }
-
-    private double meanProb(float[] lp) {
-        double sum = 0;
-        for (int[] steps : caseSteps) {
-            double caseLp = 0;
-            for (int s : steps) {
-                caseLp += lp[s];
-            }
-            sum += Math.exp(caseLp);
-        }
-        return sum / caseSteps.length;
-    }
 }

@@ -29,6 +29,7 @@ import java.util.Map;
  */
 public final class Findings {
     public static final String FORMAT = "neurotome-findings/1";
+    private static final String SCORING_FOR_TOP = "scoring_for_top";
     public static final List<String> METHODS = List.of("head-scan", "attribution", "cna", "expert-scan",
             "expert-attribution", "expert-usage");
 
@@ -76,10 +77,16 @@ public final class Findings {
 
     /**
      * These findings with only the entries in {@code layers} (null: every layer) and the first
-     * {@code top} of each ranked list (0: all), the per-case lists included.
+     * {@code top} of each ranked list (0: all), the per-case lists included; where they state
+     * what a search for {@code top} would have scored ({@code scoring_for_top}), that is their
+     * {@code scoring}.
      */
     public Findings restrict(int top, LayerRange layers) {
         ObjectNode d = document.deepCopy();
+        JsonNode forTop = d.remove(SCORING_FOR_TOP);
+        if (forTop != null && forTop.has(Integer.toString(top))) {
+            d.set("scoring", forTop.get(Integer.toString(top)));
+        }
         trim(d, top, layers);
         for (JsonNode c : d.path("cases")) {
             trim((ObjectNode) c, top, layers);
@@ -434,13 +441,26 @@ public final class Findings {
         return d;
     }
 
-    /** What was scored exactly: every component, or how many the bounds left of how many. */
+    /**
+     * What was scored exactly: every component, or how many the bounds left of how many; and,
+     * under {@code scoring_for_top}, what searches for smaller tops would have scored (a sweep's
+     * shared ranking, which {@link #restrict} cuts).
+     */
     private static void scoring(ObjectNode d, Scoring.Summary s) {
-        ObjectNode o = d.putObject("scoring").put("method", s.bounded() ? "bounds" : "exhaustive");
+        d.set("scoring", scoring(s));
+        if (!s.forTop().isEmpty()) {
+            ObjectNode by = d.putObject(SCORING_FOR_TOP);
+            s.forTop().forEach((top, t) -> by.set(Integer.toString(top), scoring(t)));
+        }
+    }
+
+    private static ObjectNode scoring(Scoring.Summary s) {
+        ObjectNode o = Json.MAPPER.createObjectNode().put("method", s.bounded() ? "bounds" : "exhaustive");
         o.put("neurons_scored", s.neurons()).put("neurons", s.neuronsTotal());
         if (s.heads() >= 0) {
             o.put("heads_scored", s.heads()).put("heads", s.headsTotal());
         }
+        return o;
     }
 
     private static ObjectNode position(ArrayNode cases, PromptSet prompts, int step, int target, TextTokenizer tok) {

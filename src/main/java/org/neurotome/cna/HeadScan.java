@@ -172,14 +172,7 @@ public final class HeadScan {
                  ForwardResult base = transformer.forward(ForwardRequest.tokens(
                          part.stream().map(Row::context).toList()).withTaps(taps).tapAtAllPositions().withAllLogits())) {
                 finiteCheck.accept(base.logits());
-                Scored b = score(base.logits(), part, 1, null);
-                int[] t = b.targets();
-                for (int i = 0; i < t.length; i++) {
-                    int step = stepOf(part, i) - firstStep;
-                    target[step] = t[i];
-                    baseLogprob[step] = b.logprob()[i];
-                    baseTop1[step] = b.argmax()[i] == t[i];
-                }
+                int[] t = scoreBase(base.logits(), part, firstStep, target, baseLogprob, baseTop1);
                 List<ForwardRequest> ablations = new ArrayList<>();
                 List<int[]> at = new ArrayList<>();                                          // {layer, first head, heads}
                 for (int l = 0; l < layers; l++) {
@@ -205,18 +198,7 @@ public final class HeadScan {
                     int l = at.get(a)[0];
                     int g0 = at.get(a)[1];
                     int g = at.get(a)[2];
-                    Scored s = score(ab.logits(), part, g, t);                               // row-major (case, head, step)
-                    int k = 0;
-                    for (int i = 0; i < r; i++) {
-                        Row row = part.get(i);
-                        for (int j = 0; j < g; j++) {
-                            for (int p = 0; p < row.positions().length; p++, k++) {
-                                int step = row.firstStep() + p - firstStep;
-                                logprob[l][g0 + j][step] = s.logprob()[k];
-                                top1[l][g0 + j][step] = s.argmax()[k] == target[step];
-                            }
-                        }
-                    }
+                    scatter(score(ab.logits(), part, g, t), part, firstStep, g0, g, target, logprob[l], top1[l]);
                     done[0] += (long) r * g;
                     options.progress().update("head ablations", done[0], total);
                 });
@@ -225,6 +207,43 @@ public final class HeadScan {
         }
         return new HeadScanShard(shard, shards, prompts.digest(), firstStep, target, baseLogprob,
                 baseTop1, logprob, top1);
+    }
+
+    /**
+     * Scores the unablated rows of {@code part} and records each step's target, log-probability
+     * and top-1 hit at index step − {@code firstStep}; returns the targets in scoring order, for
+     * the ablated rows to be scored on.
+     */
+    static int[] scoreBase(NDArray logits, List<Row> part, int firstStep, int[] target, float[] baseLogprob,
+                           boolean[] baseTop1) {
+        Scored b = score(logits, part, 1, null);
+        int[] t = b.targets();
+        for (int i = 0; i < t.length; i++) {
+            int step = stepOf(part, i) - firstStep;
+            target[step] = t[i];
+            baseLogprob[step] = b.logprob()[i];
+            baseTop1[step] = b.argmax()[i] == t[i];
+        }
+        return t;
+    }
+
+    /**
+     * Records the scores of {@code g} ablated copies of each row of {@code part} (row-major:
+     * case, ablated unit, step) as units {@code g0 .. g0+g-1} of {@code logprob} and
+     * {@code top1}, both [unit][step − {@code firstStep}].
+     */
+    static void scatter(Scored s, List<Row> part, int firstStep, int g0, int g, int[] target, float[][] logprob,
+                        boolean[][] top1) {
+        int k = 0;
+        for (Row row : part) {
+            for (int j = 0; j < g; j++) {
+                for (int p = 0; p < row.positions().length; p++, k++) {
+                    int step = row.firstStep() + p - firstStep;
+                    logprob[g0 + j][step] = s.logprob()[k];
+                    top1[g0 + j][step] = s.argmax()[k] == target[step];
+                }
+            }
+        }
     }
 
     /** The step of the i-th scored position of {@code part}, counting positions row by row. */

@@ -19,7 +19,7 @@ import java.util.Set;
  * percentage points; a relative drop is the drop as a percentage of the original accuracy
  * (docs/method.md A6: decreases both in points and relative to the original).
  */
-public final class HeadScanResult {
+public final class HeadScanResult extends AblationScanResult {
     /** Accuracy on the cases with one label value. */
     public record LabelAccuracy(int cases, double accuracy, double drop, double relativeDrop) {
     }
@@ -41,33 +41,12 @@ public final class HeadScanResult {
                              SequencedMap<String, SequencedMap<String, LabelAccuracy>> byLabel) {
     }
 
-    private final PromptSet prompts;
-    private final int[] target;
-    private final float[] baseLogprob;
-    private final boolean[] baseTop1;
-    private final float[][][] logprob;
-    private final boolean[][][] top1;
     private final List<String> groupBy;
-    private final int[][] caseSteps;
 
     HeadScanResult(PromptSet prompts, int[] target, float[] baseLogprob, boolean[] baseTop1, float[][][] logprob,
                    boolean[][][] top1, List<String> groupBy) {
-        this.prompts = prompts;
-        this.target = target;
-        this.baseLogprob = baseLogprob;
-        this.baseTop1 = baseTop1;
-        this.logprob = logprob;
-        this.top1 = top1;
+        super(prompts, target, baseLogprob, baseTop1, logprob, top1);
         this.groupBy = groupBy != null ? groupBy : labelsWorthGrouping(prompts);
-        int cases = prompts.cases().size();
-        List<List<Integer>> byCase = new ArrayList<>();
-        for (int i = 0; i < cases; i++) {
-            byCase.add(new ArrayList<>());
-        }
-        for (int s = 0; s < prompts.steps().size(); s++) {
-            byCase.get(prompts.steps().get(s).caseIndex()).add(s);
-        }
-        this.caseSteps = byCase.stream().map(l -> l.stream().mapToInt(Integer::intValue).toArray()).toArray(int[][]::new);
     }
 
     /**
@@ -119,15 +98,6 @@ public final class HeadScanResult {
         return keys;
     }
 
-    public PromptSet prompts() {
-        return prompts;
-    }
-
-    /** The token scored at each step (the model's top-1 where the case gave no target). */
-    public int[] targets() {
-        return target.clone();
-    }
-
     /** The label keys accuracies are broken down by. */
     public List<String> groupBy() {
         return groupBy;
@@ -141,27 +111,11 @@ public final class HeadScanResult {
         return logprob[0].length;
     }
 
-    /** Mean unablated probability of the targets over the cases. */
-    public double baseProb() {
-        return meanProb(baseLogprob);
-    }
-
-    /** Mean unablated log-probability of the targets over the cases. */
-    public double baseLogprob() {
-        return meanLogprob(baseLogprob);
-    }
-
-    /** Unablated accuracy in percent. */
-    public double baseAccuracy() {
-        return accuracy(baseTop1, allCases());
-    }
-
     /** Unablated accuracy per label value. */
     public SequencedMap<String, SequencedMap<String, LabelAccuracy>> baseByLabel() {
         return byLabel(baseTop1, baseTop1);
     }
 
-    /** The unablated outcome per case: log-probability of its target tokens and whether it is correct. */
     /** The share of target tokens predicted top-1 without any ablation. */
     public double baseTokenAccuracy() {
         return share(baseTop1);
@@ -180,18 +134,20 @@ public final class HeadScanResult {
         return (double) right / hits.length;
     }
 
+    /** The unablated outcome per case: log-probability of its target tokens and whether it is correct. */
     public List<CaseOutcome> baseCases() {
         List<CaseOutcome> out = new ArrayList<>();
-        for (int i = 0; i < caseSteps.length; i++) {
+        for (int i = 0; i < caseSteps.cases(); i++) {
+            int[] steps = caseSteps.of(i);
             double lp = 0;
-            for (int s : caseSteps[i]) {
+            for (int s : steps) {
                 lp += baseLogprob[s];
             }
-            int[] ids = new int[caseSteps[i].length];
+            int[] ids = new int[steps.length];
             for (int j = 0; j < ids.length; j++) {
-                ids[j] = target[caseSteps[i][j]];
+                ids[j] = target[steps[j]];
             }
-            out.add(new CaseOutcome(i, ids, lp, correct(baseTop1, i)));
+            out.add(new CaseOutcome(i, ids, lp, caseSteps.correct(baseTop1, i)));
         }
         return out;
     }
@@ -214,9 +170,9 @@ public final class HeadScanResult {
     public HeadEffect effect(Head head) {
         float[] lp = logprob[head.layer()][head.head()];
         boolean[] hit = top1[head.layer()][head.head()];
-        double prob = meanProb(lp);
-        double logp = meanLogprob(lp);
-        double acc = accuracy(hit, allCases());
+        double prob = caseSteps.meanProb(lp);
+        double logp = caseSteps.meanLogprob(lp);
+        double acc = caseSteps.accuracy(hit);
         double baseAcc = baseAccuracy();
         return new HeadEffect(head, prob, logp, baseProb() - prob, baseLogprob() - logp, acc, baseAcc - acc,
                 relative(baseAcc, acc), byLabel(hit, baseTop1));
@@ -233,16 +189,11 @@ public final class HeadScanResult {
                 all.add(effect(new Head(l, h)));
             }
         }
-        Comparator<HeadEffect> order = caseSteps.length == 1
+        Comparator<HeadEffect> order = singleCase()
                 ? Comparator.comparingDouble(e -> -e.drop())
                 : Comparator.<HeadEffect>comparingDouble(e -> -e.accuracyDrop()).thenComparingDouble(e -> -e.drop());
         all.sort(order.thenComparing(HeadEffect::head));
         return all;
-    }
-
-    /** The key {@link #ranked()} orders by: {@code drop} for one case, {@code accuracy_drop} for several. */
-    public String rankedBy() {
-        return caseSteps.length == 1 ? "drop" : "accuracy_drop";
     }
 
     /** The ranking value of every head, [layer][head]. */
@@ -251,7 +202,7 @@ public final class HeadScanResult {
         for (int l = 0; l < layers(); l++) {
             for (int h = 0; h < heads(); h++) {
                 HeadEffect e = effect(new Head(l, h));
-                t[l][h] = caseSteps.length == 1 ? e.drop() : e.accuracyDrop();
+                t[l][h] = singleCase() ? e.drop() : e.accuracyDrop();
             }
         }
         return t;
@@ -261,7 +212,7 @@ public final class HeadScanResult {
         SequencedMap<String, SequencedMap<String, LabelAccuracy>> out = new LinkedHashMap<>();
         for (String key : groupBy) {
             Map<String, List<Integer>> groups = new LinkedHashMap<>();
-            for (int i = 0; i < caseSteps.length; i++) {
+            for (int i = 0; i < caseSteps.cases(); i++) {
                 Object v = prompts.cases().get(i).labels().get(key);
                 if (v != null) {
                     groups.computeIfAbsent(String.valueOf(v), k -> new ArrayList<>()).add(i);
@@ -269,60 +220,13 @@ public final class HeadScanResult {
             }
             SequencedMap<String, LabelAccuracy> values = new LinkedHashMap<>();
             groups.forEach((value, cases) -> {
-                double acc = accuracy(hit, cases);
-                double baseAcc = accuracy(base, cases);
+                double acc = caseSteps.accuracy(hit, cases);
+                double baseAcc = caseSteps.accuracy(base, cases);
                 values.put(value, new LabelAccuracy(cases.size(), acc, baseAcc - acc, relative(baseAcc, acc)));
             });
             out.put(key, values);
         }
         return out;
-    }
-
-    private List<Integer> allCases() {
-        List<Integer> all = new ArrayList<>();
-        for (int i = 0; i < caseSteps.length; i++) {
-            all.add(i);
-        }
-        return all;
-    }
-
-    private boolean correct(boolean[] hit, int caseIndex) {
-        for (int s : caseSteps[caseIndex]) {
-            if (!hit[s]) {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    private double accuracy(boolean[] hit, List<Integer> cases) {
-        int ok = 0;
-        for (int i : cases) {
-            ok += correct(hit, i) ? 1 : 0;
-        }
-        return 100.0 * ok / cases.size();
-    }
-
-    private double meanLogprob(float[] lp) {
-        double sum = 0;
-        for (int[] steps : caseSteps) {
-            for (int s : steps) {
-                sum += lp[s];
-            }
-        }
-        return sum / caseSteps.length;
-    }
-
-    private double meanProb(float[] lp) {
-        double sum = 0;
-        for (int[] steps : caseSteps) {
-            double caseLp = 0;
-            for (int s : steps) {
-                caseLp += lp[s];
-            }
-            sum += Math.exp(caseLp);
-        }
-        return sum / caseSteps.length;
     }
 
     private static double relative(double base, double ablated) {

@@ -1,14 +1,11 @@
 package org.neurotome.eval;
 
-import com.fasterxml.jackson.core.JsonParser;
+import org.neurotome.yaml.NodeDeserializer;
 import com.fasterxml.jackson.databind.DeserializationContext;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.annotation.JsonDeserialize;
-import com.fasterxml.jackson.databind.deser.std.StdDeserializer;
 import org.neurotome.yaml.SchemaViolation;
-import org.neurotome.yaml.SourceTree;
 
-import java.io.IOException;
 import java.util.Locale;
 import java.util.Map;
 
@@ -225,17 +222,15 @@ public sealed interface Gate {
     }
 
     /** Reads a gate from its YAML string. */
-    final class Deserializer extends StdDeserializer<Gate> {
+    final class Deserializer extends NodeDeserializer<Gate> {
         Deserializer() {
             super(Gate.class);
         }
 
         @Override
-        public Gate deserialize(JsonParser p, DeserializationContext ctxt) throws IOException {
-            JsonNode node = ctxt.readTree(p);
+        protected Gate read(JsonNode node, DeserializationContext ctxt) {
             if (!node.isTextual()) {
-                throw SchemaViolation.of("wrong type").gotText(SourceTree.describe(node))
-                        .allowed("a gate expression: " + SYNTAX);
+                throw SchemaViolation.wrongType(node, "a gate expression: " + SYNTAX);
             }
             return parse(node.asText());
         }

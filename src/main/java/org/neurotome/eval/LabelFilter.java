@@ -1,14 +1,12 @@
 package org.neurotome.eval;
 
-import com.fasterxml.jackson.core.JsonParser;
+import org.neurotome.yaml.NodeDeserializer;
 import com.fasterxml.jackson.databind.DeserializationContext;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.annotation.JsonDeserialize;
-import com.fasterxml.jackson.databind.deser.std.StdDeserializer;
 import org.neurotome.yaml.SchemaViolation;
 import org.neurotome.yaml.SourceTree;
 
-import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -61,17 +59,15 @@ public record LabelFilter(Map<String, List<String>> labels) {
                 .collect(Collectors.joining(", ", "{", "}"));
     }
 
-    static final class Deserializer extends StdDeserializer<LabelFilter> {
+    static final class Deserializer extends NodeDeserializer<LabelFilter> {
         Deserializer() {
             super(LabelFilter.class);
         }
 
         @Override
-        public LabelFilter deserialize(JsonParser p, DeserializationContext ctxt) throws IOException {
-            JsonNode node = ctxt.readTree(p);
+        protected LabelFilter read(JsonNode node, DeserializationContext ctxt) {
             if (!node.isObject()) {
-                throw SchemaViolation.of("wrong type").gotText(SourceTree.describe(node))
-                        .allowed("a mapping from label to value(s), e.g. {template: 3}");
+                throw SchemaViolation.wrongType(node, "a mapping from label to value(s), e.g. {template: 3}");
             }
             Map<String, List<String>> labels = new LinkedHashMap<>();
             for (Map.Entry<String, JsonNode> e : node.properties()) {

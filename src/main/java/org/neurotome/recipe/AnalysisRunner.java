@@ -60,10 +60,11 @@ final class AnalysisRunner {
     }
 
     /**
+     * @param alsoFor    smaller tops whose bounded searches the findings state too (a sweep's shared ranking)
      * @param selections what earlier steps' {@code ${id}}s stand for (CNA's {@code ablate})
      * @param perCase    keep each case's own ranking (a select asks for {@code per_case})
      */
-    Findings run(Locate.Analysis a, Map<String, Selection> selections, boolean perCase) {
+    Findings run(Locate.Analysis a, List<Integer> alsoFor, Map<String, Selection> selections, boolean perCase) {
         PromptSet prompts = prompts(a, a.prompts());
         ObjectNode input = describe(a, prompts);
         ObjectNode parameters = parameters(a, perCase, Json.MAPPER.createObjectNode());
@@ -74,9 +75,10 @@ final class AnalysisRunner {
             case Locate.HeadScan h -> Analyses.run(model, prompts, new AnalysisSpec.HeadScan(null), perCase, ctx,
                     out -> Findings.headScan(((Analyses.HeadScanned) out).result(), prov, 0, tok, perCase));
             case Locate.Attribution at -> Analyses.run(model, prompts,
-                    new AnalysisSpec.Attribution(Attribution.NeuronPath.VALUE_PROJECTIONS, a.scoring()), perCase, ctx,
+                    new AnalysisSpec.Attribution(Attribution.NeuronPath.VALUE_PROJECTIONS, a.scoring().alsoFor(alsoFor)),
+                    perCase, ctx,
                     out -> Findings.attribution(((Analyses.Attributed) out).result(), prov, 0, tok, perCase));
-            case Locate.Cna c -> cna(c, prompts, selections, perCase, prov, tok, ctx);
+            case Locate.Cna c -> cna(c, alsoFor, prompts, selections, perCase, prov, tok, ctx);
             case Locate.LoraScan ls -> loraScan(ls, prompts, perCase, prov, tok, ctx);
             case Locate.ExpertScan es -> Analyses.run(model, prompts, new AnalysisSpec.ExpertScan(), false, ctx,
                     out -> Findings.expertScan(((Analyses.ExpertScanned) out).result(), prov, 0, tok));
@@ -165,7 +167,7 @@ final class AnalysisRunner {
         return out;
     }
 
-    private Findings cna(Locate.Cna c, PromptSet prompts, Map<String, Selection> selections, boolean perCase,
+    private Findings cna(Locate.Cna c, List<Integer> alsoFor, PromptSet prompts, Map<String, Selection> selections, boolean perCase,
                          Provenance prov, TextTokenizer tok, Analyses.Context ctx) {
         AnalysisSpec.Against against = switch (c.comparison()) {
             case CnaComparison.AblatedHeads ab -> {
@@ -185,7 +187,7 @@ final class AnalysisRunner {
             }
         };
         return Analyses.run(model, prompts, new AnalysisSpec.Cna(against, Attribution.NeuronPath.VALUE_PROJECTIONS,
-                c.scoring()),
+                c.scoring().alsoFor(alsoFor)),
                 perCase, ctx, outcome -> {
                     Analyses.Compared out = (Analyses.Compared) outcome;
                     Provenance withB = out.modelB() == null ? prov

@@ -6,7 +6,8 @@ import org.neurotome.eval.Suite;
 import org.neurotome.model.MemoryBudget;
 
 import java.nio.file.Path;
-import java.util.function.Function;
+import java.util.List;
+import java.util.function.BiFunction;
 
 /**
  * Where a run's analyses come from: computed by the run itself ({@link #OWN}, as {@code apply}
@@ -18,14 +19,15 @@ import java.util.function.Function;
  */
 public interface AnalysisSource {
     /** Every analysis computed by the run that needs it. */
-    AnalysisSource OWN = (step, analysis, run) -> run.apply(analysis);
+    AnalysisSource OWN = (step, analysis, run) -> run.apply(analysis, List.of());
 
     /**
      * The full findings of locate step {@code step} (before its own top and layers cut them).
      *
-     * @param run computes the findings of an analysis, on the run's model
+     * @param run computes the findings of an analysis, on the run's model, stating too what
+     *            bounded searches for the smaller tops given would have scored
      */
-    Findings findings(int step, Locate.Analysis analysis, Function<Locate.Analysis, Findings> run);
+    Findings findings(int step, Locate.Analysis analysis, BiFunction<Locate.Analysis, List<Integer>, Findings> run);
 
     /**
      * The input checkpoint {@code input}'s scores on {@code suite}'s cases, that the eval compares

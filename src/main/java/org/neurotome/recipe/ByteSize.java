@@ -1,14 +1,12 @@
 package org.neurotome.recipe;
 
-import com.fasterxml.jackson.core.JsonParser;
+import org.neurotome.yaml.NodeDeserializer;
 import com.fasterxml.jackson.databind.DeserializationContext;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.annotation.JsonDeserialize;
-import com.fasterxml.jackson.databind.deser.std.StdDeserializer;
 import org.neurotome.yaml.SchemaViolation;
 import org.neurotome.yaml.SourceTree;
 
-import java.io.IOException;
 import java.math.BigDecimal;
 import java.math.RoundingMode;
 import java.util.Locale;
@@ -61,14 +59,13 @@ public record ByteSize(long bytes) {
         return bytes + "B";
     }
 
-    static final class Deserializer extends StdDeserializer<ByteSize> {
+    static final class Deserializer extends NodeDeserializer<ByteSize> {
         Deserializer() {
             super(ByteSize.class);
         }
 
         @Override
-        public ByteSize deserialize(JsonParser p, DeserializationContext ctxt) throws IOException {
-            JsonNode n = ctxt.readTree(p);
+        protected ByteSize read(JsonNode n, DeserializationContext ctxt) {
             if (n.isIntegralNumber() && n.canConvertToLong()) {
                 return new ByteSize(n.asLong());
             }

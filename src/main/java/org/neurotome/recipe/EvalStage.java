@@ -1,20 +1,17 @@
 package org.neurotome.recipe;
 
-import com.fasterxml.jackson.core.JsonParser;
+import org.neurotome.yaml.NodeDeserializer;
 import com.fasterxml.jackson.databind.DeserializationContext;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.annotation.JsonDeserialize;
-import com.fasterxml.jackson.databind.deser.std.StdDeserializer;
 import org.neurotome.eval.Gate;
 import org.neurotome.yaml.ReferencedFile;
 import org.neurotome.eval.Suite;
 import org.neurotome.eval.SuiteLoader;
 import org.neurotome.eval.Task;
 import org.neurotome.yaml.SchemaViolation;
-import org.neurotome.yaml.SourceTree;
 import org.neurotome.yaml.StrictYaml;
 
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -69,16 +66,15 @@ public record EvalStage(@JsonDeserialize(using = EvalStage.SuiteReader.class) Su
     }
 
     /** Reads the suite file a recipe names, strictly; its errors are positioned in the suite file. */
-    static final class SuiteReader extends StdDeserializer<SuiteFile> {
+    static final class SuiteReader extends NodeDeserializer<SuiteFile> {
         SuiteReader() {
             super(SuiteFile.class);
         }
 
         @Override
-        public SuiteFile deserialize(JsonParser p, DeserializationContext ctxt) throws IOException {
-            JsonNode n = ctxt.readTree(p);
+        protected SuiteFile read(JsonNode n, DeserializationContext ctxt) {
             if (!n.isTextual() || n.asText().isBlank()) {
-                throw SchemaViolation.of("wrong type").gotText(SourceTree.describe(n)).allowed("a suite file path");
+                throw SchemaViolation.wrongType(n, "a suite file path");
             }
             Path file = StrictYaml.resolve(ctxt, n.asText());
             if (!Files.isRegularFile(file)) {

@@ -1,14 +1,12 @@
 package org.neurotome.recipe;
 
-import com.fasterxml.jackson.core.JsonParser;
+import org.neurotome.yaml.NodeDeserializer;
 import com.fasterxml.jackson.databind.DeserializationContext;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.annotation.JsonDeserialize;
-import com.fasterxml.jackson.databind.deser.std.StdDeserializer;
 import org.neurotome.arch.Expert;
 import org.neurotome.yaml.SchemaViolation;
 
-import java.io.IOException;
 import java.util.List;
 import java.util.stream.Collectors;
 
@@ -27,14 +25,13 @@ public record ExpertSet(List<Expert> experts) {
         return experts.stream().map(Expert::toString).collect(Collectors.joining(", ", "[", "]"));
     }
 
-    static final class Deserializer extends StdDeserializer<ExpertSet> {
+    static final class Deserializer extends NodeDeserializer<ExpertSet> {
         Deserializer() {
             super(ExpertSet.class);
         }
 
         @Override
-        public ExpertSet deserialize(JsonParser p, DeserializationContext ctxt) throws IOException {
-            JsonNode n = ctxt.readTree(p);
+        protected ExpertSet read(JsonNode n, DeserializationContext ctxt) {
             if (n.isTextual() && Reference.looksLikeOne(n.asText())) {
                 throw SchemaViolation.of("experts are listed, not taken from a step").gotText(n.asText())
                         .allowed("{layer: L, expert: E}, L.E or [L, E], or a list of them");

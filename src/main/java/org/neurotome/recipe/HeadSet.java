@@ -2,13 +2,11 @@ package org.neurotome.recipe;
 
 import org.neurotome.arch.Head;
 
-import com.fasterxml.jackson.core.JsonParser;
+import org.neurotome.yaml.NodeDeserializer;
 import com.fasterxml.jackson.databind.DeserializationContext;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.annotation.JsonDeserialize;
-import com.fasterxml.jackson.databind.deser.std.StdDeserializer;
 
-import java.io.IOException;
 import java.util.List;
 import java.util.stream.Collectors;
 
@@ -31,14 +29,13 @@ public sealed interface HeadSet permits HeadSet.Listed, Reference {
         }
     }
 
-    final class Deserializer extends StdDeserializer<HeadSet> {
+    final class Deserializer extends NodeDeserializer<HeadSet> {
         Deserializer() {
             super(HeadSet.class);
         }
 
         @Override
-        public HeadSet deserialize(JsonParser p, DeserializationContext ctxt) throws IOException {
-            JsonNode n = ctxt.readTree(p);
+        protected HeadSet read(JsonNode n, DeserializationContext ctxt) {
             if (n.isTextual() && Reference.looksLikeOne(n.asText())) {
                 return Reference.parse(n.asText());
             }

@@ -1,20 +1,18 @@
 package org.neurotome.recipe;
 
-import com.fasterxml.jackson.core.JsonParser;
+import org.neurotome.yaml.NodeDeserializer;
 import com.fasterxml.jackson.databind.DeserializationContext;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.deser.std.StdDeserializer;
 import org.neurotome.yaml.SchemaViolation;
 import org.neurotome.yaml.SourceTree;
 
-import java.io.IOException;
 import org.neurotome.arch.LayerRange;
 
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /** Reads a recipe's layer range, {@code 17-31}, {@code 17} or {@code 17-}, with positioned errors. */
-final class LayerRangeDeserializer extends StdDeserializer<LayerRange> {
+final class LayerRangeDeserializer extends NodeDeserializer<LayerRange> {
     private static final Pattern WRITTEN = Pattern.compile("(\\d+)\\s*(?:(-)\\s*(\\d+)?)?");
 
     LayerRangeDeserializer() {
@@ -22,8 +20,7 @@ final class LayerRangeDeserializer extends StdDeserializer<LayerRange> {
     }
 
     @Override
-    public LayerRange deserialize(JsonParser p, DeserializationContext ctxt) throws IOException {
-        JsonNode n = ctxt.readTree(p);
+    protected LayerRange read(JsonNode n, DeserializationContext ctxt) {
         if (n.isIntegralNumber() && n.canConvertToInt() && n.asInt() >= 0) {
             return new LayerRange(n.asInt(), n.asInt());
         }

@@ -1,13 +1,11 @@
 package org.neurotome.recipe;
 
-import com.fasterxml.jackson.core.JsonParser;
+import org.neurotome.yaml.NodeDeserializer;
 import com.fasterxml.jackson.databind.DeserializationContext;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.annotation.JsonDeserialize;
-import com.fasterxml.jackson.databind.deser.std.StdDeserializer;
 import org.neurotome.arch.LayerRange;
 
-import java.io.IOException;
 
 /**
  * The layers a LoRA of a recipe adapts: a range written in the recipe ({@code layers: 9},
@@ -25,7 +23,7 @@ public sealed interface LayerSource permits LayerSource.Range, Reference {
         }
     }
 
-    final class Deserializer extends StdDeserializer<LayerSource> {
+    final class Deserializer extends NodeDeserializer<LayerSource> {
         private final LayerRangeDeserializer ranges = new LayerRangeDeserializer();
 
         Deserializer() {
@@ -33,15 +31,11 @@ public sealed interface LayerSource permits LayerSource.Range, Reference {
         }
 
         @Override
-        public LayerSource deserialize(JsonParser p, DeserializationContext ctxt) throws IOException {
-            JsonNode n = ctxt.readTree(p);
+        protected LayerSource read(JsonNode n, DeserializationContext ctxt) {
             if (n.isTextual() && Reference.looksLikeOne(n.asText())) {
                 return Reference.parse(n.asText());
             }
-            try (JsonParser sub = n.traverse(p.getCodec())) {
-                sub.nextToken();
-                return new Range(ranges.deserialize(sub, ctxt));
-            }
+            return new Range(ranges.read(n, ctxt));
         }
     }
 }

@@ -2,13 +2,11 @@ package org.neurotome.recipe;
 
 import org.neurotome.arch.Neuron;
 
-import com.fasterxml.jackson.core.JsonParser;
+import org.neurotome.yaml.NodeDeserializer;
 import com.fasterxml.jackson.databind.DeserializationContext;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.annotation.JsonDeserialize;
-import com.fasterxml.jackson.databind.deser.std.StdDeserializer;
 
-import java.io.IOException;
 import java.util.List;
 import java.util.stream.Collectors;
 
@@ -32,14 +30,13 @@ public sealed interface NeuronSet permits NeuronSet.Listed, Reference {
         }
     }
 
-    final class Deserializer extends StdDeserializer<NeuronSet> {
+    final class Deserializer extends NodeDeserializer<NeuronSet> {
         Deserializer() {
             super(NeuronSet.class);
         }
 
         @Override
-        public NeuronSet deserialize(JsonParser p, DeserializationContext ctxt) throws IOException {
-            JsonNode n = ctxt.readTree(p);
+        protected NeuronSet read(JsonNode n, DeserializationContext ctxt) {
             if (n.isTextual() && Reference.looksLikeOne(n.asText())) {
                 return Reference.parse(n.asText());
             }

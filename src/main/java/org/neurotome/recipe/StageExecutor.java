@@ -142,7 +142,8 @@ final class StageExecutor implements AutoCloseable {
         long t0 = System.nanoTime();
         requireRanked(a);
         options.log().accept("locate " + a.id() + ": " + a.method());
-        Findings full = options.analyses().findings(i, a, wider -> runner.run(wider, selections, perCase(a.id())));
+        Findings full = options.analyses().findings(i, a, (wider, tops) -> runner.run(wider, tops, selections,
+                perCase(a.id())));
         Findings f = full.restrict(a.top(), a.layers()).withParameters(AnalysisRunner.parameters(a,
                 perCase(a.id()), (ObjectNode) full.document().path("parameters")));
         findings.put(a.id(), f);

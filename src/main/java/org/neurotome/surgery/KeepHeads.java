@@ -3,7 +3,6 @@ package org.neurotome.surgery;
 import org.neurotome.arch.LayerRange;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import org.neurotome.Json;
 import org.neurotome.NeurotomeException;
 import org.neurotome.arch.Head;
 
@@ -13,18 +12,12 @@ import java.util.Set;
 import java.util.TreeSet;
 
 /** {@code keep-heads}: zeroes every head in a layer range except the listed ones (docs/method.md A5). */
-public final class KeepHeads implements Edit {
-    private final List<Head> keep;
+public final class KeepHeads extends ComponentEdit<Head> {
     private final LayerRange layers;
 
     public KeepHeads(List<Head> keep, LayerRange layers) {
-        this.keep = List.copyOf(new TreeSet<>(keep));
+        super("keep-heads", "heads", keep);
         this.layers = layers;
-    }
-
-    @Override
-    public String op() {
-        return "keep-heads";
     }
 
     @Override
@@ -32,7 +25,7 @@ public final class KeepHeads implements Edit {
         LayerRange range = layers != null ? layers.check(ctx.config()) : LayerRange.all(ctx.config());
         int last = range.lastFor(ctx.config().numLayers());
         Set<Head> kept = new TreeSet<>();
-        for (Head h : keep) {
+        for (Head h : components) {
             kept.add(h.check(ctx.config()));
         }
         if (kept.stream().noneMatch(h -> range.contains(h.layer()))) {
@@ -53,8 +46,7 @@ public final class KeepHeads implements Edit {
 
     @Override
     public ObjectNode describe() {
-        ObjectNode n = Json.MAPPER.createObjectNode().put("op", op());
-        keep.forEach(h -> n.withArray("heads").add(h.toString()));
+        ObjectNode n = super.describe();
         if (layers != null) {
             n.put("layers", layers.toString());
         }

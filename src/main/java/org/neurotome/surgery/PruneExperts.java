@@ -1,7 +1,6 @@
 package org.neurotome.surgery;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import org.neurotome.Json;
 import org.neurotome.NeurotomeException;
 import org.neurotome.arch.Architecture;
 import org.neurotome.arch.Expert;
@@ -29,16 +28,10 @@ import java.util.stream.IntStream;
  * {@code experts.gate_up_proj} [E, 2I, D], {@code experts.down_proj} [E, D, I]) keep their
  * layout, losing the removed experts' sub-tensors.
  */
-public final class PruneExperts implements Edit {
-    private final List<Expert> experts;
+public final class PruneExperts extends ComponentEdit<Expert> {
 
     public PruneExperts(List<Expert> experts) {
-        this.experts = List.copyOf(new TreeSet<>(experts));
-    }
-
-    @Override
-    public String op() {
-        return "prune-experts";
+        super("prune-experts", "experts", experts);
     }
 
     @Override
@@ -47,17 +40,17 @@ public final class PruneExperts implements Edit {
         Architecture arch = ctx.arch();
         Experts x = c.features().experts();
         Map<Integer, TreeSet<Integer>> removed = new TreeMap<>();
-        for (Expert e : experts) {
+        for (Expert e : components) {
             removed.computeIfAbsent(e.check(c).layer(), l -> new TreeSet<>()).add(e.expert());
         }
         String countKey = arch.configKey("num_experts");
         List<Integer> sparse = Expert.sparseLayers(c);
-        int r = removed.get(experts.getFirst().layer()).size();
+        int r = removed.get(components.getFirst().layer()).size();
         for (int l : sparse) {
             int n = removed.getOrDefault(l, new TreeSet<>()).size();
             if (n != r) {
                 throw NeurotomeException.badInput("prune-experts removes " + r + " expert(s) from layer "
-                        + experts.getFirst().layer() + " but " + n + " from layer " + l + "; config.json has one expert"
+                        + components.getFirst().layer() + " but " + n + " from layer " + l + "; config.json has one expert"
                         + " count (" + countKey + ") for every sparse layer, so each of the sparse layers " + sparse
                         + " must lose the same number");
             }
@@ -99,12 +92,5 @@ public final class PruneExperts implements Edit {
         ctx.rewriteConfig(config);
         ctx.markExpertsPruned();
         return out;
-    }
-
-    @Override
-    public ObjectNode describe() {
-        ObjectNode n = Json.MAPPER.createObjectNode().put("op", op());
-        experts.forEach(x -> n.withArray("experts").add(x.toString()));
-        return n;
     }
 }

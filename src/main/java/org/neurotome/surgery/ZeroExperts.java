@@ -1,7 +1,5 @@
 package org.neurotome.surgery;
 
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import org.neurotome.Json;
 import org.neurotome.arch.Expert;
 import org.neurotome.arch.Experts;
 import org.neurotome.arch.ModelConfig;
@@ -10,7 +8,6 @@ import org.neurotome.arch.Role;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.TreeSet;
 
 /**
  * {@code zero-experts}: silences routed experts while keeping the expert count and the router
@@ -21,46 +18,33 @@ import java.util.TreeSet;
  * {@code prune-experts}, the other experts' weights are not renormalised. Fused experts zero
  * the expert's sub-tensors of {@code gate_up_proj} and {@code down_proj}.
  */
-public final class ZeroExperts implements Edit {
-    private final List<Expert> experts;
+public final class ZeroExperts extends ComponentEdit<Expert> {
 
     public ZeroExperts(List<Expert> experts) {
-        this.experts = List.copyOf(new TreeSet<>(experts));
-    }
-
-    @Override
-    public String op() {
-        return "zero-experts";
+        super("zero-experts", "experts", experts);
     }
 
     @Override
     public List<TensorEdit> lower(EditContext ctx) {
         ModelConfig c = ctx.config();
         Experts x = c.features().experts();
-        for (Expert e : experts) {
+        for (Expert e : components) {
             e.check(c);
         }
         if (ctx.arch().fusedExperts()) {
             List<TensorEdit> out = new ArrayList<>();
-            for (Expert e : experts) {
+            for (Expert e : components) {
                 out.add(TensorEdit.zero(ctx.arch().tensorName(Role.EXPERTS_GATE_UP, e.layer()), 0, new int[] {e.expert()}));
                 out.add(TensorEdit.zero(ctx.arch().tensorName(Role.EXPERTS_DOWN, e.layer()), 0, new int[] {e.expert()}));
             }
             return out;
         }
         List<Neuron> units = new ArrayList<>();
-        for (Expert e : experts) {
+        for (Expert e : components) {
             for (int j = 0; j < x.width(); j++) {
                 units.add(new Neuron(e.layer(), e.expert() * x.width() + j));
             }
         }
         return new ZeroNeurons(units).lower(ctx);
-    }
-
-    @Override
-    public ObjectNode describe() {
-        ObjectNode n = Json.MAPPER.createObjectNode().put("op", op());
-        experts.forEach(x -> n.withArray("experts").add(x.toString()));
-        return n;
     }
 }

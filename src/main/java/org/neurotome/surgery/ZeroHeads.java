@@ -1,7 +1,5 @@
 package org.neurotome.surgery;
 
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import org.neurotome.Json;
 import org.neurotome.arch.Head;
 import org.neurotome.arch.HeadLayout;
 import org.neurotome.arch.TensorSlice;
@@ -18,20 +16,14 @@ import java.util.TreeSet;
  * q and k projections (OLMo 2, OLMoE), query and key rows stay: zeroing them would change the
  * norm every other head sees.
  */
-public final class ZeroHeads implements Edit {
-    private final List<Head> heads;
+public final class ZeroHeads extends ComponentEdit<Head> {
 
     public ZeroHeads(List<Head> heads) {
-        this.heads = List.copyOf(new TreeSet<>(heads));
+        super("zero-heads", "heads", heads);
     }
 
     public List<Head> heads() {
-        return heads;
-    }
-
-    @Override
-    public String op() {
-        return "zero-heads";
+        return components;
     }
 
     @Override
@@ -39,16 +31,16 @@ public final class ZeroHeads implements Edit {
         HeadLayout layout = ctx.heads();
         boolean wholeNorms = ctx.arch().qkNormWhole();
         List<TensorSlice> slices = new ArrayList<>();
-        for (Head h : heads) {
+        for (Head h : components) {
             h.check(ctx.config());
             slices.addAll(layout.outputSlices(h.layer(), h.head()));
             if (!wholeNorms) {
                 slices.addAll(layout.querySlices(h.layer(), h.head()));
             }
         }
-        ctx.zeroedHeads().addAll(heads);
+        ctx.zeroedHeads().addAll(components);
         TreeSet<Head> kvDone = new TreeSet<>();
-        for (Head h : heads) {
+        for (Head h : components) {
             int kv = layout.kvHead(h.head());
             Head group = new Head(h.layer(), kv);
             if (kvDone.add(group) && allZeroed(ctx, h.layer(), layout.queryHeads(kv))) {
@@ -68,12 +60,5 @@ public final class ZeroHeads implements Edit {
             }
         }
         return true;
-    }
-
-    @Override
-    public ObjectNode describe() {
-        ObjectNode n = Json.MAPPER.createObjectNode().put("op", op());
-        heads.forEach(h -> n.withArray("heads").add(h.toString()));
-        return n;
     }
 }

@@ -25,6 +25,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SequencedMap;
+import java.util.SortedSet;
+import java.util.TreeSet;
 
 /**
  * A sweep planned: every variant of the grid read and checked as {@code apply} reads its recipe
@@ -86,18 +88,27 @@ public record SweepPlan(Path recipe, Path dir, Grid grid, List<Unit> units, Swee
         }
         List<Map<Integer, String>> analysisTexts = new ArrayList<>();
         Map<String, Integer> tops = new HashMap<>();
+        Map<String, SortedSet<Integer>> allTops = new HashMap<>();
         for (int i = 0; i < variants.size(); i++) {
             Recipe variant = loaded.get(i);
-            Map<Integer, String> texts = analysisTexts(recipeBytes, variants.get(i), threads, variant, hashes);
+            Map<Integer, String> texts = new LinkedHashMap<>();
+            // an exhaustive and a bounded scoring state different things: they share no ranking
+            analysisTexts(recipeBytes, variants.get(i), threads, variant, hashes).forEach((step, text) -> texts.put(
+                    step, text + "scoring " + (((Locate.Analysis) variant.locate().get(step)).scoring().exhaustive()
+                            ? "exhaustive" : "bounded") + "\n"));
             analysisTexts.add(texts);
-            texts.forEach((step, text) -> tops.merge(text, ((Locate.Analysis) variant.locate().get(step)).top(),
-                    (a, b) -> a == 0 || b == 0 ? 0 : Math.max(a, b)));
+            texts.forEach((step, text) -> {
+                int top = ((Locate.Analysis) variant.locate().get(step)).top();
+                tops.merge(text, top, (a, b) -> a == 0 || b == 0 ? 0 : Math.max(a, b));
+                allTops.computeIfAbsent(text, t -> new TreeSet<>()).add(top);
+            });
         }
         List<Unit> units = new ArrayList<>();
         for (int i = 0; i < variants.size(); i++) {
             List<SharedAnalysis> shared = new ArrayList<>();
             analysisTexts.get(i).forEach((step, text) -> shared.add(new SharedAnalysis(step,
-                    sha(text + "top " + tops.get(text) + "\n"), tops.get(text))));
+                    sha(text + "top " + tops.get(text) + "\ntops " + allTops.get(text) + "\n"), tops.get(text),
+                    List.copyOf(allTops.get(text)))));
             units.add(new Unit(i, key(recipeBytes, variants.get(i), threads, loaded.get(i), hashes, shared), recipe,
                     variants.get(i), store, threads, shared, baseline(threads, loaded.get(i), hashes)));
         }

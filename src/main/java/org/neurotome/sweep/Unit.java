@@ -45,7 +45,10 @@ public record Unit(int index, String key, Path recipe, SequencedMap<String, Stri
         overrides.forEach(set::put);
         n.put("store", store.toString()).put("threads", threads);
         ArrayNode analyses = n.putArray("shared");
-        shared.forEach(a -> analyses.addObject().put("step", a.step()).put("key", a.key()).put("top", a.top()));
+        shared.forEach(a -> {
+            ObjectNode o = analyses.addObject().put("step", a.step()).put("key", a.key()).put("top", a.top());
+            a.tops().forEach(o.putArray("tops")::add);
+        });
         n.put("baseline", baseline.key());
         try {
             return Json.MAPPER.writeValueAsString(n);
@@ -64,8 +67,10 @@ public record Unit(int index, String key, Path recipe, SequencedMap<String, Stri
             }
             List<SharedAnalysis> shared = new ArrayList<>();
             for (JsonNode a : n.required("shared")) {
+                List<Integer> tops = new ArrayList<>();
+                a.required("tops").forEach(t -> tops.add(t.asInt()));
                 shared.add(new SharedAnalysis(a.required("step").asInt(), a.required("key").asText(),
-                        a.required("top").asInt()));
+                        a.required("top").asInt(), tops));
             }
             return new Unit(n.required("index").asInt(), n.required("key").asText(),
                     Path.of(n.required("recipe").asText()), set, Path.of(n.required("store").asText()),

@@ -18,9 +18,10 @@ import org.neurotome.recipe.RecipeRunner;
 
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
-import java.util.function.Function;
+import java.util.function.BiFunction;
 
 /**
  * Runs one unit where it stands — in the sweep's own process, in a Spark task, or as
@@ -63,9 +64,10 @@ public final class UnitRunner {
     private static AnalysisSource shared(Unit unit, Map<String, String> set, Consumer<String> log) {
         return new AnalysisSource() {
             @Override
-            public Findings findings(int step, Locate.Analysis analysis, Function<Locate.Analysis, Findings> run) {
+            public Findings findings(int step, Locate.Analysis analysis,
+                                     BiFunction<Locate.Analysis, List<Integer>, Findings> run) {
                 SharedAnalysis shared = unit.shared().stream().filter(s -> s.step() == step).findFirst().orElse(null);
-                return shared == null ? run.apply(analysis) : shared.findings(unit, set, run, log);
+                return shared == null ? run.apply(analysis, List.of()) : shared.findings(unit, set, run, log);
             }
 
             @Override

@@ -1,9 +1,7 @@
 package org.neurotome.yaml;
 
-import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.databind.DeserializationContext;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.deser.std.StdDeserializer;
 import com.fasterxml.jackson.databind.exc.ValueInstantiationException;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
@@ -21,7 +19,7 @@ import java.util.Map;
  * <p>Register it for the union's interface with a Jackson module (an annotation on the interface
  * would be inherited by its members).
  */
-public class DiscriminatedDeserializer<T> extends StdDeserializer<T> {
+public class DiscriminatedDeserializer<T> extends NodeDeserializer<T> {
     private final String key;
     private final Map<String, Class<? extends T>> members;
     private final String what;
@@ -51,11 +49,10 @@ public class DiscriminatedDeserializer<T> extends StdDeserializer<T> {
     }
 
     @Override
-    public T deserialize(JsonParser p, DeserializationContext ctxt) throws IOException {
-        JsonNode node = ctxt.readTree(p);
+    protected T read(JsonNode node, DeserializationContext ctxt) throws IOException {
         if (!(node instanceof ObjectNode obj)) {
-            throw SchemaViolation.of("wrong type").gotText(SourceTree.describe(node))
-                    .allowed("a mapping with '" + key + "' (" + String.join(", ", names()) + ")");
+            throw SchemaViolation.wrongType(node,
+                    "a mapping with '" + key + "' (" + String.join(", ", names()) + ")");
         }
         JsonNode name = obj.get(key);
         Class<? extends T> member;

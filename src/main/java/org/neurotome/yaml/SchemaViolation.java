@@ -1,5 +1,7 @@
 package org.neurotome.yaml;
 
+import com.fasterxml.jackson.databind.JsonNode;
+
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
@@ -31,6 +33,11 @@ public final class SchemaViolation extends IllegalArgumentException {
     /** A violation described by {@code problem}, e.g. "invalid value" or "unknown reference". */
     public static SchemaViolation of(String problem) {
         return new SchemaViolation(problem);
+    }
+
+    /** A node of the wrong kind: what it is, and what {@code allowed} says may stand there. */
+    public static SchemaViolation wrongType(JsonNode node, String allowed) {
+        return new SchemaViolation("wrong type").gotText(SourceTree.describe(node)).allowed(allowed);
     }
 
     /** A required key absent from the mapping that throws this; {@code meaning} says what it holds. */

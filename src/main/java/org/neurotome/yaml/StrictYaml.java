@@ -1,6 +1,5 @@
 package org.neurotome.yaml;
 
-import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonPointer;
 import com.fasterxml.jackson.databind.DeserializationContext;
 import com.fasterxml.jackson.databind.DeserializationFeature;
@@ -14,7 +13,6 @@ import com.fasterxml.jackson.databind.cfg.CoercionAction;
 import com.fasterxml.jackson.databind.cfg.CoercionInputShape;
 import com.fasterxml.jackson.databind.cfg.ContextAttributes;
 import com.fasterxml.jackson.databind.cfg.JsonNodeFeature;
-import com.fasterxml.jackson.databind.deser.std.StdDeserializer;
 import com.fasterxml.jackson.databind.exc.InvalidFormatException;
 import com.fasterxml.jackson.databind.exc.MismatchedInputException;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
@@ -286,16 +284,15 @@ public final class StrictYaml {
     }
 
     /** Text resolved against the document's folder; the path need not exist yet. */
-    private static final class PathDeserializer extends StdDeserializer<Path> {
+    private static final class PathDeserializer extends NodeDeserializer<Path> {
         PathDeserializer() {
             super(Path.class);
         }
 
         @Override
-        public Path deserialize(JsonParser p, DeserializationContext ctxt) throws IOException {
-            JsonNode n = ctxt.readTree(p);
+        protected Path read(JsonNode n, DeserializationContext ctxt) {
             if (!n.isTextual() || n.asText().isBlank()) {
-                throw SchemaViolation.of("wrong type").gotText(SourceTree.describe(n)).allowed("a path (text)");
+                throw SchemaViolation.wrongType(n, "a path (text)");
             }
             return resolve(ctxt, n.asText());
         }

@@ -52,6 +52,10 @@ public final class SevenBillionCheckpoint {
     }
 
     static void write(Path dir, int layers) throws IOException {
+        write(dir, llamaConfig(layers));
+    }
+
+    private static ObjectNode llamaConfig(int layers) {
         ObjectNode config = Json.MAPPER.createObjectNode()
                 .put("model_type", "llama").put("hidden_size", 4096).put("intermediate_size", 11008)
                 .put("num_attention_heads", 32).put("num_key_value_heads", 32).put("num_hidden_layers", layers)
@@ -59,7 +63,16 @@ public final class SevenBillionCheckpoint {
                 .put("vocab_size", 32000).put("tie_word_embeddings", false).put("bos_token_id", 1)
                 .put("eos_token_id", 2).put("hidden_act", "silu").put("torch_dtype", "bfloat16");
         config.putArray("architectures").add("LlamaForCausalLM");
+        return config;
+    }
+
+    /**
+     * Writes a random BF16 checkpoint of {@code config}'s family and shape (every tensor its
+     * family table names, experts included) with the Mistral tokenizer into {@code dir}.
+     */
+    static void write(Path dir, ObjectNode config) throws IOException {
         ModelConfig c = ModelConfig.from(config);
+        int layers = c.numLayers();
         Architecture arch = c.architecture();
         short[] table = new short[1 << 16];
         SplittableRandom random = new SplittableRandom(2024);
@@ -68,8 +81,13 @@ public final class SevenBillionCheckpoint {
         }
         Map<String, Role> roles = new LinkedHashMap<>();
         for (Role r : arch.roles(c)) {
-            for (int l = 0; l < (r.perLayer() ? layers : 1); l++) {
-                roles.put(r.perLayer() ? arch.tensorName(r, l) : arch.tensorName(r), r);
+            if (!r.perLayer()) {
+                roles.put(arch.tensorName(r), r);
+            }
+        }
+        for (int l = 0; l < layers; l++) {
+            for (Architecture.LayerTensor t : arch.layerTensors(c, l)) {
+                roles.put(t.name(), t.role());
             }
         }
         List<OutputTensor> tensors = new ArrayList<>();
