@@ -82,12 +82,9 @@ public record ComponentScores(float[][] neuron, float[][] coef, double[] neuronB
             }
         }
 
-        /** A copy of these sums. */
-        Sum copy() {
-            Sum s = new Sum(Arrays.stream(neuron).mapToInt(n -> n.length).toArray(),
-                    head.length == 0 ? 0 : head[0].length);
-            s.add(this);
-            return s;
+        /** Sums of nothing yet, for a model shaped as this one's. */
+        Sum zero() {
+            return new Sum(Arrays.stream(neuron).mapToInt(n -> n.length).toArray(), head.length == 0 ? 0 : head[0].length);
         }
 
         /** Whether {@code other} sums the components of a model shaped as this one's. */
