@@ -9,7 +9,6 @@ import org.neurotome.yaml.DiscriminatedDeserializer;
 import org.neurotome.yaml.SchemaViolation;
 
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Collections;
 import java.util.EnumSet;
 import java.util.LinkedHashMap;
@@ -29,8 +28,22 @@ public sealed interface Locate permits Locate.Analysis, Locate.FindingsFile {
     /** The name later steps use: {@code from: <id>} in a select, {@code ${id}} in an edit. */
     String id();
 
-    /** The kinds of findings this step can yield. */
-    Set<ComponentKind> yields();
+    /**
+     * The kinds of findings this step can yield: the expert analyses rank experts, which no
+     * select takes; a findings file's kinds are known only when it is read.
+     */
+    default Set<ComponentKind> yields() {
+        return switch (this) {
+            case HeadScan h -> EnumSet.of(ComponentKind.HEADS);
+            case Attribution a -> EnumSet.of(ComponentKind.HEADS, ComponentKind.NEURONS);
+            case Cna c -> EnumSet.of(ComponentKind.NEURONS);
+            case LoraScan l -> EnumSet.of(ComponentKind.NEURONS);
+            case ExpertScan e -> EnumSet.noneOf(ComponentKind.class);
+            case ExpertAttribution e -> EnumSet.noneOf(ComponentKind.class);
+            case ExpertUsage e -> EnumSet.noneOf(ComponentKind.class);
+            case FindingsFile f -> EnumSet.of(ComponentKind.HEADS, ComponentKind.NEURONS);
+        };
+    }
 
     /** The analyses by {@code method} name, in the order messages list them. */
     static Map<String, Class<? extends Locate>> methods() {
@@ -105,15 +118,9 @@ public sealed interface Locate permits Locate.Analysis, Locate.FindingsFile {
                     Integer limit, @JsonFormat(with = JsonFormat.Feature.ACCEPT_SINGLE_VALUE_AS_ARRAY) List<String> target,
                     LayerRange layers, Integer top) implements Analysis {
         public HeadScan {
-            requireId(id);
-            AnalysisInput.of(prompts, tokenIds, dataset, where, limit);
+            checkInput(id, prompts, tokenIds, dataset, where, limit);
             target = checkTarget(target, dataset);
             top = checkTop(top);
-        }
-
-        @Override
-        public Set<ComponentKind> yields() {
-            return EnumSet.of(ComponentKind.HEADS);
         }
     }
 
@@ -126,16 +133,10 @@ public sealed interface Locate permits Locate.Analysis, Locate.FindingsFile {
                        @JsonFormat(with = JsonFormat.Feature.ACCEPT_SINGLE_VALUE_AS_ARRAY) List<String> target,
                        LayerRange layers, Integer top, Boolean exhaustive) implements Analysis {
         public Attribution {
-            requireId(id);
-            AnalysisInput.of(prompts, tokenIds, dataset, where, limit);
+            checkInput(id, prompts, tokenIds, dataset, where, limit);
             target = checkTarget(target, dataset);
             top = checkTop(top);
             exhaustive = exhaustive != null && exhaustive;
-        }
-
-        @Override
-        public Set<ComponentKind> yields() {
-            return EnumSet.of(ComponentKind.HEADS, ComponentKind.NEURONS);
         }
     }
 
@@ -152,32 +153,13 @@ public sealed interface Locate permits Locate.Analysis, Locate.FindingsFile {
                Boolean exhaustive)
             implements Analysis {
         public Cna {
-            requireId(id);
-            AnalysisInput input = AnalysisInput.of(prompts, tokenIds, dataset, where, limit);
+            AnalysisInput input = checkInput(id, prompts, tokenIds, dataset, where, limit);
             target = checkTarget(target, dataset);
             top = checkTop(top);
             exhaustive = exhaustive != null && exhaustive;
-            List<String> given = new ArrayList<>();
-            if (ablate != null) {
-                given.add("ablate");
-            }
-            if (against != null) {
-                given.add("against");
-            }
-            if (againstAdapter != null) {
-                given.add("against_adapter");
-            }
-            if (contrast != null) {
-                given.add("contrast");
-            }
-            if (given.isEmpty()) {
-                throw SchemaViolation.of("missing comparison: one of 'ablate' (heads), 'against' (a checkpoint), "
-                        + "'against_adapter' (a LoRA adapter) or 'contrast' (prompts)").aboutMapping();
-            }
-            if (given.size() > 1) {
-                throw SchemaViolation.of("conflicting comparisons").at(given.get(1)).gotText(String.join(" and ", given))
-                        .allowed("one of ablate, against, against_adapter, contrast");
-            }
+            SchemaViolation.requireOneOf("comparison", "'ablate' (heads), 'against' (a checkpoint), "
+                            + "'against_adapter' (a LoRA adapter) or 'contrast' (prompts)",
+                    List.of("ablate", "against", "against_adapter", "contrast"), ablate, against, againstAdapter, contrast);
             if (contrast != null) {
                 if (!(input instanceof AnalysisInput.Prompts p)) {
                     throw SchemaViolation.of("'contrast' pairs each prompt with another; this step has no prompts")
@@ -204,11 +186,6 @@ public sealed interface Locate permits Locate.Analysis, Locate.FindingsFile {
             return against != null ? new CnaComparison.OtherCheckpoint(against)
                     : new CnaComparison.ContrastPrompts(contrast);
         }
-
-        @Override
-        public Set<ComponentKind> yields() {
-            return EnumSet.of(ComponentKind.NEURONS);
-        }
     }
 
     /**
@@ -225,8 +202,7 @@ public sealed interface Locate permits Locate.Analysis, Locate.FindingsFile {
                     Boolean exhaustive)
             implements Analysis {
         public LoraScan {
-            requireId(id);
-            AnalysisInput.of(prompts, tokenIds, dataset, where, limit);
+            checkInput(id, prompts, tokenIds, dataset, where, limit);
             target = checkTarget(target, dataset);
             top = checkTop(top);
             exhaustive = exhaustive != null && exhaustive;
@@ -242,11 +218,6 @@ public sealed interface Locate permits Locate.Analysis, Locate.FindingsFile {
                 throw SchemaViolation.missingKey("score", "the cases each LoRA's accuracy is measured on: dataset, where, limit");
             }
         }
-
-        @Override
-        public Set<ComponentKind> yields() {
-            return EnumSet.of(ComponentKind.NEURONS);
-        }
     }
 
     /**
@@ -260,15 +231,9 @@ public sealed interface Locate permits Locate.Analysis, Locate.FindingsFile {
                       @JsonFormat(with = JsonFormat.Feature.ACCEPT_SINGLE_VALUE_AS_ARRAY) List<String> target,
                       LayerRange layers, Integer top) implements Analysis {
         public ExpertScan {
-            requireId(id);
-            AnalysisInput.of(prompts, tokenIds, dataset, where, limit);
+            checkInput(id, prompts, tokenIds, dataset, where, limit);
             target = checkTarget(target, dataset);
             top = checkTop(top);
-        }
-
-        @Override
-        public Set<ComponentKind> yields() {
-            return EnumSet.noneOf(ComponentKind.class);
         }
     }
 
@@ -282,15 +247,9 @@ public sealed interface Locate permits Locate.Analysis, Locate.FindingsFile {
                              @JsonFormat(with = JsonFormat.Feature.ACCEPT_SINGLE_VALUE_AS_ARRAY) List<String> target,
                              LayerRange layers, Integer top) implements Analysis {
         public ExpertAttribution {
-            requireId(id);
-            AnalysisInput.of(prompts, tokenIds, dataset, where, limit);
+            checkInput(id, prompts, tokenIds, dataset, where, limit);
             target = checkTarget(target, dataset);
             top = checkTop(top);
-        }
-
-        @Override
-        public Set<ComponentKind> yields() {
-            return EnumSet.noneOf(ComponentKind.class);
         }
     }
 
@@ -302,19 +261,13 @@ public sealed interface Locate permits Locate.Analysis, Locate.FindingsFile {
     record ExpertUsage(String id, List<String> prompts, List<List<Integer>> tokenIds, Path dataset, LabelFilter where,
                        Integer limit, LayerRange layers, Integer top) implements Analysis {
         public ExpertUsage {
-            requireId(id);
-            AnalysisInput.of(prompts, tokenIds, dataset, where, limit);
+            checkInput(id, prompts, tokenIds, dataset, where, limit);
             top = checkTop(top);
         }
 
         @Override
         public List<String> target() {
             return List.of();
-        }
-
-        @Override
-        public Set<ComponentKind> yields() {
-            return EnumSet.noneOf(ComponentKind.class);
         }
     }
 
@@ -348,11 +301,6 @@ public sealed interface Locate permits Locate.Analysis, Locate.FindingsFile {
                 throw SchemaViolation.missingKey("from", "the findings JSON file");
             }
         }
-
-        @Override
-        public Set<ComponentKind> yields() {
-            return EnumSet.of(ComponentKind.HEADS, ComponentKind.NEURONS);
-        }
     }
 
     /** Binds a locate step by its {@code method}, or as a {@link FindingsFile} when it has only {@code from}. */
@@ -379,6 +327,13 @@ public sealed interface Locate permits Locate.Analysis, Locate.FindingsFile {
             throw SchemaViolation.of("invalid id").at("id").got(id)
                     .allowed("a letter or '_', then letters, digits, '_' or '-'");
         }
+    }
+
+    /** Checks the id and input keys every analysis step has; returns the one input form given. */
+    private static AnalysisInput checkInput(String id, List<String> prompts, List<List<Integer>> tokenIds, Path dataset,
+                                            LabelFilter where, Integer limit) {
+        requireId(id);
+        return AnalysisInput.of(prompts, tokenIds, dataset, where, limit);
     }
 
     private static List<String> checkTarget(List<String> target, Path dataset) {
