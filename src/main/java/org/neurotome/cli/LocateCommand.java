@@ -268,8 +268,8 @@ public final class LocateCommand implements Callable<Integer> {
     /** The analysis the options ask for. */
     private AnalysisSpec spec(LanguageModel lm, PromptSet prompts) {
         return switch (method) {
-            case "head-scan" -> new AnalysisSpec.HeadScan(by);
-            case "attribution" -> new AnalysisSpec.Attribution(neuronPath(), scoring());
+            case "head-scan" -> new AnalysisSpec.HeadScan(by, 1);
+            case "attribution" -> new AnalysisSpec.Attribution(neuronPath(), scoring(), 1);
             case "expert-scan" -> new AnalysisSpec.ExpertScan();
             case "expert-attribution" -> new AnalysisSpec.ExpertAttribution();
             case "expert-usage" -> new AnalysisSpec.ExpertUsage();

@@ -115,6 +115,27 @@ public final class HeadScan {
         return runShard(model.transformer(), prompts, shard, shards, options, model::requireFinite);
     }
 
+    /** How many batches of cases the scan of {@code prompts} forms ({@link #runShard}): at most as many shards. */
+    public static int batches(ModelConfig c, PromptSet prompts, Options options) {
+        int cases = prompts.cases().size();
+        if (cases == 0) {
+            return 0;
+        }
+        int maxLen = 1;
+        for (int i = 0, step = 0; i < cases; i++) {
+            Row row = Row.of(prompts, i, step);
+            maxLen = Math.max(maxLen, row.context().length);
+            step += row.positions().length;
+        }
+        return Math.ceilDiv(cases, caseRows(c, cases, maxLen, options));
+    }
+
+    /** Cases in one batch: as many as one forward of every head ablated holds, at least one. */
+    private static int caseRows(ModelConfig c, int cases, int maxLen, Options options) {
+        long rowsPerForward = Math.max(1, options.batchElements() / elementsPerRow(c, maxLen));
+        return Math.clamp(rowsPerForward / c.numHeads(), 1, cases);
+    }
+
     /**
      * Shard {@code shard} (0-based) of {@code shards} of the scan: the batches of cases the whole
      * scan forms (their size set by the longest case of all of {@code prompts}, padding per
@@ -144,7 +165,7 @@ public final class HeadScan {
         }
         int maxLen = all.stream().mapToInt(r -> r.context().length).max().orElseThrow();
         long rowsPerForward = Math.max(1, options.batchElements() / elementsPerRow(c, maxLen));
-        int caseRows = Math.clamp(rowsPerForward / heads, 1, all.size());
+        int caseRows = caseRows(c, all.size(), maxLen, options);
         int group = Math.clamp(rowsPerForward / caseRows, 1, heads);
         int batches = Math.ceilDiv(all.size(), caseRows);
         int fromCase = Math.min(all.size(), (int) ((long) shard * batches / shards) * caseRows);

@@ -72,10 +72,11 @@ final class AnalysisRunner {
         Provenance prov = new Provenance(Provenance.model(model, recorded.apply(model.dir())), null, input, parameters);
         Analyses.Context ctx = context(a.id());
         return switch (a) {
-            case Locate.HeadScan h -> Analyses.run(model, prompts, new AnalysisSpec.HeadScan(null), perCase, ctx,
+            case Locate.HeadScan h -> Analyses.run(model, prompts, new AnalysisSpec.HeadScan(null, h.shards()), perCase, ctx,
                     out -> Findings.headScan(((Analyses.HeadScanned) out).result(), prov, 0, tok, perCase));
             case Locate.Attribution at -> Analyses.run(model, prompts,
-                    new AnalysisSpec.Attribution(Attribution.NeuronPath.VALUE_PROJECTIONS, a.scoring().alsoFor(alsoFor)),
+                    new AnalysisSpec.Attribution(Attribution.NeuronPath.VALUE_PROJECTIONS, a.scoring().alsoFor(alsoFor),
+                            at.shards()),
                     perCase, ctx,
                     out -> Findings.attribution(((Analyses.Attributed) out).result(), prov, 0, tok, perCase));
             case Locate.Cna c -> cna(c, alsoFor, prompts, selections, perCase, prov, tok, ctx);
