@@ -31,6 +31,7 @@ import java.util.List;
 import java.util.function.BiFunction;
 import java.util.function.Consumer;
 import java.util.function.Function;
+import java.util.function.IntFunction;
 
 /**
  * The one place an {@link AnalysisSpec} becomes calls into the analyses: which engine runs,
@@ -50,9 +51,10 @@ public final class Analyses {
      * @param log      one line per stage of a LoRA scan
      * @param describe how a second model is recorded, given the path the spec named it by (the
      *                 checkpoint compared with; the model's own for the model with an adapter)
+     * @param shards   where the shards of an analysis run in shards are computed and kept
      */
     public record Context(Device device, MemoryBudget budget, Progress progress, Consumer<String> log,
-                          BiFunction<LanguageModel, Path, ObjectNode> describe) {
+                          BiFunction<LanguageModel, Path, ObjectNode> describe, ShardStore shards) {
     }
 
     /** What an analysis produced. */
@@ -122,10 +124,8 @@ public final class Analyses {
             return HeadScan.run(model, prompts, options);
         }
         checkShards(h.shards(), HeadScan.batches(model.config(), prompts, options), "batch", "batches", "head scan");
-        List<HeadScanShard> shards = new ArrayList<>();
-        for (int i = 0; i < h.shards(); i++) {
-            shards.add(HeadScan.runShard(model, prompts, i, h.shards(), options));
-        }
+        List<HeadScanShard> shards = shards(h.shards(), ctx.shards(), new ShardStore.Codec<>(HeadScanShard::write,
+                HeadScanShard::read), i -> HeadScan.runShard(model, prompts, i, h.shards(), options));
         return HeadScanResult.merge(prompts, shards, options.groupBy());
     }
 
@@ -141,11 +141,23 @@ public final class Analyses {
                     + "every component: it takes neither per_case nor a bounded top");
         }
         checkShards(at.shards(), a.passes(prompts), "pass", "passes", "attribution");
-        List<AttributionShard> shards = new ArrayList<>();
-        for (int i = 0; i < at.shards(); i++) {
-            shards.add(a.runShard(prompts, i, at.shards()));
-        }
+        List<AttributionShard> shards = shards(at.shards(), ctx.shards(), new ShardStore.Codec<>(
+                AttributionShard::write, AttributionShard::read), i -> a.runShard(prompts, i, at.shards()));
         return AttributionResult.merge(prompts, shards);
+    }
+
+    /** Shards 0 … n−1 from {@code store}: each offered for computing first, then each read or computed, in order. */
+    private static <S> List<S> shards(int n, ShardStore store, ShardStore.Codec<S> codec, IntFunction<S> compute) {
+        for (int i = 0; i < n; i++) {
+            int shard = i;
+            store.offer(i, n, codec, () -> compute.apply(shard));
+        }
+        List<S> out = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            int shard = i;
+            out.add(store.shard(i, n, codec, () -> compute.apply(shard)));
+        }
+        return out;
     }
 
     /** Refuses more shards than the analysis has units of work ({@code units} batches or passes) to split. */

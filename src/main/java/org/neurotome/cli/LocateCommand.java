@@ -175,7 +175,7 @@ public final class LocateCommand implements Callable<Integer> {
             Provenance prov = new Provenance(Provenance.model(lm), null, in.description, parameters());
             TextTokenizer tok = lm.tokenizer().orElse(null);
             Analyses.Context ctx = new Analyses.Context(run.device.resolve(), run.resources.budget(), progress, line -> { },
-                    (other, named) -> Provenance.model(other));
+                    (other, named) -> Provenance.model(other), org.neurotome.analysis.ShardStore.OWN);
             Shown shown = Analyses.run(lm, in.prompts, spec(lm, in.prompts), perCase, ctx, outcome -> {
                 progress.finish();
                 return show(lm, outcome, prov, tok, out);

@@ -5,6 +5,7 @@ import org.neurotome.Json;
 import org.neurotome.NeurotomeException;
 import org.neurotome.analysis.Analyses;
 import org.neurotome.analysis.AnalysisSpec;
+import org.neurotome.analysis.ShardStore;
 import org.neurotome.arch.Head;
 import org.neurotome.cna.Attribution;
 import org.neurotome.cna.Findings;
@@ -63,14 +64,16 @@ final class AnalysisRunner {
      * @param alsoFor    smaller tops whose bounded searches the findings state too (a sweep's shared ranking)
      * @param selections what earlier steps' {@code ${id}}s stand for (CNA's {@code ablate})
      * @param perCase    keep each case's own ranking (a select asks for {@code per_case})
+     * @param shards     where the analysis's shards are computed, when it runs in shards
      */
-    Findings run(Locate.Analysis a, List<Integer> alsoFor, Map<String, Selection> selections, boolean perCase) {
+    Findings run(Locate.Analysis a, List<Integer> alsoFor, Map<String, Selection> selections, boolean perCase,
+                 ShardStore shards) {
         PromptSet prompts = prompts(a, a.prompts());
         ObjectNode input = describe(a, prompts);
         ObjectNode parameters = parameters(a, perCase, Json.MAPPER.createObjectNode());
         TextTokenizer tok = model.tokenizer().orElse(null);
         Provenance prov = new Provenance(Provenance.model(model, recorded.apply(model.dir())), null, input, parameters);
-        Analyses.Context ctx = context(a.id());
+        Analyses.Context ctx = context(a.id(), shards);
         return switch (a) {
             case Locate.HeadScan h -> Analyses.run(model, prompts, new AnalysisSpec.HeadScan(null, h.shards()), perCase, ctx,
                     out -> Findings.headScan(((Analyses.HeadScanned) out).result(), prov, 0, tok, perCase));
@@ -116,9 +119,9 @@ final class AnalysisRunner {
         return bestLayers;
     }
 
-    private Analyses.Context context(String id) {
+    private Analyses.Context context(String id, ShardStore shards) {
         return new Analyses.Context(device, budget, progress, line -> log.accept(id + ": " + line),
-                (m, named) -> modelRecord(m, named));
+                (m, named) -> modelRecord(m, named), shards);
     }
 
     /**

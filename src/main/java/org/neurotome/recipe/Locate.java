@@ -103,6 +103,11 @@ public sealed interface Locate permits Locate.Analysis, Locate.FindingsFile {
             return AnalysisInput.of(prompts(), tokenIds(), dataset(), where(), limit());
         }
 
+        /** How many shards the analysis runs in ({@code shards}; 1 where the method has no such key). */
+        default Integer shards() {
+            return 1;
+        }
+
         /** The method name as written in a recipe. */
         default String method() {
             return methods().entrySet().stream().filter(e -> e.getValue() == getClass())

@@ -143,7 +143,7 @@ final class StageExecutor implements AutoCloseable {
         requireRanked(a);
         options.log().accept("locate " + a.id() + ": " + a.method());
         Findings full = options.analyses().findings(i, a, (wider, tops) -> runner.run(wider, tops, selections,
-                perCase(a.id())));
+                perCase(a.id()), options.analyses().shards(i)));
         Findings f = full.restrict(a.top(), a.layers()).withParameters(AnalysisRunner.parameters(a,
                 perCase(a.id()), (ObjectNode) full.document().path("parameters")));
         findings.put(a.id(), f);
