@@ -12,7 +12,6 @@ import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.function.ToIntFunction;
 
 /**
@@ -43,8 +42,7 @@ public sealed interface Edit {
     }
 
     /**
-     * The heads or neurons the edit names, literally or as a {@link Reference}; the experts
-     * of {@code zero-experts} and {@code prune-experts} (always listed); null for
+     * The heads, neurons or experts the edit names, literally or as a {@link Reference}; null for
      * {@code compact} and {@code merge-lora}, which name none.
      */
     default Object components() {
@@ -144,7 +142,7 @@ public sealed interface Edit {
             if (remove == null) {
                 remove = List.of(ComponentKind.HEADS, ComponentKind.NEURONS);
             }
-            if (remove.isEmpty() || remove.stream().anyMatch(Objects::isNull)
+            if (remove.isEmpty() || remove.stream().anyMatch(k -> k == null || k == ComponentKind.EXPERTS)
                     || EnumSet.copyOf(remove).size() != remove.size()) {
                 throw SchemaViolation.of("invalid value").at("remove").gotText(String.valueOf(remove))
                         .allowed("a list of distinct kinds: heads, neurons");
@@ -198,7 +196,8 @@ public sealed interface Edit {
 
     private static void requireExperts(ExpertSet experts) {
         if (experts == null) {
-            throw SchemaViolation.missingKey("experts", "experts as {layer: 1, expert: 5}, 1.5 or [1, 5], or a list of them");
+            throw SchemaViolation.missingKey("experts",
+                    "experts as {layer: 1, expert: 5}, 1.5 or [1, 5], a list of them, or ${id} of a select");
         }
     }
 

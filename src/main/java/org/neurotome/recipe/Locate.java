@@ -29,8 +29,8 @@ public sealed interface Locate permits Locate.Analysis, Locate.FindingsFile {
     String id();
 
     /**
-     * The kinds of findings this step can yield: the expert analyses rank experts, which no
-     * select takes; a findings file's kinds are known only when it is read.
+     * The kinds of findings this step can yield: the expert analyses rank experts, which a
+     * select takes per sparse layer; a findings file's kinds are known only when it is read.
      */
     default Set<ComponentKind> yields() {
         return switch (this) {
@@ -38,9 +38,9 @@ public sealed interface Locate permits Locate.Analysis, Locate.FindingsFile {
             case Attribution a -> EnumSet.of(ComponentKind.HEADS, ComponentKind.NEURONS);
             case Cna c -> EnumSet.of(ComponentKind.NEURONS);
             case LoraScan l -> EnumSet.of(ComponentKind.NEURONS);
-            case ExpertScan e -> EnumSet.noneOf(ComponentKind.class);
-            case ExpertAttribution e -> EnumSet.noneOf(ComponentKind.class);
-            case ExpertUsage e -> EnumSet.noneOf(ComponentKind.class);
+            case ExpertScan e -> EnumSet.of(ComponentKind.EXPERTS);
+            case ExpertAttribution e -> EnumSet.of(ComponentKind.EXPERTS);
+            case ExpertUsage e -> EnumSet.of(ComponentKind.EXPERTS);
             case FindingsFile f -> EnumSet.of(ComponentKind.HEADS, ComponentKind.NEURONS);
         };
     }
@@ -235,8 +235,7 @@ public sealed interface Locate permits Locate.Analysis, Locate.FindingsFile {
     /**
      * {@code method: expert-scan} (a mixture of experts; docs/findings.md): remove each expert of
      * each sparse layer from its routing in turn and rank the experts by the drop in target
-     * probability (prompts) or accuracy (dataset). Its findings rank experts, which no select
-     * takes: it yields neither heads nor neurons.
+     * probability (prompts) or accuracy (dataset). Yields experts.
      */
     record ExpertScan(String id, List<String> prompts, List<List<Integer>> tokenIds, Path dataset, LabelFilter where,
                       Integer limit,
@@ -251,8 +250,7 @@ public sealed interface Locate permits Locate.Analysis, Locate.FindingsFile {
 
     /**
      * {@code method: expert-attribution} (a mixture of experts): the log-probability increase of
-     * every routed expert's weighted output for the target. Ranks experts; yields neither heads
-     * nor neurons.
+     * every routed expert's weighted output for the target. Yields experts.
      */
     record ExpertAttribution(String id, List<String> prompts, List<List<Integer>> tokenIds, Path dataset,
                              LabelFilter where, Integer limit,
@@ -268,7 +266,7 @@ public sealed interface Locate permits Locate.Analysis, Locate.FindingsFile {
     /**
      * {@code method: expert-usage} (a mixture of experts): selection count, frequency, mean
      * routing weight and REAP saliency of every expert over every position of the inputs. Ranks
-     * experts by saliency; yields neither heads nor neurons.
+     * experts by saliency; yields experts.
      */
     record ExpertUsage(String id, List<String> prompts, List<List<Integer>> tokenIds, Path dataset, LabelFilter where,
                        Integer limit, LayerRange layers, Integer top) implements Analysis {
