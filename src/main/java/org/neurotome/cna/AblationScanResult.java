@@ -58,6 +58,21 @@ public abstract sealed class AblationScanResult permits HeadScanResult, ExpertSc
         return singleCase() ? "drop" : "accuracy_drop";
     }
 
+    /** What ablating one unit did to the targets, against the unablated model. */
+    public interface Effect {
+        double prob();
+
+        double logprob();
+
+        double drop();
+
+        double logprobDrop();
+
+        double accuracy();
+
+        double accuracyDrop();
+    }
+
     boolean singleCase() {
         return caseSteps.cases() == 1;
     }

@@ -6,6 +6,7 @@ import org.neurotome.arch.ModelConfig;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 
 /**
  * Comparative Neuron Analysis (docs/method.md A4; Yu &amp; Ananiadou, EMNLP 2024, §4.1 and
@@ -23,17 +24,11 @@ import java.util.List;
 public final class Comparison {
     /** What run B is. */
     public enum Kind {
-        HEADS_ABLATED("heads-ablated"), CHECKPOINTS("checkpoints"), ADAPTER("adapter"), CONTRAST("contrast");
+        HEADS_ABLATED, CHECKPOINTS, ADAPTER, CONTRAST;
 
-        private final String key;
-
-        Kind(String key) {
-            this.key = key;
-        }
-
-        /** The name written into findings. */
+        /** The name written into findings: the constant's, in lower case with '-' between words. */
         public String key() {
-            return key;
+            return name().toLowerCase(Locale.ROOT).replace('_', '-');
         }
     }
 

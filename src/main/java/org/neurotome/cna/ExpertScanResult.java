@@ -25,7 +25,7 @@ public final class ExpertScanResult extends AblationScanResult {
      * @param accuracyDrop unablated accuracy minus {@code accuracy}, in points
      */
     public record ExpertEffect(int layer, int expert, double prob, double logprob, double drop, double logprobDrop,
-                               double accuracy, double accuracyDrop) {
+                               double accuracy, double accuracyDrop) implements Effect {
     }
 
     private final List<Integer> sparseLayers;

@@ -146,10 +146,7 @@ public final class Findings {
     /** The findings of a head scan: heads ranked by {@link HeadScanResult#rankedBy()}. */
     public static Findings headScan(HeadScanResult r, Provenance p, int top, TextTokenizer tok, boolean perCase) {
         ObjectNode d = header("head-scan", p, r.prompts(), r.targets(), tok);
-        ObjectNode base = d.putObject("base");
-        num(base, "prob", r.baseProb());
-        num(base, "logprob", r.baseLogprob());
-        num(base, "accuracy", r.baseAccuracy());
+        ObjectNode base = base(d, r);
         if (!r.groupBy().isEmpty()) {
             base.set("by_label", labels(r.baseByLabel(), false));
         }
@@ -159,12 +156,7 @@ public final class Findings {
         for (HeadScanResult.HeadEffect e : ranked.subList(0, limit(top, ranked.size()))) {
             ObjectNode o = heads.addObject();
             o.put("layer", e.head().layer()).put("head", e.head().head());
-            num(o, "prob", e.prob());
-            num(o, "logprob", e.logprob());
-            num(o, "drop", e.drop());
-            num(o, "logprob_drop", e.logprobDrop());
-            num(o, "accuracy", e.accuracy());
-            num(o, "accuracy_drop", e.accuracyDrop());
+            effect(o, e);
             num(o, "relative_drop", e.relativeDrop());
             if (!r.groupBy().isEmpty()) {
                 o.set("by_label", labels(e.byLabel(), true));
@@ -196,8 +188,7 @@ public final class Findings {
         }
         scoring(d, r.scored());
         d.putObject("rank").put("heads", "score").put("neurons", "score");
-        d.set("heads", headScores(AttributionResult.heads(r.mean(), top)));
-        d.set("neurons", neuronScores(AttributionResult.neurons(r.mean(), top)));
+        scores(d, r.mean(), top);
         ArrayNode layers = d.putArray("layers");
         ComponentScores m = r.mean();
         for (int l = 0; l < m.attention().length; l++) {
@@ -213,8 +204,7 @@ public final class Findings {
                 StepScores st = r.steps().get(s);
                 ObjectNode o = position(cases, r.prompts(), s, st.target(), tok);
                 num(o, "prob", st.prob());
-                o.set("heads", headScores(AttributionResult.heads(st.scores(), top)));
-                o.set("neurons", neuronScores(AttributionResult.neurons(st.scores(), top)));
+                scores(o, st.scores(), top);
             }
         }
         return new Findings(d, "attribution");
@@ -262,23 +252,12 @@ public final class Findings {
     /** The findings of an expert scan: experts ranked by {@link ExpertScanResult#rankedBy()}. */
     public static Findings expertScan(ExpertScanResult r, Provenance p, int top, TextTokenizer tok) {
         ObjectNode d = header("expert-scan", p, r.prompts(), r.targets(), tok);
-        ObjectNode base = d.putObject("base");
-        num(base, "prob", r.baseProb());
-        num(base, "logprob", r.baseLogprob());
-        num(base, "accuracy", r.baseAccuracy());
-        d.putObject("rank").putNull("heads").putNull("neurons").put("experts", r.rankedBy());
-        d.putArray("heads");
-        d.putArray("neurons");
-        ArrayNode experts = d.putArray("experts");
+        base(d, r);
+        ArrayNode experts = experts(d, r.rankedBy());
         List<ExpertScanResult.ExpertEffect> ranked = r.ranked();
         for (ExpertScanResult.ExpertEffect e : ranked.subList(0, limit(top, ranked.size()))) {
             ObjectNode o = experts.addObject().put("layer", e.layer()).put("expert", e.expert());
-            num(o, "prob", e.prob());
-            num(o, "logprob", e.logprob());
-            num(o, "drop", e.drop());
-            num(o, "logprob_drop", e.logprobDrop());
-            num(o, "accuracy", e.accuracy());
-            num(o, "accuracy_drop", e.accuracyDrop());
+            effect(o, e);
         }
         return new Findings(d, "expert scan");
     }
@@ -290,10 +269,7 @@ public final class Findings {
         ObjectNode base = d.putObject("base");
         num(base, "prob", r.baseProb());
         num(base, "logprob", r.baseLogprob());
-        d.putObject("rank").putNull("heads").putNull("neurons").put("experts", "score");
-        d.putArray("heads");
-        d.putArray("neurons");
-        ArrayNode experts = d.putArray("experts");
+        ArrayNode experts = experts(d, "score");
         List<ExpertAttributionResult.ExpertScore> ranked = r.ranked();
         for (ExpertAttributionResult.ExpertScore e : ranked.subList(0, limit(top, ranked.size()))) {
             num(experts.addObject().put("layer", e.layer()).put("expert", e.expert()), "score", e.score());
@@ -342,10 +318,7 @@ public final class Findings {
         d.putNull("target");
         d.remove("target_ids");
         d.put("tokens", r.tokens());
-        d.putObject("rank").putNull("heads").putNull("neurons").put("experts", "reap");
-        d.putArray("heads");
-        d.putArray("neurons");
-        ArrayNode experts = d.putArray("experts");
+        ArrayNode experts = experts(d, "reap");
         List<ExpertUsageResult.ExpertStats> ranked = r.ranked();
         for (ExpertUsageResult.ExpertStats e : ranked.subList(0, limit(top, ranked.size()))) {
             usage(experts.addObject().put("layer", e.layer()).put("expert", e.expert()), e);
@@ -366,6 +339,32 @@ public final class Findings {
             }
         }
         return new Findings(d, "expert usage");
+    }
+
+    /** {@code base}: the unablated model's mean probability, log-probability and accuracy. */
+    private static ObjectNode base(ObjectNode d, AblationScanResult r) {
+        ObjectNode base = d.putObject("base");
+        num(base, "prob", r.baseProb());
+        num(base, "logprob", r.baseLogprob());
+        num(base, "accuracy", r.baseAccuracy());
+        return base;
+    }
+
+    private static void effect(ObjectNode o, AblationScanResult.Effect e) {
+        num(o, "prob", e.prob());
+        num(o, "logprob", e.logprob());
+        num(o, "drop", e.drop());
+        num(o, "logprob_drop", e.logprobDrop());
+        num(o, "accuracy", e.accuracy());
+        num(o, "accuracy_drop", e.accuracyDrop());
+    }
+
+    /** The ranking of an expert analysis by {@code rankedBy}: no heads, no neurons, the experts' array to fill. */
+    private static ArrayNode experts(ObjectNode d, String rankedBy) {
+        d.putObject("rank").putNull("heads").putNull("neurons").put("experts", rankedBy);
+        d.putArray("heads");
+        d.putArray("neurons");
+        return d.putArray("experts");
     }
 
     private static void usage(ObjectNode o, ExpertUsageResult.ExpertStats e) {
@@ -477,23 +476,18 @@ public final class Findings {
         return o;
     }
 
-    private static ArrayNode headScores(List<AttributionResult.HeadScore> scores) {
-        ArrayNode a = Json.MAPPER.createArrayNode();
-        for (AttributionResult.HeadScore h : scores) {
-            ObjectNode o = a.addObject().put("layer", h.head().layer()).put("head", h.head().head());
-            num(o, "score", h.score());
+    /** {@code heads} and {@code neurons}: the first {@code top} of each in {@code scores}, ranked by score. */
+    private static void scores(ObjectNode o, ComponentScores scores, int top) {
+        ArrayNode heads = o.putArray("heads");
+        for (AttributionResult.HeadScore h : AttributionResult.heads(scores, top)) {
+            num(heads.addObject().put("layer", h.head().layer()).put("head", h.head().head()), "score", h.score());
         }
-        return a;
-    }
-
-    private static ArrayNode neuronScores(List<AttributionResult.NeuronScore> scores) {
-        ArrayNode a = Json.MAPPER.createArrayNode();
-        for (AttributionResult.NeuronScore n : scores) {
-            ObjectNode o = a.addObject().put("layer", n.neuron().layer()).put("neuron", n.neuron().neuron());
-            num(o, "score", n.score());
-            num(o, "coef", n.coef());
+        ArrayNode neurons = o.putArray("neurons");
+        for (AttributionResult.NeuronScore n : AttributionResult.neurons(scores, top)) {
+            ObjectNode e = neurons.addObject().put("layer", n.neuron().layer()).put("neuron", n.neuron().neuron());
+            num(e, "score", n.score());
+            num(e, "coef", n.coef());
         }
-        return a;
     }
 
     private static ArrayNode differences(ComparisonResult r, List<ComparisonResult.NeuronDifference> ranked,

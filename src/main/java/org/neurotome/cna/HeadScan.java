@@ -17,7 +17,9 @@ import org.neurotome.model.Transformer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.function.BiFunction;
 import java.util.function.Consumer;
+import java.util.stream.IntStream;
 
 /**
  * The head scan of docs/method.md A3 (Yu &amp; Ananiadou, EMNLP 2024, §3.2 and
@@ -128,8 +130,30 @@ public final class HeadScan {
             throw NeurotomeException.badInput("shard " + shard + " of " + shards + ": want 0 <= shard < shards");
         }
         ModelConfig c = transformer.config();
-        int layers = c.numLayers();
         int heads = c.numHeads();
+        List<Row> all = rows(prompts, c);
+        int[] batching = batching(c, all, heads, options.batchElements());
+        int caseRows = batching[0];
+        int batches = Math.ceilDiv(all.size(), caseRows);
+        int fromCase = Math.min(all.size(), (int) ((long) shard * batches / shards) * caseRows);
+        int toCase = Math.min(all.size(), (int) ((long) (shard + 1) * batches / shards) * caseRows);
+        List<Row> rows = all.subList(fromCase, toCase);
+        int firstStep = fromCase < all.size() ? all.get(fromCase).firstStep() : prompts.steps().size();
+        Measured m = ablateEach(transformer, rows, firstStep, caseRows, batching[1],
+                IntStream.range(0, c.numLayers()).boxed().toList(), heads, (row, l, h) -> new HeadScale(row, l, h, 0f),
+                ForwardRequest::withHeadScales, finiteCheck, options.progress(), "head ablations");
+        return new HeadScanShard(shard, shards, prompts.digest(), firstStep, m.target(), m.baseLogprob(),
+                m.baseTop1(), m.logprob(), m.top1());
+    }
+
+    /** How many batches of cases the scan of {@code prompts} forms ({@link #runShard}): at most as many shards. */
+    public static int batches(ModelConfig c, PromptSet prompts, Options options) {
+        List<Row> all = rows(prompts, c);
+        return all.isEmpty() ? 0 : Math.ceilDiv(all.size(), batching(c, all, c.numHeads(), options.batchElements())[0]);
+    }
+
+    /** Every case of {@code prompts} as a row, its steps numbered on from the rows before it; a target outside the vocabulary is refused. */
+    static List<Row> rows(PromptSet prompts, ModelConfig c) {
         for (PromptSet.Step s : prompts.steps()) {
             if (s.target() >= c.vocabSize()) {
                 throw NeurotomeException.badInput("target id " + s.target() + " is outside the vocabulary of size "
@@ -142,27 +166,53 @@ public final class HeadScan {
             all.add(row);
             step += row.positions().length;
         }
-        int maxLen = all.stream().mapToInt(r -> r.context().length).max().orElseThrow();
-        long rowsPerForward = Math.max(1, options.batchElements() / elementsPerRow(c, maxLen));
-        int caseRows = Math.clamp(rowsPerForward / heads, 1, all.size());
-        int group = Math.clamp(rowsPerForward / caseRows, 1, heads);
-        int batches = Math.ceilDiv(all.size(), caseRows);
-        int fromCase = Math.min(all.size(), (int) ((long) shard * batches / shards) * caseRows);
-        int toCase = Math.min(all.size(), (int) ((long) (shard + 1) * batches / shards) * caseRows);
-        List<Row> rows = all.subList(fromCase, toCase);
-        int firstStep = fromCase < all.size() ? all.get(fromCase).firstStep() : prompts.steps().size();
-        int n = rows.stream().mapToInt(r -> r.positions().length).sum();
+        return all;
+    }
 
+    /**
+     * How a scan of {@code units} units per layer batches {@code rows}: the cases per batch and
+     * the ablated copies of each per request, so a request's rows stay within
+     * {@code batchElements} (set by the longest row).
+     */
+    static int[] batching(ModelConfig c, List<Row> rows, int units, long batchElements) {
+        int maxLen = rows.stream().mapToInt(r -> r.context().length).max().orElseThrow();
+        long rowsPerForward = Math.max(1, batchElements / elementsPerRow(c, maxLen));
+        int caseRows = Math.clamp(rowsPerForward / units, 1, rows.size());
+        return new int[] {caseRows, Math.clamp(rowsPerForward / caseRows, 1, units)};
+    }
+
+    /** How a scan takes out one unit (a head, an expert): the intervention on batch row {@code row} ablating unit {@code unit} of layer {@code layer}. */
+    interface UnitAblation<T> {
+        T of(int row, int layer, int unit);
+    }
+
+    /**
+     * What a scan measured at each step, at index step − first step: the target, its unablated
+     * log-probability and top-1 hit, and per scanned layer and unit the ablated ones.
+     */
+    record Measured(int[] target, float[] baseLogprob, boolean[] baseTop1, float[][][] logprob, boolean[][][] top1) {
+    }
+
+    /**
+     * The scan itself, for heads and experts alike: {@code rows} (whose steps begin at
+     * {@code firstStep}) in batches of {@code caseRows} cases, each run once unablated with
+     * {@code resid_pre} recorded at every scanned layer; then for each scanned layer every unit
+     * ablated by {@code ablation}, {@code group} ablated copies of each case per request (which
+     * {@code carrying} attaches the group's ablations to), resuming from that layer's recorded
+     * residual. A batch's requests go to the forward pass together.
+     */
+    static <T> Measured ablateEach(Transformer transformer, List<Row> rows, int firstStep, int caseRows, int group,
+                                   List<Integer> layers, int units, UnitAblation<T> ablation,
+                                   BiFunction<ForwardRequest, List<T>, ForwardRequest> carrying,
+                                   Consumer<NDArray> finiteCheck, Progress progress, String phase) {
+        int n = rows.stream().mapToInt(r -> r.positions().length).sum();
         int[] target = new int[n];
         float[] baseLogprob = new float[n];
         boolean[] baseTop1 = new boolean[n];
-        float[][][] logprob = new float[layers][heads][n];
-        boolean[][][] top1 = new boolean[layers][heads][n];
-        List<String> taps = new ArrayList<>();
-        for (int l = 0; l < layers; l++) {
-            taps.add(Tap.residPre(l));
-        }
-        long total = (long) layers * heads * rows.size();
+        float[][][] logprob = new float[layers.size()][units][n];
+        boolean[][][] top1 = new boolean[layers.size()][units][n];
+        List<String> taps = layers.stream().map(Tap::residPre).toList();
+        long total = (long) layers.size() * units * rows.size();
         long doneBefore = 0;
         for (int from = 0; from < rows.size(); from += caseRows) {
             List<Row> part = rows.subList(from, Math.min(rows.size(), from + caseRows));
@@ -174,39 +224,39 @@ public final class HeadScan {
                 finiteCheck.accept(base.logits());
                 int[] t = scoreBase(base.logits(), part, firstStep, target, baseLogprob, baseTop1);
                 List<ForwardRequest> ablations = new ArrayList<>();
-                List<int[]> at = new ArrayList<>();                                          // {layer, first head, heads}
-                for (int l = 0; l < layers; l++) {
+                List<int[]> at = new ArrayList<>();                                // {scanned layer, first unit, units}
+                for (int li = 0; li < layers.size(); li++) {
+                    int l = layers.get(li);
                     NDArray resid = base.tap(Tap.residPre(l));                                // [R, S, D]
-                    for (int g0 = 0; g0 < heads; g0 += group) {
-                        int g = Math.min(heads, g0 + group) - g0;
+                    for (int g0 = 0; g0 < units; g0 += group) {
+                        int g = Math.min(units, g0 + group) - g0;
                         int[] rowLengths = new int[r * g];
-                        List<HeadScale> ablate = new ArrayList<>();
+                        List<T> ablate = new ArrayList<>();
                         for (int i = 0; i < r; i++) {
                             for (int j = 0; j < g; j++) {
                                 rowLengths[i * g + j] = lengths[i];
-                                ablate.add(new HeadScale(i * g + j, l, g0 + j, 0f));
+                                ablate.add(ablation.of(i * g + j, l, g0 + j));
                             }
                         }
                         NDArray repeated = resid.repeat(0, g);                               // [R·G, S, D], row i·G + j
-                        ablations.add(ForwardRequest.fromResidual(l, repeated, rowLengths).withHeadScales(ablate)
+                        ablations.add(carrying.apply(ForwardRequest.fromResidual(l, repeated, rowLengths), ablate)
                                 .withAllLogits());
-                        at.add(new int[] {l, g0, g});
+                        at.add(new int[] {li, g0, g});
                     }
                 }
                 long[] done = {doneBefore};
                 transformer.forwardEach(ablations, (a, ab) -> {
-                    int l = at.get(a)[0];
+                    int li = at.get(a)[0];
                     int g0 = at.get(a)[1];
                     int g = at.get(a)[2];
-                    scatter(score(ab.logits(), part, g, t), part, firstStep, g0, g, target, logprob[l], top1[l]);
+                    scatter(score(ab.logits(), part, g, t), part, firstStep, g0, g, target, logprob[li], top1[li]);
                     done[0] += (long) r * g;
-                    options.progress().update("head ablations", done[0], total);
+                    progress.update(phase, done[0], total);
                 });
                 doneBefore = done[0];
             }
         }
-        return new HeadScanShard(shard, shards, HeadScanShard.digest(prompts), firstStep, target, baseLogprob,
-                baseTop1, logprob, top1);
+        return new Measured(target, baseLogprob, baseTop1, logprob, top1);
     }
 
     /**

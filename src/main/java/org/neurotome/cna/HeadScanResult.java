@@ -38,7 +38,7 @@ public final class HeadScanResult extends AblationScanResult {
      */
     public record HeadEffect(Head head, double prob, double logprob, double drop, double logprobDrop, double accuracy,
                              double accuracyDrop, double relativeDrop,
-                             SequencedMap<String, SequencedMap<String, LabelAccuracy>> byLabel) {
+                             SequencedMap<String, SequencedMap<String, LabelAccuracy>> byLabel) implements Effect {
     }
 
     private final List<String> groupBy;

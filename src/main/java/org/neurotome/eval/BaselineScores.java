@@ -6,7 +6,6 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.neurotome.Json;
 
-import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -77,12 +76,7 @@ public record BaselineScores(List<Scored> cases) {
 
     /** Reads what {@link #toJson} wrote; text that is not such a record is an {@link IllegalArgumentException}. */
     public static BaselineScores fromJson(String text) {
-        JsonNode n;
-        try {
-            n = Json.MAPPER.readTree(text);
-        } catch (JsonProcessingException e) {
-            throw new UncheckedIOException(e);
-        }
+        JsonNode n = Json.tree(text);
         List<Scored> cases = new ArrayList<>();
         for (JsonNode c : n.required("cases")) {
             List<TokenScore> tokens = new ArrayList<>();

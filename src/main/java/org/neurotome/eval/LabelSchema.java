@@ -1,5 +1,6 @@
 package org.neurotome.eval;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Collectors;
 
@@ -21,20 +22,23 @@ public record LabelSchema(String kindLabel, List<Rule> required, boolean paired)
                     Rule.string("operation", "+", "-", "*", "/"),
                     Rule.integer("template"),
                     Rule.integer("digits")), false);
-            case GENDER -> new LabelSchema("occupation", List.of(
-                    Rule.string("profession"),
-                    Rule.string("bias", "woman", "man"),
-                    Rule.string("gender", "woman", "man"),
-                    Rule.integer("template"),
-                    Rule.string("pair")), true);
-            case PRONOUN -> new LabelSchema("pronoun", List.of(
-                    Rule.string("profession"),
-                    Rule.string("bias", "woman", "man"),
-                    Rule.string("gender", "woman", "man"),
-                    Rule.string("pair")), true);
+            case GENDER -> gendered("occupation", Rule.integer("template"));
+            case PRONOUN -> gendered("pronoun");
             case FACTUAL -> new LabelSchema("factual", List.of(), false);
             case LANGUAGE -> new LabelSchema("language", List.of(), false);
         };
+    }
+
+    /**
+     * The schema of woman/man pairs about a profession: {@code profession}, {@code bias} and
+     * {@code gender}, then {@code more}, then {@code pair}.
+     */
+    private static LabelSchema gendered(String kindLabel, Rule... more) {
+        List<Rule> rules = new ArrayList<>(List.of(Rule.string("profession"), Rule.string("bias", "woman", "man"),
+                Rule.string("gender", "woman", "man")));
+        rules.addAll(List.of(more));
+        rules.add(Rule.string("pair"));
+        return new LabelSchema(kindLabel, List.copyOf(rules), true);
     }
 
     /** The required label names, comma-separated. */

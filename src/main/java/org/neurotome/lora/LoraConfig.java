@@ -17,6 +17,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Function;
+import java.util.function.Predicate;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
@@ -375,25 +377,23 @@ public record LoraConfig(int r, double alpha, List<String> targetModules, String
         }
 
         String text(String key, String absent) {
+            return optional(key, absent, JsonNode::isTextual, "a string", JsonNode::asText);
+        }
+
+        boolean bool(String key) {
+            return optional(key, false, JsonNode::isBoolean, "true or false", JsonNode::asBoolean);
+        }
+
+        /** The value of an optional key: {@code absent} when it is missing or null, else one that {@code is} accepts. */
+        private <T> T optional(String key, T absent, Predicate<JsonNode> is, String allowed, Function<JsonNode, T> value) {
             JsonNode v = root.get(key);
             if (v == null || v.isNull()) {
                 return absent;
             }
-            if (!v.isTextual()) {
-                throw bad(key, v.toString(), "a string");
+            if (!is.test(v)) {
+                throw bad(key, v.toString(), allowed);
             }
-            return v.asText();
-        }
-
-        boolean bool(String key) {
-            JsonNode v = root.get(key);
-            if (v == null || v.isNull()) {
-                return false;
-            }
-            if (!v.isBoolean()) {
-                throw bad(key, v.toString(), "true or false");
-            }
-            return v.asBoolean();
+            return value.apply(v);
         }
 
         int rank(String key, JsonNode v) {

@@ -15,6 +15,10 @@ import java.util.regex.Pattern;
  * candidate and a baseline evaluated side by side share it too. A model whose float32 weights
  * fit keeps them ({@link Weights} resident); one that does not is streamed, one layer at a
  * time. A fixed allowance for the JVM and libtorch themselves is set aside first.
+ *
+ * <p>A stage of a recipe's plan works in a {@link #share} of the budget, the bytes its plan
+ * gave it: what it reserves is reserved from the budget too, and it never has more than the
+ * budget has left (units of a sweep run side by side under one budget).
  */
 public final class MemoryBudget {
     /** What the JVM and libtorch hold before any weight is read. */
@@ -29,11 +33,18 @@ public final class MemoryBudget {
 
     private final long limit;
     private final String origin;
+    /** The budget a share is carved from; null for a command's own budget. */
+    private final MemoryBudget parent;
     private long reserved;
 
     private MemoryBudget(long limit, String origin) {
+        this(limit, origin, null);
+    }
+
+    private MemoryBudget(long limit, String origin, MemoryBudget parent) {
         this.limit = limit;
         this.origin = origin;
+        this.parent = parent;
     }
 
     /** A budget of {@code bytes}; {@code origin} says where it came from, for messages. */
@@ -79,7 +90,15 @@ public final class MemoryBudget {
         return new MemoryBudget(bytes.longValueExact(), "--max-memory " + written);
     }
 
-    /** The whole budget in bytes. */
+    /**
+     * A share of {@code bytes} of this budget for one stage of a plan, the runtime's allowance
+     * already set aside: what is reserved from it is reserved from this budget too.
+     */
+    public MemoryBudget share(long bytes) {
+        return new MemoryBudget(Math.max(0, bytes), origin, this);
+    }
+
+    /** The whole budget in bytes (a share's bytes). */
     public long limit() {
         return limit;
     }
@@ -89,15 +108,19 @@ public final class MemoryBudget {
         return origin;
     }
 
-    /** What is left for the next reservation, after the runtime's own allowance. */
+    /**
+     * What is left for the next reservation, after the runtime's own allowance; of a share, what
+     * is left of it, at most what the budget it was carved from has left.
+     */
     public synchronized long available() {
-        return Math.max(0, limit - RUNTIME_OVERHEAD - reserved);
+        long left = Math.max(0, limit - (parent == null ? RUNTIME_OVERHEAD : 0) - reserved);
+        return parent == null ? left : Math.min(left, parent.available());
     }
 
     /** Sets {@code bytes} aside until the reservation is closed (which the owner does when it closes). */
     public synchronized Reservation reserve(long bytes) {
         reserved += bytes;
-        return new Reservation(bytes);
+        return new Reservation(bytes, parent == null ? null : parent.reserve(bytes));
     }
 
     /** {@code bytes} in the most readable binary unit, e.g. {@code 810.0 MiB}. */
@@ -120,6 +143,9 @@ public final class MemoryBudget {
      * {@link #available()}, which stops at zero.
      */
     synchronized String smallestFor(long need, String what) {
+        if (parent != null) {
+            return parent.smallestFor(need, what);
+        }
         long bytes = RUNTIME_OVERHEAD + reserved + need;
         long mib = (bytes + (1L << 20) - 1) >> 20;
         return "the smallest --max-memory that works is " + mib + "m (" + format(RUNTIME_OVERHEAD) + " for the JVM and libtorch"
@@ -127,12 +153,14 @@ public final class MemoryBudget {
                 + " + " + format(need) + " " + what + ")";
     }
 
-    /** A share of the budget, given back on close. */
+    /** A part of the budget set aside, given back on close (to the budget a share is carved from too). */
     public final class Reservation implements AutoCloseable {
         private long bytes;
+        private final Reservation fromParent;
 
-        private Reservation(long bytes) {
+        private Reservation(long bytes, Reservation fromParent) {
             this.bytes = bytes;
+            this.fromParent = fromParent;
         }
 
         @Override
@@ -140,6 +168,9 @@ public final class MemoryBudget {
             synchronized (MemoryBudget.this) {
                 reserved -= bytes;
                 bytes = 0;
+            }
+            if (fromParent != null) {
+                fromParent.close();
             }
         }
     }

@@ -65,7 +65,8 @@ public final class Weights implements AutoCloseable {
     private final Arena arena;
     private final TensorSource source;
     private final boolean streaming;
-    private final MemoryBudget budget;
+    /** What the users of the weights work in: the budget they were loaded under, or a plan stage's share of it ({@link #workIn}). */
+    private MemoryBudget working;
     private final MemoryBudget.Reservation reservation;
     private final NDArray embedTable;
     private final NDArray posEmbed;
@@ -87,7 +88,7 @@ public final class Weights implements AutoCloseable {
         this.arena = b.arena;
         this.source = b.source;
         this.streaming = b.streaming;
-        this.budget = b.budget;
+        this.working = b.budget;
         this.reservation = b.reservation;
         this.embedTable = b.embedTable;
         this.posEmbed = b.posEmbed;
@@ -230,7 +231,24 @@ public final class Weights implements AutoCloseable {
 
     /** The memory the users of these weights work in beside them, shared out by its one owner. */
     public WorkingMemory memory() {
-        return new WorkingMemory(budget, streaming);
+        return new WorkingMemory(working, streaming);
+    }
+
+    /**
+     * Until the returned stage is closed, the users of these weights work in {@code share} (a
+     * plan stage's share of the budget they were loaded under) instead of in all that budget
+     * has left.
+     */
+    public Stage workIn(MemoryBudget share) {
+        MemoryBudget before = working;
+        working = share;
+        return () -> working = before;
+    }
+
+    /** A stage's share in force over the weights' users, until closed. */
+    public interface Stage extends AutoCloseable {
+        @Override
+        void close();
     }
 
     /**

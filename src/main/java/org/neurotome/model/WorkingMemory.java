@@ -6,16 +6,20 @@ import java.nio.file.Path;
 
 /**
  * The memory a loaded model's users may work in beside its weights, and how it is shared out:
- * the one place that divides what the {@link MemoryBudget} has left among a pass's working sets,
- * handed down with the weights ({@link Weights#memory()}) from the {@link Residency} chosen when
- * they were loaded. The forward pass, the analyses, the eval runner and LoRA training take their
- * share from here and never read the budget or the residency themselves.
+ * the one place that divides what is left among a pass's working sets, handed down with the
+ * weights ({@link Weights#memory()}) from the {@link Residency} chosen when they were loaded.
+ * What is divided is what the {@link MemoryBudget} they were loaded under has left, or, while a
+ * stage of a recipe's plan runs, what is left of the share the plan gave that stage
+ * ({@link Weights#workIn}). The forward pass, the analyses, the eval runner and LoRA training
+ * take their share from here and never read the budget or the residency themselves.
  *
- * <p>Each share is what the budget has left when it is asked (another model opened since then
- * leaves less), so a share is read where the work is sized, not kept:
+ * <p>Each share is of what is left when it is asked (another model opened since then leaves
+ * less), so a share is read where the work is sized, not kept:
  * <ul>
  * <li>a layer-major group of forward passes: all of it ({@link #passGroupBytes()});</li>
- * <li>attribution's rows recorded before they are scored together: half ({@link #recordedRowsBytes()});</li>
+ * <li>attribution's rows recorded before they are scored together: half ({@link #recordedRowsBytes()}),
+ *     read once when the attribution is made, since which rows are scored together decides its
+ *     scores to the last bit;</li>
  * <li>value directions projected onto the vocabulary at once: a sixteenth, counted in floats, so a
  *     quarter of it in bytes ({@link #projectedFloats()});</li>
  * <li>the vocabulary projection's cache: half, at most what it asks for ({@link #projectionCacheBytes}).</li>

@@ -40,23 +40,8 @@ public sealed interface AnalysisInput {
     /** Validates the input keys of an analysis step and returns the one form given. */
     static AnalysisInput of(List<String> prompts, List<List<Integer>> tokenIds, Path dataset,
                             LabelFilter where, Integer limit) {
-        List<String> given = new ArrayList<>();
-        if (prompts != null) {
-            given.add("prompts");
-        }
-        if (tokenIds != null) {
-            given.add("token_ids");
-        }
-        if (dataset != null) {
-            given.add("dataset");
-        }
-        if (given.isEmpty()) {
-            throw SchemaViolation.of("missing input: one of 'prompts', 'token_ids' or 'dataset'").aboutMapping();
-        }
-        if (given.size() > 1) {
-            throw SchemaViolation.of("conflicting inputs").at(given.get(1)).gotText(String.join(" and ", given))
-                    .allowed("one of prompts, token_ids, dataset");
-        }
+        SchemaViolation.requireOneOf("input", "'prompts', 'token_ids' or 'dataset'",
+                List.of("prompts", "token_ids", "dataset"), prompts, tokenIds, dataset);
         if (dataset == null) {
             if (where != null) {
                 throw SchemaViolation.of("'where' filters dataset cases; this step has no dataset").at("where")

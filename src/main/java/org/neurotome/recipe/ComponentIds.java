@@ -25,12 +25,12 @@ final class ComponentIds {
     }
 
     /**
-     * @param noun    "head" or "neuron", for messages
+     * @param noun    "head", "neuron" or "expert", for messages
      * @param example an example id for messages, e.g. "17.22"
      */
     static <T> List<T> read(JsonNode node, String noun, String example, BiFunction<Integer, Integer, T> make) {
         String allowed = "layer." + noun + " (e.g. " + example + "), a [layer, " + noun + "] pair, "
-                + "{layer: L, " + noun + ": K}, a list of those" + (noun.equals("expert") ? "" : ", or a ${reference}");
+                + "{layer: L, " + noun + ": K}, a list of those, or a ${reference}";
         if (!node.isArray()) {
             return List.of(one(node, noun, allowed, make, null));
         }

@@ -1,6 +1,8 @@
 package org.neurotome.recipe;
 
+import org.neurotome.arch.Head;
 import org.neurotome.arch.LayerRange;
+import org.neurotome.arch.Neuron;
 
 import org.neurotome.yaml.DiscriminatedDeserializer;
 import org.neurotome.yaml.SchemaViolation;
@@ -10,7 +12,7 @@ import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
+import java.util.function.ToIntFunction;
 
 /**
  * One weight edit of a recipe's {@code edit} list (docs/method.md A5, and a LoRA merge), chosen by {@code op}; each op
@@ -40,8 +42,7 @@ public sealed interface Edit {
     }
 
     /**
-     * The heads or neurons the edit names, literally or as a {@link Reference}; the experts
-     * of {@code zero-experts} and {@code prune-experts} (always listed); null for
+     * The heads, neurons or experts the edit names, literally or as a {@link Reference}; null for
      * {@code compact} and {@code merge-lora}, which name none.
      */
     default Object components() {
@@ -71,13 +72,7 @@ public sealed interface Edit {
             requireHeads(heads);
             requireLayers(layers, "the layers in which every other head is zeroed");
             if (heads instanceof HeadSet.Listed l) {
-                for (int i = 0; i < l.heads().size(); i++) {
-                    if (!layers.contains(l.heads().get(i).layer())) {
-                        throw SchemaViolation.of("head outside the kept layers " + layers + " (it would not be kept,"
-                                + " and every head of those layers would be zeroed)").at("heads", i)
-                                .gotText(l.heads().get(i).toString()).allowed("heads in layers " + layers);
-                    }
-                }
+                requireInLayers(l.heads(), Head::layer, layers, "head");
             }
         }
     }
@@ -110,13 +105,7 @@ public sealed interface Edit {
             requireNeurons(neurons);
             requireLayers(layers, "the layers in which every other neuron is zeroed");
             if (neurons instanceof NeuronSet.Listed l) {
-                for (int i = 0; i < l.neurons().size(); i++) {
-                    if (!layers.contains(l.neurons().get(i).layer())) {
-                        throw SchemaViolation.of("neuron outside the kept layers " + layers + " (it would not be kept,"
-                                + " and every neuron of those layers would be zeroed)").at("neurons", i)
-                                .gotText(l.neurons().get(i).toString()).allowed("neurons in layers " + layers);
-                    }
-                }
+                requireInLayers(l.neurons(), Neuron::layer, layers, "neuron");
             }
         }
     }
@@ -153,7 +142,7 @@ public sealed interface Edit {
             if (remove == null) {
                 remove = List.of(ComponentKind.HEADS, ComponentKind.NEURONS);
             }
-            if (remove.isEmpty() || remove.stream().anyMatch(Objects::isNull)
+            if (remove.isEmpty() || remove.stream().anyMatch(k -> k == null || k == ComponentKind.EXPERTS)
                     || EnumSet.copyOf(remove).size() != remove.size()) {
                 throw SchemaViolation.of("invalid value").at("remove").gotText(String.valueOf(remove))
                         .allowed("a list of distinct kinds: heads, neurons");
@@ -207,7 +196,22 @@ public sealed interface Edit {
 
     private static void requireExperts(ExpertSet experts) {
         if (experts == null) {
-            throw SchemaViolation.missingKey("experts", "experts as {layer: 1, expert: 5}, 1.5 or [1, 5], or a list of them");
+            throw SchemaViolation.missingKey("experts",
+                    "experts as {layer: 1, expert: 5}, 1.5 or [1, 5], a list of them, or ${id} of a select");
+        }
+    }
+
+    /**
+     * Throws unless every listed {@code kind} (head or neuron) of a keep edit lies in its kept
+     * {@code layers}: one outside would not be kept, and every one of those layers would be zeroed.
+     */
+    private static <T> void requireInLayers(List<T> listed, ToIntFunction<T> layer, LayerRange layers, String kind) {
+        for (int i = 0; i < listed.size(); i++) {
+            if (!layers.contains(layer.applyAsInt(listed.get(i)))) {
+                throw SchemaViolation.of(kind + " outside the kept layers " + layers + " (it would not be kept,"
+                        + " and every " + kind + " of those layers would be zeroed)").at(kind + "s", i)
+                        .gotText(listed.get(i).toString()).allowed(kind + "s in layers " + layers);
+            }
         }
     }
 

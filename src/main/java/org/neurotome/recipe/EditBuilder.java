@@ -25,8 +25,8 @@ final class EditBuilder {
             case Edit.ZeroNeurons z -> new ZeroNeurons(Selection.neurons(z.neurons(), selections));
             case Edit.ScaleNeurons s -> new ScaleNeurons(Selection.neurons(s.neurons(), selections), s.factor().floatValue());
             case Edit.KeepNeurons k -> new KeepNeurons(Selection.neurons(k.neurons(), selections), k.layers());
-            case Edit.ZeroExperts z -> new ZeroExperts(z.experts().experts());
-            case Edit.PruneExperts p -> new PruneExperts(p.experts().experts());
+            case Edit.ZeroExperts z -> new ZeroExperts(Selection.experts(z.experts(), selections));
+            case Edit.PruneExperts p -> new PruneExperts(Selection.experts(p.experts(), selections));
             case Edit.Compact c -> new Compact(c.remove().contains(ComponentKind.NEURONS),
                     c.remove().contains(ComponentKind.HEADS), c.pad());
             case Edit.MergeLora m -> new MergeLora(LoraAdapter.read(m.adapter()), m.scale());

@@ -2,7 +2,6 @@ package org.neurotome.recipe;
 
 import org.neurotome.arch.Head;
 
-import org.neurotome.yaml.NodeDeserializer;
 import com.fasterxml.jackson.databind.DeserializationContext;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.annotation.JsonDeserialize;
@@ -29,16 +28,13 @@ public sealed interface HeadSet permits HeadSet.Listed, Reference {
         }
     }
 
-    final class Deserializer extends NodeDeserializer<HeadSet> {
+    final class Deserializer extends ReferableDeserializer<HeadSet> {
         Deserializer() {
             super(HeadSet.class);
         }
 
         @Override
-        protected HeadSet read(JsonNode n, DeserializationContext ctxt) {
-            if (n.isTextual() && Reference.looksLikeOne(n.asText())) {
-                return Reference.parse(n.asText());
-            }
+        protected HeadSet written(JsonNode n, DeserializationContext ctxt) {
             return new Listed(ComponentIds.read(n, "head", "17.22", Head::new));
         }
     }

@@ -14,8 +14,8 @@ import java.util.List;
 
 /**
  * Checks a recipe's literal values against the inputs they refer to when the recipe is
- * loaded: heads, neurons, layer ranges (a lora-scan's and recover's too) and token ids against
- * the model's {@code config.json},
+ * loaded: heads, neurons, experts, layer ranges (a lora-scan's and recover's too), token ids
+ * and a select of experts (with the prune-experts it feeds) against the model's {@code config.json},
  * and each analysis's {@code where} against its data set. A value that would fail once the
  * run reaches it is reported at the line that writes it (exit 2) — before hours of analysis,
  * and by {@code --dry-run} too. A model whose config cannot be read is left to the run, which
@@ -75,6 +75,9 @@ final class InputFit {
         }
         for (int j = 0; j < r.select().size(); j++) {
             layers(doc, r.select().get(j).layers(), "select." + j + ".layers", c);
+            if (r.select().get(j).kind() == ComponentKind.EXPERTS) {
+                lowestExperts(doc, j, c);
+            }
         }
         for (int k = 0; k < r.edit().size(); k++) {
             String at = "edit." + k;
@@ -91,7 +94,10 @@ final class InputFit {
                     layers(doc, e.layers(), at + ".layers", c);
                 }
                 case Edit.ZeroExperts e -> experts(doc, e.experts(), at + ".experts", c);
-                case Edit.PruneExperts e -> experts(doc, e.experts(), at + ".experts", c);
+                case Edit.PruneExperts e -> {
+                    experts(doc, e.experts(), at + ".experts", c);
+                    prunedPerLayer(doc, e.experts(), at + ".experts", c);
+                }
                 case Edit.Compact e -> {
                     // acts on what earlier edits zeroed
                 }
@@ -121,11 +127,75 @@ final class InputFit {
         }
     }
 
+    /**
+     * A select of the lowest experts needs findings that rank every expert of the sparse layers
+     * it takes (its locate step's {@code top} 0 or at least all of them, its {@code layers}
+     * including them) and at most a layer's count.
+     */
+    private static void lowestExperts(Document<Recipe> doc, int j, ModelConfig c) {
+        Recipe r = doc.value();
+        Select s = r.select().get(j);
+        int count = c.features().experts().count();
+        if (count > 0 && s.lowest() > count) {
+            throw doc.error("select." + j + ".lowest", SchemaViolation.of("more experts than a sparse layer has")
+                    .got(s.lowest()).allowed("1-" + count));
+        }
+        List<Integer> sparse = Expert.sparseLayers(c);
+        int all = sparse.size() * count;
+        for (int i = 0; i < r.locate().size(); i++) {
+            if (!(r.locate().get(i) instanceof Locate.Analysis a) || !a.id().equals(s.from())) {
+                continue;
+            }
+            if (a.top() > 0 && a.top() < all) {
+                throw doc.error("locate." + i + ".top", SchemaViolation.of("select." + j + " takes the lowest-ranked"
+                        + " experts of every sparse layer, which a top cuts off").got(a.top())
+                        .allowed("0 (every expert ranked) or at least " + all));
+            }
+            List<Integer> unranked = sparse.stream().filter(l -> (s.layers() == null || s.layers().contains(l))
+                    && a.layers() != null && !a.layers().contains(l)).toList();
+            if (!unranked.isEmpty()) {
+                throw doc.error("locate." + i + ".layers", SchemaViolation.of("select." + j + " takes the"
+                        + " lowest-ranked experts of sparse layers " + unranked + ", which these layers leave unranked")
+                        .gotText(a.layers().toString()).allowed("layers that include every sparse layer the select takes"));
+            }
+        }
+    }
+
+    /**
+     * A prune-experts of a select's lowest experts removes that many from every sparse layer in
+     * the select's layers: every sparse layer must be among them and at least top-k must stay.
+     */
+    private static void prunedPerLayer(Document<Recipe> doc, ExpertSet set, String key, ModelConfig c) {
+        if (!(set instanceof Reference ref)) {
+            return;
+        }
+        Select s = doc.value().select().stream().filter(x -> x.id().equals(ref.id())).findFirst().orElseThrow();
+        org.neurotome.arch.Experts x = c.features().experts();
+        if (x.count() == 0) {
+            return;  // the expert analysis refuses a dense model
+        }
+        List<Integer> sparse = Expert.sparseLayers(c);
+        List<Integer> outside = sparse.stream().filter(l -> s.layers() != null && !s.layers().contains(l)).toList();
+        if (!outside.isEmpty()) {
+            throw doc.error(key, SchemaViolation.of("prune-experts removes the same number from every sparse layer")
+                    .gotText("'" + ref + "' (" + s.id() + " chooses none in sparse layers " + outside + ")")
+                    .allowed("a select whose layers cover every sparse layer " + sparse));
+        }
+        if (x.count() - s.lowest() < x.topK()) {
+            throw doc.error(key, SchemaViolation.of("prune-experts would leave fewer experts than each position is"
+                    + " routed to").gotText("'" + ref + "' (lowest " + s.lowest() + " of " + x.count() + ")")
+                    .allowed("lowest at most " + (x.count() - x.topK()) + " (num_experts_per_tok " + x.topK() + ")"));
+        }
+    }
+
     private static void experts(Document<Recipe> doc, ExpertSet set, String key, ModelConfig c) {
+        if (!(set instanceof ExpertSet.Listed listed)) {
+            return;
+        }
         List<Integer> sparse = Expert.sparseLayers(c);
         int count = c.features().experts().count();
-        for (int i = 0; i < set.experts().size(); i++) {
-            Expert e = set.experts().get(i);
+        for (int i = 0; i < listed.experts().size(); i++) {
+            Expert e = listed.experts().get(i);
             if (!sparse.contains(e.layer()) || e.expert() >= count) {
                 throw doc.error(key + "." + i, SchemaViolation.of("no such expert in the model").gotText(e.toString())
                         .allowed(count == 0 ? "none: this " + c.modelType() + " model has no experts"

@@ -1,6 +1,5 @@
 package org.neurotome.recipe;
 
-import org.neurotome.yaml.NodeDeserializer;
 import com.fasterxml.jackson.databind.DeserializationContext;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.annotation.JsonDeserialize;
@@ -23,7 +22,7 @@ public sealed interface LayerSource permits LayerSource.Range, Reference {
         }
     }
 
-    final class Deserializer extends NodeDeserializer<LayerSource> {
+    final class Deserializer extends ReferableDeserializer<LayerSource> {
         private final LayerRangeDeserializer ranges = new LayerRangeDeserializer();
 
         Deserializer() {
@@ -31,10 +30,7 @@ public sealed interface LayerSource permits LayerSource.Range, Reference {
         }
 
         @Override
-        protected LayerSource read(JsonNode n, DeserializationContext ctxt) {
-            if (n.isTextual() && Reference.looksLikeOne(n.asText())) {
-                return Reference.parse(n.asText());
-            }
+        protected LayerSource written(JsonNode n, DeserializationContext ctxt) {
             return new Range(ranges.read(n, ctxt));
         }
     }

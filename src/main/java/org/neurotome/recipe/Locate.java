@@ -9,7 +9,6 @@ import org.neurotome.yaml.DiscriminatedDeserializer;
 import org.neurotome.yaml.SchemaViolation;
 
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Collections;
 import java.util.EnumSet;
 import java.util.LinkedHashMap;
@@ -29,8 +28,22 @@ public sealed interface Locate permits Locate.Analysis, Locate.FindingsFile {
     /** The name later steps use: {@code from: <id>} in a select, {@code ${id}} in an edit. */
     String id();
 
-    /** The kinds of findings this step can yield. */
-    Set<ComponentKind> yields();
+    /**
+     * The kinds of findings this step can yield: the expert analyses rank experts, which a
+     * select takes per sparse layer; a findings file's kinds are known only when it is read.
+     */
+    default Set<ComponentKind> yields() {
+        return switch (this) {
+            case HeadScan h -> EnumSet.of(ComponentKind.HEADS);
+            case Attribution a -> EnumSet.of(ComponentKind.HEADS, ComponentKind.NEURONS);
+            case Cna c -> EnumSet.of(ComponentKind.NEURONS);
+            case LoraScan l -> EnumSet.of(ComponentKind.NEURONS);
+            case ExpertScan e -> EnumSet.of(ComponentKind.EXPERTS);
+            case ExpertAttribution e -> EnumSet.of(ComponentKind.EXPERTS);
+            case ExpertUsage e -> EnumSet.of(ComponentKind.EXPERTS);
+            case FindingsFile f -> EnumSet.of(ComponentKind.HEADS, ComponentKind.NEURONS);
+        };
+    }
 
     /** The analyses by {@code method} name, in the order messages list them. */
     static Map<String, Class<? extends Locate>> methods() {
@@ -90,6 +103,11 @@ public sealed interface Locate permits Locate.Analysis, Locate.FindingsFile {
             return AnalysisInput.of(prompts(), tokenIds(), dataset(), where(), limit());
         }
 
+        /** How many shards the analysis runs in ({@code shards}; 1 where the method has no such key). */
+        default Integer shards() {
+            return 1;
+        }
+
         /** The method name as written in a recipe. */
         default String method() {
             return methods().entrySet().stream().filter(e -> e.getValue() == getClass())
@@ -103,17 +121,12 @@ public sealed interface Locate permits Locate.Analysis, Locate.FindingsFile {
      */
     record HeadScan(String id, List<String> prompts, List<List<Integer>> tokenIds, Path dataset, LabelFilter where,
                     Integer limit, @JsonFormat(with = JsonFormat.Feature.ACCEPT_SINGLE_VALUE_AS_ARRAY) List<String> target,
-                    LayerRange layers, Integer top) implements Analysis {
+                    LayerRange layers, Integer top, Integer shards) implements Analysis {
         public HeadScan {
-            requireId(id);
-            AnalysisInput.of(prompts, tokenIds, dataset, where, limit);
+            checkInput(id, prompts, tokenIds, dataset, where, limit);
             target = checkTarget(target, dataset);
             top = checkTop(top);
-        }
-
-        @Override
-        public Set<ComponentKind> yields() {
-            return EnumSet.of(ComponentKind.HEADS);
+            shards = checkShards(shards);
         }
     }
 
@@ -124,18 +137,18 @@ public sealed interface Locate permits Locate.Analysis, Locate.FindingsFile {
     record Attribution(String id, List<String> prompts, List<List<Integer>> tokenIds, Path dataset, LabelFilter where,
                        Integer limit,
                        @JsonFormat(with = JsonFormat.Feature.ACCEPT_SINGLE_VALUE_AS_ARRAY) List<String> target,
-                       LayerRange layers, Integer top, Boolean exhaustive) implements Analysis {
+                       LayerRange layers, Integer top, Boolean exhaustive, Integer shards) implements Analysis {
         public Attribution {
-            requireId(id);
-            AnalysisInput.of(prompts, tokenIds, dataset, where, limit);
+            checkInput(id, prompts, tokenIds, dataset, where, limit);
             target = checkTarget(target, dataset);
             top = checkTop(top);
             exhaustive = exhaustive != null && exhaustive;
-        }
-
-        @Override
-        public Set<ComponentKind> yields() {
-            return EnumSet.of(ComponentKind.HEADS, ComponentKind.NEURONS);
+            shards = checkShards(shards);
+            if (shards > 1 && !exhaustive && top > 0) {
+                throw SchemaViolation.of("an attribution in shards scores every neuron and head; a bounded search "
+                        + "for the top " + top + " ranks over all prompts at once").at("shards").got(shards)
+                        .allowed("shards together with 'exhaustive: true' or 'top: 0'");
+            }
         }
     }
 
@@ -152,32 +165,13 @@ public sealed interface Locate permits Locate.Analysis, Locate.FindingsFile {
                Boolean exhaustive)
             implements Analysis {
         public Cna {
-            requireId(id);
-            AnalysisInput input = AnalysisInput.of(prompts, tokenIds, dataset, where, limit);
+            AnalysisInput input = checkInput(id, prompts, tokenIds, dataset, where, limit);
             target = checkTarget(target, dataset);
             top = checkTop(top);
             exhaustive = exhaustive != null && exhaustive;
-            List<String> given = new ArrayList<>();
-            if (ablate != null) {
-                given.add("ablate");
-            }
-            if (against != null) {
-                given.add("against");
-            }
-            if (againstAdapter != null) {
-                given.add("against_adapter");
-            }
-            if (contrast != null) {
-                given.add("contrast");
-            }
-            if (given.isEmpty()) {
-                throw SchemaViolation.of("missing comparison: one of 'ablate' (heads), 'against' (a checkpoint), "
-                        + "'against_adapter' (a LoRA adapter) or 'contrast' (prompts)").aboutMapping();
-            }
-            if (given.size() > 1) {
-                throw SchemaViolation.of("conflicting comparisons").at(given.get(1)).gotText(String.join(" and ", given))
-                        .allowed("one of ablate, against, against_adapter, contrast");
-            }
+            SchemaViolation.requireOneOf("comparison", "'ablate' (heads), 'against' (a checkpoint), "
+                            + "'against_adapter' (a LoRA adapter) or 'contrast' (prompts)",
+                    List.of("ablate", "against", "against_adapter", "contrast"), ablate, against, againstAdapter, contrast);
             if (contrast != null) {
                 if (!(input instanceof AnalysisInput.Prompts p)) {
                     throw SchemaViolation.of("'contrast' pairs each prompt with another; this step has no prompts")
@@ -204,11 +198,6 @@ public sealed interface Locate permits Locate.Analysis, Locate.FindingsFile {
             return against != null ? new CnaComparison.OtherCheckpoint(against)
                     : new CnaComparison.ContrastPrompts(contrast);
         }
-
-        @Override
-        public Set<ComponentKind> yields() {
-            return EnumSet.of(ComponentKind.NEURONS);
-        }
     }
 
     /**
@@ -225,8 +214,7 @@ public sealed interface Locate permits Locate.Analysis, Locate.FindingsFile {
                     Boolean exhaustive)
             implements Analysis {
         public LoraScan {
-            requireId(id);
-            AnalysisInput.of(prompts, tokenIds, dataset, where, limit);
+            checkInput(id, prompts, tokenIds, dataset, where, limit);
             target = checkTarget(target, dataset);
             top = checkTop(top);
             exhaustive = exhaustive != null && exhaustive;
@@ -242,79 +230,54 @@ public sealed interface Locate permits Locate.Analysis, Locate.FindingsFile {
                 throw SchemaViolation.missingKey("score", "the cases each LoRA's accuracy is measured on: dataset, where, limit");
             }
         }
-
-        @Override
-        public Set<ComponentKind> yields() {
-            return EnumSet.of(ComponentKind.NEURONS);
-        }
     }
 
     /**
      * {@code method: expert-scan} (a mixture of experts; docs/findings.md): remove each expert of
      * each sparse layer from its routing in turn and rank the experts by the drop in target
-     * probability (prompts) or accuracy (dataset). Its findings rank experts, which no select
-     * takes: it yields neither heads nor neurons.
+     * probability (prompts) or accuracy (dataset). Yields experts.
      */
     record ExpertScan(String id, List<String> prompts, List<List<Integer>> tokenIds, Path dataset, LabelFilter where,
                       Integer limit,
                       @JsonFormat(with = JsonFormat.Feature.ACCEPT_SINGLE_VALUE_AS_ARRAY) List<String> target,
                       LayerRange layers, Integer top) implements Analysis {
         public ExpertScan {
-            requireId(id);
-            AnalysisInput.of(prompts, tokenIds, dataset, where, limit);
+            checkInput(id, prompts, tokenIds, dataset, where, limit);
             target = checkTarget(target, dataset);
             top = checkTop(top);
-        }
-
-        @Override
-        public Set<ComponentKind> yields() {
-            return EnumSet.noneOf(ComponentKind.class);
         }
     }
 
     /**
      * {@code method: expert-attribution} (a mixture of experts): the log-probability increase of
-     * every routed expert's weighted output for the target. Ranks experts; yields neither heads
-     * nor neurons.
+     * every routed expert's weighted output for the target. Yields experts.
      */
     record ExpertAttribution(String id, List<String> prompts, List<List<Integer>> tokenIds, Path dataset,
                              LabelFilter where, Integer limit,
                              @JsonFormat(with = JsonFormat.Feature.ACCEPT_SINGLE_VALUE_AS_ARRAY) List<String> target,
                              LayerRange layers, Integer top) implements Analysis {
         public ExpertAttribution {
-            requireId(id);
-            AnalysisInput.of(prompts, tokenIds, dataset, where, limit);
+            checkInput(id, prompts, tokenIds, dataset, where, limit);
             target = checkTarget(target, dataset);
             top = checkTop(top);
-        }
-
-        @Override
-        public Set<ComponentKind> yields() {
-            return EnumSet.noneOf(ComponentKind.class);
         }
     }
 
     /**
      * {@code method: expert-usage} (a mixture of experts): selection count, frequency, mean
      * routing weight and REAP saliency of every expert over every position of the inputs. Ranks
-     * experts by saliency; yields neither heads nor neurons.
+     * experts by saliency; yields experts.
      */
     record ExpertUsage(String id, List<String> prompts, List<List<Integer>> tokenIds, Path dataset, LabelFilter where,
                        Integer limit, LayerRange layers, Integer top) implements Analysis {
         public ExpertUsage {
-            requireId(id);
-            AnalysisInput.of(prompts, tokenIds, dataset, where, limit);
+            checkInput(id, prompts, tokenIds, dataset, where, limit);
             top = checkTop(top);
         }
 
         @Override
         public List<String> target() {
             return List.of();
-        }
-
-        @Override
-        public Set<ComponentKind> yields() {
-            return EnumSet.noneOf(ComponentKind.class);
         }
     }
 
@@ -348,11 +311,6 @@ public sealed interface Locate permits Locate.Analysis, Locate.FindingsFile {
                 throw SchemaViolation.missingKey("from", "the findings JSON file");
             }
         }
-
-        @Override
-        public Set<ComponentKind> yields() {
-            return EnumSet.of(ComponentKind.HEADS, ComponentKind.NEURONS);
-        }
     }
 
     /** Binds a locate step by its {@code method}, or as a {@link FindingsFile} when it has only {@code from}. */
@@ -381,6 +339,13 @@ public sealed interface Locate permits Locate.Analysis, Locate.FindingsFile {
         }
     }
 
+    /** Checks the id and input keys every analysis step has; returns the one input form given. */
+    private static AnalysisInput checkInput(String id, List<String> prompts, List<List<Integer>> tokenIds, Path dataset,
+                                            LabelFilter where, Integer limit) {
+        requireId(id);
+        return AnalysisInput.of(prompts, tokenIds, dataset, where, limit);
+    }
+
     private static List<String> checkTarget(List<String> target, Path dataset) {
         if (target == null) {
             return List.of();
@@ -391,6 +356,18 @@ public sealed interface Locate permits Locate.Analysis, Locate.FindingsFile {
         }
         AnalysisInput.requireItems(target, "target");
         return List.copyOf(target);
+    }
+
+    /** {@code shards}: 1 when not given. */
+    private static Integer checkShards(Integer shards) {
+        if (shards == null) {
+            return 1;
+        }
+        if (shards < 1) {
+            throw SchemaViolation.of("invalid value").at("shards").got(shards)
+                    .allowed("a whole number >= 1 (the analysis split into that many units of whole batches)");
+        }
+        return shards;
     }
 
     private static Integer checkTop(Integer top) {

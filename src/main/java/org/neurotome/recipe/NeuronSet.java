@@ -2,7 +2,6 @@ package org.neurotome.recipe;
 
 import org.neurotome.arch.Neuron;
 
-import org.neurotome.yaml.NodeDeserializer;
 import com.fasterxml.jackson.databind.DeserializationContext;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.annotation.JsonDeserialize;
@@ -30,16 +29,13 @@ public sealed interface NeuronSet permits NeuronSet.Listed, Reference {
         }
     }
 
-    final class Deserializer extends NodeDeserializer<NeuronSet> {
+    final class Deserializer extends ReferableDeserializer<NeuronSet> {
         Deserializer() {
             super(NeuronSet.class);
         }
 
         @Override
-        protected NeuronSet read(JsonNode n, DeserializationContext ctxt) {
-            if (n.isTextual() && Reference.looksLikeOne(n.asText())) {
-                return Reference.parse(n.asText());
-            }
+        protected NeuronSet written(JsonNode n, DeserializationContext ctxt) {
             return new Listed(ComponentIds.read(n, "neuron", "22.2651", Neuron::new));
         }
     }

@@ -1,5 +1,6 @@
 package org.neurotome.recipe;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonSubTypes;
 import com.fasterxml.jackson.annotation.JsonTypeInfo;
 import com.fasterxml.jackson.core.JsonProcessingException;
@@ -12,7 +13,8 @@ import java.util.Locale;
 
 /**
  * What a recipe will do, as a value: its stages in order, each with what it reads and what it
- * yields, how the weights are held under the memory budget, and the estimate ({@link Estimate}). {@link Planner}
+ * yields (and, for a stage that runs a model, the share of the memory budget it works in), how
+ * the weights are held under the memory budget, and the estimate ({@link Estimate}). {@link Planner}
  * makes it from the recipe, the checkpoint's header and the budget alone; {@code apply
  * --dry-run} prints it as text ({@link #text()}) or JSON ({@link #toJson()}), and the JSON reads
  * back into an equal value ({@link #fromJson}), so a plan can be stored and scheduled.
@@ -65,30 +67,41 @@ public record Plan(List<Stage> stages, Residency residency, Estimate estimate) {
     /**
      * An analysis yielding findings {@code id}: {@code method} on {@code cases} cases read from
      * {@code input} (a data set with its filter, or the recipe's prompts or ids), about
-     * {@code forwardPasses} forward passes, keeping the top {@code top} (0: all).
+     * {@code forwardPasses} forward passes, keeping the top {@code top} (0: all); it works in
+     * {@code memory} bytes beside the input model's weights (a second model it opens among them).
      */
-    public record Analyse(String id, String method, String input, int cases, long forwardPasses, int top)
-            implements Stage {
+    public record Analyse(String id, String method, String input, int cases, long forwardPasses, int top,
+                          @JsonInclude(JsonInclude.Include.NON_NULL) Long memory) implements Stage {
         @Override
         public String line() {
-            return format("locate   %s: %s on %d case%s, about %,d forward passes; keeps the top %s",
-                    id, method, cases, cases == 1 ? "" : "s", forwardPasses, top == 0 ? "all" : top);
+            return format("locate   %s: %s on %d case%s, about %,d forward passes; keeps the top %s%s",
+                    id, method, cases, cases == 1 ? "" : "s", forwardPasses, top == 0 ? "all" : top,
+                    worksIn(memory, " beside the weights"));
         }
     }
 
     /** Selection {@code id} from the findings {@code from}. */
     public record Select(String id, String from, String kind, Integer top, Double threshold, String layers,
-                         boolean perCase) implements Stage {
+                         boolean perCase, @JsonInclude(JsonInclude.Include.NON_NULL) Integer lowest) implements Stage {
         @Override
         public String line() {
             return format("select   %s: from %s, %s%s%s%s", id, from, kind, top == null ? "" : ", top " + top,
                     threshold == null ? "" : ", value >= " + threshold,
-                    (layers == null ? "" : ", layers " + layers) + (perCase ? ", union of per-case tops" : ""));
+                    (layers == null ? "" : ", layers " + layers) + (perCase ? ", union of per-case tops" : "")
+                            + (lowest == null ? "" : ", the lowest " + lowest + " of every sparse layer"));
         }
     }
 
+    /**
+     * What the recipe's edits touch, as one or more stages: tensors known now, edits chosen at
+     * run time, listed edits lowered after those, the rewritten config. They are views of one
+     * step, which resolves every edit of the recipe and which the write stage applies.
+     */
+    public sealed interface EditStage extends Stage permits EditAtRunTime, EditTensor, EditListed, RewriteConfig {
+    }
+
     /** An edit of components known only when the run has located them ({@code components} is the reference). */
-    public record EditAtRunTime(String op, String components, String touches) implements Stage {
+    public record EditAtRunTime(String op, String components, String touches) implements EditStage {
         @Override
         public String line() {
             return format("edit     %s on %s chosen at run time: touches their %s", op, components, touches);
@@ -102,7 +115,7 @@ public record Plan(List<Stage> stages, Residency residency, Estimate estimate) {
      * the tensor out.
      */
     public record EditTensor(String tensor, String kind, Integer axis, String ranges, Integer count, String addend)
-            implements Stage {
+            implements EditStage {
         @Override
         public String line() {
             return switch (kind) {
@@ -115,7 +128,7 @@ public record Plan(List<Stage> stages, Residency residency, Estimate estimate) {
     }
 
     /** Listed edits lowered only once the run-time ones are known. */
-    public record EditListed(int count) implements Stage {
+    public record EditListed(int count) implements EditStage {
         @Override
         public String line() {
             return format("edit     %d listed edit(s) lowered after the run-time ones are known", count);
@@ -123,21 +136,25 @@ public record Plan(List<Stage> stages, Residency residency, Estimate estimate) {
     }
 
     /** {@code config.json} as the edits rewrite it. */
-    public record RewriteConfig(String config) implements Stage {
+    public record RewriteConfig(String config) implements EditStage {
         @Override
         public String line() {
             return format("config   rewritten: %s", config);
         }
     }
 
-    /** A LoRA trained on the edited model and merged into it, the adapter kept in {@code adapterDir}. */
+    /**
+     * A LoRA trained on the edited model and merged into it, the adapter kept in {@code adapterDir};
+     * the training works in {@code memory} bytes, the edited model's weights among them.
+     */
     public record Recover(int rank, double alpha, boolean rslora, String targets, String layers, int steps,
-                          int batchSize, String data, String adapterDir) implements Stage {
+                          int batchSize, String data, String adapterDir,
+                          @JsonInclude(JsonInclude.Include.NON_NULL) Long memory) implements Stage {
         @Override
         public String line() {
             return format("recover  LoRA r %d, alpha %s%s on %s, layers %s: %d steps of %d rows from %s; merged into "
-                    + "the output, the adapter in %s/", rank, alpha, rslora ? " (rsLoRA)" : "", targets, layers, steps,
-                    batchSize, data, adapterDir);
+                    + "the output, the adapter in %s/%s", rank, alpha, rslora ? " (rsLoRA)" : "", targets, layers, steps,
+                    batchSize, data, adapterDir, worksIn(memory, ", the model's weights among them"));
         }
     }
 
@@ -166,12 +183,17 @@ public record Plan(List<Stage> stages, Residency residency, Estimate estimate) {
         }
     }
 
-    /** The eval suite run on the output against the input (and on the model before recovery, with a recover stage). */
-    public record Evaluate(String suite, int tasks, int cases, int gates, boolean beforeRecovery) implements Stage {
+    /**
+     * The eval suite run on the output against the input (and on the model before recovery, with
+     * a recover stage), in {@code memory} bytes, both models' weights among them.
+     */
+    public record Evaluate(String suite, int tasks, int cases, int gates, boolean beforeRecovery,
+                           @JsonInclude(JsonInclude.Include.NON_NULL) Long memory) implements Stage {
         @Override
         public String line() {
-            return format("eval     suite %s: %d tasks, up to %d cases, candidate and baseline; %d gates%s", suite,
-                    tasks, cases, gates, beforeRecovery ? "; the edited model too, before recovery" : "");
+            return format("eval     suite %s: %d tasks, up to %d cases, candidate and baseline; %d gates%s%s", suite,
+                    tasks, cases, gates, beforeRecovery ? "; the edited model too, before recovery" : "",
+                    worksIn(memory, ", both models' weights among them"));
         }
     }
 
@@ -235,14 +257,29 @@ public record Plan(List<Stage> stages, Residency residency, Estimate estimate) {
      * JSON as {@link #toJson()}'s stages, but where the output itself lies is written relative to
      * it (the write stage's dir as {@code .}, the archive beside it as {@code ../NAME}), so the
      * bytes of an output do not depend on where it was written and it stays true when moved.
-     * The residency and the estimate depend on the machine's memory and are left out.
+     * The residency, the estimate and the stages' memory shares depend on the machine's memory
+     * and are left out.
      */
     public Plan asRecordedInOutput() {
         return new Plan(stages.stream().map(s -> switch (s) {
             case Write w -> new Write(".", w.dtype(), w.shards());
             case Archive a -> new Archive("../" + Path.of(a.path()).getFileName(), a.onlyWhenGatesPass());
-            default -> s;
+            default -> withMemory(s, null);
         }).toList(), null, null);
+    }
+
+    /**
+     * {@code stage} with its memory share set to {@code memory} (null: none stated); a stage
+     * that runs no model has none and is returned as it is.
+     */
+    static Stage withMemory(Stage stage, Long memory) {
+        return switch (stage) {
+            case Analyse a -> new Analyse(a.id(), a.method(), a.input(), a.cases(), a.forwardPasses(), a.top(), memory);
+            case Recover r -> new Recover(r.rank(), r.alpha(), r.rslora(), r.targets(), r.layers(), r.steps(),
+                    r.batchSize(), r.data(), r.adapterDir(), memory);
+            case Evaluate e -> new Evaluate(e.suite(), e.tasks(), e.cases(), e.gates(), e.beforeRecovery(), memory);
+            default -> stage;
+        };
     }
 
     /** {@link #asRecordedInOutput()} as the manifest's {@code plan} section: {@code {"stages": [...]}}. */
@@ -259,6 +296,11 @@ public record Plan(List<Stage> stages, Residency residency, Estimate estimate) {
         } catch (JsonProcessingException e) {
             throw new IllegalArgumentException("not a plan: " + e.getOriginalMessage(), e);
         }
+    }
+
+    /** "; works in N MiB" and what it includes, or nothing where no share is stated. */
+    private static String worksIn(Long memory, String including) {
+        return memory == null ? "" : "; works in " + mib(memory) + including;
     }
 
     static String mib(long bytes) {

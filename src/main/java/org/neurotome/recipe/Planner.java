@@ -26,7 +26,8 @@ import java.util.function.Function;
  * its inputs and forward passes, the tensors each edit touches (exact for listed heads and
  * neurons; by role for ones chosen at run time), the output, whether the weights are kept or
  * streamed one layer at a time under the run's memory budget (and then how many passes read the
- * checkpoint), and each stage's time and memory ({@link CostModel}). Only checkpoint headers
+ * checkpoint), the share of the budget each stage that runs a model works in, and each stage's
+ * time and memory ({@link CostModel}). Only checkpoint headers
  * and datasets are read; nothing is written.
  */
 public final class Planner {
@@ -87,14 +88,14 @@ public final class Planner {
                             case Locate.Cna cn -> 3;
                             case Locate.LoraScan ls -> 3; // its LoRAs train on kept weights only
                         };
-                        b.add(new Plan.Analyse(a.id(), a.method(), input(a, recorded), cases, forwards, a.top()));
+                        b.add(new Plan.Analyse(a.id(), a.method(), input(a, recorded), cases, forwards, a.top(), null));
                     }
                 }
                 kept.put(step.id(), step instanceof Locate.Analysis a ? a.top() : 0);
             }
             for (Select s : recipe.select()) {
                 b.add(new Plan.Select(s.id(), s.from(), s.kind().name().toLowerCase(Locale.ROOT), s.top(), s.threshold(),
-                        s.layers() == null ? null : s.layers().toString(), s.perCase()));
+                        s.layers() == null ? null : s.layers().toString(), s.perCase(), s.lowest()));
             }
             List<org.neurotome.surgery.Edit> literal = new ArrayList<>();
             boolean allLiteral = true;
@@ -132,7 +133,7 @@ public final class Planner {
                                 rec.targetModules()), rec.layers() == null ? "all" : String.valueOf(rec.layers()),
                         rec.steps(), rec.batchSize(),
                         rec.corpus() != null ? "the " + rec.corpus() + " corpus" : recorded.apply(rec.dataset()),
-                        Recovery.ADAPTER_DIR));
+                        Recovery.ADAPTER_DIR, null));
             }
             b.add(new Plan.Write(recipe.output().dir().toString(), recipe.output().dtype().name().toLowerCase(Locale.ROOT),
                     recipe.output().maxShardSize() != null ? "shards of at most " + recipe.output().maxShardSize()
@@ -146,7 +147,7 @@ public final class Planner {
                 runsModel = true;
                 passes += 2 * recipe.eval().suite().tasks().size();
                 b.add(new Plan.Evaluate(recipe.eval().suite().name(), recipe.eval().suite().tasks().size(), evalCases,
-                        recipe.eval().gates().size(), rec != null && !recipe.edit().isEmpty()));
+                        recipe.eval().gates().size(), rec != null && !recipe.edit().isEmpty(), null));
             }
             b.add(new Plan.Card(ModelCard.FILE));
             if (recipe.output().archive() != null) {
@@ -154,6 +155,7 @@ public final class Planner {
             }
             if (runsModel) {
                 Residency r = Residency.of(input, budget);
+                shareMemory(b, budget.available(), r);
                 Plan.RoutedExperts experts = routedExperts(c, params, bytes);
                 residency = r.streaming()
                         ? new Plan.Residency(true, budget.origin(), 0, r.layerBytes(), r.unembedKept(), passes, bytes,
@@ -162,6 +164,18 @@ public final class Planner {
             }
             return new Plan(b, residency, cost(recipe, c, params, bytes, residency));
         }
+    }
+
+    /**
+     * Gives each stage that runs a model its share of the {@code left} bytes the budget has:
+     * an analysis works beside the input model's weights ({@code input}, loaded by the first
+     * analysis and kept by the ones after it), so in what they leave; a second model it opens
+     * (CNA against another checkpoint or an adapter, a lora-scan's best LoRA) reserves its
+     * weights from that share. The recovery and the evaluation run after the input model is
+     * released and open their own models: theirs is all of it.
+     */
+    private static void shareMemory(List<Plan.Stage> stages, long left, Residency input) {
+        stages.replaceAll(s -> Plan.withMemory(s, s instanceof Plan.Analyse ? Math.max(0, left - input.bytes()) : left));
     }
 
     /**
@@ -228,7 +242,7 @@ public final class Planner {
     /**
      * With edits chosen at run time, a compact can still be judged on the kinds no run-time edit
      * touches: a listed zero-heads splitting a key/value group fails now as it would in the run.
-     * A prune-experts (always listed) is judged too: different counts per layer, or fewer
+     * A listed prune-experts is judged too: different counts per layer, or fewer
      * experts left than top-k, fail now.
      */
     private static void compactCheck(Checkpoint input, List<Edit> edits) {

@@ -105,20 +105,22 @@ public record Recipe(String description, ModelInput model, List<Locate> locate, 
                 case Edit.ZeroNeurons e -> e.neurons();
                 case Edit.ScaleNeurons e -> e.neurons();
                 case Edit.KeepNeurons e -> e.neurons();
-                case Edit.ZeroExperts e -> null;
-                case Edit.PruneExperts e -> null;
+                case Edit.ZeroExperts e -> e.experts();
+                case Edit.PruneExperts e -> e.experts();
                 case Edit.Compact e -> null;
                 case Edit.MergeLora e -> null;
             };
             if (set instanceof Reference r && r.id().equals(id)) {
-                uses.put("edit." + k, isHeads(edit.get(k)) ? ComponentKind.HEADS : ComponentKind.NEURONS);
+                uses.put("edit." + k, kind(edit.get(k)));
             }
         }
         return uses;
     }
 
-    private static boolean isHeads(Edit e) {
-        return e instanceof Edit.ZeroHeads || e instanceof Edit.KeepHeads;
+    private static ComponentKind kind(Edit e) {
+        return e instanceof Edit.ZeroHeads || e instanceof Edit.KeepHeads ? ComponentKind.HEADS
+                : e instanceof Edit.ZeroExperts || e instanceof Edit.PruneExperts ? ComponentKind.EXPERTS
+                : ComponentKind.NEURONS;
     }
 
     /**

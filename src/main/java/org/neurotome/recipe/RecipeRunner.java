@@ -44,6 +44,10 @@ public final class RecipeRunner {
      */
     public record Options(boolean force, boolean allowOtherModel, Consumer<String> log, Progress analysis,
                           ProgressListener eval, MemoryBudget budget, AnalysisSource analyses) {
+        /** These options with {@code share}, a plan stage's share of the budget, in place of the budget. */
+        Options within(MemoryBudget share) {
+            return new Options(force, allowOtherModel, log, analysis, eval, share, analyses);
+        }
     }
 
     /**

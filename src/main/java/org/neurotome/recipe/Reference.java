@@ -7,12 +7,12 @@ import java.util.regex.Pattern;
 
 /**
  * {@code ${id}}: the heads or neurons found by an earlier locate or select step of the same
- * recipe, or the best layer of an earlier {@code lora-scan} step (a LoRA's {@code layers}).
+ * recipe, the experts chosen by an earlier select step, or the best layer of an earlier {@code lora-scan} step (a LoRA's {@code layers}).
  * Which ids are valid where is checked when the recipe is loaded.
  *
  * @param id the step's id
  */
-public record Reference(String id) implements HeadSet, NeuronSet, LayerSource {
+public record Reference(String id) implements HeadSet, NeuronSet, ExpertSet, LayerSource {
     /** A step id: a letter or '_', then letters, digits, '_' or '-'. */
     static final Pattern ID = Pattern.compile("[A-Za-z_][A-Za-z0-9_-]*");
     private static final Pattern WRITTEN = Pattern.compile("\\$\\{\\s*([^}]*?)\\s*}");

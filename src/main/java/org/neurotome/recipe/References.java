@@ -12,7 +12,8 @@ import java.util.Set;
  * Checks how a recipe's steps refer to each other. Steps run in order — every locate step,
  * then every select step, then the edits — and a reference must name an earlier step of a
  * compatible kind: a select's {@code from} names a locate step; {@code ${id}} in an edit's
- * {@code heads}/{@code neurons} or a CNA step's {@code ablate} names a step yielding that kind.
+ * {@code heads}/{@code neurons} or a CNA step's {@code ablate} names a step yielding that kind,
+ * in an edit's {@code experts} a select of experts (an expert analysis ranks all of them).
  * Ids are unique across locate and select. A select whose kind is implied by its locate step
  * gets it filled in.
  */
@@ -50,12 +51,8 @@ final class References {
                 case Edit.ZeroNeurons e -> r.neurons(e.neurons(), k);
                 case Edit.ScaleNeurons e -> r.neurons(e.neurons(), k);
                 case Edit.KeepNeurons e -> r.neurons(e.neurons(), k);
-                case Edit.ZeroExperts e -> {
-                    // experts are listed
-                }
-                case Edit.PruneExperts e -> {
-                    // experts are listed
-                }
+                case Edit.ZeroExperts e -> r.experts(e.experts(), k);
+                case Edit.PruneExperts e -> r.experts(e.experts(), k);
                 case Edit.Compact e -> {
                     // compact acts on what earlier edits zeroed; it names nothing
                 }
@@ -89,10 +86,6 @@ final class References {
         Locate l = source.locate();
         String what = source.where() + " (" + describe(l) + ")";
         ComponentKind kind = s.kind();
-        if (l.yields().isEmpty()) {
-            throw SchemaViolation.of("nothing to select").at("select", j, "from").got(s.from())
-                    .allowed("a locate step that ranks heads or neurons; " + what + " ranks experts");
-        }
         if (kind == null) {
             if (l.yields().size() != 1) {
                 throw SchemaViolation.missingKey("kind", what + " yields heads and neurons").at("select", j)
@@ -103,6 +96,12 @@ final class References {
             throw SchemaViolation.of("invalid kind").at("select", j, "kind").got(kind.yamlName())
                     .allowed(names(l.yields()) + " (what " + what + " yields)");
         }
+        if (kind == ComponentKind.EXPERTS) {
+            expertFilters(s, j);
+        } else if (s.lowest() != null) {
+            throw SchemaViolation.of("lowest chooses experts per sparse layer").at("select", j, "lowest").got(s.lowest())
+                    .allowed("top or threshold for " + kind.yamlName() + ", or select from an expert analysis");
+        }
         if (s.perCase() && l instanceof Locate.HeadScan) {
             throw SchemaViolation.of("per_case needs per-case scores; a head-scan ranks heads over all cases")
                     .at("select", j, "per_case").got(true).allowed("false, or select from attribution or cna");
@@ -112,6 +111,48 @@ final class References {
                     .got(s.top()).allowed("at most " + a.top() + " (" + source.where() + ".top; 0 there keeps all)");
         }
         return s.withKind(kind);
+    }
+
+    /**
+     * An experts select chooses the same number from every sparse layer ({@code lowest}); a top
+     * or threshold over all layers would leave the layers different counts, which prune-experts
+     * cannot write.
+     */
+    private static void expertFilters(Select s, int j) {
+        String allowed = "lowest: N (the N lowest-ranked experts of every sparse layer) and layers";
+        if (s.top() != null) {
+            throw SchemaViolation.of("experts are chosen per sparse layer, not by a top over all layers")
+                    .at("select", j, "top").got(s.top()).allowed(allowed);
+        }
+        if (s.threshold() != null) {
+            throw SchemaViolation.of("experts are chosen per sparse layer, not by a threshold")
+                    .at("select", j, "threshold").got(s.threshold()).allowed(allowed);
+        }
+        if (s.perCase()) {
+            throw SchemaViolation.of("experts are chosen over all cases").at("select", j, "per_case").got(true)
+                    .allowed(allowed);
+        }
+        if (s.lowest() == null) {
+            throw SchemaViolation.missingKey("lowest", "the number of experts chosen in every sparse layer, the"
+                    + " lowest-ranked").at("select", j);
+        }
+    }
+
+    /** Checks that {@code ${id}} in an edit's experts names an earlier select of experts. */
+    private void experts(ExpertSet experts, int k) {
+        if (!(experts instanceof Reference ref)) {
+            return;
+        }
+        resolve(ref, Integer.MAX_VALUE, ComponentKind.EXPERTS, "edit", k, "experts");
+        Step target = steps.get(ref.id());
+        if (target.locate() != null) {
+            List<String> selects = steps.values().stream()
+                    .filter(x -> x.locate() == null && x.yields().contains(ComponentKind.EXPERTS)).map(Step::id).toList();
+            SchemaViolation v = SchemaViolation.of("experts are taken from a select step").at("edit", k, "experts")
+                    .gotText("'" + ref + "' (" + target.where() + ", which ranks every expert)");
+            throw selects.isEmpty() ? v.allowed("${id} of a select with from: " + ref.id() + " and lowest: N")
+                    : v.allowedWords(null, selects);
+        }
     }
 
     private void heads(HeadSet heads, int k) {

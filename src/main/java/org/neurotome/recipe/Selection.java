@@ -1,5 +1,6 @@
 package org.neurotome.recipe;
 
+import org.neurotome.arch.Expert;
 import org.neurotome.arch.Head;
 import org.neurotome.arch.Neuron;
 
@@ -8,7 +9,7 @@ import java.util.Map;
 
 /**
  * What a {@code ${id}} stands for when the recipe runs: the heads or neurons a locate step
- * ranked (all it kept) or a select step chose.
+ * ranked (all it kept) or a select step chose, or the experts a select step chose.
  */
 public sealed interface Selection {
     int size();
@@ -35,6 +36,17 @@ public sealed interface Selection {
         }
     }
 
+    record Experts(List<Expert> experts) implements Selection {
+        public Experts {
+            experts = List.copyOf(experts);
+        }
+
+        @Override
+        public int size() {
+            return experts.size();
+        }
+    }
+
     /** The heads a recipe value names: listed, or an earlier step's by {@code ${id}}. */
     static List<Head> heads(HeadSet set, Map<String, Selection> selections) {
         return switch (set) {
@@ -48,6 +60,14 @@ public sealed interface Selection {
         return switch (set) {
             case NeuronSet.Listed l -> l.neurons();
             case Reference ref -> ((Selection.Neurons) selections.get(ref.id())).neurons();
+        };
+    }
+
+    /** The experts a recipe value names: listed, or an earlier select's by {@code ${id}}. */
+    static List<Expert> experts(ExpertSet set, Map<String, Selection> selections) {
+        return switch (set) {
+            case ExpertSet.Listed l -> l.experts();
+            case Reference ref -> ((Selection.Experts) selections.get(ref.id())).experts();
         };
     }
 }

@@ -8,6 +8,7 @@ import org.neurotome.NeurotomeException;
 import org.neurotome.Scratch;
 import org.neurotome.Sha256;
 import org.neurotome.archive.ArchiveWriter;
+import org.neurotome.arch.ModelConfig;
 import org.neurotome.checkpoint.Checkpoint;
 import org.neurotome.checkpoint.CheckpointWriter;
 import org.neurotome.checkpoint.DType;
@@ -19,6 +20,8 @@ import org.neurotome.eval.Suite;
 import org.neurotome.eval.SuiteEvaluation;
 import org.neurotome.model.Devices;
 import org.neurotome.model.LanguageModel;
+import org.neurotome.model.MemoryBudget;
+import org.neurotome.model.Weights;
 import org.neurotome.output.OutputGuard;
 import org.neurotome.release.BaseModel;
 import org.neurotome.release.ModelCard;
@@ -39,7 +42,8 @@ import java.util.function.Function;
 /**
  * Executes a {@link Plan}: its stages in order, one method per kind of stage, and nothing else
  * decides what runs. The model stage opens the input checkpoint; the analyses share one loaded
- * model, released before the edits; the selects pick from their findings; the edit stages
+ * model, released before the edits, each working in the share of the memory budget its stage
+ * states (as do the recovery and the evaluation); the selects pick from their findings; the edit stages
  * resolve the recipe's edits against them; a recover stage trains its LoRA ({@link Recovery});
  * the write stage writes the edited checkpoint into its partial directory with its provenance
  * (the manifest's {@code plan} section is {@link Plan#manifestSection()}); the evaluate stage
@@ -97,10 +101,7 @@ final class StageExecutor implements AutoCloseable {
                     case Plan.FindingsFrom f -> x.findingsFrom(f);
                     case Plan.Analyse a -> x.analyse(a);
                     case Plan.Select s -> x.select(s);
-                    case Plan.EditAtRunTime e -> x.edit(e);
-                    case Plan.EditTensor e -> x.edit(e);
-                    case Plan.EditListed e -> x.edit(e);
-                    case Plan.RewriteConfig e -> x.edit(e);
+                    case Plan.EditStage e -> x.edit(e);
                     case Plan.Recover r -> x.recover(r);
                     case Plan.Write w -> x.write(w);
                     case Plan.Evaluate e -> x.evaluate(e);
@@ -136,14 +137,18 @@ final class StageExecutor implements AutoCloseable {
         Locate.Analysis a = (Locate.Analysis) recipe.locate().get(i);
         if (model == null) {
             model = LanguageModel.open(recipe.model().path(), device, options.budget());
-            runner = new AnalysisRunner(model, device, options.budget(), options.analysis(), options.log(), recorded);
+            runner = new AnalysisRunner(model, device, options.analysis(), options.log(), recorded);
             bestLayers = runner.bestLayers();
         }
         long t0 = System.nanoTime();
         requireRanked(a);
         options.log().accept("locate " + a.id() + ": " + a.method());
-        Findings full = options.analyses().findings(i, a, (wider, tops) -> runner.run(wider, tops, selections,
-                perCase(a.id())));
+        MemoryBudget share = options.budget().share(stage.memory());
+        Findings full;
+        try (Weights.Stage working = model.weights().workIn(share)) {
+            full = options.analyses().findings(i, a, (wider, tops) -> runner.run(wider, tops, selections,
+                    perCase(a.id()), share, options.analyses().shards(i)));
+        }
         Findings f = full.restrict(a.top(), a.layers()).withParameters(AnalysisRunner.parameters(a,
                 perCase(a.id()), (ObjectNode) full.document().path("parameters")));
         findings.put(a.id(), f);
@@ -155,7 +160,7 @@ final class StageExecutor implements AutoCloseable {
 
     private void select(Plan.Select stage) {
         Select s = recipe.select().stream().filter(x -> x.id().equals(stage.id())).findFirst().orElseThrow();
-        Selection chosen = Selector.select(findings.get(s.from()), s);
+        Selection chosen = Selector.select(findings.get(s.from()), s, ModelConfig.from(input));
         if (chosen.size() == 0) {
             throw NeurotomeException.badInput("select '" + s.id() + "' chose nothing from '" + s.from()
                     + "'; loosen its top, threshold or layers");
@@ -170,7 +175,7 @@ final class StageExecutor implements AutoCloseable {
      * edits chosen at run time otherwise), so the first edit stage resolves all of the recipe's
      * edits against the selections, in the recipe's order, and the write applies them.
      */
-    private void edit(Plan.Stage stage) {
+    private void edit(Plan.EditStage stage) {
         if (edits != null) {
             return;
         }
@@ -188,8 +193,8 @@ final class StageExecutor implements AutoCloseable {
     /** Trains the recovery's LoRA; the write stage merges it (and the plan says whether the edited model is scored first). */
     private void recover(Plan.Recover stage) {
         boolean before = plan.stages().stream().anyMatch(s -> s instanceof Plan.Evaluate e && e.beforeRecovery());
-        recovery = Recovery.train(recipe, input, edits(), recipe.output().dir(), dtype(), before, device, options,
-                bestLayers, recorded);
+        recovery = Recovery.train(recipe, input, edits(), recipe.output().dir(), dtype(), before, device,
+                options.within(options.budget().share(stage.memory())), bestLayers, recorded);
     }
 
     /** Writes the edited checkpoint (with a recovery's adapter merged after the edits) into its partial directory. */
@@ -221,9 +226,10 @@ final class StageExecutor implements AutoCloseable {
         options.log().accept("eval " + recipe.eval().suite().name() + " (baseline: the input checkpoint)");
         long t1 = System.nanoTime();
         Suite suite = recipe.eval().suite().definition();
+        MemoryBudget share = options.budget().share(stage.memory());
         report = SuiteEvaluation.run(suite, recipe.eval().gates(), dir, recipe.model().path(),
-                options.analyses().baseline(suite, recipe.model().path(), device, options.budget()), device,
-                options.budget(), null, options.eval()).recorded(named);
+                options.analyses().baseline(suite, recipe.model().path(), device, share), device, share, null,
+                options.eval()).recorded(named);
         options.log().accept("evaluated in " + seconds(t1).asText() + " s");
         // without timings the output is the same bytes on every run, and so is its archive
         ReportWriter.write(report.withoutTimings(), dir.resolve(RecipeRunner.EVAL_DIR));
@@ -388,6 +394,7 @@ final class StageExecutor implements AutoCloseable {
             switch (s) {
                 case Selection.Heads h -> h.heads().forEach(x -> a.add(x.toString()));
                 case Selection.Neurons n -> n.neurons().forEach(x -> a.add(x.toString()));
+                case Selection.Experts e -> e.experts().forEach(x -> a.add(x.toString()));
             }
         });
         try {

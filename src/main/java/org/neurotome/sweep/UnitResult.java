@@ -8,7 +8,6 @@ import org.neurotome.Json;
 import org.neurotome.eval.EvalReport;
 import org.neurotome.eval.GateResult;
 
-import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -116,12 +115,7 @@ public record UnitResult(String key, SequencedMap<String, String> overrides, Str
 
     /** Reads what {@link #toJson} wrote. */
     public static UnitResult fromJson(String text) {
-        JsonNode n;
-        try {
-            n = Json.MAPPER.readTree(text);
-        } catch (JsonProcessingException e) {
-            throw new UncheckedIOException(e);
-        }
+        JsonNode n = Json.tree(text);
         SequencedMap<String, String> set = new LinkedHashMap<>();
         for (Map.Entry<String, JsonNode> e : n.required("overrides").properties()) {
             set.put(e.getKey(), e.getValue().asText());

@@ -45,6 +45,27 @@ public final class SchemaViolation extends IllegalArgumentException {
         return new SchemaViolation("missing required key '" + key + "' (" + meaning + ")").aboutMapping();
     }
 
+    /**
+     * Throws unless exactly one of {@code keys} is given (its value in {@code values}, in the
+     * same order, is not null): none is "missing KIND: one of MISSING", two or more "conflicting
+     * KINDs" at the second.
+     */
+    public static void requireOneOf(String kind, String missing, List<String> keys, Object... values) {
+        List<String> given = new ArrayList<>();
+        for (int i = 0; i < keys.size(); i++) {
+            if (values[i] != null) {
+                given.add(keys.get(i));
+            }
+        }
+        if (given.isEmpty()) {
+            throw of("missing " + kind + ": one of " + missing).aboutMapping();
+        }
+        if (given.size() > 1) {
+            throw of("conflicting " + kind + "s").at(given.get(1)).gotText(String.join(" and ", given))
+                    .allowed("one of " + String.join(", ", keys));
+        }
+    }
+
     /** Appends keys (strings) or list indices (integers) to the path below the thrower. */
     public SchemaViolation at(Object... segments) {
         for (Object s : segments) {

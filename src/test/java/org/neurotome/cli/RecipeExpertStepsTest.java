@@ -21,7 +21,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * A recipe's {@code expert-scan}, {@code expert-attribution} and {@code expert-usage} locate
  * steps on the Qwen3-MoE reference case: the output's findings.json holds each step's experts,
- * which agree with the reference; a select from an expert step is refused before anything runs;
+ * which agree with the reference; a select of a top over an expert step's ranking is refused
+ * before anything runs;
  * the dry run states what a forward of a sparse layer reads, kept and streamed.
  */
 class RecipeExpertStepsTest {
@@ -125,7 +126,7 @@ class RecipeExpertStepsTest {
     }
 
     @Test
-    void aSelectFromAnExpertStepIsRefused() throws Exception {
+    void aTopOverAnExpertStepsRankingIsRefused() throws Exception {
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         int code = apply(recipe("""
                 select:
@@ -135,7 +136,7 @@ class RecipeExpertStepsTest {
                 """), err);
         String message = err.toString(StandardCharsets.UTF_8);
         assertEquals(2, code, message);
-        assertTrue(message.contains("nothing to select") && message.contains("(expert-scan) ranks experts"), message);
+        assertTrue(message.contains("select.0.top") && message.contains("experts are chosen per sparse layer"), message);
         assertFalse(Files.exists(tmp.resolve("out")));
     }
 }

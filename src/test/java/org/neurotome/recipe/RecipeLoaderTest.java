@@ -76,10 +76,10 @@ class RecipeLoaderTest {
     @Test
     void fullRecipeInfersSelectKindsFromTheirLocateStep() {
         List<Select> select = RecipeLoader.load(RECIPES.resolve("full.yaml"), Map.of()).select();
-        assertEquals(new Select("arith_heads", "scan", ComponentKind.HEADS, 2, null, null, false), select.get(0));
+        assertEquals(new Select("arith_heads", "scan", ComponentKind.HEADS, 2, null, null, false, null), select.get(0));
         assertEquals(new Select("deep_neurons", "arith_cna", ComponentKind.NEURONS, 50, null,
-                new LayerRange(17, 31), true), select.get(1));
-        assertEquals(new Select("attr_heads", "attr", ComponentKind.HEADS, null, 0.1, null, false), select.get(2));
+                new LayerRange(17, 31), true, null), select.get(1));
+        assertEquals(new Select("attr_heads", "attr", ComponentKind.HEADS, null, 0.1, null, false, null), select.get(2));
         assertEquals(ComponentKind.NEURONS, select.get(3).kind());
     }
 

@@ -49,7 +49,7 @@ class ShippedRecipesTest {
         Locate.HeadScan scan = assertInstanceOf(Locate.HeadScan.class, r.locate().getFirst());
         AnalysisInput.DatasetCases cases = assertInstanceOf(AnalysisInput.DatasetCases.class, scan.input());
         assertEquals(Path.of("eval/datasets/arithmetic.jsonl"), cases.dataset());
-        assertEquals(new Select("arith_heads", "arith_scan", ComponentKind.HEADS, 2, null, null, false),
+        assertEquals(new Select("arith_heads", "arith_scan", ComponentKind.HEADS, 2, null, null, false, null),
                 r.select().getFirst());
         assertEquals(List.of(new Edit.ZeroHeads(new Reference("arith_heads"))), r.edit());
         assertEquals("arithmetic", r.eval().suite().name());
