@@ -3,7 +3,9 @@ package org.neurotome.analysis;
 import ai.djl.Device;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.neurotome.cna.Attribution;
+import org.neurotome.NeurotomeException;
 import org.neurotome.cna.AttributionResult;
+import org.neurotome.cna.AttributionShard;
 import org.neurotome.cna.Comparison;
 import org.neurotome.cna.ExpertAttribution;
 import org.neurotome.cna.ExpertAttributionResult;
@@ -14,6 +16,7 @@ import org.neurotome.cna.ExpertUsageResult;
 import org.neurotome.cna.ComparisonResult;
 import org.neurotome.cna.HeadScan;
 import org.neurotome.cna.HeadScanResult;
+import org.neurotome.cna.HeadScanShard;
 import org.neurotome.cna.Progress;
 import org.neurotome.cna.PromptSet;
 import org.neurotome.cna.VocabularyProjection;
@@ -23,9 +26,12 @@ import org.neurotome.model.LanguageModel;
 import org.neurotome.model.MemoryBudget;
 
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.function.BiFunction;
 import java.util.function.Consumer;
 import java.util.function.Function;
+import java.util.function.IntFunction;
 
 /**
  * The one place an {@link AnalysisSpec} becomes calls into the analyses: which engine runs,
@@ -45,9 +51,10 @@ public final class Analyses {
      * @param log      one line per stage of a LoRA scan
      * @param describe how a second model is recorded, given the path the spec named it by (the
      *                 checkpoint compared with; the model's own for the model with an adapter)
+     * @param shards   where the shards of an analysis run in shards are computed and kept
      */
     public record Context(Device device, MemoryBudget budget, Progress progress, Consumer<String> log,
-                          BiFunction<LanguageModel, Path, ObjectNode> describe) {
+                          BiFunction<LanguageModel, Path, ObjectNode> describe, ShardStore shards) {
     }
 
     /** What an analysis produced. */
@@ -88,12 +95,10 @@ public final class Analyses {
     public static <T> T run(LanguageModel model, PromptSet prompts, AnalysisSpec spec, boolean perCase, Context ctx,
                             Function<Outcome, T> then) {
         return switch (spec) {
-            case AnalysisSpec.HeadScan h -> then.apply(new HeadScanned(HeadScan.run(model, prompts,
-                    HeadScan.Options.defaults().withGroupBy(h.groupBy()).withProgress(ctx.progress()))));
+            case AnalysisSpec.HeadScan h -> then.apply(new HeadScanned(headScan(model, prompts, h, ctx)));
             case AnalysisSpec.Attribution at -> {
                 try (VocabularyProjection p = projection(model)) {
-                    yield then.apply(new Attributed(attribution(model, p, at.neuronPath(), ctx).run(prompts, perCase,
-                            at.scoring())));
+                    yield then.apply(new Attributed(attribution(model, p, prompts, at, perCase, ctx)));
                 }
             }
             case AnalysisSpec.Cna c -> cna(model, prompts, c, perCase, ctx, then);
@@ -109,6 +114,59 @@ public final class Analyses {
             case AnalysisSpec.ExpertUsage eu -> then.apply(new ExpertsUsed(ExpertUsage.run(model, prompts,
                     Attribution.Options.DEFAULT_BATCH_ELEMENTS, ctx.progress())));
         };
+    }
+
+    /** The head scan, run in its shards one after the other and merged when it has several. */
+    private static HeadScanResult headScan(LanguageModel model, PromptSet prompts, AnalysisSpec.HeadScan h,
+                                           Context ctx) {
+        HeadScan.Options options = HeadScan.Options.defaults().withGroupBy(h.groupBy()).withProgress(ctx.progress());
+        if (h.shards() == 1) {
+            return HeadScan.run(model, prompts, options);
+        }
+        checkShards(h.shards(), HeadScan.batches(model.config(), prompts, options), "batch", "batches", "head scan");
+        List<HeadScanShard> shards = shards(h.shards(), ctx.shards(), new ShardStore.Codec<>(HeadScanShard::write,
+                HeadScanShard::read), i -> HeadScan.runShard(model, prompts, i, h.shards(), options));
+        return HeadScanResult.merge(prompts, shards, options.groupBy());
+    }
+
+    /** The attribution, run in its shards one after the other and merged when it has several. */
+    private static AttributionResult attribution(LanguageModel model, VocabularyProjection p, PromptSet prompts,
+                                                 AnalysisSpec.Attribution at, boolean perCase, Context ctx) {
+        Attribution a = attribution(model, p, at.neuronPath(), ctx);
+        if (at.shards() == 1) {
+            return a.run(prompts, perCase, at.scoring());
+        }
+        if (perCase || !at.scoring().exhaustive()) {
+            throw NeurotomeException.badInput("an attribution in shards keeps no case's own scores and scores "
+                    + "every component: it takes neither per_case nor a bounded top");
+        }
+        checkShards(at.shards(), a.passes(prompts), "pass", "passes", "attribution");
+        List<AttributionShard> shards = shards(at.shards(), ctx.shards(), new ShardStore.Codec<>(
+                AttributionShard::write, AttributionShard::read), i -> a.runShard(prompts, i, at.shards()));
+        return AttributionResult.merge(prompts, shards);
+    }
+
+    /** Shards 0 … n−1 from {@code store}: each offered for computing first, then each read or computed, in order. */
+    private static <S> List<S> shards(int n, ShardStore store, ShardStore.Codec<S> codec, IntFunction<S> compute) {
+        for (int i = 0; i < n; i++) {
+            int shard = i;
+            store.offer(i, n, codec, () -> compute.apply(shard));
+        }
+        List<S> out = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            int shard = i;
+            out.add(store.shard(i, n, codec, () -> compute.apply(shard)));
+        }
+        return out;
+    }
+
+    /** Refuses more shards than the analysis has units of work ({@code units} batches or passes) to split. */
+    private static void checkShards(int shards, int units, String one, String many, String analysis) {
+        if (shards > units) {
+            throw NeurotomeException.badInput("shards: " + shards + ", but this " + analysis + " runs in " + units
+                    + " " + (units == 1 ? one : many) + " and a shard takes whole " + many + "; give shards: " + units
+                    + " or fewer");
+        }
     }
 
     private static <T> T cna(LanguageModel model, PromptSet prompts, AnalysisSpec.Cna c, boolean perCase,

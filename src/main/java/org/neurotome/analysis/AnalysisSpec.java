@@ -22,15 +22,19 @@ import java.util.function.IntFunction;
  */
 public sealed interface AnalysisSpec {
 
-    /** Zero each head in turn; {@code groupBy} names the labels whose accuracy is also reported (null: chosen). */
-    record HeadScan(List<String> groupBy) implements AnalysisSpec {
+    /**
+     * Zero each head in turn; {@code groupBy} names the labels whose accuracy is also reported
+     * (null: chosen); run as {@code shards} shards of whole batches, merged (1: unsharded).
+     */
+    record HeadScan(List<String> groupBy, int shards) implements AnalysisSpec {
     }
 
     /**
      * Every component's log-probability increase for the target; {@code scoring} says whether
-     * every one is scored exactly or only those bounds cannot rule out of the top K.
+     * every one is scored exactly or only those bounds cannot rule out of the top K; run as
+     * {@code shards} shards of whole passes, merged (1: unsharded; more need exhaustive scoring).
      */
-    record Attribution(NeuronPath neuronPath, Scoring scoring) implements AnalysisSpec {
+    record Attribution(NeuronPath neuronPath, Scoring scoring, int shards) implements AnalysisSpec {
     }
 
     /** Importance on the prompts (side A) against {@code against} (side B), scored as {@code scoring} says. */

@@ -175,7 +175,7 @@ public final class LocateCommand implements Callable<Integer> {
             Provenance prov = new Provenance(Provenance.model(lm), null, in.description, parameters());
             TextTokenizer tok = lm.tokenizer().orElse(null);
             Analyses.Context ctx = new Analyses.Context(run.device.resolve(), run.resources.budget(), progress, line -> { },
-                    (other, named) -> Provenance.model(other));
+                    (other, named) -> Provenance.model(other), org.neurotome.analysis.ShardStore.OWN);
             Shown shown = Analyses.run(lm, in.prompts, spec(lm, in.prompts), perCase, ctx, outcome -> {
                 progress.finish();
                 return show(lm, outcome, prov, tok, out);
@@ -268,8 +268,8 @@ public final class LocateCommand implements Callable<Integer> {
     /** The analysis the options ask for. */
     private AnalysisSpec spec(LanguageModel lm, PromptSet prompts) {
         return switch (method) {
-            case "head-scan" -> new AnalysisSpec.HeadScan(by);
-            case "attribution" -> new AnalysisSpec.Attribution(neuronPath(), scoring());
+            case "head-scan" -> new AnalysisSpec.HeadScan(by, 1);
+            case "attribution" -> new AnalysisSpec.Attribution(neuronPath(), scoring(), 1);
             case "expert-scan" -> new AnalysisSpec.ExpertScan();
             case "expert-attribution" -> new AnalysisSpec.ExpertAttribution();
             case "expert-usage" -> new AnalysisSpec.ExpertUsage();

@@ -56,28 +56,35 @@ public final class Attribution {
     /**
      * @param neuronPath    how FFN neurons are scored
      * @param batchElements rough bound on the float elements of one batched forward's largest
-     *                      intermediates; bounds memory, not results
+     *                      intermediates
+     * @param passBytes     bound on the bytes of the rows recorded before they are scored
+     *                      together (a pass), besides half of what the memory budget has left
+     *                      when the attribution is made ({@link #rowsPerPass})
      * @param progress      told after each batch of positions
      */
-    public record Options(NeuronPath neuronPath, long batchElements, Progress progress) {
+    public record Options(NeuronPath neuronPath, long batchElements, long passBytes, Progress progress) {
         public static final long DEFAULT_BATCH_ELEMENTS = 1L << 22;
 
         public Options {
             if (batchElements < 1) {
                 throw new IllegalArgumentException("batchElements must be positive, got " + batchElements);
             }
+            if (passBytes < 1) {
+                throw new IllegalArgumentException("passBytes must be positive, got " + passBytes);
+            }
         }
 
+        /** Passes bounded by the memory budget alone. */
         public static Options defaults() {
-            return new Options(NeuronPath.VALUE_PROJECTIONS, DEFAULT_BATCH_ELEMENTS, Progress.NONE);
+            return new Options(NeuronPath.VALUE_PROJECTIONS, DEFAULT_BATCH_ELEMENTS, Long.MAX_VALUE, Progress.NONE);
         }
 
         public Options withNeuronPath(NeuronPath path) {
-            return new Options(path, batchElements, progress);
+            return new Options(path, batchElements, passBytes, progress);
         }
 
         public Options withProgress(Progress p) {
-            return new Options(neuronPath, batchElements, p);
+            return new Options(neuronPath, batchElements, passBytes, p);
         }
     }
 
@@ -91,8 +98,14 @@ public final class Attribution {
     private final LanguageModel model;
     private final VocabularyProjection projection;
     private final Options options;
+    /** The bytes of one pass's recorded rows, fixed when the attribution is made ({@link #rowsPerPass}). */
+    private final long passBytes;
 
-    /** Attribution on {@code model}, projecting through {@code projection} (built on the same weights). */
+    /**
+     * Attribution on {@code model}, projecting through {@code projection} (built on the same
+     * weights); its passes are sized now, from what the memory budget has left
+     * ({@link #rowsPerPass}).
+     */
     public Attribution(LanguageModel model, VocabularyProjection projection, Options options) {
         if (projection.weights() != model.weights()) {
             throw new IllegalArgumentException("the projection was built on other weights than the model's");
@@ -100,6 +113,7 @@ public final class Attribution {
         this.model = model;
         this.projection = projection;
         this.options = options;
+        this.passBytes = Math.min(options.passBytes(), model.weights().memory().recordedRowsBytes());
     }
 
     public LanguageModel model() {
@@ -124,23 +138,74 @@ public final class Attribution {
                 : BoundedRanking.attribution(this, prompts, keepSteps, scoring);
     }
 
-    /** Every neuron and head of every step scored exactly. */
+    /**
+     * Every neuron and head of every step scored exactly, in passes ({@link #passes}); the
+     * mean is the sum of the passes' sums, added in pass order.
+     */
     private AttributionResult exhaustive(PromptSet prompts, boolean keepSteps) {
         ModelConfig c = model.config();
-        List<PromptSet.Step> steps = prompts.steps();
         ComponentScores.Sum sum = new ComponentScores.Sum(c);
         List<StepScores> scored = new ArrayList<>();
-        int chunk = rowsPerPass(prompts.maxContext());
-        for (int from = 0; from < steps.size(); from += chunk) {
-            List<PromptSet.Step> part = steps.subList(from, Math.min(steps.size(), from + chunk));
+        int steps = prompts.steps().size();
+        int pass = rowsPerPass(prompts.maxContext());
+        for (ComponentScores.Sum s : scorePasses(prompts, 0, steps, pass, keepSteps, scored)) {
+            sum.add(s);
+        }
+        return new AttributionResult(prompts, scored, sum.mean(), Scoring.Summary.exhaustive(
+                c.totalNeurons(), (long) c.numLayers() * c.numHeads()));
+    }
+
+    /**
+     * How many passes the exhaustive attribution of {@code prompts} takes: its steps in order,
+     * {@link #rowsPerPass} of them a pass (sized by the longest context of all of them). Which
+     * steps share a pass decides their scores to the last bit (the pass's rows go through
+     * each projection together), so a shard ({@link #runShard}) scores whole passes.
+     */
+    public int passes(PromptSet prompts) {
+        return Math.ceilDiv(prompts.steps().size(), rowsPerPass(prompts.maxContext()));
+    }
+
+    /**
+     * Shard {@code shard} (0-based) of {@code shards} of the exhaustive attribution of
+     * {@code prompts}: its {@link #passes} split into {@code shards} runs of consecutive whole
+     * passes, each scored as {@link #run} scores it, so {@link AttributionResult#merge} of the
+     * shards is the unsharded result bit for bit. A shard past the number of passes is empty.
+     */
+    public AttributionShard runShard(PromptSet prompts, int shard, int shards) {
+        if (shards < 1 || shard < 0 || shard >= shards) {
+            throw NeurotomeException.badInput("shard " + shard + " of " + shards + ": want 0 <= shard < shards");
+        }
+        int steps = prompts.steps().size();
+        int pass = rowsPerPass(prompts.maxContext());
+        int passes = Math.ceilDiv(steps, pass);
+        int from = (int) Math.min(steps, (long) shard * passes / shards * pass);
+        int to = (int) Math.min(steps, (long) (shard + 1) * passes / shards * pass);
+        List<StepScores> scored = new ArrayList<>();
+        List<ComponentScores.Sum> sums = scorePasses(prompts, from, to, pass, false, scored);
+        return new AttributionShard(shard, shards, prompts.digest(), pass, from, scored, sums);
+    }
+
+    /**
+     * Scores steps {@code from} to {@code to − 1} of {@code prompts} in passes of {@code pass}
+     * steps counted from {@code from}, adding each step's outcome to {@code scored} (with its
+     * scores when {@code keepSteps}); returns each pass's sum of its steps' scores, in step order.
+     */
+    private List<ComponentScores.Sum> scorePasses(PromptSet prompts, int from, int to, int pass, boolean keepSteps,
+                                                  List<StepScores> scored) {
+        List<PromptSet.Step> steps = prompts.steps();
+        List<ComponentScores.Sum> sums = new ArrayList<>();
+        for (int at = from, n; at < to; at += n) {
+            n = Math.min(pass, to - at);
+            List<PromptSet.Step> part = steps.subList(at, at + n);
+            ComponentScores.Sum sum = new ComponentScores.Sum(model.config());
             for (StepScores s : score(contexts(part), List.of(), targets(part), null)) {
                 sum.add(s.scores());
                 scored.add(keepSteps ? s : new StepScores(s.target(), s.logprob(), s.norm(), null));
             }
-            options.progress().update("positions", scored.size(), steps.size());
+            sums.add(sum);
+            options.progress().update("positions", scored.size(), to - from);
         }
-        return new AttributionResult(prompts, scored, sum.mean(), Scoring.Summary.exhaustive(
-                c.totalNeurons(), (long) c.numLayers() * c.numHeads()));
+        return sums;
     }
 
     /**
@@ -169,18 +234,19 @@ public final class Attribution {
     }
 
     /**
-     * Rows recorded before they are scored together: as many as half of what the memory budget
-     * has left holds (their taps at every layer and one vocabulary row each), at least one
-     * batch. Scoring them together projects each layer's value vectors once for all of them,
-     * and a streamed model's layers are read once per pass.
+     * Rows recorded before they are scored together (a pass): as many as the bytes fixed when
+     * the attribution was made hold (their taps at every layer and one vocabulary row each), at
+     * least one batch. Scoring them together projects each layer's value vectors once for all
+     * of them, and a streamed model's layers are read once per pass. A function of the model's
+     * shape, {@code maxLen} and that fixed share alone, so the same prompts are split into the
+     * same passes by every run of one attribution.
      */
     int rowsPerPass(int maxLen) {
         ModelConfig c = model.config();
         long d = c.hiddenSize();
         long perRow = 4 * (c.numLayers() * ((long) c.numHeads() * d + 2L * c.maxFfnWidth() + 5 * d)
                 + 2L * c.vocabSize());
-        long room = model.weights().memory().recordedRowsBytes();
-        return (int) Math.max(rowsPerBatch(maxLen), Math.min(Integer.MAX_VALUE, room / perRow));
+        return (int) Math.max(rowsPerBatch(maxLen), Math.min(Integer.MAX_VALUE, passBytes / perRow));
     }
 
     /**

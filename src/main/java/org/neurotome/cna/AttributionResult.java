@@ -1,5 +1,6 @@
 package org.neurotome.cna;
 
+import org.neurotome.NeurotomeException;
 import org.neurotome.arch.Head;
 import org.neurotome.arch.Neuron;
 
@@ -31,6 +32,33 @@ public final class AttributionResult {
         this.steps = List.copyOf(steps);
         this.mean = mean;
         this.scored = scored;
+    }
+
+    /**
+     * The exhaustive attribution of {@code prompts} from its shards 0 … n−1
+     * ({@link Attribution#runShard}), in order: their steps side by side and their passes' sums
+     * added in pass order, as the unsharded run adds them, so the result is the unsharded one
+     * bit for bit. Shards of other prompts or passes, missing or out of order are refused as bad
+     * input.
+     */
+    public static AttributionResult merge(PromptSet prompts, List<AttributionShard> shards) {
+        AttributionShard.checkCover(prompts, shards);
+        ComponentScores.Sum sum = null;
+        List<StepScores> steps = new ArrayList<>();
+        for (AttributionShard s : shards) {
+            for (ComponentScores.Sum pass : s.sums()) {
+                if (sum == null) {
+                    sum = pass.zero();
+                }
+                sum.add(pass);
+            }
+            steps.addAll(s.steps());
+        }
+        if (sum == null) {
+            throw NeurotomeException.badInput("attribution shards of no step: nothing to average");
+        }
+        return new AttributionResult(prompts, steps, sum.mean(), Scoring.Summary.exhaustive(sum.neurons(),
+                sum.heads()));
     }
 
     /** What was scored exactly: everything, or what the bounds left. */

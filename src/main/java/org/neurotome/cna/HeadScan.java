@@ -142,8 +142,14 @@ public final class HeadScan {
         Measured m = ablateEach(transformer, rows, firstStep, caseRows, batching[1],
                 IntStream.range(0, c.numLayers()).boxed().toList(), heads, (row, l, h) -> new HeadScale(row, l, h, 0f),
                 ForwardRequest::withHeadScales, finiteCheck, options.progress(), "head ablations");
-        return new HeadScanShard(shard, shards, HeadScanShard.digest(prompts), firstStep, m.target(), m.baseLogprob(),
+        return new HeadScanShard(shard, shards, prompts.digest(), firstStep, m.target(), m.baseLogprob(),
                 m.baseTop1(), m.logprob(), m.top1());
+    }
+
+    /** How many batches of cases the scan of {@code prompts} forms ({@link #runShard}): at most as many shards. */
+    public static int batches(ModelConfig c, PromptSet prompts, Options options) {
+        List<Row> all = rows(prompts, c);
+        return all.isEmpty() ? 0 : Math.ceilDiv(all.size(), batching(c, all, c.numHeads(), options.batchElements())[0]);
     }
 
     /** Every case of {@code prompts} as a row, its steps numbered on from the rows before it; a target outside the vocabulary is refused. */

@@ -1,13 +1,9 @@
 package org.neurotome.cna;
 
 import org.neurotome.NeurotomeException;
-import org.neurotome.Sha256;
 
-import java.nio.ByteBuffer;
 import java.nio.file.Path;
-import java.security.MessageDigest;
 import java.util.Arrays;
-import java.util.HexFormat;
 
 /**
  * One shard of a {@link HeadScan} (docs/method.md A3): the per-step scores of a run of whole
@@ -18,7 +14,7 @@ import java.util.HexFormat;
  *
  * @param shard       its index, 0-based
  * @param shards      how many shards the scan was split into
- * @param prompts     the SHA-256 of the prompt set's token ids ({@link #digest})
+ * @param prompts     the SHA-256 of the prompt set's token ids ({@link PromptSet#digest})
  * @param firstStep   the prompt set's step its first scores belong to
  * @param target      [n] the token scored at each step
  * @param baseLogprob [n] its unablated log-probability
@@ -33,21 +29,6 @@ public record HeadScanShard(int shard, int shards, String prompts, int firstStep
     /** How many steps it scores. */
     public int steps() {
         return target.length;
-    }
-
-    /** The SHA-256 of {@code prompts}' cases' prompt and target ids: shards of other prompts are refused. */
-    public static String digest(PromptSet prompts) {
-        MessageDigest d = Sha256.digest();
-        ByteBuffer b = ByteBuffer.allocate(8);
-        for (PromptSet.Case c : prompts.cases()) {
-            for (int[] ids : new int[][] {c.prompt(), c.target()}) {
-                d.update(b.clear().putInt(ids.length).array(), 0, 4);
-                for (int id : ids) {
-                    d.update(b.clear().putInt(id).array(), 0, 4);
-                }
-            }
-        }
-        return HexFormat.of().formatHex(d.digest());
     }
 
     /** Writes the shard to {@code file}, atomically. */
@@ -107,7 +88,7 @@ public record HeadScanShard(int shard, int shards, String prompts, int firstStep
         if (parts.length == 0) {
             throw NeurotomeException.badInput("no head-scan shard to merge");
         }
-        String digest = digest(prompts);
+        String digest = prompts.digest();
         int next = 0;
         for (int i = 0; i < parts.length; i++) {
             HeadScanShard s = parts[i];

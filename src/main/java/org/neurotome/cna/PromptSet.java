@@ -1,13 +1,17 @@
 package org.neurotome.cna;
 
 import org.neurotome.NeurotomeException;
+import org.neurotome.Sha256;
 import org.neurotome.eval.EvalCase;
 import org.neurotome.model.LanguageModel;
 import org.neurotome.model.TextTokenizer;
 
+import java.nio.ByteBuffer;
+import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
+import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.function.Function;
@@ -179,6 +183,24 @@ public final class PromptSet {
             prompts.add(model.encode(swapped));
         }
         return withPrompts(prompts, texts);
+    }
+
+    /**
+     * The SHA-256 of the cases' prompt and target ids, in order: what the scores of an analysis
+     * depend on, so the shards of one analysis ({@link HeadScanShard}) name their prompts by it.
+     */
+    public String digest() {
+        MessageDigest d = Sha256.digest();
+        ByteBuffer b = ByteBuffer.allocate(4);
+        for (Case c : cases) {
+            for (int[] ids : new int[][] {c.prompt(), c.target()}) {
+                d.update(b.clear().putInt(ids.length).array());
+                for (int id : ids) {
+                    d.update(b.clear().putInt(id).array());
+                }
+            }
+        }
+        return HexFormat.of().formatHex(d.digest());
     }
 
     public List<Case> cases() {

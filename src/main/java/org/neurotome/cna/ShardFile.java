@@ -18,7 +18,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 
 /**
- * The file a shard of a sharded analysis ({@link HeadScanShard}) is stored in: the
+ * The file a shard of a sharded analysis ({@link HeadScanShard}, {@link AttributionShard}) is stored in: the
  * line {@code neurotome shard <kind> 1}, then the shard's fields big-endian as
  * {@link DataOutputStream} writes them, floats as their exact bits, so a shard read back is the
  * shard written. Written through a temporary sibling renamed into place: a file that is there
@@ -109,6 +109,20 @@ final class ShardFile {
         float[] v = new float[n];
         for (int i = 0; i < n; i++) {
             v[i] = Float.intBitsToFloat(in.readInt());
+        }
+        return v;
+    }
+
+    static void writeDoubles(DataOutputStream out, double[] v) throws IOException {
+        for (double x : v) {
+            out.writeLong(Double.doubleToRawLongBits(x));
+        }
+    }
+
+    static double[] readDoubles(DataInputStream in, int n) throws IOException {
+        double[] v = new double[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = Double.longBitsToDouble(in.readLong());
         }
         return v;
     }

@@ -17,7 +17,9 @@ import java.nio.file.Path;
  * less), so a share is read where the work is sized, not kept:
  * <ul>
  * <li>a layer-major group of forward passes: all of it ({@link #passGroupBytes()});</li>
- * <li>attribution's rows recorded before they are scored together: half ({@link #recordedRowsBytes()});</li>
+ * <li>attribution's rows recorded before they are scored together: half ({@link #recordedRowsBytes()}),
+ *     read once when the attribution is made, since which rows are scored together decides its
+ *     scores to the last bit;</li>
  * <li>value directions projected onto the vocabulary at once: a sixteenth, counted in floats, so a
  *     quarter of it in bytes ({@link #projectedFloats()});</li>
  * <li>the vocabulary projection's cache: half, at most what it asks for ({@link #projectionCacheBytes}).</li>

@@ -5,6 +5,7 @@ import org.neurotome.Json;
 import org.neurotome.NeurotomeException;
 import org.neurotome.analysis.Analyses;
 import org.neurotome.analysis.AnalysisSpec;
+import org.neurotome.analysis.ShardStore;
 import org.neurotome.arch.Head;
 import org.neurotome.cna.Attribution;
 import org.neurotome.cna.Findings;
@@ -62,20 +63,22 @@ final class AnalysisRunner {
      * @param selections what earlier steps' {@code ${id}}s stand for (CNA's {@code ablate})
      * @param perCase    keep each case's own ranking (a select asks for {@code per_case})
      * @param share      the stage's share of the memory budget, which a second model is opened under
+     * @param shards     where the analysis's shards are computed, when it runs in shards
      */
     Findings run(Locate.Analysis a, List<Integer> alsoFor, Map<String, Selection> selections, boolean perCase,
-                 MemoryBudget share) {
+                 MemoryBudget share, ShardStore shards) {
         PromptSet prompts = prompts(a, a.prompts());
         ObjectNode input = describe(a, prompts);
         ObjectNode parameters = parameters(a, perCase, Json.MAPPER.createObjectNode());
         TextTokenizer tok = model.tokenizer().orElse(null);
         Provenance prov = new Provenance(Provenance.model(model, recorded.apply(model.dir())), null, input, parameters);
-        Analyses.Context ctx = context(a.id(), share);
+        Analyses.Context ctx = context(a.id(), share, shards);
         return switch (a) {
-            case Locate.HeadScan h -> Analyses.run(model, prompts, new AnalysisSpec.HeadScan(null), perCase, ctx,
+            case Locate.HeadScan h -> Analyses.run(model, prompts, new AnalysisSpec.HeadScan(null, h.shards()), perCase, ctx,
                     out -> Findings.headScan(((Analyses.HeadScanned) out).result(), prov, 0, tok, perCase));
             case Locate.Attribution at -> Analyses.run(model, prompts,
-                    new AnalysisSpec.Attribution(Attribution.NeuronPath.VALUE_PROJECTIONS, a.scoring().alsoFor(alsoFor)),
+                    new AnalysisSpec.Attribution(Attribution.NeuronPath.VALUE_PROJECTIONS, a.scoring().alsoFor(alsoFor),
+                            at.shards()),
                     perCase, ctx,
                     out -> Findings.attribution(((Analyses.Attributed) out).result(), prov, 0, tok, perCase));
             case Locate.Cna c -> cna(c, alsoFor, prompts, selections, perCase, prov, tok, ctx);
@@ -115,9 +118,9 @@ final class AnalysisRunner {
         return bestLayers;
     }
 
-    private Analyses.Context context(String id, MemoryBudget share) {
+    private Analyses.Context context(String id, MemoryBudget share, ShardStore shards) {
         return new Analyses.Context(device, share, progress, line -> log.accept(id + ": " + line),
-                (m, named) -> modelRecord(m, named));
+                (m, named) -> modelRecord(m, named), shards);
     }
 
     /**

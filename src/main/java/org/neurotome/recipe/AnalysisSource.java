@@ -1,5 +1,6 @@
 package org.neurotome.recipe;
 
+import org.neurotome.analysis.ShardStore;
 import org.neurotome.cna.Findings;
 import org.neurotome.eval.BaselineScores;
 import org.neurotome.eval.Suite;
@@ -35,5 +36,10 @@ public interface AnalysisSource {
      */
     default BaselineScores baseline(Suite suite, Path input, ai.djl.Device device, MemoryBudget budget) {
         return null;
+    }
+
+    /** Where locate step {@code step}'s shards are computed when it runs in shards: by the run itself unless shared. */
+    default ShardStore shards(int step) {
+        return ShardStore.OWN;
     }
 }

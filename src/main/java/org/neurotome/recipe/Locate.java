@@ -103,6 +103,11 @@ public sealed interface Locate permits Locate.Analysis, Locate.FindingsFile {
             return AnalysisInput.of(prompts(), tokenIds(), dataset(), where(), limit());
         }
 
+        /** How many shards the analysis runs in ({@code shards}; 1 where the method has no such key). */
+        default Integer shards() {
+            return 1;
+        }
+
         /** The method name as written in a recipe. */
         default String method() {
             return methods().entrySet().stream().filter(e -> e.getValue() == getClass())
@@ -116,11 +121,12 @@ public sealed interface Locate permits Locate.Analysis, Locate.FindingsFile {
      */
     record HeadScan(String id, List<String> prompts, List<List<Integer>> tokenIds, Path dataset, LabelFilter where,
                     Integer limit, @JsonFormat(with = JsonFormat.Feature.ACCEPT_SINGLE_VALUE_AS_ARRAY) List<String> target,
-                    LayerRange layers, Integer top) implements Analysis {
+                    LayerRange layers, Integer top, Integer shards) implements Analysis {
         public HeadScan {
             checkInput(id, prompts, tokenIds, dataset, where, limit);
             target = checkTarget(target, dataset);
             top = checkTop(top);
+            shards = checkShards(shards);
         }
     }
 
@@ -131,12 +137,18 @@ public sealed interface Locate permits Locate.Analysis, Locate.FindingsFile {
     record Attribution(String id, List<String> prompts, List<List<Integer>> tokenIds, Path dataset, LabelFilter where,
                        Integer limit,
                        @JsonFormat(with = JsonFormat.Feature.ACCEPT_SINGLE_VALUE_AS_ARRAY) List<String> target,
-                       LayerRange layers, Integer top, Boolean exhaustive) implements Analysis {
+                       LayerRange layers, Integer top, Boolean exhaustive, Integer shards) implements Analysis {
         public Attribution {
             checkInput(id, prompts, tokenIds, dataset, where, limit);
             target = checkTarget(target, dataset);
             top = checkTop(top);
             exhaustive = exhaustive != null && exhaustive;
+            shards = checkShards(shards);
+            if (shards > 1 && !exhaustive && top > 0) {
+                throw SchemaViolation.of("an attribution in shards scores every neuron and head; a bounded search "
+                        + "for the top " + top + " ranks over all prompts at once").at("shards").got(shards)
+                        .allowed("shards together with 'exhaustive: true' or 'top: 0'");
+            }
         }
     }
 
@@ -344,6 +356,18 @@ public sealed interface Locate permits Locate.Analysis, Locate.FindingsFile {
         }
         AnalysisInput.requireItems(target, "target");
         return List.copyOf(target);
+    }
+
+    /** {@code shards}: 1 when not given. */
+    private static Integer checkShards(Integer shards) {
+        if (shards == null) {
+            return 1;
+        }
+        if (shards < 1) {
+            throw SchemaViolation.of("invalid value").at("shards").got(shards)
+                    .allowed("a whole number >= 1 (the analysis split into that many units of whole batches)");
+        }
+        return shards;
     }
 
     private static Integer checkTop(Integer top) {

@@ -147,7 +147,7 @@ final class StageExecutor implements AutoCloseable {
         Findings full;
         try (Weights.Stage working = model.weights().workIn(share)) {
             full = options.analyses().findings(i, a, (wider, tops) -> runner.run(wider, tops, selections,
-                    perCase(a.id()), share));
+                    perCase(a.id()), share, options.analyses().shards(i)));
         }
         Findings f = full.restrict(a.top(), a.layers()).withParameters(AnalysisRunner.parameters(a,
                 perCase(a.id()), (ObjectNode) full.document().path("parameters")));

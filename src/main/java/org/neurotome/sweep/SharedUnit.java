@@ -15,7 +15,7 @@ import java.util.function.Function;
  * the first one too, reads the stored file: a file half-written by a killed sweep is never there
  * to read, so the unit is computed again.
  */
-sealed interface SharedUnit permits SharedAnalysis, SharedBaseline {
+sealed interface SharedUnit permits SharedAnalysis, SharedBaseline, SharedShard {
     /** The content key. */
     String key();
 
@@ -51,6 +51,20 @@ sealed interface SharedUnit permits SharedAnalysis, SharedBaseline {
                 log.accept(what() + " computed into " + SweepPlan.UNITS + "/" + key());
             }
             return read.apply(file);
+        });
+    }
+
+    /**
+     * Computes it into {@code store} unless it is there or another thread or process holds its
+     * lock (and is computing it): returns at once rather than wait.
+     */
+    default void offer(Path store, Consumer<Path> compute, Consumer<String> log) {
+        Path file = file(store);
+        StoreLock.ifFree(store, key(), () -> {
+            if (!Files.isRegularFile(file)) {
+                compute.accept(file);
+                log.accept(what() + " computed into " + SweepPlan.UNITS + "/" + key());
+            }
         });
     }
 

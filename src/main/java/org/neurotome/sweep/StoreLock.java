@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Supplier;
 
 /**
@@ -19,25 +20,54 @@ import java.util.function.Supplier;
  * other threads of this JVM, which a file lock does not exclude.
  */
 final class StoreLock {
-    private static final Map<Path, Object> MONITORS = new ConcurrentHashMap<>();
+    private static final Map<Path, ReentrantLock> MONITORS = new ConcurrentHashMap<>();
 
     private StoreLock() {
     }
 
     /** Runs {@code work} holding the lock of entry {@code key} of {@code store}. */
     static <T> T holding(Path store, String key, Supplier<T> work) {
-        Path lockFile = store.resolve(key + ".lock").toAbsolutePath().normalize();
-        synchronized (MONITORS.computeIfAbsent(lockFile, p -> new Object())) {
-            try {
-                Files.createDirectories(store);
-                try (FileChannel channel = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-                     FileLock lock = channel.lock()) {
-                    return work.get();
-                }
-            } catch (IOException e) {
-                throw NeurotomeException.outputFailed(lockFile + ": cannot lock the shared unit: "
-                        + NeurotomeException.reason(e), e);
-            }
+        Path lockFile = lockFile(store, key);
+        ReentrantLock monitor = MONITORS.computeIfAbsent(lockFile, p -> new ReentrantLock());
+        monitor.lock();
+        try (FileChannel channel = open(store, lockFile); FileLock lock = channel.lock()) {
+            return work.get();
+        } catch (IOException e) {
+            throw failed(lockFile, e);
+        } finally {
+            monitor.unlock();
         }
+    }
+
+    /** Runs {@code work} holding the lock of entry {@code key} of {@code store} if no one holds it; else nothing. */
+    static void ifFree(Path store, String key, Runnable work) {
+        Path lockFile = lockFile(store, key);
+        ReentrantLock monitor = MONITORS.computeIfAbsent(lockFile, p -> new ReentrantLock());
+        if (!monitor.tryLock()) {
+            return;
+        }
+        try (FileChannel channel = open(store, lockFile); FileLock lock = channel.tryLock()) {
+            if (lock != null) {
+                work.run();
+            }
+        } catch (IOException e) {
+            throw failed(lockFile, e);
+        } finally {
+            monitor.unlock();
+        }
+    }
+
+    private static Path lockFile(Path store, String key) {
+        return store.resolve(key + ".lock").toAbsolutePath().normalize();
+    }
+
+    private static FileChannel open(Path store, Path lockFile) throws IOException {
+        Files.createDirectories(store);
+        return FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+    }
+
+    private static NeurotomeException failed(Path lockFile, IOException e) {
+        return NeurotomeException.outputFailed(lockFile + ": cannot lock the shared unit: "
+                + NeurotomeException.reason(e), e);
     }
 }

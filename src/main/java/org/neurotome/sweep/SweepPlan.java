@@ -106,9 +106,10 @@ public record SweepPlan(Path recipe, Path dir, Grid grid, List<Unit> units, Swee
         List<Unit> units = new ArrayList<>();
         for (int i = 0; i < variants.size(); i++) {
             List<SharedAnalysis> shared = new ArrayList<>();
+            Recipe variant = loaded.get(i);
             analysisTexts.get(i).forEach((step, text) -> shared.add(new SharedAnalysis(step,
                     sha(text + "top " + tops.get(text) + "\ntops " + allTops.get(text) + "\n"), tops.get(text),
-                    List.copyOf(allTops.get(text)))));
+                    List.copyOf(allTops.get(text)), ((Locate.Analysis) variant.locate().get(step)).shards())));
             units.add(new Unit(i, key(recipeBytes, variants.get(i), threads, loaded.get(i), hashes, shared), recipe,
                     variants.get(i), store, threads, shared, baseline(threads, loaded.get(i), hashes)));
         }
@@ -119,7 +120,10 @@ public record SweepPlan(Path recipe, Path dir, Grid grid, List<Unit> units, Swee
         return new SweepPlan(recipe, out, grid, units, objective(base), 2 * weights + RUNTIME_BYTES);
     }
 
-    /** The units a sweep plans: one per variant, one per analysis they share and one per baseline they share. */
+    /**
+     * The units a sweep plans: one per variant, one per analysis they share (and one per shard of
+     * each run in shards) and one per baseline they share.
+     */
     public int planned() {
         return units.size() + SharedUnit.of(units).size();
     }
@@ -233,7 +237,7 @@ public record SweepPlan(Path recipe, Path dir, Grid grid, List<Unit> units, Swee
         return text.toString();
     }
 
-    private static String sha(String text) {
+    static String sha(String text) {
         MessageDigest digest = Sha256.digest();
         return HexFormat.of().formatHex(digest.digest(text.getBytes(StandardCharsets.UTF_8)));
     }

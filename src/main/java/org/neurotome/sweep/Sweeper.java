@@ -95,13 +95,17 @@ public final class Sweeper {
         }
     }
 
-    /** The shared units to run, counted by kind: "1 shared analysis, 1 baseline evaluation". */
+    /** The shared units to run, counted by kind: "1 shared analysis, 4 analysis shards, 1 baseline evaluation". */
     private static String shared(List<SharedUnit> needed) {
         long analyses = needed.stream().filter(u -> u instanceof SharedAnalysis).count();
-        long baselines = needed.size() - analyses;
+        long shards = needed.stream().filter(u -> u instanceof SharedShard).count();
+        long baselines = needed.size() - analyses - shards;
         List<String> parts = new ArrayList<>();
         if (analyses > 0) {
             parts.add(analyses + " shared analys" + (analyses == 1 ? "is" : "es"));
+        }
+        if (shards > 0) {
+            parts.add(shards + " analysis shard" + (shards == 1 ? "" : "s"));
         }
         if (baselines > 0) {
             parts.add(baselines + " baseline evaluation" + (baselines == 1 ? "" : "s"));

@@ -46,7 +46,8 @@ public record Unit(int index, String key, Path recipe, SequencedMap<String, Stri
         n.put("store", store.toString()).put("threads", threads);
         ArrayNode analyses = n.putArray("shared");
         shared.forEach(a -> {
-            ObjectNode o = analyses.addObject().put("step", a.step()).put("key", a.key()).put("top", a.top());
+            ObjectNode o = analyses.addObject().put("step", a.step()).put("key", a.key()).put("top", a.top())
+                    .put("shards", a.shards());
             a.tops().forEach(o.putArray("tops")::add);
         });
         n.put("baseline", baseline.key());
@@ -70,7 +71,7 @@ public record Unit(int index, String key, Path recipe, SequencedMap<String, Stri
                 List<Integer> tops = new ArrayList<>();
                 a.required("tops").forEach(t -> tops.add(t.asInt()));
                 shared.add(new SharedAnalysis(a.required("step").asInt(), a.required("key").asText(),
-                        a.required("top").asInt(), tops));
+                        a.required("top").asInt(), tops, a.required("shards").asInt()));
             }
             return new Unit(n.required("index").asInt(), n.required("key").asText(),
                     Path.of(n.required("recipe").asText()), set, Path.of(n.required("store").asText()),
@@ -81,9 +82,10 @@ public record Unit(int index, String key, Path recipe, SequencedMap<String, Stri
         }
     }
 
-    /** The units it shares with other variants: its analyses and its baseline. */
+    /** The units it shares with other variants: its analyses (and their shards) and its baseline. */
     List<SharedUnit> sharedUnits() {
         List<SharedUnit> all = new ArrayList<>(shared);
+        shared.forEach(a -> all.addAll(a.shardUnits()));
         all.add(baseline);
         return all;
     }

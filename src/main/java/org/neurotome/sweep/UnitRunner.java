@@ -4,6 +4,7 @@ import ai.djl.Device;
 import org.neurotome.ExitCode;
 import org.neurotome.NeurotomeException;
 import org.neurotome.checkpoint.Manifest;
+import org.neurotome.analysis.ShardStore;
 import org.neurotome.cna.Findings;
 import org.neurotome.cna.Progress;
 import org.neurotome.eval.BaselineScores;
@@ -68,6 +69,12 @@ public final class UnitRunner {
                                      BiFunction<Locate.Analysis, List<Integer>, Findings> run) {
                 SharedAnalysis shared = unit.shared().stream().filter(s -> s.step() == step).findFirst().orElse(null);
                 return shared == null ? run.apply(analysis, List.of()) : shared.findings(unit, set, run, log);
+            }
+
+            @Override
+            public ShardStore shards(int step) {
+                return unit.shared().stream().filter(s -> s.step() == step).findFirst()
+                        .map(s -> s.shardStore(unit.store(), log)).orElse(ShardStore.OWN);
             }
 
             @Override

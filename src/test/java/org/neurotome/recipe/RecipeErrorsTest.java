@@ -134,7 +134,7 @@ class RecipeErrorsTest {
     @Test
     void parameterOfAnotherMethodIsAnUnknownKeyForThisOne() {
         assertEquals(INVALID.resolve("param-not-for-method.yaml") + ":7:5: unknown key in locate.0 (id: scan); "
-                + "got 'ablate'; allowed: id, method, prompts, token_ids, dataset, where, limit, target, layers, top",
+                + "got 'ablate'; allowed: id, method, prompts, token_ids, dataset, where, limit, target, layers, top, shards",
                 loadError("param-not-for-method.yaml"));
     }
 
