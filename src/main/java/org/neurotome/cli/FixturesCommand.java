@@ -52,7 +52,7 @@ public final class FixturesCommand implements Callable<Integer> {
         CommandSpec spec;
 
         @Option(names = "--family", paramLabel = "FAMILY",
-                description = "llama or gpt2; default: both, one after the other.")
+                description = "llama, gpt2 or mixtral; default: all three, one after the other.")
         String family;
 
         @Option(names = "--out", paramLabel = "DIR", defaultValue = "checkpoints",

@@ -15,7 +15,8 @@ import java.util.function.Function;
 /**
  * Freshly initialised weights as transformers' {@code _init_weights} does for these families
  * ({@code PreTrainedModel._init_weights} in each {@code modeling_*.py}): matrices and embeddings
- * drawn from N(0, std²), norm weights 1 (0 where the family scales by {@code 1 + w}), biases 0.
+ * drawn from N(0, std²), norm weights 1 (0 where the family scales by {@code 1 + w}), biases 0;
+ * a mixture of experts gets its router and each expert's tensors in its sparse layers.
  */
 public final class InitialWeights {
     /** The norm weights (gains) among the roles. */
@@ -35,18 +36,34 @@ public final class InitialWeights {
         Architecture arch = config.architecture();
         Map<String, float[]> values = new LinkedHashMap<>();
         for (Role r : arch.roles(config)) {
-            for (int l = 0; l < (r.perLayer() ? config.numLayers() : 1); l++) {
-                long[] shape = arch.shape(r, config);
-                float[] v = new float[Math.toIntExact(Weights.numel(shape))];
-                boolean norm = NORMS.contains(r);
-                boolean bias = r.key().endsWith("_bias");
-                float unit = arch.normPlusOne() ? 0f : 1f;
-                for (int i = 0; i < v.length; i++) {
-                    v[i] = norm ? unit : bias ? 0f : (float) (random.nextGaussian() * std);
+            if (!r.perLayer()) {
+                values.put(arch.tensorName(r), draw(r, arch, config, random, std));
+                continue;
+            }
+            for (int l = 0; l < config.numLayers(); l++) {
+                if (!arch.has(r, config, l)) {
+                    continue;  // a dense FFN role in a sparse layer, or an expert role in a dense one
                 }
-                values.put(r.perLayer() ? arch.tensorName(r, l) : arch.tensorName(r), v);
+                if (r.perExpert()) {
+                    for (int e = 0; e < config.features().experts().count(); e++) {
+                        values.put(arch.tensorName(r, l, e), draw(r, arch, config, random, std));
+                    }
+                } else {
+                    values.put(arch.tensorName(r, l), draw(r, arch, config, random, std));
+                }
             }
         }
         return values::get;
+    }
+
+    private static float[] draw(Role r, Architecture arch, ModelConfig config, Random random, double std) {
+        float[] v = new float[Math.toIntExact(Weights.numel(arch.shape(r, config)))];
+        boolean norm = NORMS.contains(r);
+        boolean bias = r.key().endsWith("_bias");
+        float unit = arch.normPlusOne() ? 0f : 1f;
+        for (int i = 0; i < v.length; i++) {
+            v[i] = norm ? unit : bias ? 0f : (float) (random.nextGaussian() * std);
+        }
+        return v;
     }
 }

@@ -31,7 +31,7 @@ class DryRunPlanTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"gender-debias", "arith-prune", "arith-prune-recover", "lora-layer-scan",
-            "arith-head-ablation"})
+            "arith-head-ablation", "moe-expert-prune"})
     void theDryRunPrintsOnePlanAsTextAndAsJson(String name) {
         Path recipe = Path.of("recipes", name + ".yaml");
         String out = tmp.resolve("out").toString();

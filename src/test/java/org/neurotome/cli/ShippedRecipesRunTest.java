@@ -38,7 +38,7 @@ class ShippedRecipesRunTest {
     private static final Path QUICK = Path.of("src/test/resources/suites/quick").toAbsolutePath();
     /** The recipes the tests below apply: every recipe shipped in recipes/. */
     private static final List<String> APPLIED = List.of("arith-head-ablation", "arith-prune", "arith-prune-recover",
-            "gender-debias", "lora-layer-scan");
+            "gender-debias", "lora-layer-scan", "moe-expert-prune");
 
     @TempDir
     Path tmp;
@@ -155,6 +155,37 @@ class ShippedRecipesRunTest {
                 + " against heads [" + head + "] ablated, top 50 |", r);
         assertEquals("heads [" + head + "] ablated",
                 Json.MAPPER.readTree(tmp.resolve("arith-prune/manifest.json").toFile()).at("/steps/1/against").asText());
+    }
+
+    @Test
+    void expertPruningRemovesEachLayersTwoLowestSaliencyExperts() throws Exception {
+        JsonNode r = apply(-1, "moe-expert-prune", "locate.0.limit=200", "eval.suite=" + QUICK.resolve("arithmetic.yaml"));
+        Path out = tmp.resolve("moe-expert-prune");
+        JsonNode findings = Json.MAPPER.readTree(out.resolve("findings.json").toFile());
+        // each layer's two smallest REAP values, from the per-layer table of the usage findings
+        List<String> expected = new ArrayList<>();
+        for (JsonNode layer : findings.at("/steps/usage/layers")) {
+            JsonNode reap = layer.get("reap");
+            List<Integer> order = new ArrayList<>();
+            for (int e = 0; e < reap.size(); e++) {
+                order.add(e);
+            }
+            order.sort(java.util.Comparator.comparingDouble((Integer e) -> reap.get(e).asDouble()).thenComparing(e -> e));
+            assertTrue(reap.get(order.get(2)).asDouble() > reap.get(order.get(1)).asDouble(), "a clear choice: " + reap);
+            expected.add(layer.get("layer").asInt() + "." + Math.min(order.get(0), order.get(1)));
+            expected.add(layer.get("layer").asInt() + "." + Math.max(order.get(0), order.get(1)));
+        }
+        List<String> chosen = new ArrayList<>();
+        findings.at("/selections/weak_experts").forEach(e -> chosen.add(e.asText()));
+        java.util.Collections.sort(chosen);
+        assertEquals(expected, chosen);
+        JsonNode config = Json.MAPPER.readTree(out.resolve("config.json").toFile());
+        assertEquals(6, config.get("num_local_experts").asInt());
+        // a quarter of the experts of a model that uses all of them: arithmetic drops, but far less
+        // than to chance
+        assertTrue(metric(r, "arithmetic.accuracy") >= baseline(r, "arithmetic.accuracy") - 0.20, r.get("metrics").toString());
+        card("moe-expert-prune", "fixture-mixtral", "experts selected from `usage`", r);
+        CliRun.stdout(0, "verify", out.toString());
     }
 
     @Test

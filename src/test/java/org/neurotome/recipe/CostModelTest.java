@@ -41,7 +41,7 @@ class CostModelTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"gender-debias", "arith-prune", "arith-prune-recover", "lora-layer-scan",
-            "arith-head-ablation"})
+            "arith-head-ablation", "moe-expert-prune"})
     void rangesAreOrderedAndTheTotalsAreTheSumOfTimesAndTheLargestPeak(String recipe) {
         Estimate e = estimate(recipe, Map.of());
         double low = 0;

@@ -31,7 +31,7 @@ class ShippedRecipesTest {
             files = s.filter(p -> p.toString().endsWith(".yaml")).sorted().toList();
         }
         assertEquals(List.of("arith-head-ablation.yaml", "arith-prune-recover.yaml", "arith-prune.yaml",
-                        "gender-debias.yaml", "lora-layer-scan.yaml"),
+                        "gender-debias.yaml", "lora-layer-scan.yaml", "moe-expert-prune.yaml"),
                 files.stream().map(p -> p.getFileName().toString()).toList());
         for (Path f : files) {
             Recipe r = RecipeLoader.parse(f, Map.of());
@@ -104,5 +104,16 @@ class ShippedRecipesTest {
         assertEquals(List.of(new Edit.ZeroNeurons(new Reference("gender_cna"))), r.edit());
         assertEquals("gender", r.eval().suite().name());
         assertEquals(r.eval().suite().gates(), r.eval().gates());
+    }
+
+    @Test
+    void moeExpertPruneRemovesEachLayersLowestSaliencyExperts() {
+        Recipe r = RecipeLoader.parse(RECIPES.resolve("moe-expert-prune.yaml"), Map.of());
+        Locate.ExpertUsage usage = assertInstanceOf(Locate.ExpertUsage.class, r.locate().getFirst());
+        assertEquals(0, usage.top(), "every expert ranked");
+        assertEquals(new Select("weak_experts", "usage", ComponentKind.EXPERTS, null, null, null, false, 2),
+                r.select().getFirst());
+        assertEquals(List.of(new Edit.PruneExperts(new Reference("weak_experts"))), r.edit());
+        assertEquals("arithmetic", r.eval().suite().name());
     }
 }
