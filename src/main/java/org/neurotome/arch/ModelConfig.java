@@ -535,6 +535,12 @@ public record ModelConfig(String modelType, int numLayers, int numHeads, int num
         return numHeads / numKvHeads;
     }
 
+    private static boolean nullMeansNoWindow(Architecture arch) {
+        Architecture.ConfigField spec = arch.configField("sliding_window");
+        JsonNode meaning = spec.ifNull() != null ? spec.ifNull() : spec.defaultValue();
+        return meaning != null && meaning.isNumber() && meaning.asInt() == 0;
+    }
+
     /** The family table of this config. */
     public Architecture architecture() {
         return Architecture.forModelType(modelType);
@@ -560,7 +566,9 @@ public record ModelConfig(String modelType, int numLayers, int numHeads, int num
         values.put("norm_eps", normEps);
         values.put("rope_theta", ropeTheta);
         values.put("rotary_dim", rotaryDim);
-        values.put("sliding_window", slidingWindow);
+        // transformers windows attention whenever sliding_window is not null, so a 0 ("no window" here)
+        // would mask every key there: write null wherever the table reads null back as no window
+        values.put("sliding_window", slidingWindow == 0 && nullMeansNoWindow(arch) ? null : slidingWindow);
         values.put("activation", activation.configName());
         values.put("tie_word_embeddings", tied);
         values.put("attention_bias", attentionBias);

@@ -74,6 +74,22 @@ class FamilyConfigTest {
     }
 
     @Test
+    void writesNoWindowAsNullWhereTransformersWouldReadZeroAsAWindow() {
+        for (String name : new String[] {"mixtral_moe", "mistral", "phi3_fused"}) {
+            ObjectNode unwindowed = config(name);
+            unwindowed.putNull("sliding_window");
+            ModelConfig c = ModelConfig.from(unwindowed);
+            assertEquals(0, c.slidingWindow(), name);
+            ObjectNode written = c.toConfigJson();
+            assertTrue(written.get("sliding_window").isNull(), name + " writes " + written.get("sliding_window"));
+            assertEquals(c, ModelConfig.from(written), name + " reads back what it wrote");
+        }
+        ModelConfig gemma = ModelConfig.from(config("gemma2_softcap_window"));
+        assertEquals(gemma.slidingWindow(), gemma.toConfigJson().get("sliding_window").asInt(),
+                "a real window is written as its size");
+    }
+
+    @Test
     void refusesWhatItDoesNotRunNamingTheKeyAndTheSupportedValues() {
         ObjectNode longrope = config("phi3_fused");
         longrope.putObject("rope_scaling").put("type", "longrope").putArray("short_factor").add(1.0);
