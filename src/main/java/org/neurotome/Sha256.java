@@ -7,7 +7,15 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HexFormat;
+import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.stream.IntStream;
 
 /** SHA-256 as lowercase hex, the hash every neurotome output records for provenance (FIPS 180-4). */
 public final class Sha256 {
@@ -38,5 +46,53 @@ public final class Sha256 {
             }
         }
         return HexFormat.of().formatHex(digest.digest());
+    }
+
+    /**
+     * The hashes of {@code files}, in their order, computed on as many threads as there are
+     * processors (at most one per file), the largest files first: one file's hash is sequential,
+     * so a sharded checkpoint is hashed about as many times faster as there are cores to spare.
+     */
+    public static List<String> hexAll(List<Path> files) throws IOException {
+        int threads = Math.min(files.size(), Runtime.getRuntime().availableProcessors());
+        if (threads <= 1) {
+            List<String> out = new ArrayList<>();
+            for (Path f : files) {
+                out.add(hex(f));
+            }
+            return out;
+        }
+        long[] sizes = new long[files.size()];
+        for (int i = 0; i < sizes.length; i++) {
+            sizes[i] = java.nio.file.Files.size(files.get(i));
+        }
+        ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {
+            Thread t = new Thread(r, "sha256");
+            t.setDaemon(true);
+            return t;
+        });
+        try {
+            List<Future<String>> hashes = new ArrayList<>(java.util.Collections.nCopies(files.size(), null));
+            for (int i : IntStream.range(0, files.size()).boxed()
+                    .sorted(Comparator.comparingLong((Integer k) -> sizes[k]).reversed()).toList()) {
+                Path f = files.get(i);
+                hashes.set(i, pool.submit(() -> hex(f)));
+            }
+            List<String> out = new ArrayList<>();
+            for (Future<String> h : hashes) {
+                out.add(h.get());
+            }
+            return out;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new java.io.InterruptedIOException("interrupted while hashing");
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof IOException io) {
+                throw io;
+            }
+            throw new IllegalStateException(e.getCause());
+        } finally {
+            pool.shutdownNow();
+        }
     }
 }

@@ -83,8 +83,9 @@ public final class Manifest {
                 return known[1];
             }
             MessageDigest digest = Sha256.digest();
-            for (Path f : hashed) {
-                digest.update((Sha256.hex(f) + "  " + f.getFileName() + "\n").getBytes(StandardCharsets.UTF_8));
+            List<String> hashes = Sha256.hexAll(hashed);
+            for (int i = 0; i < hashed.size(); i++) {
+                digest.update((hashes.get(i) + "  " + hashed.get(i).getFileName() + "\n").getBytes(StandardCharsets.UTF_8));
             }
             String fingerprint = HexFormat.of().formatHex(digest.digest());
             FINGERPRINTS.put(key, new String[] {stamp.toString(), fingerprint});
