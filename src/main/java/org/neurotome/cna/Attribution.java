@@ -94,6 +94,9 @@ public final class Attribution {
      * three times faster than blocks of 2^24).
      */
     private static final long BLOCK_ELEMENTS = 1L << 20;
+    /** Logits of the rows projected together at least (128 MiB of float32), when a forward's batch is smaller. */
+    private static final long PROJECTION_ELEMENTS = 1L << 25;
+    private static final int MIN_PROJECTION_ROWS = 16;
 
     private final LanguageModel model;
     private final VocabularyProjection projection;
@@ -231,6 +234,20 @@ public final class Attribution {
                 + (long) maxLen * Math.max(Math.max(d, 2L * c.maxFfnWidth()), (long) c.numHeads() * maxLen)
                 + c.vocabSize() * (long) (c.numHeads() + 4);
         return (int) Math.max(1, Math.min(Integer.MAX_VALUE, options.batchElements() / perRow));
+    }
+
+    /**
+     * Rows whose layer scores are projected into the vocabulary together: a forward's batch
+     * ({@link #rowsPerBatch}), but at least as many as {@value #PROJECTION_ELEMENTS} logits hold
+     * with every head's (up to {@value #MIN_PROJECTION_ROWS}). A product of one or two rows reads
+     * the whole unembedding for a few rows of arithmetic; where the taps of every layer leave a
+     * forward one or two rows (a 7B model), the projections of a prompt set would re-read the
+     * unembedding hundreds of times per layer.
+     */
+    private int rowsPerProjection() {
+        ModelConfig c = model.config();
+        long perRow = c.vocabSize() * (long) (c.numHeads() + 4);
+        return Math.max(rowsPerBatch(1), (int) Math.clamp(PROJECTION_ELEMENTS / perRow, 1, MIN_PROJECTION_ROWS));
     }
 
     /**
@@ -537,7 +554,7 @@ public final class Attribution {
         ModelConfig c = model.config();
         int heads = c.numHeads();
         int rows = all.size();
-        int chunk = rowsPerBatch(1);
+        int chunk = rowsPerProjection();
         NDManager m = in.pre.getManager();
         float[] hb = new float[rows];
         float[] att = new float[rows];
@@ -557,18 +574,47 @@ public final class Attribution {
                 System.arraycopy(pick(projection.logits(in.mid.get(part).add(in.mlpOut.get(part)), sc), ix), 0, ff,
                         r0, n);
                 if (withHeads) {
-                    float[] sHeads = new float[n * heads];
-                    for (int i = 0; i < sHeads.length; i++) {
-                        sHeads[i] = sc[i / heads];
-                    }
-                    NDArray byHead = p.expandDims(1).add(in.perHeadOut.get(part))           // [n, H, D]
-                            .reshape((long) n * heads, c.hiddenSize());
-                    System.arraycopy(pick(projection.logits(byHead, sHeads),
-                            m.create(longs(tg, heads), new Shape((long) n * heads, 1))), 0, hd, r0 * heads, n * heads);
+                    headsInto(p, in.perHeadOut.get(part), sc, tg, hd, r0);
                 }
             }
         }
         return new LayerScores(hb, att, ff, hd);
+    }
+
+    /**
+     * The log-probabilities with each head's output alone added to its base, of layer {@code l}
+     * at every row [R·H], computed as {@link #layerScores} computes them (so the same numbers),
+     * without the layer's other scores.
+     */
+    float[] headScores(List<Recorded> records, int l, Rows all) {
+        int rows = all.size();
+        int chunk = rowsPerProjection();
+        float[] hd = new float[rows * model.config().numHeads()];
+        NDArray pre = joined(records, l, r -> r.pre);                                          // [R, D]
+        NDArray perHead = joined(records, l, r -> r.heads);                                    // [R, H, D]
+        for (int r0 = 0; r0 < rows; r0 += chunk) {
+            int r1 = Math.min(rows, r0 + chunk);
+            try (NDScope scope = new NDScope()) {
+                NDIndex part = new NDIndex(r0 + ":" + r1);
+                headsInto(pre.get(part), perHead.get(part), Arrays.copyOfRange(all.s, r0, r1),
+                        Arrays.copyOfRange(all.target, r0, r1), hd, r0);
+            }
+        }
+        return hd;
+    }
+
+    /** Rows {@code r0 …} of {@code hd}: the target's log-probability of base {@code p} [n, D] plus each head's output [n, H, D]. */
+    private void headsInto(NDArray p, NDArray perHead, float[] sc, int[] tg, float[] hd, int r0) {
+        int heads = model.config().numHeads();
+        int n = tg.length;
+        float[] sHeads = new float[n * heads];
+        for (int i = 0; i < sHeads.length; i++) {
+            sHeads[i] = sc[i / heads];
+        }
+        NDArray byHead = p.expandDims(1).add(perHead)                                          // [n, H, D]
+                .reshape((long) n * heads, model.config().hiddenSize());
+        System.arraycopy(pick(projection.logits(byHead, sHeads),
+                p.getManager().create(longs(tg, heads), new Shape((long) n * heads, 1))), 0, hd, r0 * heads, n * heads);
     }
 
     /**

@@ -111,6 +111,7 @@ final class BoundedRanking {
         StepScores[] kept = new StepScores[n];
         BoundLists neuronBounds = new BoundLists(layers * ffn, n, keepSteps);
         BoundLists headBounds = new BoundLists(layers * heads, n, keepSteps);
+        float[][] headBase = new float[n][layers];                                            // the heads' base of each position and layer
         Attribution.Recorded single = null;
         Progress progress = at.options().progress();
         try {
@@ -123,7 +124,11 @@ final class BoundedRanking {
                     for (int l = 0; l < layers; l++) {
                         try (NDScope scope = new NDScope(); Weights.Lease<NDArray> values = at.model().weights().ffnValues(l)) {
                             Attribution.Layer in = at.layer(List.of(rec), l, rows);
-                            cheap(in, at.layerScores(in, rows, false), partial, 0);
+                            Attribution.LayerScores ls = at.layerScores(in, rows, false);
+                            cheap(in, ls, partial, 0);
+                            for (int r = 0; r < rows.size(); r++) {
+                                headBase[chunks.first(ch) + r][l] = ls.hb()[r];
+                            }
                             if (!scoring.ranks(l)) {
                                 continue;
                             }
@@ -185,8 +190,8 @@ final class BoundedRanking {
                             }
                             try (NDScope scope = new NDScope();
                                  Weights.Lease<NDArray> values = ns == null ? null : at.model().weights().ffnValues(l)) {
-                                Attribution.Layer in = at.layer(List.of(rec), l, rows);
                                 if (ns != null) {
+                                    Attribution.Layer in = at.layer(List.of(rec), l, rows);
                                     float[][] got = at.neuronsAt(in, values.get(), ns, rows);
                                     for (int r = 0; r < rows.size(); r++) {
                                         for (int j = 0; j < ns.length; j++) {
@@ -195,10 +200,11 @@ final class BoundedRanking {
                                     }
                                 }
                                 if (hs) {
-                                    Attribution.LayerScores ls = at.layerScores(in, rows, true);
+                                    // the heads' base is the first pass's: only the heads' own projections are new
+                                    float[] hd = at.headScores(List.of(rec), l, rows);
                                     for (int r = 0; r < rows.size(); r++) {
                                         for (int h = 0; h < heads; h++) {
-                                            record(headTally, kept, first + r, l, h, ls.hd()[r * heads + h] - ls.hb()[r],
+                                            record(headTally, kept, first + r, l, h, hd[r * heads + h] - headBase[first + r][l],
                                                     false);
                                         }
                                     }
