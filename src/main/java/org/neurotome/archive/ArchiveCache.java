@@ -20,6 +20,7 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -40,6 +41,7 @@ import java.util.stream.Stream;
  * again — but an entry is used only while it is as it was unpacked ({@link CacheEntry}: one
  * {@code stat} per file); a changed entry is unpacked anew. {@code verify} always unpacks the
  * archive afresh and checks those bytes, and its copy replaces a changed entry.
+ * The same {@code stamps/} remember the SHA-256 of checkpoint files ({@link #sha256}).
  * Deleting the cache directory at any time when no neurotome command runs is safe.
  */
 public final class ArchiveCache {
@@ -269,6 +271,45 @@ public final class ArchiveCache {
         } catch (IOException e) {
             throw NeurotomeException.badCheckpoint(unpacked + ": cannot read the unpacked archive: " + e.getMessage());
         }
+    }
+
+    /**
+     * The SHA-256 of each of {@code files}, in order: read from {@code stamps/} for a file
+     * unchanged (same real path, size, modification time and inode) since it was last hashed,
+     * else hashed ({@link Sha256#hexAll}) and recorded there when it did not change while being
+     * read; so a checkpoint's fingerprint reads its gigabytes once, not on every command. With
+     * no writable cache every file is hashed. {@code verify} never comes here: it always hashes.
+     */
+    public static List<String> sha256(List<Path> files) throws IOException {
+        Path root = root();
+        String[] stamps = new String[files.size()];
+        String[] out = new String[files.size()];
+        List<Integer> missing = new ArrayList<>();
+        for (int i = 0; i < files.size(); i++) {
+            stamps[i] = stamp(files.get(i));
+            out[i] = readStamp(root, stamps[i]);
+            if (out[i] == null) {
+                missing.add(i);
+            }
+        }
+        if (!missing.isEmpty()) {
+            List<String> hashed = Sha256.hexAll(missing.stream().map(files::get).toList());
+            boolean record;
+            try {
+                createPrivate(root);
+                record = true;
+            } catch (NeurotomeException e) {
+                record = false;
+            }
+            for (int k = 0; k < missing.size(); k++) {
+                int i = missing.get(k);
+                out[i] = hashed.get(k);
+                if (record && stamp(files.get(i)).equals(stamps[i])) {
+                    writeStamp(root, stamps[i], out[i]);
+                }
+            }
+        }
+        return List.of(out);
     }
 
     /** What identifies an unchanged file without reading it: real path, size, modification time, inode. */

@@ -62,7 +62,8 @@ public final class Manifest {
     /**
      * A checkpoint's identity: SHA-256 over the sorted lines {@code "<sha256>  <file>"} of its
      * config, tokenizer, index and safetensors files (what {@code sha256sum} would print); an
-     * archive's is that of the checkpoint inside it.
+     * archive's is that of the checkpoint inside it. A file unchanged since an earlier
+     * command hashed it is not read again ({@link ArchiveCache#sha256}).
      */
     public static String fingerprint(Path checkpoint) {
         Path dir = ArchiveCache.directoryOf(checkpoint);
@@ -83,7 +84,7 @@ public final class Manifest {
                 return known[1];
             }
             MessageDigest digest = Sha256.digest();
-            List<String> hashes = Sha256.hexAll(hashed);
+            List<String> hashes = ArchiveCache.sha256(hashed);
             for (int i = 0; i < hashed.size(); i++) {
                 digest.update((hashes.get(i) + "  " + hashed.get(i).getFileName() + "\n").getBytes(StandardCharsets.UTF_8));
             }
