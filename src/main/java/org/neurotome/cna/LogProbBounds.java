@@ -56,7 +56,7 @@ final class LogProbBounds {
 
         /** The same vectors v_i at every row: {@code values} [I, D]. */
         static Components shared(NDArray values) {
-            float[] norms = values.square().sum(new int[] {1}).sqrt().toFloatArray();
+            float[] norms = values.norm(new int[] {1}).toFloatArray();                        // one pass, no [I, D] temporary
             return new Components() {
                 @Override
                 public NDArray dots(NDArray w, int r0) {
@@ -80,7 +80,7 @@ final class LogProbBounds {
         /** Each row's own vectors: {@code vectors} [R, I, D]. */
         static Components perRow(NDArray vectors) {
             int n = (int) vectors.getShape().get(1);
-            float[] norms = vectors.square().sum(new int[] {2}).sqrt().toFloatArray();
+            float[] norms = vectors.norm(new int[] {2}).toFloatArray();
             return new Components() {
                 @Override
                 public NDArray dots(NDArray w, int r0) {

@@ -12,7 +12,9 @@ import org.neurotome.arch.NormKind;
 import org.neurotome.model.MemoryBudget;
 import org.neurotome.model.Weights;
 
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -48,6 +50,9 @@ public final class VocabularyProjection implements AutoCloseable {
     private static final int SQUARINGS = 5;
     /** Relative slack on bounds computed in float32. */
     private static final double ROUNDING = 1e-3;
+    /** Projections of at most this many rows are remembered, the last {@value #MEMO_SIZE} of them. */
+    private static final int MEMO_ROWS = 16;
+    private static final int MEMO_SIZE = 4;
 
     private final Weights w;
     private final NDManager cache;
@@ -55,6 +60,8 @@ public final class VocabularyProjection implements AutoCloseable {
     private final NDArray[] valueDirections;
     private final boolean[] uncached;
     private final List<MemoryBudget.Reservation> reserved = new ArrayList<>();
+    /** The last projections of at most {@value #MEMO_ROWS} rows, newest first ({@link #uncapped}). */
+    private final ArrayDeque<Projected> memo = new ArrayDeque<>();
     private final NDArray one;
     private final NDArray gain;
     private final NDArray[] valueGains;
@@ -104,15 +111,48 @@ public final class VocabularyProjection implements AutoCloseable {
         return cap(uncapped(z, scales));
     }
 
-    /** {@code u(z)}: {@link #logits} before the final soft-cap [N, V]. */
+    /**
+     * {@code u(z)}: {@link #logits} before the final soft-cap [N, V]. The last few projections
+     * of a few rows are remembered by the bits of their rows and scales, and the same call again
+     * is answered from there: one prompt's residual reaches the unembedding several times per
+     * layer (a layer's base, the same base plus the attention's output, the next layer's base),
+     * and a product of a few rows reads the whole unembedding. The answer is the product the
+     * call would compute (the same inputs in the same batch), so every score stays the same.
+     */
     public NDArray uncapped(NDArray z, float[] scales) {
         long n = z.getShape().get(0);
         if (scales.length != n) {
             throw new IllegalArgumentException(scales.length + " scales for " + n + " rows");
         }
-        NDArray s = z.getManager().create(scales, new Shape(n, 1));
+        if (n > MEMO_ROWS) {
+            return project(z, scales);
+        }
+        float[] rows = z.toFloatArray();
+        synchronized (memo) {
+            for (Projected p : memo) {
+                if (Arrays.equals(p.rows(), rows) && Arrays.equals(p.scales(), scales)) {
+                    return z.getManager().create(p.logits(), new Shape(n, vocabSize()));
+                }
+            }
+        }
+        NDArray out = project(z, scales);
+        synchronized (memo) {
+            memo.addFirst(new Projected(rows, scales.clone(), out.toFloatArray()));
+            if (memo.size() > MEMO_SIZE) {
+                memo.removeLast();
+            }
+        }
+        return out;
+    }
+
+    private NDArray project(NDArray z, float[] scales) {
+        NDArray s = z.getManager().create(scales, new Shape(z.getShape().get(0), 1));
         NDArray normed = centre(z).div(s).mul(gain);                                      // [N, D]
         return w.unembed(normed, true);                                                    // [N, V]
+    }
+
+    /** A remembered projection: the rows and scales it was asked for and its logits. */
+    private record Projected(float[] rows, float[] scales, float[] logits) {
     }
 
     /** The final logit soft-cap {@code c·tanh(x / c)}, or {@code x} when the model has none. */
@@ -174,7 +214,7 @@ public final class VocabularyProjection implements AutoCloseable {
      */
     public NDArray valueDirections(int layer, NDArray values, int[] neurons) {
         NDManager m = values.getManager();
-        NDArray idx = m.create(java.util.Arrays.stream(neurons).asLongStream().toArray());
+        NDArray idx = m.create(Arrays.stream(neurons).asLongStream().toArray());
         if (valueDirections[layer] != null) {
             return valueDirections[layer].get(idx);
         }
