@@ -11,6 +11,7 @@ import ai.djl.nn.core.Linear;
 import ai.djl.nn.norm.LayerNorm;
 import org.neurotome.NeurotomeException;
 import org.neurotome.arch.Architecture;
+import org.neurotome.arch.Features;
 import org.neurotome.arch.ModelConfig;
 import org.neurotome.arch.NormKind;
 import org.neurotome.arch.RopeScaling;
@@ -96,7 +97,7 @@ public final class Transformer implements AutoCloseable {
         this.geluCubic = scalar(0.044715);
         this.geluScale = scalar(Math.sqrt(2.0 / Math.PI));
         this.eps = scalar(c.normEps());
-        ModelConfig.Features f = c.features();
+        Features f = c.features();
         this.queryScale = scalar(1.0 / Math.sqrt(f.queryPreAttnScalar()));
         // Gemma 2 multiplies by √hidden rounded to the compute dtype (float32 here)
         this.embedScale = arch.embedScaled() ? scalar(Math.sqrt(c.hiddenSize())) : null;
