@@ -1,10 +1,12 @@
 package org.neurotome;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.Comparator;
+import java.util.List;
 import java.util.stream.Stream;
 
 /** Removing a directory with everything in it (links are removed, never followed). */
@@ -12,15 +14,24 @@ public final class FileTree {
     private FileTree() {
     }
 
-    /** Deletes {@code dir} and its contents; nothing happens when it does not exist. */
+    /**
+     * Deletes {@code dir} and its contents; nothing happens when it does not exist. Another
+     * thread may be removing or adding entries at the same time (a shutdown cleanup beside the
+     * command's own): an entry already gone is skipped, and one that vanishes under the walk is
+     * an {@link IOException} like any other failure, so that a caller that retries can retry.
+     */
     public static void delete(Path dir) throws IOException {
         if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
             return;
         }
+        List<Path> deepestFirst;
         try (Stream<Path> walk = Files.walk(dir)) {
-            for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
-                Files.delete(p);
-            }
+            deepestFirst = walk.sorted(Comparator.reverseOrder()).toList();
+        } catch (UncheckedIOException e) {
+            throw e.getCause();
+        }
+        for (Path p : deepestFirst) {
+            Files.deleteIfExists(p);
         }
     }
 

@@ -45,7 +45,7 @@ import java.util.stream.Collectors;
  * {@code _data/architectures/*.json} idea, made strict: unknown keys in a table and missing
  * or unexpected tensors in a checkpoint are errors naming the table and the tensor).
  *
- * <p>It is long (about 900 lines) because it is the one reader of the tables: every key of every
+ * <p>It is long (about 930 lines) because it is the one reader of the tables: every key of every
  * table is parsed and checked here, with an error naming the table and the key, so that no
  * other class knows a tensor name or a table key.
  */

@@ -40,7 +40,7 @@ import java.util.List;
  * neuron k's is {@code m_k·value_k ⊙ (1 + w) / scale} with the scale of the run's own FFN
  * output ({@link Tap#ln2PostScale}).
  *
- * <p>Its length (about 650 lines) is the two neuron paths and the head and layer scores, which
+ * <p>Its length (about 740 lines) is the two neuron paths and the head and layer scores, which
  * share the frozen norm, the base projection and the post-norm scales of one run: kept
  * together so that the paths can be checked against each other number for number.
  */

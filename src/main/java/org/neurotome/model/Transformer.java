@@ -1,7 +1,6 @@
 package org.neurotome.model;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
@@ -11,9 +10,8 @@ import ai.djl.ndarray.types.SparseFormat;
 import ai.djl.nn.core.Linear;
 import ai.djl.nn.norm.LayerNorm;
 import org.neurotome.NeurotomeException;
-import ai.djl.ndarray.types.DataType;
 import org.neurotome.arch.Architecture;
-import org.neurotome.arch.Experts;
+import org.neurotome.arch.Features;
 import org.neurotome.arch.ModelConfig;
 import org.neurotome.arch.NormKind;
 import org.neurotome.arch.RopeScaling;
@@ -47,11 +45,12 @@ import java.util.Set;
  * are streamed); many requests can share one lease per layer ({@link #forwardEach}), and a
  * {@link KvCache} lets generation run one new token at a time.
  *
- * <p>It is one class of about 900 lines on purpose: the forward pass is one sequence of steps
+ * <p>It is one class of about 850 lines on purpose: the forward pass is one sequence of steps
  * whose family variants are layout facts read from the table, not subclasses, and every step
  * shares the layer's lease, its {@code NDScope} and the taps requested. Split per family it
  * would repeat the layer loop (as transformers' modeling files do); split per step it would
- * pass those three through every call.
+ * pass those three through every call. What needs little of them stands apart: a batch's
+ * shapes and masks ({@link Batch}) and a sparse layer's routing and experts ({@link Routing}).
  */
 public final class Transformer implements AutoCloseable {
     private final Weights w;
@@ -98,7 +97,7 @@ public final class Transformer implements AutoCloseable {
         this.geluCubic = scalar(0.044715);
         this.geluScale = scalar(Math.sqrt(2.0 / Math.PI));
         this.eps = scalar(c.normEps());
-        ModelConfig.Features f = c.features();
+        Features f = c.features();
         this.queryScale = scalar(1.0 / Math.sqrt(f.queryPreAttnScalar()));
         // Gemma 2 multiplies by √hidden rounded to the compute dtype (float32 here)
         this.embedScale = arch.embedScaled() ? scalar(Math.sqrt(c.hiddenSize())) : null;
@@ -283,62 +282,6 @@ public final class Transformer implements AutoCloseable {
         }
     }
 
-    /** Shapes of one batch: rows, padded length, each row's length, and the positions cached before it. */
-    private record Batch(int rows, int seq, int[] lengths, int offset) {
-        static Batch of(ForwardRequest r, ModelConfig c, boolean learnedPositions) {
-            int[] lengths;
-            int seq;
-            if (r.ids() != null) {
-                if (r.ids().isEmpty()) {
-                    throw NeurotomeException.badInput("a forward pass needs at least one sequence");
-                }
-                lengths = new int[r.ids().size()];
-                for (int b = 0; b < lengths.length; b++) {
-                    int[] row = r.ids().get(b);
-                    if (row.length == 0) {
-                        throw NeurotomeException.badInput("sequence " + b + " is empty; every row needs at least one token");
-                    }
-                    for (int i = 0; i < row.length; i++) {
-                        if (row[i] < 0 || row[i] >= c.vocabSize()) {
-                            throw NeurotomeException.badInput("token id " + row[i] + " (sequence " + b + ", position " + i
-                                    + ") is outside the vocabulary of size " + c.vocabSize() + " (ids 0.."
-                                    + (c.vocabSize() - 1) + ")");
-                        }
-                    }
-                    lengths[b] = row.length;
-                }
-                seq = Arrays.stream(lengths).max().orElseThrow();
-            } else {
-                Shape s = r.residual().getShape();
-                lengths = r.lengths().clone();
-                if (s.dimension() != 3 || s.get(0) != lengths.length || s.get(2) != c.hiddenSize()) {
-                    throw new IllegalArgumentException("residual must be [" + lengths.length + ", S, " + c.hiddenSize()
-                            + "], got " + s);
-                }
-                seq = (int) s.get(1);
-                for (int len : lengths) {
-                    if (len < 1 || len > seq) {
-                        throw new IllegalArgumentException("row length " + len + " outside 1.." + seq);
-                    }
-                }
-                if (r.startLayer() < 0 || r.startLayer() >= c.numLayers()) {
-                    throw new IllegalArgumentException("start layer " + r.startLayer() + " outside 0.."
-                            + (c.numLayers() - 1));
-                }
-            }
-            int offset = r.cache() == null ? 0 : r.cache().length();
-            if (r.cache() != null && Arrays.stream(lengths).anyMatch(len -> len != lengths[0])) {
-                throw new IllegalArgumentException("rows continuing a key/value cache must have equal lengths, got "
-                        + Arrays.toString(lengths));
-            }
-            if (learnedPositions && offset + seq > c.maxPositions()) {
-                throw NeurotomeException.badInput("a sequence of " + (offset + seq) + " tokens is longer than the model's "
-                        + c.maxPositions() + " learned positions");
-            }
-            return new Batch(lengths.length, seq, lengths, offset);
-        }
-    }
-
     private void checkInterventions(ForwardRequest r, Batch b) {
         for (HeadScale h : r.headScales()) {
             check(h.row(), b.rows(), "head scale " + h, "row");
@@ -368,7 +311,7 @@ public final class Transformer implements AutoCloseable {
     }
 
     /** Per-call state shared by the layers. */
-    private final class Pass {
+    private final class Pass implements Routing.Context {
         final ForwardRequest req;
         final Batch b;
         final NDManager out;
@@ -393,9 +336,9 @@ public final class Transformer implements AutoCloseable {
             }
             this.lastIndex = owned(out.create(last));
             int keys = b.offset() + b.seq();
-            this.causal = owned(out.create(causalMask(b.offset(), b.seq(), 0), new Shape(b.seq(), keys)));
+            this.causal = owned(out.create(b.causalMask(0), new Shape(b.seq(), keys)));
             this.windowed = c.slidingWindow() == 0 ? causal
-                    : owned(out.create(causalMask(b.offset(), b.seq(), c.slidingWindow()), new Shape(b.seq(), keys)));
+                    : owned(out.create(b.causalMask(c.slidingWindow()), new Shape(b.seq(), keys)));
             this.angles = rotary == null ? null : rotary.angles(positionIds, b.offset(), b.lengths());
             this.localAngles = localRotary == null ? null : localRotary.angles(positionIds, b.offset(), b.lengths());
             for (HeadScale h : req.headScales()) {
@@ -413,7 +356,8 @@ public final class Transformer implements AutoCloseable {
         }
 
         /** Router logits {@code logits} [B, S, E] of layer {@code layer} with the removed experts' at −∞. */
-        NDArray routerLogits(int layer, NDArray logits) {
+        @Override
+        public NDArray routerLogits(int layer, NDArray logits) {
             float[] f = routerMasks.get(layer);
             return f == null ? logits
                     : logits.add(owned(out.create(f, new Shape(b.rows(), 1, c.features().experts().count()))));
@@ -444,17 +388,20 @@ public final class Transformer implements AutoCloseable {
         }
 
         /** Layer {@code layer}'s neuron factors [B, 1, I], or null when none applies. */
-        NDArray neuronScale(int layer) {
+        @Override
+        public NDArray neuronScale(int layer) {
             float[] f = neuronScales.get(layer);
             return f == null ? null : owned(out.create(f, new Shape(b.rows(), 1, c.ffnWidth(layer))));
         }
 
-        boolean wants(String tap) {
+        @Override
+        public boolean wants(String tap) {
             return req.taps().contains(tap);
         }
 
         /** Records {@code value} [B, S, …] under {@code tap}, at the last position unless all are asked. */
-        void record(String tap, NDArray value) {
+        @Override
+        public void record(String tap, NDArray value) {
             if (!wants(tap)) {
                 return;
             }
@@ -476,23 +423,6 @@ public final class Transformer implements AutoCloseable {
             }
             return x.reshape(new Shape(flat)).get(new NDIndex("{}", lastIndex));
         }
-    }
-
-    /**
-     * [S, offset + S]: 0 where query i (at position offset + i) may read key j (j ≤ offset + i,
-     * and offset + i − window < j unless window is 0), −∞ elsewhere.
-     */
-    private static float[] causalMask(int offset, int s, int window) {
-        int keys = offset + s;
-        float[] m = new float[s * keys];
-        for (int i = 0; i < s; i++) {
-            int q = offset + i;
-            for (int j = 0; j < keys; j++) {
-                boolean visible = j <= q && (window == 0 || q - j < window);
-                m[i * keys + j] = visible ? 0f : Float.NEGATIVE_INFINITY;
-            }
-        }
-        return m;
     }
 
     /**
@@ -595,7 +525,7 @@ public final class Transformer implements AutoCloseable {
             p.layerKeep.clear();
             try (NDScope scope = new NDScope()) {
                 Attended a = attentionHalf(l, x, p, lw);
-                Routing r = new Routing(l, a.ffnIn(), lw, p);
+                Routing r = route(l, a.ffnIn(), lw, p);
                 attended = new Attended(a.attnOut(), a.mid(), a.ffnIn(), r);
                 keep(a.attnOut(), a.ffnIn());
                 if (a.mid() != null) {
@@ -821,7 +751,7 @@ public final class Transformer implements AutoCloseable {
         if (lw.router() != null) {
             Routing r = a.routing();
             if (r == null) {
-                Routing fresh = new Routing(l, a.ffnIn(), lw, p);
+                Routing fresh = route(l, a.ffnIn(), lw, p);
                 lw.experts().visit(fresh.chosen(), fresh::add);
                 r = fresh;
             }
@@ -855,162 +785,9 @@ public final class Transformer implements AutoCloseable {
         return out;
     }
 
-    /**
-     * One request's pass through a sparse layer (transformers' {@code MixtralSparseMoeBlock},
-     * {@code Qwen2MoeSparseMoeBlock}): the router's probabilities are a float32 softmax over
-     * every expert; the top k are selected ({@code torch.topk}) and their probabilities, divided
-     * by their sum where the family renormalises, are the routing weights, the other experts' 0.
-     * Each routed expert selected at some position is then computed on every position, its
-     * neurons' coefficients scaled by its routing weight, and its output added, in the order the
-     * experts are handed over (ascending); the shared expert, scaled by
-     * {@code sigmoid(shared_expert_gate·x)}, is added last. An expert no position selected would
-     * add exact zeros and is skipped; its neurons' coefficients and its output are 0 in the taps.
-     * The neurons are numbered as one FFN, expert-major with the shared expert's last (see
-     * {@link LayerWeights}).
-     */
-    private final class Routing {
-        private final int l;
-        private final NDArray x;
-        private final Pass p;
-        private final Experts e;
-        private final NDArray weights;                                                 // [B, S, E]
-        private final NDArray scale;                                                   // [B, 1, W] or null
-        private final Set<Integer> chosen = new java.util.TreeSet<>();
-        private final NDArray[] coefs;
-        private final NDArray[] outs;
-        private NDArray sum;
-
-        /** Routes {@code x} [B, S, D], the FFN's input, recording the router's taps. */
-        Routing(int l, NDArray x, LayerWeights lw, Pass p) {
-            this.l = l;
-            this.x = x;
-            this.p = p;
-            this.e = c.features().experts();
-            NDArray logits = p.routerLogits(l, Linear.linear(x, lw.router(), null).singletonOrThrow());  // [B, S, E]
-            p.record(Tap.routerLogits(l), logits);
-            int last = logits.getShape().dimension() - 1;
-            NDArray probs = logits.softmax(last);
-            NDArray selected = probs.topK(e.topK(), last, true, true).get(1);         // [B, S, k]
-            p.record(Tap.expertIndices(l), selected);
-            for (long k : selected.toLongArray()) {
-                chosen.add((int) k);
-            }
-            NDArray w = probs.mul(selected.oneHot(e.count(), DataType.FLOAT32).sum(new int[] {last}));
-            if (e.renormalize()) {
-                w = w.div(w.sum(new int[] {last}, true));
-            }
-            p.record(Tap.expertWeights(l), w);
-            this.weights = w;
-            this.scale = p.neuronScale(l);
-            this.coefs = new NDArray[e.count()];
-            this.outs = new NDArray[e.count()];
-        }
-
-        /** The experts selected at some position. */
-        Set<Integer> chosen() {
-            return chosen;
-        }
-
-        /** The sum of the outputs added so far, or null. */
-        NDArray sum() {
-            return sum;
-        }
-
-        /** The arrays this routing holds beyond {@code x} (for a caller managing their lifetimes). */
-        List<NDArray> held() {
-            Set<NDArray> h = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
-            for (NDArray a : new NDArray[] {weights, scale, sum}) {
-                if (a != null) {
-                    h.add(a);
-                }
-            }
-            for (int k = 0; k < e.count(); k++) {
-                if (coefs[k] != null) {
-                    h.add(coefs[k]);
-                }
-                if (outs[k] != null) {
-                    h.add(outs[k]);
-                }
-            }
-            return List.copyOf(h);
-        }
-
-        /** Whether {@code a} is one of the arrays of {@link #held}. */
-        boolean holds(NDArray a) {
-            return held().stream().anyMatch(h -> h == a);
-        }
-
-        /** Adds routed expert {@code k}'s output when some position selected it; whether it did. */
-        boolean add(ExpertWeights w, int k) {
-            if (!chosen.contains(k)) {
-                return false;
-            }
-            long width = e.width();
-            NDArray m = coefficients(w, weights.get(new NDIndex(":, :, {}:{}", k, k + 1)), k * width, width);
-            NDArray o = m.matMul(w.out());                                             // [B, S, D]
-            sum = sum == null ? o : sum.add(o);
-            if (p.wants(Tap.mlpPost(l))) {
-                coefs[k] = m;
-            }
-            if (p.wants(Tap.expertOut(l))) {
-                outs[k] = o;
-            }
-            return true;
-        }
-
-        /** An expert's neuron coefficients [B, S, width]: act(gate)·up, times {@code gain} and the neuron factors. */
-        private NDArray coefficients(ExpertWeights w, NDArray gain, long from, long width) {
-            NDList gu = Linear.linear(x, w.in(), null).singletonOrThrow().split(2, 2);
-            NDArray m = activation(gu.get(0)).mul(gu.get(1));
-            if (gain != null) {
-                m = m.mul(gain);
-            }
-            if (scale != null) {
-                m = m.mul(scale.get(new NDIndex(":, :, {}:{}", from, from + width)));
-            }
-            return m;
-        }
-
-        /**
-         * The layer's output [B, S, D] once every selected expert is added: the shared expert
-         * added, and the taps of every neuron's coefficient [B, S, W] and of each expert's output
-         * [B, S, E (+1), D] recorded.
-         */
-        NDArray finish(LayerWeights lw) {
-            long bs = x.getShape().get(0);
-            long s = x.getShape().get(1);
-            long d = c.hiddenSize();
-            NDArray sharedM = null;
-            NDArray sharedO = null;
-            if (lw.sharedExpert() != null) {
-                NDArray gate = lw.sharedGate() == null ? null
-                        : ai.djl.nn.Activation.sigmoid(Linear.linear(x, lw.sharedGate(), null).singletonOrThrow());
-                sharedM = coefficients(lw.sharedExpert(), gate, (long) e.count() * e.width(), e.sharedWidth());
-                sharedO = sharedM.matMul(lw.sharedExpert().out());
-                sum = sum == null ? sharedO : sum.add(sharedO);
-            }
-            if (p.wants(Tap.mlpPost(l))) {
-                NDList parts = new NDList();
-                for (int k = 0; k < e.count(); k++) {
-                    parts.add(coefs[k] != null ? coefs[k] : x.getManager().zeros(new Shape(bs, s, e.width())));
-                }
-                if (sharedM != null) {
-                    parts.add(sharedM);
-                }
-                p.record(Tap.mlpPost(l), NDArrays.concat(parts, 2));
-            }
-            if (p.wants(Tap.expertOut(l))) {
-                NDList parts = new NDList();
-                for (int k = 0; k < e.count(); k++) {
-                    parts.add(outs[k] != null ? outs[k] : x.getManager().zeros(new Shape(bs, s, d)));
-                }
-                if (sharedO != null) {
-                    parts.add(sharedO);
-                }
-                p.record(Tap.expertOut(l), NDArrays.stack(parts, 2));
-            }
-            return sum != null ? sum : x.getManager().zeros(new Shape(bs, s, d));
-        }
+    /** Routes {@code x}, layer {@code l}'s FFN input, in pass {@code p} ({@link Routing}). */
+    private Routing route(int l, NDArray x, LayerWeights lw, Pass p) {
+        return new Routing(l, x, lw, c.features().experts(), this::activation, p);
     }
 
     private NDArray activation(NDArray x) {

@@ -50,7 +50,7 @@ import java.util.function.Function;
  * contiguous and hold the whole embedding table as a parameter, and can be written back in
  * the family's Hugging Face layout ({@link CheckpointTensors}).
  *
- * <p>Its length (about 650 lines) is the lease: resident and streamed layers, the prefetch
+ * <p>Its length (about 710 lines) is the lease: resident and streamed layers, the prefetch
  * thread and the unembedding held whole or in blocks must be released in one order, so they
  * stay in one class; the layout conversion ({@code arch/RuntimeLayout}) and the writing back
  * ({@link CheckpointTensors}) live in their own classes.
