@@ -54,23 +54,15 @@ public final class Sha256 {
      * so a sharded checkpoint is hashed about as many times faster as there are cores to spare.
      */
     public static List<String> hexAll(List<Path> files) throws IOException {
-        int threads = Math.min(files.size(), Runtime.getRuntime().availableProcessors());
-        if (threads <= 1) {
-            List<String> out = new ArrayList<>();
-            for (Path f : files) {
-                out.add(hex(f));
-            }
-            return out;
+        if (files.isEmpty()) {
+            return List.of();
         }
         long[] sizes = new long[files.size()];
         for (int i = 0; i < sizes.length; i++) {
             sizes[i] = java.nio.file.Files.size(files.get(i));
         }
-        ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {
-            Thread t = new Thread(r, "sha256");
-            t.setDaemon(true);
-            return t;
-        });
+        ExecutorService pool = Executors.newFixedThreadPool(Math.min(files.size(),
+                Runtime.getRuntime().availableProcessors()), Thread.ofPlatform().name("sha256").daemon().factory());
         try {
             List<Future<String>> hashes = new ArrayList<>(java.util.Collections.nCopies(files.size(), null));
             for (int i : IntStream.range(0, files.size()).boxed()

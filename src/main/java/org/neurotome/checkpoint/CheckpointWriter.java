@@ -220,11 +220,7 @@ public final class CheckpointWriter {
     private Staged writeLocked(Path out, List<OutputTensor> tensors, Map<String, byte[]> files, LastFile lastFile,
                                OutputLock lock) {
         // shards are hashed on a second thread while the next one is written
-        ExecutorService hasher = Executors.newSingleThreadExecutor(r -> {
-            Thread t = new Thread(r, "sha256");
-            t.setDaemon(true);
-            return t;
-        });
+        ExecutorService hasher = Executors.newSingleThreadExecutor(Thread.ofPlatform().name("sha256").daemon().factory());
         Scratch partial = Scratch.directory(out, Scratch.PARTIAL);
         Path tmp = partial.path();
         try {
