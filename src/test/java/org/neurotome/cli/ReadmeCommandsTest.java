@@ -26,7 +26,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * The commands in the README's {@code bash} blocks, as a newcomer runs them: in order, and the
  * whole list twice in a row. Each {@code apply} writes its recipe's output directory (and
  * archive), so one that finds what it writes already there needs {@code --force}, and each
- * {@code verify} reads what an earlier command wrote. Everything they write — and the picture
+ * {@code verify} reads what an earlier command wrote; a {@code sweep} resumes its own folder. Everything they write — and the picture
  * {@code scripts/render-report.sh} puts beside an output — is ignored by {@code .gitignore}, so
  * {@code git status} stays clean. The recipes' outputs are read from the recipes themselves.
  */
@@ -71,6 +71,13 @@ class ReadmeCommandsTest {
                         }
                         written.addAll(outputs.subList(0, outputs.size() - 1));
                     }
+                    case "sweep" -> {
+                        // a sweep resumes what an earlier run of it left (no --force); its folder must be ignored
+                        Path out = option(c, "--out") != null ? Path.of(option(c, "--out")).toAbsolutePath().normalize()
+                                : sweepDir(RecipeLoader.parse(Path.of(c.get(2)), Map.of()).output().dir());
+                        assertTrue(!out.startsWith(root) || ignored(root.relativize(out), ignores),
+                                what + ": writes " + out + ", which .gitignore does not ignore");
+                    }
                     case "verify", "inspect" -> assertTrue(written.contains(Path.of(c.get(2)).toAbsolutePath().normalize())
                             || Files.exists(Path.of(c.get(2))), what + ": reads what no earlier command wrote");
                     default -> assertFalse(c.contains("--out") && !c.contains("--force"),
@@ -78,6 +85,11 @@ class ReadmeCommandsTest {
                 }
             }
         }
+    }
+
+    /** A sweep's folder when the command names none: the recipe's output folder with {@code -sweep}. */
+    private static Path sweepDir(Path output) {
+        return output.resolveSibling(output.getFileName() + "-sweep").toAbsolutePath().normalize();
     }
 
     /** The value after {@code name}, or null. */
