@@ -525,6 +525,14 @@ public final class Attribution {
     }
 
     Layer layer(List<Recorded> records, int l, Rows all) {
+        Layer in = taps(records, l, all);
+        in.baseU = projection.uncapped(in.mid, all.s);                                        // [R, V]
+        in.nb = pick(projection.cap(in.baseU), in.idx);
+        return in;
+    }
+
+    /** {@link #layer} without the projection of its base ({@code baseU} and {@code nb} null): what was recorded, joined. */
+    Layer taps(List<Recorded> records, int l, Rows all) {
         int rows = all.size();
         Layer in = new Layer(l);
         in.pre = joined(records, l, r -> r.pre);                                              // [R, D]
@@ -535,8 +543,6 @@ public final class Attribution {
         in.perHeadOut = joined(records, l, r -> r.heads);                                     // [R, H, D]
         NDManager m = in.pre.getManager();
         in.idx = m.create(longs(all.target, 1), new Shape(rows, 1));
-        in.baseU = projection.uncapped(in.mid, all.s);                                        // [R, V]
-        in.nb = pick(projection.cap(in.baseU), in.idx);
         // a neuron's value reaches the residual divided by the post-FFN norm's scale, if any
         in.postScale = postScales(records, l, rows);
         in.valueScale = all.s.clone();

@@ -121,21 +121,35 @@ final class BoundedRanking {
                 try {
                     Attribution.Rows rows = new Attribution.Rows(List.of(rec));
                     ComponentScores[] partial = partials(rows.size(), layers, heads, ffn);
+                    PullBackBatch batch = new PullBackBatch(at.projection());
+                    LogProbBounds.Prepared[] neuronRows = new LogProbBounds.Prepared[layers];
+                    LogProbBounds.Prepared[] headRows = new LogProbBounds.Prepared[layers];
                     for (int l = 0; l < layers; l++) {
-                        try (NDScope scope = new NDScope(); Weights.Lease<NDArray> values = at.model().weights().ffnValues(l)) {
+                        try (NDScope scope = new NDScope()) {
                             Attribution.Layer in = at.layer(List.of(rec), l, rows);
                             Attribution.LayerScores ls = at.layerScores(in, rows, false);
                             cheap(in, ls, partial, 0);
                             for (int r = 0; r < rows.size(); r++) {
                                 headBase[chunks.first(ch) + r][l] = ls.hb()[r];
                             }
-                            if (!scoring.ranks(l)) {
-                                continue;
+                            if (scoring.ranks(l)) {
+                                neuronRows[l] = bounds.prepare(in.baseU, rows.target, false, batch);
+                                headRows[l] = bounds.prepare(at.projection().uncapped(in.pre, rows.s), rows.target,
+                                        false, batch);
                             }
-                            LogProbBounds.Bounds nb = bounds.of(in.baseU, rows.target, rowsOf(in.coefficients()),
-                                    LogProbBounds.Components.shared(at.projection().values(l, values.get(), null)), false);
-                            LogProbBounds.Bounds hb = bounds.of(at.projection().uncapped(in.pre, rows.s), rows.target,
-                                    inverse(rows.s, heads), LogProbBounds.Components.perRow(in.perHeadOut), false);
+                        }
+                    }
+                    // every layer's pull-backs are queued by now: the first bound computes them all
+                    for (int l = 0; l < layers; l++) {
+                        if (neuronRows[l] == null) {
+                            continue;
+                        }
+                        try (NDScope scope = new NDScope(); Weights.Lease<NDArray> values = at.model().weights().ffnValues(l)) {
+                            Attribution.Layer in = at.taps(List.of(rec), l, rows);
+                            LogProbBounds.Bounds nb = bounds.evaluate(neuronRows[l], rowsOf(in.coefficients()),
+                                    LogProbBounds.Components.shared(at.projection().values(l, values.get(), null)));
+                            LogProbBounds.Bounds hb = bounds.evaluate(headRows[l], inverse(rows.s, heads),
+                                    LogProbBounds.Components.perRow(in.perHeadOut));
                             for (int r = 0; r < rows.size(); r++) {
                                 int step = chunks.first(ch) + r;
                                 for (int i = 0; i < ffn; i++) {
@@ -274,27 +288,42 @@ final class BoundedRanking {
                     int rows = rec[0].rows();
                     ComponentScores[] partA = partials(rows, layers, heads, ffn);
                     ComponentScores[] partB = partials(rows, layers, heads, ffn);
+                    PullBackBatch batchA = new PullBackBatch(atA.projection());
+                    PullBackBatch batchB = oneModel ? batchA : new PullBackBatch(atB.projection());
+                    LogProbBounds.Prepared[] upperRows = new LogProbBounds.Prepared[layers];
+                    LogProbBounds.Prepared[] lowerRows = new LogProbBounds.Prepared[layers];
+                    boolean[][] same = new boolean[layers][];
                     for (int l = 0; l < layers; l++) {
-                        try (NDScope scope = new NDScope();
-                             Weights.Lease<NDArray> valuesA = atA.model().weights().ffnValues(l);
-                             Weights.Lease<NDArray> valuesB = oneModel ? null : atB.model().weights().ffnValues(l)) {
-                            Side[] side = sides(atA, atB, rec, l);
+                        try (NDScope scope = new NDScope()) {
+                            Side[] side = sides(atA, atB, rec, l, true);
                             Attribution.LayerScores lsA = side[0].attribution().layerScores(side[0].in(),
                                     side[0].rows(), false);
                             cheap(side[0].in(), lsA, partA, 0);
                             cheap(side[1].in(), oneModel ? lsA : side[1].attribution().layerScores(side[1].in(),
                                     side[1].rows(), false), partB, side[1].offset());
-                            if (!scoring.ranks(l)) {
-                                continue;
+                            if (scoring.ranks(l)) {
+                                upperRows[l] = side[0].prepare(boundsA, false, batchA);
+                                lowerRows[l] = side[1].prepare(boundsB, true, batchB);
+                                same[l] = oneModel ? sameRows(side[0].in(), rows) : new boolean[rows];
                             }
-                            LogProbBounds.Bounds upper = side[0].bounds(boundsA, valuesA.get(), false);
-                            LogProbBounds.Bounds lower = side[1].bounds(boundsB, (oneModel ? valuesA : valuesB).get(),
-                                    true);
-                            boolean[] same = oneModel ? sameRows(side[0].in(), rows) : new boolean[rows];
+                        }
+                    }
+                    // every layer's pull-backs are queued by now: the first bound computes them all
+                    for (int l = 0; l < layers; l++) {
+                        if (upperRows[l] == null) {
+                            continue;
+                        }
+                        try (NDScope scope = new NDScope();
+                             Weights.Lease<NDArray> valuesA = atA.model().weights().ffnValues(l);
+                             Weights.Lease<NDArray> valuesB = oneModel ? null : atB.model().weights().ffnValues(l)) {
+                            Side[] side = sides(atA, atB, rec, l, false);
+                            LogProbBounds.Bounds upper = side[0].evaluate(boundsA, upperRows[l], valuesA.get());
+                            LogProbBounds.Bounds lower = side[1].evaluate(boundsB, lowerRows[l],
+                                    (oneModel ? valuesA : valuesB).get());
                             for (int r = 0; r < rows; r++) {
                                 int step = chunksA.first(ch) + r;
                                 for (int i = 0; i < ffn; i++) {
-                                    float bound = same[r] ? upper.slack()[r][i] + lower.slack()[r][i]
+                                    float bound = same[l][r] ? upper.slack()[r][i] + lower.slack()[r][i]
                                             : upper.upper()[r][i] - lower.lower()[r][i];
                                     diffBounds.add(step, l * ffn + i, bound);
                                 }
@@ -339,7 +368,7 @@ final class BoundedRanking {
                             try (NDScope scope = new NDScope();
                                  Weights.Lease<NDArray> valuesA = atA.model().weights().ffnValues(l);
                                  Weights.Lease<NDArray> valuesB = oneModel ? null : atB.model().weights().ffnValues(l)) {
-                                Side[] side = sides(atA, atB, rec, l);
+                                Side[] side = sides(atA, atB, rec, l, true);
                                 float[][][] got = exact(side, valuesA.get(), (oneModel ? valuesA : valuesB).get(), ns);
                                 float[][] gotA = got[0];
                                 float[][] gotB = got[1];
@@ -389,32 +418,41 @@ final class BoundedRanking {
 
     /** One run's rows of a layer as scored: which attribution, the joined layer, and which of its rows are this run's. */
     private record Side(Attribution attribution, Attribution.Layer in, Attribution.Rows rows, int offset, int count) {
-        /** Bounds of this run's rows: upper, or lower too when {@code lower}. */
-        LogProbBounds.Bounds bounds(LogProbBounds b, NDArray values, boolean lower) {
-            NDIndex mine = new NDIndex(offset + ":" + (offset + count));
-            float[][] a = rowsOf(in.coefficients().get(mine));
+        /** This run's rows reduced to what their bounds need (upper, or lower too when {@code lower}), pull-backs queued in {@code batch}. */
+        LogProbBounds.Prepared prepare(LogProbBounds b, boolean lower, PullBackBatch batch) {
             int[] target = Arrays.copyOfRange(rows.target, offset, offset + count);
-            return b.of(in.baseU.get(mine), target, a,
-                    LogProbBounds.Components.shared(attribution.projection().values(in.index, values, null)), lower);
+            return b.prepare(in.baseU.get(new NDIndex(offset + ":" + (offset + count))), target, lower, batch);
+        }
+
+        /** The bounds of this run's prepared rows, from the layer's value vectors {@code values}. */
+        LogProbBounds.Bounds evaluate(LogProbBounds b, LogProbBounds.Prepared prepared, NDArray values) {
+            float[][] a = rowsOf(in.coefficients().get(new NDIndex(offset + ":" + (offset + count))));
+            return b.evaluate(prepared, a,
+                    LogProbBounds.Components.shared(attribution.projection().values(in.index, values, null)));
         }
     }
 
     /**
      * Run A's and run B's rows of layer {@code l}: of one model, both runs' rows joined in one
-     * layer (as the exhaustive path scores them, A's first); of two, each model's own.
+     * layer (as the exhaustive path scores them, A's first); of two, each model's own. Their
+     * bases are projected when {@code project}, else only what was recorded is joined
+     * ({@link Attribution#taps}).
      */
-    private static Side[] sides(Attribution atA, Attribution atB, Attribution.Recorded[] rec, int l) {
+    private static Side[] sides(Attribution atA, Attribution atB, Attribution.Recorded[] rec, int l, boolean project) {
         int rows = rec[0].rows();
         if (atA == atB) {
             List<Attribution.Recorded> both = List.of(rec[0], rec[1]);
             Attribution.Rows all = new Attribution.Rows(both);
-            Attribution.Layer in = atA.layer(both, l, all);
+            Attribution.Layer in = project ? atA.layer(both, l, all) : atA.taps(both, l, all);
             return new Side[] {new Side(atA, in, all, 0, rows), new Side(atA, in, all, rows, rows)};
         }
         Attribution.Rows rowsA = new Attribution.Rows(List.of(rec[0]));
         Attribution.Rows rowsB = new Attribution.Rows(List.of(rec[1]));
-        return new Side[] {new Side(atA, atA.layer(List.of(rec[0]), l, rowsA), rowsA, 0, rows),
-                new Side(atB, atB.layer(List.of(rec[1]), l, rowsB), rowsB, 0, rows)};
+        return new Side[] {
+                new Side(atA, project ? atA.layer(List.of(rec[0]), l, rowsA) : atA.taps(List.of(rec[0]), l, rowsA),
+                        rowsA, 0, rows),
+                new Side(atB, project ? atB.layer(List.of(rec[1]), l, rowsB) : atB.taps(List.of(rec[1]), l, rowsB),
+                        rowsB, 0, rows)};
     }
 
     /** The exact increases of {@code neurons} in run A's and run B's rows, [2][R][n]; one product when they share a layer. */

@@ -5,6 +5,9 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.Shape;
 
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
 /**
  * Bounds on the log-probability increase of every component of one layer at several rows,
  * cheap enough to compute for all of them ({@code docs/bounds.md} derives each one). A
@@ -56,7 +59,7 @@ final class LogProbBounds {
 
         /** The same vectors v_i at every row: {@code values} [I, D]. */
         static Components shared(NDArray values) {
-            float[] norms = values.norm(new int[] {1}).toFloatArray();                        // one pass, no [I, D] temporary
+            float[] norms = rowNorms(values);
             return new Components() {
                 @Override
                 public NDArray dots(NDArray w, int r0) {
@@ -122,19 +125,25 @@ final class LogProbBounds {
         this.halfCurvature = cap > 0 ? 2 / (3 * Math.sqrt(3) * cap) : 0;
     }
 
-    /** What the bounds need of one row's base: p, q = p·f'(u), the likeliest tokens and the tail's mass. */
+    /**
+     * What the bounds need of one row's base: the target's and the likeliest tokens' u, p and
+     * q, the tail's mass and largest p, and where the batch keeps the row's pull-backs (of
+     * {@code e_t}, of q and, for the tails, of each likely token).
+     */
     private final class Row {
-        final double[] u;
-        final double[] p;
-        final double[] q;
+        final double ut;
         final int[] top;
+        final double[] uTop;
+        final double[] pTop;
+        final double[] qTop;
         final double tailMass;
         final double tailMax;
         final double maxLogit;
+        final int[] slots;
 
-        Row(float[] base, int from) {
+        Row(float[] base, int from, int target, boolean tails, PullBackBatch batch) {
             int vocab = projection.vocabSize();
-            u = new double[vocab];
+            double[] u = new double[vocab];
             double[] logit = new double[vocab];
             double max = Double.NEGATIVE_INFINITY;
             double largest = 0;
@@ -146,20 +155,28 @@ final class LogProbBounds {
             }
             maxLogit = largest;
             double sum = 0;
-            p = new double[vocab];
+            double[] p = new double[vocab];
             for (int v = 0; v < vocab; v++) {
                 p[v] = Math.exp(logit[v] - max);
                 sum += p[v];
             }
-            q = new double[vocab];
+            float[] q = new float[vocab];
             for (int v = 0; v < vocab; v++) {
                 p[v] /= sum;
-                q[v] = p[v] * slope(u[v]);
+                q[v] = (float) (p[v] * slope(u[v]));
             }
+            ut = u[target];
             top = largest(p, Math.min(TOP_TOKENS, vocab));
+            uTop = new double[top.length];
+            pTop = new double[top.length];
+            qTop = new double[top.length];
             double head = 0;
             boolean[] inTop = new boolean[vocab];
-            for (int v : top) {
+            for (int j = 0; j < top.length; j++) {
+                int v = top[j];
+                uTop[j] = u[v];
+                pTop[j] = p[v];
+                qTop[j] = p[v] * slope(u[v]);
                 head += p[v];
                 inTop[v] = true;
             }
@@ -171,57 +188,73 @@ final class LogProbBounds {
             }
             tailMass = Math.max(0, 1 - head);
             tailMax = tm;
+            slots = new int[2 + (tails ? top.length : 0)];
+            slots[0] = batch.addToken(target);                                             // e_t
+            slots[1] = batch.add(q);                                                       // q (= p without a cap)
+            for (int j = 2; j < slots.length; j++) {
+                slots[j] = batch.addToken(top[j - 2]);
+            }
+        }
+    }
+
+    /** One layer's rows reduced to what their bounds need, their pull-backs queued in a batch. */
+    final class Prepared {
+        private final Row[] rows;
+        private final boolean lower;
+        private final PullBackBatch batch;
+
+        private Prepared(Row[] rows, boolean lower, PullBackBatch batch) {
+            this.rows = rows;
+            this.lower = lower;
+            this.batch = batch;
         }
     }
 
     /**
-     * Bounds on the increase of each component {@code a[r][i]·v_{r,i}} on the base whose
-     * uncapped projection is {@code base} [R, V], for the targets {@code target}; lower bounds
-     * too when {@code lower}.
+     * The rows of the base whose uncapped projection is {@code base} [R, V], for the targets
+     * {@code target}, reduced to what their bounds need (lower bounds too when {@code lower});
+     * the pull-backs they need are queued in {@code batch}, so that many layers' rows share one
+     * read of the unembedding. {@link #evaluate} gives the bounds.
      */
-    Bounds of(NDArray base, int[] target, float[][] a, Components components, boolean lower) {
-        int rows = target.length;
-        int n = components.size();
-        boolean tails = lower || cap > 0;
+    Prepared prepare(NDArray base, int[] target, boolean lower, PullBackBatch batch) {
         int vocab = projection.vocabSize();
+        boolean tails = lower || cap > 0;
         float[] all = base.toFloatArray();
+        Row[] rows = new Row[target.length];
+        for (int r = 0; r < rows.length; r++) {
+            rows[r] = new Row(all, r * vocab, target[r], tails, batch);
+        }
+        return new Prepared(rows, lower, batch);
+    }
+
+    /** Bounds on the increase of each component {@code a[r][i]·v_{r,i}} on the prepared rows. */
+    Bounds evaluate(Prepared prepared, float[][] a, Components components) {
+        Row[] row = prepared.rows;
+        boolean lower = prepared.lower;
+        int rows = row.length;
+        int n = components.size();
         double tokenNorm = projection.tokenNormBound();
         double gram = lower ? projection.gramBound() : 0;
         float[][] upper = new float[rows][n];
         float[][] low = lower ? new float[rows][n] : null;
         float[][] slacks = new float[rows][n];
+        int hidden = projection.weights().config().hiddenSize();
         for (int r0 = 0; r0 < rows; r0 += ROW_CHUNK) {
             int r1 = Math.min(rows, r0 + ROW_CHUNK);
-            Row[] row = new Row[r1 - r0];
-            for (int r = r0; r < r1; r++) {
-                row[r - r0] = new Row(all, r * vocab);
-            }
-            int k = 2 + (tails ? row[0].top.length : 0);
+            int k = row[r0].slots.length;
             float[] dots;
             try (NDScope scope = new NDScope()) {
-                NDManager m = base.getManager();
-                float[] y = new float[(r1 - r0) * 2 * vocab];
-                long[] tokens = new long[(r1 - r0) * (k - 2)];
+                float[] w = new float[(r1 - r0) * k * hidden];
                 for (int r = r0; r < r1; r++) {
-                    Row w = row[r - r0];
-                    int at = (r - r0) * 2 * vocab;
-                    y[at + target[r]] = 1;                                                 // e_t
-                    for (int v = 0; v < vocab; v++) {
-                        y[at + vocab + v] = (float) w.q[v];                                // q (= p without a cap)
-                    }
-                    for (int j = 0; j < k - 2; j++) {
-                        tokens[(r - r0) * (k - 2) + j] = w.top[j];
+                    for (int j = 0; j < k; j++) {
+                        System.arraycopy(prepared.batch.vector(row[r].slots[j]), 0, w, ((r - r0) * k + j) * hidden, hidden);
                     }
                 }
-                NDArray vecs = projection.pullBack(m.create(y, new Shape(2L * (r1 - r0), vocab)))
-                        .reshape(r1 - r0, 2, -1);                                          // [R, 2, D]
-                if (k > 2) {
-                    vecs = vecs.concat(projection.tokenVectors(m, tokens).reshape(r1 - r0, k - 2, -1), 1);
-                }
-                dots = components.dots(vecs, r0).toFloatArray();                           // [R, k, I]
+                NDManager m = projection.weights().manager();
+                dots = components.dots(m.create(w, new Shape(r1 - r0, k, hidden)), r0).toFloatArray(); // [R, k, I]
             }
             for (int r = r0; r < r1; r++) {
-                Row w = row[r - r0];
+                Row w = row[r];
                 float[] norms = components.norms(r);
                 int base0 = (r - r0) * k * n;
                 for (int i = 0; i < n; i++) {
@@ -231,23 +264,21 @@ final class LogProbBounds {
                     double bound = tokenNorm * norms[i];                                   // M ≥ max |d_v|
                     double slack = SLACK * (1 + Math.abs(ai) * bound) + LOGIT_SLACK * w.maxLogit;
                     slacks[r][i] = (float) slack;
-                    double ut = w.u[target[r]];
-                    double gain = f(ut + ai * dt) - f(ut);
+                    double gain = f(w.ut + ai * dt) - f(w.ut);
                     double tailSecond = 0;
                     double headSecond = 0;
                     double headExp = 0;
                     double headQd = 0;
-                    if (tails) {
+                    if (k > 2) {
                         tailSecond = w.tailMass * bound * bound;
                         if (lower) {
                             tailSecond = Math.min(tailSecond, w.tailMax * gram * norms[i] * norms[i]);
                         }
                         for (int j = 0; j < k - 2; j++) {
-                            int v = w.top[j];
                             double dv = dots[base0 + (2 + j) * n + i];
-                            headSecond += w.p[v] * dv * dv;
-                            headQd += w.q[v] * dv;
-                            headExp += w.p[v] * Math.exp(f(w.u[v] + ai * dv) - f(w.u[v]));
+                            headSecond += w.pTop[j] * dv * dv;
+                            headQd += w.qTop[j] * dv;
+                            headExp += w.pTop[j] * Math.exp(f(w.uTop[j] + ai * dv) - f(w.uTop[j]));
                         }
                     }
                     upper[r][i] = (float) (gain - ai * qd + halfCurvature * ai * ai * (headSecond + tailSecond) + slack);
@@ -268,6 +299,30 @@ final class LogProbBounds {
             }
         }
         return new Bounds(upper, low, slacks);
+    }
+
+    /**
+     * ‖x_i‖ of each row of {@code x} [I, D], rounded up to float, summed in double in one pass
+     * over x's transpose [D, I]: the layout the down projection's value vectors have (so the
+     * pass reads them in place), over which libtorch's norm runs several times slower.
+     */
+    static float[] rowNorms(NDArray x) {
+        int rows = Math.toIntExact(x.getShape().get(0));
+        int cols = Math.toIntExact(x.getShape().get(1));
+        MemorySegment t = MemorySegment.ofBuffer(x.transpose().toByteBuffer(true));        // [D, I], in order
+        double[] sq = new double[rows];
+        for (int d = 0; d < cols; d++) {
+            long at = 4L * d * rows;
+            for (int i = 0; i < rows; i++) {
+                double v = t.get(ValueLayout.JAVA_FLOAT_UNALIGNED, at + 4L * i);
+                sq[i] += v * v;
+            }
+        }
+        float[] out = new float[rows];
+        for (int i = 0; i < rows; i++) {
+            out[i] = Math.nextUp((float) Math.sqrt(sq[i]));
+        }
+        return out;
     }
 
     /**

@@ -228,33 +228,29 @@ public final class VocabularyProjection implements AutoCloseable {
     }
 
     /**
-     * The row vectors w_v with {@code direction(v)[t] = w_t · v} for every v, for rows of
-     * vocabulary weights {@code y} [N, V]: {@code w = C((y · W_U) ⊙ g)} [N, D], so that
-     * {@code y · direction(v) = w · v} (C is symmetric and the gain a diagonal). In the
-     * caller's scope.
+     * The row vectors w with {@code y · direction(v) = w · v} for every v, for the rows of
+     * vocabulary weights {@code y} [N, V] (null: none): {@code w = C((y · W_U) ⊙ g)}, then the
+     * token vectors {@code C(W_U[t] ⊙ g)} of the tokens {@code ids} (each a one-hot row's w),
+     * [N + n, D], from one read of the unembedding (C is symmetric and the gain a diagonal).
+     * In the caller's scope.
      */
-    public NDArray pullBack(NDArray y) {
+    public NDArray pullBack(NDArray y, long[] ids) {
         NDArray[] sum = new NDArray[1];
+        NDArray tokens = ids.length == 0 ? null : w.manager().zeros(new Shape(ids.length, w.config().hiddenSize()));
         w.forEachUnembedBlock((from, rows) -> {
             long to = from + rows.getShape().get(0);
-            NDArray part = y.get(new NDIndex(":, " + from + ":" + to)).matMul(rows);          // [N, D]
-            sum[0] = sum[0] == null ? part : sum[0].add(part);
-        });
-        return centre(sum[0].mul(gain));
-    }
-
-    /** {@code C(W_U[v] ⊙ g)} for the tokens {@code ids} [n, D]: each token's row of {@link #pullBack}. In the caller's scope. */
-    public NDArray tokenVectors(NDManager m, long[] ids) {
-        NDArray out = m.zeros(new Shape(ids.length, w.config().hiddenSize()));
-        w.forEachUnembedBlock((from, rows) -> {
-            long to = from + rows.getShape().get(0);
+            if (y != null) {
+                NDArray part = y.get(new NDIndex(":, " + from + ":" + to)).matMul(rows);      // [N, D]
+                sum[0] = sum[0] == null ? part : sum[0].add(part);
+            }
             for (int i = 0; i < ids.length; i++) {
                 if (ids[i] >= from && ids[i] < to) {
-                    out.set(new NDIndex(i), rows.get(ids[i] - from));
+                    tokens.set(new NDIndex(i), rows.get(ids[i] - from));
                 }
             }
         });
-        return centre(out.mul(gain));
+        NDArray all = sum[0] == null ? tokens : tokens == null ? sum[0] : sum[0].concat(tokens, 0);
+        return centre(all.mul(gain));
     }
 
     /** {@code max_v ‖C(W_U[v] ⊙ g)‖}: with Cauchy–Schwarz, {@code |direction(v)[t]| ≤ this · ‖v‖} for every token. */
