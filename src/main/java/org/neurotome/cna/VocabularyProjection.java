@@ -276,14 +276,24 @@ public final class VocabularyProjection implements AutoCloseable {
      */
     public synchronized double gramBound() {
         if (Double.isNaN(gram)) {
-            try (NDScope scope = new NDScope()) {
-                NDArray[] g = new NDArray[1];
-                w.forEachUnembedBlock((from, rows) -> {
+            // every [D, D] temporary is closed as soon as it is used: a scope over the whole
+            // computation held one per unembedding block and squaring (2 GiB on a 7B)
+            NDArray[] g = new NDArray[1];
+            w.forEachUnembedBlock((from, rows) -> {
+                try (NDScope block = new NDScope()) {
                     NDArray t = centre(rows.mul(gain));
                     NDArray part = t.transpose().matMul(t);                                 // [D, D]
-                    g[0] = g[0] == null ? part : g[0].add(part);
-                });
-                NDArray b = g[0];
+                    if (g[0] == null) {
+                        NDScope.unregister(part);
+                        part.attach(cache);                                                // a streamed block's memory is closed with it
+                        g[0] = part;
+                    } else {
+                        g[0].addi(part);
+                    }
+                }
+            });
+            NDArray b = g[0];
+            try {
                 double logNorm = 0;
                 for (int j = 0; j <= SQUARINGS; j++) {
                     double n = b.norm().getFloat();
@@ -292,12 +302,19 @@ public final class VocabularyProjection implements AutoCloseable {
                         return gram;
                     }
                     logNorm = 2 * logNorm + Math.log(n);                                  // ‖G^(2^j)‖_F = e^logNorm
-                    b = b.div(b.getManager().full(new Shape(), (float) n));
                     if (j < SQUARINGS) {
-                        b = b.matMul(b);
+                        try (NDScope step = new NDScope()) {
+                            NDArray unit = b.div(b.getManager().full(new Shape(), (float) n));
+                            NDArray next = unit.matMul(unit);
+                            NDScope.unregister(next);
+                            b.close();
+                            b = next;
+                        }
                     }
                 }
                 gram = Math.exp(logNorm / (1 << SQUARINGS)) * (1 + ROUNDING);
+            } finally {
+                b.close();
             }
         }
         return gram;
