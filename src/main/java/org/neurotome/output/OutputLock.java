@@ -83,7 +83,8 @@ public final class OutputLock implements AutoCloseable {
             }
             List<Path> created = missingFolders(file.getParent());
             try {
-                Files.createDirectories(file.getParent());
+                // never once a signal's cleanups have begun: they may just have removed this folder
+                Shutdown.createDirectories(file.getParent());
                 for (int attempt = 0; ; attempt++) {
                     OutputLock taken = Shutdown.creating(() -> tryTake(abs, file));
                     if (taken != null) {

@@ -1,13 +1,13 @@
 package org.neurotome.sweep;
 
 import org.neurotome.NeurotomeException;
+import org.neurotome.Shutdown;
 import org.neurotome.analysis.ShardStore;
 import org.neurotome.cna.Findings;
 import org.neurotome.recipe.Locate;
 import org.neurotome.recipe.RecipeLoader;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -77,7 +77,7 @@ public record SharedAnalysis(int step, String key, int top, List<Integer> tops, 
 
     private static <S> void write(ShardStore.Codec<S> codec, Supplier<S> compute, Path file) {
         try {
-            Files.createDirectories(file.getParent());
+            Shutdown.createDirectories(file.getParent());
         } catch (IOException e) {
             throw NeurotomeException.outputFailed(file.getParent() + ": cannot create: " + NeurotomeException.reason(e), e);
         }

@@ -1,11 +1,11 @@
 package org.neurotome.sweep;
 
 import org.neurotome.NeurotomeException;
+import org.neurotome.Shutdown;
 
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Map;
@@ -62,7 +62,7 @@ final class StoreLock {
     }
 
     private static FileChannel open(Path store, Path lockFile) throws IOException {
-        Files.createDirectories(store);
+        Shutdown.createDirectories(store);
         return FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
     }
 
