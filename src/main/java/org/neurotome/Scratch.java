@@ -101,9 +101,19 @@ public final class Scratch implements AutoCloseable {
      * rename; a directory by moving the earlier one aside, renaming this into place and
      * deleting the earlier one (a run killed between the two renames leaves the earlier output
      * aside, and the next run moves it back; one killed while deleting it leaves a
-     * {@code discarded} entry that the next run removes).
+     * {@code discarded} entry that the next run removes). The whole move is one
+     * {@link Shutdown#creating} section: a signal's cleanups wait for it, and it never starts
+     * once they have begun, so a cleanup never removes a name that the move then puts back
+     * (an earlier output moved aside and, the rename failing, moved back).
      */
     public void moveTo(Path out) throws IOException {
+        Shutdown.creating(() -> {
+            moveNow(out);
+            return null;
+        });
+    }
+
+    private void moveNow(Path out) throws IOException {
         Path aside = null;
         synchronized (moving) {
             if (!directory) {

@@ -21,7 +21,10 @@ import org.neurotome.cna.Progress;
 import org.neurotome.cna.PromptSet;
 import org.neurotome.cna.VocabularyProjection;
 import org.neurotome.lora.LoraAdapter;
+import org.neurotome.lora.LoraConfig;
 import org.neurotome.lora.LoraLayerScan;
+import org.neurotome.lora.LoraScanShard;
+import org.neurotome.lora.LoraTrainer;
 import org.neurotome.model.LanguageModel;
 import org.neurotome.model.MemoryBudget;
 
@@ -204,8 +207,7 @@ public final class Analyses {
     /** P1 §5: a LoRA per layer, each scored, then CNA between the model (A) and the model with the best one (B). */
     private static <T> T loraScan(LanguageModel model, PromptSet prompts, AnalysisSpec.LoraScan ls,
                                   boolean perCase, Context ctx, Function<Outcome, T> then) {
-        LoraLayerScan.Result scan = LoraLayerScan.run(model, ls.data(), ls.layers(), ls.settings(), ls.scoreCases(),
-                ctx.log());
+        LoraLayerScan.Result scan = loraLayerScan(model, ls, ctx);
         try (VocabularyProjection p = projection(model);
              LanguageModel tuned = opened(LanguageModel.open(model.dir(), ctx.device(), ctx.budget(),
                      scan.bestAdapter().adapter()), ctx);
@@ -215,6 +217,18 @@ public final class Analyses {
                     prompts, perCase, ls.scoring());
             return then.apply(new Compared(r, ctx.describe().apply(tuned, model.dir()), scan));
         }
+    }
+
+    /** The LoRA layer scan, run in its shards one after the other and merged when it has several. */
+    private static LoraLayerScan.Result loraLayerScan(LanguageModel model, AnalysisSpec.LoraScan ls, Context ctx) {
+        if (ls.shards() == 1) {
+            return LoraLayerScan.run(model, ls.data(), ls.layers(), ls.settings(), ls.scoreCases(), ctx.log());
+        }
+        IntFunction<LoraConfig> config = l -> LoraTrainer.config(model, null, ls.settings().apply(l));
+        List<LoraScanShard> shards = shards(ls.shards(), ctx.shards(), new ShardStore.Codec<>(LoraScanShard::write,
+                file -> LoraScanShard.read(file, config)), i -> LoraLayerScan.runShard(model, ls.data(), ls.layers(),
+                ls.settings(), ls.scoreCases(), i, ls.shards(), ctx.log()));
+        return LoraLayerScan.merge(ls.layers(), shards);
     }
 
     /** A second model, opened for side B, reporting its passes as the first one does. */

@@ -44,10 +44,11 @@ public sealed interface AnalysisSpec {
     /**
      * A LoRA on each of {@code layers}, trained on {@code data} with the settings of each layer,
      * scored on {@code scoreCases}; then CNA between the model and the model with the best one,
-     * scored as {@code scoring} says.
+     * scored as {@code scoring} says; the layers trained in {@code shards} shards of consecutive
+     * layers (1: none).
      */
     record LoraScan(TrainingData data, List<Integer> layers, IntFunction<LoraTrainer.Settings> settings,
-                    List<EvalCase> scoreCases, Scoring scoring) implements AnalysisSpec {
+                    List<EvalCase> scoreCases, Scoring scoring, int shards) implements AnalysisSpec {
     }
 
     /** Remove each expert of each sparse layer from its routing in turn (a mixture of experts only). */

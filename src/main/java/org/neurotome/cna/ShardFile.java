@@ -18,30 +18,31 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 
 /**
- * The file a shard of a sharded analysis ({@link HeadScanShard}, {@link AttributionShard}) is stored in: the
+ * The file a shard of a sharded analysis ({@link HeadScanShard}, {@link AttributionShard},
+ * {@link org.neurotome.lora.LoraScanShard}) is stored in: the
  * line {@code neurotome shard <kind> 1}, then the shard's fields big-endian as
  * {@link DataOutputStream} writes them, floats as their exact bits, so a shard read back is the
  * shard written. Written through a temporary sibling renamed into place: a file that is there
  * is whole.
  */
-final class ShardFile {
+public final class ShardFile {
     private static final String MAGIC = "neurotome shard ";
     private static final int VERSION = 1;
 
     /** Writes a shard's fields. */
-    interface Writer {
+    public interface Writer {
         void write(DataOutputStream out) throws IOException;
     }
 
     /** Reads a shard's fields. */
-    interface Reader<T> {
+    public interface Reader<T> {
         T read(DataInputStream in) throws IOException;
     }
 
     private ShardFile() {
     }
 
-    static void write(Path file, String kind, Writer fields) {
+    public static void write(Path file, String kind, Writer fields) {
         try (Scratch tmp = Scratch.temporary(file, Scratch.TMP)) {
             try (OutputStream os = Files.newOutputStream(tmp.path(), StandardOpenOption.CREATE_NEW);
                  DataOutputStream out = new DataOutputStream(new BufferedOutputStream(os, 1 << 16))) {
@@ -54,7 +55,7 @@ final class ShardFile {
         }
     }
 
-    static <T> T read(Path file, String kind, Reader<T> fields) {
+    public static <T> T read(Path file, String kind, Reader<T> fields) {
         String header = MAGIC + kind + " " + VERSION + "\n";
         try (InputStream is = Files.newInputStream(file);
              DataInputStream in = new DataInputStream(new BufferedInputStream(is, 1 << 16))) {
@@ -77,7 +78,7 @@ final class ShardFile {
     }
 
     /** A count, refused when negative. */
-    static int count(DataInputStream in) throws IOException {
+    public static int count(DataInputStream in) throws IOException {
         int n = in.readInt();
         if (n < 0) {
             throw new EOFException();
@@ -85,13 +86,13 @@ final class ShardFile {
         return n;
     }
 
-    static void writeInts(DataOutputStream out, int[] v) throws IOException {
+    public static void writeInts(DataOutputStream out, int[] v) throws IOException {
         for (int x : v) {
             out.writeInt(x);
         }
     }
 
-    static int[] readInts(DataInputStream in, int n) throws IOException {
+    public static int[] readInts(DataInputStream in, int n) throws IOException {
         int[] v = new int[n];
         for (int i = 0; i < n; i++) {
             v[i] = in.readInt();
@@ -99,13 +100,13 @@ final class ShardFile {
         return v;
     }
 
-    static void writeFloats(DataOutputStream out, float[] v) throws IOException {
+    public static void writeFloats(DataOutputStream out, float[] v) throws IOException {
         for (float x : v) {
             out.writeInt(Float.floatToRawIntBits(x));
         }
     }
 
-    static float[] readFloats(DataInputStream in, int n) throws IOException {
+    public static float[] readFloats(DataInputStream in, int n) throws IOException {
         float[] v = new float[n];
         for (int i = 0; i < n; i++) {
             v[i] = Float.intBitsToFloat(in.readInt());
@@ -113,13 +114,13 @@ final class ShardFile {
         return v;
     }
 
-    static void writeDoubles(DataOutputStream out, double[] v) throws IOException {
+    public static void writeDoubles(DataOutputStream out, double[] v) throws IOException {
         for (double x : v) {
             out.writeLong(Double.doubleToRawLongBits(x));
         }
     }
 
-    static double[] readDoubles(DataInputStream in, int n) throws IOException {
+    public static double[] readDoubles(DataInputStream in, int n) throws IOException {
         double[] v = new double[n];
         for (int i = 0; i < n; i++) {
             v[i] = Double.longBitsToDouble(in.readLong());
@@ -127,13 +128,13 @@ final class ShardFile {
         return v;
     }
 
-    static void writeBooleans(DataOutputStream out, boolean[] v) throws IOException {
+    public static void writeBooleans(DataOutputStream out, boolean[] v) throws IOException {
         for (boolean x : v) {
             out.writeBoolean(x);
         }
     }
 
-    static boolean[] readBooleans(DataInputStream in, int n) throws IOException {
+    public static boolean[] readBooleans(DataInputStream in, int n) throws IOException {
         boolean[] v = new boolean[n];
         for (int i = 0; i < n; i++) {
             v[i] = in.readBoolean();

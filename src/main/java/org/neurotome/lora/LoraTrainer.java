@@ -28,6 +28,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * Trains a LoRA adapter on a frozen model (Hu et al., "LoRA: Low-Rank Adaptation of Large
@@ -42,6 +43,13 @@ import java.util.Set;
 public final class LoraTrainer {
     /** Steps averaged into one {@code step} log line. */
     static final int LOG_EVERY = 10;
+
+    /**
+     * Held while a LoRA trains: DJL's gradient collector is one per process (a second one
+     * collecting at once is refused), so the trainings of a sweep's units that run in one process
+     * at once take turns.
+     */
+    private static final ReentrantLock TURN = new ReentrantLock();
 
     /**
      * What to train.
@@ -125,9 +133,24 @@ public final class LoraTrainer {
     /**
      * Trains an adapter on {@code base} (whose weights stay as they are); progress lines go to
      * {@code err}. {@code baseName} is what the adapter's {@code base_model_name_or_path} and
-     * the log record of the base (null: nothing, as for a model that is not kept).
+     * the log record of the base (null: nothing, as for a model that is not kept). Trainings in
+     * one process take turns ({@link #TURN}).
      */
     public static Result train(LanguageModel base, String baseName, TrainingData data, Settings s, PrintWriter err) {
+        TURN.lock();
+        try {
+            // libtorch's grad mode is per thread and on in a new one, and the collector restores the
+            // mode it found: off outside the collector, or AdamW's in-place steps on the trained
+            // leaves are refused (a sweep's unit threads, which the engine was not started in)
+            ai.djl.pytorch.jni.JniUtils.setGradMode(false);
+            return trainAlone(base, baseName, data, s, err);
+        } finally {
+            TURN.unlock();
+        }
+    }
+
+    private static Result trainAlone(LanguageModel base, String baseName, TrainingData data, Settings s,
+                                     PrintWriter err) {
         base.weights().memory().requireKept(base.dir(), "training a LoRA");
         if (base.config().eosTokenIds().isEmpty() && data instanceof TrainingData.Corpus) {
             throw NeurotomeException.badInput(base.dir() + ": config.json has no eos_token_id to end corpus sentences");

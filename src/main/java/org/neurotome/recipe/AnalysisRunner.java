@@ -142,7 +142,7 @@ final class AnalysisRunner {
         }
         AnalysisSpec.LoraScan spec = new AnalysisSpec.LoraScan(ls.train().data(), layers,
                 l -> ls.train().atLayer(l).settings(model.config(), new LayerRange(l, l)), cases,
-                ls.scoring());
+                ls.scoring(), ls.shards());
         return Analyses.run(model, prompts, spec, perCase, ctx, outcome -> {
             Analyses.Compared out = (Analyses.Compared) outcome;
             bestLayers.put(ls.id(), out.scan().best());

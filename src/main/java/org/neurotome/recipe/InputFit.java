@@ -14,7 +14,8 @@ import java.util.List;
 
 /**
  * Checks a recipe's literal values against the inputs they refer to when the recipe is
- * loaded: heads, neurons, experts, layer ranges (a lora-scan's and recover's too), token ids
+ * loaded: heads, neurons, experts, layer ranges (a lora-scan's and recover's too, and a
+ * lora-scan's shards against the layers it scans), token ids
  * and a select of experts (with the prune-experts it feeds) against the model's {@code config.json},
  * and each analysis's {@code where} against its data set. A value that would fail once the
  * run reaches it is reported at the line that writes it (exit 2) — before hours of analysis,
@@ -59,6 +60,13 @@ final class InputFit {
                 }
                 if (a instanceof Locate.LoraScan scan) {
                     layers(doc, scan.scan(), "locate." + i + ".scan", c);
+                    LayerRange scanned = scan.scan() == null ? LayerRange.all(c) : scan.scan().check(c);
+                    int n = scanned.last() - scanned.first() + 1;
+                    if (scan.shards() > n) {
+                        throw doc.error("locate." + i + ".shards", SchemaViolation.of("more shards than layers scanned")
+                                .got(scan.shards()).allowed("1 to " + n + " (a shard trains whole layers; the scan has "
+                                        + n + "); give shards: " + n + " or fewer"));
+                    }
                 }
                 List<List<Integer>> ids = a.tokenIds() == null ? List.of() : a.tokenIds();
                 for (int s = 0; s < ids.size(); s++) {

@@ -205,19 +205,21 @@ public sealed interface Locate permits Locate.Analysis, Locate.FindingsFile {
      * layer), each trained as {@code train} says on that layer alone; each one's accuracy on the
      * {@code score} cases against the model's own; then CNA between the model (A) and the model
      * with the LoRA that gained most (B) on the step's own cases. Yields neurons (the CNA
-     * ranking); {@code ${id}} in a LoRA's {@code layers} means the best layer.
+     * ranking); {@code ${id}} in a LoRA's {@code layers} means the best layer. {@code shards}
+     * splits the scanned layers into that many runs of consecutive layers.
      */
     record LoraScan(String id, List<String> prompts, List<List<Integer>> tokenIds, Path dataset, LabelFilter where,
                     Integer limit,
                     @JsonFormat(with = JsonFormat.Feature.ACCEPT_SINGLE_VALUE_AS_ARRAY) List<String> target,
                     LayerRange layers, Integer top, LayerRange scan, LoraTraining train, ScoreSet score,
-                    Boolean exhaustive)
+                    Boolean exhaustive, Integer shards)
             implements Analysis {
         public LoraScan {
             checkInput(id, prompts, tokenIds, dataset, where, limit);
             target = checkTarget(target, dataset);
             top = checkTop(top);
             exhaustive = exhaustive != null && exhaustive;
+            shards = checkShards(shards);
             if (train == null) {
                 throw SchemaViolation.missingKey("train", "how each layer's LoRA is trained: corpus or dataset, "
                         + "target_modules, rank, alpha, steps, ...");

@@ -25,15 +25,19 @@ import java.util.function.Supplier;
  * content and the top it keeps, so variants that differ only in how many of the ranking they
  * take, or in what they do after locating, find the same unit. A bounded search also states what
  * the searches for the variants' smaller tops would have scored, which each variant records.
- * An analysis run in shards has a unit per shard ({@link SharedShard}) and is itself their merge.
+ * An analysis run in shards has a unit per shard ({@link SharedShard}) and is itself their merge;
+ * a lora-scan run in shards shares its shards only ({@code findingsShared} false): each variant
+ * merges them and runs the comparison with the best layer's LoRA itself.
  *
  * @param step   the locate step's index
  * @param key    the content key
  * @param top    how many of the ranking it keeps: the largest top among the variants sharing it (0: all)
  * @param tops   the tops of the variants sharing it
  * @param shards how many shards it runs in (its step's {@code shards}; 1: none)
+ * @param findingsShared whether its findings are a unit of the store, or only its shards
  */
-public record SharedAnalysis(int step, String key, int top, List<Integer> tops, int shards) implements SharedUnit {
+public record SharedAnalysis(int step, String key, int top, List<Integer> tops, int shards, boolean findingsShared)
+        implements SharedUnit {
     public SharedAnalysis {
         tops = List.copyOf(tops);
     }
@@ -90,9 +94,15 @@ public record SharedAnalysis(int step, String key, int top, List<Integer> tops, 
         return "shared ranking";
     }
 
-    /** The findings for {@code unit}, whose overrides (its output's included) are {@code set}. */
-    Findings findings(Unit unit, Map<String, String> set, BiFunction<Locate.Analysis, List<Integer>, Findings> run,
-                      Consumer<String> log) {
+    /**
+     * The findings for {@code unit}, whose overrides (its output's included) are {@code set}: of
+     * {@code analysis} run by the unit itself when they are not shared.
+     */
+    Findings findings(Unit unit, Map<String, String> set, Locate.Analysis analysis,
+                      BiFunction<Locate.Analysis, List<Integer>, Findings> run, Consumer<String> log) {
+        if (!findingsShared) {
+            return run.apply(analysis, List.of());
+        }
         Supplier<Findings> compute = () -> {
             Map<String, String> wider = new LinkedHashMap<>(set);
             wider.put("locate." + step + ".top", Integer.toString(top));

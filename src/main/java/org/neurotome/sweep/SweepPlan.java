@@ -93,8 +93,10 @@ public record SweepPlan(Path recipe, Path dir, Grid grid, List<Unit> units, Swee
             Recipe variant = loaded.get(i);
             Map<Integer, String> texts = new LinkedHashMap<>();
             // an exhaustive and a bounded scoring state different things: they share no ranking
+            // a lora-scan's shards are shared, not its findings: they depend on neither its top nor its scoring
             analysisTexts(recipeBytes, variants.get(i), threads, variant, hashes).forEach((step, text) -> texts.put(
-                    step, text + "scoring " + (((Locate.Analysis) variant.locate().get(step)).scoring().exhaustive()
+                    step, variant.locate().get(step) instanceof Locate.LoraScan ? text + "lora-scan layers\n"
+                            : text + "scoring " + (((Locate.Analysis) variant.locate().get(step)).scoring().exhaustive()
                             ? "exhaustive" : "bounded") + "\n"));
             analysisTexts.add(texts);
             texts.forEach((step, text) -> {
@@ -107,9 +109,13 @@ public record SweepPlan(Path recipe, Path dir, Grid grid, List<Unit> units, Swee
         for (int i = 0; i < variants.size(); i++) {
             List<SharedAnalysis> shared = new ArrayList<>();
             Recipe variant = loaded.get(i);
-            analysisTexts.get(i).forEach((step, text) -> shared.add(new SharedAnalysis(step,
-                    sha(text + "top " + tops.get(text) + "\ntops " + allTops.get(text) + "\n"), tops.get(text),
-                    List.copyOf(allTops.get(text)), ((Locate.Analysis) variant.locate().get(step)).shards())));
+            analysisTexts.get(i).forEach((step, text) -> {
+                Locate.Analysis a = (Locate.Analysis) variant.locate().get(step);
+                shared.add(a instanceof Locate.LoraScan
+                        ? new SharedAnalysis(step, sha(text), a.top(), List.of(a.top()), a.shards(), false)
+                        : new SharedAnalysis(step, sha(text + "top " + tops.get(text) + "\ntops " + allTops.get(text)
+                        + "\n"), tops.get(text), List.copyOf(allTops.get(text)), a.shards(), true));
+            });
             units.add(new Unit(i, key(recipeBytes, variants.get(i), threads, loaded.get(i), hashes, shared), recipe,
                     variants.get(i), store, threads, shared, baseline(threads, loaded.get(i), hashes)));
         }
@@ -159,8 +165,8 @@ public record SweepPlan(Path recipe, Path dir, Grid grid, List<Unit> units, Swee
      * What each shareable analysis of a variant depends on, by locate step, without the top it
      * keeps: the overrides that can reach a locate step (not those of select, edit, recover,
      * output, eval or sweep, nor the step's own top) and the content of the files it reads. An
-     * analysis that takes another step's ranking (a CNA's ablate) or trains (a lora-scan) is not
-     * shared.
+     * analysis that takes another step's ranking (a CNA's ablate) is not shared, nor is a
+     * lora-scan, which trains; but a lora-scan run in shards shares its shards.
      */
     private static Map<Integer, String> analysisTexts(byte[] recipeBytes, SequencedMap<String, String> set,
                                                       int threads, Recipe variant, Map<Path, String> hashes) {
@@ -170,7 +176,7 @@ public record SweepPlan(Path recipe, Path dir, Grid grid, List<Unit> units, Swee
         variant.select().forEach(s -> ids.add(s.id()));
         for (int step = 0; step < variant.locate().size(); step++) {
             String prefix = "locate." + step + ".";
-            if (!(variant.locate().get(step) instanceof Locate.Analysis a) || a instanceof Locate.LoraScan
+            if (!(variant.locate().get(step) instanceof Locate.Analysis a) || a instanceof Locate.LoraScan && a.shards() == 1
                     || ids.stream().anyMatch(id -> variant.usesOf(id).keySet().stream().anyMatch(k -> k.startsWith(prefix)))) {
                 continue;
             }

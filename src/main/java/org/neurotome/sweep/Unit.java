@@ -27,7 +27,7 @@ import java.util.SequencedMap;
  * @param overrides the variant's {@code --set} overrides, in grid order
  * @param store     the unit store's directory ({@code <sweep>/units})
  * @param threads   libtorch threads the unit runs with
- * @param shared    the analyses it shares with other variants, computed once into the store
+ * @param shared    the analyses it shares with other variants (or whose shards it shares), computed once into the store
  * @param baseline  the evaluation of the unedited model that its eval shares with the other variants
  */
 public record Unit(int index, String key, Path recipe, SequencedMap<String, String> overrides, Path store,
@@ -47,7 +47,7 @@ public record Unit(int index, String key, Path recipe, SequencedMap<String, Stri
         ArrayNode analyses = n.putArray("shared");
         shared.forEach(a -> {
             ObjectNode o = analyses.addObject().put("step", a.step()).put("key", a.key()).put("top", a.top())
-                    .put("shards", a.shards());
+                    .put("shards", a.shards()).put("findings_shared", a.findingsShared());
             a.tops().forEach(o.putArray("tops")::add);
         });
         n.put("baseline", baseline.key());
@@ -71,7 +71,8 @@ public record Unit(int index, String key, Path recipe, SequencedMap<String, Stri
                 List<Integer> tops = new ArrayList<>();
                 a.required("tops").forEach(t -> tops.add(t.asInt()));
                 shared.add(new SharedAnalysis(a.required("step").asInt(), a.required("key").asText(),
-                        a.required("top").asInt(), tops, a.required("shards").asInt()));
+                        a.required("top").asInt(), tops, a.required("shards").asInt(),
+                        a.required("findings_shared").asBoolean()));
             }
             return new Unit(n.required("index").asInt(), n.required("key").asText(),
                     Path.of(n.required("recipe").asText()), set, Path.of(n.required("store").asText()),
@@ -82,9 +83,9 @@ public record Unit(int index, String key, Path recipe, SequencedMap<String, Stri
         }
     }
 
-    /** The units it shares with other variants: its analyses (and their shards) and its baseline. */
+    /** The units it shares with other variants: its analyses whose findings are shared, all their shards, and its baseline. */
     List<SharedUnit> sharedUnits() {
-        List<SharedUnit> all = new ArrayList<>(shared);
+        List<SharedUnit> all = new ArrayList<>(shared.stream().filter(SharedAnalysis::findingsShared).toList());
         shared.forEach(a -> all.addAll(a.shardUnits()));
         all.add(baseline);
         return all;

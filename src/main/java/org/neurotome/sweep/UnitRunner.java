@@ -68,7 +68,7 @@ public final class UnitRunner {
             public Findings findings(int step, Locate.Analysis analysis,
                                      BiFunction<Locate.Analysis, List<Integer>, Findings> run) {
                 SharedAnalysis shared = unit.shared().stream().filter(s -> s.step() == step).findFirst().orElse(null);
-                return shared == null ? run.apply(analysis, List.of()) : shared.findings(unit, set, run, log);
+                return shared == null ? run.apply(analysis, List.of()) : shared.findings(unit, set, analysis, run, log);
             }
 
             @Override

@@ -84,7 +84,7 @@ class ShardedLocateTest {
      * A safetensors file without its {@code __metadata__}, which records the recipe (its text
      * differs by the {@code shards} line): the tensors' header entries, then their bytes.
      */
-    private static byte[] tensors(Path file) throws Exception {
+    static byte[] tensors(Path file) throws Exception {
         byte[] all = Files.readAllBytes(file);
         int n = (int) ByteBuffer.wrap(all, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
         ObjectNode header = (ObjectNode) Json.MAPPER.readTree(new String(all, 8, n, StandardCharsets.UTF_8));

@@ -17,8 +17,13 @@ record SweepRun(int code, String out, String err) {
 
     /** The gender sweep of two variants into {@code dir} ({@code --json}), with {@code engine}'s options. */
     static SweepRun gender(String dir, String... engine) {
-        List<String> args = new ArrayList<>(List.of("sweep", RECIPE, "--out", dir, "--json", "--grid",
-                "locate.0.top=12,18", "--threads", "1"));
+        return of(RECIPE, dir, "locate.0.top=12,18", engine);
+    }
+
+    /** The sweep of {@code recipe} over {@code grid} into {@code dir} ({@code --json}), with {@code engine}'s options. */
+    static SweepRun of(String recipe, String dir, String grid, String... engine) {
+        List<String> args = new ArrayList<>(List.of("sweep", recipe, "--out", dir, "--json", "--grid", grid,
+                "--threads", "1"));
         args.addAll(List.of(engine));
         PrintStream oldOut = System.out;
         PrintStream oldErr = System.err;
