@@ -136,8 +136,7 @@ public final class Attribution {
      * exactly or as {@code scoring} says; {@code keepSteps} also keeps each step's own scores.
      */
     public AttributionResult run(PromptSet prompts, boolean keepSteps, Scoring scoring) {
-        // a mixture of experts is scored exhaustively: the bounds of docs/bounds.md do not cover routing
-        return scoring.exhaustive() || model.config().features().experts().count() > 0 ? exhaustive(prompts, keepSteps)
+        return scoring.exhaustive() ? exhaustive(prompts, keepSteps)
                 : BoundedRanking.attribution(this, prompts, keepSteps, scoring);
     }
 

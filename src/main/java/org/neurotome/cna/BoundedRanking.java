@@ -23,20 +23,83 @@ import java.util.TreeMap;
  * score, in rounds that grow geometrically, each round scoring the picked components at every
  * position of every chunk (chunks are recorded again when there were several). Scores are computed as the
  * exhaustive path computes them, so those that are listed are the same numbers. A component
- * never scored is NaN in the returned scores.
+ * never scored is NaN in the returned scores. A mixture of experts' sparse layers are as wide as
+ * their experts' units together (docs/bounds.md, "Experts"), so the candidates are numbered
+ * layer by layer with each layer's own width ({@link Layout}).
  */
 final class BoundedRanking {
     private BoundedRanking() {
     }
 
+    /**
+     * The flat numbering of one kind of component: layer l's component i is {@code start[l] + i}
+     * ({@code start} has one more entry than there are layers, the total last). Heads and the
+     * neurons of a dense model have one width in every layer; a mixture of experts' sparse layers
+     * are wider or narrower than its dense ones.
+     */
+    private record Layout(int[] start) {
+        static Layout uniform(int layers, int width) {
+            int[] start = new int[layers + 1];
+            for (int l = 0; l < layers; l++) {
+                start[l + 1] = start[l] + width;
+            }
+            return new Layout(start);
+        }
+
+        /** Every layer's FFN neurons ({@link ModelConfig#ffnWidth}). */
+        static Layout neurons(ModelConfig c) {
+            int[] start = new int[c.numLayers() + 1];
+            for (int l = 0; l < c.numLayers(); l++) {
+                start[l + 1] = Math.addExact(start[l], c.ffnWidth(l));
+            }
+            return new Layout(start);
+        }
+
+        int layers() {
+            return start.length - 1;
+        }
+
+        int size() {
+            return start[layers()];
+        }
+
+        int width(int l) {
+            return start[l + 1] - start[l];
+        }
+
+        int flat(int l, int i) {
+            return start[l] + i;
+        }
+
+        /** The layer of candidate {@code flat}: the last layer starting at or before it. */
+        int layer(int flat) {
+            int lo = 0;
+            int hi = layers() - 1;
+            while (lo < hi) {
+                int mid = (lo + hi + 1) >>> 1;
+                if (start[mid] <= flat) {
+                    lo = mid;
+                } else {
+                    hi = mid - 1;
+                }
+            }
+            return lo;
+        }
+
+        /** Candidate {@code flat}'s index within its layer. */
+        int index(int flat) {
+            return flat - start[layer(flat)];
+        }
+    }
+
     /** The running sum over positions of one run's exact scores of one kind, and each position's own when kept. */
     private static final class Tally {
         final double[] sum;
-        final int width;
+        final Layout layout;
 
-        Tally(int layers, int width) {
-            this.sum = new double[layers * width];
-            this.width = width;
+        Tally(Layout layout) {
+            this.sum = new double[layout.size()];
+            this.layout = layout;
         }
 
         float mean(int flat, int count) {
@@ -101,16 +164,17 @@ final class BoundedRanking {
     static AttributionResult attribution(Attribution at, PromptSet prompts, boolean keepSteps, Scoring scoring) {
         ModelConfig c = at.model().config();
         int layers = c.numLayers();
-        int ffn = c.ffnSize();
+        Layout neuronLayout = Layout.neurons(c);
         int heads = c.numHeads();
+        Layout headLayout = Layout.uniform(layers, heads);
         List<PromptSet.Step> steps = prompts.steps();
         int n = steps.size();
         Chunks chunks = new Chunks(steps, at.rowsPerPass(prompts.maxContext()));
         LogProbBounds bounds = new LogProbBounds(at.projection());
         ComponentScores.Sum sum = new ComponentScores.Sum(c);
         StepScores[] kept = new StepScores[n];
-        BoundLists neuronBounds = new BoundLists(layers * ffn, n, keepSteps);
-        BoundLists headBounds = new BoundLists(layers * heads, n, keepSteps);
+        BoundLists neuronBounds = new BoundLists(neuronLayout.size(), n, keepSteps);
+        BoundLists headBounds = new BoundLists(headLayout.size(), n, keepSteps);
         float[][] headBase = new float[n][layers];                                            // the heads' base of each position and layer
         Attribution.Recorded single = null;
         Progress progress = at.options().progress();
@@ -120,7 +184,7 @@ final class BoundedRanking {
                 Attribution.Recorded rec = at.record(Attribution.contexts(part), List.of(), Attribution.targets(part), null);
                 try {
                     Attribution.Rows rows = new Attribution.Rows(List.of(rec));
-                    ComponentScores[] partial = partials(rows.size(), layers, heads, ffn);
+                    ComponentScores[] partial = partials(rows.size(), neuronLayout, heads);
                     PullBackBatch batch = new PullBackBatch(at.projection());
                     LogProbBounds.Prepared[] neuronRows = new LogProbBounds.Prepared[layers];
                     LogProbBounds.Prepared[] headRows = new LogProbBounds.Prepared[layers];
@@ -152,11 +216,11 @@ final class BoundedRanking {
                                     LogProbBounds.Components.perRow(in.perHeadOut));
                             for (int r = 0; r < rows.size(); r++) {
                                 int step = chunks.first(ch) + r;
-                                for (int i = 0; i < ffn; i++) {
-                                    neuronBounds.add(step, l * ffn + i, nb.upper()[r][i]);
+                                for (int i = 0; i < neuronLayout.width(l); i++) {
+                                    neuronBounds.add(step, neuronLayout.flat(l, i), nb.upper()[r][i]);
                                 }
                                 for (int h = 0; h < heads; h++) {
-                                    headBounds.add(step, l * heads + h, hb.upper()[r][h]);
+                                    headBounds.add(step, headLayout.flat(l, h), hb.upper()[r][h]);
                                 }
                             }
                         }
@@ -175,20 +239,20 @@ final class BoundedRanking {
                 }
                 progress.update("positions bounded", Math.min(n, chunks.first(ch + 1)), n);
             }
-            BitSet neuronEligible = eligible(scoring, layers, ffn);
-            BitSet headEligible = eligible(scoring, layers, heads);
+            BitSet neuronEligible = eligible(scoring, neuronLayout);
+            BitSet headEligible = eligible(scoring, headLayout);
             TopKSearch neuronSearch = new TopKSearch(scoring.top(), neuronEligible, neuronBounds.lists(n), 1);
             TopKSearch headSearch = new TopKSearch(scoring.top(), headEligible, headBounds.lists(n), heads);
-            Tally neuronTally = new Tally(layers, ffn);
-            Tally headTally = new Tally(layers, heads);
+            Tally neuronTally = new Tally(neuronLayout);
+            Tally headTally = new Tally(headLayout);
             while (true) {
                 int[] neurons = neuronSearch.next();
                 int[] headsToScore = headSearch.next();
                 if (neurons.length == 0 && headsToScore.length == 0) {
                     break;
                 }
-                Map<Integer, int[]> neuronLayers = byLayer(neurons, ffn);
-                Map<Integer, int[]> headLayers = byLayer(headsToScore, heads);
+                Map<Integer, int[]> neuronLayers = byLayer(neurons, neuronLayout);
+                Map<Integer, int[]> headLayers = byLayer(headsToScore, headLayout);
                 for (int ch = 0; ch < chunks.count(); ch++) {
                     List<PromptSet.Step> part = chunks.get(ch);
                     Attribution.Recorded rec = single != null ? single
@@ -240,11 +304,11 @@ final class BoundedRanking {
             fill(mean.head(), headSearch, headTally, n);
             SortedMap<Integer, Scoring.Summary> forTop = new TreeMap<>();
             for (int t : scoring.alsoFor()) {
-                forTop.put(t, new Scoring.Summary(true, neuronSearch.replay(t), (long) layers * ffn,
-                        headSearch.replay(t), (long) layers * heads));
+                forTop.put(t, new Scoring.Summary(true, neuronSearch.replay(t), neuronLayout.size(),
+                        headSearch.replay(t), headLayout.size()));
             }
-            Scoring.Summary summary = new Scoring.Summary(true, neuronSearch.scoredCount(), (long) layers * ffn,
-                    headSearch.scoredCount(), (long) layers * heads, forTop);
+            Scoring.Summary summary = new Scoring.Summary(true, neuronSearch.scoredCount(), neuronLayout.size(),
+                    headSearch.scoredCount(), headLayout.size(), forTop);
             List<StepScores> out = Arrays.asList(kept);
             return new AttributionResult(prompts, out, mean, summary);
         } finally {
@@ -263,7 +327,7 @@ final class BoundedRanking {
         Attribution atB = b.attribution();
         ModelConfig c = atA.model().config();
         int layers = c.numLayers();
-        int ffn = c.ffnSize();
+        Layout layout = Layout.neurons(c);
         int heads = c.numHeads();
         boolean oneModel = atA == atB;
         List<PromptSet.Step> stepsA = a.prompts().steps();
@@ -278,7 +342,7 @@ final class BoundedRanking {
         ComponentScores.Sum sumB = new ComponentScores.Sum(c);
         StepScores[] keptA = new StepScores[n];
         StepScores[] keptB = new StepScores[n];
-        BoundLists diffBounds = new BoundLists(layers * ffn, n, keepSteps);
+        BoundLists diffBounds = new BoundLists(layout.size(), n, keepSteps);
         Attribution.Recorded[] single = null;
         Progress progress = atA.options().progress();
         try {
@@ -286,8 +350,8 @@ final class BoundedRanking {
                 Attribution.Recorded[] rec = record(a, b, chunksA.get(ch), chunksB.get(ch));
                 try {
                     int rows = rec[0].rows();
-                    ComponentScores[] partA = partials(rows, layers, heads, ffn);
-                    ComponentScores[] partB = partials(rows, layers, heads, ffn);
+                    ComponentScores[] partA = partials(rows, layout, heads);
+                    ComponentScores[] partB = partials(rows, layout, heads);
                     PullBackBatch batchA = new PullBackBatch(atA.projection());
                     PullBackBatch batchB = oneModel ? batchA : new PullBackBatch(atB.projection());
                     LogProbBounds.Prepared[] upperRows = new LogProbBounds.Prepared[layers];
@@ -322,10 +386,10 @@ final class BoundedRanking {
                                     (oneModel ? valuesA : valuesB).get());
                             for (int r = 0; r < rows; r++) {
                                 int step = chunksA.first(ch) + r;
-                                for (int i = 0; i < ffn; i++) {
+                                for (int i = 0; i < layout.width(l); i++) {
                                     float bound = same[l][r] ? upper.slack()[r][i] + lower.slack()[r][i]
                                             : upper.upper()[r][i] - lower.lower()[r][i];
-                                    diffBounds.add(step, l * ffn + i, bound);
+                                    diffBounds.add(step, layout.flat(l, i), bound);
                                 }
                             }
                         }
@@ -348,16 +412,16 @@ final class BoundedRanking {
                 }
                 progress.update("positions bounded", Math.min(n, chunksA.first(ch + 1)), n);
             }
-            BitSet eligible = eligible(scoring, layers, ffn);
+            BitSet eligible = eligible(scoring, layout);
             TopKSearch search = new TopKSearch(scoring.top(), eligible, diffBounds.lists(n), 1);
-            Tally tallyA = new Tally(layers, ffn);
-            Tally tallyB = new Tally(layers, ffn);
+            Tally tallyA = new Tally(layout);
+            Tally tallyB = new Tally(layout);
             while (true) {
                 int[] neurons = search.next();
                 if (neurons.length == 0) {
                     break;
                 }
-                Map<Integer, int[]> byLayer = byLayer(neurons, ffn);
+                Map<Integer, int[]> byLayer = byLayer(neurons, layout);
                 for (int ch = 0; ch < chunksA.count(); ch++) {
                     Attribution.Recorded[] rec = single != null ? single : record(a, b, chunksA.get(ch), chunksB.get(ch));
                     try {
@@ -390,8 +454,8 @@ final class BoundedRanking {
                     float diff = tallyA.mean(cand, n) - tallyB.mean(cand, n);
                     search.set(0, cand, diff);
                     for (int s = 0; keepSteps && s < n; s++) {
-                        int l = cand / ffn;
-                        int i = cand % ffn;
+                        int l = layout.layer(cand);
+                        int i = layout.index(cand);
                         search.set(s + 1, cand, keptA[s].scores().neuron()[l][i] - keptB[s].scores().neuron()[l][i]);
                     }
                 }
@@ -404,9 +468,9 @@ final class BoundedRanking {
             fill(meanB.neuron(), search, tallyB, n);
             SortedMap<Integer, Scoring.Summary> forTop = new TreeMap<>();
             for (int t : scoring.alsoFor()) {
-                forTop.put(t, new Scoring.Summary(true, search.replay(t), (long) layers * ffn, -1, -1));
+                forTop.put(t, new Scoring.Summary(true, search.replay(t), layout.size(), -1, -1));
             }
-            Scoring.Summary summary = new Scoring.Summary(true, search.scoredCount(), (long) layers * ffn, -1, -1,
+            Scoring.Summary summary = new Scoring.Summary(true, search.scoredCount(), layout.size(), -1, -1,
                     forTop);
             return new ComparisonResult(kind, a, b, Arrays.asList(keptA), Arrays.asList(keptB), meanA, meanB, summary);
         } finally {
@@ -509,12 +573,14 @@ final class BoundedRanking {
     }
 
     /** Partial scores of {@code rows} positions: neurons and heads NaN (not scored) until filled. */
-    private static ComponentScores[] partials(int rows, int layers, int heads, int ffn) {
+    private static ComponentScores[] partials(int rows, Layout neurons, int heads) {
+        int layers = neurons.layers();
         ComponentScores[] out = new ComponentScores[rows];
         for (int r = 0; r < rows; r++) {
-            float[][] neuron = new float[layers][ffn];
+            float[][] neuron = new float[layers][];
             float[][] head = new float[layers][heads];
             for (int l = 0; l < layers; l++) {
+                neuron[l] = new float[neurons.width(l)];
                 Arrays.fill(neuron[l], Float.NaN);
                 Arrays.fill(head[l], Float.NaN);
             }
@@ -560,21 +626,21 @@ final class BoundedRanking {
         return out;
     }
 
-    private static BitSet eligible(Scoring scoring, int layers, int width) {
+    private static BitSet eligible(Scoring scoring, Layout layout) {
         BitSet out = new BitSet();
-        for (int l = 0; l < layers; l++) {
+        for (int l = 0; l < layout.layers(); l++) {
             if (scoring.ranks(l)) {
-                out.set(l * width, (l + 1) * width);
+                out.set(layout.flat(l, 0), layout.flat(l + 1, 0));
             }
         }
         return out;
     }
 
     /** Candidates by layer, each layer's indices ascending. */
-    private static Map<Integer, int[]> byLayer(int[] flat, int width) {
+    private static Map<Integer, int[]> byLayer(int[] flat, Layout layout) {
         Map<Integer, List<Integer>> m = new TreeMap<>();
         for (int f : flat) {
-            m.computeIfAbsent(f / width, k -> new ArrayList<>()).add(f % width);
+            m.computeIfAbsent(layout.layer(f), k -> new ArrayList<>()).add(layout.index(f));
         }
         Map<Integer, int[]> out = new TreeMap<>();
         m.forEach((l, v) -> out.put(l, v.stream().mapToInt(Integer::intValue).toArray()));
@@ -583,7 +649,7 @@ final class BoundedRanking {
 
     /** Adds one position's exact score to the tally (in position order) and to the kept position's scores. */
     private static void record(Tally t, StepScores[] kept, int step, int l, int i, float v, boolean neuron) {
-        t.sum[l * t.width + i] += v;
+        t.sum[t.layout.flat(l, i)] += v;
         ComponentScores s = kept[step] == null ? null : kept[step].scores();
         if (s != null) {
             (neuron ? s.neuron() : s.head())[l][i] = v;
@@ -597,7 +663,8 @@ final class BoundedRanking {
             for (int s = 0; s < n; s++) {
                 ComponentScores sc = kept[s].scores();
                 if (sc != null) {
-                    search.set(s + 1, cand, (neuron ? sc.neuron() : sc.head())[cand / t.width][cand % t.width]);
+                    search.set(s + 1, cand,
+                            (neuron ? sc.neuron() : sc.head())[t.layout.layer(cand)][t.layout.index(cand)]);
                 }
             }
         }
@@ -608,7 +675,7 @@ final class BoundedRanking {
     private static void fill(float[][] mean, TopKSearch search, Tally t, int n) {
         for (int l = 0; l < mean.length; l++) {
             for (int i = 0; i < mean[l].length; i++) {
-                int flat = l * t.width + i;
+                int flat = t.layout.flat(l, i);
                 mean[l][i] = search.isScored(flat) ? t.mean(flat, n) : Float.NaN;
             }
         }

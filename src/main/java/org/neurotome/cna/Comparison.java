@@ -88,9 +88,7 @@ public final class Comparison {
             throw NeurotomeException.badInput("the two runs score " + a.prompts().steps().size() + " and "
                     + b.prompts().steps().size() + " positions; a comparison pairs them one to one");
         }
-        // a mixture of experts is scored exhaustively: the bounds of docs/bounds.md do not cover routing
-        boolean experts = a.attribution().model().config().features().experts().count() > 0;
-        return scoring.exhaustive() || experts ? exhaustive(kind, a, b, keepSteps)
+        return scoring.exhaustive() ? exhaustive(kind, a, b, keepSteps)
                 : BoundedRanking.comparison(kind, a, b, keepSteps, scoring);
     }
 

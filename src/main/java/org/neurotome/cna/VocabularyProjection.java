@@ -386,7 +386,7 @@ public final class VocabularyProjection implements AutoCloseable {
         if (valueDirections[layer] != null || uncached[layer]) {
             return valueDirections[layer];
         }
-        long bytes = 4L * w.config().ffnSize() * vocabSize();
+        long bytes = 4L * w.config().ffnWidth(layer) * vocabSize();
         if (used + bytes > budget) {
             uncached[layer] = true;
             return null;

@@ -23,17 +23,19 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The top k found by bounds is the exhaustive top k ({@code docs/bounds.md}): on every reference
- * family (soft-capped Gemma 2, LayerNorm families, GPT-J's {@code lm_head} bias included) and
- * both trained fixtures, for random prompts, random k, random layer ranges and every way of
+ * family (soft-capped Gemma 2, LayerNorm families, GPT-J's {@code lm_head} bias included, the
+ * mixtures of experts with their sparse layers wider than their dense ones) and the three trained
+ * fixtures, for random prompts, random k, random layer ranges and every way of
  * comparing, the bounded lists hold the same components in the same order with the same
  * scores, bit for bit — the mean over positions and each position's own list — and scoring
  * the listed ones was all the bounds left in most runs.
  */
 class BoundedRankingTest {
     static Stream<String> models() {
-        List<String> all = new ArrayList<>(ReferenceData.denseCaseNames());
+        List<String> all = new ArrayList<>(ReferenceData.caseNames());
         all.add("fixture-llama");
         all.add("fixture-gpt2");
+        all.add("fixture-mixtral");
         return all.stream();
     }
 

@@ -52,6 +52,7 @@ class ComparisonReferenceTest {
                     ComparisonResult r = Comparison.headsAblated(attribution,
                             PromptSet.ofIds(ReferenceData.ints(prompts.get(i).path("ids")), new int[0]), ablate, false,
                             scoring);
+                    assertEquals(!scoring.exhaustive(), r.scored().bounded(), at + " scoring");
                     matches(at + (scoring.exhaustive() ? " exhaustive" : " by bounds"), e, topK, r);
                 }
             }

@@ -33,14 +33,6 @@ public final class ReferenceData {
         return names;
     }
 
-    /**
-     * The cases without experts: the property test of the bounded top K runs on these, because a
-     * mixture of experts is always scored exhaustively.
-     */
-    public static List<String> denseCaseNames() {
-        return caseNames().stream().filter(n -> !expected(n).has("moe")).toList();
-    }
-
     public static JsonNode expected(String name) {
         return read(caseDir(name).resolve("expected.json"));
     }
