@@ -218,12 +218,14 @@ public final class VocabularyProjection implements AutoCloseable {
         if (valueDirections[layer] != null) {
             return valueDirections[layer].get(idx);
         }
-        NDArray rows = values(layer, values, null).get(idx);                                   // [n, D]
+        // centred (LayerNorm) as a whole, as the whole layer's product centres them: a mean over
+        // the rows of a gathered copy sums in another order than over the layer's own layout
+        NDArray rows = centre(values(layer, values, null)).get(idx);                           // [n, D]
         int padded = (neurons.length + ROW_BLOCK - 1) / ROW_BLOCK * ROW_BLOCK;
         if (padded > neurons.length) {
             rows = rows.concat(m.zeros(new Shape(padded - neurons.length, rows.getShape().get(1))), 0);
         }
-        NDArray d = directions(rows);
+        NDArray d = w.unembed(rows.mul(gain), false);
         return padded > neurons.length ? d.get(new NDIndex("0:" + neurons.length)) : d;
     }
 
